@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The `entitle` command. `npm install` compiles the TypeScript to dist/ (the prepare script).
+import '../dist/cli/entitle.js';

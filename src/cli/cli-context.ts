@@ -1,0 +1,73 @@
+// What every CLI command shares: output streams, configuration, and the store and policy,
+// opened only by the commands that need them.
+
+import { userInfo } from 'node:os';
+import { loadStorageConfig, type Env, type StorageConfig } from '../config.js';
+import { readPolicyDirectory } from '../policy/read-policy.js';
+import type { PolicySnapshot } from '../policy/types.js';
+import { InvalidPolicyError } from '../policy/watch.js';
+import { openStore } from '../store/open-store.js';
+import type { EntitleStore } from '../store/store.js';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Env;
+  readonly cwd: string;
+}
+
+export class CliContext {
+  readonly config: StorageConfig;
+  #store: EntitleStore | undefined;
+  #policy: PolicySnapshot | undefined;
+
+  constructor(readonly io: CliIo) {
+    this.config = loadStorageConfig(io.env, io.cwd);
+  }
+
+  out(text: string): void {
+    this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  json(value: unknown): void {
+    this.out(JSON.stringify(value, null, 2));
+  }
+
+  async store(): Promise<EntitleStore> {
+    this.#store ??= await openStore({ env: this.io.env, databasePath: this.config.databasePath });
+    return this.#store;
+  }
+
+  /** The policy in force; an invalid policy stops the command with every issue. */
+  async policy(): Promise<PolicySnapshot> {
+    if (!this.#policy) {
+      const result = await readPolicyDirectory(this.config.policyDirectory, this.io.cwd);
+      if (!result.ok) throw new InvalidPolicyError(result.issues);
+      this.#policy = result.snapshot;
+    }
+    return this.#policy;
+  }
+
+  /** Who the audit log names for CLI writes. */
+  actor(explicit?: string): string {
+    if (explicit) return explicit;
+    let name = 'unknown';
+    try {
+      name = userInfo().username;
+    } catch {
+      // No passwd entry (some containers): keep "unknown".
+    }
+    return `cli:${name}`;
+  }
+
+  async close(): Promise<void> {
+    await this.#store?.close();
+  }
+}
+
+/** Rows as aligned columns for a terminal. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

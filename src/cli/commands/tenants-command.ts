@@ -1,0 +1,65 @@
+// entitle tenants create|set-plan|list|delete
+
+import type { Command } from 'commander';
+import { TenantOperations } from '../../tenants/tenant-operations.js';
+import { formatTable, type CliContext } from '../cli-context.js';
+
+export function registerTenants(program: Command, context: CliContext): void {
+  const tenants = program.command('tenants').description('create, list and change tenants');
+  const operations = async (): Promise<TenantOperations> => {
+    const policy = await context.policy();
+    return new TenantOperations({ store: await context.store(), policy: () => policy });
+  };
+
+  tenants
+    .command('create')
+    .description('create a tenant on a plan')
+    .argument('<tenant>', 'tenant id, e.g. acme')
+    .requiredOption('--plan <plan>', 'plan key')
+    .option('--name <name>', 'display name (default: the id)')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, options: { plan: string; name?: string; actor?: string }) => {
+      const tenant = await (await operations()).createTenant({ id, plan: options.plan, ...(options.name ? { name: options.name } : {}) }, { actor: context.actor(options.actor) });
+      context.out(`created tenant ${tenant.id} (${tenant.name}) on plan ${tenant.plan}`);
+    });
+
+  tenants
+    .command('set-plan')
+    .description("change a tenant's plan")
+    .argument('<tenant>', 'tenant id')
+    .argument('<plan>', 'plan key')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, plan: string, options: { actor?: string }) => {
+      const { before, after } = await (await operations()).changePlan(id, plan, { actor: context.actor(options.actor) });
+      context.out(`tenant ${id}: plan ${before.plan} → ${after.plan}`);
+    });
+
+  tenants
+    .command('list')
+    .description('list tenants')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const store = await context.store();
+      const all = [];
+      let after: string | undefined;
+      // Bounded: pages of 1000 until the store says there are no more.
+      for (let page = 0; page < 1_000_000; page++) {
+        const result = await store.tenants.list({ limit: 1000, ...(after ? { after } : {}) });
+        all.push(...result.items);
+        if (!result.nextCursor) break;
+        after = result.nextCursor;
+      }
+      if (options.json) context.json(all);
+      else context.out(formatTable(['TENANT', 'NAME', 'PLAN', 'CREATED'], all.map((t) => [t.id, t.name, t.plan, t.createdAt])));
+    });
+
+  tenants
+    .command('delete')
+    .description('delete a tenant with its overrides (its audit rows stay)')
+    .argument('<tenant>', 'tenant id')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, options: { actor?: string }) => {
+      await (await operations()).deleteTenant(id, { actor: context.actor(options.actor) });
+      context.out(`deleted tenant ${id}`);
+    });
+}

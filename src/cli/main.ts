@@ -1,0 +1,63 @@
+// The `entitle` command: one program, subcommands registered from their own modules.
+
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.js';
+import { isClientFacing } from '../errors.js';
+import { formatIssue } from '../policy/read-policy.js';
+import { InvalidPolicyError } from '../policy/watch.js';
+import { CliContext, type CliIo } from './cli-context.js';
+import { registerExplain } from './commands/explain-command.js';
+import { registerOverrides } from './commands/overrides-command.js';
+import { registerTenants } from './commands/tenants-command.js';
+import { registerValidate, UsageError } from './commands/validate-command.js';
+
+/** Runs the CLI with `args` (without node and script) and returns the exit code. */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  const context = new CliContext(io);
+  let exitCode = 0;
+  const program = new Command('entitle')
+    .description('Entitle: policy-as-data feature entitlements')
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  registerValidate(program, context, (code) => (exitCode = code));
+  registerExplain(program, context);
+  registerTenants(program, context);
+  registerOverrides(program, context);
+  for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
+
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  } finally {
+    await context.close();
+  }
+}
+
+function applyRecursively(command: Command, apply: (command: Command) => void): void {
+  apply(command);
+  for (const child of command.commands) applyRecursively(child, apply);
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed its own message (or the help/version text it was asked for).
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+  }
+  if (error instanceof InvalidPolicyError) {
+    io.stderr(`error: the policy is invalid:\n${error.issues.map(formatIssue).join('\n')}\n`);
+    return 1;
+  }
+  if (error instanceof UsageError) {
+    io.stderr(`error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof ConfigError || isClientFacing(error)) {
+    io.stderr(`error: ${error.message}\n`);
+    return 1;
+  }
+  io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,131 @@
+// The OpenFeature provider: every entitlement decision in Entitle goes through it.
+
+import {
+  FlagNotFoundError,
+  InvalidContextError,
+  OpenFeatureEventEmitter,
+  ProviderEvents,
+  TypeMismatchError,
+  type EvaluationContext,
+  type JsonValue,
+  type Provider,
+  type ResolutionDetails,
+} from '@openfeature/server-sdk';
+import type { FeatureType, FeatureValue, PolicySnapshot } from '../policy/types.js';
+import { changedFeatures } from './changed-features.js';
+import { decide, type Decision } from './decide.js';
+import type { TenantChange, TenantDirectory } from './tenant-directory.js';
+
+/** Where the provider reads the policy in force (a PolicyWatcher, or a fixed snapshot in tests). */
+export interface PolicySource {
+  readonly snapshot: PolicySnapshot;
+  on(event: 'change', listener: (snapshot: PolicySnapshot, previous: PolicySnapshot) => void): unknown;
+  off(event: 'change', listener: (snapshot: PolicySnapshot, previous: PolicySnapshot) => void): unknown;
+}
+
+export interface EntitleProviderOptions {
+  readonly policy: PolicySource;
+  readonly tenants: TenantDirectory;
+  /** Milliseconds since the epoch; decides which overrides have expired. */
+  readonly clock?: () => number;
+}
+
+/** The evaluation context key that names the tenant. */
+export const TENANT_CONTEXT_KEY = 'tenantId';
+
+/**
+ * Resolves features for tenants: unexpired override > plan (through `extends`) > default.
+ * Emits ConfigurationChanged when the policy reloads or a tenant's plan or overrides change.
+ */
+export class EntitleProvider implements Provider {
+  readonly metadata = { name: 'entitle' } as const;
+  readonly runsOn = 'server' as const;
+  readonly events = new OpenFeatureEventEmitter();
+  readonly #policy: PolicySource;
+  readonly #tenants: TenantDirectory;
+  readonly #clock: () => number;
+
+  constructor(options: EntitleProviderOptions) {
+    this.#policy = options.policy;
+    this.#tenants = options.tenants;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  async initialize(): Promise<void> {
+    this.#policy.on('change', this.#onPolicyChange);
+    this.#tenants.on('change', this.#onTenantChange);
+  }
+
+  async onClose(): Promise<void> {
+    this.#policy.off('change', this.#onPolicyChange);
+    this.#tenants.off('change', this.#onTenantChange);
+  }
+
+  /** The full decision, for callers that need the why (the gate, explain, the admin API). */
+  decide(tenantId: string, featureKey: string): Decision | undefined {
+    return decide(this.#policy.snapshot, this.#tenants.get(tenantId), featureKey, this.#clock());
+  }
+
+  async resolveBooleanEvaluation(flagKey: string, _default: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
+    return this.#resolve(flagKey, 'boolean', context) as ResolutionDetails<boolean>;
+  }
+
+  async resolveStringEvaluation(flagKey: string, _default: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
+    return this.#resolve(flagKey, 'string', context) as ResolutionDetails<string>;
+  }
+
+  async resolveNumberEvaluation(flagKey: string, _default: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
+    return this.#resolve(flagKey, 'number', context) as ResolutionDetails<number>;
+  }
+
+  async resolveObjectEvaluation<T extends JsonValue>(flagKey: string, _default: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
+    // Features are booleans, numbers or strings: asking for an object is always a mismatch.
+    this.#resolve(flagKey, 'object', context);
+    throw new TypeMismatchError(`feature "${flagKey}" is not an object`);
+  }
+
+  #resolve(flagKey: string, type: FeatureType | 'object', context: EvaluationContext): ResolutionDetails<FeatureValue> {
+    const tenantId = context[TENANT_CONTEXT_KEY];
+    if (typeof tenantId !== 'string' || tenantId.length === 0) {
+      throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
+    }
+    const decision = this.decide(tenantId, flagKey);
+    if (!decision) throw new FlagNotFoundError(`feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`);
+    if (decision.feature.type !== type) {
+      throw new TypeMismatchError(`feature "${flagKey}" is a ${decision.feature.type}, not a ${type}`);
+    }
+    return resolutionOf(decision);
+  }
+
+  #onPolicyChange = (snapshot: PolicySnapshot, previous: PolicySnapshot): void => {
+    this.events.emit(ProviderEvents.ConfigurationChanged, {
+      flagsChanged: changedFeatures(previous, snapshot),
+      metadata: { policyVersion: snapshot.version },
+    });
+  };
+
+  #onTenantChange = (change: TenantChange): void => {
+    this.events.emit(ProviderEvents.ConfigurationChanged, {
+      flagsChanged: change.features === 'all' ? [...this.#policy.snapshot.features.keys()] : [...change.features],
+      metadata: change.tenantIds.length <= 20 ? { tenants: change.tenantIds.join(',') } : { tenantCount: change.tenantIds.length },
+    });
+  };
+}
+
+// The OpenFeature view of a decision, built once per decision (decisions are shared).
+const resolutions = new WeakMap<Decision, ResolutionDetails<FeatureValue>>();
+
+/** The ResolutionDetails for a decision. */
+export function resolutionOf(decision: Decision): ResolutionDetails<FeatureValue> {
+  let resolution = resolutions.get(decision);
+  if (!resolution) {
+    resolution = Object.freeze({
+      value: decision.value,
+      variant: decision.variant,
+      reason: decision.reason,
+      flagMetadata: decision.metadata,
+    });
+    resolutions.set(decision, resolution);
+  }
+  return resolution;
+}

@@ -1,0 +1,148 @@
+// Every tenant's plan and overrides in memory, kept in step with the store: decisions read
+// it synchronously, with no query per decision.
+
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { ChangeFeed, EntitleStore, TenantSnapshot } from '../store/store.js';
+import type { OverrideState, TenantState } from './decide.js';
+
+/** Which tenants changed, and which features may decide differently for them. */
+export interface TenantChange {
+  readonly tenantIds: readonly string[];
+  /** Features whose overrides changed, or 'all' when a plan changed or a tenant came or went. */
+  readonly features: readonly string[] | 'all';
+}
+
+interface TenantDirectoryEvents {
+  change: [change: TenantChange];
+}
+
+export interface TenantDirectoryOptions {
+  readonly logger?: Logger;
+}
+
+/** Builds the in-memory form of one tenant. */
+export function tenantState(snapshot: TenantSnapshot): TenantState {
+  const overrides = new Map<string, OverrideState>();
+  for (const override of snapshot.overrides) {
+    overrides.set(
+      override.feature,
+      Object.freeze({ ...override, expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt) }),
+    );
+  }
+  const { id, name, plan } = snapshot.tenant;
+  return Object.freeze({ id, name, plan, overrides });
+}
+
+/** The tenants decisions read. Open with {@link TenantDirectory.open}. */
+export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
+  #tenants = new Map<string, TenantState>();
+  #cursor = '';
+  #syncing: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
+  readonly #stopWatching: () => void;
+  readonly #removeHook: () => void;
+
+  private constructor(
+    private readonly feed: ChangeFeed,
+    store: Pick<EntitleStore, 'afterWrite'>,
+    private readonly options: TenantDirectoryOptions,
+  ) {
+    super();
+    // Our own writes: synced before the write's promise resolves. Other processes' writes: when the feed signals.
+    this.#removeHook = store.afterWrite(() => this.sync());
+    this.#stopWatching = feed.watch(() => {
+      this.sync().catch((error: unknown) => this.options.logger?.error({ err: error }, 'tenant directory sync failed; will retry on the next change'));
+    });
+  }
+
+  static async open(store: Pick<EntitleStore, 'changes' | 'afterWrite'>, options: TenantDirectoryOptions = {}): Promise<TenantDirectory> {
+    const directory = new TenantDirectory(store.changes, store, options);
+    await directory.#reloadAll();
+    return directory;
+  }
+
+  get(tenantId: string): TenantState | undefined {
+    return this.#tenants.get(tenantId);
+  }
+
+  get size(): number {
+    return this.#tenants.size;
+  }
+
+  tenants(): IterableIterator<TenantState> {
+    return this.#tenants.values();
+  }
+
+  /**
+   * Catches up with the store. Resolves once every change committed before the call is in
+   * memory; concurrent calls share the work.
+   */
+  sync(): Promise<void> {
+    if (!this.#syncing) {
+      this.#syncing = this.#syncOnce().finally(() => {
+        this.#syncing = undefined;
+      });
+      return this.#syncing;
+    }
+    // A sync under way may have read the feed before the caller's write: every caller that
+    // arrives meanwhile shares one more sync after it.
+    this.#queued ??= this.#syncing.then(
+      () => this.#runQueued(),
+      () => this.#runQueued(),
+    );
+    return this.#queued;
+  }
+
+  #runQueued(): Promise<void> {
+    this.#queued = undefined;
+    return this.sync();
+  }
+
+  close(): void {
+    this.#stopWatching();
+    this.#removeHook();
+  }
+
+  async #syncOnce(): Promise<void> {
+    const changes = await this.feed.since(this.#cursor);
+    if ('reload' in changes) {
+      await this.#reloadAll();
+      return;
+    }
+    if (changes.tenantIds.length === 0) return;
+    const fresh = await this.feed.load(changes.tenantIds);
+    const byId = new Map(fresh.map((snapshot) => [snapshot.tenant.id, tenantState(snapshot)]));
+    let features = new Set<string>();
+    let all = false;
+    for (const id of changes.tenantIds) {
+      const before = this.#tenants.get(id);
+      const after = byId.get(id);
+      if (after) this.#tenants.set(id, after);
+      else this.#tenants.delete(id);
+      if (!before || !after || before.plan !== after.plan) all = true;
+      else features = new Set([...features, ...changedOverrides(before, after)]);
+    }
+    this.#cursor = changes.cursor;
+    this.emit('change', { tenantIds: changes.tenantIds, features: all ? 'all' : [...features] });
+  }
+
+  async #reloadAll(): Promise<void> {
+    const { cursor, tenants } = await this.feed.loadAll();
+    const next = new Map<string, TenantState>();
+    for (const snapshot of tenants) next.set(snapshot.tenant.id, tenantState(snapshot));
+    const hadTenants = this.#tenants.size > 0;
+    this.#tenants = next;
+    this.#cursor = cursor;
+    if (hadTenants) this.emit('change', { tenantIds: [...next.keys()], features: 'all' });
+  }
+}
+
+function changedOverrides(before: TenantState, after: TenantState): string[] {
+  const changed: string[] = [];
+  for (const [feature, override] of after.overrides) {
+    if (before.overrides.get(feature)?.version !== override.version) changed.push(feature);
+  }
+  for (const feature of before.overrides.keys()) if (!after.overrides.has(feature)) changed.push(feature);
+  return changed;
+}

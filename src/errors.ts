@@ -1,0 +1,55 @@
+// Every error Entitle raises on purpose, in one table: code, message, HTTP status.
+// Hooks and stores throw these; one error handler renders them. Messages never carry
+// internals (SQL, stacks, secrets).
+
+import createError, { type FastifyError } from '@fastify/error';
+
+/** An Entitle error, optionally with fields to add to the response body. */
+export interface EntitleError extends FastifyError {
+  details?: Readonly<Record<string, unknown>>;
+}
+
+// Authentication and authorisation
+export const AuthRequiredError = createError('ENT_ERR_AUTH_REQUIRED', 'Authentication required', 401);
+export const InvalidTokenError = createError('ENT_ERR_INVALID_TOKEN', 'Invalid or expired token', 401);
+export const AdminRequiredError = createError('ENT_ERR_ADMIN_REQUIRED', 'This route needs an admin token', 403);
+export const FeatureNotAvailableError = createError('ENT_ERR_FEATURE_NOT_AVAILABLE', 'Feature not available', 403);
+export const EntitlementUnavailableError = createError(
+  'ENT_ERR_ENTITLEMENT_UNAVAILABLE',
+  'Entitlements cannot be checked right now; access is denied until they can',
+  503,
+);
+
+// Tenants, plans, features, overrides
+export const TenantNotFoundError = createError<[string]>('ENT_ERR_TENANT_NOT_FOUND', 'Tenant "%s" not found', 404);
+export const TenantExistsError = createError<[string]>('ENT_ERR_TENANT_EXISTS', 'Tenant "%s" already exists', 409);
+export const PlanNotFoundError = createError<[string]>('ENT_ERR_PLAN_NOT_FOUND', 'plan: "%s" is not a plan of the policy', 400);
+export const FeatureNotFoundError = createError<[string]>('ENT_ERR_FEATURE_NOT_FOUND', 'Feature "%s" is not in the policy', 404);
+export const OverrideNotFoundError = createError<[string, string]>(
+  'ENT_ERR_OVERRIDE_NOT_FOUND',
+  'Tenant "%s" has no override for feature "%s"',
+  404,
+);
+export const InvalidInputError = createError<[string]>('ENT_ERR_INVALID_INPUT', '%s', 400);
+export const VersionConflictError = createError<[string]>(
+  'ENT_ERR_VERSION_CONFLICT',
+  '%s changed since it was read; read it again and retry with its new ETag',
+  412,
+);
+
+// Stores and outside services
+export const StoreUnavailableError = createError('ENT_ERR_STORE_UNAVAILABLE', 'The store is unavailable; try again shortly', 503);
+
+/** Whether an error is one of ours (or fastify's) with a status meant for the client. */
+export function isClientFacing(error: unknown): error is EntitleError {
+  return (
+    error instanceof Error &&
+    typeof (error as FastifyError).code === 'string' &&
+    typeof (error as FastifyError).statusCode === 'number'
+  );
+}
+
+/** Adds response fields to an error (the gate's feature, plan and upgrade message). */
+export function withDetails<E extends FastifyError>(error: E, details: Record<string, unknown>): E & EntitleError {
+  return Object.assign(error, { details: Object.freeze(details) });
+}

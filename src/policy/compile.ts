@@ -1,0 +1,106 @@
+// Turns a validated policy into an immutable snapshot: `extends` flattened, lookups ready.
+
+import { createHash } from 'node:crypto';
+import type { MergedPolicy } from './validate.js';
+import type {
+  FeatureDefinition,
+  FeatureSpec,
+  FeatureType,
+  FeatureValue,
+  PlanDefinition,
+  PlanSpec,
+  PlanValue,
+  PolicySnapshot,
+} from './types.js';
+
+/** Whether a value gives a tenant the feature: `true`, a positive number, a non-empty string. */
+export function isGranted(type: FeatureType, value: FeatureValue): boolean {
+  if (type === 'boolean') return value === true;
+  if (type === 'number') return typeof value === 'number' && value > 0;
+  return typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * Compiles merged, validated policy entries. Pure: the same entries give an equal snapshot
+ * with the same version. Expects `validateSemantics` to have found no issues.
+ */
+export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
+  const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
+  const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
+  const version = contentVersion(featureSpecs, planSpecs);
+
+  const plans = new Map<string, PlanDefinition>();
+  const planSpecByKey = new Map(planSpecs);
+  for (const [key, spec] of planSpecs) {
+    const chain = extendsChain(key, planSpecByKey);
+    const values = new Map<string, PlanValue>();
+    // Walk from the root ancestor down so that nearer plans overwrite what they inherit.
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const planKey = chain[i] as string;
+      const planFeatures = planSpecByKey.get(planKey)?.features ?? {};
+      for (const [feature, value] of Object.entries(planFeatures)) {
+        values.set(feature, Object.freeze({ value, definedBy: planKey }));
+      }
+    }
+    plans.set(
+      key,
+      Object.freeze({
+        key,
+        name: spec.name ?? titleCase(key),
+        description: spec.description ?? '',
+        extends: spec.extends,
+        chain: Object.freeze(chain),
+        values,
+      }),
+    );
+  }
+
+  const features = new Map<string, FeatureDefinition>();
+  for (const [key, spec] of featureSpecs) {
+    const requiredPlan = [...plans.values()].find((plan) => {
+      const given = plan.values.get(key);
+      return given !== undefined ? isGranted(spec.type, given.value) : isGranted(spec.type, spec.default);
+    })?.key;
+    features.set(
+      key,
+      Object.freeze({
+        key,
+        name: spec.name,
+        description: spec.description ?? '',
+        type: spec.type,
+        default: spec.default,
+        upgradeMessage: spec.upgradeMessage ?? defaultUpgradeMessage(spec.name, requiredPlan, plans),
+        values: spec.values ? Object.freeze([...spec.values]) : undefined,
+        rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
+        requiredPlan,
+      }),
+    );
+  }
+
+  const files = [...new Set([...merged.features, ...merged.plans].map((entry) => entry.file.file))];
+  return Object.freeze({ version, features, plans, files: Object.freeze(files) });
+}
+
+function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string[] {
+  const chain: string[] = [];
+  let current: string | undefined = key;
+  // Validation rejects cycles; the bound keeps a bug from becoming an endless loop.
+  while (current !== undefined && chain.length <= specs.size && !chain.includes(current)) {
+    chain.push(current);
+    current = specs.get(current)?.extends;
+  }
+  return chain;
+}
+
+function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[]): string {
+  return createHash('sha256').update(JSON.stringify({ features, plans })).digest('hex').slice(0, 16);
+}
+
+function defaultUpgradeMessage(name: string, requiredPlan: string | undefined, plans: ReadonlyMap<string, PlanDefinition>): string {
+  const plan = requiredPlan ? plans.get(requiredPlan)?.name : undefined;
+  return plan ? `${name} is available on the ${plan} plan. Upgrade to use it.` : `${name} is not available on your plan.`;
+}
+
+function titleCase(key: string): string {
+  return key.replace(/[_.-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
+}

@@ -1,0 +1,92 @@
+// The shapes of a policy: what the YAML files say, and the compiled snapshot decisions read.
+
+/** The value types a feature may have. */
+export type FeatureType = 'boolean' | 'number' | 'string';
+
+/** A feature's value: what a plan, an override or a default gives. */
+export type FeatureValue = boolean | number | string;
+
+/** Where in a policy file something stands (1-based line and column). */
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** One problem found in a policy, always with its position. */
+export interface PolicyIssue extends SourcePosition {
+  readonly message: string;
+}
+
+/** A feature as written in a policy file. */
+export interface FeatureSpec {
+  readonly name: string;
+  readonly description?: string;
+  readonly type: FeatureType;
+  readonly default: FeatureValue;
+  readonly upgradeMessage?: string;
+  /** For string features: the only values plans and overrides may give. */
+  readonly values?: readonly string[];
+  /** Release switch: the feature is on only when this Unleash toggle is on for the tenant too. */
+  readonly rollout?: { readonly unleash: string };
+}
+
+/** A plan as written in a policy file. */
+export interface PlanSpec {
+  readonly name?: string;
+  readonly description?: string;
+  readonly extends?: string;
+  readonly features?: Readonly<Record<string, FeatureValue>>;
+}
+
+/** One policy file's content, as the JSON Schema allows it. */
+export interface PolicyFileContent {
+  readonly features?: Readonly<Record<string, FeatureSpec>>;
+  readonly plans?: Readonly<Record<string, PlanSpec>>;
+}
+
+/** A feature in a compiled snapshot. */
+export interface FeatureDefinition {
+  readonly key: string;
+  readonly name: string;
+  readonly description: string;
+  readonly type: FeatureType;
+  readonly default: FeatureValue;
+  readonly upgradeMessage: string;
+  readonly values: readonly string[] | undefined;
+  readonly rollout: { readonly unleash: string } | undefined;
+  /** The lowest plan (in declaration order) that grants the feature, if any. */
+  readonly requiredPlan: string | undefined;
+}
+
+/** A value a plan gives a feature, and which plan of its `extends` chain set it. */
+export interface PlanValue {
+  readonly value: FeatureValue;
+  readonly definedBy: string;
+}
+
+/** A plan in a compiled snapshot, with `extends` already flattened. */
+export interface PlanDefinition {
+  readonly key: string;
+  readonly name: string;
+  readonly description: string;
+  readonly extends: string | undefined;
+  /** The plan itself, then its parent, then the parent's parent… */
+  readonly chain: readonly string[];
+  /** Every feature the plan or its ancestors set. */
+  readonly values: ReadonlyMap<string, PlanValue>;
+}
+
+/**
+ * An immutable, compiled policy. Decisions read it without parsing anything; a reload
+ * replaces the whole object.
+ */
+export interface PolicySnapshot {
+  /** Content hash of the policy: equal content, equal version. */
+  readonly version: string;
+  readonly features: ReadonlyMap<string, FeatureDefinition>;
+  /** Plans in declaration order: lowest first. */
+  readonly plans: ReadonlyMap<string, PlanDefinition>;
+  /** The files the policy was read from, in load order. */
+  readonly files: readonly string[];
+}

@@ -1,0 +1,244 @@
+// Checks parsed policy files against the published JSON Schema and against each other,
+// reporting every problem at once, each with its file, line and column.
+
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
+import type { FeatureType, PolicyIssue, SourcePosition } from './types.js';
+
+/** Where the published policy format lives: the same file editors use. */
+export const POLICY_SCHEMA_URL = new URL('../../policies/schema.json', import.meta.url);
+
+/** A feature or plan entry that passed validation, with the file it came from. */
+export interface PolicyEntry<T> {
+  readonly key: string;
+  readonly spec: T;
+  readonly file: PolicyFile;
+}
+
+/** Raw feature and plan entries merged from every file, in load order. */
+export interface MergedPolicy {
+  readonly features: readonly PolicyEntry<Record<string, unknown>>[];
+  readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+}
+
+let compiledSchema: ValidateFunction | undefined;
+
+/** The policy file schema, compiled once per process. */
+function policySchema(): ValidateFunction {
+  if (!compiledSchema) {
+    const schema: unknown = JSON.parse(readFileSync(POLICY_SCHEMA_URL, 'utf8'));
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    compiledSchema = ajv.compile(schema as object);
+  }
+  return compiledSchema;
+}
+
+const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout'];
+const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features'];
+
+/** Checks one file's shape against the JSON Schema. */
+export function validateFileSchema(file: PolicyFile): PolicyIssue[] {
+  const validate = policySchema();
+  if (validate(file.content)) return [];
+  return (validate.errors ?? [])
+    .filter((error) => error.keyword !== 'propertyNames' && error.keyword !== 'if') // wrappers of the errors that follow
+    .map((error) => schemaIssue(file, error));
+}
+
+function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
+  const path = pointerToPath(error.instancePath);
+  const where = (p: DocumentPath, at: 'key' | 'value' = 'value'): SourcePosition => positionOf(file, p, at);
+  const label = path.length > 0 ? `${path.join('.')}: ` : '';
+  const params = error.params as Record<string, unknown>;
+  if (error.propertyName !== undefined) {
+    return {
+      ...where([...path, error.propertyName], 'key'),
+      message: `${label}invalid key "${error.propertyName}": keys are lower-case letters, digits and "_" (for example can_use_webhooks)`,
+    };
+  }
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const property = String(params.additionalProperty);
+      const known = path.length === 0 ? ['features', 'plans'] : path[0] === 'features' ? FEATURE_PROPERTIES : PLAN_PROPERTIES;
+      const hint = closest(property, known);
+      return { ...where([...path, property], 'key'), message: `${label}unknown property "${property}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
+    }
+    case 'required':
+      return { ...where(path, 'key'), message: `${label}missing required property "${String(params.missingProperty)}"` };
+    case 'minProperties':
+      return { ...where(path), message: path.length === 0 ? 'a policy file needs "features" or "plans"' : `${label}must not be empty` };
+    case 'enum':
+      return { ...where(path), message: `${label}must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'type': {
+      const types = Array.isArray(params.type) ? params.type.join(' or ') : String(params.type);
+      return { ...where(path), message: `${label}must be ${types === 'object' ? 'a mapping' : `a ${types}`}` };
+    }
+    default:
+      return { ...where(path), message: `${label}${error.message ?? 'is invalid'}` };
+  }
+}
+
+/** Checks what no schema can: references between features and plans across all files. */
+export function validateSemantics(files: readonly PolicyFile[]): { issues: PolicyIssue[]; merged: MergedPolicy } {
+  const issues: PolicyIssue[] = [];
+  const features = collectEntries(files, 'features', 'feature', issues);
+  const plans = collectEntries(files, 'plans', 'plan', issues);
+  const featureTypes = new Map<string, FeatureType | undefined>();
+  const allowedValues = new Map<string, readonly unknown[]>();
+
+  for (const { key, spec, file } of features) {
+    const type = isFeatureType(spec.type) ? spec.type : undefined;
+    featureTypes.set(key, type);
+    const values = type === 'string' && Array.isArray(spec.values) ? (spec.values as unknown[]) : undefined;
+    if (values) allowedValues.set(key, values);
+    if (spec.values !== undefined && type !== undefined && type !== 'string') {
+      issues.push({ ...positionOf(file, ['features', key, 'values'], 'key'), message: `features.${key}.values: only string features may list values` });
+    }
+    if (type && spec.default !== undefined) {
+      const problem = valueProblem(spec.default, type, values);
+      if (problem) issues.push({ ...positionOf(file, ['features', key, 'default']), message: `features.${key}.default: ${problem}` });
+    }
+  }
+
+  const planKeys = new Set(plans.map((plan) => plan.key));
+  for (const { key, spec, file } of plans) {
+    if (typeof spec.extends === 'string' && !planKeys.has(spec.extends)) {
+      issues.push({
+        ...positionOf(file, ['plans', key, 'extends']),
+        message: `plans.${key}.extends: unknown plan "${spec.extends}"${hintFor(spec.extends, planKeys)}`,
+      });
+    }
+    const values = isRecord(spec.features) ? spec.features : {};
+    for (const [feature, value] of Object.entries(values)) {
+      if (!featureTypes.has(feature)) {
+        issues.push({
+          ...positionOf(file, ['plans', key, 'features', feature], 'key'),
+          message: `plans.${key}.features: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
+        });
+        continue;
+      }
+      const type = featureTypes.get(feature);
+      const problem = type ? valueProblem(value, type, allowedValues.get(feature)) : undefined;
+      if (problem) issues.push({ ...positionOf(file, ['plans', key, 'features', feature]), message: `plans.${key}.features.${feature}: ${problem}` });
+    }
+  }
+  issues.push(...extendsCycles(plans));
+  return { issues, merged: { features, plans } };
+}
+
+/** Why a value does not fit a feature type, or undefined when it fits. */
+export function valueProblem(value: unknown, type: FeatureType, allowed?: readonly unknown[]): string | undefined {
+  if (type === 'number') {
+    if (typeof value !== 'number') return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
+    if (!Number.isFinite(value)) return 'must be a finite number';
+    return undefined;
+  }
+  if (typeof value !== type) return `must be a ${type}, as the feature's type is "${type}" (got ${describe(value)})`;
+  if (allowed && !allowed.includes(value)) return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
+  return undefined;
+}
+
+function collectEntries(
+  files: readonly PolicyFile[],
+  section: 'features' | 'plans',
+  noun: string,
+  issues: PolicyIssue[],
+): PolicyEntry<Record<string, unknown>>[] {
+  const seen = new Map<string, PolicyFile>();
+  const entries: PolicyEntry<Record<string, unknown>>[] = [];
+  for (const file of files) {
+    const content = file.content;
+    if (!isRecord(content) || !isRecord(content[section])) continue;
+    for (const [key, spec] of Object.entries(content[section])) {
+      const firstFile = seen.get(key);
+      if (firstFile) {
+        const first = positionOf(firstFile, [section, key], 'key');
+        issues.push({
+          ...positionOf(file, [section, key], 'key'),
+          message: `${section}.${key}: ${noun} "${key}" is already defined at ${first.file}:${first.line}:${first.column}`,
+        });
+        continue;
+      }
+      seen.set(key, file);
+      if (isRecord(spec)) entries.push({ key, spec, file });
+    }
+  }
+  return entries;
+}
+
+function extendsCycles(plans: readonly PolicyEntry<Record<string, unknown>>[]): PolicyIssue[] {
+  const parent = new Map<string, string>();
+  for (const { key, spec } of plans) if (typeof spec.extends === 'string') parent.set(key, spec.extends);
+  const reported = new Set<string>();
+  const issues: PolicyIssue[] = [];
+  for (const { key, file } of plans) {
+    const path: string[] = [];
+    let current: string | undefined = key;
+    // Bounded by the number of plans: a chain longer than that must repeat a plan.
+    while (current !== undefined && path.length <= plans.length && !path.includes(current)) {
+      path.push(current);
+      current = parent.get(current);
+    }
+    if (current === undefined || current !== key || reported.has(key)) continue;
+    for (const member of path) reported.add(member);
+    issues.push({
+      ...positionOf(file, ['plans', key, 'extends']),
+      message: `plans.${key}.extends: extends cycle ${[...path, key].join(' → ')}`,
+    });
+  }
+  return issues;
+}
+
+function pointerToPath(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer.slice(1).split('/').map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isFeatureType(value: unknown): value is FeatureType {
+  return value === 'boolean' || value === 'number' || value === 'string';
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function hintFor(name: string, candidates: Iterable<string>): string {
+  const hint = closest(name, [...candidates]);
+  return hint ? ` (did you mean "${hint}"?)` : '';
+}
+
+/** The candidate within a small edit distance of `name`, for "did you mean" hints. */
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return Number.POSITIVE_INFINITY;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? Number.POSITIVE_INFINITY;
+}
+

@@ -1,0 +1,77 @@
+// Numbered SQLite migrations, applied in order at open, each in its own transaction.
+// Never edit a migration that has shipped: add the next number.
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tenants, overrides, audit log, change feed',
+    sql: `
+      CREATE TABLE tenants (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        plan        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE overrides (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature     TEXT NOT NULL,
+        value       TEXT NOT NULL,            -- JSON: true, 3, "priority"
+        reason      TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        expires_at  TEXT,                     -- ISO 8601, NULL = never
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, feature)
+      ) STRICT;
+      CREATE INDEX overrides_by_feature ON overrides(feature);
+
+      -- Append-only, hash-chained. No foreign key: a deleted tenant's history stays.
+      CREATE TABLE audit_log (
+        seq         INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        tenant_id   TEXT,
+        action      TEXT NOT NULL,
+        target      TEXT,
+        outcome     TEXT NOT NULL,
+        details     TEXT,
+        prev_hash   TEXT NOT NULL,
+        hash        TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_by_tenant ON audit_log(tenant_id, seq);
+      CREATE INDEX audit_by_action ON audit_log(action, seq);
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+      -- Which tenants changed, in commit order, so every process's cache can follow.
+      -- Filled by triggers: no writer (the server, the CLI, a shell) can forget it.
+      CREATE TABLE changes (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id   TEXT NOT NULL
+      ) STRICT;
+      CREATE TRIGGER tenants_changed_insert AFTER INSERT ON tenants
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.id); END;
+      CREATE TRIGGER tenants_changed_update AFTER UPDATE ON tenants
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.id); END;
+      CREATE TRIGGER tenants_changed_delete AFTER DELETE ON tenants
+        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.id); END;
+      CREATE TRIGGER overrides_changed_insert AFTER INSERT ON overrides
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER overrides_changed_update AFTER UPDATE ON overrides
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER overrides_changed_delete AFTER DELETE ON overrides
+        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+    `,
+  },
+];

@@ -1,0 +1,95 @@
+// Tenant and override writes checked against the policy in force. The CLI and the admin API
+// both go through here, so they accept and reject exactly the same things.
+
+import { FeatureNotFoundError, InvalidInputError, PlanNotFoundError } from '../errors.js';
+import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
+import { valueProblem } from '../policy/validate.js';
+import type { EntitleStore, Override, Tenant, WriteCondition, WriteContext } from '../store/store.js';
+
+/** What the operations need: the store and the policy in force. */
+export interface TenantOperationsDeps {
+  readonly store: Pick<EntitleStore, 'tenants' | 'overrides'>;
+  readonly policy: () => PolicySnapshot;
+  readonly clock?: () => number;
+}
+
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const MAX_REASON = 500;
+const MAX_NAME = 200;
+
+export interface CreateTenantInput {
+  readonly id: string;
+  readonly name?: string;
+  readonly plan: string;
+}
+
+export interface SetOverrideInput {
+  readonly tenantId: string;
+  readonly feature: string;
+  readonly value: unknown;
+  readonly reason: string;
+  /** ISO 8601 in the future, or null/undefined for no expiry. */
+  readonly expiresAt?: string | null;
+}
+
+export class TenantOperations {
+  constructor(private readonly deps: TenantOperationsDeps) {}
+
+  createTenant(input: CreateTenantInput, context: WriteContext): Promise<Tenant> {
+    checkTenantId(input.id);
+    const name = (input.name ?? input.id).trim();
+    if (name.length === 0 || name.length > MAX_NAME) throw new InvalidInputError(`name: must be 1 to ${MAX_NAME} characters`);
+    this.#checkPlan(input.plan);
+    return this.deps.store.tenants.create({ id: input.id, name, plan: input.plan }, context);
+  }
+
+  changePlan(tenantId: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
+    this.#checkPlan(plan);
+    return this.deps.store.tenants.setPlan(tenantId, plan, context);
+  }
+
+  deleteTenant(tenantId: string, context: WriteContext): Promise<Tenant> {
+    return this.deps.store.tenants.delete(tenantId, context);
+  }
+
+  setOverride(input: SetOverrideInput, context: WriteContext, condition?: WriteCondition): Promise<{ before: Override | undefined; after: Override }> {
+    const feature = this.deps.policy().features.get(input.feature);
+    if (!feature) throw new FeatureNotFoundError(input.feature);
+    const problem = valueProblem(input.value, feature.type, feature.values);
+    if (problem) throw new InvalidInputError(`value: ${problem}`);
+    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
+    if (reason.length === 0) throw new InvalidInputError('reason: required (say why this tenant differs from its plan)');
+    if (reason.length > MAX_REASON) throw new InvalidInputError(`reason: at most ${MAX_REASON} characters`);
+    const expiresAt = this.#checkExpiry(input.expiresAt);
+    return this.deps.store.overrides.set(
+      { tenantId: input.tenantId, feature: input.feature, value: input.value as FeatureValue, reason, expiresAt },
+      context,
+      condition,
+    );
+  }
+
+  clearOverride(tenantId: string, feature: string, context: WriteContext & { reason?: string }, condition?: WriteCondition): Promise<Override> {
+    return this.deps.store.overrides.clear(tenantId, feature, context, condition);
+  }
+
+  #checkPlan(plan: string): void {
+    if (!this.deps.policy().plans.has(plan)) throw new PlanNotFoundError(plan);
+  }
+
+  #checkExpiry(expiresAt: string | null | undefined): string | null {
+    if (expiresAt === undefined || expiresAt === null) return null;
+    const ms = typeof expiresAt === 'string' && ISO_TIMESTAMP.test(expiresAt) ? Date.parse(expiresAt) : Number.NaN;
+    if (Number.isNaN(ms)) throw new InvalidInputError('expiresAt: must be an ISO 8601 timestamp such as 2030-01-31T00:00:00Z');
+    if (ms <= (this.deps.clock ?? Date.now)()) throw new InvalidInputError('expiresAt: must be in the future');
+    return new Date(ms).toISOString();
+  }
+}
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Throws a 400 naming the field when a tenant id is not acceptable. */
+export function checkTenantId(id: string): void {
+  if (typeof id !== 'string' || !TENANT_ID_PATTERN.test(id)) {
+    throw new InvalidInputError('id: tenant ids are 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
+  }
+}
