@@ -1,0 +1,51 @@
+// Failures of a calendar provider, in terms the sync and the routes act on. Messages name the
+// provider and what failed; they never contain tokens.
+
+import type { CalendarProviderName } from './calendar-client.js';
+
+/** Base class: something went wrong talking to a provider. */
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: CalendarProviderName,
+    message: string,
+    /** The provider's HTTP status, when there was one. */
+    readonly status: number | null = null,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The access token was rejected (401): refresh and try once more. */
+export class ProviderAuthError extends ProviderError {}
+
+/** The refresh token (the grant) is invalid or revoked: the user must connect again. */
+export class ProviderGrantError extends ProviderError {}
+
+/** The provider asked us to slow down (429, or 503 with Retry-After). */
+export class ProviderRateLimitError extends ProviderError {
+  constructor(
+    provider: CalendarProviderName,
+    message: string,
+    status: number,
+    /** From Retry-After (seconds or an HTTP date), in ms; null when absent. */
+    readonly retryAfterMs: number | null,
+  ) {
+    super(provider, message, status);
+  }
+}
+
+/** The sync state (Google sync token, Graph delta link) is no longer valid: sync in full. */
+export class SyncStateExpiredError extends ProviderError {}
+
+/** Any other failure: 5xx, a malformed answer, a network error. */
+export class ProviderRequestError extends ProviderError {}
+
+/** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from `now`. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | null {
+  if (value === null || value === undefined || value.trim() === '') return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
