@@ -2,15 +2,80 @@
 
 import { resolve } from 'node:path';
 
+export type Env = Readonly<Record<string, string | undefined>>;
+
 /** Where the store and the policy live: shared by the server and the CLI. */
 export interface StorageConfig {
-  /** SQLite file (default data/entitle.db). */
+  /** SQLite file (default data/entitle.db), or ':memory:'. */
   readonly databasePath: string;
   /** Directory of policy files (default policies/). */
   readonly policyDirectory: string;
 }
 
-export type Env = Readonly<Record<string, string | undefined>>;
+/** Token encryption keys: several accepted, one active. Absent in development means "use the dev key file". */
+export interface EncryptionConfig {
+  /** key id → 32-byte key. */
+  readonly keys: ReadonlyMap<string, Buffer>;
+  readonly activeKeyId: string | undefined;
+}
+
+export interface JwtConfig {
+  /** HS256 shared secret, or… */
+  readonly secret: string | undefined;
+  /** …a JWKS URL for RS256/ES256 tokens from an identity provider. */
+  readonly jwksUrl: string | undefined;
+  readonly issuer: string | undefined;
+  readonly audience: string | undefined;
+  readonly tenantClaim: string;
+  readonly userClaim: string;
+  readonly roleClaim: string;
+}
+
+export interface GoogleConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly redirectUri: string;
+  readonly authUrl: string;
+  readonly tokenUrl: string;
+  readonly revokeUrl: string;
+  readonly apiUrl: string;
+}
+
+export interface MicrosoftConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly redirectUri: string;
+  readonly authorityUrl: string;
+  readonly tenant: string;
+  readonly graphUrl: string;
+}
+
+export interface UnleashConfig {
+  readonly url: string;
+  readonly apiToken: string;
+  readonly appName: string;
+}
+
+/** Everything the service needs, validated once at start. */
+export interface Config extends StorageConfig {
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly databaseUrl: string | undefined;
+  readonly encryption: EncryptionConfig;
+  readonly jwt: JwtConfig | undefined;
+  /** Unset when the provider is not configured: its routes then answer 503 saying what to set. */
+  readonly google: GoogleConfig | undefined;
+  readonly microsoft: MicrosoftConfig | undefined;
+  /** Redirect URIs an OAuth initiation may ask for (each provider's configured one is always allowed). */
+  readonly oauthRedirectAllowList: readonly string[];
+  readonly unleash: UnleashConfig | undefined;
+  /** Whether to create the demo tenant and token on first start (development only). */
+  readonly seedDemo: boolean;
+  /** Requests per minute per caller on admin and OAuth routes. */
+  readonly rateLimits: { readonly admin: number; readonly oauth: number };
+}
 
 /** A configuration problem that stops the start, naming the variable to fix. */
 export class ConfigError extends Error {
@@ -28,4 +93,141 @@ export function loadStorageConfig(env: Env = process.env, cwd: string = process.
     databasePath: databasePath === ':memory:' ? databasePath : resolve(cwd, databasePath),
     policyDirectory: resolve(cwd, env.ENTITLE_POLICIES?.trim() || 'policies'),
   };
+}
+
+/** Reads the whole configuration; throws one ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const url = (name: string, fallback: string): string => {
+    const value = text(name) ?? fallback;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      problems.push(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`);
+    }
+    return value.replace(/\/+$/, '');
+  };
+
+  const port = Number(text('PORT') ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT must be a port number 0-65535 (got ${JSON.stringify(env.PORT)})`);
+
+  const encryption = parseEncryptionKeys(text('ENTITLE_ENCRYPTION_KEYS'), text('ENTITLE_ENCRYPTION_KEY_ID'), problems);
+  if (production && encryption.keys.size === 0) {
+    problems.push('ENTITLE_ENCRYPTION_KEYS is required in production: "keyid:<32 bytes base64>" (entitle keys generate prints one)');
+  }
+
+  const jwtSecret = text('ENTITLE_JWT_SECRET');
+  const jwksUrl = text('ENTITLE_JWT_JWKS_URL');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) problems.push('ENTITLE_JWT_SECRET must be at least 32 characters');
+  if (jwksUrl !== undefined) url('ENTITLE_JWT_JWKS_URL', jwksUrl);
+  const jwt: JwtConfig | undefined =
+    jwtSecret || jwksUrl
+      ? {
+          secret: jwtSecret,
+          jwksUrl,
+          issuer: text('ENTITLE_JWT_ISSUER'),
+          audience: text('ENTITLE_JWT_AUDIENCE'),
+          tenantClaim: text('ENTITLE_JWT_TENANT_CLAIM') ?? 'tenant_id',
+          userClaim: text('ENTITLE_JWT_USER_CLAIM') ?? 'sub',
+          roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
+        }
+      : undefined;
+
+  const google = providerConfig('GOOGLE', text, problems, () => ({
+    authUrl: url('GOOGLE_OAUTH_AUTH_URL', 'https://accounts.google.com/o/oauth2/v2/auth'),
+    tokenUrl: url('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
+    revokeUrl: url('GOOGLE_OAUTH_REVOKE_URL', 'https://oauth2.googleapis.com/revoke'),
+    apiUrl: url('GOOGLE_API_URL', 'https://www.googleapis.com'),
+  }));
+  const microsoft = providerConfig('MICROSOFT', text, problems, () => ({
+    authorityUrl: url('MICROSOFT_AUTHORITY_URL', 'https://login.microsoftonline.com'),
+    tenant: text('MICROSOFT_TENANT') ?? 'common',
+    graphUrl: url('MICROSOFT_GRAPH_URL', 'https://graph.microsoft.com'),
+  }));
+
+  const unleashUrl = text('UNLEASH_URL');
+  const unleashToken = text('UNLEASH_API_TOKEN');
+  if (unleashUrl && !unleashToken) problems.push('UNLEASH_API_TOKEN is required with UNLEASH_URL');
+  const unleash = unleashUrl && unleashToken ? { url: url('UNLEASH_URL', unleashUrl), apiToken: unleashToken, appName: text('UNLEASH_APP_NAME') ?? 'entitle' } : undefined;
+
+  const databaseUrl = text('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+
+  const perMinute = (name: string, fallback: number): number => {
+    const value = text(name);
+    if (value === undefined) return fallback;
+    if (!/^\d{1,7}$/.test(value) || Number(value) < 1) problems.push(`${name} must be a whole number of requests per minute (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...loadStorageConfig(env, cwd),
+    production,
+    port,
+    host: text('HOST') ?? '127.0.0.1',
+    logLevel: text('LOG_LEVEL') ?? (production ? 'info' : 'info'),
+    databaseUrl,
+    encryption,
+    jwt,
+    google: google as GoogleConfig | undefined,
+    microsoft: microsoft as MicrosoftConfig | undefined,
+    oauthRedirectAllowList: (text('ENTITLE_OAUTH_REDIRECT_ALLOWLIST') ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+    unleash,
+    seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
+    rateLimits,
+  };
+}
+
+/** A provider is configured when its client id, secret and redirect URI are all set. */
+function providerConfig<T extends object>(
+  prefix: 'GOOGLE' | 'MICROSOFT',
+  text: (name: string) => string | undefined,
+  problems: string[],
+  urls: () => T,
+): (T & { clientId: string; clientSecret: string; redirectUri: string }) | undefined {
+  const names = [`${prefix}_CLIENT_ID`, `${prefix}_CLIENT_SECRET`, `${prefix}_REDIRECT_URI`];
+  const values = names.map(text);
+  const set = values.filter((value) => value !== undefined).length;
+  const extra = urls();
+  if (set === 0) return undefined;
+  if (set < names.length) {
+    problems.push(`${names.filter((_, i) => values[i] === undefined).join(', ')} must be set too (set all of ${names.join(', ')} or none)`);
+    return undefined;
+  }
+  const [clientId, clientSecret, redirectUri] = values as [string, string, string];
+  try {
+    new URL(redirectUri);
+  } catch {
+    problems.push(`${prefix}_REDIRECT_URI must be a URL`);
+  }
+  return { clientId, clientSecret, redirectUri, ...extra };
+}
+
+/** "kid1:base64,kid2:base64" → keys; the active one is ENTITLE_ENCRYPTION_KEY_ID or the first. */
+function parseEncryptionKeys(value: string | undefined, activeKeyId: string | undefined, problems: string[]): EncryptionConfig {
+  const keys = new Map<string, Buffer>();
+  for (const entry of (value ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const separator = entry.indexOf(':');
+    const id = separator > 0 ? entry.slice(0, separator) : '';
+    const key = Buffer.from(separator > 0 ? entry.slice(separator + 1) : '', 'base64');
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      problems.push('ENTITLE_ENCRYPTION_KEYS entries must be "keyid:<32 bytes in base64>" with a key id of letters, digits, "_" or "-"');
+      continue;
+    }
+    keys.set(id, key);
+  }
+  const active = activeKeyId ?? keys.keys().next().value;
+  if (activeKeyId !== undefined && !keys.has(activeKeyId)) problems.push(`ENTITLE_ENCRYPTION_KEY_ID "${activeKeyId}" is not one of ENTITLE_ENCRYPTION_KEYS`);
+  return { keys, activeKeyId: active };
 }

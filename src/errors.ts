@@ -37,6 +37,25 @@ export const VersionConflictError = createError<[string]>(
   412,
 );
 
+export const TokenNotFoundError = createError<[string]>('ENT_ERR_TOKEN_NOT_FOUND', 'Token "%s" not found', 404);
+export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
+
+// Calendar connections and OAuth
+export const ConnectionNotFoundError = createError('ENT_ERR_CONNECTION_NOT_FOUND', 'Connection not found', 404);
+export const ProviderNotConfiguredError = createError<[string, string]>(
+  'ENT_ERR_PROVIDER_NOT_CONFIGURED',
+  '%s is not configured on this server: set %s',
+  503,
+);
+export const ProviderFailedError = createError<[string]>('ENT_ERR_PROVIDER_FAILED', '%s', 502);
+export const ProviderRateLimitedError = createError<[string]>('ENT_ERR_PROVIDER_RATE_LIMITED', '%s', 503);
+export const ReconnectRequiredError = createError<[string]>(
+  'ENT_ERR_RECONNECT_REQUIRED',
+  'The %s connection is no longer authorized; connect the calendar again',
+  409,
+);
+export const OAuthStateError = createError<[string]>('ENT_ERR_OAUTH_STATE', '%s', 400);
+
 // Stores and outside services
 export const StoreUnavailableError = createError('ENT_ERR_STORE_UNAVAILABLE', 'The store is unavailable; try again shortly', 503);
 
@@ -53,3 +72,4 @@ export function isClientFacing(error: unknown): error is EntitleError {
 export function withDetails<E extends FastifyError>(error: E, details: Record<string, unknown>): E & EntitleError {
   return Object.assign(error, { details: Object.freeze(details) });
 }
+export const RateLimitedError = createError<[string]>('ENT_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429);

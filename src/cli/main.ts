@@ -6,9 +6,13 @@ import { isClientFacing } from '../errors.js';
 import { formatIssue } from '../policy/read-policy.js';
 import { InvalidPolicyError } from '../policy/watch.js';
 import { CliContext, type CliIo } from './cli-context.js';
+import { registerAudit } from './commands/audit-command.js';
 import { registerExplain } from './commands/explain-command.js';
+import { registerKeys } from './commands/keys-command.js';
 import { registerOverrides } from './commands/overrides-command.js';
+import { registerPolicy } from './commands/policy-command.js';
 import { registerTenants } from './commands/tenants-command.js';
+import { registerTokens } from './commands/tokens-command.js';
 import { registerValidate, UsageError } from './commands/validate-command.js';
 
 /** Runs the CLI with `args` (without node and script) and returns the exit code. */
@@ -24,6 +28,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerExplain(program, context);
   registerTenants(program, context);
   registerOverrides(program, context);
+  registerTokens(program, context);
+  registerKeys(program, context);
+  registerAudit(program, context, (code) => (exitCode = code));
+  registerPolicy(program, context, (code) => (exitCode = code));
   for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 
   try {

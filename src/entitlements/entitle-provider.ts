@@ -14,6 +14,7 @@ import {
 import type { FeatureType, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import { changedFeatures } from './changed-features.js';
 import { decide, type Decision } from './decide.js';
+import { notReleased, type ReleaseSwitch } from './release-switch.js';
 import type { TenantChange, TenantDirectory } from './tenant-directory.js';
 
 /** Where the provider reads the policy in force (a PolicyWatcher, or a fixed snapshot in tests). */
@@ -28,6 +29,8 @@ export interface EntitleProviderOptions {
   readonly tenants: TenantDirectory;
   /** Milliseconds since the epoch; decides which overrides have expired. */
   readonly clock?: () => number;
+  /** Release toggles for features with `rollout.unleash`; without it those references are ignored. */
+  readonly releases?: ReleaseSwitch;
 }
 
 /** The evaluation context key that names the tenant. */
@@ -44,19 +47,24 @@ export class EntitleProvider implements Provider {
   readonly #policy: PolicySource;
   readonly #tenants: TenantDirectory;
   readonly #clock: () => number;
+  readonly #releases: ReleaseSwitch | undefined;
+  #stopReleases: (() => void) | undefined;
 
   constructor(options: EntitleProviderOptions) {
     this.#policy = options.policy;
     this.#tenants = options.tenants;
     this.#clock = options.clock ?? Date.now;
+    this.#releases = options.releases;
   }
 
   async initialize(): Promise<void> {
     this.#policy.on('change', this.#onPolicyChange);
     this.#tenants.on('change', this.#onTenantChange);
+    this.#stopReleases = this.#releases?.onChange?.(this.#onReleaseChange);
   }
 
   async onClose(): Promise<void> {
+    this.#stopReleases?.();
     this.#policy.off('change', this.#onPolicyChange);
     this.#tenants.off('change', this.#onTenantChange);
   }
@@ -94,8 +102,18 @@ export class EntitleProvider implements Provider {
     if (decision.feature.type !== type) {
       throw new TypeMismatchError(`feature "${flagKey}" is a ${decision.feature.type}, not a ${type}`);
     }
+    const toggle = decision.feature.rollout?.unleash;
+    if (toggle !== undefined && this.#releases && decision.granted) {
+      const userId = context.targetingKey;
+      if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId })) return notReleased(decision, toggle);
+    }
     return resolutionOf(decision);
   }
+
+  #onReleaseChange = (): void => {
+    const gated = [...this.#policy.snapshot.features.values()].filter((feature) => feature.rollout).map((feature) => feature.key);
+    if (gated.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: gated, metadata: { source: 'unleash' } });
+  };
 
   #onPolicyChange = (snapshot: PolicySnapshot, previous: PolicySnapshot): void => {
     this.events.emit(ProviderEvents.ConfigurationChanged, {

@@ -2,7 +2,7 @@
 // it synchronously, with no query per decision.
 
 import { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import type { ChangeFeed, EntitleStore, TenantSnapshot } from '../store/store.js';
 import type { OverrideState, TenantState } from './decide.js';
 

@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { formatIssue, readPolicyDirectory } from './read-policy.js';
 import type { PolicyIssue, PolicySnapshot } from './types.js';
 

@@ -8,6 +8,8 @@ export interface OpenStoreOptions {
   readonly env?: Env;
   /** SQLite file, or ':memory:'. */
   readonly databasePath: string;
+  /** postgres:// URL: when set, the PostgreSQL store instead of SQLite. */
+  readonly databaseUrl?: string;
   readonly clock?: () => number;
 }
 

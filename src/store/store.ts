@@ -2,6 +2,7 @@
 // knows which one it talks to. Every write is one transaction and appends its audit row in
 // that same transaction: a rejected write changes nothing, an accepted one is always audited.
 
+import type { CalendarProviderName, EventChange } from '../calendar/calendar-client.js';
 import type { FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
@@ -120,6 +121,162 @@ export interface AuditRepository {
   scan(visit: (record: AuditRecord) => void): Promise<void>;
 }
 
+export type Role = 'member' | 'admin';
+
+/** An API token's record. The secret is shown once at creation and stored only as a hash. */
+export interface ApiToken {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly name: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+export interface NewApiToken {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly name: string | null;
+  readonly secretHash: string;
+  readonly expiresAt: string | null;
+}
+
+export interface TokenRepository {
+  /** Throws TenantNotFoundError. */
+  create(token: NewApiToken, context: WriteContext): Promise<ApiToken>;
+  /** The token whose secret has this hash, revoked or not (the caller decides). */
+  findBySecretHash(secretHash: string): Promise<ApiToken | undefined>;
+  list(filter?: { readonly tenantId?: string }): Promise<readonly ApiToken[]>;
+  /** Throws TokenNotFoundError. */
+  revoke(id: string, context: WriteContext): Promise<ApiToken>;
+}
+
+/** Counts of one sync of a connection. */
+export interface SyncCounts {
+  readonly calendars: number;
+  readonly added: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly fullResync: boolean;
+}
+
+/** A user's link to a calendar account. Tokens are not part of it: see ConnectionTokens. */
+export interface Connection {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly provider: CalendarProviderName;
+  readonly purpose: string;
+  readonly accountEmail: string | null;
+  readonly status: 'valid' | 'invalid';
+  readonly invalidReason: string | null;
+  readonly scopes: readonly string[];
+  readonly tokenExpiresAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly lastSyncAt: string | null;
+  readonly lastSync: SyncCounts | null;
+}
+
+/** A connection's tokens as stored: ciphertexts (see oauth/token-crypto). */
+export interface ConnectionTokens {
+  readonly accessToken: string;
+  readonly refreshToken: string | null;
+  readonly expiresAt: string | null;
+}
+
+export interface NewConnection {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly provider: CalendarProviderName;
+  readonly purpose: string;
+  readonly accountEmail: string | null;
+  readonly scopes: readonly string[];
+  /** Encrypts the tokens for the connection's id (the id is part of the ciphertexts' context). */
+  readonly sealTokens: (connectionId: string) => ConnectionTokens;
+}
+
+/** A stored busy block (see calendar-client BusyBlock). */
+export interface StoredBusyBlock {
+  readonly connectionId: string;
+  readonly calendarId: string;
+  readonly eventId: string;
+  readonly start: string;
+  readonly end: string;
+  readonly allDay: boolean;
+  readonly showAs: 'busy' | 'tentative' | 'free';
+}
+
+/** Every method is scoped to a tenant: a connection of another tenant does not exist. */
+export interface ConnectionRepository {
+  /**
+   * Stores a connection, or refreshes the tokens of the user's existing valid connection to the
+   * same account. With `limit`, refuses (LimitReachedError) when the tenant already has `max`
+   * valid connections of this purpose — checked inside the write transaction.
+   */
+  connect(connection: NewConnection, context: WriteContext, limit?: { readonly feature: string; readonly max: number }): Promise<{ connection: Connection; replaced: boolean }>;
+  get(tenantId: string, id: string): Promise<Connection | undefined>;
+  list(tenantId: string, filter?: { readonly userId?: string; readonly purpose?: string; readonly status?: 'valid' | 'invalid' }): Promise<readonly Connection[]>;
+  tokens(tenantId: string, id: string): Promise<ConnectionTokens | undefined>;
+  updateTokens(tenantId: string, id: string, tokens: ConnectionTokens, context: WriteContext): Promise<void>;
+  /** Deletes the tokens, sync state and busy blocks, and marks the connection invalid. Throws ConnectionNotFoundError. */
+  disconnect(tenantId: string, id: string, context: WriteContext & { readonly reason: string }): Promise<Connection>;
+  syncState(tenantId: string, id: string, calendarId: string): Promise<string | null>;
+  /** Applies one calendar's sync result and its new sync state in one transaction. */
+  applySync(
+    tenantId: string,
+    id: string,
+    calendarId: string,
+    result: { readonly changes: readonly EventChange[]; readonly syncState: string; readonly fullSync: boolean },
+  ): Promise<Omit<SyncCounts, 'calendars' | 'fullResync'>>;
+  /** Records a finished sync (counts over all calendars) and audits it. */
+  recordSync(tenantId: string, id: string, counts: SyncCounts, context: WriteContext): Promise<Connection>;
+  busyBlocks(tenantId: string, id: string): Promise<readonly StoredBusyBlock[]>;
+}
+
+/** A pending OAuth authorization: single-use, short-lived, bound to tenant, user, provider and purpose. */
+export interface OAuthState {
+  readonly stateHash: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly provider: CalendarProviderName;
+  readonly purpose: string;
+  readonly redirectUri: string;
+  /** Ciphertext of the PKCE code verifier. */
+  readonly codeVerifier: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+export interface OAuthStateRepository {
+  create(state: OAuthState, context: WriteContext): Promise<void>;
+  /** Removes and returns the state (expired or not): a state can be used once only. */
+  consume(stateHash: string): Promise<OAuthState | undefined>;
+  /** Removes expired states. */
+  purgeExpired(now: string): Promise<number>;
+}
+
+/** An encrypted value somewhere in the store, for key rotation. */
+export interface StoredSecret {
+  readonly kind: 'connection.access_token' | 'connection.refresh_token' | 'oauth_state.code_verifier';
+  /** The connection id or the state hash. */
+  readonly recordId: string;
+  readonly ciphertext: string;
+}
+
+export interface SecretRepository {
+  /**
+   * Calls `reencrypt` for every stored secret and writes back what it returns (undefined: keep),
+   * all in one transaction. Returns how many were rewritten.
+   */
+  rotate(reencrypt: (secret: StoredSecret) => string | undefined, context: WriteContext): Promise<number>;
+}
+
 /** What one tenant means to decisions: its plan and its overrides. */
 export interface TenantSnapshot {
   readonly tenant: Tenant;
@@ -150,6 +307,10 @@ export interface EntitleStore {
   readonly tenants: TenantRepository;
   readonly overrides: OverrideRepository;
   readonly audit: AuditRepository;
+  readonly tokens: TokenRepository;
+  readonly connections: ConnectionRepository;
+  readonly oauthStates: OAuthStateRepository;
+  readonly secrets: SecretRepository;
   readonly changes: ChangeFeed;
   /**
    * Registers work that must finish after every committed write and before the write's

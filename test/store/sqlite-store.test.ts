@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { describeStoreContract } from './store-contract.js';
 
@@ -27,7 +28,7 @@ describe('SQLite store specifics', () => {
     expect(first.db.pragma('journal_mode', { simple: true })).toBe('wal');
     await first.close();
     const second = SqliteStore.open({ path });
-    expect(second.db.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1]);
+    expect(second.db.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
     await second.close();
   });
 

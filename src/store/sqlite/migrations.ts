@@ -74,4 +74,76 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
     `,
   },
+  {
+    version: 2,
+    name: 'api tokens, calendar connections, busy blocks, oauth states',
+    sql: `
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id      TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('member', 'admin')),
+        name         TEXT,
+        secret_hash  TEXT NOT NULL UNIQUE,  -- SHA-256 of the secret; the secret itself is never stored
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT,
+        revoked_at   TEXT
+      ) STRICT;
+      CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
+
+      CREATE TABLE connections (
+        id                TEXT PRIMARY KEY,
+        tenant_id         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id           TEXT NOT NULL,
+        provider          TEXT NOT NULL,
+        purpose           TEXT NOT NULL,
+        account_email     TEXT,
+        status            TEXT NOT NULL CHECK (status IN ('valid', 'invalid')),
+        invalid_reason    TEXT,
+        scopes            TEXT NOT NULL,      -- JSON array
+        access_token      TEXT,               -- ciphertext (token-crypto), NULL once disconnected
+        refresh_token     TEXT,               -- ciphertext
+        token_expires_at  TEXT,
+        created_at        TEXT NOT NULL,
+        updated_at        TEXT NOT NULL,
+        last_sync_at      TEXT,
+        last_sync         TEXT                -- JSON counts of the last sync
+      ) STRICT;
+      CREATE INDEX connections_by_tenant ON connections(tenant_id, user_id, status);
+
+      CREATE TABLE connection_calendars (
+        connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        calendar_id    TEXT NOT NULL,
+        sync_state     TEXT,
+        last_sync_at   TEXT,
+        PRIMARY KEY (connection_id, calendar_id)
+      ) STRICT;
+
+      CREATE TABLE busy_blocks (
+        tenant_id      TEXT NOT NULL,
+        connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        calendar_id    TEXT NOT NULL,
+        event_id       TEXT NOT NULL,
+        start_at       TEXT NOT NULL,
+        end_at         TEXT NOT NULL,
+        all_day        INTEGER NOT NULL,
+        show_as        TEXT NOT NULL,
+        updated_at     TEXT NOT NULL,
+        PRIMARY KEY (connection_id, calendar_id, event_id)
+      ) STRICT;
+      CREATE INDEX busy_blocks_by_tenant ON busy_blocks(tenant_id, start_at);
+
+      CREATE TABLE oauth_states (
+        state_hash     TEXT PRIMARY KEY,      -- SHA-256 of the state; the state itself is never stored
+        tenant_id      TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id        TEXT NOT NULL,
+        provider       TEXT NOT NULL,
+        purpose        TEXT NOT NULL,
+        redirect_uri   TEXT NOT NULL,
+        code_verifier  TEXT NOT NULL,         -- ciphertext
+        created_at     TEXT NOT NULL,
+        expires_at     TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

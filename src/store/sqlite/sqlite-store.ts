@@ -3,15 +3,23 @@
 import type { EntitleStore } from '../store.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteChangeFeed } from './sqlite-changes.js';
+import { SqliteConnections } from './sqlite-connections.js';
 import { openSqlite, SqliteContext, type SqliteDb, type SqliteOptions } from './sqlite-database.js';
+import { SqliteOAuthStates } from './sqlite-oauth-states.js';
 import { SqliteOverrides } from './sqlite-overrides.js';
+import { SqliteSecrets } from './sqlite-secrets.js';
 import { SqliteTenants } from './sqlite-tenants.js';
+import { SqliteTokens } from './sqlite-tokens.js';
 
 export class SqliteStore implements EntitleStore {
   readonly kind = 'sqlite' as const;
   readonly tenants: SqliteTenants;
   readonly overrides: SqliteOverrides;
   readonly audit: SqliteAudit;
+  readonly tokens: SqliteTokens;
+  readonly connections: SqliteConnections;
+  readonly oauthStates: SqliteOAuthStates;
+  readonly secrets: SqliteSecrets;
   readonly changes: SqliteChangeFeed;
   readonly #ctx: SqliteContext;
 
@@ -20,6 +28,10 @@ export class SqliteStore implements EntitleStore {
     this.tenants = new SqliteTenants(this.#ctx);
     this.overrides = new SqliteOverrides(this.#ctx);
     this.audit = new SqliteAudit(this.#ctx);
+    this.tokens = new SqliteTokens(this.#ctx);
+    this.connections = new SqliteConnections(this.#ctx);
+    this.oauthStates = new SqliteOAuthStates(this.#ctx);
+    this.secrets = new SqliteSecrets(this.#ctx);
     this.changes = new SqliteChangeFeed(this.#ctx);
   }
 

@@ -1,0 +1,111 @@
+// The benchmark workload: a generated policy (features × plans with `extends`), tenants spread
+// over the plans, some with overrides, and the same decisions expressed for the peers
+// (flagd flag configuration, Unleash toggles) so every contender answers the same questions.
+
+import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
+import { readPolicyTexts } from '../../src/policy/read-policy.js';
+import type { FeatureValue, PolicySnapshot } from '../../src/policy/types.js';
+import type { Override, TenantSnapshot } from '../../src/store/store.js';
+
+export interface Workload {
+  readonly policy: PolicySnapshot;
+  readonly policyText: string;
+  readonly tenants: readonly TenantSnapshot[];
+  readonly directory: TenantDirectory;
+  /** Pre-drawn (tenant, feature) pairs, so drawing costs nothing during timing. */
+  readonly questions: readonly { readonly tenantId: string; readonly feature: string }[];
+  readonly booleanQuestions: readonly { readonly tenantId: string; readonly feature: string }[];
+}
+
+/** A small deterministic PRNG (mulberry32): the same workload on every run. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function generatePolicyText(featureCount: number, planCount: number): string {
+  const features: Record<string, object> = {};
+  const plans: Record<string, { extends?: string; features: Record<string, FeatureValue> }> = {};
+  for (let f = 0; f < featureCount; f++) {
+    const kind = f % 10 < 7 ? 'boolean' : f % 10 < 9 ? 'number' : 'string';
+    features[`feature_${f}`] = {
+      name: `Feature ${f}`,
+      type: kind,
+      default: kind === 'boolean' ? false : kind === 'number' ? 0 : 'basic',
+      upgradeMessage: `Feature ${f} needs a higher plan.`,
+      ...(kind === 'string' ? { values: ['basic', 'standard', 'premium'] } : {}),
+    };
+  }
+  for (let p = 0; p < planCount; p++) {
+    const values: Record<string, FeatureValue> = {};
+    // Each plan grants a slice more than the one it extends.
+    for (let f = Math.floor((p * featureCount) / planCount); f < Math.floor(((p + 1) * featureCount) / planCount); f++) {
+      const kind = f % 10 < 7 ? 'boolean' : f % 10 < 9 ? 'number' : 'string';
+      values[`feature_${f}`] = kind === 'boolean' ? true : kind === 'number' ? (p + 1) * 5 : p % 2 === 0 ? 'standard' : 'premium';
+    }
+    plans[`plan_${p}`] = { ...(p > 0 ? { extends: `plan_${p - 1}` } : {}), features: values };
+  }
+  return JSON.stringify({ features, plans });
+}
+
+export function compile(text: string): PolicySnapshot {
+  const result = readPolicyTexts([{ file: 'generated.yaml', text }]);
+  if (!result.ok) throw new Error(`generated policy is invalid: ${result.issues[0]?.message}`);
+  return result.snapshot;
+}
+
+export async function buildWorkload(options: { tenants: number; features: number; plans: number; overrideShare: number; questions?: number; seed?: number }): Promise<Workload> {
+  const next = random(options.seed ?? 42);
+  const policyText = generatePolicyText(options.features, options.plans);
+  const policy = compile(policyText);
+  const planKeys = [...policy.plans.keys()];
+  const featureKeys = [...policy.features.keys()];
+  const at = '2026-01-01T00:00:00.000Z';
+  const tenants: TenantSnapshot[] = [];
+  for (let i = 0; i < options.tenants; i++) {
+    const id = `tenant-${i}`;
+    const plan = planKeys[Math.floor(next() * planKeys.length)] as string;
+    const overrides: Override[] = [];
+    if (next() < options.overrideShare) {
+      const count = 1 + Math.floor(next() * 3);
+      for (let o = 0; o < count; o++) {
+        const feature = featureKeys[Math.floor(next() * featureKeys.length)] as string;
+        if (overrides.some((existing) => existing.feature === feature)) continue;
+        const definition = policy.features.get(feature);
+        const value: FeatureValue = definition?.type === 'boolean' ? next() < 0.5 : definition?.type === 'number' ? Math.floor(next() * 50) : 'premium';
+        overrides.push({ tenantId: id, feature, value, reason: 'bench', actor: 'bench', expiresAt: null, createdAt: at, updatedAt: at, version: 1 });
+      }
+    }
+    tenants.push({ tenant: { id, name: id, plan, createdAt: at, updatedAt: at }, overrides });
+  }
+  const directory = await TenantDirectory.open({
+    changes: {
+      loadAll: async () => ({ cursor: '0', tenants }),
+      since: async () => ({ cursor: '0', tenantIds: [] }),
+      load: async () => [],
+      watch: () => () => undefined,
+    },
+    afterWrite: () => () => undefined,
+  });
+  const draw = (filter: (feature: string) => boolean) => {
+    const pool = featureKeys.filter(filter);
+    return Array.from({ length: options.questions ?? 100_000 }, () => ({
+      tenantId: `tenant-${Math.floor(next() * options.tenants)}`,
+      feature: pool[Math.floor(next() * pool.length)] as string,
+    }));
+  };
+  return {
+    policy,
+    policyText,
+    tenants,
+    directory,
+    questions: draw(() => true),
+    booleanQuestions: draw((key) => policy.features.get(key)?.type === 'boolean'),
+  };
+}

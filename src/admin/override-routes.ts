@@ -1,0 +1,117 @@
+// Per-tenant overrides for operators, with optimistic concurrency: every override has a
+// version, GET returns it as an ETag, and PUT/DELETE with If-Match refuse a stale write (412).
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { FeatureNotFoundError, InvalidInputError, OverrideNotFoundError, TenantNotFoundError } from '../errors.js';
+import type { EntitleServices } from '../services.js';
+import { ADMIN } from './admin-schemas.js';
+import type { Override, WriteCondition } from '../store/store.js';
+import { DeleteOverrideQuery, ErrorBody, OverrideBody, OverrideParams, PutOverrideBody, TenantParams } from './admin-schemas.js';
+
+/** `"3"` (or W/"3") ↔ version 3. Version 0 stands for "no override yet". */
+export function etagOf(version: number): string {
+  return `"${version}"`;
+}
+
+/** If-Match → the version a write requires; undefined when the header is absent or "*". */
+export function conditionFrom(ifMatch: string | undefined): WriteCondition | undefined {
+  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
+  const match = /^(?:W\/)?"(\d{1,15})"$/.exec(ifMatch.trim());
+  if (!match) throw new InvalidInputError('If-Match: must be an ETag from a previous read, such as "3"');
+  return { ifVersion: Number(match[1]) };
+}
+
+const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 64 })) });
+
+export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+  const { store, operations } = services;
+  const tags = ['overrides'];
+  const present = (override: Override) => ({ ...override, active: override.expiresAt === null || Date.parse(override.expiresAt) > services.clock() });
+  const send = (reply: FastifyReply, override: Override, status = 200) => reply.status(status).header('etag', etagOf(override.version)).send(present(override));
+
+  async function requireTenant(tenantId: string): Promise<void> {
+    if (!(await store.tenants.get(tenantId))) throw new TenantNotFoundError(tenantId);
+  }
+  function requireFeature(feature: string): void {
+    if (!services.policy.snapshot.features.has(feature)) throw new FeatureNotFoundError(feature);
+  }
+
+  fastify.get(
+    '/tenants/:tenant/overrides',
+    { config: ADMIN, schema: { tags, summary: "A tenant's overrides", params: TenantParams, response: { 200: Type.Object({ items: Type.Array(OverrideBody) }), 404: ErrorBody } } },
+    async (request) => {
+      await requireTenant(request.params.tenant);
+      return { items: (await store.overrides.list({ tenantId: request.params.tenant })).map(present) };
+    },
+  );
+
+  fastify.get(
+    '/tenants/:tenant/overrides/:feature',
+    { config: ADMIN, schema: { tags, summary: 'Read an override (its ETag is its version)', params: OverrideParams, response: { 200: OverrideBody, 404: ErrorBody } } },
+    async (request, reply) => {
+      const { tenant, feature } = request.params;
+      await requireTenant(tenant);
+      const override = await store.overrides.get(tenant, feature);
+      if (!override) throw new OverrideNotFoundError(tenant, feature);
+      return send(reply, override);
+    },
+  );
+
+  fastify.put(
+    '/tenants/:tenant/overrides/:feature',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Create or replace an override',
+        description: 'The value must fit the feature type. With If-Match, the write happens only if the override is still at that version ("0": only if there is none).',
+        params: OverrideParams,
+        headers: IfMatchHeaders,
+        body: PutOverrideBody,
+        response: { 200: OverrideBody, 201: OverrideBody, 400: ErrorBody, 404: ErrorBody, 412: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { tenant, feature } = request.params;
+      requireFeature(feature);
+      const condition = conditionFrom(request.headers['if-match']);
+      const principal = request.principal as Principal;
+      const { before, after } = await operations.setOverride(
+        { tenantId: tenant, feature, value: request.body.value, reason: request.body.reason, expiresAt: request.body.expiresAt ?? null },
+        { actor: actorOf(principal), requestId: request.id },
+        condition,
+      );
+      return send(reply, after, before ? 200 : 201);
+    },
+  );
+
+  fastify.delete(
+    '/tenants/:tenant/overrides/:feature',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Remove an override: the tenant gets its plan value again',
+        params: OverrideParams,
+        headers: IfMatchHeaders,
+        querystring: DeleteOverrideQuery,
+        response: { 200: OverrideBody, 404: ErrorBody, 412: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { tenant, feature } = request.params;
+      await requireTenant(tenant);
+      const principal = request.principal as Principal;
+      const removed = await operations.clearOverride(
+        tenant,
+        feature,
+        { actor: actorOf(principal), requestId: request.id, ...(request.query.reason ? { reason: request.query.reason } : {}) },
+        conditionFrom(request.headers['if-match']),
+      );
+      return present(removed);
+    },
+  );
+};

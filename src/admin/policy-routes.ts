@@ -1,0 +1,96 @@
+// The policy in force, and a dry run of a proposed one: the same messages as `entitle validate`
+// and, when it is valid, which tenants' decisions it would change.
+
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { policyImpact } from '../entitlements/policy-impact.js';
+import { InvalidInputError } from '../errors.js';
+import { listPolicyFiles } from '../policy/load.js';
+import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
+import type { PolicyIssue, PolicySnapshot } from '../policy/types.js';
+import type { EntitleServices } from '../services.js';
+import { ADMIN } from './admin-schemas.js';
+import { ErrorBody, PolicyIssueBody } from './admin-schemas.js';
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
+const MAX_POLICY_BYTES = 2 * 1024 * 1024;
+
+const ValidateQuery = Type.Object(
+  { file: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+\\.ya?ml$', description: 'replace this file of the current policy and check the result' })) },
+  { additionalProperties: false },
+);
+
+export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+  // A YAML body arrives as text; only this plugin's routes see the parser.
+  fastify.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES }, (_request, body, done) => done(null, body));
+  const tags = ['policy'];
+
+  fastify.get('/policy', { config: ADMIN, schema: { tags, summary: 'The policy in force: version, features, plans, last load error' } }, async () => {
+    const { snapshot } = services.policy;
+    const status = services.policy.status;
+    return {
+      ...status,
+      lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
+      features: [...snapshot.features.values()],
+      plans: [...snapshot.plans.values()].map((plan) => ({ ...plan, values: Object.fromEntries([...plan.values].map(([key, { value, definedBy }]) => [key, { value, definedBy }])) })),
+    };
+  });
+
+  fastify.post(
+    '/policy/validate',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Validate a policy without applying it',
+        description:
+          'Body: one YAML file (Content-Type application/yaml); with ?file=NAME it replaces that file of the current policy, otherwise it is the whole policy. ' +
+          'Or JSON {"files":[{"name","text"}]}: the whole policy. Answers 200 with {valid:true, impact} or 422 with {valid:false, issues}.',
+        querystring: ValidateQuery,
+        response: {
+          200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: Type.Unknown({ description: 'which tenants each feature change affects' }) }),
+          400: ErrorBody,
+          422: Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const texts = await proposedTexts(services, request.body, request.query.file);
+      const result = readPolicyTexts(texts);
+      if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
+      return { valid: true as const, version: result.snapshot.version, impact: impactOf(services, result.snapshot) };
+    },
+  );
+};
+
+function withText(issue: PolicyIssue) {
+  return { ...issue, text: formatIssue(issue) };
+}
+
+function impactOf(services: EntitleServices, proposed: PolicySnapshot) {
+  return policyImpact(services.policy.snapshot, proposed, services.tenants.tenants(), services.clock());
+}
+
+async function proposedTexts(services: EntitleServices, body: unknown, file: string | undefined): Promise<{ file: string; text: string }[]> {
+  if (typeof body === 'string') {
+    if (body.trim() === '') throw new InvalidInputError('body: empty; send the YAML of a policy file');
+    if (file === undefined) return [{ file: 'request.yaml', text: body }];
+    const current = await currentTexts(services.config.policyDirectory);
+    return [...current.filter((entry) => entry.file !== file), { file, text: body }].sort((a, b) => a.file.localeCompare(b.file));
+  }
+  const files = (body as { files?: unknown } | null)?.files;
+  if (!Array.isArray(files) || files.length === 0) throw new InvalidInputError('body.files: required, a non-empty array of {name, text} (or send YAML with Content-Type application/yaml)');
+  return files.map((entry: unknown, index) => {
+    const { name, text } = (entry ?? {}) as { name?: unknown; text?: unknown };
+    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+\.ya?ml$/.test(name)) throw new InvalidInputError(`body.files[${index}].name: must be a file name ending in .yaml or .yml`);
+    if (typeof text !== 'string') throw new InvalidInputError(`body.files[${index}].text: must be a string`);
+    return { file: name, text };
+  });
+}
+
+async function currentTexts(dir: string): Promise<{ file: string; text: string }[]> {
+  const paths = await listPolicyFiles(dir);
+  return Promise.all(paths.map(async (path) => ({ file: basename(path), text: await readFile(path, 'utf8') })));
+}

@@ -1,0 +1,97 @@
+// Tenants and their entitlements for operators: create, read, list (cursor pages), change
+// plan, delete, and every feature resolved with why.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { decideAll } from '../entitlements/decide.js';
+import { explain } from '../entitlements/explain.js';
+import { tenantState } from '../entitlements/tenant-directory.js';
+import { TenantNotFoundError } from '../errors.js';
+import type { EntitleServices } from '../services.js';
+import { ADMIN } from './admin-schemas.js';
+import { CreateTenantBody, ErrorBody, Explanation, PageQuery, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+
+export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+  const { store, operations } = services;
+  const context = (principal: Principal, requestId: string) => ({ actor: actorOf(principal), requestId });
+  const tags = ['tenants'];
+
+  fastify.post(
+    '/tenants',
+    { config: ADMIN, schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { 201: TenantBody, 400: ErrorBody, 409: ErrorBody } } },
+    async (request, reply) => {
+      const tenant = await operations.createTenant(request.body, context(request.principal as Principal, request.id));
+      return reply.status(201).header('location', `/api/admin/tenants/${tenant.id}`).send(tenant);
+    },
+  );
+
+  fastify.get(
+    '/tenants',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'List tenants by id, a page at a time',
+        querystring: PageQuery,
+        response: { 200: Type.Object({ items: Type.Array(TenantBody), nextCursor: Type.Optional(Type.String()) }) },
+      },
+    },
+    async (request) => {
+      const page = await store.tenants.list({ ...(request.query.after ? { after: request.query.after } : {}), limit: request.query.limit ?? 100 });
+      return { ...page, items: [...page.items] };
+    },
+  );
+
+  fastify.get('/tenants/:tenant', { config: ADMIN, schema: { tags, summary: 'Read a tenant', params: TenantParams, response: { 200: TenantBody, 404: ErrorBody } } }, async (request) => {
+    const tenant = await store.tenants.get(request.params.tenant);
+    if (!tenant) throw new TenantNotFoundError(request.params.tenant);
+    return tenant;
+  });
+
+  fastify.patch(
+    '/tenants/:tenant',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: "Change a tenant's plan",
+        params: TenantParams,
+        body: UpdateTenantBody,
+        response: { 200: Type.Object({ before: TenantBody, after: TenantBody }), 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(request.principal as Principal, request.id)),
+  );
+
+  fastify.delete(
+    '/tenants/:tenant',
+    { config: ADMIN, schema: { tags, summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)', params: TenantParams, response: { 200: TenantBody, 404: ErrorBody } } },
+    async (request) => operations.deleteTenant(request.params.tenant, context(request.principal as Principal, request.id)),
+  );
+
+  fastify.get(
+    '/tenants/:tenant/entitlements',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Every feature resolved for a tenant, with value, source, plan and why',
+        params: TenantParams,
+        response: { 200: Type.Object({ tenant: Type.String(), plan: Type.String(), policyVersion: Type.String(), features: Type.Array(Explanation) }), 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { tenant: tenantId } = request.params;
+      // Read through the store, not the cache: an operator sees exactly what is written.
+      const [snapshot] = await store.changes.load([tenantId]);
+      if (!snapshot) throw new TenantNotFoundError(tenantId);
+      const policy = services.policy.snapshot;
+      const features = decideAll(policy, tenantState(snapshot), services.clock()).map((decision) => {
+        const { tenant: _tenant, ...rest } = explain(tenantId, decision);
+        return rest;
+      });
+      return { tenant: tenantId, plan: snapshot.tenant.plan, policyVersion: policy.version, features };
+    },
+  );
+};

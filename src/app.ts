@@ -1,0 +1,121 @@
+// buildApp(config): the whole service as a fastify instance. Tests build one per test and use
+// app.inject; the server entry adds listen() and signals.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { adminRoutes } from './admin/admin-routes.js';
+import { actorOf } from './auth/principal.js';
+import authPlugin from './auth/auth-plugin.js';
+import { createCalendarClients } from './calendar/calendar-clients.js';
+import { calendarRoutes } from './calendar/calendar-routes.js';
+import type { Config } from './config.js';
+import gatePlugin from './gate/gate-plugin.js';
+import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
+import { entitlementRoutes } from './entitlements/entitlement-routes.js';
+import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { limitRoutes } from './http/rate-limit.js';
+import { healthRoutes } from './http/health-routes.js';
+import { oauthRoutes } from './oauth/oauth-routes.js';
+import { openServices, type EntitleServices } from './services.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    entitle: EntitleServices;
+  }
+}
+
+export interface BuildAppOptions {
+  readonly config: Config;
+  /** false: no logs (tests); otherwise pino options, optionally writing to a stream. */
+  readonly logger?: false | { readonly level?: string; readonly stream?: DestinationStream };
+  /** Milliseconds since the epoch; tests move time without waiting. */
+  readonly clock?: () => number;
+}
+
+/** Paths that must never reach a log line, at any level. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.authorization',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.access_token',
+  '*.refresh_token',
+  '*.codeVerifier',
+  '*.code_verifier',
+  '*.token',
+  '*.secret',
+  '*.clientSecret',
+];
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: options.logger?.level ?? config.logLevel,
+            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
+          },
+    routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: 64 * 1024,
+    // Responses carry x-request-id so a client's report can be matched with the log.
+    requestIdHeader: false,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
+  app.decorate('entitle', services);
+  app.addHook('onClose', () => services.close());
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  // The OpenAPI document is built from the routes' schemas: registered before any route.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Entitle', description: 'Feature entitlements for multi-tenant SaaS: policy as data, per-tenant overrides, OFREP and Unleash interop.', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (entitle tokens create) or a JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin, { findToken: (hash) => services.store.tokens.findBySecretHash(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  await app.register(gatePlugin, {
+    client: services.client,
+    feature: (key) => services.policy.snapshot.features.get(key),
+    onDenied: async (request, denial) => {
+      // 401s are authentication failures, not decisions: the access log has them.
+      if (denial.status === 401 || !denial.principal) return;
+      await services.store.audit.append({
+        actor: actorOf(denial.principal),
+        tenantId: denial.principal.tenantId,
+        action: 'gate.denied',
+        target: `feature:${denial.feature}`,
+        outcome: 'denied',
+        details: { status: denial.status, reason: denial.reason, method: request.method, route: request.routeOptions.url ?? request.url, requestId: request.id },
+      });
+    },
+  });
+  await app.register(healthRoutes, { services });
+  const clients = createCalendarClients(config);
+  await app.register(calendarRoutes, { services, clients });
+  await app.register(async (scope) => {
+    await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
+    await scope.register(oauthRoutes, { services, clients });
+  });
+  await app.register(entitlementRoutes, {
+    services,
+    counters: {
+      [CALENDAR_LIMIT_FEATURE]: async (tenantId) => (await services.store.connections.list(tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length,
+    },
+  });
+  await app.register(adminRoutes, { services, prefix: '/api/admin' });
+  return app;
+}

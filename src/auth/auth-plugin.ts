@@ -1,0 +1,96 @@
+// Authentication: `Authorization: Bearer <token>` (an API token or, when configured, a JWT)
+// becomes request.principal. Routes opt in with `config: { auth: 'required' | 'admin' }`.
+
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import type { JwtConfig } from '../config.js';
+import { AdminRequiredError, AuthRequiredError, InvalidTokenError } from '../errors.js';
+import type { ApiToken } from '../store/store.js';
+import { hashToken, looksLikeApiToken } from './api-tokens.js';
+import type { Principal } from './principal.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller; null on routes that do not authenticate. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** 'required': any valid credential; 'admin': an admin-role credential. */
+    auth?: 'required' | 'admin';
+  }
+}
+
+export interface AuthPluginOptions {
+  /** Looks up an API token by the hash of its secret. */
+  readonly findToken: (secretHash: string) => Promise<ApiToken | undefined>;
+  readonly jwt?: JwtConfig;
+  readonly clock?: () => number;
+}
+
+const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
+
+const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
+  if (typeof options.findToken !== 'function') throw new TypeError('options.findToken should be a function');
+  const clock = options.clock ?? Date.now;
+  const verifyJwt = options.jwt ? jwtVerifier(options.jwt) : undefined;
+
+  fastify.decorateRequest('principal', null);
+
+  async function authenticate(request: FastifyRequest): Promise<Principal> {
+    const header = request.headers.authorization;
+    if (header === undefined || header === '') throw new AuthRequiredError();
+    const match = BEARER.exec(header);
+    if (!match) throw new InvalidTokenError();
+    const credential = match[1] as string;
+    if (looksLikeApiToken(credential)) {
+      const token = await options.findToken(hashToken(credential));
+      if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
+      return { tenantId: token.tenantId, userId: token.userId, role: token.role, via: { kind: 'token', tokenId: token.id } };
+    }
+    if (verifyJwt) return verifyJwt(credential);
+    throw new InvalidTokenError();
+  }
+
+  const required: onRequestHookHandler = async (request) => {
+    request.principal = await authenticate(request);
+  };
+  const admin: onRequestHookHandler = async (request) => {
+    request.principal = await authenticate(request);
+    if (request.principal.role !== 'admin') throw new AdminRequiredError();
+  };
+
+  fastify.addHook('onRoute', (route) => {
+    const mode = route.config?.auth;
+    if (mode === undefined) return;
+    if (mode !== 'required' && mode !== 'admin') throw new TypeError(`route ${route.url}: config.auth should be 'required' or 'admin'`);
+    const hook = mode === 'admin' ? admin : required;
+    // First in line: every later check (the gate) can rely on request.principal.
+    route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
+  });
+};
+
+function jwtVerifier(config: JwtConfig): (token: string) => Promise<Principal> {
+  const key: Uint8Array | JWTVerifyGetKey = config.secret ? new TextEncoder().encode(config.secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
+  const algorithms = config.secret ? ['HS256'] : ['RS256', 'ES256', 'PS256', 'EdDSA'];
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
+        algorithms,
+        ...(config.issuer ? { issuer: config.issuer } : {}),
+        ...(config.audience ? { audience: config.audience } : {}),
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError();
+      throw error;
+    }
+    const tenantId = payload[config.tenantClaim];
+    const userId = payload[config.userClaim];
+    if (typeof tenantId !== 'string' || tenantId === '' || typeof userId !== 'string' || userId === '') throw new InvalidTokenError();
+    const role = payload[config.roleClaim] === 'admin' ? 'admin' : 'member';
+    return { tenantId, userId, role, via: { kind: 'jwt' } };
+  };
+}
+
+export default fp(authPlugin, { fastify: '5.x', name: 'entitle-auth' });

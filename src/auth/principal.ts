@@ -1,0 +1,16 @@
+// Who a request is: always from a verified credential, never from a header or body the client sets.
+
+import type { Role } from '../store/store.js';
+
+export interface Principal {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly role: Role;
+  /** How the request authenticated: an API token (with its id) or a JWT. */
+  readonly via: { readonly kind: 'token'; readonly tokenId: string } | { readonly kind: 'jwt' };
+}
+
+/** The audit log's name for a principal. */
+export function actorOf(principal: Principal): string {
+  return `user:${principal.userId}@${principal.tenantId}`;
+}

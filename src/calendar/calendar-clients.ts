@@ -1,0 +1,29 @@
+// The calendar clients this server is configured for. An unconfigured provider has none: its
+// routes answer 503 naming the variables to set.
+
+import type { Config } from '../config.js';
+import { ProviderNotConfiguredError } from '../errors.js';
+import type { CalendarClient, CalendarProviderName } from './calendar-client.js';
+import { GoogleCalendarClient } from './google-calendar-client.js';
+import { MicrosoftCalendarClient } from './microsoft-calendar-client.js';
+
+export type CalendarClients = Readonly<Partial<Record<CalendarProviderName, CalendarClient>>>;
+
+export function createCalendarClients(config: Pick<Config, 'google' | 'microsoft'>): CalendarClients {
+  return {
+    ...(config.google ? { google: new GoogleCalendarClient(config.google) } : {}),
+    ...(config.microsoft ? { microsoft: new MicrosoftCalendarClient(config.microsoft) } : {}),
+  };
+}
+
+const SETTINGS: Record<CalendarProviderName, [string, string]> = {
+  google: ['Google', 'GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URI'],
+  microsoft: ['Microsoft', 'MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET and MICROSOFT_REDIRECT_URI'],
+};
+
+/** The client for a provider, or a 503 saying which variables to set. */
+export function requireClient(clients: CalendarClients, provider: CalendarProviderName): CalendarClient {
+  const client = clients[provider];
+  if (!client) throw new ProviderNotConfiguredError(...SETTINGS[provider]);
+  return client;
+}

@@ -1,0 +1,180 @@
+// Calendar endpoints for apps. Status needs authentication only; list, sync and disconnect
+// are gated on can_use_calendar_sync. A user sees only their own connections in their tenant:
+// anything else is 404.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { ConnectionNotFoundError, InvalidInputError } from '../errors.js';
+import { secretContext } from '../oauth/secret-context.js';
+import type { EntitleServices } from '../services.js';
+import type { Connection, WriteContext } from '../store/store.js';
+import type { CalendarProviderName } from './calendar-client.js';
+import { requireClient, type CalendarClients } from './calendar-clients.js';
+import { syncConnection } from './calendar-sync.js';
+import { withAccessToken } from './connection-tokens.js';
+import { providerHttpError } from './provider-http-errors.js';
+
+export const CALENDAR_FEATURE = 'can_use_calendar_sync';
+export const CALENDAR_LIMIT_FEATURE = 'max_connected_calendars';
+export const CALENDAR_PURPOSE = 'calendar';
+
+export interface CalendarRoutesOptions {
+  readonly services: EntitleServices;
+  readonly clients: CalendarClients;
+  /** Longest Retry-After the server waits out itself before answering 503. */
+  readonly maxRetryWaitMs?: number;
+}
+
+const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
+/** What clients see of a connection: never its tokens. */
+export function publicConnection(connection: Connection): Record<string, unknown> {
+  return {
+    id: connection.id,
+    provider: connection.provider,
+    purpose: connection.purpose,
+    accountEmail: connection.accountEmail,
+    status: connection.status,
+    ...(connection.invalidReason ? { invalidReason: connection.invalidReason } : {}),
+    createdAt: connection.createdAt,
+    lastSyncAt: connection.lastSyncAt,
+    lastSync: connection.lastSync,
+  };
+}
+
+export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = async (fastify, options) => {
+  const { services, clients } = options;
+  const { store } = services;
+  const tokenDeps = { store, cipher: services.cipher, clock: services.clock };
+  const writeContext = (principal: Principal, requestId: string): WriteContext => ({ actor: actorOf(principal), requestId });
+
+  /** The caller's own connection, or 404 (another tenant's or user's connection does not exist). */
+  async function ownConnection(principal: Principal, id: string): Promise<Connection> {
+    const connection = await store.connections.get(principal.tenantId, id);
+    if (!connection || connection.userId !== principal.userId || connection.purpose !== CALENDAR_PURPOSE) throw new ConnectionNotFoundError();
+    return connection;
+  }
+
+  async function audited<T>(principal: Principal, action: string, target: string, provider: CalendarProviderName, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const mapped = providerHttpError(error, provider);
+      await store.audit.append({
+        actor: actorOf(principal),
+        tenantId: principal.tenantId,
+        action,
+        target,
+        outcome: 'failure',
+        details: { error: mapped instanceof Error ? mapped.message : 'failed' },
+      });
+      throw mapped;
+    }
+  }
+
+  fastify.get('/api/calendar/status/', { config: { auth: 'required' } }, async (request) => {
+    const principal = request.principal as Principal;
+    const [available, limit] = await Promise.all([
+      fastify.entitlements.boolean(request, CALENDAR_FEATURE),
+      fastify.entitlements.number(request, CALENDAR_LIMIT_FEATURE),
+    ]);
+    const feature = services.policy.snapshot.features.get(CALENDAR_FEATURE);
+    const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE });
+    const used = (await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
+    return {
+      available: available.value,
+      feature: CALENDAR_FEATURE,
+      featureName: feature?.name ?? CALENDAR_FEATURE,
+      ...(available.value ? {} : { message: feature?.upgradeMessage ?? null, requiredPlan: feature?.requiredPlan ?? null }),
+      limit: { feature: CALENDAR_LIMIT_FEATURE, max: limit.value, used },
+      providers: { google: clients.google !== undefined, microsoft: clients.microsoft !== undefined },
+      connections: connections.map(publicConnection),
+    };
+  });
+
+  fastify.get('/api/calendar/list/', { config: { auth: 'required', feature: CALENDAR_FEATURE } }, async (request) => {
+    const principal = request.principal as Principal;
+    const context = writeContext(principal, request.id);
+    const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE, status: 'valid' });
+    const listed = [];
+    for (const connection of connections) {
+      const client = requireClient(clients, connection.provider);
+      const calendars = await audited(principal, 'calendar.list', `connection:${connection.id}`, connection.provider, () =>
+        withAccessToken(tokenDeps, client, connection, context, (token) => client.listCalendars(token)),
+      );
+      listed.push({ ...publicConnection(connection), calendars });
+    }
+    await store.audit.append({
+      actor: context.actor,
+      tenantId: principal.tenantId,
+      action: 'calendar.list',
+      target: null,
+      outcome: 'success',
+      details: { connections: listed.length, requestId: request.id },
+    });
+    return { connections: listed };
+  });
+
+  fastify.post(
+    '/api/calendar/sync/',
+    {
+      config: { auth: 'required', feature: CALENDAR_FEATURE },
+      schema: {
+        body: Type.Object(
+          { connectionId: ConnectionId, calendarIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 50 })) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const connection = await ownConnection(principal, request.body.connectionId);
+      if (connection.status !== 'valid') throw new ConnectionNotFoundError();
+      const client = requireClient(clients, connection.provider);
+      const outcome = await audited(principal, 'calendar.sync', `connection:${connection.id}`, connection.provider, () =>
+        syncConnection(tokenDeps, client, connection, writeContext(principal, request.id), {
+          ...(request.body.calendarIds ? { calendarIds: request.body.calendarIds } : {}),
+          maxRetryWaitMs: options.maxRetryWaitMs ?? 5_000,
+          maxRetries: 2,
+        }),
+      );
+      return { connection: publicConnection(outcome.connection), calendars: outcome.calendars, lastSyncAt: outcome.connection.lastSyncAt, totals: outcome.connection.lastSync };
+    },
+  );
+
+  fastify.delete(
+    '/api/calendar/disconnect/',
+    {
+      config: { auth: 'required', feature: CALENDAR_FEATURE },
+      schema: {
+        querystring: Type.Object({ connectionId: Type.Optional(ConnectionId) }, { additionalProperties: false }),
+        body: Type.Object({ connectionId: Type.Optional(ConnectionId) }, { additionalProperties: false }),
+      },
+      // DELETE usually comes without a body: the id may be in the query string instead.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const id = request.body.connectionId ?? request.query.connectionId;
+      if (id === undefined) throw new InvalidInputError('connectionId: required (in the body or the query string)');
+      const connection = await ownConnection(principal, id);
+      if (connection.status !== 'valid') throw new ConnectionNotFoundError();
+      const client = requireClient(clients, connection.provider);
+      const context = writeContext(principal, request.id);
+      // Revoke first: if the provider fails, nothing here changes and the user can try again.
+      const revoked = await audited(principal, 'connection.disconnect', `connection:${connection.id}`, connection.provider, async () => {
+        const tokens = await store.connections.tokens(principal.tenantId, connection.id);
+        if (!tokens) return false;
+        const token = tokens.refreshToken
+          ? services.cipher.decrypt(tokens.refreshToken, secretContext('connection.refresh_token', connection.id))
+          : services.cipher.decrypt(tokens.accessToken, secretContext('connection.access_token', connection.id));
+        return client.revoke(token);
+      });
+      const disconnected = await store.connections.disconnect(principal.tenantId, connection.id, { ...context, reason: 'disconnected by the user' });
+      return { connection: publicConnection(disconnected), revokedAtProvider: revoked };
+    },
+  );
+};

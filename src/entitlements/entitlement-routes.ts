@@ -1,0 +1,95 @@
+// For apps (tenant token): every feature of the caller's tenant in one call, to hide or badge
+// features in a UI; and a preflight for numeric limits ("may I add N more?") that consumes nothing.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Principal } from '../auth/principal.js';
+import { FeatureNotFoundError, InvalidInputError } from '../errors.js';
+import { evaluationContext } from '../gate/gate-plugin.js';
+import { isGranted } from '../policy/compile.js';
+import type { EntitleServices } from '../services.js';
+
+/** Counts what a numeric limit limits, for one tenant (e.g. its connected calendars). */
+export type UsageCounter = (tenantId: string) => Promise<number>;
+
+export interface EntitlementRoutesOptions {
+  readonly services: EntitleServices;
+  /** The limits the server can count itself, by feature key. */
+  readonly counters: Readonly<Record<string, UsageCounter>>;
+}
+
+const PreflightBody = Type.Object(
+  {
+    feature: Type.String({ minLength: 1, maxLength: 64, description: 'a number feature, e.g. max_connected_calendars' }),
+    add: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, description: 'how many more the tenant wants to add' })),
+    current: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'how many the tenant has now, for limits the server does not count' })),
+  },
+  { additionalProperties: false },
+);
+
+export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptions> = async (fastify, { services, counters }) => {
+  fastify.get('/api/entitlements/', { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: "Every feature for the caller's tenant" } }, async (request) => {
+    const principal = request.principal as Principal;
+    const context = evaluationContext(principal);
+    const policy = services.policy.snapshot;
+    const features: Record<string, unknown> = {};
+    for (const feature of policy.features.values()) {
+      const details =
+        feature.type === 'boolean'
+          ? await services.client.getBooleanDetails(feature.key, false, context)
+          : feature.type === 'number'
+            ? await services.client.getNumberDetails(feature.key, 0, context)
+            : await services.client.getStringDetails(feature.key, '', context);
+      const granted = details.errorCode === undefined && isGranted(feature.type, details.value);
+      features[feature.key] = {
+        name: feature.name,
+        type: feature.type,
+        value: details.value,
+        enabled: granted,
+        cause: details.flagMetadata.cause ?? details.errorCode ?? null,
+        ...(granted ? {} : { message: feature.upgradeMessage, requiredPlan: feature.requiredPlan ?? null }),
+      };
+    }
+    return { tenant: principal.tenantId, plan: services.tenants.get(principal.tenantId)?.plan ?? null, policyVersion: policy.version, features };
+  });
+
+  fastify.post(
+    '/api/entitlements/preflight',
+    { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: 'May this tenant add N more of a limited thing? Nothing is consumed.', body: PreflightBody } },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const { feature: key, add = 1 } = request.body;
+      const feature = services.policy.snapshot.features.get(key);
+      if (!feature) throw new FeatureNotFoundError(key);
+      if (feature.type !== 'number') throw new InvalidInputError(`feature: "${key}" is a ${feature.type} feature, not a numeric limit`);
+      const counter = counters[key];
+      let current = request.body.current;
+      if (counter) current = await counter(principal.tenantId);
+      else if (current === undefined) throw new InvalidInputError(`current: required for "${key}" (the server does not count it; send how many the tenant has now)`);
+      const limit = await services.client.getNumberDetails(key, 0, evaluationContext(principal));
+      // An evaluation error counts as a limit of 0: the closed side.
+      const max = limit.errorCode === undefined ? limit.value : 0;
+      const allowed = (current as number) + add <= max;
+      return {
+        feature: key,
+        featureName: feature.name,
+        allowed,
+        limit: max,
+        current,
+        requested: add,
+        remaining: Math.max(0, max - (current as number)),
+        countedBy: counter ? 'server' : 'client',
+        ...(allowed ? {} : { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(services, max, key) }),
+      };
+    },
+  );
+};
+
+/** The lowest plan whose limit is higher than the tenant's, if any. */
+function nextPlanAbove(services: EntitleServices, max: number, key: string): string | null {
+  for (const plan of services.policy.snapshot.plans.values()) {
+    const value = plan.values.get(key)?.value;
+    if (typeof value === 'number' && value > max) return plan.key;
+  }
+  return null;
+}

@@ -1,0 +1,98 @@
+// What a proposed policy would change for real tenants, feature by feature: reviewed in a pull
+// request like code ("revokes can_use_webhooks from 37 tenants on plan pro").
+
+import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
+import { decide, type TenantState } from './decide.js';
+
+/** One kind of change for one feature, counted per plan. */
+export interface FeatureImpact {
+  readonly feature: string;
+  /** Tenants that lose the feature (granted → not granted). */
+  readonly revoked: number;
+  /** Tenants that gain it. */
+  readonly granted: number;
+  /** Tenants whose value changes without a change of access (e.g. a limit from 2 to 5). */
+  readonly changed: number;
+  /** The same counts by the tenant's plan. */
+  readonly byPlan: Readonly<Record<string, { readonly revoked: number; readonly granted: number; readonly changed: number }>>;
+  /** Up to `sampleSize` tenants of each kind, for a reviewer to look at. */
+  readonly examples: readonly { readonly tenant: string; readonly plan: string; readonly before: FeatureValue | null; readonly after: FeatureValue | null }[];
+  /** A sentence per plan, e.g. "revokes can_use_webhooks from 37 tenants on plan pro". */
+  readonly summary: readonly string[];
+}
+
+export interface PolicyImpact {
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  readonly tenants: number;
+  readonly addedFeatures: readonly string[];
+  readonly removedFeatures: readonly string[];
+  /** Features whose decisions change for at least one tenant. */
+  readonly features: readonly FeatureImpact[];
+  readonly revokes: boolean;
+}
+
+export function policyImpact(
+  current: PolicySnapshot,
+  proposed: PolicySnapshot,
+  tenants: Iterable<TenantState>,
+  now: number,
+  sampleSize = 5,
+): PolicyImpact {
+  const keys = new Set([...current.features.keys(), ...proposed.features.keys()]);
+  const counts = new Map<string, Mutable>();
+  let tenantCount = 0;
+  for (const tenant of tenants) {
+    tenantCount++;
+    for (const key of keys) {
+      const before = decide(current, tenant, key, now);
+      const after = decide(proposed, tenant, key, now);
+      const wasGranted = before?.granted ?? false;
+      const isGranted = after?.granted ?? false;
+      const kind = wasGranted && !isGranted ? 'revoked' : !wasGranted && isGranted ? 'granted' : before?.value !== after?.value ? 'changed' : undefined;
+      if (kind === undefined) continue;
+      let entry = counts.get(key);
+      if (!entry) counts.set(key, (entry = { revoked: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
+      entry[kind]++;
+      const plan = (entry.byPlan[tenant.plan] ??= { revoked: 0, granted: 0, changed: 0 });
+      plan[kind]++;
+      if (entry.examples.filter((e) => e.kind === kind).length < sampleSize) {
+        entry.examples.push({ kind, tenant: tenant.id, plan: tenant.plan, before: before?.value ?? null, after: after?.value ?? null });
+      }
+    }
+  }
+  const features: FeatureImpact[] = [...counts].map(([feature, entry]) => ({
+    feature,
+    revoked: entry.revoked,
+    granted: entry.granted,
+    changed: entry.changed,
+    byPlan: entry.byPlan,
+    examples: entry.examples.map(({ kind: _kind, ...example }) => example),
+    summary: Object.entries(entry.byPlan).flatMap(([plan, c]) => [
+      ...(c.revoked ? [`revokes ${feature} from ${tenantsText(c.revoked)} on plan ${plan}`] : []),
+      ...(c.granted ? [`grants ${feature} to ${tenantsText(c.granted)} on plan ${plan}`] : []),
+      ...(c.changed ? [`changes ${feature} for ${tenantsText(c.changed)} on plan ${plan}`] : []),
+    ]),
+  }));
+  return {
+    fromVersion: current.version,
+    toVersion: proposed.version,
+    tenants: tenantCount,
+    addedFeatures: [...proposed.features.keys()].filter((key) => !current.features.has(key)),
+    removedFeatures: [...current.features.keys()].filter((key) => !proposed.features.has(key)),
+    features,
+    revokes: features.some((feature) => feature.revoked > 0),
+  };
+}
+
+interface Mutable {
+  revoked: number;
+  granted: number;
+  changed: number;
+  byPlan: Record<string, { revoked: number; granted: number; changed: number }>;
+  examples: { kind: 'revoked' | 'granted' | 'changed'; tenant: string; plan: string; before: FeatureValue | null; after: FeatureValue | null }[];
+}
+
+function tenantsText(count: number): string {
+  return count === 1 ? '1 tenant' : `${count} tenants`;
+}

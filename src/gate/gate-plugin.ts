@@ -1,0 +1,127 @@
+// The generic gate: a route names the feature it needs (`config: { feature }`), optionally with
+// a condition on the request, and the gate lets the request through only when the caller's
+// tenant has that feature. Order of checks: not authenticated → 401; feature off → 403 with the
+// upgrade message; the decision could not be made → 503 (fail closed). It knows no feature
+// in particular.
+
+import type { Client, EvaluationDetails, FlagValue } from '@openfeature/server-sdk';
+import type { FastifyPluginAsync, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Principal } from '../auth/principal.js';
+import { AuthRequiredError, EntitlementUnavailableError, FeatureNotAvailableError, withDetails } from '../errors.js';
+import type { FeatureDefinition } from '../policy/types.js';
+
+/** What a route declares: a feature key, or a feature that applies only when `when` says so. */
+export type FeatureRequirement = string | { readonly key: string; readonly when: (request: FastifyRequest) => boolean };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    feature?: FeatureRequirement;
+  }
+  interface FastifyInstance {
+    /** Reads the caller's entitlements in handlers, e.g. a numeric limit. */
+    entitlements: RequestEntitlements;
+  }
+}
+
+/** A denial, for the audit log. */
+export interface GateDenial {
+  readonly principal: Principal | null;
+  readonly feature: string;
+  readonly status: 401 | 403 | 503;
+  readonly reason: string;
+}
+
+export interface GatePluginOptions {
+  /** The OpenFeature client decisions go through. */
+  readonly client: Client;
+  /** The policy's feature definitions (display name, upgrade message, required plan). */
+  readonly feature: (key: string) => FeatureDefinition | undefined;
+  /** Called for every denial (401, 403, 503) before the response goes out. */
+  readonly onDenied?: (request: FastifyRequest, denial: GateDenial) => Promise<void> | void;
+}
+
+export interface RequestEntitlements {
+  boolean(request: FastifyRequest, feature: string): Promise<EvaluationDetails<boolean>>;
+  number(request: FastifyRequest, feature: string): Promise<EvaluationDetails<number>>;
+  string(request: FastifyRequest, feature: string): Promise<EvaluationDetails<string>>;
+}
+
+/** The evaluation context of a request: the tenant comes from the principal, and only from it. */
+export function evaluationContext(principal: Principal): { tenantId: string; targetingKey: string } {
+  return { tenantId: principal.tenantId, targetingKey: principal.userId };
+}
+
+const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, options) => {
+  if (!options.client || typeof options.client.getBooleanDetails !== 'function') throw new TypeError('options.client should be an OpenFeature client');
+  if (typeof options.feature !== 'function') throw new TypeError('options.feature should be a function');
+  const { client } = options;
+
+  async function deny(request: FastifyRequest, feature: string, error: Error & { statusCode?: number }, reason: string): Promise<never> {
+    await options.onDenied?.(request, { principal: request.principal, feature, status: error.statusCode as GateDenial['status'], reason });
+    throw error;
+  }
+
+  async function check(request: FastifyRequest, key: string): Promise<void> {
+    const principal = request.principal;
+    if (!principal) return deny(request, key, new AuthRequiredError(), 'UNAUTHENTICATED');
+    let details: EvaluationDetails<boolean>;
+    try {
+      details = await client.getBooleanDetails(key, false, evaluationContext(principal));
+    } catch {
+      return deny(request, key, new EntitlementUnavailableError(), 'EVALUATION_FAILED');
+    }
+    if (details.errorCode !== undefined) return deny(request, key, new EntitlementUnavailableError(), `EVALUATION_ERROR:${details.errorCode}`);
+    if (details.value === true) return;
+    const definition = options.feature(key);
+    const reason = typeof details.flagMetadata.cause === 'string' ? details.flagMetadata.cause : 'NOT_IN_PLAN';
+    const error = withDetails(new FeatureNotAvailableError(), {
+      feature: key,
+      featureName: definition?.name ?? key,
+      reason,
+      requiredPlan: definition?.requiredPlan ?? null,
+      message: definition?.upgradeMessage ?? `${key} is not available on your plan.`,
+    });
+    return deny(request, key, error, reason);
+  }
+
+  fastify.addHook('onRoute', (route) => {
+    const requirement = route.config?.feature;
+    if (requirement === undefined) return;
+    const key = typeof requirement === 'string' ? requirement : requirement.key;
+    if (typeof key !== 'string' || key === '') throw new TypeError(`route ${route.url}: config.feature should name a feature`);
+    if (!options.feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
+    if (typeof requirement === 'string') {
+      // onRequest: the cheapest place, before the body is even parsed.
+      route.onRequest = [...toArray(route.onRequest), async (request: FastifyRequest) => check(request, key)];
+      return;
+    }
+    const { when } = requirement;
+    if (typeof when !== 'function') throw new TypeError(`route ${route.url}: config.feature.when should be a function`);
+    // A condition on the request may need the body: preHandler runs after parsing and validation.
+    const conditional: preHandlerHookHandler = async (request) => {
+      if (when(request)) await check(request, key);
+    };
+    route.preHandler = [...toArray(route.preHandler), conditional];
+  });
+
+  const read = async <T extends FlagValue>(request: FastifyRequest, evaluate: (principal: Principal) => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> => {
+    if (!request.principal) throw new AuthRequiredError();
+    const details = await evaluate(request.principal);
+    if (details.errorCode !== undefined) throw new EntitlementUnavailableError();
+    return details;
+  };
+  const entitlements: RequestEntitlements = {
+    boolean: (request, feature) => read(request, (p) => client.getBooleanDetails(feature, false, evaluationContext(p))),
+    number: (request, feature) => read(request, (p) => client.getNumberDetails(feature, 0, evaluationContext(p))),
+    string: (request, feature) => read(request, (p) => client.getStringDetails(feature, '', evaluationContext(p))),
+  };
+  fastify.decorate('entitlements', entitlements);
+};
+
+function toArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+export default fp(gatePlugin, { fastify: '5.x', name: 'entitle-gate', dependencies: ['entitle-auth'] });

@@ -1,0 +1,166 @@
+// OAuth for calendar providers: initiation (gated on can_use_calendar_sync only when the
+// purpose is "calendar") and the callback that exchanges the code and stores the connection.
+
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type Static } from 'typebox';
+import { actorOf, type Principal } from '../auth/principal.js';
+import type { CalendarProviderName } from '../calendar/calendar-client.js';
+import { requireClient, type CalendarClients } from '../calendar/calendar-clients.js';
+import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, publicConnection } from '../calendar/calendar-routes.js';
+import { sealTokens } from '../calendar/connection-tokens.js';
+import { providerHttpError } from '../calendar/provider-http-errors.js';
+import { FeatureNotAvailableError, InvalidInputError, LimitReachedError, OAuthStateError, withDetails } from '../errors.js';
+import { evaluationContext } from '../gate/gate-plugin.js';
+import type { EntitleServices } from '../services.js';
+import { finishAuthorization, startAuthorization } from './oauth-state.js';
+
+export interface OAuthRoutesOptions {
+  readonly services: EntitleServices;
+  readonly clients: CalendarClients;
+}
+
+const ProviderParams = Type.Object({ provider: Type.Union([Type.Literal('google'), Type.Literal('microsoft')]) });
+const Purpose = Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: 'what the connection is for, e.g. "calendar" or "login"' });
+const CallbackFields = Type.Object(
+  {
+    code: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    state: Type.String({ minLength: 1, maxLength: 512 }),
+    purpose: Type.Optional(Purpose),
+    error: Type.Optional(Type.String({ maxLength: 256 })),
+    error_description: Type.Optional(Type.String({ maxLength: 2048 })),
+  },
+  { additionalProperties: false },
+);
+type CallbackInput = Static<typeof CallbackFields>;
+
+export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { services, clients }) => {
+  const { store, config } = services;
+  const stateDeps = { store, cipher: services.cipher, clock: services.clock };
+
+  function redirectUriFor(provider: CalendarProviderName, requested: string | undefined): string {
+    const configured = provider === 'google' ? config.google?.redirectUri : config.microsoft?.redirectUri;
+    if (requested === undefined || requested === configured) return configured as string;
+    if (!config.oauthRedirectAllowList.includes(requested)) throw new InvalidInputError('redirectUri: not on the allow-list (ENTITLE_OAUTH_REDIRECT_ALLOWLIST)');
+    return requested;
+  }
+
+  /** The tenant's calendar limit and how much of it is used. */
+  async function calendarLimit(principal: Principal): Promise<{ max: number; used: number }> {
+    const limit = await services.client.getNumberDetails(CALENDAR_LIMIT_FEATURE, 0, evaluationContext(principal));
+    const used = (await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
+    // An evaluation error gives the default 0: no new connections, which is the closed side.
+    return { max: limit.errorCode === undefined ? limit.value : 0, used };
+  }
+
+  function limitReached(max: number, used: number): Error {
+    const feature = services.policy.snapshot.features.get(CALENDAR_LIMIT_FEATURE);
+    return withDetails(new LimitReachedError(), {
+      feature: CALENDAR_LIMIT_FEATURE,
+      featureName: feature?.name ?? CALENDAR_LIMIT_FEATURE,
+      limit: max,
+      current: used,
+      message: feature?.upgradeMessage ?? 'The limit of connected calendars is reached.',
+    });
+  }
+
+  fastify.post(
+    '/api/oauth/:provider/initiate/',
+    {
+      config: { auth: 'required', feature: { key: CALENDAR_FEATURE, when: (request) => (request.body as { purpose?: unknown }).purpose === CALENDAR_PURPOSE } },
+      schema: {
+        params: ProviderParams,
+        body: Type.Object(
+          { purpose: Purpose, redirectUri: Type.Optional(Type.String({ maxLength: 2048 })), loginHint: Type.Optional(Type.String({ maxLength: 320 })) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const { provider } = request.params;
+      const client = requireClient(clients, provider);
+      const redirectUri = redirectUriFor(provider, request.body.redirectUri);
+      if (request.body.purpose === CALENDAR_PURPOSE) {
+        const { max, used } = await calendarLimit(principal);
+        if (used >= max) throw limitReached(max, used);
+      }
+      const started = await startAuthorization(stateDeps, { principal, provider, purpose: request.body.purpose, redirectUri }, { actor: actorOf(principal), requestId: request.id });
+      const authorizationUrl = client.authorizationUrl({
+        state: started.state,
+        codeChallenge: started.codeChallenge,
+        redirectUri,
+        ...(request.body.loginHint ? { loginHint: request.body.loginHint } : {}),
+      });
+      return { authorizationUrl, state: started.state, expiresAt: started.expiresAt };
+    },
+  );
+
+  async function callback(principal: Principal, provider: CalendarProviderName, input: CallbackInput, requestId: string) {
+    const context = { actor: actorOf(principal), requestId };
+    const client = requireClient(clients, provider);
+    const deny = async (error: Error, reason: string): Promise<never> => {
+      await store.audit.append({ ...context, tenantId: principal.tenantId, action: 'oauth.callback', target: `provider:${provider}`, outcome: 'denied', details: { reason, requestId } });
+      throw error;
+    };
+    let authorization;
+    try {
+      authorization = await finishAuthorization(stateDeps, { state: input.state, provider, principal, ...(input.purpose ? { purpose: input.purpose } : {}) });
+    } catch (error) {
+      if (error instanceof OAuthStateError) return deny(error, error.message);
+      throw error;
+    }
+    const { record, codeVerifier } = authorization;
+    if (input.error !== undefined) return deny(new OAuthStateError(`authorization was not granted at ${provider}: ${input.error}`), `provider error ${input.error}`);
+    if (input.code === undefined) return deny(new InvalidInputError('code: required'), 'no code');
+
+    let limit: { feature: string; max: number } | undefined;
+    if (record.purpose === CALENDAR_PURPOSE) {
+      // Entitlements may have changed since the flow started: check again before storing anything.
+      const allowed = await services.client.getBooleanDetails(CALENDAR_FEATURE, false, evaluationContext(principal));
+      if (allowed.value !== true) return deny(withDetails(new FeatureNotAvailableError(), { feature: CALENDAR_FEATURE }), 'feature not available');
+      limit = { feature: CALENDAR_LIMIT_FEATURE, max: (await calendarLimit(principal)).max };
+    }
+    let tokens;
+    try {
+      tokens = await client.exchangeCode(input.code, codeVerifier, record.redirectUri);
+    } catch (error) {
+      const mapped = providerHttpError(error, provider);
+      await store.audit.append({ ...context, tenantId: principal.tenantId, action: 'oauth.callback', target: `provider:${provider}`, outcome: 'failure', details: { error: (mapped as Error).message } });
+      throw mapped;
+    }
+    try {
+      const { connection, replaced } = await store.connections.connect(
+        {
+          id: randomUUID(),
+          tenantId: principal.tenantId,
+          userId: principal.userId,
+          provider,
+          purpose: record.purpose,
+          accountEmail: tokens.accountEmail,
+          scopes: tokens.scopes,
+          sealTokens: (connectionId) => sealTokens(services.cipher, connectionId, tokens),
+        },
+        context,
+        limit,
+      );
+      return { connection: publicConnection(connection), replaced };
+    } catch (error) {
+      if (error instanceof LimitReachedError) {
+        const details = (error as { details?: { limit?: number; current?: number } }).details;
+        return deny(limitReached(details?.limit ?? 0, details?.current ?? 0), 'limit reached');
+      }
+      throw error;
+    }
+  }
+
+  fastify.get('/api/oauth/:provider/callback/', { config: { auth: 'required' }, schema: { params: ProviderParams, querystring: CallbackFields } }, async (request, reply) => {
+    const result = await callback(request.principal as Principal, request.params.provider, request.query, request.id);
+    return reply.status(result.replaced ? 200 : 201).send(result);
+  });
+
+  fastify.post('/api/oauth/:provider/callback/', { config: { auth: 'required' }, schema: { params: ProviderParams, body: CallbackFields } }, async (request, reply) => {
+    const result = await callback(request.principal as Principal, request.params.provider, request.body, request.id);
+    return reply.status(result.replaced ? 200 : 201).send(result);
+  });
+};

@@ -1,0 +1,83 @@
+// `npm start`: configuration from the environment, the app, listen, and a friendly first start.
+
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { formatIssue } from './policy/read-policy.js';
+import { InvalidPolicyError } from './policy/watch.js';
+import { DEMO_TENANT, seedDemo, type DemoSeed } from './tenants/seed-demo.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await buildApp({ config });
+  const seed = config.seedDemo ? await seedDemo(app.entitle) : undefined;
+  const address = await app.listen({ port: config.port, host: config.host });
+  printWelcome(config, address, seed, app.entitle.policy.snapshot.version);
+
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) {
+      app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => void app.entitle.policy.reload());
+}
+
+function printWelcome(config: Config, address: string, seed: DemoSeed | undefined, policyVersion: string): void {
+  const base = address.replace('[::1]', 'localhost');
+  const lines = [
+    '',
+    `Entitle is listening on ${base}`,
+    `  store:  ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.databasePath}`}`,
+    `  policy: ${config.policyDirectory} (version ${policyVersion}; edits reload without a restart)`,
+    '',
+  ];
+  if (seed) {
+    lines.push(
+      `First start: created tenant "${DEMO_TENANT}" on plan free, with two bearer tokens (shown only now):`,
+      `  demo user: ${seed.userToken}`,
+      `  operator:  ${seed.adminToken}   (admin role)`,
+      '',
+      'Try it:',
+      `  export TOKEN=${seed.userToken}`,
+      `  curl -s ${base}/api/calendar/status/ -H "Authorization: Bearer $TOKEN"        # 200, "available": false`,
+      `  curl -s ${base}/api/calendar/list/ -H "Authorization: Bearer $TOKEN"          # 403 Feature not available`,
+      `  npx entitle overrides set --tenant ${DEMO_TENANT} --feature can_use_calendar_sync --value true --reason trial`,
+      `  curl -s ${base}/api/calendar/list/ -H "Authorization: Bearer $TOKEN"          # 200, no restart needed`,
+      `  curl -s -X POST ${base}/api/oauth/google/initiate/ -H "Authorization: Bearer $TOKEN" \\`,
+      `       -H 'content-type: application/json' -d '{"purpose":"calendar"}'`,
+      '',
+      'As the operator (admin API, docs at ' + `${base}/docs):`,
+      `  export ADMIN=${seed.adminToken}`,
+      `  curl -s ${base}/api/admin/tenants/${DEMO_TENANT}/entitlements -H "Authorization: Bearer $ADMIN"`,
+      `  curl -s -X PUT ${base}/api/admin/tenants/${DEMO_TENANT}/overrides/can_use_webhooks -H "Authorization: Bearer $ADMIN" \\`,
+      `       -H 'content-type: application/json' -d '{"value":true,"reason":"pilot"}'`,
+      '',
+    );
+  } else {
+    lines.push(
+      `A new token for the demo tenant: npx entitle tokens create --tenant ${DEMO_TENANT} --user demo-user`,
+      `Then: curl -s ${base}/api/calendar/status/ -H "Authorization: Bearer <token>"`,
+      '',
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else if (error instanceof InvalidPolicyError) console.error(`The policy is invalid; not starting:\n${error.issues.map(formatIssue).join('\n')}`);
+  else console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+// The long-lived pieces of a running Entitle, opened in dependency order and closed in reverse:
+// store → policy → tenant directory → OpenFeature provider and client.
+
+import { randomUUID } from 'node:crypto';
+import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
+import type { Logger } from './logger.js';
+import type { Config } from './config.js';
+import { EntitleProvider } from './entitlements/entitle-provider.js';
+import { TenantDirectory } from './entitlements/tenant-directory.js';
+import { openTokenCipher } from './oauth/encryption-keys.js';
+import type { TokenCipher } from './oauth/token-crypto.js';
+import { PolicyWatcher } from './policy/watch.js';
+import { reportIgnoredRollouts, UnleashReleaseSwitch } from './interop/unleash-release-switch.js';
+import type { PolicySnapshot } from './policy/types.js';
+import { openStore } from './store/open-store.js';
+import type { EntitleStore } from './store/store.js';
+import { TenantOperations } from './tenants/tenant-operations.js';
+
+export interface EntitleServices {
+  readonly config: Config;
+  readonly clock: () => number;
+  readonly store: EntitleStore;
+  readonly policy: PolicyWatcher;
+  readonly tenants: TenantDirectory;
+  readonly provider: EntitleProvider;
+  /** The OpenFeature client every decision goes through (its own domain: several apps can share a process). */
+  readonly client: Client;
+  readonly cipher: TokenCipher;
+  readonly operations: TenantOperations;
+  close(): Promise<void>;
+}
+
+export interface OpenServicesOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock?: () => number;
+}
+
+export async function openServices({ config, logger, clock = Date.now }: OpenServicesOptions): Promise<EntitleServices> {
+  const closers: (() => Promise<void> | void)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    const store = await openStore({ env: {}, databasePath: config.databasePath, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), clock });
+    closers.push(() => store.close());
+    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
+    closers.push(() => policy.close());
+    const tenants = await TenantDirectory.open(store, { logger });
+    closers.push(() => tenants.close());
+    let releases: UnleashReleaseSwitch | undefined;
+    if (config.unleash) {
+      releases = await UnleashReleaseSwitch.start(config.unleash, { logger });
+      const started = releases;
+      closers.push(() => started.close());
+    } else {
+      reportIgnoredRollouts(policy.snapshot, logger);
+      const report = (snapshot: PolicySnapshot) => reportIgnoredRollouts(snapshot, logger);
+      policy.on('change', report);
+      closers.push(() => void policy.off('change', report));
+    }
+    const provider = new EntitleProvider({ policy, tenants, clock, ...(releases ? { releases } : {}) });
+    const domain = `entitle-${randomUUID()}`;
+    await OpenFeature.setProviderAndWait(domain, provider);
+    closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
+    const cipher = openTokenCipher(config.encryption, config.databasePath);
+    const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,58 @@
+// entitle policy diff: which tenants a proposed policy affects, and a non-zero exit on revocations.
+
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import type { Env } from '../../src/config.js';
+import { STARTER_POLICY_DIR } from '../support/policy.js';
+
+describe('entitle policy diff', () => {
+  let cwd: string;
+  let env: Env;
+  let proposed: string;
+  beforeEach(async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'entitle-diff-'));
+    env = { ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
+    proposed = join(cwd, 'proposed');
+    cpSync(STARTER_POLICY_DIR, proposed, { recursive: true });
+    for (const [id, plan] of [['a', 'business'], ['b', 'business'], ['c', 'pro'], ['d', 'enterprise']] as const) {
+      expect((await cli('tenants', 'create', id, '--plan', plan)).code).toBe(0);
+    }
+  });
+
+  async function cli(...args: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd });
+    return { code, stdout, stderr };
+  }
+
+  it('says which tenants on which plan lose a feature, and exits 1', async () => {
+    const plans = join(proposed, 'plans.yaml');
+    const text = readFileSync(plans, 'utf8');
+    writeFileSync(plans, text.replace('      can_use_webhooks: true\n', ''));
+    const result = await cli('policy', 'diff', proposed);
+    expect(result.stdout).toContain('revokes can_use_webhooks from 2 tenants on plan business');
+    expect(result.stdout).toContain('revokes can_use_webhooks from 1 tenant on plan enterprise');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/--allow-revocations/);
+    expect((await cli('policy', 'diff', proposed, '--allow-revocations')).code).toBe(0);
+    const json = JSON.parse((await cli('policy', 'diff', proposed, '--json', '--allow-revocations')).stdout);
+    expect(json.features[0]).toMatchObject({ feature: 'can_use_webhooks', revoked: 3, byPlan: { business: { revoked: 2 }, enterprise: { revoked: 1 } } });
+  });
+
+  it('an identical policy changes nothing and exits 0', async () => {
+    const result = await cli('policy', 'diff', proposed);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('no decision changes');
+  });
+
+  it('an invalid proposal is reported with positions', async () => {
+    writeFileSync(join(proposed, 'plans.yaml'), 'plans:\n  pro:\n    extends: nowhere\n');
+    const result = await cli('policy', 'diff', proposed);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/plans\.yaml:3:\d+: .*nowhere/);
+  });
+});

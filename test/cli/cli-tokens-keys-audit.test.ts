@@ -1,0 +1,119 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/auth/api-tokens.js';
+import { runCli } from '../../src/cli/main.js';
+import { openTokenCipher } from '../../src/oauth/encryption-keys.js';
+import { secretContext } from '../../src/oauth/secret-context.js';
+import { TokenCipher } from '../../src/oauth/token-crypto.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { STARTER_POLICY_DIR } from '../support/policy.js';
+
+describe('entitle CLI: tokens, keys, audit', () => {
+  let env: Record<string, string>;
+  let cwd: string;
+
+  beforeEach(async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-'));
+    env = { ENTITLE_DB: join(cwd, 'data', 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
+    await cli('tenants', 'create', 'demo', '--plan', 'free');
+  });
+
+  async function cli(...args: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd });
+    return { code, stdout, stderr };
+  }
+
+  function openStore() {
+    return SqliteStore.open({ path: env.ENTITLE_DB as string });
+  }
+
+  describe('tokens', () => {
+    it('creates a token shown once and stored only as its hash', async () => {
+      const created = await cli('tokens', 'create', '--tenant', 'demo', '--user', 'alice', '--role', 'admin');
+      expect(created.code).toBe(0);
+      const token = created.stdout.trim();
+      expect(token).toMatch(/^ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      expect(created.stderr).toContain('(admin): store it now, it cannot be shown again');
+      const store = openStore();
+      expect(await store.tokens.findBySecretHash(hashToken(token))).toMatchObject({ tenantId: 'demo', userId: 'alice', role: 'admin' });
+      await store.close();
+      expect(readFileSync(env.ENTITLE_DB as string).includes(Buffer.from(token.slice(17)))).toBe(false);
+      const listed = await cli('tokens', 'list');
+      expect(listed.stdout).toContain('alice');
+      expect(listed.stdout).not.toContain(token.slice(17));
+    });
+
+    it('revokes a token by id', async () => {
+      const token = (await cli('tokens', 'create', '--tenant', 'demo', '--user', 'bob')).stdout.trim();
+      const id = token.slice(4, 16);
+      expect((await cli('tokens', 'revoke', id)).stdout).toBe(`revoked token ${id}\n`);
+      expect(JSON.parse((await cli('tokens', 'list', '--json')).stdout)[0].revokedAt).not.toBeNull();
+    });
+
+    it('refuses a token for a missing tenant or with an unknown role', async () => {
+      expect(await cli('tokens', 'create', '--tenant', 'ghost', '--user', 'x')).toMatchObject({ code: 1, stderr: 'error: Tenant "ghost" not found\n' });
+      expect(await cli('tokens', 'create', '--tenant', 'demo', '--user', 'x', '--role', 'root')).toMatchObject({ code: 1, stderr: 'error: role: must be member or admin\n' });
+    });
+  });
+
+  describe('audit', () => {
+    it('verifies an intact chain and detects a changed row', async () => {
+      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      expect(await cli('audit', 'verify')).toMatchObject({ code: 0, stdout: 'audit log ok: 2 rows, chain intact\n' });
+      const store = openStore();
+      store.db.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = replace(details, 'beta', 'gamma') WHERE seq = 2");
+      await store.close();
+      const tampered = await cli('audit', 'verify');
+      expect(tampered).toMatchObject({ code: 1, stdout: 'audit log TAMPERED at row 2: content does not match its hash (the row was changed) (2 rows checked)\n' });
+    });
+
+    it('lists rows newest first, filtered by action', async () => {
+      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      const rows = JSON.parse((await cli('audit', 'list', '--action', 'override.*', '--json')).stdout);
+      expect(rows).toEqual([expect.objectContaining({ action: 'override.set', tenantId: 'demo', target: 'feature:can_use_webhooks' })]);
+    });
+  });
+
+  describe('keys', () => {
+    it('generates a key entry for ENTITLE_ENCRYPTION_KEYS', async () => {
+      const { stdout } = await cli('keys', 'generate', '--id', 'k2');
+      expect(stdout).toMatch(/^k2:[A-Za-z0-9+/]{43}=\n$/);
+    });
+
+    it('rotates the development key file and re-encrypts every stored token, which still decrypts', async () => {
+      const store = openStore();
+      const before = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB as string);
+      await store.connections.connect(
+        {
+          id: 'c1',
+          tenantId: 'demo',
+          userId: 'alice',
+          provider: 'google',
+          purpose: 'calendar',
+          accountEmail: 'alice@example.test',
+          scopes: [],
+          sealTokens: (id) => ({
+            accessToken: before.encrypt('access-1', secretContext('connection.access_token', id)),
+            refreshToken: before.encrypt('refresh-1', secretContext('connection.refresh_token', id)),
+            expiresAt: null,
+          }),
+        },
+        { actor: 'test' },
+      );
+      await store.close();
+      const rotated = await cli('keys', 'rotate', '--generate');
+      expect(rotated.stdout).toMatch(/^re-encrypted 2 secrets under key k\d{8}-[0-9a-f]{4}\n$/);
+      const after = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB as string);
+      const reopened = openStore();
+      const tokens = await reopened.connections.tokens('demo', 'c1');
+      expect(TokenCipher.keyIdOf(tokens?.accessToken as string)).toBe(after.activeKeyId);
+      expect(after.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'c1'))).toBe('refresh-1');
+      await reopened.close();
+      expect((await cli('keys', 'rotate')).stdout).toBe(`re-encrypted 0 secrets under key ${after.activeKeyId}\n`);
+    });
+  });
+});

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type ConfigError, loadConfig } from '../../src/config.js';
+
+const key = randomBytes(32).toString('base64');
+
+function problems(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env, '/srv/entitle');
+    return [];
+  } catch (error) {
+    return (error as ConfigError).problems;
+  }
+}
+
+describe('configuration', () => {
+  it('has development defaults: SQLite under data/, policies/, port 3000 on 127.0.0.1, demo seeding', () => {
+    const config = loadConfig({}, '/srv/entitle');
+    expect(config).toMatchObject({
+      databasePath: '/srv/entitle/data/entitle.db',
+      policyDirectory: '/srv/entitle/policies',
+      port: 3000,
+      host: '127.0.0.1',
+      production: false,
+      seedDemo: true,
+      google: undefined,
+      microsoft: undefined,
+      jwt: undefined,
+    });
+  });
+
+  it('configures a provider only when its id, secret and redirect URI are all set, with overridable URLs', () => {
+    const config = loadConfig({
+      GOOGLE_CLIENT_ID: 'id',
+      GOOGLE_CLIENT_SECRET: 'secret',
+      GOOGLE_REDIRECT_URI: 'http://localhost:5173/oauth/google',
+      GOOGLE_OAUTH_TOKEN_URL: 'http://127.0.0.1:9999/token/',
+    });
+    expect(config.google).toEqual({
+      clientId: 'id',
+      clientSecret: 'secret',
+      redirectUri: 'http://localhost:5173/oauth/google',
+      authUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
+      tokenUrl: 'http://127.0.0.1:9999/token',
+      revokeUrl: 'https://oauth2.googleapis.com/revoke',
+      apiUrl: 'https://www.googleapis.com',
+    });
+    expect(problems({ MICROSOFT_CLIENT_ID: 'id' })).toEqual([
+      'MICROSOFT_CLIENT_SECRET, MICROSOFT_REDIRECT_URI must be set too (set all of MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, MICROSOFT_REDIRECT_URI or none)',
+    ]);
+  });
+
+  it('stops a production start without encryption keys, and names every problem at once', () => {
+    expect(problems({ NODE_ENV: 'production', PORT: 'eighty', GOOGLE_API_URL: 'ftp://x' })).toEqual([
+      'PORT must be a port number 0-65535 (got "eighty")',
+      'ENTITLE_ENCRYPTION_KEYS is required in production: "keyid:<32 bytes base64>" (entitle keys generate prints one)',
+      'GOOGLE_API_URL must be an http(s) URL (got "ftp://x")',
+    ]);
+    expect(loadConfig({ NODE_ENV: 'production', ENTITLE_ENCRYPTION_KEYS: `k1:${key}` }).seedDemo).toBe(false);
+  });
+
+  it('reads several encryption keys with one active', () => {
+    const config = loadConfig({ ENTITLE_ENCRYPTION_KEYS: `old:${key}, new:${key}`, ENTITLE_ENCRYPTION_KEY_ID: 'new' });
+    expect([...config.encryption.keys.keys()]).toEqual(['old', 'new']);
+    expect(config.encryption.activeKeyId).toBe('new');
+    expect(problems({ ENTITLE_ENCRYPTION_KEYS: `k1:${key}`, ENTITLE_ENCRYPTION_KEY_ID: 'k2' })).toEqual(['ENTITLE_ENCRYPTION_KEY_ID "k2" is not one of ENTITLE_ENCRYPTION_KEYS']);
+    expect(problems({ ENTITLE_ENCRYPTION_KEYS: 'k1:short' })).toHaveLength(1);
+  });
+
+  it('requires a long JWT secret', () => {
+    expect(problems({ ENTITLE_JWT_SECRET: 'short' })).toEqual(['ENTITLE_JWT_SECRET must be at least 32 characters']);
+  });
+});

@@ -1,0 +1,47 @@
+// A fresh app per test: in-memory SQLite, the starter policy (or another), no logs.
+
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildAppOptions } from '../../src/app.js';
+import { issueApiToken } from '../../src/auth/api-tokens.js';
+import { loadConfig, type Env } from '../../src/config.js';
+import type { Role } from '../../src/store/store.js';
+import { STARTER_POLICY_DIR } from './policy.js';
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  /** Creates the tenant when needed and returns a bearer token for one of its users. */
+  token(tenantId: string, userId?: string, options?: { plan?: string; role?: Role }): Promise<string>;
+  /** `{ authorization: 'Bearer …' }` for app.inject. */
+  auth(token: string): { authorization: string };
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  readonly env?: Env;
+  readonly clock?: () => number;
+  readonly logger?: BuildAppOptions['logger'];
+  /** Extra routes to register before the app is ready (for plugin tests). */
+  readonly routes?: (app: FastifyInstance) => void;
+}
+
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = loadConfig({ ENTITLE_DB: ':memory:', ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_SEED_DEMO: 'false', ...options.env });
+  const app = await buildApp({ config, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+  try {
+    options.routes?.(app);
+    await app.ready();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const { store, operations } = app.entitle;
+  return {
+    app,
+    async token(tenantId, userId = 'alice', { plan = 'free', role = 'member' } = {}) {
+      if (!(await store.tenants.get(tenantId))) await operations.createTenant({ id: tenantId, plan }, { actor: 'test:setup' });
+      return (await issueApiToken(store, { tenantId, userId, role }, { actor: 'test:setup' })).token;
+    },
+    auth: (token) => ({ authorization: `Bearer ${token}` }),
+    close: () => app.close(),
+  };
+}
