@@ -16,6 +16,8 @@ import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-ro
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
+import { ofrepRoutes } from './interop/ofrep-routes.js';
+import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import { openServices, type EntitleServices } from './services.js';
@@ -117,5 +119,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
   await app.register(adminRoutes, { services, prefix: '/api/admin' });
+  await app.register(ofrepRoutes, { services });
+  await app.register(unleashRoutes, { services });
   return app;
 }

@@ -40,9 +40,9 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   async function authenticate(request: FastifyRequest): Promise<Principal> {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw new AuthRequiredError();
-    const match = BEARER.exec(header);
-    if (!match) throw new InvalidTokenError();
-    const credential = match[1] as string;
+    // Unleash SDKs send their API token without a scheme: a bare Entitle API token is accepted too.
+    const credential = BEARER.exec(header)?.[1] ?? (looksLikeApiToken(header.trim()) ? header.trim() : undefined);
+    if (credential === undefined) throw new InvalidTokenError();
     if (looksLikeApiToken(credential)) {
       const token = await options.findToken(hashToken(credential));
       if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
