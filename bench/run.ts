@@ -4,9 +4,17 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchDecisions } from './decisions.js';
+import { benchHttp } from './http.js';
+import { benchMemory, benchPolicy, benchWrites } from './writes-policy-memory.js';
 import type { Row } from './support/measure.js';
 
-const sections: [string, (rows: Row[]) => Promise<void>][] = [['decisions', benchDecisions]];
+const sections: [string, (rows: Row[]) => Promise<void>][] = [
+  ['decisions', benchDecisions],
+  ['http', benchHttp],
+  ['writes', benchWrites],
+  ['policy', benchPolicy],
+  ['memory', benchMemory],
+];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -1,6 +1,7 @@
 // buildApp(config): the whole service as a fastify instance. Tests build one per test and use
 // app.inject; the server entry adds listen() and signals.
 
+import { ProviderEvents } from '@openfeature/server-sdk';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
@@ -8,9 +9,11 @@ import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
+import { TokenCache } from './auth/token-cache.js';
 import { createCalendarClients } from './calendar/calendar-clients.js';
 import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
+import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
 import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
@@ -88,9 +91,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { findToken: (hash) => services.store.tokens.findBySecretHash(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  // Both caches are exact: dropped on every change before the change's write returns.
+  const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store);
+  const decisions = new DecisionCache({
+    clock: services.clock,
+    subscribe: (invalidate) => {
+      services.provider.events.addHandler(ProviderEvents.ConfigurationChanged, invalidate);
+      return () => services.provider.events.removeHandler(ProviderEvents.ConfigurationChanged, invalidate);
+    },
+  });
+  app.addHook('onClose', async () => {
+    tokens.close();
+    decisions.close();
+  });
+  await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
   await app.register(gatePlugin, {
     client: services.client,
+    cache: decisions,
     feature: (key) => services.policy.snapshot.features.get(key),
     onDenied: async (request, denial) => {
       // 401s are authentication failures, not decisions: the access log has them.

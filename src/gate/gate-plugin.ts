@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, EntitlementUnavailableError, FeatureNotAvailableError, withDetails } from '../errors.js';
 import type { FeatureDefinition } from '../policy/types.js';
+import type { DecisionCache } from './decision-cache.js';
 
 /** What a route declares: a feature key, or a feature that applies only when `when` says so. */
 export type FeatureRequirement = string | { readonly key: string; readonly when: (request: FastifyRequest) => boolean };
@@ -37,6 +38,8 @@ export interface GatePluginOptions {
   readonly client: Client;
   /** The policy's feature definitions (display name, upgrade message, required plan). */
   readonly feature: (key: string) => FeatureDefinition | undefined;
+  /** Caches decisions; without it every check evaluates through the client. */
+  readonly cache?: DecisionCache;
   /** Called for every denial (401, 403, 503) before the response goes out. */
   readonly onDenied?: (request: FastifyRequest, denial: GateDenial) => Promise<void> | void;
 }
@@ -55,7 +58,10 @@ export function evaluationContext(principal: Principal): { tenantId: string; tar
 const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, options) => {
   if (!options.client || typeof options.client.getBooleanDetails !== 'function') throw new TypeError('options.client should be an OpenFeature client');
   if (typeof options.feature !== 'function') throw new TypeError('options.feature should be a function');
-  const { client } = options;
+  const { client, cache } = options;
+  /** Evaluates through the cache when there is one. The key holds everything a decision depends on. */
+  const cached = <T extends FlagValue>(type: string, key: string, principal: Principal, evaluate: () => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> =>
+    cache ? cache.get(`${type}\u0000${key}\u0000${principal.tenantId}\u0000${principal.userId}`, evaluate) : evaluate();
 
   async function deny(request: FastifyRequest, feature: string, error: Error & { statusCode?: number }, reason: string): Promise<never> {
     await options.onDenied?.(request, { principal: request.principal, feature, status: error.statusCode as GateDenial['status'], reason });
@@ -67,7 +73,7 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     if (!principal) return deny(request, key, new AuthRequiredError(), 'UNAUTHENTICATED');
     let details: EvaluationDetails<boolean>;
     try {
-      details = await client.getBooleanDetails(key, false, evaluationContext(principal));
+      details = await cached('boolean', key, principal, () => client.getBooleanDetails(key, false, evaluationContext(principal)));
     } catch {
       return deny(request, key, new EntitlementUnavailableError(), 'EVALUATION_FAILED');
     }
@@ -112,9 +118,9 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     return details;
   };
   const entitlements: RequestEntitlements = {
-    boolean: (request, feature) => read(request, (p) => client.getBooleanDetails(feature, false, evaluationContext(p))),
-    number: (request, feature) => read(request, (p) => client.getNumberDetails(feature, 0, evaluationContext(p))),
-    string: (request, feature) => read(request, (p) => client.getStringDetails(feature, '', evaluationContext(p))),
+    boolean: (request, feature) => read(request, (p) => cached('boolean', feature, p, () => client.getBooleanDetails(feature, false, evaluationContext(p)))),
+    number: (request, feature) => read(request, (p) => cached('number', feature, p, () => client.getNumberDetails(feature, 0, evaluationContext(p)))),
+    string: (request, feature) => read(request, (p) => cached('string', feature, p, () => client.getStringDetails(feature, '', evaluationContext(p)))),
   };
   fastify.decorate('entitlements', entitlements);
 };

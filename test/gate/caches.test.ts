@@ -1,0 +1,122 @@
+// The gate's decision cache and the token cache: a gated request never sees a decision older
+// than a write that has returned, whether the write came from this process, another process
+// on the same database, or the clock (an override expiring).
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { TenantOperations } from '../../src/tenants/tenant-operations.js';
+import { buildTestApp, type TestApp } from '../support/app.js';
+
+let t: TestApp;
+let now: number;
+let dbPath: string;
+beforeEach(async () => {
+  now = Date.parse('2030-01-01T00:00:00Z');
+  dbPath = join(mkdtempSync(join(tmpdir(), 'entitle-cache-')), 'e.db');
+  t = await buildTestApp({
+    clock: () => now,
+    env: { ENTITLE_DB: dbPath },
+    routes: (app) => {
+      app.get('/gated', { config: { auth: 'required', feature: 'can_use_webhooks' } }, async () => ({ ok: true }));
+      app.get('/limit', { config: { auth: 'required' } }, async (request) => ({ max: (await app.entitlements.number(request, 'max_connected_calendars')).value }));
+    },
+  });
+});
+afterEach(() => t.close());
+
+const waitFor = async (condition: () => Promise<boolean>, ms = 2_000) => {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await condition()) return Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('condition not met in time');
+};
+
+describe('decision cache', () => {
+  it('never serves a decision older than a returned write (200 alternating writes)', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'free' });
+    const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) })).statusCode;
+    const limit = async () => (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).json().max;
+    let stale = 0;
+    for (let i = 0; i < 200; i++) {
+      const on = i % 2 === 0;
+      // Two reads first, so the previous decision is certainly cached.
+      await gated();
+      await limit();
+      await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: on, reason: `flip ${i}` }, { actor: 'test' });
+      await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'max_connected_calendars', value: i, reason: `flip ${i}` }, { actor: 'test' });
+      if ((await gated()) !== (on ? 200 : 403)) stale++;
+      if ((await limit()) !== i) stale++;
+    }
+    expect(stale).toBe(0);
+  });
+
+  it('follows a plan change and a policy-independent clear of an override at once', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'pro' });
+    const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) })).statusCode;
+    expect(await gated()).toBe(403);
+    await t.app.entitle.operations.changePlan('acme', 'business', { actor: 'test' });
+    expect(await gated()).toBe(200);
+    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'x' }, { actor: 'test' });
+    expect(await gated()).toBe(403);
+    await t.app.entitle.operations.clearOverride('acme', 'can_use_webhooks', { actor: 'test' });
+    expect(await gated()).toBe(200);
+  });
+
+  it('an entry built on an expiring override ends when the override does', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'free' });
+    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'trial', expiresAt: '2030-01-01T00:01:00Z' }, { actor: 'test' });
+    const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) })).statusCode;
+    expect(await gated()).toBe(200);
+    expect(await gated()).toBe(200);
+    now += 61_000;
+    expect(await gated()).toBe(403);
+  });
+
+  it('follows a write by another process on the same database within 100 ms', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'free' });
+    const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) })).statusCode;
+    expect(await gated()).toBe(403);
+    const other = SqliteStore.open({ path: dbPath });
+    try {
+      const ops = new TenantOperations({ store: other, policy: () => t.app.entitle.policy.snapshot, clock: () => now });
+      const started = Date.now();
+      await ops.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'cli' }, { actor: 'cli:test' });
+      const seen = await waitFor(async () => (await gated()) === 200);
+      expect(seen - started).toBeLessThan(100);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('token cache', () => {
+  it('a revoked token stops working on the next request', async () => {
+    const token = await t.token('acme', 'alice');
+    const status = async () => (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).statusCode;
+    expect(await status()).toBe(200);
+    expect(await status()).toBe(200);
+    const id = token.split('_')[1] as string;
+    await t.app.entitle.store.tokens.revoke(id, { actor: 'test' });
+    expect(await status()).toBe(401);
+  });
+
+  it('a token revoked by another process stops working within 100 ms', async () => {
+    const token = await t.token('acme', 'alice');
+    const status = async () => (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).statusCode;
+    expect(await status()).toBe(200);
+    const other = SqliteStore.open({ path: dbPath });
+    try {
+      const started = Date.now();
+      await other.tokens.revoke(token.split('_')[1] as string, { actor: 'cli:test' });
+      const seen = await waitFor(async () => (await status()) === 401);
+      expect(seen - started).toBeLessThan(100);
+    } finally {
+      await other.close();
+    }
+  });
+});
