@@ -19,6 +19,7 @@ import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-ro
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
+import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -79,6 +80,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
 
+  app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 

@@ -58,7 +58,14 @@ export function parsePolicyText(file: string, text: string): { file?: PolicyFile
     issues.push({ file, line: where.line, column: where.col, message: `YAML ${error.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${message}` });
   }
   if (document.errors.length > 0) return { issues };
-  const content: unknown = document.toJS({ maxAliasCount: 100 });
+  let content: unknown;
+  try {
+    content = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // An alias without its anchor, or an alias bomb: the yaml library refuses to expand it.
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return { issues: [...issues, { file, line: 1, column: 1, message: `YAML error: ${message}` }] };
+  }
   if (content === null || content === undefined) {
     issues.push({ file, line: 1, column: 1, message: 'the file is empty: a policy file needs "features" or "plans"' });
     return { issues };

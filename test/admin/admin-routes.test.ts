@@ -140,6 +140,19 @@ describe('overrides', () => {
     expect(await t.app.entitle.store.overrides.list({ tenantId: 'acme' })).toEqual([]);
   });
 
+  it('takes JSON types as they are: 1 stays a number, true stays a boolean, unknown fields are refused', async () => {
+    const one = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 1, reason: 'x' });
+    expect(one.statusCode).toBe(201);
+    expect(one.json().value).toBe(1);
+    const yes = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: true, reason: 'x' });
+    expect(yes.statusCode).toBe(400);
+    const text = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', { value: 'true', reason: 'x' });
+    expect(text.statusCode).toBe(400);
+    const extra = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', { value: true, reason: 'x', tenantId: 'other' });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().error).toBe('body.tenantId: unknown field');
+  });
+
   it('an unknown feature or tenant is 404 naming it', async () => {
     const feature = await inject('PUT', '/api/admin/tenants/acme/overrides/can_fly', { value: true, reason: 'x' });
     expect(feature.statusCode).toBe(404);

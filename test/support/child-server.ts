@@ -1,0 +1,54 @@
+// The real server in a child process (for crash and load tests): started from source with
+// tsx, its address and demo tokens read from what it prints, killable with any signal.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ChildServer {
+  readonly url: string;
+  readonly output: () => string;
+  /** Printed only on the first start of an empty database. */
+  readonly adminToken: string | undefined;
+  readonly userToken: string | undefined;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startChildServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildServer> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const poll = setInterval(() => {
+      const match = /Entitle is listening on (http:\/\/[^\s]+)/.exec(output);
+      if (match) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    }, 20);
+    void exited.then(() => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`server exited during start:\n${output}`));
+    });
+  });
+  return {
+    url,
+    output: () => output,
+    adminToken: /operator:\s+(ent_\S+)/.exec(output)?.[1],
+    userToken: /demo user:\s+(ent_\S+)/.exec(output)?.[1],
+    async kill(signal) {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}

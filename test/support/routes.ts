@@ -1,0 +1,62 @@
+// Every route of the API, for tests that call all of them (bad input, tenant isolation), and a
+// snapshot of every row a request could change.
+
+import type { FastifyInstance } from 'fastify';
+
+export interface RouteCase {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** `:tenant`, `:feature`, `:provider` and `:connection` are filled in by the test. */
+  readonly url: string;
+  readonly admin?: boolean;
+}
+
+export const ROUTES: readonly RouteCase[] = [
+  { method: 'GET', url: '/api/calendar/status/' },
+  { method: 'GET', url: '/api/calendar/list/' },
+  { method: 'POST', url: '/api/calendar/sync/' },
+  { method: 'DELETE', url: '/api/calendar/disconnect/' },
+  { method: 'POST', url: '/api/oauth/:provider/initiate/' },
+  { method: 'POST', url: '/api/oauth/:provider/callback/' },
+  { method: 'GET', url: '/api/oauth/:provider/callback/' },
+  { method: 'GET', url: '/api/entitlements/' },
+  { method: 'POST', url: '/api/entitlements/preflight' },
+  { method: 'POST', url: '/ofrep/v1/evaluate/flags/:feature' },
+  { method: 'POST', url: '/ofrep/v1/evaluate/flags' },
+  { method: 'GET', url: '/api/client/features', admin: true },
+  { method: 'POST', url: '/api/client/register', admin: true },
+  { method: 'POST', url: '/api/client/metrics', admin: true },
+  { method: 'POST', url: '/api/admin/tenants', admin: true },
+  { method: 'GET', url: '/api/admin/tenants', admin: true },
+  { method: 'GET', url: '/api/admin/tenants/:tenant', admin: true },
+  { method: 'PATCH', url: '/api/admin/tenants/:tenant', admin: true },
+  { method: 'DELETE', url: '/api/admin/tenants/:tenant', admin: true },
+  { method: 'GET', url: '/api/admin/tenants/:tenant/entitlements', admin: true },
+  { method: 'GET', url: '/api/admin/tenants/:tenant/overrides', admin: true },
+  { method: 'GET', url: '/api/admin/tenants/:tenant/overrides/:feature', admin: true },
+  { method: 'PUT', url: '/api/admin/tenants/:tenant/overrides/:feature', admin: true },
+  { method: 'DELETE', url: '/api/admin/tenants/:tenant/overrides/:feature', admin: true },
+  { method: 'GET', url: '/api/admin/audit', admin: true },
+  { method: 'GET', url: '/api/admin/policy', admin: true },
+  { method: 'POST', url: '/api/admin/policy/validate', admin: true },
+];
+
+export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {
+  return url
+    .replace(':tenant', encodeURIComponent(values.tenant ?? 'acme'))
+    .replace(':feature', encodeURIComponent(values.feature ?? 'can_use_webhooks'))
+    .replace(':provider', encodeURIComponent(values.provider ?? 'google'))
+    .replace(':connection', encodeURIComponent(values.connection ?? 'c1'));
+}
+
+/** Every tenant, override, token and connection row, as comparable JSON. */
+export async function rowsOf(app: FastifyInstance): Promise<string> {
+  const { store } = app.entitle;
+  const { tenants } = await store.changes.loadAll();
+  const out: unknown[] = [];
+  for (const { tenant, overrides } of [...tenants].sort((a, b) => a.tenant.id.localeCompare(b.tenant.id))) {
+    const tokens = (await store.tokens.list({ tenantId: tenant.id })).map((token) => ({ ...token, lastUsedAt: undefined }));
+    const connections = await store.connections.list(tenant.id);
+    out.push({ tenant, overrides, tokens, connections });
+  }
+  return JSON.stringify(out);
+}
