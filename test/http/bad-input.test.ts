@@ -37,7 +37,7 @@ const nasty = fc.oneof(
     { purpose: 'calendar\u0000', connectionId: '../../etc/passwd' },
     { connectionId: '😀'.repeat(100), calendarIds: Array(1000).fill('x') },
     { feature: 'max_connected_calendars', add: -1e308, current: Number.MAX_SAFE_INTEGER },
-    { value: 1e309 },
+    JSON.parse('{"value":1e309}'),
     [],
     null,
   ),
