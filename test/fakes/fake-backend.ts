@@ -49,6 +49,8 @@ export const DEFAULT_EMAIL = 'user@example.com';
 export class FakeBackend {
   readonly requests: RecordedRequest[] = [];
   readonly revokedTokens: string[] = [];
+  /** Every access and refresh token ever issued, for tests that search for leaks. */
+  readonly issuedTokens: string[] = [];
   readonly #accounts = new Map<string, Account>();
   readonly #codes = new Map<string, PendingCode>();
   #accessTokens = new Map<string, TokenRecord>();
@@ -163,6 +165,7 @@ export class FakeBackend {
   #grant(email: string, scopes: string[], keepRefreshToken?: string): TokenGrant {
     const accessToken = `at-${randomBytes(18).toString('base64url')}`;
     const refreshToken = keepRefreshToken ?? `rt-${randomBytes(18).toString('base64url')}`;
+    this.issuedTokens.push(accessToken, refreshToken);
     this.#accessTokens.set(accessToken, { email, scopes });
     this.#refreshTokens.set(refreshToken, { email, scopes });
     return { accessToken, refreshToken, email, scopes };

@@ -54,6 +54,8 @@ export interface FakeProvider {
   readonly env: Readonly<Record<string, string>>;
   /** Every request received, in order. */
   readonly requests: readonly RecordedRequest[];
+  /** Every access and refresh token the fake ever issued. */
+  readonly issuedTokens: readonly string[];
   /** Tokens the revoke endpoint was called with (Google); always empty for Microsoft. */
   readonly revokedTokens: readonly string[];
 

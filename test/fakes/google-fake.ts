@@ -131,6 +131,7 @@ export async function startFakeGoogle(): Promise<FakeProvider> {
     },
     requests: backend.requests,
     revokedTokens: backend.revokedTokens,
+    issuedTokens: backend.issuedTokens,
     authorize: (authorizationUrl, account = {}) => backend.authorize(authorizationUrl, account.email ?? DEFAULT_EMAIL, GOOGLE_SCOPES),
     setCalendars: (email, calendars) => backend.setCalendars(email, calendars),
     putEvent: (email, calendarId, event) => backend.putEvent(email, calendarId, event),

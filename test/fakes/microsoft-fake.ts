@@ -125,6 +125,7 @@ export async function startFakeMicrosoft(): Promise<FakeProvider> {
     },
     requests: backend.requests,
     revokedTokens: backend.revokedTokens,
+    issuedTokens: backend.issuedTokens,
     authorize: (authorizationUrl, account = {}) => backend.authorize(authorizationUrl, account.email ?? DEFAULT_EMAIL, MICROSOFT_SCOPES),
     setCalendars: (email, calendars) => backend.setCalendars(email, calendars),
     putEvent: (email, calendarId, event) => backend.putEvent(email, calendarId, event),

@@ -159,6 +159,16 @@ describe.each(PROVIDERS)('OAuth with %s', (provider) => {
       expect((await t.app.inject({ method: 'POST', url: `/api/oauth/${other}/callback/`, headers: t.auth(token), payload: { code, state } })).statusCode).toBe(400);
     });
 
+    it('a state used with another purpose is rejected and stores nothing', async () => {
+      const token = await t.token('acme', 'alice', { plan: 'pro' });
+      const { authorizationUrl } = await initiate(token, 'login');
+      const { code, state } = fake().authorize(authorizationUrl);
+      const response = await t.app.inject({ method: 'POST', url: callbackUrl, headers: t.auth(token), payload: { code, state, purpose: 'calendar' } });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error).toMatch(/purpose/);
+      expect(await t.app.entitle.store.connections.list('acme')).toHaveLength(0);
+    });
+
     it('a token endpoint failure is 502, stores nothing and is audited', async () => {
       const token = await t.token('acme', 'alice', { plan: 'pro' });
       const { authorizationUrl } = await initiate(token);

@@ -38,6 +38,11 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/api/admin/audit', admin: true },
   { method: 'GET', url: '/api/admin/policy', admin: true },
   { method: 'POST', url: '/api/admin/policy/validate', admin: true },
+  { method: 'POST', url: '/api/admin/tokens', admin: true },
+  { method: 'GET', url: '/api/admin/tokens', admin: true },
+  { method: 'DELETE', url: '/api/admin/tokens/000000000000', admin: true },
+  { method: 'GET', url: '/api/admin/audit/verify', admin: true },
+  { method: 'POST', url: '/api/admin/keys/rotate', admin: true },
 ];
 
 export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {

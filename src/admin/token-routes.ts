@@ -1,0 +1,101 @@
+// API tokens, audit verification and key rotation for operators: what `entitle tokens`,
+// `entitle audit verify` and `entitle keys rotate` do, over HTTP.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ChainVerifier } from '../audit/audit-chain.js';
+import { issueApiToken } from '../auth/api-tokens.js';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { InvalidInputError, TenantNotFoundError } from '../errors.js';
+import { rotateSecrets } from '../oauth/rotate-secrets.js';
+import type { EntitleServices } from '../services.js';
+import { ADMIN, ErrorBody, TenantId } from './admin-schemas.js';
+
+const TokenBody = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  userId: Type.String(),
+  role: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+  const { store } = services;
+  const context = (request: { principal: unknown; id: string }) => ({ actor: actorOf(request.principal as Principal), requestId: request.id });
+
+  fastify.post(
+    '/tokens',
+    {
+      config: ADMIN,
+      schema: {
+        tags: ['tokens'],
+        summary: 'Create an API token; the secret is in this answer only',
+        body: Type.Object(
+          {
+            tenantId: TenantId,
+            userId: Type.String({ minLength: 1, maxLength: 128 }),
+            role: Type.Optional(Type.Union([Type.Literal('member'), Type.Literal('admin')])),
+            name: Type.Optional(Type.String({ maxLength: 200 })),
+            expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ token: Type.String(), record: TokenBody }), 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { tenantId, userId, role = 'member', name, expiresAt } = request.body;
+      if (!(await store.tenants.get(tenantId))) throw new TenantNotFoundError(tenantId);
+      if (expiresAt !== undefined && Date.parse(expiresAt) <= services.clock()) throw new InvalidInputError('expiresAt: must be in the future');
+      const issued = await issueApiToken(
+        store,
+        { tenantId, userId, role, ...(name ? { name } : {}), expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null },
+        context(request),
+      );
+      return reply.status(201).header('cache-control', 'no-store').send({ token: issued.token, record: issued.record });
+    },
+  );
+
+  fastify.get(
+    '/tokens',
+    {
+      config: ADMIN,
+      schema: {
+        tags: ['tokens'],
+        summary: 'List tokens (never their secrets)',
+        querystring: Type.Object({ tenant: Type.Optional(TenantId) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(TokenBody) }) },
+      },
+    },
+    async (request) => ({ items: [...(await store.tokens.list(request.query.tenant ? { tenantId: request.query.tenant } : {}))] }),
+  );
+
+  fastify.delete(
+    '/tokens/:id',
+    {
+      config: ADMIN,
+      schema: {
+        tags: ['tokens'],
+        summary: 'Revoke a token: it stops working on the next request',
+        params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) }),
+        response: { 200: TokenBody, 404: ErrorBody },
+      },
+    },
+    async (request) => store.tokens.revoke(request.params.id, context(request)),
+  );
+
+  fastify.get('/audit/verify', { config: ADMIN, schema: { tags: ['audit'], summary: 'Check the audit hash chain' } }, async () => {
+    const verifier = new ChainVerifier();
+    await store.audit.scan((record) => verifier.visit(record));
+    return verifier.result;
+  });
+
+  fastify.post(
+    '/keys/rotate',
+    { config: ADMIN, schema: { tags: ['keys'], summary: 'Re-encrypt every stored OAuth token and PKCE verifier under the active key' } },
+    async (request) => ({ reencrypted: await rotateSecrets(store, services.cipher, context(request)), activeKeyId: services.cipher.activeKeyId }),
+  );
+};
