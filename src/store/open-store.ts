@@ -14,5 +14,11 @@ export interface OpenStoreOptions {
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<EntitleStore> {
-  return SqliteStore.open({ path: options.databasePath, ...(options.clock ? { clock: options.clock } : {}) });
+  const clock = options.clock ? { clock: options.clock } : {};
+  if (options.databaseUrl) {
+    // Loaded only when used: an embedded deployment never opens a PostgreSQL connection.
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
+    return PostgresStore.open({ url: options.databaseUrl, ...clock });
+  }
+  return SqliteStore.open({ path: options.databasePath, ...clock });
 }

@@ -7,7 +7,7 @@ import type { Connection, ConnectionRepository, ConnectionTokens, NewConnection,
 import type { SqliteContext } from './sqlite-database.js';
 import { withRequest } from './sqlite-tenants.js';
 
-interface ConnectionRow {
+export interface ConnectionRow {
   id: string;
   tenant_id: string;
   user_id: string;
@@ -26,7 +26,7 @@ interface ConnectionRow {
   last_sync: string | null;
 }
 
-function connectionFromRow(row: ConnectionRow): Connection {
+export function connectionFromRow(row: ConnectionRow): Connection {
   return {
     id: row.id,
     tenantId: row.tenant_id,

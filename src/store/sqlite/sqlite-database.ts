@@ -53,7 +53,7 @@ export function appliedMigrations(db: SqliteDb): number[] {
   return db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[];
 }
 
-interface AuditRow {
+export interface AuditRow {
   seq: number;
   at: string;
   actor: string;

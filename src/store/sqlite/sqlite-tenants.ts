@@ -4,7 +4,7 @@ import { TenantExistsError, TenantNotFoundError } from '../../errors.js';
 import type { NewTenant, Page, Tenant, TenantRepository, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
 
-interface TenantRow {
+export interface TenantRow {
   id: string;
   name: string;
   plan: string;

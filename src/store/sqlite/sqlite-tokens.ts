@@ -5,7 +5,7 @@ import type { ApiToken, NewApiToken, Role, TokenRepository, WriteContext } from 
 import type { SqliteContext } from './sqlite-database.js';
 import { withRequest } from './sqlite-tenants.js';
 
-interface TokenRow {
+export interface TokenRow {
   id: string;
   tenant_id: string;
   user_id: string;
@@ -17,7 +17,7 @@ interface TokenRow {
   revoked_at: string | null;
 }
 
-function tokenFromRow(row: TokenRow): ApiToken {
+export function tokenFromRow(row: TokenRow): ApiToken {
   return {
     id: row.id,
     tenantId: row.tenant_id,

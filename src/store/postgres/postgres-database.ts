@@ -1,0 +1,161 @@
+// The PostgreSQL pool every repository shares: migrations, write transactions (serialized by
+// an advisory lock, so the audit chain and the change feed keep commit order across
+// instances), audit appends, and the hooks that run once a write has committed.
+
+import pg from 'pg';
+import { chainHash, GENESIS_HASH, serializeDetails } from '../../audit/audit-chain.js';
+import { isClientFacing, StoreUnavailableError } from '../../errors.js';
+import type { AuditEvent, AuditRecord } from '../store.js';
+import type { Migration } from '../sqlite/migrations.js';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+
+/** Any connection that can run a query: the pool, or a client inside a transaction. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** One key for every write: "entitle" in ASCII. */
+const WRITE_LOCK = 0x656e7469746c65;
+const MIGRATION_LOCK = WRITE_LOCK + 1;
+
+export interface PostgresOptions {
+  /** postgres://user@host:port/database */
+  readonly url: string;
+  /** A schema of its own (created when missing); default: the connection's search_path. */
+  readonly schema?: string;
+  readonly clock?: () => number;
+  readonly maxConnections?: number;
+}
+
+export function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`not a valid schema name: ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+/** Client settings for a pool or a listener: the schema as search_path when one is given. */
+export function clientConfig(options: PostgresOptions): pg.ClientConfig {
+  return {
+    connectionString: options.url,
+    ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+  };
+}
+
+export async function openPool(options: PostgresOptions, migrations: readonly Migration[] = POSTGRES_MIGRATIONS): Promise<pg.Pool> {
+  if (options.schema) {
+    const admin = new pg.Client({ connectionString: options.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.schema)}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({ ...clientConfig(options), max: options.maxConnections ?? 10 });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  try {
+    await migrate(pool, migrations);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return pool;
+}
+
+async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export async function appliedPostgresMigrations(pool: pg.Pool): Promise<number[]> {
+  return (await pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((row) => row.version);
+}
+
+/** Shared state of one open PostgreSQL store. */
+export class PostgresContext {
+  readonly #hooks = new Set<() => Promise<void> | void>();
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly clock: () => number,
+  ) {}
+
+  nowIso(): string {
+    return new Date(this.clock()).toISOString();
+  }
+
+  /** A read on the pool, with database failures as 503. */
+  async read<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.pool);
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  /** Runs `work` in one transaction holding the write lock, then the after-write hooks. */
+  async write<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw translateError(error);
+    }
+    let result: T;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+      result = await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw translateError(error);
+    } finally {
+      client.release();
+    }
+    for (const hook of this.#hooks) await hook();
+    return result;
+  }
+
+  /** Appends an audit row inside {@link write}: it commits with the change or not at all. */
+  async appendAudit(db: Queryable, event: AuditEvent): Promise<AuditRecord> {
+    const last = (await db.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
+    const seq = (last?.seq ?? 0) + 1;
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const at = this.nowIso();
+    const fields = { seq, at, ...event };
+    const hash = chainHash(prevHash, fields);
+    await db.query(
+      'INSERT INTO audit_log (seq, at, actor, tenant_id, action, target, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      [seq, at, event.actor, event.tenantId, event.action, event.target, event.outcome, serializeDetails(event.details), prevHash, hash],
+    );
+    return { ...fields, prevHash, hash };
+  }
+
+  addHook(hook: () => Promise<void> | void): () => void {
+    this.#hooks.add(hook);
+    return () => this.#hooks.delete(hook);
+  }
+}
+
+/** Our own errors pass through; anything the database throws becomes a 503 with no internals. */
+export function translateError(error: unknown): Error {
+  if (isClientFacing(error)) return error;
+  const wrapped = new StoreUnavailableError();
+  (wrapped as Error & { cause?: unknown }).cause = error;
+  return wrapped;
+}

@@ -1,0 +1,67 @@
+// The PostgreSQL store, for several instances behind a load balancer: one shared database,
+// writes serialized by an advisory lock, caches kept in step with LISTEN/NOTIFY.
+
+import type pg from 'pg';
+import type { EntitleStore } from '../store.js';
+import { PostgresAudit } from './postgres-audit.js';
+import { PostgresChangeFeed } from './postgres-changes.js';
+import { PostgresConnections } from './postgres-connections.js';
+import { openPool, PostgresContext, type PostgresOptions } from './postgres-database.js';
+import { PostgresSecrets } from './postgres-secrets.js';
+import { PostgresOverrides, PostgresTenants } from './postgres-tenants.js';
+import { PostgresOAuthStates, PostgresTokens } from './postgres-tokens.js';
+
+export class PostgresStore implements EntitleStore {
+  readonly kind = 'postgres' as const;
+  readonly tenants: PostgresTenants;
+  readonly overrides: PostgresOverrides;
+  readonly audit: PostgresAudit;
+  readonly tokens: PostgresTokens;
+  readonly connections: PostgresConnections;
+  readonly oauthStates: PostgresOAuthStates;
+  readonly secrets: PostgresSecrets;
+  readonly changes: PostgresChangeFeed;
+  readonly #ctx: PostgresContext;
+  readonly #watchers = new Set<() => void>();
+
+  private constructor(
+    readonly pool: pg.Pool,
+    options: PostgresOptions,
+  ) {
+    this.#ctx = new PostgresContext(pool, options.clock ?? Date.now);
+    this.tenants = new PostgresTenants(this.#ctx);
+    this.overrides = new PostgresOverrides(this.#ctx);
+    this.audit = new PostgresAudit(this.#ctx);
+    this.tokens = new PostgresTokens(this.#ctx);
+    this.connections = new PostgresConnections(this.#ctx);
+    this.oauthStates = new PostgresOAuthStates(this.#ctx);
+    this.secrets = new PostgresSecrets(this.#ctx);
+    const feed = new PostgresChangeFeed(this.#ctx, options);
+    // Listeners are closed with the store, even when a caller forgets to stop watching.
+    this.changes = Object.assign(feed, {
+      watch: (signal: () => void) => {
+        const stop = PostgresChangeFeed.prototype.watch.call(feed, signal);
+        this.#watchers.add(stop);
+        return () => {
+          this.#watchers.delete(stop);
+          stop();
+        };
+      },
+    });
+  }
+
+  /** Connects, creates the schema when asked, and applies migrations. */
+  static async open(options: PostgresOptions): Promise<PostgresStore> {
+    return new PostgresStore(await openPool(options), options);
+  }
+
+  afterWrite(hook: () => Promise<void> | void): () => void {
+    return this.#ctx.addHook(hook);
+  }
+
+  async close(): Promise<void> {
+    for (const stop of this.#watchers) stop();
+    this.#watchers.clear();
+    await this.pool.end();
+  }
+}
