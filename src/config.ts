@@ -63,6 +63,8 @@ export interface Config extends StorageConfig {
   readonly host: string;
   readonly logLevel: string;
   readonly databaseUrl: string | undefined;
+  /** PostgreSQL schema for the store (DATABASE_SCHEMA); default: the connection's search_path. */
+  readonly databaseSchema: string | undefined;
   readonly encryption: EncryptionConfig;
   readonly jwt: JwtConfig | undefined;
   /** Unset when the provider is not configured: its routes then answer 503 saying what to set. */
@@ -145,10 +147,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     revokeUrl: url('GOOGLE_OAUTH_REVOKE_URL', 'https://oauth2.googleapis.com/revoke'),
     apiUrl: url('GOOGLE_API_URL', 'https://www.googleapis.com'),
   }));
+  const httpsUrl = (name: string, value: string): string => {
+    if (!value.startsWith('https://')) problems.push(`${name} must be an https URL (the Graph client attaches tokens to https URLs only)`);
+    return value;
+  };
   const microsoft = providerConfig('MICROSOFT', text, problems, () => ({
     authorityUrl: url('MICROSOFT_AUTHORITY_URL', 'https://login.microsoftonline.com'),
     tenant: text('MICROSOFT_TENANT') ?? 'common',
-    graphUrl: url('MICROSOFT_GRAPH_URL', 'https://graph.microsoft.com'),
+    // The Graph client sends the bearer token to https URLs only: an http Graph URL would fail every call.
+    graphUrl: httpsUrl('MICROSOFT_GRAPH_URL', url('MICROSOFT_GRAPH_URL', 'https://graph.microsoft.com')),
   }));
 
   const unleashUrl = text('UNLEASH_URL');
@@ -175,6 +182,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     host: text('HOST') ?? '127.0.0.1',
     logLevel: text('LOG_LEVEL') ?? (production ? 'info' : 'info'),
     databaseUrl,
+    databaseSchema: text('DATABASE_SCHEMA'),
     encryption,
     jwt,
     google: google as GoogleConfig | undefined,

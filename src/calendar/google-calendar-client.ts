@@ -5,6 +5,7 @@
 import { calendar, type calendar_v3 } from '@googleapis/calendar';
 import { gaxios, OAuth2Client, type Credentials } from 'google-auth-library';
 import type { GoogleConfig } from '../config.js';
+import { emailFromIdToken } from './id-token.js';
 import type {
   AuthorizationRequest,
   BusyBlock,
@@ -184,23 +185,6 @@ function tokenSet(tokens: Credentials): OAuthTokenSet {
     expiresAt: tokens.expiry_date ?? null,
     scopes: (tokens.scope ?? '').split(' ').filter(Boolean),
   };
-}
-
-/**
- * The account's e-mail from the ID token. Its signature is not checked: it came straight from
- * Google's token endpoint over TLS in answer to our own client's request, and it is only shown
- * to the user, never used to authorize anything.
- */
-export function emailFromIdToken(idToken: string | null | undefined): string | null {
-  const payload = idToken?.split('.')[1];
-  if (!payload) return null;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { email?: unknown; preferred_username?: unknown };
-    const email = claims.email ?? claims.preferred_username;
-    return typeof email === 'string' ? email : null;
-  } catch {
-    return null;
-  }
 }
 
 function eventChange(event: calendar_v3.Schema$Event): EventChange | undefined {

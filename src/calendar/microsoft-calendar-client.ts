@@ -6,7 +6,7 @@
 import { AuthenticationHandler, Client, GraphError, HTTPMessageHandler, type AuthenticationProvider } from '@microsoft/microsoft-graph-client';
 import type { MicrosoftConfig } from '../config.js';
 import type { AuthorizationRequest, BusyBlock, CalendarClient, EventChange, OAuthTokenSet, ProviderCalendar, SyncResult } from './calendar-client.js';
-import { emailFromIdToken } from './google-calendar-client.js';
+import { emailFromIdToken } from './id-token.js';
 import {
   parseRetryAfter,
   ProviderAuthError,
@@ -158,12 +158,12 @@ export class MicrosoftCalendarClient implements CalendarClient {
   }
 
   async listCalendars(accessToken: string): Promise<ProviderCalendar[]> {
-    const graph = this.#graph(accessToken);
     const calendars: ProviderCalendar[] = [];
     let next: string | undefined = '/me/calendars';
     for (let page = 0; page < MAX_PAGES && next; page++) {
       const url: string = next;
-      const body: GraphPage<GraphCalendar> = await call('calendar list', () => graph.api(url).get() as Promise<GraphPage<GraphCalendar>>);
+      // A client per page: each request gets its own timeout.
+      const body: GraphPage<GraphCalendar> = await call('calendar list', () => this.#graph(accessToken).api(url).get() as Promise<GraphPage<GraphCalendar>>);
       for (const calendar of body.value ?? []) {
         if (!calendar.id) continue;
         calendars.push({ id: calendar.id, name: calendar.name ?? calendar.id, primary: calendar.isDefaultCalendar === true, timeZone: null, canEdit: calendar.canEdit === true });
@@ -175,7 +175,6 @@ export class MicrosoftCalendarClient implements CalendarClient {
   }
 
   async syncEvents(accessToken: string, calendarId: string, syncState: string | null): Promise<SyncResult> {
-    const graph = this.#graph(accessToken);
     const changes: EventChange[] = [];
     const now = this.#clock();
     let next: string | undefined =
@@ -187,7 +186,7 @@ export class MicrosoftCalendarClient implements CalendarClient {
     for (let page = 0; page < MAX_PAGES && next; page++) {
       const url: string = next;
       const body: GraphPage<GraphEvent> = await call('event sync', () =>
-        graph.api(url).header('Prefer', 'odata.maxpagesize=50, outlook.timezone="UTC"').get() as Promise<GraphPage<GraphEvent>>,
+        this.#graph(accessToken).api(url).header('Prefer', 'odata.maxpagesize=50, outlook.timezone="UTC"').get() as Promise<GraphPage<GraphEvent>>,
       );
       for (const event of body.value ?? []) {
         const change = eventChange(event);

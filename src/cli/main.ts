@@ -11,6 +11,7 @@ import { registerExplain } from './commands/explain-command.js';
 import { registerKeys } from './commands/keys-command.js';
 import { registerOverrides } from './commands/overrides-command.js';
 import { registerPolicy } from './commands/policy-command.js';
+import { registerStore } from './commands/store-command.js';
 import { registerTenants } from './commands/tenants-command.js';
 import { registerTokens } from './commands/tokens-command.js';
 import { registerValidate, UsageError } from './commands/validate-command.js';
@@ -32,6 +33,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerKeys(program, context);
   registerAudit(program, context, (code) => (exitCode = code));
   registerPolicy(program, context, (code) => (exitCode = code));
+  registerStore(program, context);
   for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 
   try {

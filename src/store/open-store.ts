@@ -8,17 +8,21 @@ export interface OpenStoreOptions {
   readonly env?: Env;
   /** SQLite file, or ':memory:'. */
   readonly databasePath: string;
-  /** postgres:// URL: when set, the PostgreSQL store instead of SQLite. */
+  /** postgres:// URL: when set (here or as DATABASE_URL in `env`), the PostgreSQL store instead of SQLite. */
   readonly databaseUrl?: string;
+  /** PostgreSQL schema (DATABASE_SCHEMA); default: the connection's search_path. */
+  readonly databaseSchema?: string;
   readonly clock?: () => number;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<EntitleStore> {
   const clock = options.clock ? { clock: options.clock } : {};
-  if (options.databaseUrl) {
+  const url = options.databaseUrl ?? (options.env?.DATABASE_URL?.trim() || undefined);
+  if (url) {
     // Loaded only when used: an embedded deployment never opens a PostgreSQL connection.
     const { PostgresStore } = await import('./postgres/postgres-store.js');
-    return PostgresStore.open({ url: options.databaseUrl, ...clock });
+    const schema = options.databaseSchema ?? (options.env?.DATABASE_SCHEMA?.trim() || undefined);
+    return PostgresStore.open({ url, ...(schema ? { schema } : {}), ...clock });
   }
   return SqliteStore.open({ path: options.databasePath, ...clock });
 }

@@ -1,6 +1,8 @@
 // A fresh app per test: in-memory SQLite, the starter policy (or another), no logs.
 
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
 import { buildApp, type BuildAppOptions } from '../../src/app.js';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
 import { loadConfig, type Env } from '../../src/config.js';
@@ -25,7 +27,16 @@ export interface TestAppOptions {
 }
 
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const config = loadConfig({ ENTITLE_DB: ':memory:', ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_SEED_DEMO: 'false', ...options.env });
+  // With DATABASE_URL set, every app test runs on PostgreSQL too, each app in a schema of its
+  // own; tests that name an SQLite file (ENTITLE_DB) are about SQLite and stay on it.
+  const postgres = process.env.DATABASE_URL && options.env?.ENTITLE_DB === undefined ? { url: process.env.DATABASE_URL, schema: `entitle_app_${randomBytes(6).toString('hex')}` } : undefined;
+  const config = loadConfig({
+    ENTITLE_DB: ':memory:',
+    ENTITLE_POLICIES: STARTER_POLICY_DIR,
+    ENTITLE_SEED_DEMO: 'false',
+    ...(postgres ? { DATABASE_URL: postgres.url, DATABASE_SCHEMA: postgres.schema } : {}),
+    ...options.env,
+  });
   const app = await buildApp({ config, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
   try {
     options.routes?.(app);
@@ -42,6 +53,19 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       return (await issueApiToken(store, { tenantId, userId, role }, { actor: 'test:setup' })).token;
     },
     auth: (token) => ({ authorization: `Bearer ${token}` }),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      if (postgres) await dropSchema(postgres.url, postgres.schema);
+    },
   };
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
 }
