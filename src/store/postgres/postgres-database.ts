@@ -12,8 +12,8 @@ import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 /** Any connection that can run a query: the pool, or a client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** One key for every write: "entitle" in ASCII. */
-const WRITE_LOCK = 0x656e7469746c65;
+/** One key for every write: "entl" in ASCII. */
+const WRITE_LOCK = 0x656e746c;
 const MIGRATION_LOCK = WRITE_LOCK + 1;
 
 export interface PostgresOptions {
