@@ -98,8 +98,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const decisions = new DecisionCache({
     clock: services.clock,
     subscribe: (invalidate) => {
-      services.provider.events.addHandler(ProviderEvents.ConfigurationChanged, invalidate);
-      return () => services.provider.events.removeHandler(ProviderEvents.ConfigurationChanged, invalidate);
+      const events = [ProviderEvents.ConfigurationChanged, ProviderEvents.Stale, ProviderEvents.Ready] as const;
+      for (const event of events) services.provider.events.addHandler(event, invalidate);
+      return () => {
+        for (const event of events) services.provider.events.removeHandler(event, invalidate);
+      };
     },
   });
   app.addHook('onClose', async () => {

@@ -75,6 +75,8 @@ export interface Config extends StorageConfig {
   readonly unleash: UnleashConfig | undefined;
   /** Whether to create the demo tenant and token on first start (development only). */
   readonly seedDemo: boolean;
+  /** How long decisions may come from the last known state when the store is out of reach. */
+  readonly staleBoundMs: number;
   /** Requests per minute per caller on admin and OAuth routes. */
   readonly rateLimits: { readonly admin: number; readonly oauth: number };
 }
@@ -172,6 +174,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     if (!/^\d{1,7}$/.test(value) || Number(value) < 1) problems.push(`${name} must be a whole number of requests per minute (got ${JSON.stringify(value)})`);
     return Number(value);
   };
+  const staleBound = text('ENTITLE_STALE_BOUND_SECONDS') ?? '60';
+  if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
   const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -194,6 +198,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     unleash,
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
     rateLimits,
+    staleBoundMs: Number(staleBound) * 1000,
   };
 }
 

@@ -46,7 +46,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());
-    const tenants = await TenantDirectory.open(store, { logger });
+    const tenants = await TenantDirectory.open(store, { logger, clock });
     closers.push(() => tenants.close());
     let releases: UnleashReleaseSwitch | undefined;
     if (config.unleash) {
@@ -59,7 +59,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy.on('change', report);
       closers.push(() => void policy.off('change', report));
     }
-    const provider = new EntitleProvider({ policy, tenants, clock, ...(releases ? { releases } : {}) });
+    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, ...(releases ? { releases } : {}) });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));

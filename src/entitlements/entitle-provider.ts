@@ -2,7 +2,9 @@
 
 import {
   FlagNotFoundError,
+  GeneralError,
   InvalidContextError,
+  StandardResolutionReasons,
   OpenFeatureEventEmitter,
   ProviderEvents,
   TypeMismatchError,
@@ -31,7 +33,14 @@ export interface EntitleProviderOptions {
   readonly clock?: () => number;
   /** Release toggles for features with `rollout.unleash`; without it those references are ignored. */
   readonly releases?: ReleaseSwitch;
+  /**
+   * How long decisions may come from the last known state once the store is out of reach
+   * (reason STALE); after that every evaluation fails, and the gate fails closed. Default 60 s.
+   */
+  readonly staleBoundMs?: number;
 }
+
+const DEFAULT_STALE_BOUND_MS = 60_000;
 
 /** The evaluation context key that names the tenant. */
 export const TENANT_CONTEXT_KEY = 'tenantId';
@@ -48,6 +57,7 @@ export class EntitleProvider implements Provider {
   readonly #tenants: TenantDirectory;
   readonly #clock: () => number;
   readonly #releases: ReleaseSwitch | undefined;
+  readonly #staleBoundMs: number;
   #stopReleases: (() => void) | undefined;
 
   constructor(options: EntitleProviderOptions) {
@@ -55,11 +65,14 @@ export class EntitleProvider implements Provider {
     this.#tenants = options.tenants;
     this.#clock = options.clock ?? Date.now;
     this.#releases = options.releases;
+    this.#staleBoundMs = options.staleBoundMs ?? DEFAULT_STALE_BOUND_MS;
   }
 
   async initialize(): Promise<void> {
     this.#policy.on('change', this.#onPolicyChange);
     this.#tenants.on('change', this.#onTenantChange);
+    this.#tenants.on('stale', this.#onStale);
+    this.#tenants.on('fresh', this.#onFresh);
     this.#stopReleases = this.#releases?.onChange?.(this.#onReleaseChange);
   }
 
@@ -67,6 +80,8 @@ export class EntitleProvider implements Provider {
     this.#stopReleases?.();
     this.#policy.off('change', this.#onPolicyChange);
     this.#tenants.off('change', this.#onTenantChange);
+    this.#tenants.off('stale', this.#onStale);
+    this.#tenants.off('fresh', this.#onFresh);
   }
 
   /** The full decision, for callers that need the why (the gate, explain, the admin API). */
@@ -102,13 +117,28 @@ export class EntitleProvider implements Provider {
     if (decision.feature.type !== type) {
       throw new TypeMismatchError(`feature "${flagKey}" is a ${decision.feature.type}, not a ${type}`);
     }
+    let resolution = resolutionOf(decision);
     const toggle = decision.feature.rollout?.unleash;
     if (toggle !== undefined && this.#releases && decision.granted) {
       const userId = context.targetingKey;
-      if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId })) return notReleased(decision, toggle);
+      if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId })) resolution = notReleased(decision, toggle);
     }
-    return resolutionOf(decision);
+    const staleSince = this.#tenants.staleSince;
+    if (staleSince === undefined) return resolution;
+    if (this.#clock() - staleSince > this.#staleBoundMs) {
+      throw new GeneralError(`the store has been out of reach for more than ${Math.round(this.#staleBoundMs / 1000)} s: no decision is trusted (fail closed)`);
+    }
+    return staleOf(resolution);
   }
+
+  #onStale = (since: number): void => {
+    this.events.emit(ProviderEvents.Stale, { message: `the store is out of reach since ${new Date(since).toISOString()}: decisions come from the last known state` });
+  };
+
+  #onFresh = (): void => {
+    this.events.emit(ProviderEvents.Ready, { message: 'the store is back' });
+    this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: [...this.#policy.snapshot.features.keys()], metadata: { recovered: true } });
+  };
 
   #onReleaseChange = (): void => {
     const gated = [...this.#policy.snapshot.features.values()].filter((feature) => feature.rollout).map((feature) => feature.key);
@@ -128,6 +158,18 @@ export class EntitleProvider implements Provider {
       metadata: change.tenantIds.length <= 20 ? { tenants: change.tenantIds.join(',') } : { tenantCount: change.tenantIds.length },
     });
   };
+}
+
+// A decision from the last known state, while the store is out of reach.
+const staleResolutions = new WeakMap<ResolutionDetails<FeatureValue>, ResolutionDetails<FeatureValue>>();
+
+function staleOf(resolution: ResolutionDetails<FeatureValue>): ResolutionDetails<FeatureValue> {
+  let stale = staleResolutions.get(resolution);
+  if (!stale) {
+    stale = Object.freeze({ ...resolution, reason: StandardResolutionReasons.STALE });
+    staleResolutions.set(resolution, stale);
+  }
+  return stale;
 }
 
 // The OpenFeature view of a decision, built once per decision (decisions are shared).

@@ -15,10 +15,15 @@ export interface TenantChange {
 
 interface TenantDirectoryEvents {
   change: [change: TenantChange];
+  /** The store is out of reach: decisions come from the last known state. */
+  stale: [since: number];
+  /** The store is back and everything missed meanwhile has been read. */
+  fresh: [];
 }
 
 export interface TenantDirectoryOptions {
   readonly logger?: Logger;
+  readonly clock?: () => number;
 }
 
 /** Builds the in-memory form of one tenant. */
@@ -40,6 +45,7 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
   #cursor = '';
   #syncing: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
+  #staleSince: number | undefined;
   readonly #stopWatching: () => void;
   readonly #removeHook: () => void;
 
@@ -51,9 +57,20 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     super();
     // Our own writes: synced before the write's promise resolves. Other processes' writes: when the feed signals.
     this.#removeHook = store.afterWrite(() => this.sync());
-    this.#stopWatching = feed.watch(() => {
-      this.sync().catch((error: unknown) => this.options.logger?.error({ err: error }, 'tenant directory sync failed; will retry on the next change'));
-    });
+    this.#stopWatching = feed.watch(
+      () => {
+        this.sync().then(
+          () => this.#markFresh(),
+          (error: unknown) => {
+            this.#markStale();
+            this.options.logger?.error({ err: error }, 'tenant directory sync failed; will retry on the next change');
+          },
+        );
+      },
+      (connected) => {
+        if (!connected) this.#markStale();
+      },
+    );
   }
 
   static async open(store: Pick<EntitleStore, 'changes' | 'afterWrite'>, options: TenantDirectoryOptions = {}): Promise<TenantDirectory> {
@@ -64,6 +81,25 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
 
   get(tenantId: string): TenantState | undefined {
     return this.#tenants.get(tenantId);
+  }
+
+  /** Since when (ms) decisions come from a state the store could not confirm; undefined when fresh. */
+  get staleSince(): number | undefined {
+    return this.#staleSince;
+  }
+
+  #markStale(): void {
+    if (this.#staleSince !== undefined) return;
+    this.#staleSince = (this.options.clock ?? Date.now)();
+    this.options.logger?.warn({}, 'the store is out of reach: decisions come from the last known state (STALE)');
+    this.emit('stale', this.#staleSince);
+  }
+
+  #markFresh(): void {
+    if (this.#staleSince === undefined) return;
+    this.#staleSince = undefined;
+    this.options.logger?.info({}, 'the store is back: decisions are fresh again');
+    this.emit('fresh');
   }
 
   get size(): number {

@@ -49,7 +49,8 @@ export class DecisionCache {
     if (entry !== undefined && entry.validUntil > this.#clock()) return entry.details as EvaluationDetails<T>;
     const generation = this.#generation;
     const details = await evaluate();
-    if (details.errorCode === undefined && generation === this.#generation) {
+    // A decision from a stale state is not kept: the next request must see the staleness bound.
+    if (details.errorCode === undefined && details.reason !== 'STALE' && generation === this.#generation) {
       if (this.#entries.size >= this.#maxEntries) this.#entries = new Map();
       this.#entries.set(key, { details, validUntil: validUntil(details) });
     }

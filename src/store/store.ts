@@ -296,9 +296,10 @@ export interface ChangeFeed {
   load(tenantIds: readonly string[]): Promise<readonly TenantSnapshot[]>;
   /**
    * Calls `signal` when another process may have written (SQLite: data_version polling;
-   * PostgreSQL: NOTIFY). Returns the function that stops watching.
+   * PostgreSQL: NOTIFY), and `health` when the connection to the store is lost (false) or back
+   * (true, before the signal that follows). Returns the function that stops watching.
    */
-  watch(signal: () => void): () => void;
+  watch(signal: () => void, health?: (connected: boolean) => void): () => void;
 }
 
 /** The whole store. */

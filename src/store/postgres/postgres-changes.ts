@@ -72,7 +72,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     });
   }
 
-  watch(signal: () => void): () => void {
+  watch(signal: () => void, health?: (connected: boolean) => void): () => void {
     let stopped = false;
     let client: pg.Client | undefined;
     let backoff = 100;
@@ -86,6 +86,7 @@ export class PostgresChangeFeed implements ChangeFeed {
       const retry = () => {
         if (stopped || retried) return;
         retried = true;
+        health?.(false);
         timer = setTimeout(() => void connect(), backoff);
         timer.unref();
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -97,6 +98,7 @@ export class PostgresChangeFeed implements ChangeFeed {
         await listener.connect();
         await listener.query(`LISTEN ${CHANNEL}`);
         backoff = 100;
+        health?.(true);
         signal();
       } catch {
         retry();

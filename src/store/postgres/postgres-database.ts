@@ -34,6 +34,10 @@ export function quoteIdentifier(name: string): string {
 export function clientConfig(options: PostgresOptions): pg.ClientConfig {
   return {
     connectionString: options.url,
+    // A silent network partition is noticed in seconds, not after the OS's TCP timeout.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+    connectionTimeoutMillis: 5_000,
     ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
   };
 }

@@ -39,8 +39,8 @@ export class PostgresStore implements EntitleStore {
     const feed = new PostgresChangeFeed(this.#ctx, options);
     // Listeners are closed with the store, even when a caller forgets to stop watching.
     this.changes = Object.assign(feed, {
-      watch: (signal: () => void) => {
-        const stop = PostgresChangeFeed.prototype.watch.call(feed, signal);
+      watch: (signal: () => void, health?: (connected: boolean) => void) => {
+        const stop = PostgresChangeFeed.prototype.watch.call(feed, signal, health);
         this.#watchers.add(stop);
         return () => {
           this.#watchers.delete(stop);
