@@ -1,11 +1,11 @@
 // Calendar connections, their sync state and busy blocks on PostgreSQL. Every query names the
 // tenant: a connection of another tenant is never found.
 
+import { auditEvents } from '../audit-events.js';
 import type { EventChange } from '../../calendar/calendar-client.js';
 import { ConnectionNotFoundError, LimitReachedError, TenantNotFoundError, withDetails } from '../../errors.js';
 import type { Connection, ConnectionRepository, ConnectionTokens, NewConnection, StoredBusyBlock, SyncCounts, WriteContext } from '../store.js';
 import { connectionFromRow, type ConnectionRow } from '../sqlite/sqlite-connections.js';
-import { withRequest } from '../sqlite/sqlite-tenants.js';
 import type { PostgresContext, Queryable } from './postgres-database.js';
 
 async function find(db: Queryable, tenantId: string, id: string): Promise<ConnectionRow | undefined> {
@@ -54,14 +54,7 @@ export class PostgresConnections implements ConnectionRepository {
           [id, input.tenantId, input.userId, input.provider, input.purpose, input.accountEmail, JSON.stringify(input.scopes), tokens.accessToken, tokens.refreshToken, tokens.expiresAt, now, now],
         );
       }
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId: input.tenantId,
-        action: existing ? 'connection.reconnect' : 'connection.create',
-        target: `connection:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { provider: input.provider, purpose: input.purpose, accountEmail: input.accountEmail, userId: input.userId }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.connectionStored(context, input, id, existing !== undefined));
       return { connection: connectionFromRow(await requireRow(db, input.tenantId, id)), replaced: existing !== undefined };
     });
   }
@@ -104,7 +97,7 @@ export class PostgresConnections implements ConnectionRepository {
         this.ctx.nowIso(),
         row.id,
       ]);
-      await this.ctx.appendAudit(db, { actor: context.actor, tenantId, action: 'connection.tokens.refresh', target: `connection:${id}`, outcome: 'success', details: withRequest(context, { expiresAt: tokens.expiresAt }) });
+      await this.ctx.appendAudit(db, auditEvents.connectionTokensRefreshed(context, tenantId, id, tokens.expiresAt));
     });
   }
 
@@ -118,14 +111,7 @@ export class PostgresConnections implements ConnectionRepository {
         "UPDATE connections SET status = 'invalid', invalid_reason = $1, access_token = NULL, refresh_token = NULL, token_expires_at = NULL, updated_at = $2 WHERE id = $3",
         [context.reason, now, id],
       );
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId,
-        action: 'connection.disconnect',
-        target: `connection:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { provider: row.provider, reason: context.reason, busyBlocksDeleted: blocks }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.connectionDisconnected(context, tenantId, id, row.provider, blocks));
       return connectionFromRow(await requireRow(db, tenantId, id));
     });
   }
@@ -193,7 +179,7 @@ export class PostgresConnections implements ConnectionRepository {
       await requireRow(db, tenantId, id);
       const now = this.ctx.nowIso();
       await db.query('UPDATE connections SET last_sync_at = $1, last_sync = $2, updated_at = $3 WHERE id = $4', [now, JSON.stringify(counts), now, id]);
-      await this.ctx.appendAudit(db, { actor: context.actor, tenantId, action: 'calendar.sync', target: `connection:${id}`, outcome: 'success', details: withRequest(context, { ...counts }) });
+      await this.ctx.appendAudit(db, auditEvents.calendarSynced(context, tenantId, id, counts));
       return connectionFromRow(await requireRow(db, tenantId, id));
     });
   }

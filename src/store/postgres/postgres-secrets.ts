@@ -1,5 +1,6 @@
 // Key rotation on PostgreSQL: every ciphertext re-encrypted in one transaction.
 
+import { auditEvents } from '../audit-events.js';
 import type { SecretRepository, StoredSecret, WriteContext } from '../store.js';
 import type { PostgresContext } from './postgres-database.js';
 
@@ -30,7 +31,7 @@ export class PostgresSecrets implements SecretRepository {
           rewritten++;
         }
       }
-      await this.ctx.appendAudit(db, { actor: context.actor, tenantId: null, action: 'keys.rotate', target: null, outcome: 'success', details: { rewritten } });
+      await this.ctx.appendAudit(db, auditEvents.keysRotated(context, rewritten));
       return rewritten;
     });
   }

@@ -1,9 +1,10 @@
 // Tenants and overrides on PostgreSQL: the same behaviour as SQLite's, write by write.
 
+import { auditEvents } from '../audit-events.js';
 import { OverrideNotFoundError, TenantExistsError, TenantNotFoundError } from '../../errors.js';
 import type { NewTenant, Override, OverrideInput, OverrideRepository, Page, Tenant, TenantRepository, WriteCondition, WriteContext } from '../store.js';
-import { auditedOverride, checkCondition, overrideFromRow, type OverrideRow } from '../sqlite/sqlite-overrides.js';
-import { tenantFromRow, withRequest, type TenantRow } from '../sqlite/sqlite-tenants.js';
+import { checkCondition, overrideFromRow, type OverrideRow } from '../sqlite/sqlite-overrides.js';
+import { tenantFromRow, type TenantRow } from '../sqlite/sqlite-tenants.js';
 import type { PostgresContext, Queryable } from './postgres-database.js';
 
 const DEFAULT_PAGE = 100;
@@ -23,7 +24,7 @@ export class PostgresTenants implements TenantRepository {
       const now = this.ctx.nowIso();
       await db.query('INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', [tenant.id, tenant.name, tenant.plan, now, now]);
       const created: Tenant = { ...tenant, createdAt: now, updatedAt: now };
-      await this.ctx.appendAudit(db, { actor: context.actor, tenantId: tenant.id, action: 'tenant.create', target: `tenant:${tenant.id}`, outcome: 'success', details: withRequest(context, { after: created }) });
+      await this.ctx.appendAudit(db, auditEvents.tenantCreated(context, created));
       return created;
     });
   }
@@ -50,14 +51,7 @@ export class PostgresTenants implements TenantRepository {
       const now = this.ctx.nowIso();
       await db.query('UPDATE tenants SET plan = $1, updated_at = $2 WHERE id = $3', [plan, now, id]);
       const after: Tenant = { ...before, plan, updatedAt: now };
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId: id,
-        action: 'tenant.plan.change',
-        target: `tenant:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { before: { plan: before.plan }, after: { plan } }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.tenantPlanChanged(context, before, plan));
       return { before, after };
     });
   }
@@ -68,7 +62,7 @@ export class PostgresTenants implements TenantRepository {
       if (!before) throw new TenantNotFoundError(id);
       // Overrides, tokens and connections go with the tenant (ON DELETE CASCADE); audit rows stay.
       await db.query('DELETE FROM tenants WHERE id = $1', [id]);
-      await this.ctx.appendAudit(db, { actor: context.actor, tenantId: id, action: 'tenant.delete', target: `tenant:${id}`, outcome: 'success', details: withRequest(context, { before }) });
+      await this.ctx.appendAudit(db, auditEvents.tenantDeleted(context, before));
       return before;
     });
   }
@@ -106,14 +100,7 @@ export class PostgresOverrides implements OverrideRepository {
            expires_at = excluded.expires_at, updated_at = excluded.updated_at, version = excluded.version`,
         [after.tenantId, after.feature, JSON.stringify(after.value), after.reason, after.actor, after.expiresAt, after.createdAt, after.updatedAt, after.version],
       );
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId: input.tenantId,
-        action: 'override.set',
-        target: `feature:${input.feature}`,
-        outcome: 'success',
-        details: withRequest(context, { before: auditedOverride(before), after: auditedOverride(after) }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.overrideSet(context, input.tenantId, input.feature, before, after));
       return { before, after };
     });
   }
@@ -137,14 +124,7 @@ export class PostgresOverrides implements OverrideRepository {
       if (!before) throw new OverrideNotFoundError(tenantId, feature);
       checkCondition(`The override of "${feature}" for tenant "${tenantId}"`, before, condition);
       await db.query('DELETE FROM overrides WHERE tenant_id = $1 AND feature = $2', [tenantId, feature]);
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId,
-        action: 'override.clear',
-        target: `feature:${feature}`,
-        outcome: 'success',
-        details: withRequest(context, { before: auditedOverride(before), after: null, ...(context.reason ? { reason: context.reason } : {}) }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.overrideCleared(context, tenantId, feature, before));
       return before;
     });
   }

@@ -1,10 +1,10 @@
 // API tokens and pending OAuth states on PostgreSQL. Only hashes of secrets are stored.
 
+import { auditEvents } from '../audit-events.js';
 import type { CalendarProviderName } from '../../calendar/calendar-client.js';
 import { TenantNotFoundError, TokenNotFoundError } from '../../errors.js';
 import type { ApiToken, NewApiToken, OAuthState, OAuthStateRepository, TokenRepository, WriteContext } from '../store.js';
 import { tokenFromRow, type TokenRow } from '../sqlite/sqlite-tokens.js';
-import { withRequest } from '../sqlite/sqlite-tenants.js';
 import type { PostgresContext } from './postgres-database.js';
 
 export class PostgresTokens implements TokenRepository {
@@ -21,14 +21,7 @@ export class PostgresTokens implements TokenRepository {
           [token.id, token.tenantId, token.userId, token.role, token.name, token.secretHash, createdAt, token.expiresAt],
         )
       ).rows[0] as TokenRow;
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId: token.tenantId,
-        action: 'token.create',
-        target: `token:${token.id}`,
-        outcome: 'success',
-        details: withRequest(context, { userId: token.userId, role: token.role, expiresAt: token.expiresAt }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.tokenCreated(context, token));
       return tokenFromRow(row);
     });
   }
@@ -55,7 +48,7 @@ export class PostgresTokens implements TokenRepository {
       if (!row) throw new TokenNotFoundError(id);
       const revokedAt = row.revoked_at ?? this.ctx.nowIso();
       await db.query('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2', [revokedAt, id]);
-      await this.ctx.appendAudit(db, { actor: context.actor, tenantId: row.tenant_id, action: 'token.revoke', target: `token:${id}`, outcome: 'success', details: withRequest(context, { userId: row.user_id }) });
+      await this.ctx.appendAudit(db, auditEvents.tokenRevoked(context, row.tenant_id, id, row.user_id));
       return { ...tokenFromRow(row), revokedAt };
     });
   }
@@ -83,14 +76,7 @@ export class PostgresOAuthStates implements OAuthStateRepository {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [state.stateHash, state.tenantId, state.userId, state.provider, state.purpose, state.redirectUri, state.codeVerifier, state.createdAt, state.expiresAt],
       );
-      await this.ctx.appendAudit(db, {
-        actor: context.actor,
-        tenantId: state.tenantId,
-        action: 'oauth.initiate',
-        target: `provider:${state.provider}`,
-        outcome: 'success',
-        details: withRequest(context, { purpose: state.purpose, redirectUri: state.redirectUri, expiresAt: state.expiresAt }),
-      });
+      await this.ctx.appendAudit(db, auditEvents.oauthInitiated(context, state));
     });
   }
 

@@ -1,11 +1,11 @@
 // Calendar connections, their sync state and busy blocks on SQLite. Every query names the
 // tenant: a connection of another tenant is never found.
 
+import { auditEvents } from '../audit-events.js';
 import type { CalendarProviderName, EventChange } from '../../calendar/calendar-client.js';
 import { ConnectionNotFoundError, LimitReachedError, TenantNotFoundError, withDetails } from '../../errors.js';
 import type { Connection, ConnectionRepository, ConnectionTokens, NewConnection, StoredBusyBlock, SyncCounts, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
-import { withRequest } from './sqlite-tenants.js';
 
 export interface ConnectionRow {
   id: string;
@@ -103,14 +103,7 @@ export class SqliteConnections implements ConnectionRepository {
           now,
         );
       }
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: input.tenantId,
-        action: existing ? 'connection.reconnect' : 'connection.create',
-        target: `connection:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { provider: input.provider, purpose: input.purpose, accountEmail: input.accountEmail, userId: input.userId }),
-      });
+      this.ctx.appendAudit(auditEvents.connectionStored(context, input, id, existing !== undefined));
       return { connection: connectionFromRow(this.#require(input.tenantId, id)), replaced: existing !== undefined };
     });
   }
@@ -148,14 +141,7 @@ export class SqliteConnections implements ConnectionRepository {
       this.ctx.db
         .prepare('UPDATE connections SET access_token = ?, refresh_token = coalesce(?, refresh_token), token_expires_at = ?, updated_at = ? WHERE id = ?')
         .run(tokens.accessToken, tokens.refreshToken, tokens.expiresAt, this.ctx.nowIso(), row.id);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId,
-        action: 'connection.tokens.refresh',
-        target: `connection:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { expiresAt: tokens.expiresAt }),
-      });
+      this.ctx.appendAudit(auditEvents.connectionTokensRefreshed(context, tenantId, id, tokens.expiresAt));
     });
   }
 
@@ -169,14 +155,7 @@ export class SqliteConnections implements ConnectionRepository {
       db.prepare(
         "UPDATE connections SET status = 'invalid', invalid_reason = ?, access_token = NULL, refresh_token = NULL, token_expires_at = NULL, updated_at = ? WHERE id = ?",
       ).run(context.reason, now, id);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId,
-        action: 'connection.disconnect',
-        target: `connection:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { provider: row.provider, reason: context.reason, busyBlocksDeleted: blocks }),
-      });
+      this.ctx.appendAudit(auditEvents.connectionDisconnected(context, tenantId, id, row.provider, blocks));
       return connectionFromRow(this.#require(tenantId, id));
     });
   }
@@ -243,14 +222,7 @@ export class SqliteConnections implements ConnectionRepository {
       this.#require(tenantId, id);
       const now = this.ctx.nowIso();
       this.ctx.db.prepare('UPDATE connections SET last_sync_at = ?, last_sync = ?, updated_at = ? WHERE id = ?').run(now, JSON.stringify(counts), now, id);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId,
-        action: 'calendar.sync',
-        target: `connection:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { ...counts }),
-      });
+      this.ctx.appendAudit(auditEvents.calendarSynced(context, tenantId, id, counts));
       return connectionFromRow(this.#require(tenantId, id));
     });
   }

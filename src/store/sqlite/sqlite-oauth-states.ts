@@ -1,9 +1,9 @@
 // Pending OAuth authorizations on SQLite: created at initiation, consumed once at the callback.
 
+import { auditEvents } from '../audit-events.js';
 import type { CalendarProviderName } from '../../calendar/calendar-client.js';
 import type { OAuthState, OAuthStateRepository, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
-import { withRequest } from './sqlite-tenants.js';
 
 interface StateRow {
   state_hash: string;
@@ -35,14 +35,7 @@ export class SqliteOAuthStates implements OAuthStateRepository {
   create(state: OAuthState, context: WriteContext): Promise<void> {
     return this.ctx.write(() => {
       this.#insert.run(state);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: state.tenantId,
-        action: 'oauth.initiate',
-        target: `provider:${state.provider}`,
-        outcome: 'success',
-        details: withRequest(context, { purpose: state.purpose, redirectUri: state.redirectUri, expiresAt: state.expiresAt }),
-      });
+      this.ctx.appendAudit(auditEvents.oauthInitiated(context, state));
     });
   }
 

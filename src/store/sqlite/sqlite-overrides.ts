@@ -1,10 +1,10 @@
 // Per-tenant overrides on SQLite, with optimistic concurrency on their version.
 
+import { auditEvents } from '../audit-events.js';
 import { OverrideNotFoundError, TenantNotFoundError, VersionConflictError } from '../../errors.js';
 import type { FeatureValue } from '../../policy/types.js';
 import type { Override, OverrideInput, OverrideRepository, WriteCondition, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
-import { withRequest } from './sqlite-tenants.js';
 
 export interface OverrideRow {
   tenant_id: string;
@@ -30,12 +30,6 @@ export function overrideFromRow(row: OverrideRow): Override {
     updatedAt: row.updated_at,
     version: row.version,
   };
-}
-
-/** What the audit log keeps of an override. */
-export function auditedOverride(override: Override | undefined): Record<string, unknown> | null {
-  if (!override) return null;
-  return { value: override.value, reason: override.reason, expiresAt: override.expiresAt, actor: override.actor, version: override.version };
 }
 
 export function checkCondition(what: string, current: { version: number } | undefined, condition: WriteCondition | undefined): void {
@@ -83,14 +77,7 @@ export class SqliteOverrides implements OverrideRepository {
         version: (before?.version ?? 0) + 1,
       };
       this.#upsert.run({ ...after, value: JSON.stringify(after.value) });
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: input.tenantId,
-        action: 'override.set',
-        target: `feature:${input.feature}`,
-        outcome: 'success',
-        details: withRequest(context, { before: auditedOverride(before), after: auditedOverride(after) }),
-      });
+      this.ctx.appendAudit(auditEvents.overrideSet(context, input.tenantId, input.feature, before, after));
       return { before, after };
     });
   }
@@ -120,14 +107,7 @@ export class SqliteOverrides implements OverrideRepository {
       if (!before) throw new OverrideNotFoundError(tenantId, feature);
       checkCondition(`The override of "${feature}" for tenant "${tenantId}"`, before, condition);
       this.#delete.run(tenantId, feature);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId,
-        action: 'override.clear',
-        target: `feature:${feature}`,
-        outcome: 'success',
-        details: withRequest(context, { before: auditedOverride(before), after: null, ...(context.reason ? { reason: context.reason } : {}) }),
-      });
+      this.ctx.appendAudit(auditEvents.overrideCleared(context, tenantId, feature, before));
       return before;
     });
   }

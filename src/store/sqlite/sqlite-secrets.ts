@@ -1,5 +1,6 @@
 // Key rotation on SQLite: every ciphertext re-encrypted in one transaction.
 
+import { auditEvents } from '../audit-events.js';
 import type { SecretRepository, StoredSecret, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
 
@@ -39,7 +40,7 @@ export class SqliteSecrets implements SecretRepository {
           rewritten++;
         }
       }
-      this.ctx.appendAudit({ actor: context.actor, tenantId: null, action: 'keys.rotate', target: null, outcome: 'success', details: { rewritten } });
+      this.ctx.appendAudit(auditEvents.keysRotated(context, rewritten));
       return rewritten;
     });
   }

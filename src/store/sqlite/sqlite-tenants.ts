@@ -1,5 +1,6 @@
 // Tenants on SQLite.
 
+import { auditEvents } from '../audit-events.js';
 import { TenantExistsError, TenantNotFoundError } from '../../errors.js';
 import type { NewTenant, Page, Tenant, TenantRepository, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
@@ -46,14 +47,7 @@ export class SqliteTenants implements TenantRepository {
       const now = this.ctx.nowIso();
       this.#insert.run(tenant.id, tenant.name, tenant.plan, now, now);
       const created: Tenant = { ...tenant, createdAt: now, updatedAt: now };
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: tenant.id,
-        action: 'tenant.create',
-        target: `tenant:${tenant.id}`,
-        outcome: 'success',
-        details: withRequest(context, { after: created }),
-      });
+      this.ctx.appendAudit(auditEvents.tenantCreated(context, created));
       return created;
     });
   }
@@ -77,14 +71,7 @@ export class SqliteTenants implements TenantRepository {
       const now = this.ctx.nowIso();
       this.#updatePlan.run(plan, now, id);
       const after: Tenant = { ...before, plan, updatedAt: now };
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: id,
-        action: 'tenant.plan.change',
-        target: `tenant:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { before: { plan: before.plan }, after: { plan } }),
-      });
+      this.ctx.appendAudit(auditEvents.tenantPlanChanged(context, before, plan));
       return { before, after };
     });
   }
@@ -95,20 +82,9 @@ export class SqliteTenants implements TenantRepository {
       if (!before) throw new TenantNotFoundError(id);
       // Overrides, tokens and connections go with the tenant (ON DELETE CASCADE); audit rows stay.
       this.#delete.run(id);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: id,
-        action: 'tenant.delete',
-        target: `tenant:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { before }),
-      });
+      this.ctx.appendAudit(auditEvents.tenantDeleted(context, before));
       return before;
     });
   }
 }
 
-/** Audit details with the request id when there is one. */
-export function withRequest(context: WriteContext, details: Record<string, unknown>): Record<string, unknown> {
-  return context.requestId ? { ...details, requestId: context.requestId } : details;
-}

@@ -1,9 +1,9 @@
 // API tokens on SQLite: only the hash of each secret is stored.
 
+import { auditEvents } from '../audit-events.js';
 import { TenantNotFoundError, TokenNotFoundError } from '../../errors.js';
 import type { ApiToken, NewApiToken, Role, TokenRepository, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
-import { withRequest } from './sqlite-tenants.js';
 
 export interface TokenRow {
   id: string;
@@ -53,14 +53,7 @@ export class SqliteTokens implements TokenRepository {
       const createdAt = this.ctx.nowIso();
       this.#insert.run({ ...token, createdAt });
       const created = tokenFromRow(this.#byId.get(token.id) as TokenRow);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: token.tenantId,
-        action: 'token.create',
-        target: `token:${token.id}`,
-        outcome: 'success',
-        details: withRequest(context, { userId: token.userId, role: token.role, expiresAt: token.expiresAt }),
-      });
+      this.ctx.appendAudit(auditEvents.tokenCreated(context, token));
       return created;
     });
   }
@@ -83,14 +76,7 @@ export class SqliteTokens implements TokenRepository {
       if (!row) throw new TokenNotFoundError(id);
       const revokedAt = row.revoked_at ?? this.ctx.nowIso();
       this.#revoke.run(revokedAt, id);
-      this.ctx.appendAudit({
-        actor: context.actor,
-        tenantId: row.tenant_id,
-        action: 'token.revoke',
-        target: `token:${id}`,
-        outcome: 'success',
-        details: withRequest(context, { userId: row.user_id }),
-      });
+      this.ctx.appendAudit(auditEvents.tokenRevoked(context, row.tenant_id, id, row.user_id));
       return { ...tokenFromRow(row), revokedAt };
     });
   }
