@@ -94,7 +94,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Both caches are exact: dropped on every change before the change's write returns.
-  const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store);
+  const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
+    // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.
+    trustLastKnown: () => {
+      const staleSince = services.tenants.staleSince;
+      return staleSince === undefined || services.clock() - staleSince <= config.staleBoundMs;
+    },
+  });
   const decisions = new DecisionCache({
     clock: services.clock,
     subscribe: (invalidate) => {

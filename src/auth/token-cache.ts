@@ -1,24 +1,47 @@
 // API token lookups without a query per request. Exact: the cache is dropped after every write
 // of this process (before the write returns: a revoked token stops working at once) and
 // whenever another process writes to the store (the store's change signal).
+//
+// While the store is out of reach, decisions come from the last known state for a bounded time
+// (TenantDirectory, EntitleProvider); authentication does the same: a token whose last lookup
+// found it valid is still accepted, for as long as `trustLastKnown` says so. Our own writes
+// drop that memory too, so a token this process revoked is never accepted again.
 
+import { StoreUnavailableError } from '../errors.js';
 import type { ApiToken, EntitleStore } from '../store/store.js';
+
+export interface TokenCacheOptions {
+  /** Whether tokens last seen valid may still be accepted while the store cannot answer. */
+  readonly trustLastKnown?: () => boolean;
+  readonly maxEntries?: number;
+}
 
 export class TokenCache {
   #entries = new Map<string, ApiToken>();
+  /** Tokens found before the last change signal: used only when the store cannot answer. */
+  #lastKnown = new Map<string, ApiToken>();
   #generation = 0;
   readonly #stops: (() => void)[];
+  readonly #maxEntries: number;
 
   constructor(
     private readonly lookup: (secretHash: string) => Promise<ApiToken | undefined>,
     store: Pick<EntitleStore, 'afterWrite' | 'changes'>,
-    private readonly maxEntries = 10_000,
+    private readonly options: TokenCacheOptions = {},
   ) {
-    const clear = () => this.clear();
-    this.#stops = [store.afterWrite(clear), store.changes.watch(clear)];
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#stops = [store.afterWrite(() => this.clear()), store.changes.watch(() => this.#revalidate())];
   }
 
+  /** Forgets every token, including the last known ones. */
   clear(): void {
+    this.#generation++;
+    this.#entries = new Map();
+    this.#lastKnown = new Map();
+  }
+
+  /** Another process wrote: look every token up again, but remember them in case the store goes away. */
+  #revalidate(): void {
     this.#generation++;
     this.#entries = new Map();
   }
@@ -28,10 +51,21 @@ export class TokenCache {
     const hit = this.#entries.get(secretHash);
     if (hit) return hit;
     const generation = this.#generation;
-    const token = await this.lookup(secretHash);
-    if (token && generation === this.#generation) {
-      if (this.#entries.size >= this.maxEntries) this.#entries = new Map();
-      this.#entries.set(secretHash, token);
+    let token: ApiToken | undefined;
+    try {
+      token = await this.lookup(secretHash);
+    } catch (error) {
+      const lastKnown = this.#lastKnown.get(secretHash);
+      if (error instanceof StoreUnavailableError && lastKnown && (this.options.trustLastKnown?.() ?? false)) return lastKnown;
+      throw error;
+    }
+    if (generation !== this.#generation) return token;
+    if (token) {
+      remember(this.#entries, secretHash, token, this.#maxEntries);
+      remember(this.#lastKnown, secretHash, token, this.#maxEntries);
+    } else {
+      // The store answered: what it says replaces what was known before.
+      this.#lastKnown.delete(secretHash);
     }
     return token;
   }
@@ -40,4 +74,10 @@ export class TokenCache {
     for (const stop of this.#stops) stop();
     this.clear();
   }
+}
+
+/** Bounded: a full map starts again rather than growing. */
+function remember(map: Map<string, ApiToken>, secretHash: string, token: ApiToken, maxEntries: number): void {
+  if (map.size >= maxEntries && !map.has(secretHash)) map.clear();
+  map.set(secretHash, token);
 }

@@ -93,7 +93,7 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
       const stop = a.changes.watch(() => signalled++);
       try {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        const killed = await admin(async (client) => (await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN entitle_changes' AND datname = current_database()")).rowCount);
+        const killed = await admin(async (client) => (await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`entitle-listener:${schema}`])).rowCount);
         expect(killed).toBeGreaterThan(0);
         const afterKill = signalled;
         const deadline = Date.now() + 3000;

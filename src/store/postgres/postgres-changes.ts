@@ -79,7 +79,8 @@ export class PostgresChangeFeed implements ChangeFeed {
     let timer: NodeJS.Timeout | undefined;
     const connect = async (): Promise<void> => {
       if (stopped) return;
-      const listener = new pg.Client(clientConfig(this.options));
+      // Named, so an operator (or a test) can find this instance's listener in pg_stat_activity.
+      const listener = new pg.Client({ ...clientConfig(this.options), application_name: `entitle-listener:${this.options.schema ?? 'default'}` });
       client = listener;
       let retried = false;
       // The connection is gone (or never came): reconnect, and signal once it is back.

@@ -102,8 +102,16 @@ export class PostgresContext {
     return new Date(this.clock()).toISOString();
   }
 
-  /** A read on the pool, with database failures as 503. */
+  /**
+   * A read on the pool, with database failures as 503. A read that met a pooled connection
+   * which died while idle (the pool learns of it only then) is tried once more on a fresh one.
+   */
   async read<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.pool);
+    } catch (error) {
+      if (!isLostConnection(error)) throw translateError(error);
+    }
     try {
       return await work(this.pool);
     } catch (error) {
@@ -116,12 +124,20 @@ export class PostgresContext {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+      } catch (error) {
+        // Nothing has been done yet: a connection that died while idle is replaced and the write goes on.
+        client.release(error instanceof Error ? error : true);
+        if (!isLostConnection(error)) throw error;
+        client = await this.pool.connect();
+        await client.query('BEGIN');
+      }
     } catch (error) {
       throw translateError(error);
     }
     let result: T;
     try {
-      await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
       result = await work(client);
       await client.query('COMMIT');
@@ -154,6 +170,13 @@ export class PostgresContext {
     this.#hooks.add(hook);
     return () => this.#hooks.delete(hook);
   }
+}
+
+/** The connection itself failed (not the statement): safe to try again on another one. */
+function isLostConnection(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return /Connection terminated|Client has encountered a connection error|ECONNRESET|EPIPE/.test(error.message) || code === 'ECONNRESET' || code === 'EPIPE' || code === '57P01';
 }
 
 /** Our own errors pass through; anything the database throws becomes a 503 with no internals. */

@@ -3,7 +3,7 @@
 import { auditEvents } from '../audit-events.js';
 import { OverrideNotFoundError, TenantExistsError, TenantNotFoundError } from '../../errors.js';
 import type { NewTenant, Override, OverrideInput, OverrideRepository, Page, Tenant, TenantRepository, WriteCondition, WriteContext } from '../store.js';
-import { checkCondition, overrideFromRow, type OverrideRow } from '../sqlite/sqlite-overrides.js';
+import { checkCondition, overrideAfterSet, overrideFromRow, type OverrideRow } from '../sqlite/sqlite-overrides.js';
 import { tenantFromRow, type TenantRow } from '../sqlite/sqlite-tenants.js';
 import type { PostgresContext, Queryable } from './postgres-database.js';
 
@@ -81,18 +81,7 @@ export class PostgresOverrides implements OverrideRepository {
       if (!(await findTenant(db, input.tenantId))) throw new TenantNotFoundError(input.tenantId);
       const before = await findOverride(db, input.tenantId, input.feature);
       checkCondition(`The override of "${input.feature}" for tenant "${input.tenantId}"`, before, condition);
-      const now = this.ctx.nowIso();
-      const after: Override = {
-        tenantId: input.tenantId,
-        feature: input.feature,
-        value: input.value,
-        reason: input.reason,
-        actor: context.actor,
-        expiresAt: input.expiresAt,
-        createdAt: before?.createdAt ?? now,
-        updatedAt: now,
-        version: (before?.version ?? 0) + 1,
-      };
+      const after = overrideAfterSet(input, before, context.actor, this.ctx.nowIso());
       await db.query(
         `INSERT INTO overrides (tenant_id, feature, value, reason, actor, expires_at, created_at, updated_at, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

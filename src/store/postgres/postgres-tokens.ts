@@ -1,9 +1,9 @@
 // API tokens and pending OAuth states on PostgreSQL. Only hashes of secrets are stored.
 
 import { auditEvents } from '../audit-events.js';
-import type { CalendarProviderName } from '../../calendar/calendar-client.js';
 import { TenantNotFoundError, TokenNotFoundError } from '../../errors.js';
 import type { ApiToken, NewApiToken, OAuthState, OAuthStateRepository, TokenRepository, WriteContext } from '../store.js';
+import { oauthStateFromRow, type StateRow } from '../sqlite/sqlite-oauth-states.js';
 import { tokenFromRow, type TokenRow } from '../sqlite/sqlite-tokens.js';
 import type { PostgresContext } from './postgres-database.js';
 
@@ -54,17 +54,6 @@ export class PostgresTokens implements TokenRepository {
   }
 }
 
-interface StateRow {
-  state_hash: string;
-  tenant_id: string;
-  user_id: string;
-  provider: string;
-  purpose: string;
-  redirect_uri: string;
-  code_verifier: string;
-  created_at: string;
-  expires_at: string;
-}
 
 export class PostgresOAuthStates implements OAuthStateRepository {
   constructor(private readonly ctx: PostgresContext) {}
@@ -84,18 +73,7 @@ export class PostgresOAuthStates implements OAuthStateRepository {
   consume(stateHash: string): Promise<OAuthState | undefined> {
     return this.ctx.write(async (db) => {
       const row = (await db.query<StateRow>('DELETE FROM oauth_states WHERE state_hash = $1 RETURNING *', [stateHash])).rows[0];
-      if (!row) return undefined;
-      return {
-        stateHash: row.state_hash,
-        tenantId: row.tenant_id,
-        userId: row.user_id,
-        provider: row.provider as CalendarProviderName,
-        purpose: row.purpose,
-        redirectUri: row.redirect_uri,
-        codeVerifier: row.code_verifier,
-        createdAt: row.created_at,
-        expiresAt: row.expires_at,
-      };
+      return row ? oauthStateFromRow(row) : undefined;
     });
   }
 

@@ -5,7 +5,7 @@ import type { CalendarProviderName } from '../../calendar/calendar-client.js';
 import type { OAuthState, OAuthStateRepository, WriteContext } from '../store.js';
 import type { SqliteContext } from './sqlite-database.js';
 
-interface StateRow {
+export interface StateRow {
   state_hash: string;
   tenant_id: string;
   user_id: string;
@@ -15,6 +15,20 @@ interface StateRow {
   code_verifier: string;
   created_at: string;
   expires_at: string;
+}
+
+export function oauthStateFromRow(row: StateRow): OAuthState {
+  return {
+    stateHash: row.state_hash,
+    tenantId: row.tenant_id,
+    userId: row.user_id,
+    provider: row.provider as CalendarProviderName,
+    purpose: row.purpose,
+    redirectUri: row.redirect_uri,
+    codeVerifier: row.code_verifier,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
 }
 
 export class SqliteOAuthStates implements OAuthStateRepository {
@@ -42,18 +56,7 @@ export class SqliteOAuthStates implements OAuthStateRepository {
   consume(stateHash: string): Promise<OAuthState | undefined> {
     return this.ctx.write(() => {
       const row = this.#consume.get(stateHash) as StateRow | undefined;
-      if (!row) return undefined;
-      return {
-        stateHash: row.state_hash,
-        tenantId: row.tenant_id,
-        userId: row.user_id,
-        provider: row.provider as CalendarProviderName,
-        purpose: row.purpose,
-        redirectUri: row.redirect_uri,
-        codeVerifier: row.code_verifier,
-        createdAt: row.created_at,
-        expiresAt: row.expires_at,
-      };
+      return row ? oauthStateFromRow(row) : undefined;
     });
   }
 

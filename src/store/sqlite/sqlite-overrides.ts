@@ -32,6 +32,21 @@ export function overrideFromRow(row: OverrideRow): Override {
   };
 }
 
+/** The override a set leaves: a new version, the first creation time kept. */
+export function overrideAfterSet(input: OverrideInput, before: Override | undefined, actor: string, now: string): Override {
+  return {
+    tenantId: input.tenantId,
+    feature: input.feature,
+    value: input.value,
+    reason: input.reason,
+    actor,
+    expiresAt: input.expiresAt,
+    createdAt: before?.createdAt ?? now,
+    updatedAt: now,
+    version: (before?.version ?? 0) + 1,
+  };
+}
+
 export function checkCondition(what: string, current: { version: number } | undefined, condition: WriteCondition | undefined): void {
   if (condition?.ifVersion === undefined) return;
   if ((current?.version ?? 0) !== condition.ifVersion) throw new VersionConflictError(what);
@@ -64,18 +79,7 @@ export class SqliteOverrides implements OverrideRepository {
       if (!this.#tenantExists.get(input.tenantId)) throw new TenantNotFoundError(input.tenantId);
       const before = this.#find(input.tenantId, input.feature);
       checkCondition(`The override of "${input.feature}" for tenant "${input.tenantId}"`, before, condition);
-      const now = this.ctx.nowIso();
-      const after: Override = {
-        tenantId: input.tenantId,
-        feature: input.feature,
-        value: input.value,
-        reason: input.reason,
-        actor: context.actor,
-        expiresAt: input.expiresAt,
-        createdAt: before?.createdAt ?? now,
-        updatedAt: now,
-        version: (before?.version ?? 0) + 1,
-      };
+      const after = overrideAfterSet(input, before, context.actor, this.ctx.nowIso());
       this.#upsert.run({ ...after, value: JSON.stringify(after.value) });
       this.ctx.appendAudit(auditEvents.overrideSet(context, input.tenantId, input.feature, before, after));
       return { before, after };
