@@ -9,7 +9,7 @@ import { DEMO_TENANT, seedDemo, type DemoSeed } from './tenants/seed-demo.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp({ config });
-  const seed = config.seedDemo ? await seedDemo(app.entitle) : undefined;
+  const seed = config.seedDemo ? await seedDemo(app.entitle.store, app.entitle.policy.snapshot) : undefined;
   const address = await app.listen({ port: config.port, host: config.host });
   printWelcome(config, address, seed, app.entitle.policy.snapshot.version);
 

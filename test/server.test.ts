@@ -70,6 +70,18 @@ describe('npm start', () => {
     expect(allowed).toBe(200);
   });
 
+  it('still prints the demo tokens when the CLI used the fresh database first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'entitle-start-'));
+    const env = { ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
+    const args = ['overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--value', 'true', '--reason', 'trial'];
+    expect(await runCli(args, { stdout: () => {}, stderr: () => {}, env, cwd: ROOT })).toBe(0);
+    const started = await startServer(env);
+    child = started.child;
+    const base = /listening on (http:\/\/[^\s]+)/.exec(started.output)?.[1] as string;
+    const token = /demo user: (ent_\S+)/.exec(started.output)?.[1] as string;
+    expect((await fetch(`${base}/api/calendar/list/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
   it('refuses to start on an invalid policy, naming file:line:column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'entitle-start-'));
     const policies = mkdtempSync(join(tmpdir(), 'entitle-bad-policy-'));

@@ -8,6 +8,7 @@ import type { PolicySnapshot } from '../policy/types.js';
 import { InvalidPolicyError } from '../policy/watch.js';
 import { openStore } from '../store/open-store.js';
 import type { EntitleStore } from '../store/store.js';
+import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../tenants/seed-demo.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -33,9 +34,20 @@ export class CliContext {
     this.out(JSON.stringify(value, null, 2));
   }
 
-  async store(): Promise<EntitleStore> {
+  /**
+   * The store. Commands about a tenant pass `seedDemo`: in development an empty database then
+   * gets the demo tenant first, as the server's first start would give it.
+   */
+  async store(options: { readonly seedDemo?: boolean } = {}): Promise<EntitleStore> {
     this.#store ??= await openStore({ env: this.io.env, databasePath: this.config.databasePath });
+    if (options.seedDemo && this.#seedsDemo() && (await seedDemoTenant(this.#store, await this.policy()))) {
+      this.io.stderr(`empty database: created tenant "${DEMO_TENANT}" on plan ${DEMO_PLAN} (development only; ENTITLE_SEED_DEMO=false turns this off)\n`);
+    }
     return this.#store;
+  }
+
+  #seedsDemo(): boolean {
+    return this.io.env.NODE_ENV !== 'production' && this.io.env.ENTITLE_SEED_DEMO !== 'false';
   }
 
   /** The policy in force; an invalid policy stops the command with every issue. */

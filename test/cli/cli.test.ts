@@ -54,9 +54,10 @@ describe('entitle CLI', () => {
   });
 
   describe('tenants, overrides and explain', () => {
-    it('walks through the issue\'s done-when: default false, override true, expired override gone', async () => {
-      expect((await cli('tenants', 'create', 'demo', '--plan', 'free', '--name', 'Demo')).stdout).toBe('created tenant demo (Demo) on plan free\n');
-      const before = JSON.parse((await cli('explain', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--json')).stdout);
+    it('walks a fresh database through default false, override true, expired override gone', async () => {
+      const first = await cli('explain', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--json');
+      expect(first.stderr).toBe('empty database: created tenant "demo" on plan free (development only; ENTITLE_SEED_DEMO=false turns this off)\n');
+      const before = JSON.parse(first.stdout);
       expect(before).toMatchObject({ value: false, variant: 'default', source: 'default', cause: 'NOT_IN_PLAN', plan: 'free', requiredPlan: 'pro' });
 
       const set = await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--value', 'true', '--reason', 'trial');
@@ -72,6 +73,24 @@ describe('entitle CLI', () => {
       const expired = JSON.parse((await cli('explain', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--json')).stdout);
       expect(expired).toMatchObject({ value: false, variant: 'default' });
       expect((await cli('overrides', 'list')).stdout).toContain('(expired)');
+    });
+
+    it.each([
+      ['in production', { NODE_ENV: 'production' }],
+      ['when turned off', { ENTITLE_SEED_DEMO: 'false' }],
+    ])('seeds no demo tenant %s', async (_, extra) => {
+      env = { ...env, ...extra };
+      expect(await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'x')).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'error: Tenant "demo" not found\n',
+      });
+    });
+
+    it('seeds no demo tenant into a database that has tenants, nor on tenants create', async () => {
+      await cli('tenants', 'create', 'acme', '--plan', 'free');
+      expect((await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'x')).code).toBe(1);
+      expect(JSON.parse((await cli('tenants', 'list', '--json')).stdout).map((t: { id: string }) => t.id)).toEqual(['acme']);
     });
 
     it('changes a plan and lists tenants', async () => {

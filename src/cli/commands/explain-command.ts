@@ -16,7 +16,7 @@ export function registerExplain(program: Command, context: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { tenant: string; feature?: string; json?: boolean }) => {
       const policy = await context.policy();
-      const store = await context.store();
+      const store = await context.store({ seedDemo: true });
       const [snapshot] = await store.changes.load([options.tenant]);
       const tenant = snapshot ? tenantState(snapshot) : undefined;
       const now = Date.now();

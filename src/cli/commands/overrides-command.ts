@@ -22,7 +22,7 @@ export function registerOverrides(program: Command, context: CliContext): void {
       const policy = await context.policy();
       const feature = policy.features.get(options.feature);
       if (!feature) throw new FeatureNotFoundError(options.feature);
-      const operations = new TenantOperations({ store: await context.store(), policy: () => policy });
+      const operations = new TenantOperations({ store: await context.store({ seedDemo: true }), policy: () => policy });
       const { after } = await operations.setOverride(
         {
           tenantId: options.tenant,
@@ -46,7 +46,7 @@ export function registerOverrides(program: Command, context: CliContext): void {
     .option('--reason <text>', 'why (kept in the audit log)')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (options: { tenant: string; feature: string; reason?: string; actor?: string }) => {
-      const store = await context.store();
+      const store = await context.store({ seedDemo: true });
       await store.overrides.clear(options.tenant, options.feature, { actor: context.actor(options.actor), ...(options.reason ? { reason: options.reason } : {}) });
       context.out(`override cleared: ${options.tenant} ${options.feature}`);
     });
@@ -57,7 +57,7 @@ export function registerOverrides(program: Command, context: CliContext): void {
     .option('--tenant <id>', 'only this tenant')
     .option('--json', 'print JSON')
     .action(async (options: { tenant?: string; json?: boolean }) => {
-      const store = await context.store();
+      const store = await context.store({ seedDemo: true });
       const list = await store.overrides.list(options.tenant ? { tenantId: options.tenant } : {});
       if (options.json) {
         context.json(list);

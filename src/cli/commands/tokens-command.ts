@@ -21,7 +21,7 @@ export function registerTokens(program: Command, context: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { tenant: string; user: string; role: string; name?: string; expires?: string; actor?: string; json?: boolean }) => {
       const { token, record } = await issueApiToken(
-        await context.store(),
+        await context.store({ seedDemo: true }),
         {
           tenantId: options.tenant,
           userId: options.user,
