@@ -54,6 +54,8 @@ export interface UnleashConfig {
   readonly url: string;
   readonly apiToken: string;
   readonly appName: string;
+  /** How often release toggles are fetched again (UNLEASH_REFRESH_INTERVAL_MS, default 15 s). */
+  readonly refreshIntervalMs: number;
 }
 
 /** Everything the service needs, validated once at start. */
@@ -163,7 +165,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const unleashUrl = text('UNLEASH_URL');
   const unleashToken = text('UNLEASH_API_TOKEN');
   if (unleashUrl && !unleashToken) problems.push('UNLEASH_API_TOKEN is required with UNLEASH_URL');
-  const unleash = unleashUrl && unleashToken ? { url: url('UNLEASH_URL', unleashUrl), apiToken: unleashToken, appName: text('UNLEASH_APP_NAME') ?? 'entitle' } : undefined;
+  const unleashRefresh = text('UNLEASH_REFRESH_INTERVAL_MS') ?? '15000';
+  if (!/^\d{2,9}$/.test(unleashRefresh) || Number(unleashRefresh) < 50) problems.push(`UNLEASH_REFRESH_INTERVAL_MS must be a whole number of milliseconds, at least 50 (got ${JSON.stringify(unleashRefresh)})`);
+  const unleash =
+    unleashUrl && unleashToken ? { url: url('UNLEASH_URL', unleashUrl), apiToken: unleashToken, appName: text('UNLEASH_APP_NAME') ?? 'entitle', refreshIntervalMs: Number(unleashRefresh) } : undefined;
 
   const databaseUrl = text('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
@@ -184,7 +189,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     production,
     port,
     host: text('HOST') ?? '127.0.0.1',
-    logLevel: text('LOG_LEVEL') ?? (production ? 'info' : 'info'),
+    logLevel: text('LOG_LEVEL') ?? 'info',
     databaseUrl,
     databaseSchema: text('DATABASE_SCHEMA'),
     encryption,

@@ -11,7 +11,9 @@ export interface EntitleError extends FastifyError {
 
 // Authentication and authorisation
 export const AuthRequiredError = createError('ENT_ERR_AUTH_REQUIRED', 'Authentication required', 401);
-export const InvalidTokenError = createError('ENT_ERR_INVALID_TOKEN', 'Invalid or expired token', 401);
+// Same words as no token at all (the spec's 401 body); the code and WWW-Authenticate error="invalid_token" tell them apart.
+export const InvalidTokenError = createError('ENT_ERR_INVALID_TOKEN', 'Authentication required', 401);
+export const RateLimitedError = createError<[string]>('ENT_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429);
 export const AdminRequiredError = createError('ENT_ERR_ADMIN_REQUIRED', 'This route needs an admin token', 403);
 export const FeatureNotAvailableError = createError('ENT_ERR_FEATURE_NOT_AVAILABLE', 'Feature not available', 403);
 export const EntitlementUnavailableError = createError(
@@ -72,4 +74,3 @@ export function isClientFacing(error: unknown): error is EntitleError {
 export function withDetails<E extends FastifyError>(error: E, details: Record<string, unknown>): E & EntitleError {
   return Object.assign(error, { details: Object.freeze(details) });
 }
-export const RateLimitedError = createError<[string]>('ENT_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429);

@@ -55,8 +55,9 @@ function printWelcome(config: Config, address: string, seed: DemoSeed | undefine
       `  curl -s ${base}/api/calendar/list/ -H "Authorization: Bearer $TOKEN"          # 403 Feature not available`,
       `  npx entitle overrides set --tenant ${DEMO_TENANT} --feature can_use_calendar_sync --value true --reason trial`,
       `  curl -s ${base}/api/calendar/list/ -H "Authorization: Bearer $TOKEN"          # 200, no restart needed`,
+      `  npx entitle overrides set --tenant ${DEMO_TENANT} --feature max_connected_calendars --value 2 --reason trial   # free allows 0`,
       `  curl -s -X POST ${base}/api/oauth/google/initiate/ -H "Authorization: Bearer $TOKEN" \\`,
-      `       -H 'content-type: application/json' -d '{"purpose":"calendar"}'`,
+      `       -H 'content-type: application/json' -d '{"purpose":"calendar"}'   # 503 until Google is configured (README)`,
       '',
       'As the operator (admin API, docs at ' + `${base}/docs):`,
       `  export ADMIN=${seed.adminToken}`,
@@ -65,12 +66,14 @@ function printWelcome(config: Config, address: string, seed: DemoSeed | undefine
       `       -H 'content-type: application/json' -d '{"value":true,"reason":"pilot"}'`,
       '',
     );
-  } else {
+  } else if (config.seedDemo) {
     lines.push(
       `A new token for the demo tenant: npx entitle tokens create --tenant ${DEMO_TENANT} --user demo-user`,
       `Then: curl -s ${base}/api/calendar/status/ -H "Authorization: Bearer <token>"`,
       '',
     );
+  } else {
+    lines.push('Tokens: npx entitle tokens create --tenant <tenant> --user <user> [--role admin]', '');
   }
   console.log(lines.join('\n'));
 }

@@ -36,15 +36,36 @@ export function chainHash(prevHash: string, row: ChainedFields): string {
 export interface ChainVerification {
   readonly ok: boolean;
   readonly checked: number;
+  /** The last row checked: record it outside the database to detect a cut-off end later. */
+  readonly head?: ChainAnchor;
   /** The first row whose hash or link does not match, with what is wrong. */
   readonly firstBroken?: { readonly seq: number; readonly problem: string };
 }
 
-/** Walks rows in chain order and reports the first one that was tampered with. */
+/** A row recorded earlier (`seq:hash`): the chain must still hold it, unchanged. */
+export interface ChainAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** Reads `seq:hash` as printed by `entitle audit verify`. */
+export function parseAnchor(text: string): ChainAnchor | undefined {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text.trim());
+  return match ? { seq: Number(match[1]), hash: match[2] as string } : undefined;
+}
+
+/**
+ * Walks rows in chain order and reports the first one that was tampered with. The chain alone
+ * cannot show that rows were removed from its end; an anchor kept elsewhere can.
+ */
 export class ChainVerifier {
   #expectedPrev = GENESIS_HASH;
   #checked = 0;
+  #head: ChainAnchor | undefined;
+  #anchorSeen = false;
   #broken: ChainVerification['firstBroken'];
+
+  constructor(private readonly anchor?: ChainAnchor) {}
 
   visit(record: AuditRecord): void {
     if (this.#broken) return;
@@ -57,10 +78,23 @@ export class ChainVerifier {
       this.#broken = { seq: record.seq, problem: 'content does not match its hash (the row was changed)' };
       return;
     }
+    if (this.anchor && record.seq === this.anchor.seq) {
+      if (record.hash !== this.anchor.hash) {
+        this.#broken = { seq: record.seq, problem: 'differs from the anchor recorded earlier (the log was rewritten from here)' };
+        return;
+      }
+      this.#anchorSeen = true;
+    }
     this.#expectedPrev = record.hash;
+    this.#head = { seq: record.seq, hash: record.hash };
   }
 
   get result(): ChainVerification {
-    return this.#broken ? { ok: false, checked: this.#checked, firstBroken: this.#broken } : { ok: true, checked: this.#checked };
+    if (this.#broken) return { ok: false, checked: this.#checked, firstBroken: this.#broken };
+    const head = this.#head ? { head: this.#head } : {};
+    if (this.anchor && !this.#anchorSeen) {
+      return { ok: false, checked: this.#checked, ...head, firstBroken: { seq: this.anchor.seq, problem: 'the anchored row is gone (rows were removed from the end)' } };
+    }
+    return { ok: true, checked: this.#checked, ...head };
   }
 }

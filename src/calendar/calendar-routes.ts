@@ -162,12 +162,13 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       if (id === undefined) throw new InvalidInputError('connectionId: required (in the body or the query string)');
       const connection = await ownConnection(principal, id);
       if (connection.status !== 'valid') throw new ConnectionNotFoundError();
-      const client = requireClient(clients, connection.provider);
+      // A provider no longer configured here cannot be asked to revoke; the tokens are still deleted here.
+      const client = clients[connection.provider];
       const context = writeContext(principal, request.id);
       // Revoke first: if the provider fails, nothing here changes and the user can try again.
       const revoked = await audited(principal, 'connection.disconnect', `connection:${connection.id}`, connection.provider, async () => {
         const tokens = await store.connections.tokens(principal.tenantId, connection.id);
-        if (!tokens) return false;
+        if (!tokens || !client) return false;
         const token = tokens.refreshToken
           ? services.cipher.decrypt(tokens.refreshToken, secretContext('connection.refresh_token', connection.id))
           : services.cipher.decrypt(tokens.accessToken, secretContext('connection.access_token', connection.id));

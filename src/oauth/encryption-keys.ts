@@ -32,7 +32,12 @@ export function openTokenCipher(encryption: EncryptionConfig, databasePath: stri
   const path = devKeyFilePath(databasePath);
   if (!path) return new TokenCipher(new Map([['ephemeral', randomBytes(32)]]), 'ephemeral');
   const file = readOrCreateKeyFile(path);
-  return cipherFromFile(file);
+  // `entitle keys rotate --generate` adds a key to this file while servers run: they read it again
+  // when they meet a ciphertext under a key they do not know yet.
+  return new TokenCipher(...ringOf(file), () => {
+    const [keys, activeKeyId] = ringOf(readOrCreateKeyFile(path));
+    return { keys, activeKeyId };
+  });
 }
 
 /** Adds a new key to the dev key file and makes it active (for `entitle keys rotate --generate`). */
@@ -60,6 +65,10 @@ function readOrCreateKeyFile(path: string): KeyFile {
   }
 }
 
+function ringOf(file: KeyFile): [Map<string, Buffer>, string] {
+  return [new Map(Object.entries(file.keys).map(([id, key]) => [id, Buffer.from(key, 'base64')])), file.activeKeyId];
+}
+
 function cipherFromFile(file: KeyFile): TokenCipher {
-  return new TokenCipher(new Map(Object.entries(file.keys).map(([id, key]) => [id, Buffer.from(key, 'base64')])), file.activeKeyId);
+  return new TokenCipher(...ringOf(file));
 }

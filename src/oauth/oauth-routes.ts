@@ -10,7 +10,8 @@ import { requireClient, type CalendarClients } from '../calendar/calendar-client
 import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, publicConnection } from '../calendar/calendar-routes.js';
 import { sealTokens } from '../calendar/connection-tokens.js';
 import { providerHttpError } from '../calendar/provider-http-errors.js';
-import { FeatureNotAvailableError, InvalidInputError, LimitReachedError, OAuthStateError, withDetails } from '../errors.js';
+import { EntitlementUnavailableError, InvalidInputError, LimitReachedError, OAuthStateError, withDetails } from '../errors.js';
+import { featureNotAvailable } from '../gate/feature-denial.js';
 import { evaluationContext } from '../gate/gate-plugin.js';
 import type { EntitleServices } from '../services.js';
 import { finishAuthorization, startAuthorization } from './oauth-state.js';
@@ -83,7 +84,17 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       const redirectUri = redirectUriFor(provider, request.body.redirectUri);
       if (request.body.purpose === CALENDAR_PURPOSE) {
         const { max, used } = await calendarLimit(principal);
-        if (used >= max) throw limitReached(max, used);
+        if (used >= max) {
+          await store.audit.append({
+            actor: actorOf(principal),
+            tenantId: principal.tenantId,
+            action: 'oauth.initiate',
+            target: `provider:${provider}`,
+            outcome: 'denied',
+            details: { reason: 'limit reached', feature: CALENDAR_LIMIT_FEATURE, limit: max, current: used, requestId: request.id },
+          });
+          throw limitReached(max, used);
+        }
       }
       const started = await startAuthorization(stateDeps, { principal, provider, purpose: request.body.purpose, redirectUri }, { actor: actorOf(principal), requestId: request.id });
       const authorizationUrl = client.authorizationUrl({
@@ -118,7 +129,12 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     if (record.purpose === CALENDAR_PURPOSE) {
       // Entitlements may have changed since the flow started: check again before storing anything.
       const allowed = await services.client.getBooleanDetails(CALENDAR_FEATURE, false, evaluationContext(principal));
-      if (allowed.value !== true) return deny(withDetails(new FeatureNotAvailableError(), { feature: CALENDAR_FEATURE }), 'feature not available');
+      // Fail closed, as the gate does: no decision is a 503, never a connection.
+      if (allowed.errorCode !== undefined) return deny(new EntitlementUnavailableError(), `evaluation error ${allowed.errorCode}`);
+      if (allowed.value !== true) {
+        const denial = featureNotAvailable(CALENDAR_FEATURE, services.policy.snapshot.features.get(CALENDAR_FEATURE), allowed.flagMetadata.cause);
+        return deny(denial, 'feature not available');
+      }
       limit = { feature: CALENDAR_LIMIT_FEATURE, max: (await calendarLimit(principal)).max };
     }
     let tokens;

@@ -17,31 +17,61 @@ export class TokenDecryptionError extends Error {
   }
 }
 
+/** A set of keys: several accepted for decryption, one used for encryption. */
+export interface KeyRing {
+  readonly keys: ReadonlyMap<string, Buffer>;
+  readonly activeKeyId: string;
+}
+
 /** Several keys accepted for decryption, one used for encryption. */
 export class TokenCipher {
+  #keys: ReadonlyMap<string, Buffer>;
+  #activeKeyId: string;
+
+  /**
+   * @param reload where to look again when a ciphertext names a key this cipher does not have
+   *   (another process rotated keys in a shared key file); called at most once per such miss.
+   */
   constructor(
-    private readonly keys: ReadonlyMap<string, Buffer>,
-    readonly activeKeyId: string,
+    keys: ReadonlyMap<string, Buffer>,
+    activeKeyId: string,
+    private readonly reload?: () => KeyRing,
   ) {
-    if (!keys.has(activeKeyId)) throw new Error(`the active key "${activeKeyId}" is not among the keys`);
-    for (const [id, key] of keys) if (key.length !== 32) throw new Error(`key "${id}" must be 32 bytes`);
+    checkKeys({ keys, activeKeyId });
+    this.#keys = keys;
+    this.#activeKeyId = activeKeyId;
+  }
+
+  get activeKeyId(): string {
+    return this.#activeKeyId;
+  }
+
+  /** The key for an id, looking again at the key source once when it is unknown. */
+  #key(keyId: string): Buffer | undefined {
+    const known = this.#keys.get(keyId);
+    if (known || !this.reload) return known;
+    const ring = this.reload();
+    checkKeys(ring);
+    this.#keys = ring.keys;
+    this.#activeKeyId = ring.activeKeyId;
+    return ring.keys.get(keyId);
   }
 
   /** `v1.<key id>.<iv>.<ciphertext>.<tag>`, base64url parts. */
   encrypt(plaintext: string, context: string): string {
-    const key = this.keys.get(this.activeKeyId) as Buffer;
+    const key = this.#keys.get(this.#activeKeyId) as Buffer;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, this.activeKeyId, iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return [VERSION, this.#activeKeyId, iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
   }
 
   decrypt(envelope: string, context: string): string {
     const parts = envelope.split('.');
     if (parts.length !== 5 || parts[0] !== VERSION) throw new TokenDecryptionError('not an encrypted token');
     const [, keyId, ivText, ciphertextText, tagText] = parts as [string, string, string, string, string];
-    const key = this.keys.get(keyId);
+    const key = this.#key(keyId);
     if (!key) throw new TokenDecryptionError(`encrypted with key "${keyId}", which is not configured`);
     const iv = Buffer.from(ivText, 'base64url');
     const tag = Buffer.from(tagText, 'base64url');
@@ -65,7 +95,12 @@ export class TokenCipher {
 
   /** Re-encrypts under the active key when the ciphertext uses another; returns undefined when already current. */
   reencrypt(envelope: string, context: string): string | undefined {
-    if (TokenCipher.keyIdOf(envelope) === this.activeKeyId) return undefined;
+    if (TokenCipher.keyIdOf(envelope) === this.#activeKeyId) return undefined;
     return this.encrypt(this.decrypt(envelope, context), context);
   }
+}
+
+function checkKeys({ keys, activeKeyId }: KeyRing): void {
+  if (!keys.has(activeKeyId)) throw new Error(`the active key "${activeKeyId}" is not among the keys`);
+  for (const [id, key] of keys) if (key.length !== 32) throw new Error(`key "${id}" must be 32 bytes`);
 }

@@ -3,7 +3,8 @@
 // refresh, rate limits, disconnect and tenant isolation.
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestApp } from '../support/app.js';
+import { sealTokens } from '../../src/calendar/connection-tokens.js';
+import { buildTestApp, type TestApp } from '../support/app.js';
 import { buildCalendarApp, connectCalendar, PROVIDERS, startFakes, type Fakes } from '../support/calendar.js';
 
 let fakes: Fakes;
@@ -150,6 +151,25 @@ describe.each(PROVIDERS)('calendar endpoints with %s', (provider) => {
       expect(response.json().connections[0].calendars.length).toBeGreaterThan(0);
     });
 
+    it('refreshes before calling the provider once the stored expiry has passed', async () => {
+      let now = Date.now();
+      const timed = await buildCalendarApp(fakes, { clock: () => now });
+      try {
+        const token = await timed.token('acme', 'alice', { plan: 'pro' });
+        await connectCalendar(timed, fake(), token, { email });
+        now += 2 * 60 * 60_000; // both fakes issue access tokens for an hour
+        const seen = fake().requests.length;
+        const response = await timed.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: timed.auth(token) });
+        expect(response.statusCode, response.body).toBe(200);
+        const after = fake().requests.slice(seen);
+        // The refresh comes first: no call was made with the expired token, so no 401 was needed.
+        expect((after[0]?.body as { grant_type?: string } | undefined)?.grant_type).toBe('refresh_token');
+        expect(after.filter((request) => request.method === 'GET')).not.toHaveLength(0);
+      } finally {
+        await timed.close();
+      }
+    });
+
     it('a revoked grant marks the connection invalid and answers 409 reconnect', async () => {
       const token = await t.token('acme', 'alice', { plan: 'pro' });
       const id = await connectCalendar(t, fake(), token, { email });
@@ -284,6 +304,25 @@ describe.each(PROVIDERS)('calendar endpoints with %s', (provider) => {
       expect((await t.app.inject({ method: 'DELETE', url: `/api/calendar/disconnect/?connectionId=${id}`, headers: t.auth(token) })).statusCode).toBe(404);
       const audit = (await store.audit.list({ tenantId: 'acme', action: 'connection.disconnect' })).items;
       expect(audit.at(-1)).toMatchObject({ outcome: 'success', target: `connection:${id}` });
+    });
+
+    it('still deletes the tokens when the provider is no longer configured here (nothing to revoke with)', async () => {
+      const unconfigured = await buildTestApp();
+      try {
+        const token = await unconfigured.token('acme', 'alice', { plan: 'pro' });
+        const { store, cipher } = unconfigured.app.entitle;
+        const tokens = { accessToken: 'at-left-behind', refreshToken: 'rt-left-behind', expiresAt: null, accountEmail: email, scopes: [] };
+        const { connection } = await store.connections.connect(
+          { id: 'c-orphan', tenantId: 'acme', userId: 'alice', provider, purpose: 'calendar', accountEmail: email, scopes: [], sealTokens: (id) => sealTokens(cipher, id, tokens) },
+          { actor: 'test:setup' },
+        );
+        const response = await unconfigured.app.inject({ method: 'DELETE', url: `/api/calendar/disconnect/?connectionId=${connection.id}`, headers: unconfigured.auth(token) });
+        expect(response.statusCode).toBe(200);
+        expect(response.json()).toMatchObject({ connection: { id: connection.id, status: 'invalid' }, revokedAtProvider: false });
+        expect(await store.connections.tokens('acme', connection.id)).toBeUndefined();
+      } finally {
+        await unconfigured.close();
+      }
     });
 
     if (provider === 'google') {

@@ -63,12 +63,30 @@ describe('entitle CLI: tokens, keys, audit', () => {
   describe('audit', () => {
     it('verifies an intact chain and detects a changed row', async () => {
       await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
-      expect(await cli('audit', 'verify')).toMatchObject({ code: 0, stdout: 'audit log ok: 2 rows, chain intact\n' });
+      const intact = await cli('audit', 'verify');
+      expect(intact).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log ok: 2 rows, chain intact\nhead: 2:[0-9a-f]{64} {2}\(keep it outside/) });
       const store = openStore();
       store.db.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = replace(details, 'beta', 'gamma') WHERE seq = 2");
       await store.close();
       const tampered = await cli('audit', 'verify');
       expect(tampered).toMatchObject({ code: 1, stdout: 'audit log TAMPERED at row 2: content does not match its hash (the row was changed) (2 rows checked)\n' });
+    });
+
+    it('detects rows removed from the end against a head recorded earlier', async () => {
+      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      const head = /head: (\S+)/.exec((await cli('audit', 'verify')).stdout)?.[1] as string;
+      expect((await cli('audit', 'verify', '--expect-head', head)).code).toBe(0);
+      const store = openStore();
+      store.db.exec('DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2');
+      await store.close();
+      // The chain that is left is intact on its own…
+      expect((await cli('audit', 'verify')).code).toBe(0);
+      // …but the anchor shows what went missing.
+      expect(await cli('audit', 'verify', '--expect-head', head)).toMatchObject({
+        code: 1,
+        stdout: 'audit log TAMPERED at row 2: the anchored row is gone (rows were removed from the end) (1 rows checked)\n',
+      });
+      expect(await cli('audit', 'verify', '--expect-head', 'nonsense')).toMatchObject({ code: 1, stderr: expect.stringContaining('--expect-head') });
     });
 
     it('lists rows newest first, filtered by action', async () => {

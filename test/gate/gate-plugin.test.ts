@@ -41,7 +41,7 @@ describe('gate plugin', () => {
       const res = await t.app.inject({ method: 'GET', url: '/test/gated', headers: { authorization } });
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer realm="entitle", error="invalid_token"');
-      expect(res.json()).toEqual({ error: 'Invalid or expired token', code: 'ENT_ERR_INVALID_TOKEN' });
+      expect(res.json()).toEqual({ error: 'Authentication required', code: 'ENT_ERR_INVALID_TOKEN' });
     }
   });
 

@@ -207,6 +207,16 @@ describe.each(PROVIDERS)('OAuth with %s', (provider) => {
       await t.app.entitle.operations.changePlan('acme', 'free', { actor: 'test:ops' });
       const response = await t.app.inject({ method: 'POST', url: callbackUrl, headers: t.auth(token), payload: { code, state } });
       expect(response.statusCode).toBe(403);
+      // The same body as the gate's 403.
+      expect(response.json()).toEqual({
+        error: 'Feature not available',
+        code: 'ENT_ERR_FEATURE_NOT_AVAILABLE',
+        feature: 'can_use_calendar_sync',
+        featureName: 'Calendar Sync',
+        reason: 'NOT_IN_PLAN',
+        requiredPlan: 'pro',
+        message: t.app.entitle.policy.snapshot.features.get('can_use_calendar_sync')?.upgradeMessage,
+      });
       expect(await t.app.entitle.store.connections.list('acme')).toHaveLength(0);
     });
   });
@@ -227,6 +237,10 @@ describe.each(PROVIDERS)('OAuth with %s', (provider) => {
       const early = await t.app.inject({ method: 'POST', url: initiateUrl, headers: t.auth(alice), payload: { purpose: 'calendar' } });
       expect(early.statusCode).toBe(403);
       expect(early.json()).toMatchObject({ feature: 'max_connected_calendars', limit: 2, current: 2 });
+      const refusals = await t.app.entitle.store.audit.list({ tenantId: 'acme', action: 'oauth.initiate' });
+      expect(refusals.items.filter((row) => row.outcome === 'denied')).toEqual([
+        expect.objectContaining({ actor: 'user:alice@acme', details: expect.objectContaining({ reason: 'limit reached', limit: 2, current: 2 }) }),
+      ]);
       expect(await t.app.entitle.store.connections.list('acme', { status: 'valid' })).toHaveLength(2);
     });
 

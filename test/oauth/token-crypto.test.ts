@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addDevKey, openTokenCipher } from '../../src/oauth/encryption-keys.js';
 import { TokenCipher, TokenDecryptionError } from '../../src/oauth/token-crypto.js';
 
 const k1 = randomBytes(32);
@@ -54,5 +58,28 @@ describe('TokenCipher', () => {
   it('refuses keys of the wrong size and an active key that is not configured', () => {
     expect(() => new TokenCipher(new Map([['k', randomBytes(16)]]), 'k')).toThrow('32 bytes');
     expect(() => new TokenCipher(new Map([['k1', k1]]), 'k9')).toThrow('not among the keys');
+  });
+
+  describe('with the development key file', () => {
+    it('follows a rotation made by another process (entitle keys rotate --generate) without a restart', () => {
+      const databasePath = join(mkdtempSync(join(tmpdir(), 'entitle-keys-')), 'entitle.db');
+      const server = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, databasePath);
+      const before = server.encrypt('refresh-token', 'ctx');
+      // The CLI, in another process: a new active key, and everything re-encrypted under it.
+      const cli = addDevKey(databasePath);
+      const rotated = cli.reencrypt(before, 'ctx') as string;
+      expect(TokenCipher.keyIdOf(rotated)).toBe(cli.activeKeyId);
+
+      expect(server.decrypt(rotated, 'ctx')).toBe('refresh-token');
+      // …and what the server writes from then on uses the new key too.
+      expect(TokenCipher.keyIdOf(server.encrypt('next', 'ctx'))).toBe(cli.activeKeyId);
+    });
+
+    it('still refuses a key id that is in no key source', () => {
+      const databasePath = join(mkdtempSync(join(tmpdir(), 'entitle-keys-')), 'entitle.db');
+      const server = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, databasePath);
+      const forged = server.encrypt('x', 'ctx').replace(/^v1\.[^.]+\./, 'v1.nope.');
+      expect(() => server.decrypt(forged, 'ctx')).toThrow(TokenDecryptionError);
+    });
   });
 });

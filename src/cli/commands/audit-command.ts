@@ -1,7 +1,8 @@
 // entitle audit verify|list
 
 import type { Command } from 'commander';
-import { ChainVerifier } from '../../audit/audit-chain.js';
+import { ChainVerifier, parseAnchor } from '../../audit/audit-chain.js';
+import { InvalidInputError } from '../../errors.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 
 export function registerAudit(program: Command, context: CliContext, setExitCode: (code: number) => void): void {
@@ -10,14 +11,19 @@ export function registerAudit(program: Command, context: CliContext, setExitCode
   audit
     .command('verify')
     .description('check the hash chain; exits 1 at the first changed, removed or reordered row')
+    .option('--expect-head <seq:hash>', 'a head printed by an earlier verify: also detects rows removed from the end')
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
-      const verifier = new ChainVerifier();
+    .action(async (options: { expectHead?: string; json?: boolean }) => {
+      const anchor = options.expectHead === undefined ? undefined : parseAnchor(options.expectHead);
+      if (options.expectHead !== undefined && !anchor) throw new InvalidInputError('--expect-head: give it as <seq>:<64 hex digits>, as verify prints it');
+      const verifier = new ChainVerifier(anchor);
       await (await context.store()).audit.scan((record) => verifier.visit(record));
       const result = verifier.result;
       if (options.json) context.json(result);
-      else if (result.ok) context.out(`audit log ok: ${result.checked} rows, chain intact`);
-      else context.out(`audit log TAMPERED at row ${result.firstBroken?.seq}: ${result.firstBroken?.problem} (${result.checked} rows checked)`);
+      else if (result.ok) {
+        context.out(`audit log ok: ${result.checked} rows, chain intact`);
+        if (result.head) context.out(`head: ${result.head.seq}:${result.head.hash}  (keep it outside the database; --expect-head checks it later)`);
+      } else context.out(`audit log TAMPERED at row ${result.firstBroken?.seq}: ${result.firstBroken?.problem} (${result.checked} rows checked)`);
       if (!result.ok) setExitCode(1);
     });
 
