@@ -1,6 +1,7 @@
 // Turns a validated policy into an immutable snapshot: `extends` flattened, lookups ready.
 
 import { createHash } from 'node:crypto';
+import { FrozenMap } from './frozen-map.js';
 import type { MergedPolicy } from './validate.js';
 import type {
   FeatureDefinition,
@@ -22,7 +23,8 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
 
 /**
  * Compiles merged, validated policy entries. Pure: the same entries give an equal snapshot
- * with the same version. Expects `validateSemantics` to have found no issues.
+ * with the same version. Expects `validateSemantics` to have found no issues. The snapshot and
+ * everything in it is immutable: its maps throw on `set`, `delete` and `clear`.
  */
 export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
@@ -50,7 +52,7 @@ export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
         description: spec.description ?? '',
         extends: spec.extends,
         chain: Object.freeze(chain),
-        values,
+        values: new FrozenMap(values),
       }),
     );
   }
@@ -66,10 +68,10 @@ export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
       Object.freeze({
         key,
         name: spec.name,
-        description: spec.description ?? '',
+        description: spec.description,
         type: spec.type,
         default: spec.default,
-        upgradeMessage: spec.upgradeMessage ?? defaultUpgradeMessage(spec.name, requiredPlan, plans),
+        upgradeMessage: spec.upgradeMessage,
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
         requiredPlan,
@@ -78,7 +80,7 @@ export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
   }
 
   const files = [...new Set([...merged.features, ...merged.plans].map((entry) => entry.file.file))];
-  return Object.freeze({ version, features, plans, files: Object.freeze(files) });
+  return Object.freeze({ version, features: new FrozenMap(features), plans: new FrozenMap(plans), files: Object.freeze(files) });
 }
 
 function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string[] {
@@ -94,11 +96,6 @@ function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string
 
 function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[]): string {
   return createHash('sha256').update(JSON.stringify({ features, plans })).digest('hex').slice(0, 16);
-}
-
-function defaultUpgradeMessage(name: string, requiredPlan: string | undefined, plans: ReadonlyMap<string, PlanDefinition>): string {
-  const plan = requiredPlan ? plans.get(requiredPlan)?.name : undefined;
-  return plan ? `${name} is available on the ${plan} plan. Upgrade to use it.` : `${name} is not available on your plan.`;
 }
 
 function titleCase(key: string): string {

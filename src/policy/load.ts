@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { PolicyIssue, SourcePosition } from './types.js';
+import { yamlIssues } from './yaml-errors.js';
 
 /** A parsed policy file: its plain content plus what is needed to point at any part of it. */
 export interface PolicyFile {
@@ -19,6 +20,19 @@ export interface PolicyFile {
 export interface LoadResult {
   readonly files: PolicyFile[];
   readonly issues: PolicyIssue[];
+  /**
+   * Whether some file's content is unknown (unreadable, or not parsed): a reference from another
+   * file may name what it defines, so such references cannot be checked.
+   */
+  readonly incomplete: boolean;
+}
+
+/** One file's text parsed: the file when it parsed, its issues, and whether its content is unknown. */
+export interface ParseResult {
+  readonly file?: PolicyFile;
+  readonly issues: PolicyIssue[];
+  /** True when the file has content that could not be read as YAML (see {@link LoadResult.incomplete}). */
+  readonly incomplete: boolean;
 }
 
 /** A path into a document: map keys and sequence indexes. */
@@ -45,32 +59,29 @@ export async function listPolicyFiles(dir: string): Promise<string[]> {
  * Parses one file's text. YAML syntax problems (including duplicate keys) come back as
  * issues with positions; a file that is empty or not text is an issue too.
  */
-export function parsePolicyText(file: string, text: string): { file?: PolicyFile; issues: PolicyIssue[] } {
+export function parsePolicyText(file: string, text: string): ParseResult {
   if (text.includes('\u0000')) {
-    return { issues: [{ file, line: 1, column: 1, message: 'not a text file (contains NUL bytes)' }] };
+    return { issues: [{ file, line: 1, column: 1, message: 'not a text file (contains NUL bytes)' }], incomplete: true };
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const issues: PolicyIssue[] = [];
-  for (const error of [...document.errors, ...document.warnings]) {
-    const where = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
-    const message = error.message.split('\n')[0] ?? error.message;
-    issues.push({ file, line: where.line, column: where.col, message: `YAML ${error.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${message}` });
-  }
-  if (document.errors.length > 0) return { issues };
+  const issues = yamlIssues(file, document, lineCounter);
+  // Even a document with only a duplicate key is not a reliable list of what the file defines
+  // (a second `features:` hides the first), so any error makes its content unknown.
+  if (document.errors.length > 0) return { issues, incomplete: true };
   let content: unknown;
   try {
     content = document.toJS({ maxAliasCount: 100 });
   } catch (error) {
     // An alias without its anchor, or an alias bomb: the yaml library refuses to expand it.
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return { issues: [...issues, { file, line: 1, column: 1, message: `YAML error: ${message}` }] };
+    return { issues: [...issues, { file, line: 1, column: 1, message: `YAML error: ${message}` }], incomplete: true };
   }
   if (content === null || content === undefined) {
     issues.push({ file, line: 1, column: 1, message: 'the file is empty: a policy file needs "features" or "plans"' });
-    return { issues };
+    return { issues, incomplete: false };
   }
-  return { file: { file, document, lineCounter, content }, issues };
+  return { file: { file, document, lineCounter, content }, issues, incomplete: false };
 }
 
 /** Reads and parses every policy file of a directory. Never throws for bad content. */
@@ -80,13 +91,14 @@ export async function loadPolicyDirectory(dir: string, relativeTo?: string): Pro
   try {
     paths = await listPolicyFiles(dir);
   } catch (error) {
-    return { files: [], issues: [{ file: name, line: 1, column: 1, message: `cannot read policy directory: ${describeFsError(error)}` }] };
+    return { files: [], issues: [{ file: name, line: 1, column: 1, message: `cannot read policy directory: ${describeFsError(error)}` }], incomplete: true };
   }
   if (paths.length === 0) {
-    return { files: [], issues: [{ file: name, line: 1, column: 1, message: 'no policy files (*.yaml) in this directory' }] };
+    return { files: [], issues: [{ file: name, line: 1, column: 1, message: 'no policy files (*.yaml) in this directory' }], incomplete: false };
   }
   const files: PolicyFile[] = [];
   const issues: PolicyIssue[] = [];
+  let incomplete = false;
   for (const path of paths) {
     const file = displayName(path, relativeTo);
     let text: string;
@@ -95,13 +107,15 @@ export async function loadPolicyDirectory(dir: string, relativeTo?: string): Pro
     } catch (error) {
       // A file deleted between listing and reading is a real outcome during hot reload.
       issues.push({ file, line: 1, column: 1, message: `cannot read file: ${describeFsError(error)}` });
+      incomplete = true;
       continue;
     }
     const parsed = parsePolicyText(file, text);
     issues.push(...parsed.issues);
     if (parsed.file) files.push(parsed.file);
+    incomplete ||= parsed.incomplete;
   }
-  return { files, issues };
+  return { files, issues, incomplete };
 }
 
 /**

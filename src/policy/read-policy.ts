@@ -15,26 +15,28 @@ export type PolicyReadResult =
  * content. File names in issues are relative to `relativeTo` (default: the working directory).
  */
 export async function readPolicyDirectory(dir: string, relativeTo?: string): Promise<PolicyReadResult> {
-  const { files, issues } = await loadPolicyDirectory(dir, relativeTo);
-  return checkAndCompile(files, issues);
+  const { files, issues, incomplete } = await loadPolicyDirectory(dir, relativeTo);
+  return checkAndCompile(files, issues, incomplete);
 }
 
 /** The same for policy text that is not on disk (an editor buffer, an HTTP body). */
 export function readPolicyTexts(texts: readonly { readonly file: string; readonly text: string }[]): PolicyReadResult {
   const files: PolicyFile[] = [];
   const issues: PolicyIssue[] = [];
+  let incomplete = false;
   for (const { file, text } of texts) {
     const parsed = parsePolicyText(file, text);
     issues.push(...parsed.issues);
     if (parsed.file) files.push(parsed.file);
+    incomplete ||= parsed.incomplete;
   }
-  return checkAndCompile(files, issues);
+  return checkAndCompile(files, issues, incomplete);
 }
 
-function checkAndCompile(files: readonly PolicyFile[], loadIssues: readonly PolicyIssue[]): PolicyReadResult {
+function checkAndCompile(files: readonly PolicyFile[], loadIssues: readonly PolicyIssue[], incomplete: boolean): PolicyReadResult {
   const issues = [...loadIssues];
   for (const file of files) issues.push(...validateFileSchema(file));
-  const semantic = validateSemantics(files);
+  const semantic = validateSemantics(files, { incomplete });
   issues.push(...semantic.issues);
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
   return { ok: true, snapshot: compilePolicy(semantic.merged), issues: [] };

@@ -21,10 +21,11 @@ export interface PolicyIssue extends SourcePosition {
 /** A feature as written in a policy file. */
 export interface FeatureSpec {
   readonly name: string;
-  readonly description?: string;
+  readonly description: string;
   readonly type: FeatureType;
   readonly default: FeatureValue;
-  readonly upgradeMessage?: string;
+  /** Shown when the feature is not available to a tenant (required, non-empty). */
+  readonly upgradeMessage: string;
   /** For string features: the only values plans and overrides may give. */
   readonly values?: readonly string[];
   /** Release switch: the feature is on only when this Unleash toggle is on for the tenant too. */

@@ -43,7 +43,20 @@ export function validateFileSchema(file: PolicyFile): PolicyIssue[] {
   if (validate(file.content)) return [];
   return (validate.errors ?? [])
     .filter((error) => error.keyword !== 'propertyNames' && error.keyword !== 'if') // wrappers of the errors that follow
+    .filter((error) => !isNonFiniteValue(file, error))
     .map((error) => schemaIssue(file, error));
+}
+
+/**
+ * `.inf` and `.nan` are YAML numbers that JSON Schema does not count as numbers. Its "must be a
+ * boolean or number or string" would be misleading; the semantic check says what is wrong
+ * ("must be a finite number", or the feature's type) at the same position.
+ */
+function isNonFiniteValue(file: PolicyFile, error: ErrorObject): boolean {
+  if (error.keyword !== 'type' || error.schemaPath !== '#/definitions/value/type') return false;
+  let value: unknown = file.content;
+  for (const segment of pointerToPath(error.instancePath)) value = isRecord(value) ? value[segment] : undefined;
+  return typeof value === 'number' && !Number.isFinite(value);
 }
 
 function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
@@ -66,6 +79,9 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
     }
     case 'required':
       return { ...where(path, 'key'), message: `${label}missing required property "${String(params.missingProperty)}"` };
+    case 'minLength':
+      if (params.limit === 1) return { ...where(path), message: `${label}must not be empty` };
+      return { ...where(path), message: `${label}${error.message ?? 'is too short'}` };
     case 'minProperties':
       return { ...where(path), message: path.length === 0 ? 'a policy file needs "features" or "plans"' : `${label}must not be empty` };
     case 'enum':
@@ -79,8 +95,19 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
   }
 }
 
+/** Options of {@link validateSemantics}. */
+export interface SemanticOptions {
+  /**
+   * Some policy file could not be parsed, so what it defines is unknown: a plan may name a
+   * feature or plan defined there. Unknown-feature and unknown-plan references are then not
+   * reported; they would be false alarms hiding the real error (which the parser reports).
+   */
+  readonly incomplete?: boolean;
+}
+
 /** Checks what no schema can: references between features and plans across all files. */
-export function validateSemantics(files: readonly PolicyFile[]): { issues: PolicyIssue[]; merged: MergedPolicy } {
+export function validateSemantics(files: readonly PolicyFile[], options: SemanticOptions = {}): { issues: PolicyIssue[]; merged: MergedPolicy } {
+  const checkReferences = options.incomplete !== true;
   const issues: PolicyIssue[] = [];
   const features = collectEntries(files, 'features', 'feature', issues);
   const plans = collectEntries(files, 'plans', 'plan', issues);
@@ -103,7 +130,7 @@ export function validateSemantics(files: readonly PolicyFile[]): { issues: Polic
 
   const planKeys = new Set(plans.map((plan) => plan.key));
   for (const { key, spec, file } of plans) {
-    if (typeof spec.extends === 'string' && !planKeys.has(spec.extends)) {
+    if (checkReferences && typeof spec.extends === 'string' && !planKeys.has(spec.extends)) {
       issues.push({
         ...positionOf(file, ['plans', key, 'extends']),
         message: `plans.${key}.extends: unknown plan "${spec.extends}"${hintFor(spec.extends, planKeys)}`,
@@ -112,6 +139,7 @@ export function validateSemantics(files: readonly PolicyFile[]): { issues: Polic
     const values = isRecord(spec.features) ? spec.features : {};
     for (const [feature, value] of Object.entries(values)) {
       if (!featureTypes.has(feature)) {
+        if (!checkReferences) continue;
         issues.push({
           ...positionOf(file, ['plans', key, 'features', feature], 'key'),
           message: `plans.${key}.features: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
@@ -207,6 +235,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  // JSON has no Infinity or NaN (JSON.stringify would say "null").
+  if (typeof value === 'number' && !Number.isFinite(value)) return `number ${String(value)}`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 

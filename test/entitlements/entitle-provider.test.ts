@@ -8,8 +8,8 @@ import { snapshotOf, TestPolicySource } from '../support/policy.js';
 
 const POLICY = {
   features: {
-    sync: { name: 'Sync', type: 'boolean', default: false },
-    seats: { name: 'Seats', type: 'number', default: 1 },
+    sync: { name: 'Sync', description: 'Calendar sync.', type: 'boolean', default: false, upgradeMessage: 'Upgrade for sync.' },
+    seats: { name: 'Seats', description: 'Team seats.', type: 'number', default: 1, upgradeMessage: 'Upgrade for more seats.' },
   },
   plans: { free: {}, pro: { features: { sync: true, seats: 5 } } },
 };
@@ -110,7 +110,7 @@ describe('EntitleProvider', () => {
 
   it('ignores an override whose value no longer fits a changed feature type', async () => {
     await operations.setOverride({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial' }, { actor: 'ops' });
-    policy.replace(snapshotOf({ features: { ...POLICY.features, sync: { name: 'Sync', type: 'number', default: 0 } }, plans: { free: {} } }));
+    policy.replace(snapshotOf({ features: { ...POLICY.features, sync: { ...POLICY.features.sync, type: 'number', default: 0 } }, plans: { free: {} } }));
     expect(await client().getNumberDetails('sync', -1, { tenantId: 'acme' })).toMatchObject({ value: 0, variant: 'default' });
   });
 });

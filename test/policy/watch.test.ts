@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidPolicyError, PolicyWatcher } from '../../src/policy/watch.js';
 import { policyDirectory } from '../support/policy.js';
 
-const FEATURES = 'features:\n  sync:\n    name: Sync\n    type: boolean\n    default: false\n';
+const FEATURES = 'features:\n  sync:\n    name: Sync\n    description: Two-way sync.\n    type: boolean\n    default: false\n    upgradeMessage: Upgrade for sync.\n';
 const PLANS = (value: boolean) => `plans:\n  free:\n    features:\n      sync: ${value}\n`;
 
 describe('policy hot reload', () => {
