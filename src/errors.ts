@@ -15,6 +15,7 @@ export const AuthRequiredError = createError('ENT_ERR_AUTH_REQUIRED', 'Authentic
 export const InvalidTokenError = createError('ENT_ERR_INVALID_TOKEN', 'Authentication required', 401);
 export const RateLimitedError = createError<[string]>('ENT_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429);
 export const AdminRequiredError = createError('ENT_ERR_ADMIN_REQUIRED', 'This route needs an admin token', 403);
+export const RoleNotAllowedError = createError<[string, string]>('ENT_ERR_ROLE_NOT_ALLOWED', 'A %s token may not use this route (it needs %s)', 403);
 export const FeatureNotAvailableError = createError('ENT_ERR_FEATURE_NOT_AVAILABLE', 'Feature not available', 403);
 export const EntitlementUnavailableError = createError(
   'ENT_ERR_ENTITLEMENT_UNAVAILABLE',

@@ -6,6 +6,7 @@ import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk
 import type { Logger } from './logger.js';
 import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
+import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
 import { openTokenCipher } from './oauth/encryption-keys.js';
 import type { TokenCipher } from './oauth/token-crypto.js';
@@ -27,6 +28,8 @@ export interface EntitleServices {
   readonly client: Client;
   readonly cipher: TokenCipher;
   readonly operations: TenantOperations;
+  /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
+  readonly releases: ReleaseSwitch | undefined;
   close(): Promise<void>;
 }
 
@@ -50,7 +53,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     closers.push(() => tenants.close());
     let releases: UnleashReleaseSwitch | undefined;
     if (config.unleash) {
-      releases = await UnleashReleaseSwitch.start(config.unleash, { logger });
+      releases = await UnleashReleaseSwitch.start(config.unleash, { logger, refreshInterval: config.unleash.refreshIntervalMs });
       const started = releases;
       closers.push(() => started.close());
     } else {
@@ -65,7 +68,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, close };
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, close };
   } catch (error) {
     await close();
     throw error;

@@ -2,16 +2,13 @@
 // the OpenAPI document at /docs, and (through the TypeBox type provider) the handlers' types.
 
 import { Type, type Static } from 'typebox';
+import { FeatureValueSchema } from '../http/schemas.js';
+
+export { AUTH_ERRORS, ErrorBody, FeatureValueSchema, LIMITED_ERRORS, pageOf } from '../http/schemas.js';
 
 export const TenantId = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'lower-case letters, digits, ".", "_" or "-"', examples: ['acme'] });
 export const FeatureKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', examples: ['can_use_calendar_sync'] });
-export const FeatureValueSchema = Type.Union([Type.Boolean(), Type.Number(), Type.String({ maxLength: 1024 })]);
 const Timestamp = Type.String({ description: 'ISO 8601' });
-
-export const ErrorBody = Type.Object(
-  { error: Type.String(), code: Type.String() },
-  { additionalProperties: true, description: 'Every error: a message for people and a code for programs, plus details.' },
-);
 
 export const TenantBody = Type.Object({ id: Type.String(), name: Type.String(), plan: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
 
@@ -72,17 +69,20 @@ export const Explanation = Type.Object({
     Type.Object({ value: FeatureValueSchema, reason: Type.String(), actor: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]), version: Type.Integer() }),
     Type.Null(),
   ]),
-  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  release: Type.Optional(
+    Type.Object({ toggle: Type.String(), entitledValue: FeatureValueSchema }, { description: 'the release toggle (rollout.unleash) holding an entitled tenant back' }),
+  ),
+  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when not granted: the lowest plan that grants it; null when no upgrade would help (an override or a release toggle decides)' })),
   upgradeMessage: Type.Optional(Type.String()),
 });
 
 export const AuditQuery = Type.Object(
   {
     tenant: Type.Optional(TenantId),
-    action: Type.Optional(Type.String({ maxLength: 64 })),
+    action: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_.-]+\\*?$', description: 'an action such as override.set, or a prefix ending in * such as override.*', examples: ['override.*'] })),
     since: Type.Optional(Type.String({ format: 'date-time' })),
     until: Type.Optional(Type.String({ format: 'date-time' })),
-    after: Type.Optional(Type.String({ maxLength: 64 })),
+    after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'nextCursor of the previous page' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   },
   { additionalProperties: false },
@@ -102,6 +102,62 @@ export const AuditRecordBody = Type.Object({
 });
 
 export const PolicyIssueBody = Type.Object({ file: Type.String(), line: Type.Integer(), column: Type.Integer(), message: Type.String(), text: Type.String() });
+
+// Feature and plan definitions belong to the policy format: fields it adds are passed through.
+export const FeatureDefinitionBody = Type.Object(
+  {
+    key: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    type: Type.String(),
+    default: FeatureValueSchema,
+    upgradeMessage: Type.String(),
+    values: Type.Optional(Type.Array(Type.String())),
+    rollout: Type.Optional(Type.Object({ unleash: Type.String() }, { additionalProperties: true })),
+    requiredPlan: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+export const PlanDefinitionBody = Type.Object(
+  {
+    key: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    extends: Type.Optional(Type.String()),
+    chain: Type.Array(Type.String()),
+    values: Type.Record(Type.String(), Type.Object({ value: FeatureValueSchema, definedBy: Type.String() })),
+  },
+  { additionalProperties: true },
+);
+
+const ImpactCounts = Type.Object({ revoked: Type.Integer(), lowered: Type.Integer(), granted: Type.Integer(), changed: Type.Integer() });
+
+export const PolicyImpactBody = Type.Object(
+  {
+    fromVersion: Type.String(),
+    toVersion: Type.String(),
+    tenants: Type.Integer(),
+    addedFeatures: Type.Array(Type.String()),
+    removedFeatures: Type.Array(Type.String()),
+    features: Type.Array(
+      Type.Object({
+        feature: Type.String(),
+        revoked: Type.Integer({ description: 'tenants that lose the feature' }),
+        lowered: Type.Integer({ description: 'tenants whose numeric limit goes down (counts as a revocation)' }),
+        granted: Type.Integer(),
+        changed: Type.Integer({ description: 'other value changes: a higher limit, another string value' }),
+        byPlan: Type.Record(Type.String(), ImpactCounts),
+        examples: Type.Array(
+          Type.Object({ tenant: Type.String(), plan: Type.String(), before: Type.Union([FeatureValueSchema, Type.Null()]), after: Type.Union([FeatureValueSchema, Type.Null()]) }),
+        ),
+        summary: Type.Array(Type.String(), { examples: [['revokes can_use_webhooks from 37 tenants on plan pro']] }),
+      }),
+    ),
+    revokes: Type.Boolean({ description: 'true when any tenant loses a feature or gets a lower limit' }),
+  },
+  { description: "which tenants' decisions the proposed policy would change, feature by feature" },
+);
 
 /** Route config of every admin route: an admin token, nothing less. */
 export const ADMIN = { auth: 'admin' } as const;

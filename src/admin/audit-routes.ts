@@ -1,10 +1,9 @@
-// The audit log for operators: newest first, filtered by tenant, action and time, a page at a time.
+// The audit log for operators: newest first, filtered by tenant, action (or an action prefix
+// such as `override.*`) and time, a page at a time.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { EntitleServices } from '../services.js';
-import { ADMIN } from './admin-schemas.js';
-import { AuditQuery, AuditRecordBody, ErrorBody } from './admin-schemas.js';
+import { ADMIN, AuditQuery, AuditRecordBody, ErrorBody, LIMITED_ERRORS, pageOf } from './admin-schemas.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
   fastify.get(
@@ -14,8 +13,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
       schema: {
         tags: ['audit'],
         summary: 'Audit rows, newest first',
+        description: 'action: an exact action (override.set) or a prefix ending in * (override.*). after: the nextCursor of the previous page.',
         querystring: AuditQuery,
-        response: { 200: Type.Object({ items: Type.Array(AuditRecordBody), nextCursor: Type.Optional(Type.String()) }), 400: ErrorBody },
+        response: { ...LIMITED_ERRORS, 200: pageOf(AuditRecordBody), 400: ErrorBody },
       },
     },
     async (request) => {

@@ -7,9 +7,8 @@ import { Type } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { FeatureNotFoundError, InvalidInputError, OverrideNotFoundError, TenantNotFoundError } from '../errors.js';
 import type { EntitleServices } from '../services.js';
-import { ADMIN } from './admin-schemas.js';
 import type { Override, WriteCondition } from '../store/store.js';
-import { DeleteOverrideQuery, ErrorBody, OverrideBody, OverrideParams, PutOverrideBody, TenantParams } from './admin-schemas.js';
+import { ADMIN, DeleteOverrideQuery, ErrorBody, FeatureKey, LIMITED_ERRORS, OverrideBody, OverrideParams, pageOf, PutOverrideBody, TenantId, TenantParams } from './admin-schemas.js';
 
 /** `"3"` (or W/"3") ↔ version 3. Version 0 stands for "no override yet". */
 export function etagOf(version: number): string {
@@ -26,6 +25,19 @@ export function conditionFrom(ifMatch: string | undefined): WriteCondition | und
 
 const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 64 })) });
 
+const AllOverridesQuery = Type.Object(
+  {
+    tenant: Type.Optional(TenantId),
+    feature: Type.Optional(FeatureKey),
+    after: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}:[a-z][a-z0-9_]{0,63}$', description: 'nextCursor of the previous page' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+/** Orders overrides by tenant, then feature (code units, as the cursor compares them). */
+const cursorOf = (override: Override) => `${override.tenantId}:${override.feature}`;
+
 export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
   const { store, operations } = services;
   const tags = ['overrides'];
@@ -38,10 +50,38 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServic
   function requireFeature(feature: string): void {
     if (!services.policy.snapshot.features.has(feature)) throw new FeatureNotFoundError(feature);
   }
+  /** No override: a feature the policy does not know is named as such. An override left from an older policy can still be read and removed. */
+  function notFound(tenant: string, feature: string): Error {
+    return services.policy.snapshot.features.has(feature) ? new OverrideNotFoundError(tenant, feature) : new FeatureNotFoundError(feature);
+  }
+
+  // Overrides are per-tenant exceptions, few next to tenants: a page is cut from the filtered list.
+  fastify.get(
+    '/overrides',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: "Every tenant's overrides, by tenant then feature, a page at a time",
+        description: 'Optionally only one tenant or one feature (e.g. who has can_use_webhooks by override).',
+        querystring: AllOverridesQuery,
+        response: { ...LIMITED_ERRORS, 200: pageOf(OverrideBody), 400: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { tenant, feature, after, limit = 100 } = request.query;
+      const all = await store.overrides.list({ ...(tenant ? { tenantId: tenant } : {}), ...(feature ? { feature } : {}) });
+      const sorted = [...all].sort((a, b) => (cursorOf(a) < cursorOf(b) ? -1 : cursorOf(a) > cursorOf(b) ? 1 : 0));
+      const rest = after === undefined ? sorted : sorted.filter((override) => cursorOf(override) > after);
+      const items = rest.slice(0, limit).map(present);
+      const last = items.at(-1);
+      return rest.length > limit && last ? { items, nextCursor: cursorOf(last) } : { items };
+    },
+  );
 
   fastify.get(
     '/tenants/:tenant/overrides',
-    { config: ADMIN, schema: { tags, summary: "A tenant's overrides", params: TenantParams, response: { 200: Type.Object({ items: Type.Array(OverrideBody) }), 404: ErrorBody } } },
+    { config: ADMIN, schema: { tags, summary: "A tenant's overrides", params: TenantParams, response: { ...LIMITED_ERRORS, 200: Type.Object({ items: Type.Array(OverrideBody) }), 400: ErrorBody, 404: ErrorBody } } },
     async (request) => {
       await requireTenant(request.params.tenant);
       return { items: (await store.overrides.list({ tenantId: request.params.tenant })).map(present) };
@@ -50,12 +90,12 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServic
 
   fastify.get(
     '/tenants/:tenant/overrides/:feature',
-    { config: ADMIN, schema: { tags, summary: 'Read an override (its ETag is its version)', params: OverrideParams, response: { 200: OverrideBody, 404: ErrorBody } } },
+    { config: ADMIN, schema: { tags, summary: 'Read an override (its ETag is its version)', params: OverrideParams, response: { ...LIMITED_ERRORS, 200: OverrideBody, 400: ErrorBody, 404: ErrorBody } } },
     async (request, reply) => {
       const { tenant, feature } = request.params;
       await requireTenant(tenant);
       const override = await store.overrides.get(tenant, feature);
-      if (!override) throw new OverrideNotFoundError(tenant, feature);
+      if (!override) throw notFound(tenant, feature);
       return send(reply, override);
     },
   );
@@ -71,7 +111,7 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServic
         params: OverrideParams,
         headers: IfMatchHeaders,
         body: PutOverrideBody,
-        response: { 200: OverrideBody, 201: OverrideBody, 400: ErrorBody, 404: ErrorBody, 412: ErrorBody },
+        response: { ...LIMITED_ERRORS, 200: OverrideBody, 201: OverrideBody, 400: ErrorBody, 404: ErrorBody, 412: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -98,20 +138,26 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServic
         params: OverrideParams,
         headers: IfMatchHeaders,
         querystring: DeleteOverrideQuery,
-        response: { 200: OverrideBody, 404: ErrorBody, 412: ErrorBody },
+        response: { ...LIMITED_ERRORS, 200: OverrideBody, 400: ErrorBody, 404: ErrorBody, 412: ErrorBody },
       },
     },
     async (request) => {
       const { tenant, feature } = request.params;
       await requireTenant(tenant);
       const principal = request.principal as Principal;
-      const removed = await operations.clearOverride(
-        tenant,
-        feature,
-        { actor: actorOf(principal), requestId: request.id, ...(request.query.reason ? { reason: request.query.reason } : {}) },
-        conditionFrom(request.headers['if-match']),
-      );
-      return present(removed);
+      const condition = conditionFrom(request.headers['if-match']);
+      try {
+        const removed = await operations.clearOverride(
+          tenant,
+          feature,
+          { actor: actorOf(principal), requestId: request.id, ...(request.query.reason ? { reason: request.query.reason } : {}) },
+          condition,
+        );
+        return present(removed);
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'ENT_ERR_OVERRIDE_NOT_FOUND') throw notFound(tenant, feature);
+        throw error;
+      }
     },
   );
 };

@@ -4,18 +4,38 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { policyImpact } from '../entitlements/policy-impact.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
-import type { PolicyIssue, PolicySnapshot } from '../policy/types.js';
+import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
 import type { EntitleServices } from '../services.js';
-import { ADMIN } from './admin-schemas.js';
-import { ErrorBody, PolicyIssueBody } from './admin-schemas.js';
+import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
+
+const PolicyBody = Type.Object({
+  directory: Type.String(),
+  version: Type.String(),
+  loadedAt: Type.String({ description: 'ISO 8601' }),
+  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
+  features: Type.Array(FeatureDefinitionBody),
+  plans: Type.Array(PlanDefinitionBody),
+});
+
+const PolicyFilesBody = Type.Object(
+  {
+    files: Type.Array(Type.Object({ name: Type.String({ maxLength: 255 }), text: Type.String() }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: 100,
+      description: 'the whole proposed policy, file by file',
+    }),
+  },
+  { additionalProperties: false },
+);
+const YamlText = Type.String({ description: 'one policy file in YAML' });
 
 const ValidateQuery = Type.Object(
   { file: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+\\.ya?ml$', description: 'replace this file of the current policy and check the result' })) },
@@ -27,14 +47,14 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
   fastify.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES }, (_request, body, done) => done(null, body));
   const tags = ['policy'];
 
-  fastify.get('/policy', { config: ADMIN, schema: { tags, summary: 'The policy in force: version, features, plans, last load error' } }, async () => {
+  fastify.get('/policy', { config: ADMIN, schema: { tags, summary: 'The policy in force: version, features, plans, last load error', response: { 200: PolicyBody, ...LIMITED_ERRORS } } }, async () => {
     const { snapshot } = services.policy;
     const status = services.policy.status;
     return {
       ...status,
       lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
-      features: [...snapshot.features.values()],
-      plans: [...snapshot.plans.values()].map((plan) => ({ ...plan, values: Object.fromEntries([...plan.values].map(([key, { value, definedBy }]) => [key, { value, definedBy }])) })),
+      features: [...snapshot.features.values()].map(featureBody),
+      plans: [...snapshot.plans.values()].map(planBody),
     };
   });
 
@@ -49,10 +69,17 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
           'Body: one YAML file (Content-Type application/yaml); with ?file=NAME it replaces that file of the current policy, otherwise it is the whole policy. ' +
           'Or JSON {"files":[{"name","text"}]}: the whole policy. Answers 200 with {valid:true, impact} or 422 with {valid:false, issues}.',
         querystring: ValidateQuery,
+        body: {
+          content: {
+            'application/json': { schema: PolicyFilesBody },
+            ...Object.fromEntries(YAML_TYPES.map((type) => [type, { schema: YamlText }])),
+          },
+        },
         response: {
-          200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: Type.Unknown({ description: 'which tenants each feature change affects' }) }),
+          200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
           400: ErrorBody,
           422: Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }),
+          ...LIMITED_ERRORS,
         },
       },
     },
@@ -65,12 +92,29 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
   );
 };
 
+// Absent optional fields are left out rather than sent as undefined; other fields pass through.
+function featureBody(feature: FeatureDefinition): Static<typeof FeatureDefinitionBody> {
+  const { values, rollout, requiredPlan, ...rest } = feature;
+  return { ...rest, ...(values ? { values: [...values] } : {}), ...(rollout ? { rollout } : {}), ...(requiredPlan !== undefined ? { requiredPlan } : {}) };
+}
+
+function planBody(plan: PlanDefinition): Static<typeof PlanDefinitionBody> {
+  const { extends: parent, chain, values, ...rest } = plan;
+  return {
+    ...rest,
+    ...(parent !== undefined ? { extends: parent } : {}),
+    chain: [...chain],
+    values: Object.fromEntries([...values].map(([key, { value, definedBy }]) => [key, { value, definedBy }])),
+  };
+}
+
 function withText(issue: PolicyIssue) {
   return { ...issue, text: formatIssue(issue) };
 }
 
-function impactOf(services: EntitleServices, proposed: PolicySnapshot) {
-  return policyImpact(services.policy.snapshot, proposed, services.tenants.tenants(), services.clock());
+/** The impact as its response schema types it (the same shape, with mutable arrays). */
+function impactOf(services: EntitleServices, proposed: PolicySnapshot): Static<typeof PolicyImpactBody> {
+  return policyImpact(services.policy.snapshot, proposed, services.tenants.tenants(), services.clock()) as Static<typeof PolicyImpactBody>;
 }
 
 async function proposedTexts(services: EntitleServices, body: unknown, file: string | undefined): Promise<{ file: string; text: string }[]> {

@@ -6,11 +6,11 @@ import { Type } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { decideAll } from '../entitlements/decide.js';
 import { explain } from '../entitlements/explain.js';
+import { heldBackBy } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
 import type { EntitleServices } from '../services.js';
-import { ADMIN } from './admin-schemas.js';
-import { CreateTenantBody, ErrorBody, Explanation, PageQuery, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, PageQuery, pageOf, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
 
 export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
   const { store, operations } = services;
@@ -19,7 +19,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
 
   fastify.post(
     '/tenants',
-    { config: ADMIN, schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { 201: TenantBody, 400: ErrorBody, 409: ErrorBody } } },
+    { config: ADMIN, schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { ...LIMITED_ERRORS, 201: TenantBody, 400: ErrorBody, 409: ErrorBody } } },
     async (request, reply) => {
       const tenant = await operations.createTenant(request.body, context(request.principal as Principal, request.id));
       return reply.status(201).header('location', `/api/admin/tenants/${tenant.id}`).send(tenant);
@@ -34,7 +34,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
         tags,
         summary: 'List tenants by id, a page at a time',
         querystring: PageQuery,
-        response: { 200: Type.Object({ items: Type.Array(TenantBody), nextCursor: Type.Optional(Type.String()) }) },
+        response: { ...LIMITED_ERRORS, 200: pageOf(TenantBody), 400: ErrorBody },
       },
     },
     async (request) => {
@@ -43,7 +43,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
     },
   );
 
-  fastify.get('/tenants/:tenant', { config: ADMIN, schema: { tags, summary: 'Read a tenant', params: TenantParams, response: { 200: TenantBody, 404: ErrorBody } } }, async (request) => {
+  fastify.get('/tenants/:tenant', { config: ADMIN, schema: { tags, summary: 'Read a tenant', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } }, async (request) => {
     const tenant = await store.tenants.get(request.params.tenant);
     if (!tenant) throw new TenantNotFoundError(request.params.tenant);
     return tenant;
@@ -58,7 +58,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
         summary: "Change a tenant's plan",
         params: TenantParams,
         body: UpdateTenantBody,
-        response: { 200: Type.Object({ before: TenantBody, after: TenantBody }), 400: ErrorBody, 404: ErrorBody },
+        response: { ...LIMITED_ERRORS, 200: Type.Object({ before: TenantBody, after: TenantBody }), 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(request.principal as Principal, request.id)),
@@ -66,7 +66,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
 
   fastify.delete(
     '/tenants/:tenant',
-    { config: ADMIN, schema: { tags, summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)', params: TenantParams, response: { 200: TenantBody, 404: ErrorBody } } },
+    { config: ADMIN, schema: { tags, summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } },
     async (request) => operations.deleteTenant(request.params.tenant, context(request.principal as Principal, request.id)),
   );
 
@@ -78,7 +78,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
         tags,
         summary: 'Every feature resolved for a tenant, with value, source, plan and why',
         params: TenantParams,
-        response: { 200: Type.Object({ tenant: Type.String(), plan: Type.String(), policyVersion: Type.String(), features: Type.Array(Explanation) }), 404: ErrorBody },
+        response: { ...LIMITED_ERRORS, 200: Type.Object({ tenant: Type.String(), plan: Type.String(), policyVersion: Type.String(), features: Type.Array(Explanation) }), 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (request) => {
@@ -87,8 +87,9 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
       const [snapshot] = await store.changes.load([tenantId]);
       if (!snapshot) throw new TenantNotFoundError(tenantId);
       const policy = services.policy.snapshot;
+      // The release switch applies here as in the provider (tenant-wide: no user in this view).
       const features = decideAll(policy, tenantState(snapshot), services.clock()).map((decision) => {
-        const { tenant: _tenant, ...rest } = explain(tenantId, decision);
+        const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, services.releases, { tenantId }));
         return rest;
       });
       return { tenant: tenantId, plan: snapshot.tenant.plan, policyVersion: policy.version, features };

@@ -3,13 +3,14 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ChainVerifier } from '../audit/audit-chain.js';
+import { ChainVerifier, parseAnchor } from '../audit/audit-chain.js';
 import { issueApiToken } from '../auth/api-tokens.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { InvalidInputError, TenantNotFoundError } from '../errors.js';
 import { rotateSecrets } from '../oauth/rotate-secrets.js';
 import type { EntitleServices } from '../services.js';
-import { ADMIN, ErrorBody, TenantId } from './admin-schemas.js';
+import { ROLES } from '../store/store.js';
+import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
 
 const TokenBody = Type.Object({
   id: Type.String(),
@@ -37,13 +38,15 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
           {
             tenantId: TenantId,
             userId: Type.String({ minLength: 1, maxLength: 128 }),
-            role: Type.Optional(Type.Union([Type.Literal('member'), Type.Literal('admin')])),
+            role: Type.Optional(
+              Type.Enum(ROLES, { description: 'member: its own tenant; admin: the admin API; client: read-only decisions for any tenant (Unleash SDKs, OFREP)', default: 'member' }),
+            ),
             name: Type.Optional(Type.String({ maxLength: 200 })),
             expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ token: Type.String(), record: TokenBody }), 400: ErrorBody, 404: ErrorBody },
+        response: { ...LIMITED_ERRORS, 201: Type.Object({ token: Type.String(), record: TokenBody }), 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -67,7 +70,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
         tags: ['tokens'],
         summary: 'List tokens (never their secrets)',
         querystring: Type.Object({ tenant: Type.Optional(TenantId) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ items: Type.Array(TokenBody) }) },
+        response: { ...LIMITED_ERRORS, 200: Type.Object({ items: Type.Array(TokenBody) }), 400: ErrorBody },
       },
     },
     async (request) => ({ items: [...(await store.tokens.list(request.query.tenant ? { tenantId: request.query.tenant } : {}))] }),
@@ -81,21 +84,50 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
         tags: ['tokens'],
         summary: 'Revoke a token: it stops working on the next request',
         params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) }),
-        response: { 200: TokenBody, 404: ErrorBody },
+        response: { ...LIMITED_ERRORS, 200: TokenBody, 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (request) => store.tokens.revoke(request.params.id, context(request)),
   );
 
-  fastify.get('/audit/verify', { config: ADMIN, schema: { tags: ['audit'], summary: 'Check the audit hash chain' } }, async () => {
-    const verifier = new ChainVerifier();
-    await store.audit.scan((record) => verifier.visit(record));
-    return verifier.result;
-  });
+  fastify.get(
+    '/audit/verify',
+    {
+      config: ADMIN,
+      schema: {
+        tags: ['audit'],
+        summary: 'Check the audit hash chain',
+        description: 'With anchor=seq:hash (a head printed by an earlier check, kept elsewhere) it also detects rows removed from the end.',
+        querystring: Type.Object({ anchor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}:[0-9a-f]{64}$' })) }, { additionalProperties: false }),
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({
+            ok: Type.Boolean(),
+            checked: Type.Integer(),
+            head: Type.Optional(Type.Object({ seq: Type.Integer(), hash: Type.String() }, { description: 'the last row checked: keep it outside the database as the next anchor' })),
+            firstBroken: Type.Optional(Type.Object({ seq: Type.Integer(), problem: Type.String() })),
+          }),
+          400: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const verifier = new ChainVerifier(request.query.anchor ? parseAnchor(request.query.anchor) : undefined);
+      await store.audit.scan((record) => verifier.visit(record));
+      return verifier.result;
+    },
+  );
 
   fastify.post(
     '/keys/rotate',
-    { config: ADMIN, schema: { tags: ['keys'], summary: 'Re-encrypt every stored OAuth token and PKCE verifier under the active key' } },
+    {
+      config: ADMIN,
+      schema: {
+        tags: ['keys'],
+        summary: 'Re-encrypt every stored OAuth token and PKCE verifier under the active key',
+        response: { ...LIMITED_ERRORS, 200: Type.Object({ reencrypted: Type.Integer({ description: 'how many secrets were re-encrypted' }), activeKeyId: Type.String() }) },
+      },
+    },
     async (request) => ({ reencrypted: await rotateSecrets(store, services.cipher, context(request)), activeKeyId: services.cipher.activeKeyId }),
   );
 };

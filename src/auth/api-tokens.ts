@@ -3,7 +3,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
-import type { ApiToken, EntitleStore, Role, WriteContext } from '../store/store.js';
+import { ROLES, type ApiToken, type EntitleStore, type Role, type WriteContext } from '../store/store.js';
 import { checkTenantId } from '../tenants/tenant-operations.js';
 
 const TOKEN_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -32,7 +32,7 @@ export async function issueApiToken(store: Pick<EntitleStore, 'tokens'>, input: 
   checkTenantId(input.tenantId);
   if (!USER_ID_PATTERN.test(input.userId)) throw new InvalidInputError('user: 1 to 128 letters, digits or @._+- characters');
   const role = input.role ?? 'member';
-  if (role !== 'member' && role !== 'admin') throw new InvalidInputError('role: must be member or admin');
+  if (!ROLES.includes(role)) throw new InvalidInputError(`role: must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role)})`);
   const id = randomBytes(6).toString('hex');
   const token = `ent_${id}_${randomBytes(32).toString('base64url')}`;
   const record = await store.tokens.create(

@@ -1,12 +1,12 @@
 // Authentication: `Authorization: Bearer <token>` (an API token or, when configured, a JWT)
-// becomes request.principal. Routes opt in with `config: { auth: 'required' | 'admin' }`.
+// becomes request.principal. Routes opt in with `config: { auth: 'required' | 'admin' | [roles] }`.
 
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JwtConfig } from '../config.js';
-import { AdminRequiredError, AuthRequiredError, InvalidTokenError } from '../errors.js';
-import type { ApiToken } from '../store/store.js';
+import { AdminRequiredError, AuthRequiredError, InvalidTokenError, RoleNotAllowedError } from '../errors.js';
+import { ROLES, type ApiToken, type Role } from '../store/store.js';
 import { hashToken, looksLikeApiToken } from './api-tokens.js';
 import type { Principal } from './principal.js';
 
@@ -16,8 +16,11 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyContextConfig {
-    /** 'required': any valid credential; 'admin': an admin-role credential. */
-    auth?: 'required' | 'admin';
+    /**
+     * 'required': a member or admin credential (a user acting for its tenant); 'admin': an
+     * admin credential; a list of roles: exactly those (e.g. the read-only client role for SDK routes).
+     */
+    auth?: 'required' | 'admin' | readonly Role[];
   }
 }
 
@@ -52,19 +55,24 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     throw new InvalidTokenError();
   }
 
-  const required: onRequestHookHandler = async (request) => {
-    request.principal = await authenticate(request);
-  };
-  const admin: onRequestHookHandler = async (request) => {
-    request.principal = await authenticate(request);
-    if (request.principal.role !== 'admin') throw new AdminRequiredError();
-  };
+  /** A hook admitting only `roles`; one per distinct list. */
+  function allow(roles: readonly Role[]): onRequestHookHandler {
+    const needs = roles.join(' or ');
+    return async (request) => {
+      request.principal = await authenticate(request);
+      if (roles.includes(request.principal.role)) return;
+      throw roles.length === 1 && roles[0] === 'admin' ? new AdminRequiredError() : new RoleNotAllowedError(request.principal.role, needs);
+    };
+  }
+  const required = allow(['member', 'admin']);
+  const admin = allow(['admin']);
 
   fastify.addHook('onRoute', (route) => {
     const mode = route.config?.auth;
     if (mode === undefined) return;
-    if (mode !== 'required' && mode !== 'admin') throw new TypeError(`route ${route.url}: config.auth should be 'required' or 'admin'`);
-    const hook = mode === 'admin' ? admin : required;
+    const valid = mode === 'required' || mode === 'admin' || (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
+    if (!valid) throw new TypeError(`route ${route.url}: config.auth should be 'required', 'admin' or a list of roles (${ROLES.join(', ')})`);
+    const hook = mode === 'admin' ? admin : mode === 'required' ? required : allow(mode as readonly Role[]);
     // First in line: every later check (the gate) can rely on request.principal.
     route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });

@@ -2,12 +2,14 @@
 // features in a UI; and a preflight for numeric limits ("may I add N more?") that consumes nothing.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { AUTH_ERRORS, ErrorBody, FeatureValueSchema } from '../http/schemas.js';
 import type { Principal } from '../auth/principal.js';
 import { FeatureNotFoundError, InvalidInputError } from '../errors.js';
 import { evaluationContext } from '../gate/gate-plugin.js';
 import { isGranted } from '../policy/compile.js';
 import type { EntitleServices } from '../services.js';
+import { upgradeAdvice } from './explain.js';
 
 /** Counts what a numeric limit limits, for one tenant (e.g. its connected calendars). */
 export type UsageCounter = (tenantId: string) => Promise<number>;
@@ -27,35 +29,80 @@ const PreflightBody = Type.Object(
   { additionalProperties: false },
 );
 
+const FeatureEntry = Type.Object({
+  name: Type.String(),
+  type: Type.String(),
+  value: FeatureValueSchema,
+  enabled: Type.Boolean({ description: 'whether the value gives the feature (true, a limit above 0, a non-empty string)' }),
+  cause: Type.Union([Type.String(), Type.Null()], { description: 'IN_PLAN, NOT_IN_PLAN, GRANTED_BY_OVERRIDE, REVOKED_BY_OVERRIDE, NOT_RELEASED, DEFAULT…, or an evaluation error code' }),
+  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when off: the lowest plan that has it; null when no upgrade would help (an override or a release toggle decides)' })),
+  message: Type.Optional(Type.String({ description: "when off and an upgrade would help: the feature's upgrade message" })),
+});
+
+const EntitlementsBody = Type.Object({
+  tenant: Type.String(),
+  plan: Type.Union([Type.String(), Type.Null()]),
+  policyVersion: Type.String(),
+  features: Type.Record(Type.String(), FeatureEntry, { description: 'by feature key, in policy order' }),
+});
+
+const PreflightAnswer = Type.Object({
+  feature: Type.String(),
+  featureName: Type.String(),
+  allowed: Type.Boolean(),
+  limit: Type.Number(),
+  current: Type.Integer(),
+  requested: Type.Integer(),
+  remaining: Type.Number({ description: 'how many more fit under the limit now' }),
+  countedBy: Type.Union([Type.Literal('server'), Type.Literal('client')]),
+  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when not allowed: the lowest plan with a higher limit; null when no plan would help' })),
+  message: Type.Optional(Type.String()),
+});
+
 export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptions> = async (fastify, { services, counters }) => {
-  fastify.get('/api/entitlements/', { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: "Every feature for the caller's tenant" } }, async (request) => {
-    const principal = request.principal as Principal;
-    const context = evaluationContext(principal);
-    const policy = services.policy.snapshot;
-    const features: Record<string, unknown> = {};
-    for (const feature of policy.features.values()) {
-      const details =
-        feature.type === 'boolean'
-          ? await services.client.getBooleanDetails(feature.key, false, context)
-          : feature.type === 'number'
-            ? await services.client.getNumberDetails(feature.key, 0, context)
-            : await services.client.getStringDetails(feature.key, '', context);
-      const granted = details.errorCode === undefined && isGranted(feature.type, details.value);
-      features[feature.key] = {
-        name: feature.name,
-        type: feature.type,
-        value: details.value,
-        enabled: granted,
-        cause: details.flagMetadata.cause ?? details.errorCode ?? null,
-        ...(granted ? {} : { message: feature.upgradeMessage, requiredPlan: feature.requiredPlan ?? null }),
-      };
-    }
-    return { tenant: principal.tenantId, plan: services.tenants.get(principal.tenantId)?.plan ?? null, policyVersion: policy.version, features };
-  });
+  fastify.get(
+    '/api/entitlements/',
+    { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: "Every feature for the caller's tenant", response: { 200: EntitlementsBody, ...AUTH_ERRORS } } },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const context = evaluationContext(principal);
+      const policy = services.policy.snapshot;
+      const features: Static<typeof EntitlementsBody>['features'] = {};
+      for (const feature of policy.features.values()) {
+        const details =
+          feature.type === 'boolean'
+            ? await services.client.getBooleanDetails(feature.key, false, context)
+            : feature.type === 'number'
+              ? await services.client.getNumberDetails(feature.key, 0, context)
+              : await services.client.getStringDetails(feature.key, '', context);
+        const granted = details.errorCode === undefined && isGranted(feature.type, details.value);
+        const cause = typeof details.flagMetadata.cause === 'string' ? details.flagMetadata.cause : (details.errorCode ?? null);
+        // Only a plan can be upgraded: an override or a release toggle gets no upgrade prompt.
+        const advice = granted ? undefined : upgradeAdvice(feature, cause ?? undefined);
+        features[feature.key] = {
+          name: feature.name,
+          type: feature.type,
+          value: details.value,
+          enabled: granted,
+          cause,
+          ...(advice ? { requiredPlan: advice.requiredPlan, ...(advice.upgradeMessage !== undefined ? { message: advice.upgradeMessage } : {}) } : {}),
+        };
+      }
+      return { tenant: principal.tenantId, plan: services.tenants.get(principal.tenantId)?.plan ?? null, policyVersion: policy.version, features };
+    },
+  );
 
   fastify.post(
     '/api/entitlements/preflight',
-    { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: 'May this tenant add N more of a limited thing? Nothing is consumed.', body: PreflightBody } },
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['entitlements'],
+        summary: 'May this tenant add N more of a limited thing? Nothing is consumed.',
+        body: PreflightBody,
+        response: { 200: PreflightAnswer, 400: ErrorBody, 404: ErrorBody, ...AUTH_ERRORS },
+      },
+    },
     async (request) => {
       const principal = request.principal as Principal;
       const { feature: key, add = 1 } = request.body;
@@ -70,16 +117,18 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
       // An evaluation error counts as a limit of 0: the closed side.
       const max = limit.errorCode === undefined ? limit.value : 0;
       const allowed = (current as number) + add <= max;
+      // An override or a release toggle sets this tenant's limit: a higher plan would not change it.
+      const planDecides = limit.errorCode === undefined && limit.flagMetadata.source !== 'override' && limit.flagMetadata.cause !== 'NOT_RELEASED';
       return {
         feature: key,
         featureName: feature.name,
         allowed,
         limit: max,
-        current,
+        current: current as number,
         requested: add,
         remaining: Math.max(0, max - (current as number)),
-        countedBy: counter ? 'server' : 'client',
-        ...(allowed ? {} : { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(services, max, key) }),
+        countedBy: counter ? ('server' as const) : ('client' as const),
+        ...(allowed ? {} : planDecides ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(services, max, key) } : { requiredPlan: null }),
       };
     },
   );

@@ -1,7 +1,21 @@
 // A decision as plain JSON that says why: used by `entitle explain` and the admin API.
 
-import type { FeatureValue } from '../policy/types.js';
+import type { FeatureDefinition, FeatureValue } from '../policy/types.js';
 import type { Decision, DecisionCause, DecisionSource } from './decide.js';
+import { notReleased } from './release-switch.js';
+
+/** Why a tenant has (or lacks) a feature, including a release toggle that holds it back. */
+export type ExplanationCause = DecisionCause | 'NOT_RELEASED';
+
+/**
+ * What a tenant would have to do to get a feature it lacks. Only a missing plan grant is fixed by
+ * an upgrade: an override beats every plan, and a release toggle is not the tenant's to change,
+ * so for those there is no required plan and no upgrade message.
+ */
+export function upgradeAdvice(feature: FeatureDefinition, cause: string | undefined): { readonly requiredPlan: string | null; readonly upgradeMessage?: string } {
+  const upgradeHelps = cause === 'NOT_IN_PLAN' || cause === 'UNKNOWN_PLAN' || cause === 'UNKNOWN_TENANT';
+  return upgradeHelps ? { requiredPlan: feature.requiredPlan ?? null, upgradeMessage: feature.upgradeMessage } : { requiredPlan: null };
+}
 
 export interface Explanation {
   readonly tenant: string;
@@ -13,36 +27,46 @@ export interface Explanation {
   readonly variant: string;
   readonly reason: string;
   readonly source: DecisionSource;
-  readonly cause: DecisionCause;
+  readonly cause: ExplanationCause;
   readonly plan: string | null;
   readonly definedBy: string | null;
   readonly policyVersion: string;
   readonly override: { value: FeatureValue; reason: string; actor: string; expiresAt: string | null; version: number } | null;
-  /** When the feature is not granted: the lowest plan that grants it and the upgrade message. */
+  /** The release toggle holding an entitled tenant back, and the value it is entitled to. */
+  readonly release?: { readonly toggle: string; readonly entitledValue: FeatureValue };
+  /** When the feature is not granted: the lowest plan that grants it (null when no upgrade would help) and the upgrade message. */
   readonly requiredPlan?: string | null;
   readonly upgradeMessage?: string;
 }
 
-export function explain(tenantId: string, decision: Decision): Explanation {
+/**
+ * Explains a decision. With `heldBackBy` (see `heldBackBy` in release-switch.ts) it explains
+ * what the tenant gets while that release toggle is off: the provider's answer, not the plan's.
+ */
+export function explain(tenantId: string, decision: Decision, heldBackBy?: string): Explanation {
   const { feature, override } = decision;
+  const held = heldBackBy === undefined ? undefined : notReleased(decision, heldBackBy);
+  const granted = held ? false : decision.granted;
+  const cause: ExplanationCause = held ? 'NOT_RELEASED' : decision.cause;
   return {
     tenant: tenantId,
     feature: feature.key,
     featureName: feature.name,
     type: feature.type,
-    value: decision.value,
-    granted: decision.granted,
-    variant: decision.variant,
-    reason: decision.reason,
+    value: held ? held.value : decision.value,
+    granted,
+    variant: held?.variant ?? decision.variant,
+    reason: held?.reason ?? decision.reason,
     source: decision.source,
-    cause: decision.cause,
+    cause,
     plan: decision.plan ?? null,
     definedBy: decision.definedBy ?? null,
     policyVersion: decision.policyVersion,
     override: override
       ? { value: override.value, reason: override.reason, actor: override.actor, expiresAt: override.expiresAt, version: override.version }
       : null,
-    ...(decision.granted ? {} : { requiredPlan: feature.requiredPlan ?? null, upgradeMessage: feature.upgradeMessage }),
+    ...(heldBackBy === undefined ? {} : { release: { toggle: heldBackBy, entitledValue: decision.value } }),
+    ...(granted ? {} : upgradeAdvice(feature, cause)),
   };
 }
 
@@ -53,6 +77,7 @@ export function explainText(explanation: Explanation): string {
     `  variant ${explanation.variant}, reason ${explanation.reason}, source ${explanation.source}, cause ${explanation.cause}`,
     `  plan ${explanation.plan ?? '-'}${explanation.definedBy && explanation.definedBy !== explanation.plan ? ` (value from ${explanation.definedBy})` : ''}, policy ${explanation.policyVersion}`,
   ];
+  if (explanation.release) lines.push(`  held back by release toggle ${explanation.release.toggle} (entitled to ${JSON.stringify(explanation.release.entitledValue)})`);
   if (explanation.override) {
     const o = explanation.override;
     lines.push(`  override by ${o.actor}: ${o.reason}${o.expiresAt ? ` (expires ${o.expiresAt})` : ''}`);

@@ -1,20 +1,26 @@
 // What a proposed policy would change for real tenants, feature by feature: reviewed in a pull
 // request like code ("revokes can_use_webhooks from 37 tenants on plan pro").
+//
+// A restriction counts as a revocation: losing a feature, and a numeric limit going down while
+// staying above zero ("lowered", e.g. max_connected_calendars 6 → 1). A string value moving to
+// another allowed value is only "changed": the policy format gives string values no order.
 
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
-import { decide, type TenantState } from './decide.js';
+import { decide, type Decision, type TenantState } from './decide.js';
 
 /** One kind of change for one feature, counted per plan. */
 export interface FeatureImpact {
   readonly feature: string;
   /** Tenants that lose the feature (granted → not granted). */
   readonly revoked: number;
+  /** Tenants that keep a numeric feature with a lower limit: a restriction, reviewed like a revocation. */
+  readonly lowered: number;
   /** Tenants that gain it. */
   readonly granted: number;
-  /** Tenants whose value changes without a change of access (e.g. a limit from 2 to 5). */
+  /** Tenants whose value changes otherwise (a limit from 2 to 5, another string value). */
   readonly changed: number;
   /** The same counts by the tenant's plan. */
-  readonly byPlan: Readonly<Record<string, { readonly revoked: number; readonly granted: number; readonly changed: number }>>;
+  readonly byPlan: Readonly<Record<string, Readonly<Counts>>>;
   /** Up to `sampleSize` tenants of each kind, for a reviewer to look at. */
   readonly examples: readonly { readonly tenant: string; readonly plan: string; readonly before: FeatureValue | null; readonly after: FeatureValue | null }[];
   /** A sentence per plan, e.g. "revokes can_use_webhooks from 37 tenants on plan pro". */
@@ -29,7 +35,22 @@ export interface PolicyImpact {
   readonly removedFeatures: readonly string[];
   /** Features whose decisions change for at least one tenant. */
   readonly features: readonly FeatureImpact[];
+  /** Whether any tenant loses a feature or gets a lower limit. */
   readonly revokes: boolean;
+}
+
+type Kind = 'revoked' | 'lowered' | 'granted' | 'changed';
+type Counts = Record<Kind, number>;
+
+/** How one tenant's decision changes, if it does. */
+function kindOf(before: Decision | undefined, after: Decision | undefined): Kind | undefined {
+  const wasGranted = before?.granted ?? false;
+  const isGranted = after?.granted ?? false;
+  if (wasGranted && !isGranted) return 'revoked';
+  if (!wasGranted && isGranted) return 'granted';
+  if (before?.value === after?.value) return undefined;
+  if (wasGranted && typeof before?.value === 'number' && typeof after?.value === 'number' && after.value < before.value) return 'lowered';
+  return 'changed';
 }
 
 export function policyImpact(
@@ -47,14 +68,12 @@ export function policyImpact(
     for (const key of keys) {
       const before = decide(current, tenant, key, now);
       const after = decide(proposed, tenant, key, now);
-      const wasGranted = before?.granted ?? false;
-      const isGranted = after?.granted ?? false;
-      const kind = wasGranted && !isGranted ? 'revoked' : !wasGranted && isGranted ? 'granted' : before?.value !== after?.value ? 'changed' : undefined;
+      const kind = kindOf(before, after);
       if (kind === undefined) continue;
       let entry = counts.get(key);
-      if (!entry) counts.set(key, (entry = { revoked: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
+      if (!entry) counts.set(key, (entry = { revoked: 0, lowered: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
       entry[kind]++;
-      const plan = (entry.byPlan[tenant.plan] ??= { revoked: 0, granted: 0, changed: 0 });
+      const plan = (entry.byPlan[tenant.plan] ??= { revoked: 0, lowered: 0, granted: 0, changed: 0 });
       plan[kind]++;
       if (entry.examples.filter((e) => e.kind === kind).length < sampleSize) {
         entry.examples.push({ kind, tenant: tenant.id, plan: tenant.plan, before: before?.value ?? null, after: after?.value ?? null });
@@ -64,12 +83,14 @@ export function policyImpact(
   const features: FeatureImpact[] = [...counts].map(([feature, entry]) => ({
     feature,
     revoked: entry.revoked,
+    lowered: entry.lowered,
     granted: entry.granted,
     changed: entry.changed,
     byPlan: entry.byPlan,
     examples: entry.examples.map(({ kind: _kind, ...example }) => example),
     summary: Object.entries(entry.byPlan).flatMap(([plan, c]) => [
       ...(c.revoked ? [`revokes ${feature} from ${tenantsText(c.revoked)} on plan ${plan}`] : []),
+      ...(c.lowered ? [`lowers ${feature} for ${tenantsText(c.lowered)} on plan ${plan}`] : []),
       ...(c.granted ? [`grants ${feature} to ${tenantsText(c.granted)} on plan ${plan}`] : []),
       ...(c.changed ? [`changes ${feature} for ${tenantsText(c.changed)} on plan ${plan}`] : []),
     ]),
@@ -81,16 +102,13 @@ export function policyImpact(
     addedFeatures: [...proposed.features.keys()].filter((key) => !current.features.has(key)),
     removedFeatures: [...current.features.keys()].filter((key) => !proposed.features.has(key)),
     features,
-    revokes: features.some((feature) => feature.revoked > 0),
+    revokes: features.some((feature) => feature.revoked > 0 || feature.lowered > 0),
   };
 }
 
-interface Mutable {
-  revoked: number;
-  granted: number;
-  changed: number;
-  byPlan: Record<string, { revoked: number; granted: number; changed: number }>;
-  examples: { kind: 'revoked' | 'granted' | 'changed'; tenant: string; plan: string; before: FeatureValue | null; after: FeatureValue | null }[];
+interface Mutable extends Counts {
+  byPlan: Record<string, Counts>;
+  examples: { kind: Kind; tenant: string; plan: string; before: FeatureValue | null; after: FeatureValue | null }[];
 }
 
 function tenantsText(count: number): string {

@@ -32,3 +32,14 @@ export function notReleased(decision: Decision, toggle: string): ResolutionDetai
   }
   return resolution;
 }
+
+/**
+ * The toggle holding an entitled decision back, if any: the provider's rule, for every surface
+ * that decides outside the provider (the admin API, the Unleash payload). Undefined without a
+ * release switch, for features without `rollout.unleash`, and for decisions that grant nothing.
+ */
+export function heldBackBy(decision: Decision, releases: ReleaseSwitch | undefined, context: { readonly tenantId: string; readonly userId?: string }): string | undefined {
+  const toggle = decision.feature.rollout?.unleash;
+  if (toggle === undefined || releases === undefined || !decision.granted) return undefined;
+  return releases.isEnabled(toggle, context) ? undefined : toggle;
+}

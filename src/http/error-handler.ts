@@ -36,7 +36,12 @@ function validationMessage(error: FastifyError): string {
   if (first.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
     return `${[...path, params.additionalProperty].join('.')}: unknown field`;
   }
-  const message = first.keyword === 'required' ? 'is required' : (first.message ?? 'is invalid');
+  const message =
+    first.keyword === 'required'
+      ? 'is required'
+      : first.keyword === 'enum' && Array.isArray(params.allowedValues)
+        ? `must be one of ${params.allowedValues.map(String).join(', ')}`
+        : (first.message ?? 'is invalid');
   return `${path.join('.')}: ${message}`;
 }
 

@@ -1,10 +1,12 @@
 // Entitle's boolean decisions as an Unleash client API payload: any Unleash SDK evaluates them
 // in-process from the `tenantId` context field. Compact: one segment per plan lists its tenants
-// once; each toggle has a strategy per granting plan (minus the tenants an override revokes)
-// and one for the tenants an override grants. Number and string features have no Unleash
-// equivalent and are left out (use OFREP for them).
+// once; a toggle has a strategy per plan where most tenants have the feature (minus the
+// tenants that do not: an override, a release toggle) and one listing the remaining tenants
+// that have it. Number and string features have no Unleash equivalent and are left out (use
+// OFREP for them).
 
 import { decide, type TenantState } from '../entitlements/decide.js';
+import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import type { PolicySnapshot } from '../policy/types.js';
 
 interface Constraint {
@@ -32,10 +34,17 @@ export interface UnleashPayload {
 const tenantConstraint = (operator: 'IN' | 'NOT_IN', values: string[]): Constraint => ({ contextName: 'tenantId', operator, values, inverted: false, caseInsensitive: false });
 
 /**
- * Builds the payload at time `now`. Also returns when it stops being right (the next override
- * expiry), so a cache can rebuild it then.
+ * Builds the payload at time `now`: every tenant gets exactly the provider's decision, release
+ * toggles included (evaluated per tenant, without a user). Also returns when it stops being
+ * right (the next override expiry), so a cache can rebuild it then; a release toggle change
+ * must invalidate it too.
  */
-export function buildUnleashPayload(policy: PolicySnapshot, tenants: Iterable<TenantState>, now: number): { payload: UnleashPayload; validUntil: number } {
+export function buildUnleashPayload(
+  policy: PolicySnapshot,
+  tenants: Iterable<TenantState>,
+  now: number,
+  releases?: ReleaseSwitch,
+): { payload: UnleashPayload; validUntil: number } {
   const all = [...tenants].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const byPlan = new Map<string, string[]>();
   let validUntil = Number.POSITIVE_INFINITY;
@@ -56,30 +65,33 @@ export function buildUnleashPayload(policy: PolicySnapshot, tenants: Iterable<Te
   const features: UnleashPayload['features'] = [];
   for (const feature of policy.features.values()) {
     if (feature.type !== 'boolean') continue;
-    const planGrants = new Map<string, boolean>();
-    const revoked = new Map<string, string[]>();
-    const granted: string[] = [];
-    const known: string[] = [];
+    const on = new Map<string, string[]>();
+    const off = new Map<string, string[]>();
     for (const tenant of all) {
-      let grantsByPlan = planGrants.get(tenant.plan);
-      if (grantsByPlan === undefined) {
-        grantsByPlan = decide(policy, { ...tenant, overrides: new Map() }, feature.key, now)?.value === true;
-        planGrants.set(tenant.plan, grantsByPlan);
-      }
-      const value = decide(policy, tenant, feature.key, now)?.value === true;
-      if (grantsByPlan && !value) revoked.set(tenant.plan, [...(revoked.get(tenant.plan) ?? []), tenant.id]);
-      if (!grantsByPlan && value) granted.push(tenant.id);
-      known.push(tenant.id);
+      const decision = decide(policy, tenant, feature.key, now);
+      const enabled = decision !== undefined && decision.value === true && heldBackBy(decision, releases, { tenantId: tenant.id }) === undefined;
+      const lists = enabled ? on : off;
+      const list = lists.get(tenant.plan) ?? [];
+      list.push(tenant.id);
+      lists.set(tenant.plan, list);
     }
     const strategies: Strategy[] = [];
-    for (const [plan, grants] of planGrants) {
-      if (!grants) continue;
-      const excluded = revoked.get(plan);
-      strategies.push({ name: 'default', parameters: {}, segments: [segmentIds.get(plan) as number], constraints: excluded ? [tenantConstraint('NOT_IN', excluded)] : [] });
+    const listed: string[] = [];
+    for (const plan of byPlan.keys()) {
+      const enabled = on.get(plan) ?? [];
+      const disabled = off.get(plan) ?? [];
+      // Whichever is shorter is spelled out: the plan's segment minus the exceptions, or the tenants one by one.
+      if (enabled.length > disabled.length) {
+        strategies.push({ name: 'default', parameters: {}, segments: [segmentIds.get(plan) as number], constraints: disabled.length > 0 ? [tenantConstraint('NOT_IN', disabled)] : [] });
+      } else {
+        listed.push(...enabled);
+      }
     }
-    if (granted.length > 0) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', granted)] });
-    // Unknown tenants get the feature's default.
-    if (feature.default === true) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('NOT_IN', known)] });
+    if (listed.length > 0) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', listed.sort())] });
+    // Unknown tenants get the feature's default; behind a release switch the toggle cannot be
+    // evaluated here for a tenant nobody knows yet, so they get the closed side.
+    const switched = feature.rollout !== undefined && releases !== undefined;
+    if (feature.default === true && !switched) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('NOT_IN', all.map((tenant) => tenant.id))] });
     // No strategy would mean "on for everyone" in Unleash: an impossible constraint keeps it off.
     if (strategies.length === 0) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', [])] });
     features.push({ name: feature.key, description: feature.name, type: 'release', project: 'default', enabled: true, stale: false, impressionData: false, variants: [], strategies });

@@ -1,10 +1,13 @@
 // The Unleash client API (GET /api/client/features, POST register and metrics), so any Unleash
 // SDK can evaluate Entitle's boolean decisions in-process. The payload holds every tenant's
-// decisions: admin tokens only. It is cached and rebuilt when the policy or a tenant changes
-// (before the write that changed it returns) or an override expires.
+// decisions: for admin tokens and the read-only client role (an SDK's credential). It is cached
+// and rebuilt when the policy, a tenant or a release toggle changes (a tenant's change before
+// the write that changed it returns) or an override expires.
 
-import { createHash } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { etagOf, noneMatchHits } from '../http/etag.js';
+import { AUTH_ERRORS, ErrorBody, noContent } from '../http/schemas.js';
 import type { EntitleServices } from '../services.js';
 import { buildUnleashPayload } from './unleash-payload.js';
 
@@ -14,45 +17,103 @@ interface CachedPayload {
   readonly validUntil: number;
 }
 
-export const unleashRoutes: FastifyPluginAsync<{ services: EntitleServices }> = async (fastify, { services }) => {
+const Constraint = Type.Object({
+  contextName: Type.Literal('tenantId'),
+  operator: Type.Union([Type.Literal('IN'), Type.Literal('NOT_IN')]),
+  values: Type.Array(Type.String()),
+  inverted: Type.Boolean(),
+  caseInsensitive: Type.Boolean(),
+});
+const FeaturesBody = Type.Object(
+  {
+    version: Type.Literal(2),
+    features: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        description: Type.String(),
+        type: Type.String(),
+        project: Type.String(),
+        enabled: Type.Boolean(),
+        stale: Type.Boolean(),
+        impressionData: Type.Boolean(),
+        variants: Type.Array(Type.Unknown()),
+        strategies: Type.Array(Type.Object({ name: Type.String(), parameters: Type.Object({}), constraints: Type.Array(Constraint), segments: Type.Optional(Type.Array(Type.Integer())) })),
+      }),
+    ),
+    segments: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), constraints: Type.Array(Constraint) })),
+    meta: Type.Object({ policyVersion: Type.String(), tenants: Type.Integer() }),
+  },
+  { description: 'Unleash client API features (v2): boolean features as toggles; plan segments list their tenants' },
+);
+// What SDKs send: only the app name is read (for the log); the rest is accepted as it comes.
+const RegisterBody = Type.Object(
+  { appName: Type.Optional(Type.String({ maxLength: 256 })), instanceId: Type.Optional(Type.String({ maxLength: 256 })), sdkVersion: Type.Optional(Type.String({ maxLength: 256 })) },
+  { additionalProperties: true, description: 'Unleash client registration' },
+);
+const MetricsBody = Type.Object(
+  { appName: Type.Optional(Type.String({ maxLength: 256 })), instanceId: Type.Optional(Type.String({ maxLength: 256 })), bucket: Type.Optional(Type.Object({}, { additionalProperties: true })) },
+  { additionalProperties: true, description: 'Unleash client metrics' },
+);
+const Accepted = noContent('Accepted (and not kept: Entitle has its own audit log and metrics)');
+
+export const unleashRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
   let cached: CachedPayload | undefined;
   const invalidate = (): void => {
     cached = undefined;
   };
   services.tenants.on('change', invalidate);
   services.policy.on('change', invalidate);
+  const stopReleases = services.releases?.onChange?.(invalidate);
   fastify.addHook('onClose', async () => {
     services.tenants.off('change', invalidate);
     services.policy.off('change', invalidate);
+    stopReleases?.();
   });
-  const counters = { registrations: 0, metrics: 0 };
 
   function current(): CachedPayload {
     const now = services.clock();
     if (cached && now < cached.validUntil) return cached;
-    const { payload, validUntil } = buildUnleashPayload(services.policy.snapshot, services.tenants.tenants(), now);
+    const { payload, validUntil } = buildUnleashPayload(services.policy.snapshot, services.tenants.tenants(), now, services.releases);
     const json = JSON.stringify(payload);
-    cached = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`, validUntil };
+    cached = { json, etag: etagOf(json), validUntil };
     return cached;
   }
 
-  fastify.get('/api/client/features', { config: { auth: 'admin' }, schema: { tags: ['unleash'], summary: 'Unleash client API: boolean features as toggles (ETag / If-None-Match)' } }, async (request, reply) => {
-    const payload = current();
-    reply.header('etag', payload.etag);
-    if (request.headers['if-none-match'] === payload.etag) return reply.status(304).send();
-    return reply.type('application/json; charset=utf-8').send(payload.json);
-  });
+  const SDK = { auth: ['admin', 'client'] } as const;
+  const tags = ['unleash'];
 
-  fastify.post('/api/client/register', { config: { auth: 'admin' }, schema: { tags: ['unleash'], summary: 'Unleash client registration (accepted and counted)' } }, async (request, reply) => {
-    counters.registrations++;
-    const body = request.body as { appName?: unknown } | undefined;
-    request.log.debug({ appName: typeof body?.appName === 'string' ? body.appName : undefined }, 'unleash client registered');
-    return reply.status(202).send();
-  });
+  fastify.get(
+    '/api/client/features',
+    {
+      config: SDK,
+      schema: {
+        tags,
+        summary: 'Unleash client API: boolean features as toggles (ETag / If-None-Match)',
+        headers: Type.Object({ 'if-none-match': Type.Optional(Type.String()) }),
+        response: { 200: FeaturesBody, 304: noContent('Not modified: the answer carrying this ETag is still current'), ...AUTH_ERRORS },
+      },
+    },
+    async (request, reply) => {
+      const payload = current();
+      reply.header('etag', payload.etag);
+      if (noneMatchHits(request.headers['if-none-match'], payload.etag)) return reply.status(304).send();
+      // Already serialized (and cached as text): sent as it is.
+      return reply.type('application/json; charset=utf-8').send(payload.json as never);
+    },
+  );
 
-  fastify.post('/api/client/metrics', { config: { auth: 'admin' }, schema: { tags: ['unleash'], summary: 'Unleash client metrics (accepted and counted)' } }, async (_request, reply) => {
-    counters.metrics++;
-    return reply.status(202).send();
-  });
+  fastify.post(
+    '/api/client/register',
+    { config: SDK, schema: { tags, summary: 'Unleash client registration (accepted)', body: RegisterBody, response: { 202: Accepted, 400: ErrorBody, ...AUTH_ERRORS } } },
+    async (request, reply) => {
+      request.log.debug({ appName: request.body.appName }, 'unleash client registered');
+      return reply.status(202).send();
+    },
+  );
 
+  fastify.post(
+    '/api/client/metrics',
+    { config: SDK, schema: { tags, summary: 'Unleash client metrics (accepted)', body: MetricsBody, response: { 202: Accepted, 400: ErrorBody, ...AUTH_ERRORS } } },
+    async (_request, reply) => reply.status(202).send(),
+  );
 };

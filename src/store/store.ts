@@ -121,7 +121,15 @@ export interface AuditRepository {
   scan(visit: (record: AuditRecord) => void): Promise<void>;
 }
 
-export type Role = 'member' | 'admin';
+/**
+ * What a token may do. member: its own tenant's routes; admin: everything, for any tenant;
+ * client: read-only decisions for any tenant, for server-side SDKs (the Unleash client API and
+ * OFREP), nothing else.
+ */
+export type Role = 'member' | 'admin' | 'client';
+
+/** Every role, in the order messages list them. */
+export const ROLES: readonly Role[] = ['member', 'admin', 'client'];
 
 /** An API token's record. The secret is shown once at creation and stored only as a hash. */
 export interface ApiToken {

@@ -56,7 +56,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
 
     it('refuses a token for a missing tenant or with an unknown role', async () => {
       expect(await cli('tokens', 'create', '--tenant', 'ghost', '--user', 'x')).toMatchObject({ code: 1, stderr: 'error: Tenant "ghost" not found\n' });
-      expect(await cli('tokens', 'create', '--tenant', 'demo', '--user', 'x', '--role', 'root')).toMatchObject({ code: 1, stderr: 'error: role: must be member or admin\n' });
+      expect(await cli('tokens', 'create', '--tenant', 'demo', '--user', 'x', '--role', 'root')).toMatchObject({ code: 1, stderr: 'error: role: must be one of member, admin, client (got "root")\n' });
     });
   });
 

@@ -19,7 +19,32 @@ describe('GET /api/entitlements/', () => {
     expect(Object.keys(body.features)).toEqual([...t.app.entitle.policy.snapshot.features.keys()]);
     expect(body.features.can_use_calendar_sync).toEqual({ name: 'Calendar Sync', type: 'boolean', value: true, enabled: true, cause: 'IN_PLAN' });
     expect(body.features.max_connected_calendars).toMatchObject({ type: 'number', value: 2, enabled: true });
-    expect(body.features.can_use_webhooks).toMatchObject({ value: false, enabled: false, cause: 'NOT_IN_PLAN', requiredPlan: 'business', message: expect.any(String) });
+    expect(body.features.can_use_webhooks).toEqual({
+      name: 'Webhooks',
+      type: 'boolean',
+      value: false,
+      enabled: false,
+      cause: 'NOT_IN_PLAN',
+      requiredPlan: 'business',
+      message: 'Webhooks are available on the Business plan and above.',
+    });
+  });
+
+  it('sends no upgrade prompt for a feature an override took away: the plan already has it', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'pro' });
+    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_calendar_sync', value: false, reason: 'chargeback' }, { actor: 'test' });
+    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'abuse' }, { actor: 'test' });
+    const body = (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).json();
+    expect(body.features.can_use_calendar_sync).toEqual({ name: 'Calendar Sync', type: 'boolean', value: false, enabled: false, cause: 'REVOKED_BY_OVERRIDE', requiredPlan: null });
+    // Not in the plan, and an override on top: upgrading would not help either.
+    expect(body.features.can_use_webhooks).toEqual({ name: 'Webhooks', type: 'boolean', value: false, enabled: false, cause: 'REVOKED_BY_OVERRIDE', requiredPlan: null });
+  });
+
+  it('is not for client tokens: they read decisions through OFREP or the Unleash client API', async () => {
+    const client = await t.token('ops', 'sdk', { role: 'client' });
+    const response = await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(client) });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toEqual({ code: 'ENT_ERR_ROLE_NOT_ALLOWED', error: 'A client token may not use this route (it needs member or admin)' });
   });
 
   it('needs authentication and ignores client-set tenant hints', async () => {
@@ -45,6 +70,23 @@ describe('POST /api/entitlements/preflight', () => {
     expect(three).toMatchObject({ allowed: false, limit: 2, requiredPlan: 'business', message: expect.any(String) });
     // The server's count wins over what a client claims.
     expect((await ask({ feature: 'max_connected_calendars', current: 100 })).json()).toMatchObject({ allowed: true, current: 0 });
+  });
+
+  it('names no plan to upgrade to when an override sets the limit', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'pro' });
+    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'max_booking_pages', value: 3, reason: 'capped' }, { actor: 'test' });
+    const response = await t.app.inject({ method: 'POST', url: '/api/entitlements/preflight', headers: t.auth(token), payload: { feature: 'max_booking_pages', current: 3 } });
+    expect(response.json()).toEqual({
+      feature: 'max_booking_pages',
+      featureName: 'Booking pages',
+      allowed: false,
+      limit: 3,
+      current: 3,
+      requested: 1,
+      remaining: 0,
+      countedBy: 'client',
+      requiredPlan: null,
+    });
   });
 
   it('takes the current count from the client for limits the server does not count', async () => {

@@ -2,8 +2,8 @@
 // agreeing with the in-process provider on every feature for tenants on every plan.
 
 import { OFREPProvider } from '@openfeature/ofrep-provider';
-import { OpenFeature, type Client } from '@openfeature/server-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpenFeature, TypeMismatchError, type Client } from '@openfeature/server-sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -17,6 +17,7 @@ beforeAll(async () => {
     tokens[tenant] = await t.token(tenant, 'alice', { plan });
   }
   tokens.admin = await t.token('ops', 'olivia', { role: 'admin' });
+  tokens.client = await t.token('ops', 'sdk', { role: 'client' });
   const ops = t.app.entitle.operations;
   const ctx = { actor: 'test:ops' };
   await ops.setOverride({ tenantId: 'odd-co', feature: 'can_use_webhooks', value: true, reason: 'pilot' }, ctx);
@@ -31,6 +32,15 @@ afterAll(async () => {
   await OpenFeature.clearProviders();
   await t.close();
 });
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Metadata without the operators' notes on an override, which only admin callers see. */
+function tenantVisible(metadata: Record<string, unknown>): Record<string, unknown> {
+  const { overrideReason: _reason, overrideActor: _actor, ...rest } = metadata;
+  return rest;
+}
 
 const post = (url: string, token: string | undefined, payload: unknown, headers: Record<string, string> = {}) =>
   t.app.inject({ method: 'POST', url, payload: payload as object, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
@@ -52,7 +62,58 @@ describe('OFREP protocol', () => {
     const badJson = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens['pro-co'], '{"context":', { 'content-type': 'application/json' });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json()).toMatchObject({ errorCode: 'PARSE_ERROR' });
+    const badTenant = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens['pro-co'], { context: { tenantId: 7 } });
+    expect(badTenant.statusCode).toBe(400);
+    expect(badTenant.json()).toEqual({ key: 'can_use_webhooks', errorCode: 'INVALID_CONTEXT', errorDetails: expect.stringContaining('context.tenantId') });
+    const notAnObject = await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], [1, 2]);
+    expect(notAnObject.statusCode).toBe(400);
+    expect(notAnObject.json()).toEqual({ errorCode: 'PARSE_ERROR', errorDetails: expect.any(String) });
     expect((await post('/ofrep/v1/evaluate/flags/can_use_webhooks', undefined, { context: {} })).statusCode).toBe(401);
+  });
+
+  it("shows operators' notes on an override to admin callers only", async () => {
+    const url = '/ofrep/v1/evaluate/flags/support_tier';
+    const own = (await post(url, tokens['odd-co'], { context: {} })).json();
+    expect(own).toEqual({
+      key: 'support_tier',
+      value: 'dedicated',
+      reason: 'TARGETING_MATCH',
+      variant: 'override',
+      metadata: { source: 'override', cause: 'GRANTED_BY_OVERRIDE', policyVersion: t.app.entitle.policy.snapshot.version, plan: 'pro' },
+    });
+    const asClient = (await post(url, tokens.client, { context: { tenantId: 'odd-co' } })).json();
+    expect(asClient.metadata).toEqual(own.metadata);
+    const asAdmin = (await post(url, tokens.admin, { context: { tenantId: 'odd-co' } })).json();
+    expect(asAdmin.metadata).toEqual({ ...own.metadata, overrideReason: 'vip', overrideActor: 'test:ops' });
+    const bulk = (await post('/ofrep/v1/evaluate/flags', tokens['odd-co'], { context: {} })).json();
+    expect(JSON.stringify(bulk)).not.toMatch(/overrideReason|overrideActor|big team|abuse/);
+  });
+
+  it('answers server-side failures as OFREP errors with the protocol codes only', async () => {
+    const provider = t.app.entitle.provider;
+    vi.spyOn(provider, 'resolveBooleanEvaluation').mockRejectedValueOnce(new TypeMismatchError('feature "can_use_webhooks" is a boolean, not a number'));
+    const mismatch = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens['pro-co'], { context: {} });
+    expect(mismatch.statusCode).toBe(500);
+    expect(mismatch.json()).toEqual({ key: 'can_use_webhooks', errorCode: 'GENERAL', errorDetails: 'feature "can_use_webhooks" is a boolean, not a number' });
+
+    vi.spyOn(provider, 'resolveBooleanEvaluation').mockRejectedValueOnce(new Error('SQLITE_CORRUPT at /var/lib/entitle'));
+    const internal = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens['pro-co'], { context: {} });
+    expect(internal.statusCode).toBe(500);
+    expect(internal.json()).toEqual({ key: 'can_use_webhooks', errorCode: 'GENERAL', errorDetails: 'evaluation failed' });
+
+    vi.spyOn(t.app.entitle.policy, 'snapshot', 'get').mockImplementationOnce(() => {
+      throw new Error('disk on fire');
+    });
+    const crashed = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens['pro-co'], { context: {} });
+    expect(crashed.statusCode).toBe(500);
+    expect(crashed.json()).toEqual({ key: 'can_use_webhooks', errorCode: 'GENERAL', errorDetails: 'Internal error' });
+  });
+
+  it('a client token evaluates for any tenant, and defaults to its own', async () => {
+    const other = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens.client, { context: { tenantId: 'biz-co' } });
+    expect(other.json()).toMatchObject({ value: true, metadata: { plan: 'business' } });
+    const own = await post('/ofrep/v1/evaluate/flags/can_use_webhooks', tokens.client, { context: {} });
+    expect(own.json()).toMatchObject({ value: false, metadata: { cause: 'NOT_IN_PLAN', plan: 'free' } });
   });
 
   it("a tenant token cannot evaluate for another tenant; an admin token can", async () => {
@@ -71,6 +132,12 @@ describe('OFREP protocol', () => {
     expect(etag).toMatch(/^".+"$/);
     const again = await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], { context: {} }, { 'if-none-match': etag });
     expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    // If-None-Match compares weakly and may list several tags.
+    expect((await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], { context: {} }, { 'if-none-match': `W/${etag}` })).statusCode).toBe(304);
+    expect((await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], { context: {} }, { 'if-none-match': `"older", ${etag}` })).statusCode).toBe(304);
+    expect((await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], { context: {} }, { 'if-none-match': '*' })).statusCode).toBe(304);
+    expect((await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], { context: {} }, { 'if-none-match': '"older", W/"other"' })).statusCode).toBe(200);
     await t.app.entitle.operations.setOverride({ tenantId: 'pro-co', feature: 'can_use_webhooks', value: true, reason: 'x' }, { actor: 'test' });
     const after = await post('/ofrep/v1/evaluate/flags', tokens['pro-co'], { context: {} }, { 'if-none-match': etag });
     expect(after.statusCode).toBe(200);
@@ -104,7 +171,7 @@ describe('the real OFREP provider', () => {
           variant: mine.variant,
           errorCode: mine.errorCode,
         });
-        expect(theirs.flagMetadata).toMatchObject(mine.flagMetadata);
+        expect(theirs.flagMetadata).toEqual(tenantVisible(mine.flagMetadata));
         compared++;
       }
     }

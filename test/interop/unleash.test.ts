@@ -9,6 +9,7 @@ import { buildTestApp, type TestApp } from '../support/app.js';
 let t: TestApp;
 let now = Date.parse('2030-01-01T00:00:00Z');
 let admin: string;
+let sdkToken: string;
 let baseUrl: string;
 const TENANTS = [
   ['free-co', 'free'],
@@ -23,6 +24,7 @@ const TENANTS = [
 beforeAll(async () => {
   t = await buildTestApp({ clock: () => now });
   admin = await t.token('ops', 'olivia', { role: 'admin' });
+  sdkToken = await t.token('ops', 'sdk', { role: 'client' });
   const ctx = { actor: 'test:ops' };
   for (const [id, plan] of TENANTS) await t.app.entitle.operations.createTenant({ id, plan }, ctx);
   const ops = t.app.entitle.operations;
@@ -47,18 +49,32 @@ describe('GET /api/client/features', () => {
     const etag = response.headers.etag as string;
     const cached = await t.app.inject({ method: 'GET', url: '/api/client/features', headers: { authorization: `Bearer ${admin}`, 'if-none-match': etag } });
     expect(cached.statusCode).toBe(304);
+    for (const ifNoneMatch of [`W/${etag}`, `"stale", ${etag}`]) {
+      expect((await t.app.inject({ method: 'GET', url: '/api/client/features', headers: { authorization: admin, 'if-none-match': ifNoneMatch } })).statusCode).toBe(304);
+    }
+    expect((await t.app.inject({ method: 'GET', url: '/api/client/features', headers: { authorization: admin, 'if-none-match': '"stale"' } })).statusCode).toBe(200);
   });
 
-  it('is for admin tokens only', async () => {
+  it('is for admin and client tokens only: a member token is refused, naming the roles it needs', async () => {
+    const client = await t.app.inject({ method: 'GET', url: '/api/client/features', headers: { authorization: sdkToken } });
+    expect(client.statusCode).toBe(200);
     const member = await t.token('pro-co', 'alice');
-    expect((await t.app.inject({ method: 'GET', url: '/api/client/features', headers: { authorization: member } })).statusCode).toBe(403);
+    const refused = await t.app.inject({ method: 'GET', url: '/api/client/features', headers: { authorization: member } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toEqual({ code: 'ENT_ERR_ROLE_NOT_ALLOWED', error: 'A member token may not use this route (it needs admin or client)' });
     expect((await t.app.inject({ method: 'GET', url: '/api/client/features' })).statusCode).toBe(401);
   });
 
-  it('accepts register and metrics posts', async () => {
+  it('accepts register and metrics posts, with an empty answer', async () => {
     for (const url of ['/api/client/register', '/api/client/metrics']) {
-      expect((await t.app.inject({ method: 'POST', url, headers: { authorization: admin }, payload: { appName: 'x', instanceId: 'y' } })).statusCode).toBe(202);
+      for (const authorization of [admin, sdkToken]) {
+        const response = await t.app.inject({ method: 'POST', url, headers: { authorization }, payload: { appName: 'x', instanceId: 'y', sdkVersion: 'unleash-client-node:6', started: '2030-01-01T00:00:00Z' } });
+        expect({ url, status: response.statusCode, body: response.body }).toEqual({ url, status: 202, body: '' });
+      }
     }
+    const bad = await t.app.inject({ method: 'POST', url: '/api/client/register', headers: { authorization: sdkToken }, payload: { appName: 42 } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatch(/^body\.appName/);
   });
 
   it('stays small with many tenants: each tenant id appears once per plan segment', () => {
@@ -83,7 +99,8 @@ describe('the real unleash-client', () => {
       appName: 'entitle-test',
       refreshInterval: 100,
       metricsInterval: 60_000,
-      customHeaders: { Authorization: admin },
+      // An app's SDK holds a read-only client token, not an admin one.
+      customHeaders: { Authorization: sdkToken },
       storageProvider: new InMemStorageProvider(),
       skipInstanceCountWarning: true,
     });

@@ -13,10 +13,10 @@ export function registerPolicy(program: Command, context: CliContext, setExitCod
   const policy = program.command('policy').description('review policy changes');
   policy
     .command('diff')
-    .description("list, feature by feature, which tenants' decisions a proposed policy would change; exit 1 when it revokes anything")
+    .description("list, feature by feature, which tenants' decisions a proposed policy would change; exit 1 when it revokes anything (a lower numeric limit counts)")
     .argument('<new-dir>', 'directory with the proposed policy files')
     .option('--json', 'print JSON')
-    .option('--allow-revocations', 'exit 0 even when the proposal revokes features')
+    .option('--allow-revocations', 'exit 0 even when the proposal revokes features or lowers limits')
     .action(async (dir: string, options: { json?: boolean; allowRevocations?: boolean }) => {
       const current = await context.policy();
       const proposed = await readPolicyDirectory(resolve(context.io.cwd, dir), context.io.cwd);
@@ -27,7 +27,7 @@ export function registerPolicy(program: Command, context: CliContext, setExitCod
       if (options.json) context.json(impact);
       else context.out(impactText(impact));
       if (impact.revokes && !options.allowRevocations) {
-        context.io.stderr('the proposed policy revokes features from tenants (pass --allow-revocations if that is intended)\n');
+        context.io.stderr('the proposed policy revokes features from tenants or lowers their limits (pass --allow-revocations if that is intended)\n');
         setExitCode(1);
       }
     });

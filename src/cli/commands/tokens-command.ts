@@ -14,7 +14,7 @@ export function registerTokens(program: Command, context: CliContext): void {
     .description('create a token; it is printed once and stored only as a hash')
     .requiredOption('--tenant <id>', 'tenant id')
     .requiredOption('--user <id>', 'user id within the tenant')
-    .option('--role <role>', 'member, or admin for the admin API', 'member')
+    .option('--role <role>', 'member (its own tenant), admin (the admin API) or client (read-only decisions for any tenant: Unleash SDKs, OFREP)', 'member')
     .option('--name <name>', 'a label to recognise the token by')
     .option('--expires <when>', 'ISO 8601 time or a duration such as 90d')
     .option('--actor <actor>', 'who to name in the audit log')

@@ -150,4 +150,13 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'client role for api tokens',
+    // The inline CHECK of migration 2 got PostgreSQL's default name.
+    sql: `
+      ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_role_check;
+      ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK (role IN ('member', 'admin', 'client'));
+    `,
+  },
 ];

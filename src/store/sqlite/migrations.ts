@@ -146,4 +146,28 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'client role for api tokens',
+    // SQLite cannot alter a CHECK constraint: the table is rebuilt, inside this migration's
+    // transaction (nothing references api_tokens, so foreign keys may stay on).
+    sql: `
+      CREATE TABLE api_tokens_new (
+        id           TEXT PRIMARY KEY,
+        tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id      TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('member', 'admin', 'client')),
+        name         TEXT,
+        secret_hash  TEXT NOT NULL UNIQUE,  -- SHA-256 of the secret; the secret itself is never stored
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT,
+        revoked_at   TEXT
+      ) STRICT;
+      INSERT INTO api_tokens_new (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at)
+        SELECT id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at FROM api_tokens;
+      DROP TABLE api_tokens;
+      ALTER TABLE api_tokens_new RENAME TO api_tokens;
+      CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
+    `,
+  },
 ];
