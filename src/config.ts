@@ -29,6 +29,12 @@ export interface JwtConfig {
   readonly tenantClaim: string;
   readonly userClaim: string;
   readonly roleClaim: string;
+  /**
+   * The role claim values that make an Entitle operator (admin API, every tenant) and a read-only
+   * SDK client. Not "admin": many identity providers say "admin" for a tenant's own admin.
+   */
+  readonly adminRole: string;
+  readonly clientRole: string;
 }
 
 export interface GoogleConfig {
@@ -142,6 +148,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
           tenantClaim: text('ENTITLE_JWT_TENANT_CLAIM') ?? 'tenant_id',
           userClaim: text('ENTITLE_JWT_USER_CLAIM') ?? 'sub',
           roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
+          adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
+          clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
         }
       : undefined;
 

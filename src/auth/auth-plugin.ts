@@ -96,7 +96,10 @@ function jwtVerifier(config: JwtConfig): (token: string) => Promise<Principal> {
     const tenantId = payload[config.tenantClaim];
     const userId = payload[config.userClaim];
     if (typeof tenantId !== 'string' || tenantId === '' || typeof userId !== 'string' || userId === '') throw new InvalidTokenError();
-    const role = payload[config.roleClaim] === 'admin' ? 'admin' : 'member';
+    // The claim may be one value or a list of them (roles: [...]).
+    const claimed = payload[config.roleClaim];
+    const roles = Array.isArray(claimed) ? claimed : [claimed];
+    const role = roles.includes(config.adminRole) ? 'admin' : roles.includes(config.clientRole) ? 'client' : 'member';
     return { tenantId, userId, role, via: { kind: 'jwt' } };
   };
 }

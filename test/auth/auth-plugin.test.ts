@@ -80,13 +80,32 @@ describe('authentication', () => {
 
     it('accepts an HS256 JWT and reads tenant, user and role from the configured claims', async () => {
       t = await buildTestApp({ routes, env });
-      const token = await new SignJWT({ org: 'acme', sub: 'carol', role: 'admin' })
+      const token = await new SignJWT({ org: 'acme', sub: 'carol', role: 'entitle:admin' })
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer('https://id.example.test')
         .setExpirationTime('5m')
         .sign(new TextEncoder().encode(SECRET));
       const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
       expect(res.json()).toEqual({ tenantId: 'acme', userId: 'carol', role: 'admin', via: { kind: 'jwt' } });
+    });
+
+    it.each([
+      ['"admin" (a tenant\'s own admin at many identity providers)', 'admin', 'member'],
+      ['a list holding the operator value', ['viewer', 'entitle:admin'], 'admin'],
+      ['nothing', undefined, 'member'],
+    ])('maps a role claim of %s to its role', async (_, claim, role) => {
+      t = await buildTestApp({ routes, env });
+      const token = await jwt({ org: 'acme', sub: 'dave', iss: 'https://id.example.test', ...(claim === undefined ? {} : { role: claim }) });
+      const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
+      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'dave', role, via: { kind: 'jwt' } });
+    });
+
+    it('maps the SDK client value to the read-only client role, which app routes refuse', async () => {
+      t = await buildTestApp({ routes, env });
+      const token = await jwt({ org: 'acme', sub: 'sdk', iss: 'https://id.example.test', role: 'entitle:client' });
+      const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toMatchObject({ code: 'ENT_ERR_ROLE_NOT_ALLOWED' });
     });
 
     it('rejects a JWT with a bad signature, a wrong issuer, an expired one, or no tenant claim', async () => {
