@@ -5,7 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchDecisions } from './decisions.js';
 import { benchHttp } from './http.js';
-import { benchMemory, benchPolicy, benchWrites } from './writes-policy-memory.js';
+import { benchMemory } from './memory.js';
+import { benchPolicy } from './policy.js';
+import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
 
 const sections: [string, (rows: Row[]) => Promise<void>][] = [

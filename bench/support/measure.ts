@@ -1,41 +1,49 @@
-// Timing helpers: warm up, then several timed rounds; the median round is the figure.
+// Timing helpers: contenders interleaved round by round after a warm-up; the median round is the figure.
 
 export interface Timing {
+  /** Wall-clock time per operation, median round: the headline figure. */
   readonly nsPerOp: number;
-  readonly opsPerSecond: number;
+  /** CPU time per operation (user + system of every thread, so parallel GC work counts), median round. */
+  readonly cpuNsPerOp: number;
 }
 
-/** Times `body(i)` for `ops` iterations per round; `body` may be async (awaited each time). */
-export async function timeOps(ops: number, body: (i: number) => unknown, rounds = 5): Promise<Timing> {
-  const run = async (): Promise<number> => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < ops; i++) {
-      const result = body(i);
-      if (result instanceof Promise) await result;
+/** The middle value (upper middle for an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+}
+
+/**
+ * Times contenders against each other: warm-up rounds, then `rounds` rounds of `ops`
+ * iterations each, the contenders taking turns within every round (starting with a different
+ * one each round) so that all of them see the same JIT, GC and neighbour conditions; the
+ * median round is the figure. Wall-clock time is the headline; CPU time is kept too (it also
+ * counts GC helper threads, which favours whoever allocates least). No collection is forced between turns: a forced full GC shrinks the young generation and
+ * slows whoever allocates most afterwards. A body that returns a promise is awaited.
+ */
+export async function compare<K extends string>(ops: number, contenders: Record<K, (i: number) => unknown>, { rounds = 15, warmup = 2 } = {}): Promise<Record<K, Timing>> {
+  const entries = Object.entries(contenders) as [K, (i: number) => unknown][];
+  const samples = new Map<K, { cpu: number[]; wall: number[] }>(entries.map(([name]) => [name, { cpu: [], wall: [] }]));
+  for (let round = 0; round < warmup + rounds; round++) {
+    for (let turn = 0; turn < entries.length; turn++) {
+      const [name, body] = entries[(round + turn) % entries.length] as [K, (i: number) => unknown];
+      const isAsync = body(0) instanceof Promise;
+      const cpu = process.cpuUsage();
+      const wall = process.hrtime.bigint();
+      // Each round takes the next `ops` inputs, the same ones for every contender.
+      const end = (round + 1) * ops;
+      if (isAsync) for (let i = round * ops; i < end; i++) await body(i);
+      else for (let i = round * ops; i < end; i++) body(i);
+      const wallNs = Number(process.hrtime.bigint() - wall);
+      const used = process.cpuUsage(cpu);
+      if (round < warmup) continue; // let the JIT settle
+      const sample = samples.get(name) as { cpu: number[]; wall: number[] };
+      sample.cpu.push(((used.user + used.system) * 1000) / ops);
+      sample.wall.push(wallNs / ops);
     }
-    return Number(process.hrtime.bigint() - start) / ops;
-  };
-  await run(); // warm-up: let the JIT settle
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) samples.push(await run());
-  samples.sort((a, b) => a - b);
-  const nsPerOp = samples[Math.floor(samples.length / 2)] as number;
-  return { nsPerOp, opsPerSecond: 1e9 / nsPerOp };
-}
-
-/** Times a synchronous body without any await in the loop. */
-export function timeSync(ops: number, body: (i: number) => unknown, rounds = 5): Timing {
-  const run = (): number => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < ops; i++) body(i);
-    return Number(process.hrtime.bigint() - start) / ops;
-  };
-  run();
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) samples.push(run());
-  samples.sort((a, b) => a - b);
-  const nsPerOp = samples[Math.floor(samples.length / 2)] as number;
-  return { nsPerOp, opsPerSecond: 1e9 / nsPerOp };
+  }
+  const result = {} as Record<K, Timing>;
+  for (const [name, { cpu, wall }] of samples) result[name] = { nsPerOp: median(wall), cpuNsPerOp: median(cpu) };
+  return result;
 }
 
 export interface Row {

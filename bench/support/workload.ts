@@ -36,6 +36,7 @@ export function generatePolicyText(featureCount: number, planCount: number): str
     const kind = f % 10 < 7 ? 'boolean' : f % 10 < 9 ? 'number' : 'string';
     features[`feature_${f}`] = {
       name: `Feature ${f}`,
+      description: `Generated feature ${f}.`,
       type: kind,
       default: kind === 'boolean' ? false : kind === 'number' ? 0 : 'basic',
       upgradeMessage: `Feature ${f} needs a higher plan.`,
@@ -60,10 +61,8 @@ export function compile(text: string): PolicySnapshot {
   return result.snapshot;
 }
 
-export async function buildWorkload(options: { tenants: number; features: number; plans: number; overrideShare: number; questions?: number; seed?: number }): Promise<Workload> {
-  const next = random(options.seed ?? 42);
-  const policyText = generatePolicyText(options.features, options.plans);
-  const policy = compile(policyText);
+/** Tenants spread over the policy's plans at random, `overrideShare` of them with one to three overrides. */
+export function generateTenants(policy: PolicySnapshot, options: { tenants: number; overrideShare: number }, next: () => number): TenantSnapshot[] {
   const planKeys = [...policy.plans.keys()];
   const featureKeys = [...policy.features.keys()];
   const at = '2026-01-01T00:00:00.000Z';
@@ -84,7 +83,12 @@ export async function buildWorkload(options: { tenants: number; features: number
     }
     tenants.push({ tenant: { id, name: id, plan, createdAt: at, updatedAt: at }, overrides });
   }
-  const directory = await TenantDirectory.open({
+  return tenants;
+}
+
+/** A directory over fixed tenants (no store): what the service holds once it has loaded them. */
+export function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
+  return TenantDirectory.open({
     changes: {
       loadAll: async () => ({ cursor: '0', tenants }),
       since: async () => ({ cursor: '0', tenantIds: [] }),
@@ -93,6 +97,15 @@ export async function buildWorkload(options: { tenants: number; features: number
     },
     afterWrite: () => () => undefined,
   });
+}
+
+export async function buildWorkload(options: { tenants: number; features: number; plans: number; overrideShare: number; questions?: number; seed?: number }): Promise<Workload> {
+  const next = random(options.seed ?? 42);
+  const policyText = generatePolicyText(options.features, options.plans);
+  const policy = compile(policyText);
+  const featureKeys = [...policy.features.keys()];
+  const tenants = generateTenants(policy, options, next);
+  const directory = await directoryOf(tenants);
   const draw = (filter: (feature: string) => boolean) => {
     const pool = featureKeys.filter(filter);
     return Array.from({ length: options.questions ?? 100_000 }, () => ({

@@ -54,6 +54,16 @@ export interface Decision {
   readonly override: OverrideState | undefined;
   readonly policyVersion: string;
   readonly metadata: DecisionMetadata;
+  /** The same decision as OpenFeature ResolutionDetails, built with it: resolving allocates nothing. */
+  readonly resolution: DecisionResolution;
+}
+
+/** What a decision is to OpenFeature: the provider answers exactly this object. */
+export interface DecisionResolution {
+  readonly value: FeatureValue;
+  readonly variant: string;
+  readonly reason: 'TARGETING_MATCH' | 'DEFAULT';
+  readonly flagMetadata: DecisionMetadata;
 }
 
 /**
@@ -61,15 +71,25 @@ export interface Decision {
  * only when the policy has no such feature. An unknown tenant gets the feature's default.
  */
 export function decide(snapshot: PolicySnapshot, tenant: TenantState | undefined, featureKey: string, now: number): Decision | undefined {
-  const table = decisionTable(snapshot);
-  const feature = snapshot.features.get(featureKey);
-  if (!feature) return undefined;
-  if (!tenant) return table.unknownTenant(feature);
-  const override = tenant.overrides.get(featureKey);
-  if (override && (override.expiresAtMs === null || override.expiresAtMs > now) && fitsType(feature, override.value)) {
-    return table.fromOverride(feature, tenant.plan, override);
-  }
-  return table.fromPlan(feature, tenant.plan);
+  const decisions = decisionTable(snapshot).feature(featureKey);
+  if (!decisions) return undefined;
+  if (!tenant) return decisions.unknownTenant;
+  const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
+  if (override !== undefined && applies(decisions.feature, override, now)) return decisions.fromOverride(tenant.plan, override);
+  return decisions.fromPlan(tenant.plan);
+}
+
+/**
+ * `decide` for the provider's hot path: the same rule, but the clock is read only when the
+ * tenant has an override of the feature (only an override's expiry depends on the time).
+ */
+export function decideNow(snapshot: PolicySnapshot, tenant: TenantState | undefined, featureKey: string, clock: () => number): Decision | undefined {
+  const decisions = decisionTable(snapshot).feature(featureKey);
+  if (!decisions) return undefined;
+  if (!tenant) return decisions.unknownTenant;
+  const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
+  if (override !== undefined && applies(decisions.feature, override, clock())) return decisions.fromOverride(tenant.plan, override);
+  return decisions.fromPlan(tenant.plan);
 }
 
 /** Every feature of the policy decided for one tenant, in policy order. */
@@ -82,86 +102,97 @@ export function decideAll(snapshot: PolicySnapshot, tenant: TenantState | undefi
   return decisions;
 }
 
-/** An override written for an older policy may not fit the feature's type any more: it is then ignored. */
-function fitsType(feature: FeatureDefinition, value: FeatureValue): boolean {
+/** An unexpired override that still fits the feature (one written for an older policy may not fit its type any more: it is then ignored). */
+function applies(feature: FeatureDefinition, override: OverrideState, now: number): boolean {
+  if (override.expiresAtMs !== null && override.expiresAtMs <= now) return false;
+  const { value } = override;
   if (typeof value !== feature.type) return false;
   return feature.values === undefined || feature.values.includes(value as string);
 }
 
 // Decisions are built once per snapshot (and per override) and then shared, so deciding
 // allocates nothing on the hot path. Keyed weakly: a replaced snapshot takes its table along.
+// The table last asked for is kept at hand too: nearly every call asks for the one in force,
+// and a plain comparison is cheaper than a WeakMap lookup.
 const tables = new WeakMap<PolicySnapshot, DecisionTable>();
+let lastTable: DecisionTable | undefined;
 
 function decisionTable(snapshot: PolicySnapshot): DecisionTable {
+  if (lastTable?.snapshot === snapshot) return lastTable;
   let table = tables.get(snapshot);
   if (!table) {
     table = new DecisionTable(snapshot);
     tables.set(snapshot, table);
   }
+  lastTable = table;
   return table;
 }
 
 class DecisionTable {
-  readonly #byPlan = new Map<string, Map<string, Decision>>();
-  readonly #unknownTenant = new Map<string, Decision>();
+  /** Filled on first use of each feature; features the policy lacks are never stored. */
+  readonly #features = new Map<string, FeatureDecisions>();
+
+  constructor(readonly snapshot: PolicySnapshot) {}
+
+  feature(key: string): FeatureDecisions | undefined {
+    let decisions = this.#features.get(key);
+    if (decisions === undefined) {
+      const feature = this.snapshot.features.get(key);
+      if (!feature) return undefined;
+      decisions = new FeatureDecisions(this.snapshot, feature);
+      this.#features.set(key, decisions);
+    }
+    return decisions;
+  }
+}
+
+/** One feature's decisions: per plan, per override, and for unknown tenants. */
+class FeatureDecisions {
+  readonly unknownTenant: Decision;
+  readonly #byPlan = new Map<string, Decision>();
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
 
-  constructor(private readonly snapshot: PolicySnapshot) {}
+  constructor(
+    private readonly snapshot: PolicySnapshot,
+    readonly feature: FeatureDefinition,
+  ) {
+    this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined, undefined);
+  }
 
-  unknownTenant(feature: FeatureDefinition): Decision {
-    let decision = this.#unknownTenant.get(feature.key);
-    if (!decision) {
-      decision = this.#build(feature, feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined, undefined);
-      this.#unknownTenant.set(feature.key, decision);
+  fromPlan(planKey: string): Decision {
+    let decision = this.#byPlan.get(planKey);
+    if (decision === undefined) {
+      decision = this.#planDecision(planKey);
+      this.#byPlan.set(planKey, decision);
     }
     return decision;
   }
 
-  fromPlan(feature: FeatureDefinition, planKey: string): Decision {
-    let decisions = this.#byPlan.get(planKey);
-    if (!decisions) {
-      decisions = new Map();
-      this.#byPlan.set(planKey, decisions);
-    }
-    let decision = decisions.get(feature.key);
-    if (!decision) {
-      decision = this.#planDecision(feature, planKey);
-      decisions.set(feature.key, decision);
-    }
-    return decision;
-  }
-
-  fromOverride(feature: FeatureDefinition, planKey: string, override: OverrideState): Decision {
+  fromOverride(planKey: string, override: OverrideState): Decision {
     let decision = this.#byOverride.get(override);
     if (!decision) {
-      const cause = isGranted(feature.type, override.value) ? 'GRANTED_BY_OVERRIDE' : 'REVOKED_BY_OVERRIDE';
-      decision = this.#build(feature, override.value, 'override', cause, planKey, undefined, override);
+      const cause = isGranted(this.feature.type, override.value) ? 'GRANTED_BY_OVERRIDE' : 'REVOKED_BY_OVERRIDE';
+      decision = this.#build(override.value, 'override', cause, planKey, undefined, override);
       this.#byOverride.set(override, decision);
     }
     return decision;
   }
 
-  #planDecision(feature: FeatureDefinition, planKey: string): Decision {
+  #planDecision(planKey: string): Decision {
+    const { feature } = this;
     const plan = this.snapshot.plans.get(planKey);
-    if (!plan) return this.#build(feature, feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined, undefined);
+    if (!plan) return this.#build(feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined, undefined);
     const given = plan.values.get(feature.key);
     if (!given) {
       const cause = isGranted(feature.type, feature.default) ? 'DEFAULT' : 'NOT_IN_PLAN';
-      return this.#build(feature, feature.default, 'default', cause, planKey, undefined, undefined);
+      return this.#build(feature.default, 'default', cause, planKey, undefined, undefined);
     }
     const cause = isGranted(feature.type, given.value) ? 'IN_PLAN' : 'NOT_IN_PLAN';
-    return this.#build(feature, given.value, 'plan', cause, planKey, given.definedBy, undefined);
+    return this.#build(given.value, 'plan', cause, planKey, given.definedBy, undefined);
   }
 
-  #build(
-    feature: FeatureDefinition,
-    value: FeatureValue,
-    source: DecisionSource,
-    cause: DecisionCause,
-    plan: string | undefined,
-    definedBy: string | undefined,
-    override: OverrideState | undefined,
-  ): Decision {
+  #build(value: FeatureValue, source: DecisionSource, cause: DecisionCause, plan: string | undefined, definedBy: string | undefined, override: OverrideState | undefined): Decision {
+    const { feature } = this;
     const policyVersion = this.snapshot.version;
     const metadata: Record<string, string | number | boolean> = { source, cause, policyVersion };
     if (plan !== undefined) metadata.plan = plan;
@@ -171,19 +202,23 @@ class DecisionTable {
       metadata.overrideActor = override.actor;
       if (override.expiresAt !== null) metadata.overrideExpiresAt = override.expiresAt;
     }
+    const variant = source === 'plan' ? `plan:${plan}` : source;
+    const reason = source === 'default' ? 'DEFAULT' : 'TARGETING_MATCH';
+    const flagMetadata = Object.freeze(metadata);
     return Object.freeze({
       feature,
       value,
       granted: isGranted(feature.type, value),
       source,
       cause,
-      variant: source === 'plan' ? `plan:${plan}` : source,
-      reason: source === 'default' ? 'DEFAULT' : 'TARGETING_MATCH',
+      variant,
+      reason,
       plan,
       definedBy,
       override,
       policyVersion,
-      metadata: Object.freeze(metadata),
+      metadata: flagMetadata,
+      resolution: Object.freeze({ value, variant, reason, flagMetadata }),
     });
   }
 }

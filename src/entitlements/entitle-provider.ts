@@ -15,7 +15,7 @@ import {
 } from '@openfeature/server-sdk';
 import type { FeatureType, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import { changedFeatures } from './changed-features.js';
-import { decide, type Decision } from './decide.js';
+import { decide, decideNow, type Decision } from './decide.js';
 import { notReleased, type ReleaseSwitch } from './release-switch.js';
 import type { TenantChange, TenantDirectory } from './tenant-directory.js';
 
@@ -89,35 +89,48 @@ export class EntitleProvider implements Provider {
     return decide(this.#policy.snapshot, this.#tenants.get(tenantId), featureKey, this.#clock());
   }
 
-  async resolveBooleanEvaluation(flagKey: string, _default: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
-    return this.#resolve(flagKey, 'boolean', context) as ResolutionDetails<boolean>;
+  resolveBooleanEvaluation(flagKey: string, _default: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
+    return this.#answer(flagKey, 'boolean', context) as Promise<ResolutionDetails<boolean>>;
   }
 
-  async resolveStringEvaluation(flagKey: string, _default: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
-    return this.#resolve(flagKey, 'string', context) as ResolutionDetails<string>;
+  resolveStringEvaluation(flagKey: string, _default: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
+    return this.#answer(flagKey, 'string', context) as Promise<ResolutionDetails<string>>;
   }
 
-  async resolveNumberEvaluation(flagKey: string, _default: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
-    return this.#resolve(flagKey, 'number', context) as ResolutionDetails<number>;
+  resolveNumberEvaluation(flagKey: string, _default: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
+    return this.#answer(flagKey, 'number', context) as Promise<ResolutionDetails<number>>;
   }
 
   async resolveObjectEvaluation<T extends JsonValue>(flagKey: string, _default: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
     // Features are booleans, numbers or strings: asking for an object is always a mismatch.
-    this.#resolve(flagKey, 'object', context);
+    this.resolve(flagKey, 'object', context);
     throw new TypeMismatchError(`feature "${flagKey}" is not an object`);
   }
 
-  #resolve(flagKey: string, type: FeatureType | 'object', context: EvaluationContext): ResolutionDetails<FeatureValue> {
+  /** `resolve` as a promise, rejected with its error: cheaper than an async method on the hot path. */
+  #answer(flagKey: string, type: FeatureType, context: EvaluationContext): Promise<ResolutionDetails<FeatureValue>> {
+    try {
+      return Promise.resolve(this.resolve(flagKey, type, context));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The resolution the four resolve*Evaluation methods answer, synchronously; throws the
+   * OpenFeature errors (FlagNotFound, TypeMismatch, InvalidContext, General) they reject with.
+   */
+  resolve(flagKey: string, type: FeatureType | 'object', context: EvaluationContext): ResolutionDetails<FeatureValue> {
     const tenantId = context[TENANT_CONTEXT_KEY];
     if (typeof tenantId !== 'string' || tenantId.length === 0) {
       throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
     }
-    const decision = this.decide(tenantId, flagKey);
+    const decision = decideNow(this.#policy.snapshot, this.#tenants.get(tenantId), flagKey, this.#clock);
     if (!decision) throw new FlagNotFoundError(`feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`);
     if (decision.feature.type !== type) {
       throw new TypeMismatchError(`feature "${flagKey}" is a ${decision.feature.type}, not a ${type}`);
     }
-    let resolution = resolutionOf(decision);
+    let resolution: ResolutionDetails<FeatureValue> = decision.resolution;
     const toggle = decision.feature.rollout?.unleash;
     if (toggle !== undefined && this.#releases && decision.granted) {
       const userId = context.targetingKey;
@@ -170,22 +183,4 @@ function staleOf(resolution: ResolutionDetails<FeatureValue>): ResolutionDetails
     staleResolutions.set(resolution, stale);
   }
   return stale;
-}
-
-// The OpenFeature view of a decision, built once per decision (decisions are shared).
-const resolutions = new WeakMap<Decision, ResolutionDetails<FeatureValue>>();
-
-/** The ResolutionDetails for a decision. */
-export function resolutionOf(decision: Decision): ResolutionDetails<FeatureValue> {
-  let resolution = resolutions.get(decision);
-  if (!resolution) {
-    resolution = Object.freeze({
-      value: decision.value,
-      variant: decision.variant,
-      reason: decision.reason,
-      flagMetadata: decision.metadata,
-    });
-    resolutions.set(decision, resolution);
-  }
-  return resolution;
 }

@@ -5,12 +5,12 @@
 // in particular.
 
 import type { Client, EvaluationDetails, FlagValue } from '@openfeature/server-sdk';
-import type { FastifyPluginAsync, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, EntitlementUnavailableError, FeatureNotAvailableError, withDetails } from '../errors.js';
 import type { FeatureDefinition } from '../policy/types.js';
-import type { DecisionCache } from './decision-cache.js';
+import type { DecisionCache, DecisionKey } from './decision-cache.js';
 
 /** What a route declares: a feature key, or a feature that applies only when `when` says so. */
 export type FeatureRequirement = string | { readonly key: string; readonly when: (request: FastifyRequest) => boolean };
@@ -60,8 +60,8 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
   if (typeof options.feature !== 'function') throw new TypeError('options.feature should be a function');
   const { client, cache } = options;
   /** Evaluates through the cache when there is one. The key holds everything a decision depends on. */
-  const cached = <T extends FlagValue>(type: string, key: string, principal: Principal, evaluate: () => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> =>
-    cache ? cache.get(`${type}\u0000${key}\u0000${principal.tenantId}\u0000${principal.userId}`, evaluate) : evaluate();
+  const cached = <T extends FlagValue>(type: DecisionKey['type'], feature: string, principal: Principal, evaluate: () => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> =>
+    cache ? cache.get({ type, feature, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : evaluate();
 
   async function deny(request: FastifyRequest, feature: string, error: Error & { statusCode?: number }, reason: string): Promise<never> {
     await options.onDenied?.(request, { principal: request.principal, feature, status: error.statusCode as GateDenial['status'], reason });
@@ -91,6 +91,21 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     return deny(request, key, error, reason);
   }
 
+  /**
+   * The onRequest check for `key`. Callback style on purpose: a request whose grant is cached
+   * passes without a promise or an evaluation; anything else takes the full `check`.
+   */
+  function gate(key: string): onRequestHookHandler {
+    return function gateHook(request, _reply, done) {
+      const principal = request.principal;
+      if (cache && principal && cache.peek<boolean>({ type: 'boolean', feature: key, tenantId: principal.tenantId, userId: principal.userId })?.value === true) {
+        done();
+        return;
+      }
+      check(request, key).then(() => done(), done);
+    };
+  }
+
   fastify.addHook('onRoute', (route) => {
     const requirement = route.config?.feature;
     if (requirement === undefined) return;
@@ -99,7 +114,7 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     if (!options.feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
     if (typeof requirement === 'string') {
       // onRequest: the cheapest place, before the body is even parsed.
-      route.onRequest = [...toArray(route.onRequest), async (request: FastifyRequest) => check(request, key)];
+      route.onRequest = [...toArray(route.onRequest), gate(key)];
       return;
     }
     const { when } = requirement;

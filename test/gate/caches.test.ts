@@ -2,13 +2,14 @@
 // than a write that has returned, whether the write came from this process, another process
 // on the same database, or the clock (an override expiring).
 
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TenantOperations } from '../../src/tenants/tenant-operations.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
+import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 let t: TestApp;
 let now: number;
@@ -77,6 +78,32 @@ describe('decision cache', () => {
     expect(await gated()).toBe(403);
   });
 
+  it('does not keep a decision whose evaluation was in flight while a write returned', async () => {
+    const token = await t.token('acme', 'alice', { plan: 'business' });
+    const gated = () => t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) });
+    // Hold the first evaluation after the provider has answered (with the state before the write).
+    let hold = true;
+    let reached!: () => void;
+    const evaluated = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    t.app.entitle.client.addHooks({
+      after: async () => {
+        if (!hold) return;
+        hold = false;
+        reached();
+        await released;
+      },
+    });
+    const first = gated();
+    await evaluated;
+    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'chargeback' }, { actor: 'test' });
+    release();
+    // The request that began before the write may pass; no request after the write may.
+    expect((await first).statusCode).toBe(200);
+    expect((await gated()).statusCode).toBe(403);
+  });
+
   it('follows a write by another process on the same database within 100 ms', async () => {
     const token = await t.token('acme', 'alice', { plan: 'free' });
     const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) })).statusCode;
@@ -117,6 +144,30 @@ describe('token cache', () => {
       expect(seen - started).toBeLessThan(100);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('decision cache and policy reloads', () => {
+  it('drops cached decisions when the policy reloads', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'entitle-cache-policy-'));
+    for (const file of ['features.yaml', 'plans.yaml']) copyFileSync(join(STARTER_POLICY_DIR, file), join(directory, file));
+    const app = await buildTestApp({
+      env: { ENTITLE_POLICIES: directory },
+      routes: (scope) => scope.get('/gated', { config: { auth: 'required', feature: 'can_use_webhooks' } }, async () => ({ ok: true })),
+    });
+    try {
+      const token = await app.token('acme', 'alice', { plan: 'pro' });
+      const gated = async () => (await app.app.inject({ method: 'GET', url: '/gated', headers: app.auth(token) })).statusCode;
+      expect(await gated()).toBe(403);
+      expect(await gated()).toBe(403); // now certainly from the cache
+      // The new policy gives webhooks to Pro as well.
+      const plans = readFileSync(join(directory, 'plans.yaml'), 'utf8');
+      writeFileSync(join(directory, 'plans.yaml'), plans.replace('      can_use_calendar_sync: true\n', '      can_use_calendar_sync: true\n      can_use_webhooks: true\n'));
+      await app.app.entitle.policy.reload();
+      expect(await gated()).toBe(200);
+    } finally {
+      await app.close();
     }
   });
 });

@@ -104,7 +104,7 @@ describe('gate plugin', () => {
   it('fails closed when the provider throws', async () => {
     const token = await t.token('acme', 'alice', { plan: 'pro' });
     const { provider } = t.app.entitle;
-    provider.decide = () => {
+    provider.resolveBooleanEvaluation = async () => {
       throw new Error('boom');
     };
     const res = await t.app.inject({ method: 'GET', url: '/test/gated', headers: t.auth(token) });
