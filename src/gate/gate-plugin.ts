@@ -8,7 +8,8 @@ import type { Client, EvaluationDetails, FlagValue } from '@openfeature/server-s
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Principal } from '../auth/principal.js';
-import { AuthRequiredError, EntitlementUnavailableError, FeatureNotAvailableError, withDetails } from '../errors.js';
+import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
+import { featureNotAvailable } from './feature-denial.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { DecisionCache, DecisionKey } from './decision-cache.js';
 
@@ -79,15 +80,8 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     }
     if (details.errorCode !== undefined) return deny(request, key, new EntitlementUnavailableError(), `EVALUATION_ERROR:${details.errorCode}`);
     if (details.value === true) return;
-    const definition = options.feature(key);
-    const reason = typeof details.flagMetadata.cause === 'string' ? details.flagMetadata.cause : 'NOT_IN_PLAN';
-    const error = withDetails(new FeatureNotAvailableError(), {
-      feature: key,
-      featureName: definition?.name ?? key,
-      reason,
-      requiredPlan: definition?.requiredPlan ?? null,
-      message: definition?.upgradeMessage ?? `${key} is not available on your plan.`,
-    });
+    const error = featureNotAvailable(key, options.feature(key), details.flagMetadata.cause);
+    const reason = String(error.details?.reason);
     return deny(request, key, error, reason);
   }
 
