@@ -3,14 +3,27 @@
 // anything else is 404.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { ConnectionNotFoundError, InvalidInputError } from '../errors.js';
+import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import { secretContext } from '../oauth/secret-context.js';
 import type { EntitleServices } from '../services.js';
 import type { Connection, WriteContext } from '../store/store.js';
 import type { CalendarProviderName } from './calendar-client.js';
 import { requireClient, type CalendarClients } from './calendar-clients.js';
+import {
+  CalendarListBody,
+  CalendarStatusBody,
+  type ConnectionBody,
+  DisconnectAnswerBody,
+  GatedForbidden,
+  NotFoundBody,
+  ProviderFailedBody,
+  ReconnectBody,
+  SyncAnswerBody,
+  UnavailableBody,
+} from './calendar-schemas.js';
 import { syncConnection } from './calendar-sync.js';
 import { withAccessToken } from './connection-tokens.js';
 import { providerHttpError } from './provider-http-errors.js';
@@ -28,8 +41,11 @@ export interface CalendarRoutesOptions {
 
 const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 
+/** The errors of a gated route that calls the provider: the gate's, the provider's and the store's. */
+const PROVIDER_ERRORS = { ...AUTH_ERRORS, 403: GatedForbidden, 409: ReconnectBody, 502: ProviderFailedBody, 503: UnavailableBody } as const;
+
 /** What clients see of a connection: never its tokens. */
-export function publicConnection(connection: Connection): Record<string, unknown> {
+export function publicConnection(connection: Connection): Static<typeof ConnectionBody> {
   return {
     id: connection.id,
     provider: connection.provider,
@@ -73,58 +89,83 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
     }
   }
 
-  fastify.get('/api/calendar/status/', { config: { auth: 'required' } }, async (request) => {
-    const principal = request.principal as Principal;
-    const [available, limit] = await Promise.all([
-      fastify.entitlements.boolean(request, CALENDAR_FEATURE),
-      fastify.entitlements.number(request, CALENDAR_LIMIT_FEATURE),
-    ]);
-    const feature = services.policy.snapshot.features.get(CALENDAR_FEATURE);
-    const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE });
-    const used = (await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
-    return {
-      available: available.value,
-      feature: CALENDAR_FEATURE,
-      featureName: feature?.name ?? CALENDAR_FEATURE,
-      ...(available.value ? {} : { message: feature?.upgradeMessage ?? null, requiredPlan: feature?.requiredPlan ?? null }),
-      limit: { feature: CALENDAR_LIMIT_FEATURE, max: limit.value, used },
-      providers: { google: clients.google !== undefined, microsoft: clients.microsoft !== undefined },
-      connections: connections.map(publicConnection),
-    };
-  });
+  const tags = ['calendar'];
 
-  fastify.get('/api/calendar/list/', { config: { auth: 'required', feature: CALENDAR_FEATURE } }, async (request) => {
-    const principal = request.principal as Principal;
-    const context = writeContext(principal, request.id);
-    const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE, status: 'valid' });
-    const listed = [];
-    for (const connection of connections) {
-      const client = requireClient(clients, connection.provider);
-      const calendars = await audited(principal, 'calendar.list', `connection:${connection.id}`, connection.provider, () =>
-        withAccessToken(tokenDeps, client, connection, context, (token) => client.listCalendars(token)),
-      );
-      listed.push({ ...publicConnection(connection), calendars });
-    }
-    await store.audit.append({
-      actor: context.actor,
-      tenantId: principal.tenantId,
-      action: 'calendar.list',
-      target: null,
-      outcome: 'success',
-      details: { connections: listed.length, requestId: request.id },
-    });
-    return { connections: listed };
-  });
+  fastify.get(
+    '/api/calendar/status/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: "Whether the caller's tenant may sync calendars, its limit, and the caller's connections",
+        description: 'Not gated: a tenant without the feature gets available: false with the upgrade message, to show in its UI.',
+        response: { 200: CalendarStatusBody, ...AUTH_ERRORS, 503: UnavailableBody },
+      },
+    },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const [available, limit] = await Promise.all([
+        fastify.entitlements.boolean(request, CALENDAR_FEATURE),
+        fastify.entitlements.number(request, CALENDAR_LIMIT_FEATURE),
+      ]);
+      const feature = services.policy.snapshot.features.get(CALENDAR_FEATURE);
+      const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE });
+      const used = (await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
+      return {
+        available: available.value,
+        feature: CALENDAR_FEATURE,
+        featureName: feature?.name ?? CALENDAR_FEATURE,
+        ...(available.value ? {} : { message: feature?.upgradeMessage ?? null, requiredPlan: feature?.requiredPlan ?? null }),
+        limit: { feature: CALENDAR_LIMIT_FEATURE, max: limit.value, used },
+        providers: { google: clients.google !== undefined, microsoft: clients.microsoft !== undefined },
+        connections: connections.map(publicConnection),
+      };
+    },
+  );
+
+  fastify.get(
+    '/api/calendar/list/',
+    {
+      config: { auth: 'required', feature: CALENDAR_FEATURE },
+      schema: { tags, summary: "The caller's valid connections, each with its calendars as the provider lists them", response: { 200: CalendarListBody, ...PROVIDER_ERRORS } },
+    },
+    async (request) => {
+      const principal = request.principal as Principal;
+      const context = writeContext(principal, request.id);
+      const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE, status: 'valid' });
+      const listed = [];
+      for (const connection of connections) {
+        const client = requireClient(clients, connection.provider);
+        const calendars = await audited(principal, 'calendar.list', `connection:${connection.id}`, connection.provider, () =>
+          withAccessToken(tokenDeps, client, connection, context, (token) => client.listCalendars(token)),
+        );
+        listed.push({ ...publicConnection(connection), calendars });
+      }
+      await store.audit.append({
+        actor: context.actor,
+        tenantId: principal.tenantId,
+        action: 'calendar.list',
+        target: null,
+        outcome: 'success',
+        details: { connections: listed.length, requestId: request.id },
+      });
+      return { connections: listed };
+    },
+  );
 
   fastify.post(
     '/api/calendar/sync/',
     {
       config: { auth: 'required', feature: CALENDAR_FEATURE },
       schema: {
+        tags,
+        summary: "Sync a connection's calendars into busy blocks",
+        description: 'Incremental (sync tokens, delta links); a full resync when the provider drops the state. Without calendarIds: the primary calendar.',
         body: Type.Object(
           { connectionId: ConnectionId, calendarIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 50 })) },
           { additionalProperties: false },
         ),
+        response: { 200: SyncAnswerBody, 400: ErrorBody, 404: NotFoundBody, ...PROVIDER_ERRORS },
       },
     },
     async (request) => {
@@ -139,7 +180,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
           maxRetries: 2,
         }),
       );
-      return { connection: publicConnection(outcome.connection), calendars: outcome.calendars, lastSyncAt: outcome.connection.lastSyncAt, totals: outcome.connection.lastSync };
+      return { connection: publicConnection(outcome.connection), calendars: [...outcome.calendars], lastSyncAt: outcome.connection.lastSyncAt, totals: outcome.connection.lastSync };
     },
   );
 
@@ -148,8 +189,12 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
     {
       config: { auth: 'required', feature: CALENDAR_FEATURE },
       schema: {
+        tags,
+        summary: 'Disconnect a calendar: revoke at the provider where it can, delete its tokens and busy blocks',
+        description: 'connectionId in the body or the query string.',
         querystring: Type.Object({ connectionId: Type.Optional(ConnectionId) }, { additionalProperties: false }),
         body: Type.Object({ connectionId: Type.Optional(ConnectionId) }, { additionalProperties: false }),
+        response: { 200: DisconnectAnswerBody, 400: ErrorBody, 404: NotFoundBody, ...PROVIDER_ERRORS },
       },
       // DELETE usually comes without a body: the id may be in the query string instead.
       preValidation: async (request) => {

@@ -17,6 +17,7 @@ import type {
 } from './calendar-client.js';
 import {
   parseRetryAfter,
+  providerCode,
   ProviderAuthError,
   ProviderError,
   ProviderGrantError,
@@ -243,10 +244,8 @@ export function toProviderError(error: unknown, operation: string, tokenEndpoint
     return new ProviderRateLimitError('google', `${operation}: rate limited (${status})`, status, parseRetryAfter(retryAfter));
   }
   if (status === 410) return new SyncStateExpiredError('google', `${operation}: the sync token is no longer valid (410)`, status);
-  const detail = oauthError ?? (typeof apiError?.message === 'string' ? apiError.message : undefined);
-  return new ProviderRequestError('google', `${operation} failed${status ? ` (${status}${detail ? ` ${truncate(detail)}` : ''})` : ` (${error.code ?? 'no response'})`}`, status);
+  // Codes only: Google's free-text message may echo the request, tokens included.
+  const detail = providerCode(oauthError) ?? providerCode(reason);
+  return new ProviderRequestError('google', `${operation} failed${status ? ` (${status}${detail ? ` ${detail}` : ''})` : ` (${providerCode(error.code) ?? 'no response'})`}`, status);
 }
 
-function truncate(text: string): string {
-  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
-}

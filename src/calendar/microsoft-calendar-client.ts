@@ -9,6 +9,7 @@ import type { AuthorizationRequest, BusyBlock, CalendarClient, EventChange, OAut
 import { emailFromIdToken } from './id-token.js';
 import {
   parseRetryAfter,
+  providerCode,
   ProviderAuthError,
   ProviderError,
   ProviderGrantError,
@@ -145,7 +146,8 @@ export class MicrosoftCalendarClient implements CalendarClient {
     if (response.status === 429 || (response.status === 503 && response.headers.has('retry-after'))) {
       throw new ProviderRateLimitError('microsoft', `${operation}: rate limited (${response.status})`, response.status, parseRetryAfter(response.headers.get('retry-after')));
     }
-    throw new ProviderRequestError('microsoft', `${operation} failed (${response.status}${body.error ? ` ${body.error}` : ''})`, response.status);
+    const code = providerCode(body.error);
+    throw new ProviderRequestError('microsoft', `${operation} failed (${response.status}${code ? ` ${code}` : ''})`, response.status);
   }
 
   #tokenSet(tokens: TokenResponse, previousRefreshToken: string | null): OAuthTokenSet {
@@ -248,5 +250,6 @@ export function toProviderError(error: unknown, operation: string): ProviderErro
   if (status === 410 || error.code === 'syncStateNotFound' || error.code === 'resyncRequired' || error.code === 'SyncStateNotFound') {
     return new SyncStateExpiredError('microsoft', `${operation}: the delta link is no longer valid (${status})`, status);
   }
-  return new ProviderRequestError('microsoft', `${operation} failed (${status}${error.code ? ` ${error.code}` : ''})`, status);
+  const code = providerCode(error.code);
+  return new ProviderRequestError('microsoft', `${operation} failed (${status}${code ? ` ${code}` : ''})`, status);
 }

@@ -41,6 +41,15 @@ export class SyncStateExpiredError extends ProviderError {}
 /** Any other failure: 5xx, a malformed answer, a network error. */
 export class ProviderRequestError extends ProviderError {}
 
+/**
+ * A provider's error code, fit for a message: a short identifier such as invalid_grant, notFound
+ * or ErrorItemNotFound. Anything else is dropped: providers echo request data in their error
+ * texts, tokens included, and a message reaches responses, logs and the audit log.
+ */
+export function providerCode(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[A-Za-z_.]{1,64}$/.test(value) ? value : undefined;
+}
+
 /** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from `now`. */
 export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | null {
   if (value === null || value === undefined || value.trim() === '') return null;

@@ -8,11 +8,13 @@ import { actorOf, type Principal } from '../auth/principal.js';
 import type { CalendarProviderName } from '../calendar/calendar-client.js';
 import { requireClient, type CalendarClients } from '../calendar/calendar-clients.js';
 import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, publicConnection } from '../calendar/calendar-routes.js';
+import { CallbackAnswerBody, ConnectForbidden, InitiateAnswerBody, ProviderFailedBody, ReconnectBody, UnavailableBody } from '../calendar/calendar-schemas.js';
 import { sealTokens } from '../calendar/connection-tokens.js';
 import { providerHttpError } from '../calendar/provider-http-errors.js';
 import { EntitlementUnavailableError, InvalidInputError, LimitReachedError, OAuthStateError, withDetails } from '../errors.js';
 import { featureNotAvailable } from '../gate/feature-denial.js';
 import { evaluationContext } from '../gate/gate-plugin.js';
+import { ErrorBody, LIMITED_ERRORS } from '../http/schemas.js';
 import type { EntitleServices } from '../services.js';
 import { finishAuthorization, startAuthorization } from './oauth-state.js';
 
@@ -35,9 +37,23 @@ const CallbackFields = Type.Object(
 );
 type CallbackInput = Static<typeof CallbackFields>;
 
+/** Both routes are rate-limited; a connection for purpose "calendar" is gated and limited. */
+const OAUTH_ERRORS = { ...LIMITED_ERRORS, 400: ErrorBody, 403: ConnectForbidden, 503: UnavailableBody } as const;
+const CALLBACK_RESPONSES = {
+  ...OAUTH_ERRORS,
+  200: { ...CallbackAnswerBody, description: 'The account was connected already: its tokens were replaced' },
+  201: { ...CallbackAnswerBody, description: 'A new connection' },
+  409: ReconnectBody,
+  502: ProviderFailedBody,
+} as const;
+const CALLBACK_DESCRIPTION =
+  'Consumes the state (single-use, bound to tenant, user, provider and purpose), exchanges the code with the PKCE verifier and stores the connection with encrypted tokens. ' +
+  'For purpose "calendar" the feature and the limit are checked again first.';
+
 export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { services, clients }) => {
   const { store, config } = services;
   const stateDeps = { store, cipher: services.cipher, clock: services.clock };
+  const tags = ['oauth'];
 
   function redirectUriFor(provider: CalendarProviderName, requested: string | undefined): string {
     const configured = provider === 'google' ? config.google?.redirectUri : config.microsoft?.redirectUri;
@@ -70,11 +86,15 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     {
       config: { auth: 'required', feature: { key: CALENDAR_FEATURE, when: (request) => (request.body as { purpose?: unknown }).purpose === CALENDAR_PURPOSE } },
       schema: {
+        tags,
+        summary: "Start connecting a provider account: the URL of the provider's consent page",
+        description: 'For purpose "calendar": gated on can_use_calendar_sync and refused (403) when the tenant has reached max_connected_calendars.',
         params: ProviderParams,
         body: Type.Object(
           { purpose: Purpose, redirectUri: Type.Optional(Type.String({ maxLength: 2048 })), loginHint: Type.Optional(Type.String({ maxLength: 320 })) },
           { additionalProperties: false },
         ),
+        response: { 200: InitiateAnswerBody, ...OAUTH_ERRORS },
       },
     },
     async (request) => {
@@ -170,13 +190,41 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     }
   }
 
-  fastify.get('/api/oauth/:provider/callback/', { config: { auth: 'required' }, schema: { params: ProviderParams, querystring: CallbackFields } }, async (request, reply) => {
-    const result = await callback(request.principal as Principal, request.params.provider, request.query, request.id);
-    return reply.status(result.replaced ? 200 : 201).send(result);
-  });
+  fastify.get(
+    '/api/oauth/:provider/callback/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Finish connecting: code and state in the query string, as the provider redirected with them',
+        description: CALLBACK_DESCRIPTION,
+        params: ProviderParams,
+        querystring: CallbackFields,
+        response: CALLBACK_RESPONSES,
+      },
+    },
+    async (request, reply) => {
+      const result = await callback(request.principal as Principal, request.params.provider, request.query, request.id);
+      return reply.status(result.replaced ? 200 : 201).send(result);
+    },
+  );
 
-  fastify.post('/api/oauth/:provider/callback/', { config: { auth: 'required' }, schema: { params: ProviderParams, body: CallbackFields } }, async (request, reply) => {
-    const result = await callback(request.principal as Principal, request.params.provider, request.body, request.id);
-    return reply.status(result.replaced ? 200 : 201).send(result);
-  });
+  fastify.post(
+    '/api/oauth/:provider/callback/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Finish connecting: code and state in the body',
+        description: CALLBACK_DESCRIPTION,
+        params: ProviderParams,
+        body: CallbackFields,
+        response: CALLBACK_RESPONSES,
+      },
+    },
+    async (request, reply) => {
+      const result = await callback(request.principal as Principal, request.params.provider, request.body, request.id);
+      return reply.status(result.replaced ? 200 : 201).send(result);
+    },
+  );
 };
