@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
+import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
 import { TokenCache } from './auth/token-cache.js';
@@ -116,6 +117,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     decisions.close();
   });
   await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  // A denial stays a 403 while the store is out of reach: its audit row waits in memory (bounded).
+  const denials = new AuditBacklog({ audit: services.store.audit, health: services.tenants, clock: services.clock, logger: app.log });
+  app.addHook('onClose', () => denials.close());
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
@@ -123,7 +127,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onDenied: async (request, denial) => {
       // 401s are authentication failures, not decisions: the access log has them.
       if (denial.status === 401 || !denial.principal) return;
-      await services.store.audit.append({
+      await denials.append({
         actor: actorOf(denial.principal),
         tenantId: denial.principal.tenantId,
         action: 'gate.denied',

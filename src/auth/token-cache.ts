@@ -5,7 +5,9 @@
 // While the store is out of reach, decisions come from the last known state for a bounded time
 // (TenantDirectory, EntitleProvider); authentication does the same: a token whose last lookup
 // found it valid is still accepted, for as long as `trustLastKnown` says so. Our own writes
-// drop that memory too, so a token this process revoked is never accepted again.
+// drop that memory too, so a token this process revoked is never accepted again. While the
+// store's change feed reports its connection down, a known token is answered at once instead of
+// after a lookup that could only time out (and outlast the bound).
 
 import { StoreUnavailableError } from '../errors.js';
 import type { ApiToken, EntitleStore } from '../store/store.js';
@@ -21,6 +23,8 @@ export class TokenCache {
   /** Tokens found before the last change signal: used only when the store cannot answer. */
   #lastKnown = new Map<string, ApiToken>();
   #generation = 0;
+  /** The store's change feed says its connection is down: a lookup would only wait for a timeout. */
+  #unreachable = false;
   readonly #stops: (() => void)[];
   readonly #maxEntries: number;
 
@@ -30,7 +34,15 @@ export class TokenCache {
     private readonly options: TokenCacheOptions = {},
   ) {
     this.#maxEntries = options.maxEntries ?? 10_000;
-    this.#stops = [store.afterWrite(() => this.clear()), store.changes.watch(() => this.#revalidate())];
+    this.#stops = [
+      store.afterWrite(() => this.clear()),
+      store.changes.watch(
+        () => this.#revalidate(),
+        (connected) => {
+          this.#unreachable = !connected;
+        },
+      ),
+    ];
   }
 
   /** Forgets every token, including the last known ones. */
@@ -50,12 +62,13 @@ export class TokenCache {
   async find(secretHash: string): Promise<ApiToken | undefined> {
     const hit = this.#entries.get(secretHash);
     if (hit) return hit;
+    const lastKnown = this.#lastKnown.get(secretHash);
+    if (this.#unreachable && lastKnown && (this.options.trustLastKnown?.() ?? false)) return lastKnown;
     const generation = this.#generation;
     let token: ApiToken | undefined;
     try {
       token = await this.lookup(secretHash);
     } catch (error) {
-      const lastKnown = this.#lastKnown.get(secretHash);
       if (error instanceof StoreUnavailableError && lastKnown && (this.options.trustLastKnown?.() ?? false)) return lastKnown;
       throw error;
     }

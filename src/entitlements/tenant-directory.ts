@@ -24,7 +24,12 @@ interface TenantDirectoryEvents {
 export interface TenantDirectoryOptions {
   readonly logger?: Logger;
   readonly clock?: () => number;
+  /** After a failed catch-up, the first retry's delay, doubled on each failure up to `maxMs`. */
+  readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
 }
+
+const RETRY_INITIAL_MS = 250;
+const RETRY_MAX_MS = 5_000;
 
 /** Builds the in-memory form of one tenant. */
 export function tenantState(snapshot: TenantSnapshot): TenantState {
@@ -46,6 +51,11 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
   #syncing: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
   #staleSince: number | undefined;
+  /** Whether the feed's connection is up (stores without one never say otherwise). */
+  #connected = true;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelay: number;
+  #closed = false;
   readonly #stopWatching: () => void;
   readonly #removeHook: () => void;
 
@@ -55,22 +65,49 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     private readonly options: TenantDirectoryOptions,
   ) {
     super();
+    this.#retryDelay = options.retry?.initialMs ?? RETRY_INITIAL_MS;
     // Our own writes: synced before the write's promise resolves. Other processes' writes: when the feed signals.
-    this.#removeHook = store.afterWrite(() => this.sync());
+    this.#removeHook = store.afterWrite(() =>
+      this.sync().catch((error: unknown) => {
+        this.#syncFailed(error);
+        throw error;
+      }),
+    );
     this.#stopWatching = feed.watch(
-      () => {
-        this.sync().then(
-          () => this.#markFresh(),
-          (error: unknown) => {
-            this.#markStale();
-            this.options.logger?.error({ err: error }, 'tenant directory sync failed; will retry on the next change');
-          },
-        );
-      },
+      () => this.#catchUp(),
       (connected) => {
+        this.#connected = connected;
         if (!connected) this.#markStale();
       },
     );
+  }
+
+  /** Syncs; fresh again when it worked and the feed is connected, else stale with a retry on a timer. */
+  #catchUp(): void {
+    this.sync().then(
+      () => {
+        this.#retryDelay = this.options.retry?.initialMs ?? RETRY_INITIAL_MS;
+        if (this.#connected) this.#markFresh();
+      },
+      (error: unknown) => this.#syncFailed(error),
+    );
+  }
+
+  /**
+   * A failed catch-up is retried on a timer with backoff (bounded by `retry.maxMs`), not only on
+   * the next change: the directory becomes fresh again once the store answers, with no write.
+   */
+  #syncFailed(error: unknown): void {
+    this.#markStale();
+    if (this.#closed || this.#retryTimer) return;
+    const delay = this.#retryDelay;
+    this.#retryDelay = Math.min(delay * 2, this.options.retry?.maxMs ?? RETRY_MAX_MS);
+    this.options.logger?.error({ err: error }, `tenant directory sync failed; retrying in ${delay} ms`);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#catchUp();
+    }, delay);
+    this.#retryTimer.unref();
   }
 
   static async open(store: Pick<EntitleStore, 'changes' | 'afterWrite'>, options: TenantDirectoryOptions = {}): Promise<TenantDirectory> {
@@ -136,6 +173,8 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
   }
 
   close(): void {
+    this.#closed = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#stopWatching();
     this.#removeHook();
   }

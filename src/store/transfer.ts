@@ -1,82 +1,131 @@
-// Moving a deployment between stores (SQLite → PostgreSQL): every tenant with its plan and
-// overrides, and every valid calendar connection with its tokens still encrypted (the
-// ciphertexts are bound to the connection id, which is kept, so the same keys decrypt them).
+// Moving a deployment between stores (SQLite → PostgreSQL, or to another SQLite file): every
+// tenant, override (version and timestamps kept), API token (its hash: tokens keep working),
+// calendar connection of every status with its tokens still encrypted (the ciphertexts are
+// bound to the connection id, which is kept, so the same keys decrypt them), its sync state and
+// busy blocks, and the whole audit log with its hash chain. Both stores share one schema, so a
+// dump is their rows, table by table. An import goes into an empty store in one transaction:
+// all of it or nothing. Pending OAuth states (minutes-long, single-use) are not moved.
 
-import type { FeatureValue } from '../policy/types.js';
-import type { Connection, ConnectionTokens, EntitleStore, Tenant, WriteContext } from './store.js';
+import { InvalidInputError } from '../errors.js';
+import type { AuditEvent, EntitleStore, WriteContext } from './store.js';
 
-export const DUMP_FORMAT = 'entitle-dump/1';
+export const DUMP_FORMAT = 'entitle-dump/2';
+
+/** A stored row: column name → value (text, number or null). */
+export type Row = Readonly<Record<string, string | number | null>>;
+
+/** The tables a dump holds, in an order that satisfies every foreign key, with their columns. */
+export const DUMP_TABLES = {
+  tenants: ['id', 'name', 'plan', 'created_at', 'updated_at'],
+  overrides: ['tenant_id', 'feature', 'value', 'reason', 'actor', 'expires_at', 'created_at', 'updated_at', 'version'],
+  api_tokens: ['id', 'tenant_id', 'user_id', 'role', 'name', 'secret_hash', 'created_at', 'expires_at', 'revoked_at'],
+  connections: [
+    'id',
+    'tenant_id',
+    'user_id',
+    'provider',
+    'purpose',
+    'account_email',
+    'status',
+    'invalid_reason',
+    'scopes',
+    'access_token',
+    'refresh_token',
+    'token_expires_at',
+    'created_at',
+    'updated_at',
+    'last_sync_at',
+    'last_sync',
+  ],
+  connection_calendars: ['connection_id', 'calendar_id', 'sync_state', 'last_sync_at'],
+  busy_blocks: ['tenant_id', 'connection_id', 'calendar_id', 'event_id', 'start_at', 'end_at', 'all_day', 'show_as', 'updated_at'],
+  audit_log: ['seq', 'at', 'actor', 'tenant_id', 'action', 'target', 'outcome', 'details', 'prev_hash', 'hash'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type DumpTable = keyof typeof DUMP_TABLES;
+export const DUMP_TABLE_NAMES = Object.keys(DUMP_TABLES) as DumpTable[];
 
 export interface StoreDump {
   readonly format: typeof DUMP_FORMAT;
   readonly exportedAt: string;
-  readonly tenants: readonly {
-    readonly tenant: Tenant;
-    readonly overrides: readonly { feature: string; value: FeatureValue; reason: string; actor: string; expiresAt: string | null }[];
-    readonly connections: readonly { connection: Connection; tokens: ConnectionTokens }[];
-  }[];
+  readonly from: EntitleStore['kind'];
+  readonly tables: { readonly [T in DumpTable]: readonly Row[] };
+}
+
+/** What a store offers for moving its data: implemented by both stores, not part of EntitleStore. */
+export interface TableTransfer {
+  /** Every row of a table, the named columns, in primary key order. */
+  rows(table: DumpTable): Promise<Row[]>;
+  /**
+   * In one transaction: refuses (InvalidInputError, {@link notEmptyMessage}) unless the store
+   * holds no row of any dump table; inserts every row, table by table; appends `event` to the
+   * audit log, after the imported rows (the chain goes on).
+   */
+  load(tables: StoreDump['tables'], event: AuditEvent): Promise<void>;
+}
+
+/** The counts of a dump, by table. */
+export type DumpSummary = { readonly [T in DumpTable]: number };
+
+export function transferOf(store: EntitleStore): TableTransfer {
+  const transfer = (store as EntitleStore & { transfer?: TableTransfer }).transfer;
+  if (!transfer) throw new Error(`the ${store.kind} store cannot export or import`);
+  return transfer;
 }
 
 export async function exportStore(store: EntitleStore, now: () => number = Date.now): Promise<StoreDump> {
-  const { tenants } = await store.changes.loadAll();
-  const out: StoreDump['tenants'][number][] = [];
-  for (const { tenant, overrides } of [...tenants].sort((a, b) => (a.tenant.id < b.tenant.id ? -1 : 1))) {
-    const connections: { connection: Connection; tokens: ConnectionTokens }[] = [];
-    for (const connection of await store.connections.list(tenant.id, { status: 'valid' })) {
-      const tokens = await store.connections.tokens(tenant.id, connection.id);
-      if (tokens) connections.push({ connection, tokens });
-    }
-    out.push({
-      tenant,
-      overrides: overrides.map(({ feature, value, reason, actor, expiresAt }) => ({ feature, value, reason, actor, expiresAt })),
-      connections,
+  const transfer = transferOf(store);
+  const tables = {} as Record<DumpTable, readonly Row[]>;
+  for (const table of DUMP_TABLE_NAMES) tables[table] = await transfer.rows(table);
+  return { format: DUMP_FORMAT, exportedAt: new Date(now()).toISOString(), from: store.kind, tables };
+}
+
+export function summarize(tables: StoreDump['tables']): DumpSummary {
+  return Object.fromEntries(DUMP_TABLE_NAMES.map((table) => [table, tables[table].length])) as DumpSummary;
+}
+
+/** Imports a dump into an empty store, all or nothing. Throws InvalidInputError for a bad dump or a store that is not empty. */
+export async function importStore(store: EntitleStore, dump: unknown, context: WriteContext): Promise<DumpSummary> {
+  const tables = checkDump(dump);
+  const summary = summarize(tables);
+  await transferOf(store).load(tables, {
+    actor: context.actor,
+    tenantId: null,
+    action: 'store.import',
+    target: null,
+    outcome: 'success',
+    details: { from: (dump as StoreDump).from, exportedAt: (dump as StoreDump).exportedAt, rows: summary, ...(context.requestId ? { requestId: context.requestId } : {}) },
+  });
+  return summary;
+}
+
+/** The message when the target already holds data. */
+export function notEmptyMessage(counts: Readonly<Record<string, number>>): string {
+  const held = Object.entries(counts)
+    .filter(([, count]) => count > 0)
+    .map(([table, count]) => `${count} ${table}`)
+    .join(', ');
+  return `the target store is not empty (${held}): import needs an empty store; nothing was imported`;
+}
+
+/** The dump's tables, checked: the format, every table present, only known columns, scalar values. */
+function checkDump(dump: unknown): StoreDump['tables'] {
+  const candidate = dump as Partial<StoreDump> | null;
+  if (typeof candidate !== 'object' || candidate === null || candidate.format !== DUMP_FORMAT) {
+    throw new InvalidInputError(`not an Entitle dump (format ${JSON.stringify(candidate?.format)}, expected ${DUMP_FORMAT}); nothing was imported`);
+  }
+  const tables = candidate.tables as Record<string, unknown> | undefined;
+  for (const table of DUMP_TABLE_NAMES) {
+    const rows = tables?.[table];
+    if (!Array.isArray(rows)) throw new InvalidInputError(`the dump has no table "${table}"; nothing was imported`);
+    const columns = new Set<string>(DUMP_TABLES[table]);
+    rows.forEach((row: unknown, index) => {
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new InvalidInputError(`${table}[${index}]: not a row; nothing was imported`);
+      for (const [column, value] of Object.entries(row)) {
+        if (!columns.has(column)) throw new InvalidInputError(`${table}[${index}]: unknown column "${column}"; nothing was imported`);
+        if (value !== null && typeof value !== 'string' && typeof value !== 'number') throw new InvalidInputError(`${table}[${index}].${column}: not a text, number or null; nothing was imported`);
+      }
     });
   }
-  return { format: DUMP_FORMAT, exportedAt: new Date(now()).toISOString(), tenants: out };
-}
-
-export interface ImportSummary {
-  readonly tenants: number;
-  readonly overrides: number;
-  readonly connections: number;
-  readonly skipped: readonly string[];
-}
-
-/** Imports into a store; tenants that already exist there are skipped (and named), never merged. */
-export async function importStore(store: EntitleStore, dump: StoreDump, context: WriteContext): Promise<ImportSummary> {
-  if (dump.format !== DUMP_FORMAT) throw new Error(`not an Entitle dump (format ${JSON.stringify(dump.format)}, expected ${DUMP_FORMAT})`);
-  let tenants = 0;
-  let overrides = 0;
-  let connections = 0;
-  const skipped: string[] = [];
-  for (const entry of dump.tenants) {
-    if (await store.tenants.get(entry.tenant.id)) {
-      skipped.push(entry.tenant.id);
-      continue;
-    }
-    await store.tenants.create({ id: entry.tenant.id, name: entry.tenant.name, plan: entry.tenant.plan }, context);
-    tenants++;
-    for (const override of entry.overrides) {
-      // The original actor stays the override's actor; the import itself is audited as context.actor.
-      await store.overrides.set({ tenantId: entry.tenant.id, feature: override.feature, value: override.value, reason: override.reason, expiresAt: override.expiresAt }, { ...context, actor: override.actor });
-      overrides++;
-    }
-    for (const { connection, tokens } of entry.connections) {
-      await store.connections.connect(
-        {
-          id: connection.id,
-          tenantId: connection.tenantId,
-          userId: connection.userId,
-          provider: connection.provider,
-          purpose: connection.purpose,
-          accountEmail: connection.accountEmail,
-          scopes: connection.scopes,
-          sealTokens: () => tokens,
-        },
-        context,
-      );
-      connections++;
-    }
-  }
-  return { tenants, overrides, connections, skipped };
+  return tables as StoreDump['tables'];
 }

@@ -1,30 +1,35 @@
 // entitle export / import / migrate: a SQLite deployment moved to another store (PostgreSQL
-// when DATABASE_URL is set, another SQLite file always) keeps every tenant, override and
-// connection, with the connections' tokens still encrypted and still decryptable.
+// when DATABASE_URL is set, another SQLite file always) keeps everything: tenants, overrides
+// with their versions and times, API tokens (which still authenticate), connections of every
+// status with their tokens still encrypted and still decryptable, sync state and busy blocks,
+// and the audit log with its chain. An import goes into an empty store, all or nothing.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/auth/api-tokens.js';
+import { sealTokens } from '../../src/calendar/connection-tokens.js';
 import { runCli } from '../../src/cli/main.js';
 import type { Env } from '../../src/config.js';
 import { openTokenCipher } from '../../src/oauth/encryption-keys.js';
 import { secretContext } from '../../src/oauth/secret-context.js';
+import { openStore } from '../../src/store/open-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { sealTokens } from '../../src/calendar/connection-tokens.js';
+import type { StoreDump } from '../../src/store/transfer.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 async function cli(env: Env, cwd: string, ...args: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: { ENTITLE_POLICIES: STARTER_POLICY_DIR, ...env }, cwd });
+  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: { ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_SEED_DEMO: 'false', ...env }, cwd });
   return { code, stdout, stderr };
 }
 
 const targets: { name: string; env: () => Env; cleanup?: (env: Env) => Promise<void> }[] = [
-  { name: 'another SQLite file', env: () => ({ ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-target-')), 'target.db') }) },
+  { name: 'another SQLite file', env: () => ({ ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-target-')), 'target.db'), DATABASE_URL: '' }) },
 ];
 if (process.env.DATABASE_URL) {
   targets.push({
@@ -39,52 +44,131 @@ if (process.env.DATABASE_URL) {
   });
 }
 
-describe.each(targets)('moving a SQLite deployment to $name', ({ env: targetEnv, cleanup }) => {
-  it('keeps every tenant, override and connection; tokens stay encrypted and decrypt with the same keys', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'entitle-export-'));
-    const source = { ENTITLE_DB: join(dir, 'entitle.db'), DATABASE_URL: '' };
-    expect((await cli(source, dir, 'tenants', 'create', 'acme', '--plan', 'pro')).code).toBe(0);
-    expect((await cli(source, dir, 'tenants', 'create', 'globex', '--plan', 'business')).code).toBe(0);
-    expect((await cli(source, dir, 'overrides', 'set', '--tenant', 'acme', '--feature', 'max_connected_calendars', '--value', '5', '--reason', 'pilot', '--actor', 'ops:olivia')).code).toBe(0);
-    expect((await cli(source, dir, 'overrides', 'set', '--tenant', 'globex', '--feature', 'can_use_webhooks', '--value', 'false', '--reason', 'abuse')).code).toBe(0);
-    const cipher = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, source.ENTITLE_DB);
-    const store = SqliteStore.open({ path: source.ENTITLE_DB });
-    const { connection } = await store.connections.connect(
+/** A source deployment with something of every kind in it. */
+async function sourceDeployment() {
+  const dir = mkdtempSync(join(tmpdir(), 'entitle-export-'));
+  const env = { ENTITLE_DB: join(dir, 'entitle.db'), DATABASE_URL: '' };
+  const ok = async (...args: string[]) => {
+    const result = await cli(env, dir, ...args);
+    expect(result.code, result.stderr).toBe(0);
+    return result;
+  };
+  await ok('tenants', 'create', 'acme', '--plan', 'pro');
+  await ok('tenants', 'create', 'globex', '--plan', 'business');
+  await ok('overrides', 'set', '--tenant', 'acme', '--feature', 'max_connected_calendars', '--value', '3', '--reason', 'pilot', '--actor', 'ops:olivia');
+  await ok('overrides', 'set', '--tenant', 'acme', '--feature', 'max_connected_calendars', '--value', '5', '--reason', 'pilot extended', '--actor', 'ops:olivia');
+  await ok('overrides', 'set', '--tenant', 'globex', '--feature', 'can_use_webhooks', '--value', 'false', '--reason', 'abuse', '--expires', '2099-01-01T00:00:00Z');
+  const apiToken = JSON.parse((await ok('tokens', 'create', '--tenant', 'acme', '--user', 'alice', '--json')).stdout).token as string;
+
+  const cipher = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB);
+  const store = SqliteStore.open({ path: env.ENTITLE_DB });
+  const connect = (id: string, email: string) =>
+    store.connections.connect(
       {
-        id: 'conn-1',
+        id,
         tenantId: 'acme',
         userId: 'alice',
         provider: 'google',
         purpose: 'calendar',
-        accountEmail: 'alice@example.com',
+        accountEmail: email,
         scopes: ['calendar.readonly'],
-        sealTokens: (id) => sealTokens(cipher, id, { accessToken: 'access-secret', refreshToken: 'refresh-secret', expiresAt: null, scopes: [] }),
+        sealTokens: (connectionId) => sealTokens(cipher, connectionId, { accessToken: `access-secret-${id}`, refreshToken: `refresh-secret-${id}`, expiresAt: null, scopes: [] }),
       },
       { actor: 'test' },
     );
-    const sourceTokens = await store.connections.tokens('acme', connection.id);
-    await store.close();
+  await connect('conn-1', 'alice@example.com');
+  await connect('conn-2', 'alice.old@example.com');
+  await store.connections.applySync('acme', 'conn-1', 'primary', {
+    changes: [{ type: 'upsert', block: { eventId: 'e1', start: '2030-01-02T09:00:00.000Z', end: '2030-01-02T10:00:00.000Z', allDay: false, showAs: 'busy' } }],
+    syncState: 'google-sync-token-1',
+    fullSync: true,
+  });
+  await store.connections.recordSync('acme', 'conn-1', { calendars: 1, added: 1, updated: 0, deleted: 0, fullResync: true }, { actor: 'test' });
+  await store.connections.disconnect('acme', 'conn-2', { actor: 'test', reason: 'user disconnected' });
+  await store.close();
+  return { dir, env, cipher, apiToken, ok };
+}
 
-    const exported = await cli(source, dir, 'export', '--out', 'dump.json');
-    expect(exported.code, exported.stderr).toBe(0);
+describe.each(targets)('moving a SQLite deployment to $name', ({ env: targetEnv, cleanup }) => {
+  it('keeps everything: versions, times, tokens that still authenticate, connections of every status still decryptable, sync state, the audit chain', { timeout: 60_000 }, async () => {
+    const source = await sourceDeployment();
+    const { dir } = source;
+    await source.ok('export', '--out', 'dump.json');
+    const dump = JSON.parse(readFileSync(join(dir, 'dump.json'), 'utf8')) as StoreDump;
+    expect(Object.fromEntries(Object.entries(dump.tables).map(([table, rows]) => [table, rows.length]))).toMatchObject({
+      tenants: 2,
+      overrides: 2,
+      api_tokens: 1,
+      connections: 2,
+      connection_calendars: 1,
+      busy_blocks: 1,
+    });
+    expect(JSON.stringify(dump)).not.toMatch(/access-secret|refresh-secret/);
+
     const target = targetEnv();
     try {
       expect((await cli(target, dir, 'migrate')).stdout).toMatch(/migrations applied/);
       const imported = await cli(target, dir, 'import', 'dump.json');
       expect(imported.code, imported.stderr).toBe(0);
-      expect(imported.stdout).toContain('imported 2 tenants, 2 overrides, 1 connections');
-      // Importing again changes nothing and says so.
-      expect((await cli(target, dir, 'import', 'dump.json')).stderr).toContain('skipped (already there): acme, globex');
+      expect(imported.stdout).toContain(`imported 2 tenants, 2 overrides, 1 API tokens, 2 connections, 1 synced calendars, 1 busy blocks, ${dump.tables.audit_log.length} audit rows`);
 
+      // Row for row the same, except the audit row that records the import itself.
+      const again = JSON.parse((await cli(target, dir, 'export')).stdout) as StoreDump;
+      expect({ ...again.tables, audit_log: again.tables.audit_log.slice(0, -1) }).toEqual(dump.tables);
+      expect(again.tables.audit_log.at(-1)).toMatchObject({ action: 'store.import', seq: dump.tables.audit_log.length + 1 });
+      const verified = await cli(target, dir, 'audit', 'verify', '--json');
+      expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, checked: dump.tables.audit_log.length + 1 });
+
+      // Through the target store: versions, the token, the connections and their tokens.
+      const store = await openStore({ env: target, databasePath: target.ENTITLE_DB ?? ':memory:' });
+      try {
+        expect(await store.overrides.get('acme', 'max_connected_calendars')).toMatchObject({ value: 5, version: 2, actor: 'ops:olivia', reason: 'pilot extended' });
+        expect(await store.tokens.findBySecretHash(hashToken(source.apiToken))).toMatchObject({ tenantId: 'acme', userId: 'alice', revokedAt: null });
+        expect((await store.connections.list('acme')).map(({ id, status, invalidReason }) => ({ id, status, invalidReason }))).toEqual([
+          { id: 'conn-1', status: 'valid', invalidReason: null },
+          { id: 'conn-2', status: 'invalid', invalidReason: 'user disconnected' },
+        ]);
+        const tokens = await store.connections.tokens('acme', 'conn-1');
+        expect(source.cipher.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', 'conn-1'))).toBe('access-secret-conn-1');
+        expect(await store.connections.syncState('acme', 'conn-1', 'primary')).toBe('google-sync-token-1');
+        expect(await store.connections.busyBlocks('acme', 'conn-1')).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
       const explained = JSON.parse((await cli(target, dir, 'explain', '--tenant', 'acme', '--feature', 'max_connected_calendars', '--json')).stdout);
-      expect(explained).toMatchObject({ value: 5, source: 'override', override: { reason: 'pilot', actor: 'ops:olivia' } });
-      const again = JSON.parse((await cli(target, dir, 'export')).stdout);
-      const acme = again.tenants.find((entry: { tenant: { id: string } }) => entry.tenant.id === 'acme');
-      expect(acme.tenant.plan).toBe('pro');
-      expect(acme.connections[0].connection).toMatchObject({ id: 'conn-1', accountEmail: 'alice@example.com', status: 'valid' });
-      expect(acme.connections[0].tokens).toEqual(sourceTokens);
-      expect(cipher.decrypt(acme.connections[0].tokens.accessToken, secretContext('connection.access_token', 'conn-1'))).toBe('access-secret');
-      expect(JSON.stringify(again)).not.toContain('refresh-secret');
+      expect(explained).toMatchObject({ value: 5, source: 'override', override: { reason: 'pilot extended', actor: 'ops:olivia' } });
+    } finally {
+      await cleanup?.(target);
+    }
+  });
+
+  it('refuses a target that is not empty, and a dump that breaks a constraint half-way, importing nothing either time', { timeout: 60_000 }, async () => {
+    const source = await sourceDeployment();
+    const { dir } = source;
+    await source.ok('export', '--out', 'dump.json');
+    const dump = JSON.parse(readFileSync(join(dir, 'dump.json'), 'utf8')) as StoreDump;
+    const target = targetEnv();
+    try {
+      // A busy block of a connection that is not in the dump: the last table fails, after every other table was written.
+      const broken = { ...dump, tables: { ...dump.tables, busy_blocks: [...dump.tables.busy_blocks, { ...dump.tables.busy_blocks[0], connection_id: 'ghost' }] } };
+      writeFileSync(join(dir, 'broken.json'), JSON.stringify(broken));
+      const failed = await cli(target, dir, 'import', 'broken.json');
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/^error: busy_blocks\[[0-9…]+\]: .*(FOREIGN KEY|foreign key).*; nothing was imported/);
+      const empty = JSON.parse((await cli(target, dir, 'export')).stdout) as StoreDump;
+      expect(Object.values(empty.tables).every((rows) => rows.length === 0)).toBe(true);
+
+      expect((await cli(target, dir, 'import', 'dump.json')).code).toBe(0);
+      const before = (await cli(target, dir, 'export')).stdout;
+      const twice = await cli(target, dir, 'import', 'dump.json');
+      expect(twice.code).not.toBe(0);
+      expect(twice.stderr).toMatch(/^error: the target store is not empty \(2 tenants, 2 overrides, 1 api_tokens, 2 connections, .*\): import needs an empty store; nothing was imported/);
+      expect(JSON.parse((await cli(target, dir, 'export')).stdout).tables).toEqual(JSON.parse(before).tables);
+
+      const notADump = await cli(target, dir, 'import', 'broken.json.missing');
+      expect(notADump.stderr).toMatch(/not a readable JSON file/);
+      writeFileSync(join(dir, 'old.json'), JSON.stringify({ format: 'entitle-dump/1', tenants: [] }));
+      expect((await cli(target, dir, 'import', 'old.json')).stderr).toMatch(/not an Entitle dump \(format "entitle-dump\/1", expected entitle-dump\/2\)/);
     } finally {
       await cleanup?.(target);
     }

@@ -11,29 +11,47 @@ import { buildTestApp, type TestApp } from '../support/app.js';
 
 const URL = process.env.DATABASE_URL;
 
+/**
+ * A TCP proxy in front of the real server. `cut()` is a loud outage (every socket reset, new
+ * ones refused); `blackhole()` a silent partition: connections are accepted and kept open but
+ * every byte either way is dropped, as when a network path dies without telling anyone.
+ * `restore()` forwards again.
+ */
 function startProxy(target: { host: string; port: number }) {
   const sockets = new Set<net.Socket>();
-  let open = true;
+  let mode: 'open' | 'cut' | 'blackhole' = 'open';
   const server = net.createServer((client) => {
-    if (!open) return client.destroy();
+    if (mode === 'cut') return client.destroy();
     const upstream = net.connect(target.port, target.host);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
       socket.on('error', () => undefined);
     }
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk: Buffer) => void (mode === 'open' && upstream.write(chunk)));
+    upstream.on('data', (chunk: Buffer) => void (mode === 'open' && client.write(chunk)));
   });
   return {
     listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port))),
     cut() {
-      open = false;
+      mode = 'cut';
       for (const socket of sockets) socket.destroy();
     },
-    restore() {
-      open = true;
+    blackhole() {
+      mode = 'blackhole';
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    restore() {
+      mode = 'open';
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -45,34 +63,40 @@ const until = async (condition: () => boolean | Promise<boolean>, ms: number) =>
   }
 };
 
-describe.skipIf(!URL)('PostgreSQL out of reach', () => {
+/** An app whose store is behind a proxy the test controls, with a gated route and tokens. */
+function outageHarness() {
   const target = new globalThis.URL(URL ?? 'postgres://x@127.0.0.1:5432/test');
   const proxy = startProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  let t: TestApp;
-  let token: string;
-  let admin: string;
-  const events: string[] = [];
-
+  const h = { proxy, t: undefined as unknown as TestApp, token: '', free: '', admin: '', events: [] as string[] };
   beforeAll(async () => {
     const port = await proxy.listen();
     const viaProxy = new globalThis.URL(URL as string);
     viaProxy.port = String(port);
-    t = await buildTestApp({
+    h.t = await buildTestApp({
       env: { DATABASE_URL: viaProxy.toString(), ENTITLE_STALE_BOUND_SECONDS: '2' },
       routes: (app) => app.get('/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({ ok: true })),
     });
-    token = await t.token('acme', 'alice', { plan: 'pro' });
-    admin = await t.token('ops', 'olivia', { role: 'admin' });
-    for (const event of [ProviderEvents.Stale, ProviderEvents.Ready, ProviderEvents.ConfigurationChanged]) t.app.entitle.provider.events.addHandler(event, () => void events.push(event));
+    h.token = await h.t.token('acme', 'alice', { plan: 'pro' });
+    h.free = await h.t.token('freeloader', 'fred', { plan: 'free' });
+    h.admin = await h.t.token('ops', 'olivia', { role: 'admin' });
+    for (const event of [ProviderEvents.Stale, ProviderEvents.Ready, ProviderEvents.ConfigurationChanged]) h.t.app.entitle.provider.events.addHandler(event, () => void h.events.push(event));
   });
   afterAll(async () => {
     proxy.restore();
-    await t?.close();
+    await h.t?.close();
     await proxy.close();
   });
+  return h;
+}
+
+describe.skipIf(!URL)('PostgreSQL out of reach', () => {
+  const h = outageHarness();
+  const gated = async (token = h.token) => (await h.t.app.inject({ method: 'GET', url: '/gated', headers: { authorization: `Bearer ${token}` } })).statusCode;
+  const putOverride = (value: boolean, reason: string) =>
+    h.t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_calendar_sync', headers: { authorization: `Bearer ${h.admin}` }, payload: { value, reason } });
 
   it('serves STALE decisions within the bound, fails closed after it, refuses writes, and catches up on recovery', { timeout: 60_000 }, async () => {
-    const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: { authorization: `Bearer ${token}` } })).statusCode;
+    const { t, proxy, events } = h;
     expect(await gated()).toBe(200);
     const schema = t.app.entitle.config.databaseSchema as string;
 
@@ -84,12 +108,7 @@ describe.skipIf(!URL)('PostgreSQL out of reach', () => {
     const details = await t.app.entitle.client.getBooleanDetails('can_use_calendar_sync', false, { tenantId: 'acme' });
     expect(details).toMatchObject({ value: true, reason: 'STALE' });
     // Writes cannot be made: 503 with a clear message, nothing half-done.
-    const write = await t.app.inject({
-      method: 'PUT',
-      url: '/api/admin/tenants/acme/overrides/can_use_calendar_sync',
-      headers: { authorization: `Bearer ${admin}` },
-      payload: { value: false, reason: 'during outage' },
-    });
+    const write = await putOverride(false, 'during outage');
     expect(write.statusCode).toBe(503);
     expect(write.json()).toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE', error: expect.stringMatching(/unavailable/i) });
 
@@ -111,13 +130,62 @@ describe.skipIf(!URL)('PostgreSQL out of reach', () => {
     expect(events).toContain(ProviderEvents.Ready);
     // Caught up: the write made elsewhere during the outage is in force, no restart.
     expect(await gated()).toBe(403);
-    const after = await t.app.inject({
-      method: 'PUT',
-      url: '/api/admin/tenants/acme/overrides/can_use_calendar_sync',
-      headers: { authorization: `Bearer ${admin}` },
-      payload: { value: true, reason: 'back' },
-    });
-    expect(after.statusCode).toBe(200);
+    expect((await putOverride(true, 'back')).statusCode).toBe(200);
     expect(await gated()).toBe(200);
+  });
+});
+
+describe.skipIf(!URL)('PostgreSQL behind a silent partition (sockets open, traffic black-holed)', () => {
+  const h = outageHarness();
+  const timed = async <T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> => {
+    const started = Date.now();
+    const value = await work();
+    return { value, ms: Date.now() - started };
+  };
+  const gated = (token: string) => timed(async () => (await h.t.app.inject({ method: 'GET', url: '/gated', headers: { authorization: `Bearer ${token}` } })).statusCode);
+  const deniedRows = async () => (await h.t.app.entitle.store.audit.list({ action: 'gate.denied', tenantId: 'freeloader' })).items;
+
+  it('is reported STALE within seconds, writes answer 503 within seconds, denials stay 403 and are audited once the store is back', { timeout: 60_000 }, async () => {
+    const { t, proxy } = h;
+    // Warm: every token known, decisions cached, one denial audited the normal way.
+    expect((await gated(h.token)).value).toBe(200);
+    expect((await gated(h.free)).value).toBe(403);
+    expect(await deniedRows()).toHaveLength(1);
+    const admin = await t.app.inject({ method: 'GET', url: '/api/admin/tenants/acme', headers: { authorization: `Bearer ${h.admin}` } });
+    expect(admin.statusCode).toBe(200);
+
+    const cutAt = Date.now();
+    proxy.blackhole();
+    await until(() => t.app.entitle.tenants.staleSince !== undefined, 10_000);
+    const staleAfterMs = Date.now() - cutAt;
+    // Heartbeat every second, answer due within two: stale in about three seconds.
+    expect(staleAfterMs).toBeLessThan(5_000);
+
+    // Within the bound: known decisions at once, a denial is still a 403 (not a 503) at once.
+    const allowed = await gated(h.token);
+    const denied = await gated(h.free);
+    expect([allowed.value, denied.value]).toEqual([200, 403]);
+    expect(Math.max(allowed.ms, denied.ms)).toBeLessThan(1_000);
+
+    // A write gets a clear 503 within a few seconds instead of hanging.
+    const write = await timed(() =>
+      t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_webhooks', headers: { authorization: `Bearer ${h.admin}` }, payload: { value: true, reason: 'during partition' } }),
+    );
+    expect(write.value.statusCode).toBe(503);
+    expect(write.value.json()).toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE' });
+    expect(write.ms).toBeLessThan(7_000);
+    console.info(`silent partition: STALE after ${staleAfterMs} ms, gated 200/403 in ${allowed.ms}/${denied.ms} ms, write 503 in ${write.ms} ms`);
+
+    const restoredAt = Date.now();
+    proxy.restore();
+    await until(() => t.app.entitle.tenants.staleSince === undefined, 15_000);
+    const freshAfterMs = Date.now() - restoredAt;
+    // The denial made during the partition was kept and is now in the audit log, saying when it happened.
+    await until(async () => (await deniedRows()).length === 2, 5_000);
+    expect((await deniedRows())[0]?.details).toMatchObject({ status: 403, deferred: true, occurredAt: expect.any(String) });
+    // Writes work again, with no restart.
+    const after = await t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_webhooks', headers: { authorization: `Bearer ${h.admin}` }, payload: { value: true, reason: 'healed' } });
+    expect(after.statusCode, after.body).toBe(201);
+    console.info(`silent partition: fresh again ${freshAfterMs} ms after the network came back`);
   });
 });

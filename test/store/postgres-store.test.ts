@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-migrations.js';
+import { lockKeys } from '../../src/store/postgres/postgres-database.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { dumpPostgres } from '../support/database-dump.js';
 import { describeStoreContract } from './store-contract.js';
 
 const URL = process.env.DATABASE_URL;
@@ -44,6 +47,7 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
           await client.query('UPDATE audit_log SET actor = $1 WHERE seq = $2', [actor, seq]);
         });
       },
+      dump: () => dumpPostgres(URL as string, schema),
       async close() {
         await store.close();
         await admin((client) => client.query(`DROP SCHEMA "${schema}" CASCADE`));
@@ -67,7 +71,7 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
 
     it('migrates once, even with two instances opening together', async () => {
       const versions = await admin(async (client) => (await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`)).rows.map((row) => row.version));
-      expect(versions).toEqual([1, 2]);
+      expect(versions).toEqual(POSTGRES_MIGRATIONS.map((migration) => migration.version));
     });
 
     it("signals another instance's write within a second (NOTIFY)", async () => {
@@ -120,6 +124,30 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['ENT_ERR_VERSION_CONFLICT']);
       expect((await a.overrides.get('race', 'f'))?.version).toBe(2);
+    });
+
+    it("serializes writes per schema: another schema's writes do not wait for this one's lock", async () => {
+      const otherSchema = newSchema();
+      const other = await PostgresStore.open({ url: URL as string, schema: otherSchema });
+      const holder = new pg.Client({ connectionString: URL });
+      await holder.connect();
+      try {
+        expect(lockKeys(schema).write).not.toBe(lockKeys(otherSchema).write);
+        // Another connection holds this schema's write lock, as a long write would.
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock($1)', [lockKeys(schema).write]);
+        let blockedDone = false;
+        const blocked = a.tenants.create({ id: 'waits', name: 'w', plan: 'free' }, ctx).then(() => (blockedDone = true));
+        await other.tenants.create({ id: 'goes-through', name: 'g', plan: 'free' }, ctx);
+        expect(blockedDone).toBe(false);
+        await holder.query('COMMIT');
+        await blocked;
+        expect(await a.tenants.get('waits')).toMatchObject({ id: 'waits' });
+      } finally {
+        await holder.end();
+        await other.close();
+        await admin((client) => client.query(`DROP SCHEMA IF EXISTS "${otherSchema}" CASCADE`));
+      }
     });
 
     it('refuses to update or delete audit rows', async () => {

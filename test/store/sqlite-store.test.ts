@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { dumpSqlite } from '../support/database-dump.js';
 import { describeStoreContract } from './store-contract.js';
 
 describeStoreContract('SQLite', async (clock) => {
@@ -17,6 +18,7 @@ describeStoreContract('SQLite', async (clock) => {
       store.db.exec('DROP TRIGGER audit_log_no_update');
       store.db.prepare('UPDATE audit_log SET actor = ? WHERE seq = ?').run(actor, seq);
     },
+    dump: async () => dumpSqlite(store.db),
     close: () => store.close(),
   };
 });

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
 import type { EntitleStore } from '../../src/store/store.js';
+import { describeCredentialContract } from './store-contract-credentials.js';
 
 export interface StoreHarness {
   readonly store: EntitleStore;
@@ -10,6 +11,8 @@ export interface StoreHarness {
   breakAuditWrites(): Promise<void>;
   /** Changes a stored audit row behind the store's back. */
   tamperAuditRow(seq: number, actor: string): Promise<void>;
+  /** Every row of every table, as text (see test/support/database-dump). */
+  dump(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -185,11 +188,13 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
         await store.tenants.setPlan('acme', 'pro', ctx);
         await store.audit.append({ actor: 'gate', tenantId: 'acme', action: 'gate.denied', target: null, outcome: 'denied', details: { feature: 'sync' } });
-        expect(await verifyAudit(store)).toEqual({ ok: true, checked: 3 });
+        expect(await verifyAudit(store)).toEqual({ ok: true, checked: 3, head: { seq: 3, hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
         await harness.tamperAuditRow(2, 'mallory');
         expect(await verifyAudit(store)).toEqual({ ok: false, checked: 2, firstBroken: { seq: 2, problem: 'content does not match its hash (the row was changed)' } });
       });
     });
+
+    describeCredentialContract(() => ({ store, harness }));
 
     describe('change feed', () => {
       it('loads every tenant with its overrides and a cursor', async () => {

@@ -2,6 +2,9 @@
 // tsx, its address and demo tokens read from what it prints, killable with any signal.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -18,8 +21,9 @@ export interface ChildServer {
 export async function startChildServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildServer> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    // SQLite unless a test asks otherwise: crash tests read the database file afterwards.
-    env: { ...process.env, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
+    // the repository's data/ directory: without ENTITLE_DB, a database (and dev key file) of its own.
+    env: { ...process.env, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-child-')), 'entitle.db'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,11 +1,13 @@
 // entitle migrate | export [--out file] | import <file>
 // The store is SQLite (ENTITLE_DB) or PostgreSQL (DATABASE_URL, DATABASE_SCHEMA), as for the server.
+// Export and import move everything a deployment holds (see store/transfer), all or nothing.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { exportStore, importStore, type StoreDump } from '../../store/transfer.js';
+import { exportStore, importStore, summarize, type DumpSummary } from '../../store/transfer.js';
 import type { CliContext } from '../cli-context.js';
+import { UsageError } from './validate-command.js';
 
 export function registerStore(program: Command, context: CliContext): void {
   program
@@ -18,26 +20,44 @@ export function registerStore(program: Command, context: CliContext): void {
 
   program
     .command('export')
-    .description('write every tenant, override and connection (tokens still encrypted) as JSON')
+    .description('write everything the store holds (tenants, overrides, tokens, connections with their tokens still encrypted, sync state, audit log) as JSON')
     .option('--out <file>', 'write to a file instead of standard output')
     .action(async (options: { out?: string }) => {
       const dump = await exportStore(await context.store());
       const text = `${JSON.stringify(dump, null, 2)}\n`;
       if (options.out) {
         await writeFile(resolve(context.io.cwd, options.out), text, { mode: 0o600 });
-        context.io.stderr(`exported ${dump.tenants.length} tenants to ${options.out}\n`);
+        context.io.stderr(`exported ${describe(summarize(dump.tables))} to ${options.out}\n`);
       } else context.out(text);
     });
 
   program
     .command('import')
-    .description('load a file written by `entitle export` into this store; existing tenants are skipped')
+    .description('load a file written by `entitle export` into this store, which must be empty: all of it or nothing')
     .argument('<file>', 'the export')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (file: string, options: { actor?: string }) => {
-      const dump = JSON.parse(await readFile(resolve(context.io.cwd, file), 'utf8')) as StoreDump;
+      let dump: unknown;
+      try {
+        dump = JSON.parse(await readFile(resolve(context.io.cwd, file), 'utf8'));
+      } catch (error) {
+        throw new UsageError(`${file}: not a readable JSON file (${error instanceof Error ? error.message : String(error)}); nothing was imported`);
+      }
       const summary = await importStore(await context.store(), dump, { actor: context.actor(options.actor) });
-      context.out(`imported ${summary.tenants} tenants, ${summary.overrides} overrides, ${summary.connections} connections`);
-      if (summary.skipped.length > 0) context.io.stderr(`skipped (already there): ${summary.skipped.join(', ')}\n`);
+      context.out(`imported ${describe(summary)}`);
     });
+}
+
+/** "2 tenants, 3 overrides, …" */
+function describe(summary: DumpSummary): string {
+  const names: Record<keyof DumpSummary, string> = {
+    tenants: 'tenants',
+    overrides: 'overrides',
+    api_tokens: 'API tokens',
+    connections: 'connections',
+    connection_calendars: 'synced calendars',
+    busy_blocks: 'busy blocks',
+    audit_log: 'audit rows',
+  };
+  return (Object.keys(names) as (keyof DumpSummary)[]).map((table) => `${summary[table]} ${names[table]}`).join(', ');
 }

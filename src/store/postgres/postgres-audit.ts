@@ -11,8 +11,9 @@ const SCAN_BATCH = 1000;
 export class PostgresAudit implements AuditRepository {
   constructor(private readonly ctx: PostgresContext) {}
 
+  /** No after-write hooks: an audit row changes nothing a cache holds (a denial must not empty the token cache). */
   append(event: AuditEvent): Promise<AuditRecord> {
-    return this.ctx.write((db) => this.ctx.appendAudit(db, event));
+    return this.ctx.write((db) => this.ctx.appendAudit(db, event), { hooks: false });
   }
 
   list(filter: AuditFilter = {}): Promise<Page<AuditRecord>> {

@@ -2,19 +2,37 @@
 // an advisory lock, so the audit chain and the change feed keep commit order across
 // instances), audit appends, and the hooks that run once a write has committed.
 
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { chainHash, GENESIS_HASH, serializeDetails } from '../../audit/audit-chain.js';
 import { isClientFacing, StoreUnavailableError } from '../../errors.js';
 import type { AuditEvent, AuditRecord } from '../store.js';
 import type { Migration } from '../sqlite/migrations.js';
+import type { WriteOptions } from '../sqlite/sqlite-database.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 
 /** Any connection that can run a query: the pool, or a client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** One key for every write: "entl" in ASCII. */
-const WRITE_LOCK = 0x656e746c;
-const MIGRATION_LOCK = WRITE_LOCK + 1;
+/** "entl" in ASCII: the base of the advisory lock keys. */
+const LOCK_BASE = 0x656e746c;
+
+/**
+ * The advisory lock keys of one schema. Advisory locks are database-wide, so each schema gets
+ * keys of its own (from a hash of its name): deployments (or tests) sharing a database in
+ * different schemas do not serialize each other's writes.
+ */
+export function lockKeys(schema: string | undefined): { write: string; migration: string } {
+  if (schema === undefined) return { write: String(LOCK_BASE), migration: String(LOCK_BASE + 1) };
+  // A bigint key (pg_advisory_xact_lock(bigint)) from the name; the lowest bit tells write from migration.
+  const key = createHash('sha256').update(schema).digest().readBigInt64BE(0) & ~1n;
+  return { write: String(key), migration: String(key | 1n) };
+}
+
+/** How long one statement may take before the client gives up on it (a silent partition). */
+export const QUERY_TIMEOUT_MS = 5_000;
+/** How long opening a connection may take. */
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 export interface PostgresOptions {
   /** postgres://user@host:port/database */
@@ -23,6 +41,12 @@ export interface PostgresOptions {
   readonly schema?: string;
   readonly clock?: () => number;
   readonly maxConnections?: number;
+  /** Client-side bound on one statement (default {@link QUERY_TIMEOUT_MS}). */
+  readonly queryTimeoutMs?: number;
+  /** Bound on opening a connection (default {@link CONNECT_TIMEOUT_MS}). */
+  readonly connectTimeoutMs?: number;
+  /** How often the change listener checks the database answers (default 1 s; a check may take twice that). */
+  readonly heartbeatMs?: number;
 }
 
 export function quoteIdentifier(name: string): string {
@@ -30,45 +54,53 @@ export function quoteIdentifier(name: string): string {
   return `"${name}"`;
 }
 
-/** Client settings for a pool or a listener: the schema as search_path when one is given. */
+/**
+ * Client settings for a pool or a listener: the schema as search_path when one is given, and
+ * bounds everywhere, so that a silent network partition (sockets open, nothing answering)
+ * becomes an error in seconds instead of a wait for the operating system's TCP timeout.
+ */
 export function clientConfig(options: PostgresOptions): pg.ClientConfig {
+  const queryTimeout = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+  const settings = [
+    ...(options.schema ? [`search_path=${quoteIdentifier(options.schema)}`] : []),
+    // The server's side of the same bounds: it cancels a statement the client gave up on,
+    // ends a transaction whose client vanished (freeing the write lock for other instances),
+    // and probes an idle peer every few seconds.
+    `statement_timeout=${queryTimeout}`,
+    `idle_in_transaction_session_timeout=${queryTimeout * 2}`,
+    'tcp_keepalives_idle=5',
+    'tcp_keepalives_interval=2',
+    'tcp_keepalives_count=3',
+  ];
   return {
     connectionString: options.url,
-    // A silent network partition is noticed in seconds, not after the OS's TCP timeout.
+    // Node sets only the first probe's delay; the listener's heartbeat and query_timeout do the rest.
     keepAlive: true,
     keepAliveInitialDelayMillis: 5_000,
-    connectionTimeoutMillis: 5_000,
-    ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    query_timeout: queryTimeout,
+    options: settings.map((setting) => `-c ${setting}`).join(' '),
   };
 }
 
 export async function openPool(options: PostgresOptions, migrations: readonly Migration[] = POSTGRES_MIGRATIONS): Promise<pg.Pool> {
-  if (options.schema) {
-    const admin = new pg.Client({ connectionString: options.url });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.schema)}`);
-    } finally {
-      await admin.end();
-    }
-  }
+  await migrate(options, migrations);
   const pool = new pg.Pool({ ...clientConfig(options), max: options.maxConnections ?? 10 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  try {
-    await migrate(pool, migrations);
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
   return pool;
 }
 
-async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<void> {
-  const client = await pool.connect();
+/** On a connection of its own, without the statement bounds: a migration may take its time. */
+async function migrate(options: PostgresOptions, migrations: readonly Migration[]): Promise<void> {
+  const { query_timeout: _query, ...config } = clientConfig(options);
+  const client = new pg.Client({ ...config, options: `${config.options ?? ''} -c statement_timeout=0` });
+  await client.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SELECT pg_advisory_xact_lock($1)', [lockKeys(options.schema).migration]);
+    // Under the lock: two instances opening a new schema together do not race to create it.
+    if (options.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.schema)}`);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
     for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
@@ -81,7 +113,7 @@ async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -96,6 +128,8 @@ export class PostgresContext {
   constructor(
     readonly pool: pg.Pool,
     readonly clock: () => number,
+    /** This schema's write lock key (see {@link lockKeys}). */
+    readonly writeLock: string = lockKeys(undefined).write,
   ) {}
 
   nowIso(): string {
@@ -120,35 +154,62 @@ export class PostgresContext {
   }
 
   /** Runs `work` in one transaction holding the write lock, then the after-write hooks. */
-  async write<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
+  async write<T>(work: (db: Queryable) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    const client = await this.begin('BEGIN');
+    let result: T;
     try {
-      client = await this.pool.connect();
+      await client.query('SELECT pg_advisory_xact_lock($1)', [this.writeLock]);
+      result = await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      client.release(await rollback(client, error));
+      throw translateError(error);
+    }
+    client.release();
+    if (options.hooks !== false) for (const hook of this.#hooks) await hook();
+    return result;
+  }
+
+  /**
+   * Runs `work` in one read-only transaction (one snapshot of the whole database), with
+   * database failures as 503.
+   */
+  async snapshot<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.begin('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(await rollback(client, error));
+      throw translateError(error);
+    }
+  }
+
+  /** A pooled client inside a transaction just begun; a connection that died while idle is replaced once. */
+  private async begin(statement: string): Promise<pg.PoolClient> {
+    try {
+      const client = await this.pool.connect();
       try {
-        await client.query('BEGIN');
+        await client.query(statement);
+        return client;
       } catch (error) {
-        // Nothing has been done yet: a connection that died while idle is replaced and the write goes on.
         client.release(error instanceof Error ? error : true);
         if (!isLostConnection(error)) throw error;
-        client = await this.pool.connect();
-        await client.query('BEGIN');
+      }
+      // Nothing has been done yet: the write goes on over a fresh connection.
+      const fresh = await this.pool.connect();
+      try {
+        await fresh.query(statement);
+        return fresh;
+      } catch (error) {
+        fresh.release(error instanceof Error ? error : true);
+        throw error;
       }
     } catch (error) {
       throw translateError(error);
     }
-    let result: T;
-    try {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
-      result = await work(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw translateError(error);
-    } finally {
-      client.release();
-    }
-    for (const hook of this.#hooks) await hook();
-    return result;
   }
 
   /** Appends an audit row inside {@link write}: it commits with the change or not at all. */
@@ -170,6 +231,26 @@ export class PostgresContext {
     this.#hooks.add(hook);
     return () => this.#hooks.delete(hook);
   }
+}
+
+/**
+ * Ends a failed transaction. Returns what to release the client with: nothing when the
+ * connection is fine, the error when it is not (the pool then discards it). A connection that
+ * is gone or did not answer in time gets no ROLLBACK: it would only wait once more.
+ */
+async function rollback(client: pg.PoolClient, error: unknown): Promise<Error | undefined> {
+  if (isLostConnection(error) || isTimeout(error)) return error instanceof Error ? error : new Error(String(error));
+  try {
+    await client.query('ROLLBACK');
+    return undefined;
+  } catch (failure) {
+    return failure instanceof Error ? failure : new Error(String(failure));
+  }
+}
+
+/** The client gave up waiting (query_timeout, connectionTimeoutMillis): the connection cannot be trusted. */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /Query read timeout|timeout expired|due to connection timeout/.test(error.message);
 }
 
 /** The connection itself failed (not the statement): safe to try again on another one. */

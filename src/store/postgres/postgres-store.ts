@@ -6,10 +6,11 @@ import type { EntitleStore } from '../store.js';
 import { PostgresAudit } from './postgres-audit.js';
 import { PostgresChangeFeed } from './postgres-changes.js';
 import { PostgresConnections } from './postgres-connections.js';
-import { openPool, PostgresContext, type PostgresOptions } from './postgres-database.js';
+import { lockKeys, openPool, PostgresContext, type PostgresOptions } from './postgres-database.js';
 import { PostgresSecrets } from './postgres-secrets.js';
 import { PostgresOverrides, PostgresTenants } from './postgres-tenants.js';
 import { PostgresOAuthStates, PostgresTokens } from './postgres-tokens.js';
+import { PostgresTransfer } from './postgres-transfer.js';
 
 export class PostgresStore implements EntitleStore {
   readonly kind = 'postgres' as const;
@@ -21,14 +22,15 @@ export class PostgresStore implements EntitleStore {
   readonly oauthStates: PostgresOAuthStates;
   readonly secrets: PostgresSecrets;
   readonly changes: PostgresChangeFeed;
+  /** Export and import of whole tables (store/transfer). */
+  readonly transfer: PostgresTransfer;
   readonly #ctx: PostgresContext;
-  readonly #watchers = new Set<() => void>();
 
   private constructor(
     readonly pool: pg.Pool,
     options: PostgresOptions,
   ) {
-    this.#ctx = new PostgresContext(pool, options.clock ?? Date.now);
+    this.#ctx = new PostgresContext(pool, options.clock ?? Date.now, lockKeys(options.schema).write);
     this.tenants = new PostgresTenants(this.#ctx);
     this.overrides = new PostgresOverrides(this.#ctx);
     this.audit = new PostgresAudit(this.#ctx);
@@ -36,18 +38,8 @@ export class PostgresStore implements EntitleStore {
     this.connections = new PostgresConnections(this.#ctx);
     this.oauthStates = new PostgresOAuthStates(this.#ctx);
     this.secrets = new PostgresSecrets(this.#ctx);
-    const feed = new PostgresChangeFeed(this.#ctx, options);
-    // Listeners are closed with the store, even when a caller forgets to stop watching.
-    this.changes = Object.assign(feed, {
-      watch: (signal: () => void, health?: (connected: boolean) => void) => {
-        const stop = PostgresChangeFeed.prototype.watch.call(feed, signal, health);
-        this.#watchers.add(stop);
-        return () => {
-          this.#watchers.delete(stop);
-          stop();
-        };
-      },
-    });
+    this.changes = new PostgresChangeFeed(this.#ctx, options);
+    this.transfer = new PostgresTransfer(this.#ctx);
   }
 
   /** Connects, creates the schema when asked, and applies migrations. */
@@ -60,8 +52,8 @@ export class PostgresStore implements EntitleStore {
   }
 
   async close(): Promise<void> {
-    for (const stop of this.#watchers) stop();
-    this.#watchers.clear();
+    // Listeners are closed with the store, even when a caller forgets to stop watching.
+    this.changes.close();
     await this.pool.end();
   }
 }

@@ -9,8 +9,9 @@ const MAX_PAGE = 1000;
 export class SqliteAudit implements AuditRepository {
   constructor(private readonly ctx: SqliteContext) {}
 
+  /** No after-write hooks: an audit row changes nothing a cache holds (a denial must not empty the token cache). */
   append(event: AuditEvent): Promise<AuditRecord> {
-    return this.ctx.write(() => this.ctx.appendAudit(event));
+    return this.ctx.write(() => this.ctx.appendAudit(event), { hooks: false });
   }
 
   async list(filter: AuditFilter = {}): Promise<Page<AuditRecord>> {

@@ -82,6 +82,14 @@ export function auditRecordFromRow(row: AuditRow): AuditRecord {
   };
 }
 
+export interface WriteOptions {
+  /**
+   * false for a write no cache follows (an audit row on its own): the after-write hooks, which
+   * re-read tenants and forget API tokens, are not run for it.
+   */
+  readonly hooks?: boolean;
+}
+
 /** Shared state of one open SQLite store. */
 export class SqliteContext {
   readonly #hooks = new Set<() => Promise<void> | void>();
@@ -105,14 +113,14 @@ export class SqliteContext {
    * Runs `work` in one IMMEDIATE transaction (the write lock is taken up front, so two
    * writers never deadlock upgrading a read lock), then the after-write hooks.
    */
-  async write<T>(work: () => T): Promise<T> {
+  async write<T>(work: () => T, options: WriteOptions = {}): Promise<T> {
     let result: T;
     try {
       result = this.db.transaction(work).immediate();
     } catch (error) {
       throw translateError(error);
     }
-    await this.runHooks();
+    if (options.hooks !== false) await this.runHooks();
     return result;
   }
 

@@ -10,6 +10,7 @@ import { SqliteOverrides } from './sqlite-overrides.js';
 import { SqliteSecrets } from './sqlite-secrets.js';
 import { SqliteTenants } from './sqlite-tenants.js';
 import { SqliteTokens } from './sqlite-tokens.js';
+import { SqliteTransfer } from './sqlite-transfer.js';
 
 export class SqliteStore implements EntitleStore {
   readonly kind = 'sqlite' as const;
@@ -21,6 +22,8 @@ export class SqliteStore implements EntitleStore {
   readonly oauthStates: SqliteOAuthStates;
   readonly secrets: SqliteSecrets;
   readonly changes: SqliteChangeFeed;
+  /** Export and import of whole tables (store/transfer). */
+  readonly transfer: SqliteTransfer;
   readonly #ctx: SqliteContext;
 
   private constructor(readonly db: SqliteDb, clock: () => number) {
@@ -33,6 +36,7 @@ export class SqliteStore implements EntitleStore {
     this.oauthStates = new SqliteOAuthStates(this.#ctx);
     this.secrets = new SqliteSecrets(this.#ctx);
     this.changes = new SqliteChangeFeed(this.#ctx);
+    this.transfer = new SqliteTransfer(this.#ctx);
   }
 
   /** Opens (and migrates) the database at `options.path`. */
