@@ -60,7 +60,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
 }
 
-async function dropSchema(url: string, schema: string): Promise<void> {
+/** Drops a test's PostgreSQL schema with everything in it. */
+export async function dropSchema(url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

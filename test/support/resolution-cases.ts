@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Client, EvaluationDetails, FlagValue } from '@openfeature/server-sdk';
-import pg from 'pg';
 import { expect } from 'vitest';
+import { dropSchema } from './app.js';
 import { readPolicyDirectory } from '../../src/policy/read-policy.js';
 import type { FeatureType, PolicySnapshot } from '../../src/policy/types.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -100,13 +100,7 @@ export function caseStores(): CaseStore[] {
           store,
           async close() {
             await store.close();
-            const client = new pg.Client({ connectionString: url });
-            await client.connect();
-            try {
-              await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-            } finally {
-              await client.end();
-            }
+            await dropSchema(url as string, schema);
           },
         };
       },
