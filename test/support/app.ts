@@ -37,12 +37,23 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(postgres ? { DATABASE_URL: postgres.url, DATABASE_SCHEMA: postgres.schema } : {}),
     ...options.env,
   });
-  const app = await buildApp({ config, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+  // An app that fails to start (tests of bad options do that on purpose) leaves no schema behind.
+  const dropOwnSchema = async () => {
+    if (postgres) await dropSchema(postgres.url, postgres.schema);
+  };
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({ config, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+  } catch (error) {
+    await dropOwnSchema();
+    throw error;
+  }
   try {
     options.routes?.(app);
     await app.ready();
   } catch (error) {
     await app.close();
+    await dropOwnSchema();
     throw error;
   }
   const { store, operations } = app.entitle;
@@ -55,7 +66,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     auth: (token) => ({ authorization: `Bearer ${token}` }),
     close: async () => {
       await app.close();
-      if (postgres) await dropSchema(postgres.url, postgres.schema);
+      await dropOwnSchema();
     },
   };
 }
