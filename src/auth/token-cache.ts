@@ -58,18 +58,25 @@ export class TokenCache {
     this.#entries = new Map();
   }
 
+  /** The token last seen valid for this hash, when last known tokens may be trusted now. */
+  #trusted(secretHash: string): ApiToken | undefined {
+    const lastKnown = this.#lastKnown.get(secretHash);
+    return lastKnown && (this.options.trustLastKnown?.() ?? false) ? lastKnown : undefined;
+  }
+
   /** Unknown hashes are not cached: guessing tokens cannot fill the cache. */
   async find(secretHash: string): Promise<ApiToken | undefined> {
     const hit = this.#entries.get(secretHash);
     if (hit) return hit;
-    const lastKnown = this.#lastKnown.get(secretHash);
-    if (this.#unreachable && lastKnown && (this.options.trustLastKnown?.() ?? false)) return lastKnown;
+    const known = this.#unreachable ? this.#trusted(secretHash) : undefined;
+    if (known) return known;
     const generation = this.#generation;
     let token: ApiToken | undefined;
     try {
       token = await this.lookup(secretHash);
     } catch (error) {
-      if (error instanceof StoreUnavailableError && lastKnown && (this.options.trustLastKnown?.() ?? false)) return lastKnown;
+      const known = error instanceof StoreUnavailableError ? this.#trusted(secretHash) : undefined;
+      if (known) return known;
       throw error;
     }
     if (generation !== this.#generation) return token;

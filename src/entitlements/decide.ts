@@ -71,12 +71,7 @@ export interface DecisionResolution {
  * only when the policy has no such feature. An unknown tenant gets the feature's default.
  */
 export function decide(snapshot: PolicySnapshot, tenant: TenantState | undefined, featureKey: string, now: number): Decision | undefined {
-  const decisions = decisionTable(snapshot).feature(featureKey);
-  if (!decisions) return undefined;
-  if (!tenant) return decisions.unknownTenant;
-  const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
-  if (override !== undefined && applies(decisions.feature, override, now)) return decisions.fromOverride(tenant.plan, override);
-  return decisions.fromPlan(tenant.plan);
+  return decideNow(snapshot, tenant, featureKey, () => now);
 }
 
 /**

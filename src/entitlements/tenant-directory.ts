@@ -35,13 +35,10 @@ const RETRY_MAX_MS = 5_000;
 export function tenantState(snapshot: TenantSnapshot): TenantState {
   // Most tenants have no override: they share one empty map, and plan names are shared strings,
   // so 100,000 tenants cost little memory and decisions touch fewer cache lines.
-  const overrides = snapshot.overrides.length === 0 ? NO_OVERRIDES : new Map<string, OverrideState>();
-  for (const override of snapshot.overrides) {
-    (overrides as Map<string, OverrideState>).set(
-      override.feature,
-      Object.freeze({ ...override, expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt) }),
-    );
-  }
+  const overrides: ReadonlyMap<string, OverrideState> =
+    snapshot.overrides.length === 0
+      ? NO_OVERRIDES
+      : new Map(snapshot.overrides.map((override) => [override.feature, Object.freeze({ ...override, expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt) })]));
   const { id, name, plan } = snapshot.tenant;
   return Object.freeze({ id, name, plan: internPlan(plan), overrides });
 }

@@ -31,6 +31,8 @@ export function lockKeys(schema: string | undefined): { write: string; migration
 
 /** How long one statement may take before the client gives up on it (a silent partition). */
 export const QUERY_TIMEOUT_MS = 5_000;
+/** A read, or the start of a transaction, that met a connection which died while idle is tried this often. */
+const ATTEMPTS = 2;
 /** How long opening a connection may take. */
 export const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -141,15 +143,12 @@ export class PostgresContext {
    * which died while idle (the pool learns of it only then) is tried once more on a fresh one.
    */
   async read<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
-    try {
-      return await work(this.pool);
-    } catch (error) {
-      if (!isLostConnection(error)) throw translateError(error);
-    }
-    try {
-      return await work(this.pool);
-    } catch (error) {
-      throw translateError(error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work(this.pool);
+      } catch (error) {
+        if (attempt === ATTEMPTS || !isLostConnection(error)) throw translateError(error);
+      }
     }
   }
 
@@ -190,27 +189,22 @@ export class PostgresContext {
   /** A pooled client inside a transaction just begun; a connection that died while idle is replaced once. */
   private async begin(statement: string): Promise<pg.PoolClient> {
     try {
-      const client = await this.pool.connect();
-      try {
-        await client.query(statement);
-        return client;
-      } catch (error) {
-        client.release(error instanceof Error ? error : true);
-        if (!isLostConnection(error)) throw error;
-      }
-      // Nothing has been done yet: the write goes on over a fresh connection.
-      const fresh = await this.pool.connect();
-      try {
-        await fresh.query(statement);
-        return fresh;
-      } catch (error) {
-        fresh.release(error instanceof Error ? error : true);
-        throw error;
+      for (let attempt = 1; ; attempt++) {
+        const client = await this.pool.connect();
+        try {
+          await client.query(statement);
+          return client;
+        } catch (error) {
+          client.release(error instanceof Error ? error : true);
+          // Nothing has been done yet: a lost connection is replaced and the work goes on.
+          if (attempt === ATTEMPTS || !isLostConnection(error)) throw error;
+        }
       }
     } catch (error) {
       throw translateError(error);
     }
   }
+
 
   /** Appends an audit row inside {@link write}: it commits with the change or not at all. */
   async appendAudit(db: Queryable, event: AuditEvent): Promise<AuditRecord> {
