@@ -19,7 +19,7 @@ import gatePlugin from './gate/gate-plugin.js';
 import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
-import { limitRoutes } from './http/rate-limit.js';
+import rateLimitPlugin from './http/rate-limit.js';
 import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
@@ -70,6 +70,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
           },
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
+    // The client address behind the configured proxies only: failed-login limits key on it.
+    ...(config.trustProxy.length > 0 ? { trustProxy: [...config.trustProxy] } : {}),
+    // A slow client cannot hold a socket: the whole request must arrive in time, and silence closes it.
+    requestTimeout: config.timeouts.requestMs,
+    connectionTimeout: config.timeouts.idleMs,
+    // Node checks requestTimeout on this interval (default 30 s): often enough for the bound to mean something.
+    http: { connectionsCheckingInterval: Math.min(1000, config.timeouts.requestMs) },
     // Responses carry x-request-id so a client's report can be matched with the log.
     requestIdHeader: false,
   });
@@ -116,7 +123,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     tokens.close();
     decisions.close();
   });
-  await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  await app.register(authPlugin, {
+    findToken: (hash) => tokens.find(hash),
+    ...(config.jwt ? { jwt: config.jwt } : {}),
+    clock: services.clock,
+    maxFailuresPerMinute: config.rateLimits.authFailures,
+  });
+  // After authentication, before the gate: every authenticated route spends its family's budget.
+  await app.register(rateLimitPlugin, { limits: config.rateLimits });
   // A denial stays a 403 while the store is out of reach: its audit row waits in memory (bounded).
   const denials = new AuditBacklog({ audit: services.store.audit, health: services.tenants, clock: services.clock, logger: app.log });
   app.addHook('onClose', () => denials.close());
@@ -140,10 +154,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { services });
   const clients = createCalendarClients(config);
   await app.register(calendarRoutes, { services, clients });
-  await app.register(async (scope) => {
-    await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
-    await scope.register(oauthRoutes, { services, clients });
-  });
+  await app.register(oauthRoutes, { services, clients });
   await app.register(entitlementRoutes, {
     services,
     counters: {
