@@ -87,6 +87,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
+  // Periodic purges run while the app serves: a timer with jitter, no cron needed.
+  app.addHook('onReady', async () => services.maintenance.start());
 
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);

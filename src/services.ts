@@ -4,6 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
 import type { Logger } from './logger.js';
+import { Maintenance } from './maintenance/maintenance.js';
+import { purgeExpiredStatesTask } from './oauth/oauth-state.js';
 import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
@@ -28,6 +30,8 @@ export interface EntitleServices {
   readonly client: Client;
   readonly cipher: TokenCipher;
   readonly operations: TenantOperations;
+  /** Periodic store upkeep (expired OAuth states, …): register a task, the server runs it. */
+  readonly maintenance: Maintenance;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
   close(): Promise<void>;
@@ -68,7 +72,12 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, close };
+    // Started by the server (buildApp), not here: the CLI opens services too and purges nothing behind one's back.
+    const maintenance = new Maintenance({ clock, logger });
+    maintenance.register(purgeExpiredStatesTask(store));
+    // Before the store closes: a purge in progress finishes first.
+    closers.push(() => maintenance.close());
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, maintenance, releases, close };
   } catch (error) {
     await close();
     throw error;

@@ -16,7 +16,7 @@ import { featureNotAvailable } from '../gate/feature-denial.js';
 import { evaluationContext } from '../gate/gate-plugin.js';
 import { ErrorBody, LIMITED_ERRORS } from '../http/schemas.js';
 import type { EntitleServices } from '../services.js';
-import { finishAuthorization, startAuthorization } from './oauth-state.js';
+import { finishAuthorization, PURGE_OAUTH_STATES, startAuthorization } from './oauth-state.js';
 
 export interface OAuthRoutesOptions {
   readonly services: EntitleServices;
@@ -117,6 +117,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
         }
       }
       const started = await startAuthorization(stateDeps, { principal, provider, purpose: request.body.purpose, redirectUri }, { actor: actorOf(principal), requestId: request.id });
+      // Each initiation adds a state: purge the expired ones if the timer is overdue (not awaited).
+      void services.maintenance.nudge(PURGE_OAUTH_STATES);
       const authorizationUrl = client.authorizationUrl({
         state: started.state,
         codeChallenge: started.codeChallenge,
