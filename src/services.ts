@@ -12,6 +12,7 @@ import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
 import { openTokenCipher } from './oauth/encryption-keys.js';
 import type { TokenCipher } from './oauth/token-crypto.js';
+import { PolicyReader } from './policy/policy-reader.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { reportIgnoredRollouts, UnleashReleaseSwitch } from './interop/unleash-release-switch.js';
 import type { PolicySnapshot } from './policy/types.js';
@@ -24,6 +25,8 @@ export interface EntitleServices {
   readonly clock: () => number;
   readonly store: EntitleStore;
   readonly policy: PolicyWatcher;
+  /** Reads proposed policies in worker threads (validation requests; hot reloads go through it too). */
+  readonly policyReader: PolicyReader;
   readonly tenants: TenantDirectory;
   readonly provider: EntitleProvider;
   /** The OpenFeature client every decision goes through (its own domain: several apps can share a process). */
@@ -51,7 +54,10 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
   try {
     const store = await openStore({ env: {}, databasePath: config.databasePath, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.databaseSchema ? { databaseSchema: config.databaseSchema } : {}), clock });
     closers.push(() => store.close());
-    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
+    const policyReader = new PolicyReader();
+    closers.push(() => policyReader.close());
+    // The first read is in-thread (nothing is served yet); reloads parse off the event loop.
+    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger, read: (dir) => policyReader.readDirectory(dir) });
     closers.push(() => policy.close());
     const tenants = await TenantDirectory.open(store, { logger, clock });
     closers.push(() => tenants.close());
@@ -77,7 +83,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     maintenance.register(purgeExpiredStatesTask(store));
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, maintenance, releases, close };
+    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, maintenance, releases, close };
   } catch (error) {
     await close();
     throw error;

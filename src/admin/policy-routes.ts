@@ -8,7 +8,7 @@ import { Type, type Static } from 'typebox';
 import { policyImpact } from '../entitlements/policy-impact.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
-import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
+import { formatIssue } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
 import type { EntitleServices } from '../services.js';
 import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
@@ -78,14 +78,16 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
         response: {
           200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
           400: ErrorBody,
-          422: Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }),
+          422: Type.Union([Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody], { description: 'the policy is invalid (issues), or too large to validate (ENT_ERR_POLICY_TOO_LARGE)' }),
+          503: ErrorBody,
           ...LIMITED_ERRORS,
         },
       },
     },
     async (request, reply) => {
       const texts = await proposedTexts(services, request.body, request.query.file);
-      const result = readPolicyTexts(texts);
+      // Parsed in a worker thread: megabytes of YAML take seconds, which must not stall other requests.
+      const result = await services.policyReader.readTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
       return { valid: true as const, version: result.snapshot.version, impact: impactOf(services, result.snapshot) };
     },

@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { FrozenMap } from './frozen-map.js';
-import type { MergedPolicy } from './validate.js';
+import type { PolicyEntries } from './validate.js';
 import type {
   FeatureDefinition,
   FeatureSpec,
@@ -26,7 +26,7 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
  * with the same version. Expects `validateSemantics` to have found no issues. The snapshot and
  * everything in it is immutable: its maps throw on `set`, `delete` and `clear`.
  */
-export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
+export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
   const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
   const version = contentVersion(featureSpecs, planSpecs);

@@ -17,9 +17,21 @@ export interface PolicyEntry<T> {
 }
 
 /** Raw feature and plan entries merged from every file, in load order. */
-export interface MergedPolicy {
+export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+}
+
+/** What compiling needs of a validated policy, as plain data: keys, specs and the files' names. */
+export interface PolicyEntries {
+  readonly features: readonly PlainEntry[];
+  readonly plans: readonly PlainEntry[];
+}
+
+interface PlainEntry {
+  readonly key: string;
+  readonly spec: Record<string, unknown>;
+  readonly file: { readonly file: string };
 }
 
 let compiledSchema: ValidateFunction | undefined;
