@@ -19,6 +19,7 @@ import gatePlugin from './gate/gate-plugin.js';
 import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { requestForLog } from './http/log-redaction.js';
 import rateLimitPlugin from './http/rate-limit.js';
 import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
@@ -66,17 +67,24 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         : {
             level: options.logger?.level ?? config.logLevel,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            // The URL as logged: an OAuth callback's code and state stay out of the access log.
+            serializers: { req: requestForLog },
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
     // The client address behind the configured proxies only: failed-login limits key on it.
     ...(config.trustProxy.length > 0 ? { trustProxy: [...config.trustProxy] } : {}),
-    // A slow client cannot hold a socket: the whole request must arrive in time, and silence closes it.
+    // A slow client cannot hold a socket: the whole request (headers and body) must arrive in
+    // time, else 408, and a silent connection is closed. Node takes these when the server is
+    // created (set later, they do not apply) and checks them on the interval (default 30 s).
     requestTimeout: config.timeouts.requestMs,
     connectionTimeout: config.timeouts.idleMs,
-    // Node checks requestTimeout on this interval (default 30 s): often enough for the bound to mean something.
-    http: { connectionsCheckingInterval: Math.min(1000, config.timeouts.requestMs) },
+    http: {
+      requestTimeout: config.timeouts.requestMs,
+      headersTimeout: Math.min(60_000, config.timeouts.requestMs),
+      connectionsCheckingInterval: Math.min(1000, config.timeouts.requestMs),
+    },
     // Responses carry x-request-id so a client's report can be matched with the log.
     requestIdHeader: false,
   });
@@ -102,7 +110,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Swagger UI's own policy (hashes of its inline scripts), framed by no one, and usable over plain http on localhost.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url === '/docs' || request.url.startsWith('/docs/')) reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
+  });
   // Both caches are exact: dropped on every change before the change's write returns.
   const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
     // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.

@@ -20,9 +20,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * 'required': a member or admin credential (a user acting for its tenant); 'admin': an
-     * admin credential; a list of roles: exactly those (e.g. the read-only client role for SDK routes).
+     * admin credential; a list of roles: exactly those (e.g. the read-only client role for SDK
+     * routes); 'optional': no credential is fine (principal null), a bad one is still a 401.
      */
-    auth?: 'required' | 'admin' | readonly Role[];
+    auth?: 'required' | 'admin' | 'optional' | readonly Role[];
   }
 }
 
@@ -63,10 +64,11 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     throw new InvalidTokenError();
   }
 
-  /** A hook admitting only `roles`; one per distinct list. */
-  function allow(roles: readonly Role[]): onRequestHookHandler {
+  /** A hook admitting only `roles` (one per distinct list); `optional`: a request without a credential too. */
+  function allow(roles: readonly Role[], { optional = false } = {}): onRequestHookHandler {
     const needs = roles.join(' or ');
     return async (request) => {
+      if (optional && request.headers.authorization === undefined) return;
       try {
         request.principal = await authenticate(request);
       } catch (error) {
@@ -83,13 +85,14 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   }
   const required = allow(['member', 'admin']);
   const admin = allow(['admin']);
+  const optional = allow(ROLES, { optional: true });
 
   fastify.addHook('onRoute', (route) => {
     const mode = route.config?.auth;
     if (mode === undefined) return;
-    const valid = mode === 'required' || mode === 'admin' || (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
-    if (!valid) throw new TypeError(`route ${route.url}: config.auth should be 'required', 'admin' or a list of roles (${ROLES.join(', ')})`);
-    const hook = mode === 'admin' ? admin : mode === 'required' ? required : allow(mode as readonly Role[]);
+    const valid = mode === 'required' || mode === 'admin' || mode === 'optional' || (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
+    if (!valid) throw new TypeError(`route ${route.url}: config.auth should be 'required', 'admin', 'optional' or a list of roles (${ROLES.join(', ')})`);
+    const hook = mode === 'admin' ? admin : mode === 'required' ? required : mode === 'optional' ? optional : allow(mode as readonly Role[]);
     // First in line: every later check (the gate) can rely on request.principal.
     route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });

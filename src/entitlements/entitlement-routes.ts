@@ -10,6 +10,7 @@ import { evaluationContext } from '../gate/gate-plugin.js';
 import { isGranted } from '../policy/compile.js';
 import type { EntitleServices } from '../services.js';
 import { upgradeAdvice } from './explain.js';
+import { allowedCount, fitsLimit } from './limits.js';
 
 /** Counts what a numeric limit limits, for one tenant (e.g. its connected calendars). */
 export type UsageCounter = (tenantId: string) => Promise<number>;
@@ -116,7 +117,7 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
       const limit = await services.client.getNumberDetails(key, 0, evaluationContext(principal));
       // An evaluation error counts as a limit of 0: the closed side.
       const max = limit.errorCode === undefined ? limit.value : 0;
-      const allowed = (current as number) + add <= max;
+      const allowed = fitsLimit(max, current as number, add);
       // An override or a release toggle sets this tenant's limit: a higher plan would not change it.
       const planDecides = limit.errorCode === undefined && limit.flagMetadata.source !== 'override' && limit.flagMetadata.cause !== 'NOT_RELEASED';
       return {
@@ -126,7 +127,7 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
         limit: max,
         current: current as number,
         requested: add,
-        remaining: Math.max(0, max - (current as number)),
+        remaining: Math.max(0, allowedCount(max) - (current as number)),
         countedBy: counter ? ('server' as const) : ('client' as const),
         ...(allowed ? {} : planDecides ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(services, max, key) } : { requiredPlan: null }),
       };

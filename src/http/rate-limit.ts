@@ -54,7 +54,8 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fasti
     ]),
   );
   fastify.addHook('onRoute', (route: RouteOptions) => {
-    if (route.config?.auth === undefined) return;
+    // Routes without a credential requirement (health checks) are not limited per principal.
+    if (route.config?.auth === undefined || route.config.auth === 'optional') return;
     const limiter = limiters.get(routeFamily(route.url));
     if (!limiter) return;
     // The auth plugin put its hook first; the gate's (registered later) comes after this one.

@@ -5,13 +5,14 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
-import type { CalendarProviderName } from '../calendar/calendar-client.js';
+import type { CalendarClient, CalendarProviderName, OAuthTokenSet } from '../calendar/calendar-client.js';
 import { requireClient, type CalendarClients } from '../calendar/calendar-clients.js';
 import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, publicConnection } from '../calendar/calendar-routes.js';
 import { CallbackAnswerBody, ConnectForbidden, InitiateAnswerBody, ProviderFailedBody, ReconnectBody, UnavailableBody } from '../calendar/calendar-schemas.js';
 import { sealTokens } from '../calendar/connection-tokens.js';
 import { providerHttpError } from '../calendar/provider-http-errors.js';
 import { EntitlementUnavailableError, InvalidInputError, LimitReachedError, OAuthStateError, withDetails } from '../errors.js';
+import { allowedCount, fitsLimit } from '../entitlements/limits.js';
 import { featureNotAvailable } from '../gate/feature-denial.js';
 import { evaluationContext } from '../gate/gate-plugin.js';
 import { ErrorBody, LIMITED_ERRORS } from '../http/schemas.js';
@@ -49,6 +50,16 @@ const CALLBACK_RESPONSES = {
 const CALLBACK_DESCRIPTION =
   'Consumes the state (single-use, bound to tenant, user, provider and purpose), exchanges the code with the PKCE verifier and stores the connection with encrypted tokens. ' +
   'For purpose "calendar" the feature and the limit are checked again first.';
+
+/** Revokes a grant that will not be stored (refresh token first: it outlives the access token). */
+async function revokeQuietly(client: CalendarClient, tokens: OAuthTokenSet): Promise<boolean> {
+  try {
+    return await client.revoke(tokens.refreshToken ?? tokens.accessToken);
+  } catch {
+    // Best effort: the provider may be unreachable; the tokens were never stored, and expire.
+    return false;
+  }
+}
 
 export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { services, clients }) => {
   const { store, config } = services;
@@ -104,7 +115,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       const redirectUri = redirectUriFor(provider, request.body.redirectUri);
       if (request.body.purpose === CALENDAR_PURPOSE) {
         const { max, used } = await calendarLimit(principal);
-        if (used >= max) {
+        if (!fitsLimit(max, used)) {
           await store.audit.append({
             actor: actorOf(principal),
             tenantId: principal.tenantId,
@@ -157,7 +168,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
         const denial = featureNotAvailable(CALENDAR_FEATURE, services.policy.snapshot.features.get(CALENDAR_FEATURE), allowed.flagMetadata.cause);
         return deny(denial, 'feature not available');
       }
-      limit = { feature: CALENDAR_LIMIT_FEATURE, max: (await calendarLimit(principal)).max };
+      // The store refuses when count >= max: with the whole number allowed, that is fitsLimit's rule.
+      limit = { feature: CALENDAR_LIMIT_FEATURE, max: allowedCount((await calendarLimit(principal)).max) };
     }
     let tokens;
     try {
@@ -185,8 +197,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       return { connection: publicConnection(connection), replaced };
     } catch (error) {
       if (error instanceof LimitReachedError) {
+        // Another connection won the race for the last place: the grant just made is given back.
+        const revoked = await revokeQuietly(client, tokens);
         const details = (error as { details?: { limit?: number; current?: number } }).details;
-        return deny(limitReached(details?.limit ?? 0, details?.current ?? 0), 'limit reached');
+        return deny(limitReached(details?.limit ?? 0, details?.current ?? 0), revoked ? 'limit reached; the grant was revoked at the provider' : 'limit reached');
       }
       throw error;
     }

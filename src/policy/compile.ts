@@ -75,6 +75,9 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
         requiredPlan,
+        ...(spec.integer === true ? { integer: true as const } : {}),
+        ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
+        ...(spec.maximum !== undefined ? { maximum: spec.maximum } : {}),
       }),
     );
   }
