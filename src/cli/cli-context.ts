@@ -8,7 +8,7 @@ import type { PolicySnapshot } from '../policy/types.js';
 import { InvalidPolicyError } from '../policy/watch.js';
 import { openStore } from '../store/open-store.js';
 import type { EntitleStore } from '../store/store.js';
-import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../tenants/seed-demo.js';
+import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../demo/seed-demo.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;

@@ -2,8 +2,8 @@
 
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { addDevKey, generateKeyEntry, openTokenCipher } from '../../oauth/encryption-keys.js';
-import { rotateSecrets } from '../../oauth/rotate-secrets.js';
+import { addDevKey, generateKeyEntry, openTokenCipher } from '../../secrets/encryption-keys.js';
+import { rotateSecrets } from '../../secrets/rotate-secrets.js';
 import type { CliContext } from '../cli-context.js';
 
 export function registerKeys(program: Command, context: CliContext): void {
