@@ -45,7 +45,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     for (const closer of closers.splice(0).reverse()) await closer();
   };
   try {
-    const store = await openStore({ env: {}, databasePath: config.databasePath, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.databaseSchema ? { databaseSchema: config.databaseSchema } : {}), clock });
+    const store = await openStore(config, { clock });
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());
