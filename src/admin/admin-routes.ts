@@ -2,17 +2,24 @@
 // and key rotation, for admin-role tokens only (rate-limited per principal: src/http/rate-limit.ts).
 
 import type { FastifyPluginAsync } from 'fastify';
-import type { EntitleServices } from '../services.js';
-import { auditRoutes } from './audit-routes.js';
-import { overrideRoutes } from './override-routes.js';
-import { policyRoutes } from './policy-routes.js';
-import { tenantRoutes } from './tenant-routes.js';
-import { tokenRoutes } from './token-routes.js';
+import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
+import { overrideRoutes, type OverrideRoutesOptions } from './override-routes.js';
+import { policyRoutes, type PolicyRoutesOptions } from './policy-routes.js';
+import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
+import { tokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 
-export const adminRoutes: FastifyPluginAsync<{ services: EntitleServices }> = async (fastify, { services }) => {
-  await fastify.register(tenantRoutes, { services });
-  await fastify.register(overrideRoutes, { services });
-  await fastify.register(auditRoutes, { services });
-  await fastify.register(policyRoutes, { services });
-  await fastify.register(tokenRoutes, { services });
+/** What the admin routes use together. */
+export type AdminRoutesOptions = AuditRoutesOptions &
+  OverrideRoutesOptions &
+  PolicyRoutesOptions &
+  TenantRoutesOptions &
+  TokenRoutesOptions;
+
+export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastify, options) => {
+  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory, reader } = options;
+  await fastify.register(tenantRoutes, { store, operations, policy, releases, clock });
+  await fastify.register(overrideRoutes, { store, operations, policy, clock });
+  await fastify.register(auditRoutes, { store });
+  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock, reader });
+  await fastify.register(tokenRoutes, { store, cipher, clock });
 };
