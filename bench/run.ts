@@ -7,12 +7,14 @@ import { benchDecisions } from './decisions.js';
 import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
+import { benchShipped } from './shipped.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
 
 const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['decisions', benchDecisions],
   ['http', benchHttp],
+  ['shipped', benchShipped],
   ['writes', benchWrites],
   ['policy', benchPolicy],
   ['memory', benchMemory],
