@@ -2,7 +2,7 @@
 // app.inject; the server entry adds listen() and signals.
 
 import { ProviderEvents } from '@openfeature/server-sdk';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -20,6 +20,7 @@ import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-ro
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
+import { RequestLogController } from './http/request-log.js';
 import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
@@ -68,6 +69,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
+    // One line per request (http/request-log.ts), or none with ENTITLE_REQUEST_LOG=false.
+    logController: config.requestLog ? new RequestLogController() : new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
     // Responses carry x-request-id so a client's report can be matched with the log.

@@ -70,6 +70,8 @@ export interface Config extends StorageConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: string;
+  /** One access-log line per request at info level (ENTITLE_REQUEST_LOG, default true). */
+  readonly requestLog: boolean;
   readonly databaseUrl: string | undefined;
   /** PostgreSQL schema for the store (DATABASE_SCHEMA); default: the connection's search_path. */
   readonly databaseSchema: string | undefined;
@@ -191,6 +193,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
   const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
 
+  const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
+  if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...loadStorageConfig(env, cwd),
@@ -198,6 +203,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     port,
     host: text('HOST') ?? '127.0.0.1',
     logLevel: text('LOG_LEVEL') ?? 'info',
+    requestLog: requestLog === 'true',
     databaseUrl,
     databaseSchema: text('DATABASE_SCHEMA'),
     encryption,
