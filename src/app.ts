@@ -25,6 +25,7 @@ import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
+import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import { openServices, type EntitleServices } from './services.js';
 
@@ -122,12 +123,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
   // A denial stays a 403 while the store is out of reach: its audit row waits in memory (bounded).
   const denials = new AuditBacklog({ audit: services.store.audit, health: services.tenants, clock: services.clock, logger: app.log });
-  app.addHook('onClose', () => denials.close());
+  const unwatchDenials = services.metrics.watchAuditBacklog(() => denials.size);
+  app.addHook('onClose', () => {
+    unwatchDenials();
+    return denials.close();
+  });
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
     feature: (key) => services.policy.snapshot.features.get(key),
     onDenied: async (request, denial) => {
+      services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
       if (denial.status === 401 || !denial.principal) return;
       await denials.append({
@@ -141,8 +147,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
   await app.register(healthRoutes, { services });
+  await app.register(metricsPlugin, { metrics: services.metrics });
   const clients = createCalendarClients(config);
-  await app.register(calendarRoutes, { services, clients });
+  await app.register(calendarRoutes, { services, clients, onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }) });
   await app.register(async (scope) => {
     await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
     await scope.register(oauthRoutes, { services, clients });

@@ -37,6 +37,8 @@ export interface CalendarRoutesOptions {
   readonly clients: CalendarClients;
   /** Longest Retry-After the server waits out itself before answering 503. */
   readonly maxRetryWaitMs?: number;
+  /** Told of every failed provider call (metrics), with the error code the client gets. */
+  readonly onProviderError?: (provider: CalendarProviderName, code: string) => void;
 }
 
 const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
@@ -77,6 +79,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       return await work();
     } catch (error) {
       const mapped = providerHttpError(error, provider);
+      if (mapped !== error) options.onProviderError?.(provider, String((mapped as { code?: unknown }).code ?? 'unknown'));
       await store.audit.append({
         actor: actorOf(principal),
         tenantId: principal.tenantId,
