@@ -121,13 +121,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     decisions.close();
   });
   await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
-  // A denial stays a 403 while the store is out of reach: its audit row waits in memory (bounded).
-  const denials = new AuditBacklog({ audit: services.store.audit, health: services.tenants, clock: services.clock, logger: app.log });
-  const unwatchDenials = services.metrics.watchAuditBacklog(() => denials.size);
-  app.addHook('onClose', () => {
-    unwatchDenials();
-    return denials.close();
+  // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
+  // is out of reach (a denial stays a 403), written on close (SIGTERM).
+  const readAudit = new AuditBacklog({
+    // TODO(store merge): store.audit.appendBatch, one transaction per batch.
+    audit: { appendBatch: async (events) => { for (const event of events) await services.store.audit.append(event); } },
+    health: services.tenants,
+    clock: services.clock,
+    logger: app.log,
+    windowMs: config.auditReads.windowMs,
+    maxBatch: config.auditReads.maxBatch,
   });
+  const unwatchReadAudit = services.metrics.watchAuditBacklog(() => readAudit.size);
+  app.addHook('onClose', () => {
+    unwatchReadAudit();
+    return readAudit.close();
+  });
+  const auditReads = config.auditReads.mode;
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
@@ -135,8 +145,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onDenied: async (request, denial) => {
       services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
-      if (denial.status === 401 || !denial.principal) return;
-      await denials.append({
+      if (denial.status === 401 || !denial.principal || auditReads === 'off') return;
+      await readAudit.append({
         actor: actorOf(denial.principal),
         tenantId: denial.principal.tenantId,
         action: 'gate.denied',
@@ -149,7 +159,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { services });
   await app.register(metricsPlugin, { metrics: services.metrics });
   const clients = createCalendarClients(config);
-  await app.register(calendarRoutes, { services, clients, onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }) });
+  await app.register(calendarRoutes, {
+    services,
+    clients,
+    auditRead: auditReads === 'all' ? (event) => readAudit.append(event) : undefined,
+    onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }) });
   await app.register(async (scope) => {
     await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
     await scope.register(oauthRoutes, { services, clients });

@@ -72,6 +72,12 @@ export interface Config extends StorageConfig {
   readonly logLevel: string;
   /** One access-log line per request at info level (ENTITLE_REQUEST_LOG, default true). */
   readonly requestLog: boolean;
+  /**
+   * Audit rows of sensitive reads (ENTITLE_AUDIT_READS): all (denials and successful reads such
+   * as calendar lists), denials only, or off. Written in batches: a row waits at most windowMs or
+   * until maxBatch rows wait (ENTITLE_AUDIT_READS_WINDOW_MS, ENTITLE_AUDIT_READS_MAX_BATCH).
+   */
+  readonly auditReads: { readonly mode: 'all' | 'denials' | 'off'; readonly windowMs: number; readonly maxBatch: number };
   readonly databaseUrl: string | undefined;
   /** PostgreSQL schema for the store (DATABASE_SCHEMA); default: the connection's search_path. */
   readonly databaseSchema: string | undefined;
@@ -196,6 +202,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
   if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
 
+  const auditReads = text('ENTITLE_AUDIT_READS') ?? 'all';
+  if (auditReads !== 'all' && auditReads !== 'denials' && auditReads !== 'off') problems.push(`ENTITLE_AUDIT_READS must be all, denials or off (got ${JSON.stringify(auditReads)})`);
+  const auditWindow = text('ENTITLE_AUDIT_READS_WINDOW_MS') ?? '50';
+  if (!/^\d{1,5}$/.test(auditWindow)) problems.push(`ENTITLE_AUDIT_READS_WINDOW_MS must be a whole number of milliseconds up to 99999 (got ${JSON.stringify(auditWindow)})`);
+  const auditBatch = text('ENTITLE_AUDIT_READS_MAX_BATCH') ?? '500';
+  if (!/^\d{1,5}$/.test(auditBatch) || Number(auditBatch) < 1) problems.push(`ENTITLE_AUDIT_READS_MAX_BATCH must be a whole number of rows, 1-99999 (got ${JSON.stringify(auditBatch)})`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...loadStorageConfig(env, cwd),
@@ -204,6 +217,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     host: text('HOST') ?? '127.0.0.1',
     logLevel: text('LOG_LEVEL') ?? 'info',
     requestLog: requestLog === 'true',
+    auditReads: { mode: auditReads as Config['auditReads']['mode'], windowMs: Number(auditWindow), maxBatch: Number(auditBatch) },
     databaseUrl,
     databaseSchema: text('DATABASE_SCHEMA'),
     encryption,

@@ -9,7 +9,7 @@ import { ConnectionNotFoundError, InvalidInputError } from '../errors.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import { secretContext } from '../oauth/secret-context.js';
 import type { EntitleServices } from '../services.js';
-import type { Connection, WriteContext } from '../store/store.js';
+import type { AuditEvent, Connection, WriteContext } from '../store/store.js';
 import type { CalendarProviderName } from './calendar-client.js';
 import { requireClient, type CalendarClients } from './calendar-clients.js';
 import {
@@ -37,6 +37,8 @@ export interface CalendarRoutesOptions {
   readonly clients: CalendarClients;
   /** Longest Retry-After the server waits out itself before answering 503. */
   readonly maxRetryWaitMs?: number;
+  /** Records a successful sensitive read (a calendar list); absent: such reads are not audited. */
+  readonly auditRead?: ((event: AuditEvent) => Promise<void>) | undefined;
   /** Told of every failed provider call (metrics), with the error code the client gets. */
   readonly onProviderError?: (provider: CalendarProviderName, code: string) => void;
 }
@@ -144,7 +146,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
         );
         listed.push({ ...publicConnection(connection), calendars });
       }
-      await store.audit.append({
+      await options.auditRead?.({
         actor: context.actor,
         tenantId: principal.tenantId,
         action: 'calendar.list',
