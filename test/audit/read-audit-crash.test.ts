@@ -52,7 +52,7 @@ describe('batched read audit in the running server', () => {
     // The rows were written in batches: whole batches of MAX_BATCH made it.
     expect(written).toBe(Math.floor(REQUESTS / MAX_BATCH) * MAX_BATCH);
     let out = '';
-    const code = await runCli(['audit', 'verify'], { stdout: (text) => (out += text), stderr: (text) => (out += text), env: { ENTITLE_DB: database } });
+    const code = await runCli(['audit', 'verify'], { stdout: (text) => (out += text), stderr: (text) => (out += text), env: { ENTITLE_DB: database }, cwd: tmpdir() });
     expect(code, out).toBe(0);
   });
 });
