@@ -11,7 +11,7 @@ import { startFakeGoogle } from '../test/fakes/google-fake.js';
 import { startFakeMicrosoft } from '../test/fakes/microsoft-fake.js';
 import type { FakeProvider } from '../test/fakes/fake-provider.js';
 import { start } from './http.js';
-import { CONNECTIONS, PIPELINING, runRounds, type Load, type Scenario } from './support/load.js';
+import { CONNECTIONS, LIGHT_CONNECTIONS, PIPELINING, runRounds, type Load, type Scenario } from './support/load.js';
 import { ratio, type Row } from './support/measure.js';
 import { startShippedServer, type ShippedServer } from './support/shipped-server.js';
 
@@ -67,7 +67,7 @@ export async function benchShipped(rows: Row[]): Promise<void> {
       healthz: { server, path: '/healthz', status: 200 },
       status: { server, path: '/api/calendar/status/', status: 200, headers: auth(unconnected) },
       list: { server, path: '/api/calendar/list/', status: 200, headers: auth(unconnected) },
-      listTwo: { server, path: '/api/calendar/list/', status: 200, headers: auth(connected) },
+      listTwo: { server, path: '/api/calendar/list/', status: 200, headers: auth(connected), light: true },
       entitlements: { server, path: '/api/entitlements/', status: 200, headers: auth(unconnected) },
       ofrepSingle: { server, path: '/ofrep/v1/evaluate/flags/can_use_calendar_sync', status: 200, method: 'POST', headers: { ...auth(unconnected), ...json }, body: '{"context":{}}' },
       ofrepBulk: { server, path: '/ofrep/v1/evaluate/flags', status: 200, method: 'POST', headers: { ...auth(unconnected), ...json }, body: '{"context":{}}' },
@@ -95,7 +95,7 @@ export async function benchShipped(rows: Row[]): Promise<void> {
     rows.push(row('/healthz', healthz, { ratio: ratio(healthz.rps, loads.bare.rps), peer: 'bare route', target: '≥ 0.60× bare', met: healthz.rps / loads.bare.rps >= 0.6 }));
     against('GET /api/calendar/status/', 'status', 0.6);
     against('GET /api/calendar/list/ (no connections)', 'list', 0.5);
-    against('GET /api/calendar/list/ (two connections, fake providers)', 'listTwo');
+    against(`GET /api/calendar/list/ (two connections, fake providers; ${LIGHT_CONNECTIONS} connections, no pipelining)`, 'listTwo');
     against('GET /api/entitlements/', 'entitlements', 0.5);
     against('OFREP single evaluation', 'ofrepSingle', 0.6);
     against('OFREP bulk evaluation', 'ofrepBulk');

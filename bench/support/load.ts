@@ -7,6 +7,7 @@ import { median } from './measure.js';
 export const CONNECTIONS = 50;
 // As fastify's own benchmarks do: without it the load generator, not the server, is the bottleneck.
 export const PIPELINING = 10;
+export const LIGHT_CONNECTIONS = 10;
 
 /** A server under load: where it listens and how much CPU it has used so far. */
 export interface LoadTarget {
@@ -22,6 +23,11 @@ export interface Scenario {
   readonly method?: 'GET' | 'POST';
   readonly headers?: Record<string, string>;
   readonly body?: string;
+  /**
+   * Fewer connections, no pipelining: for a route that waits on something slow (a provider), whose
+   * queue of pipelined requests would otherwise go on loading the server into the next scenario.
+   */
+  readonly light?: boolean;
 }
 
 export interface Load {
@@ -36,8 +42,8 @@ export async function runLoad(scenario: Scenario, seconds: number): Promise<Load
   const cpuBefore = await scenario.server.cpu();
   const result = await autocannon({
     url: `${scenario.server.url}${scenario.path}`,
-    connections: CONNECTIONS,
-    pipelining: PIPELINING,
+    connections: scenario.light ? LIGHT_CONNECTIONS : CONNECTIONS,
+    pipelining: scenario.light ? 1 : PIPELINING,
     duration: seconds,
     method: scenario.method ?? 'GET',
     headers: scenario.headers ?? {},
