@@ -124,8 +124,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
   // is out of reach (a denial stays a 403), written on close (SIGTERM).
   const readAudit = new AuditBacklog({
-    // TODO(store merge): store.audit.appendBatch, one transaction per batch.
-    audit: { appendBatch: async (events) => { for (const event of events) await services.store.audit.append(event); } },
+    audit: services.store.audit,
     health: services.tenants,
     clock: services.clock,
     logger: app.log,
