@@ -3,6 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
+import { AuditRetention } from './audit/audit-retention.js';
 import type { Logger } from './logger.js';
 import { instrumentStore } from './metrics/instrument-store.js';
 import { EntitleMetrics } from './metrics/metrics.js';
@@ -32,6 +33,8 @@ export interface EntitleServices {
   readonly operations: TenantOperations;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
+  /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
+  readonly auditRetention: AuditRetention | undefined;
   /** Prometheus metrics (/metrics); every service reports into them. */
   readonly metrics: EntitleMetrics;
   close(): Promise<void>;
@@ -81,9 +84,16 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
+    let auditRetention: AuditRetention | undefined;
+    if (config.auditRetention) {
+      const retention = new AuditRetention({ audit: store.audit, ...config.auditRetention, clock, logger });
+      await retention.start();
+      closers.push(() => retention.close());
+      auditRetention = retention;
+    }
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, metrics, close };
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;

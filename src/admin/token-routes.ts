@@ -3,7 +3,8 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ChainVerifier, parseAnchor } from '../audit/audit-chain.js';
+import { verifyAuditLog } from '../audit/audit-archive.js';
+import { parseAnchor } from '../audit/audit-chain.js';
 import { issueApiToken } from '../auth/api-tokens.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { InvalidInputError, TenantNotFoundError } from '../errors.js';
@@ -112,9 +113,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
       },
     },
     async (request) => {
-      const verifier = new ChainVerifier(request.query.anchor ? parseAnchor(request.query.anchor) : undefined);
-      await store.audit.scan((record) => verifier.visit(record));
-      return verifier.result;
+      return verifyAuditLog(store.audit, request.query.anchor ? parseAnchor(request.query.anchor) : undefined);
     },
   );
 
