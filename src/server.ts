@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { flushQuietly, openLogDestination } from './log-destination.js';
 import { formatIssue } from './policy/read-policy.js';
 import { InvalidPolicyError } from './policy/watch.js';
-import { DEMO_TENANT, seedDemo, type DemoSeed } from './tenants/seed-demo.js';
+import { DEMO_TENANT, seedDemo, type DemoSeed } from './demo/seed-demo.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
