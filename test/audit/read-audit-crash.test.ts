@@ -38,13 +38,13 @@ describe('batched read audit in the running server', () => {
     }
   };
 
-  it('writes every waiting row when stopped with SIGTERM', async () => {
+  it('writes every waiting row when stopped with SIGTERM', { timeout: 60_000 }, async () => {
     const database = await deny();
     expect(await child?.kill('SIGTERM')).toBe(0);
     expect(denialRows(database)).toBe(REQUESTS);
   });
 
-  it('loses at most MAX_BATCH rows to SIGKILL, and the chain still verifies', async () => {
+  it('loses at most MAX_BATCH rows to SIGKILL, and the chain still verifies', { timeout: 60_000 }, async () => {
     const database = await deny();
     await child?.kill('SIGKILL');
     const written = denialRows(database);
