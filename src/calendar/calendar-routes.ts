@@ -11,7 +11,7 @@ import { secretContext } from '../secrets/secret-context.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { TokenCipher } from '../secrets/token-crypto.js';
 import type { AuditEvent, Connection, EntitleStore, WriteContext } from '../store/store.js';
-import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, countCalendars } from './calendar-features.js';
+import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar-features.js';
 import type { CalendarProviderName } from './calendar-client.js';
 import { requireClient, type CalendarClients } from './calendar-clients.js';
 import {
@@ -98,8 +98,10 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       // Both decided, or 503: a status page must not show a guess.
       const [available, limit] = await Promise.all([request.entitlements.decided(CALENDAR_FEATURE), request.entitlements.decided(CALENDAR_LIMIT_FEATURE)]);
       const feature = options.feature(CALENDAR_FEATURE);
-      const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE });
-      const used = await countCalendars(store.connections, principal.tenantId);
+      // One read of the tenant's calendar connections gives both the caller's and the count the limit counts.
+      const tenantConnections = await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE });
+      const connections = tenantConnections.filter((connection) => connection.userId === principal.userId);
+      const used = tenantConnections.filter((connection) => connection.status === 'valid').length;
       return {
         available: available.value === true,
         feature: CALENDAR_FEATURE,
