@@ -4,23 +4,31 @@
 import { ProviderEvents } from '@openfeature/server-sdk';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
+import { ConsoleSessions } from './auth/console-sessions.js';
+import { serverKeys } from './auth/server-keys.js';
 import { TokenCache } from './auth/token-cache.js';
 import { createCalendarClients } from './calendar/calendar-clients.js';
 import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
 import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
+import { registerCors } from './http/cors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
 import { validatorCompiler } from './http/validators.js';
+import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
+import { openOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -39,6 +47,15 @@ export interface BuildAppOptions {
   readonly logger?: false | { readonly level?: string; readonly stream?: DestinationStream };
   /** Milliseconds since the epoch; tests move time without waiting. */
   readonly clock?: () => number;
+  /** The built console (default: dist/console, what `npm run build` writes). */
+  readonly consoleDirectory?: string;
+}
+
+const BUILT_CONSOLE = fileURLToPath(new URL('../dist/console', import.meta.url));
+
+/** A request URL for the log: credentials in the query (event-stream links) never reach it. */
+export function loggableUrl(url: string): string {
+  return url.replace(/([?&](?:token|access_token)=)[^&#]*/gi, '$1[redacted]');
 }
 
 /** Paths that must never reach a log line, at any level. */
@@ -66,6 +83,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         : {
             level: options.logger?.level ?? config.logLevel,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            serializers: {
+              req: (request: { method: string; url: string; host?: string; ip?: string }) => ({ method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip }),
+            },
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
     routerOptions: { ignoreTrailingSlash: true },
@@ -80,6 +100,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
+
+  const keys = serverKeys(config.sessionSecret);
+  if (!keys.shared && config.production) app.log.warn('ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops');
+  const sessions = new ConsoleSessions(keys.session, config.consoleSessionMs, services.clock);
+  const events = openOfrepEvents(services, keys.streams, config, app.log);
+  // Streams end before the server waits for its connections to close.
+  app.addHook('preClose', async () => events.close());
 
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
@@ -116,7 +143,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     tokens.close();
     decisions.close();
   });
-  await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  await app.register(cookie);
+  await registerCors(app, config.corsOrigins);
+  await app.register(authPlugin, {
+    findToken: (hash) => tokens.find(hash),
+    ...(config.jwt ? { jwt: config.jwt } : {}),
+    clock: services.clock,
+    openSession: (value) => sessions.open(value),
+  });
   // A denial stays a 403 while the store is out of reach: its audit row waits in memory (bounded).
   const denials = new AuditBacklog({ audit: services.store.audit, health: services.tenants, clock: services.clock, logger: app.log });
   app.addHook('onClose', () => denials.close());
@@ -151,7 +185,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
   await app.register(adminRoutes, { services, prefix: '/api/admin' });
-  await app.register(ofrepRoutes, { services });
+  await app.register(ofrepRoutes, { services, events });
+  await app.register(ofrepEventRoutes, { events });
+  await app.register(consoleRoutes, {
+    sessions,
+    findToken: (hash) => tokens.find(hash),
+    audit: services.store.audit,
+    clock: services.clock,
+    assetsDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
+    signInsPerMinute: config.rateLimits.admin,
+  });
   await app.register(unleashRoutes, { services });
   return app;
 }

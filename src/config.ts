@@ -87,6 +87,17 @@ export interface Config extends StorageConfig {
   readonly staleBoundMs: number;
   /** Requests per minute per caller on admin and OAuth routes. */
   readonly rateLimits: { readonly admin: number; readonly oauth: number };
+  /** Origins (scheme://host[:port]) whose pages may call the app-facing routes (ENTITLE_CORS_ORIGINS); none by default. */
+  readonly corsOrigins: readonly string[];
+  /**
+   * Signs console sessions and event-stream links (ENTITLE_SESSION_SECRET, 32+ characters). Unset:
+   * a random secret per process, so sessions and stream links hold on this instance until it stops.
+   */
+  readonly sessionSecret: string | undefined;
+  /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
+  readonly consoleSessionMs: number;
+  /** OFREP event streams: caps in all and per tenant, and the heartbeat period. */
+  readonly streams: { readonly max: number; readonly perTenant: number; readonly heartbeatMs: number };
 }
 
 /** A configuration problem that stops the start, naming the variable to fix. */
@@ -191,6 +202,28 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
   const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
 
+  const corsOrigins = (text('ENTITLE_CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    // An origin exactly as browsers send it: no path, no trailing slash, no wildcard.
+    if (!/^https?:\/\/[^/\s*]+$/.test(origin) || new URL(origin).origin !== origin) problems.push(`ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got ${JSON.stringify(origin)})`);
+  }
+  const sessionSecret = text('ENTITLE_SESSION_SECRET');
+  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
+  const whole = (name: string, fallback: number, min: number, max: number): number => {
+    const value = text(name) ?? String(fallback);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const consoleSessionMinutes = whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
+  const streams = {
+    max: whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
+    perTenant: whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
+    heartbeatMs: whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...loadStorageConfig(env, cwd),
@@ -212,6 +245,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
     rateLimits,
     staleBoundMs: Number(staleBound) * 1000,
+    corsOrigins,
+    sessionSecret,
+    consoleSessionMs: consoleSessionMinutes * 60_000,
+    streams,
   };
 }
 

@@ -5,9 +5,10 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JwtConfig } from '../config.js';
-import { AdminRequiredError, AuthRequiredError, InvalidTokenError, RoleNotAllowedError } from '../errors.js';
+import { AdminRequiredError, AuthRequiredError, CsrfError, InvalidTokenError, RoleNotAllowedError } from '../errors.js';
 import { ROLES, type ApiToken, type Role } from '../store/store.js';
 import { hashToken, looksLikeApiToken } from './api-tokens.js';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, type ConsoleSession } from './console-sessions.js';
 import type { Principal } from './principal.js';
 
 declare module 'fastify' {
@@ -29,7 +30,14 @@ export interface AuthPluginOptions {
   readonly findToken: (secretHash: string) => Promise<ApiToken | undefined>;
   readonly jwt?: JwtConfig;
   readonly clock?: () => number;
+  /**
+   * Opens a console session cookie. With it, admin routes also accept the session of an admin
+   * token (the cookie, and on writes its CSRF header) when no Authorization header is sent.
+   */
+  readonly openSession?: (cookie: string) => Promise<ConsoleSession | undefined>;
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 
@@ -40,17 +48,32 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
 
   fastify.decorateRequest('principal', null);
 
-  async function authenticate(request: FastifyRequest): Promise<Principal> {
+  /** A valid token's principal; InvalidTokenError for an unknown, revoked or expired one. */
+  async function tokenPrincipal(secretHash: string): Promise<Principal & { via: { kind: 'token' } }> {
+    const token = await options.findToken(secretHash);
+    if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
+    return { tenantId: token.tenantId, userId: token.userId, role: token.role, via: { kind: 'token', tokenId: token.id } };
+  }
+
+  /** A console session: checked against its token on every request, and its CSRF header on writes. */
+  async function sessionPrincipal(request: FastifyRequest, cookie: string): Promise<Principal> {
+    const session = await options.openSession?.(cookie);
+    if (!session) throw new InvalidTokenError();
+    const principal = await tokenPrincipal(session.secretHash);
+    if (principal.via.tokenId !== session.tokenId) throw new InvalidTokenError();
+    if (!SAFE_METHODS.has(request.method) && !csrfMatches(session, request.headers[CSRF_HEADER])) throw new CsrfError();
+    return { ...principal, via: { kind: 'session', tokenId: session.tokenId, session } };
+  }
+
+  async function authenticate(request: FastifyRequest, sessions = false): Promise<Principal> {
     const header = request.headers.authorization;
+    const cookie = sessions && options.openSession ? request.cookies?.[SESSION_COOKIE] : undefined;
+    if ((header === undefined || header === '') && cookie) return sessionPrincipal(request, cookie);
     if (header === undefined || header === '') throw new AuthRequiredError();
     // Unleash SDKs send their API token without a scheme: a bare Entitle API token is accepted too.
     const credential = BEARER.exec(header)?.[1] ?? (looksLikeApiToken(header.trim()) ? header.trim() : undefined);
     if (credential === undefined) throw new InvalidTokenError();
-    if (looksLikeApiToken(credential)) {
-      const token = await options.findToken(hashToken(credential));
-      if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
-      return { tenantId: token.tenantId, userId: token.userId, role: token.role, via: { kind: 'token', tokenId: token.id } };
-    }
+    if (looksLikeApiToken(credential)) return tokenPrincipal(hashToken(credential));
     if (verifyJwt) return verifyJwt(credential);
     throw new InvalidTokenError();
   }
@@ -58,8 +81,10 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   /** A hook admitting only `roles`; one per distinct list. */
   function allow(roles: readonly Role[]): onRequestHookHandler {
     const needs = roles.join(' or ');
+    // Console sessions belong to admin tokens and reach the admin-only routes (the admin API).
+    const sessions = roles.length === 1 && roles[0] === 'admin';
     return async (request) => {
-      request.principal = await authenticate(request);
+      request.principal = await authenticate(request, sessions);
       if (roles.includes(request.principal.role)) return;
       throw roles.length === 1 && roles[0] === 'admin' ? new AdminRequiredError() : new RoleNotAllowedError(request.principal.role, needs);
     };

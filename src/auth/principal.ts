@@ -1,13 +1,17 @@
 // Who a request is: always from a verified credential, never from a header or body the client sets.
 
 import type { Role } from '../store/store.js';
+import type { ConsoleSession } from './console-sessions.js';
 
 export interface Principal {
   readonly tenantId: string;
   readonly userId: string;
   readonly role: Role;
-  /** How the request authenticated: an API token (with its id) or a JWT. */
-  readonly via: { readonly kind: 'token'; readonly tokenId: string } | { readonly kind: 'jwt' };
+  /** How the request authenticated: an API token (with its id), a console session bound to one, or a JWT. */
+  readonly via:
+    | { readonly kind: 'token'; readonly tokenId: string }
+    | { readonly kind: 'session'; readonly tokenId: string; readonly session: ConsoleSession }
+    | { readonly kind: 'jwt' };
 }
 
 /** The audit log's name for a principal. */
