@@ -12,6 +12,15 @@ const Timestamp = Type.String({ description: 'ISO 8601' });
 
 export const TenantBody = Type.Object({ id: Type.String(), name: Type.String(), plan: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
 
+/** One tenant with summaries of what it holds. More sections may appear (the console shows any it does not know generically). */
+export const TenantDetailBody = Type.Object(
+  {
+    ...TenantBody.properties,
+    connections: Type.Object({ valid: Type.Integer(), invalid: Type.Integer({ description: 'need the user to connect again' }) }, { description: 'calendar connections' }),
+  },
+  { additionalProperties: true },
+);
+
 export const TenantParams = Type.Object({ tenant: TenantId });
 export const OverrideParams = Type.Object({ tenant: TenantId, feature: FeatureKey });
 
@@ -21,8 +30,13 @@ export const CreateTenantBody = Type.Object(
 );
 export const UpdateTenantBody = Type.Object({ plan: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 
-export const PageQuery = Type.Object(
-  { after: Type.Optional(Type.String({ maxLength: 256 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) },
+export const TenantListQuery = Type.Object(
+  {
+    after: Type.Optional(Type.String({ maxLength: 256 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'part of the id or the name, any case' })),
+    plan: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
   { additionalProperties: false },
 );
 

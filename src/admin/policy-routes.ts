@@ -18,6 +18,7 @@ const MAX_POLICY_BYTES = 2 * 1024 * 1024;
 
 const PolicyBody = Type.Object({
   directory: Type.String(),
+  files: Type.Array(Type.String(), { description: 'the files the policy in force was read from, in load order' }),
   version: Type.String(),
   loadedAt: Type.String({ description: 'ISO 8601' }),
   lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
@@ -52,6 +53,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
     const status = services.policy.status;
     return {
       ...status,
+      files: snapshot.files.map((file) => basename(file)),
       lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
       features: [...snapshot.features.values()].map(featureBody),
       plans: [...snapshot.plans.values()].map(planBody),

@@ -10,7 +10,8 @@ import { heldBackBy } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
 import type { EntitleServices } from '../services.js';
-import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, PageQuery, pageOf, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, pageOf, TenantBody, TenantDetailBody, TenantListQuery, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import { searchTenants } from './tenant-search.js';
 
 export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
   const { store, operations } = services;
@@ -32,22 +33,33 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
       config: ADMIN,
       schema: {
         tags,
-        summary: 'List tenants by id, a page at a time',
-        querystring: PageQuery,
+        summary: 'List tenants by id, a page at a time; optionally only those matching a search or on a plan',
+        description: 'q: part of the id or the name (any case). plan: only tenants on this plan.',
+        querystring: TenantListQuery,
         response: { ...LIMITED_ERRORS, 200: pageOf(TenantBody), 400: ErrorBody },
       },
     },
     async (request) => {
-      const page = await store.tenants.list({ ...(request.query.after ? { after: request.query.after } : {}), limit: request.query.limit ?? 100 });
-      return { ...page, items: [...page.items] };
+      const { after, limit = 100, q, plan } = request.query;
+      if (q === undefined && plan === undefined) {
+        const page = await store.tenants.list({ ...(after ? { after } : {}), limit });
+        return { ...page, items: [...page.items] };
+      }
+      return searchTenants(store, { after, limit, q, plan });
     },
   );
 
-  fastify.get('/tenants/:tenant', { config: ADMIN, schema: { tags, summary: 'Read a tenant', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } }, async (request) => {
-    const tenant = await store.tenants.get(request.params.tenant);
-    if (!tenant) throw new TenantNotFoundError(request.params.tenant);
-    return tenant;
-  });
+  fastify.get(
+    '/tenants/:tenant',
+    { config: ADMIN, schema: { tags, summary: 'Read a tenant, with a summary of what it holds', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantDetailBody, 400: ErrorBody, 404: ErrorBody } } },
+    async (request) => {
+      const tenant = await store.tenants.get(request.params.tenant);
+      if (!tenant) throw new TenantNotFoundError(request.params.tenant);
+      const connections = await store.connections.list(tenant.id);
+      const valid = connections.filter((connection) => connection.status === 'valid').length;
+      return { ...tenant, connections: { valid, invalid: connections.length - valid } };
+    },
+  );
 
   fastify.patch(
     '/tenants/:tenant',
