@@ -70,7 +70,9 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
   };
   fastify.get('/console', { schema: { hide: true } }, page);
 
-  const cookieOptions = (request: FastifyRequest) => ({ path: '/', httpOnly: true, sameSite: 'strict' as const, secure: request.protocol === 'https' });
+  // Secure when the browser talks https, here or to a proxy in front (the header can only add Secure, never remove it).
+  const secure = (request: FastifyRequest) => request.protocol === 'https' || String(request.headers['x-forwarded-proto'] ?? '').startsWith('https');
+  const cookieOptions = (request: FastifyRequest) => ({ path: '/', httpOnly: true, sameSite: 'strict' as const, secure: secure(request) });
   const present = (principal: Principal, session: ConsoleSession) => ({
     actor: actorOf(principal),
     tokenId: session.tokenId,
