@@ -119,7 +119,7 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     expect(await page.getByLabel('Until (optional)').inputValue()).toBe('2030-12-31');
     await tabTo(page, named('Save override'));
     await page.keyboard.press('Enter');
-    await page.getByText(/^Saved: .* is on for acme until 2030-12-31\./).waitFor();
+    await page.locator('#main').getByText(/^Saved: .* is on for acme until 2030-12-31\./).waitFor();
     expect(await sso.locator('td').nth(1).textContent()).toBe('on');
     expect(await sso.locator('td').nth(2).textContent()).toBe('override');
     const overrideRow = page.locator('section[aria-labelledby="overrides-heading"] tbody tr');
@@ -167,7 +167,7 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     expect((await c.t.app.entitle.store.overrides.get('acme', 'can_use_webhooks'))?.value).toBe(true);
     // Having seen the current value, the operator submits again: now it applies.
     await c.page.getByRole('button', { name: 'Save override' }).press('Enter');
-    await c.page.getByText(/^Saved: .* is off for acme\./).waitFor();
+    await c.page.locator('#main').getByText(/^Saved: .* is off for acme\./).waitFor();
     expect((await c.t.app.entitle.store.overrides.get('acme', 'can_use_webhooks'))?.value).toBe(false);
   }, 60_000);
 
