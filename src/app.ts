@@ -21,7 +21,7 @@ import type { Config } from './config.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
-import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
+import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { registerCors } from './http/cors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -37,6 +37,10 @@ import { openServices, type EntitleServices } from './services.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /**
+     * The running service's parts, for whoever holds the app (the server entry, tests). Route
+     * plugins never read it: each receives the narrow dependencies it uses as options.
+     */
     entitle: EntitleServices;
   }
 }
@@ -157,7 +161,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
-    feature: (key) => services.policy.snapshot.features.get(key),
+    features: () => services.policy.snapshot.features,
     onDenied: async (request, denial) => {
       // 401s are authentication failures, not decisions: the access log has them.
       if (denial.status === 401 || !denial.principal) return;
@@ -171,30 +175,42 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       });
     },
   });
-  await app.register(healthRoutes, { services });
+  const { store, policy, tenants, provider, cipher, clock, operations, releases } = services;
+  const feature = (key: string) => policy.snapshot.features.get(key);
+  await app.register(healthRoutes, { store, policy, tenants });
   const clients = createCalendarClients(config);
-  await app.register(calendarRoutes, { services, clients });
+  await app.register(calendarRoutes, { store, cipher, clock, feature, clients });
   await app.register(async (scope) => {
     await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
-    await scope.register(oauthRoutes, { services, clients });
+    await scope.register(oauthRoutes, { store, cipher, clock, feature, redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList }, clients });
   });
   await app.register(entitlementRoutes, {
-    services,
-    counters: {
-      [CALENDAR_LIMIT_FEATURE]: async (tenantId) => (await services.store.connections.list(tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length,
-    },
+    policy: () => policy.snapshot,
+    planOf: (tenantId) => tenants.get(tenantId)?.plan,
+    counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });
-  await app.register(adminRoutes, { services, prefix: '/api/admin' });
-  await app.register(ofrepRoutes, { services, events });
+  await app.register(adminRoutes, {
+    store,
+    operations,
+    policy,
+    tenants,
+    releases,
+    cipher,
+    clock,
+    policyDirectory: config.policyDirectory,
+    rateLimitPerMinute: config.rateLimits.admin,
+    prefix: '/api/admin',
+  });
+  await app.register(ofrepRoutes, { policy, provider, events });
   await app.register(ofrepEventRoutes, { events });
   await app.register(consoleRoutes, {
     sessions,
     findToken: (hash) => tokens.find(hash),
-    audit: services.store.audit,
-    clock: services.clock,
+    audit: store.audit,
+    clock,
     assetsDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
     signInsPerMinute: config.rateLimits.admin,
   });
-  await app.register(unleashRoutes, { services });
+  await app.register(unleashRoutes, { policy, tenants, releases, clock });
   return app;
 }

@@ -9,7 +9,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { hashToken, looksLikeApiToken } from '../auth/api-tokens.js';
 import { CSRF_HEADER, SESSION_COOKIE, type ConsoleSession, type ConsoleSessions } from '../auth/console-sessions.js';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { AdminRequiredError, InvalidTokenError } from '../errors.js';
 import { limitRoutes } from '../http/rate-limit.js';
 import { ErrorBody } from '../http/schemas.js';
@@ -117,7 +117,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
     '/console/session',
     { config: { auth: 'admin' }, schema: { tags, summary: 'The current console session and its CSRF token', response: { 200: SessionBody, 401: ErrorBody } } },
     async (request) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       if (principal.via.kind !== 'session') throw new InvalidTokenError();
       return present(principal, principal.via.session);
     },
@@ -127,7 +127,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
     '/console/session',
     { config: { auth: 'admin' }, schema: { tags, summary: 'Sign out: the session ends and its cookie is cleared', response: { 204: Type.Null(), 401: ErrorBody, 403: ErrorBody } } },
     async (request, reply) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       if (principal.via.kind === 'session') options.sessions.end(principal.via.session);
       void reply.clearCookie(SESSION_COOKIE, cookieOptions(request));
       return reply.status(204).send();

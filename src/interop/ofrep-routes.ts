@@ -7,12 +7,12 @@ import type { EvaluationContext } from '@openfeature/server-sdk';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { Principal } from '../auth/principal.js';
-import { TENANT_CONTEXT_KEY } from '../entitlements/entitle-provider.js';
+import { principalOf } from '../auth/principal.js';
+import { TENANT_CONTEXT_KEY, type EntitleProvider } from '../entitlements/entitle-provider.js';
 import { isClientFacing } from '../errors.js';
 import { noneMatchHits } from '../http/etag.js';
 import { AUTH_ERRORS, FeatureValueSchema, noContent } from '../http/schemas.js';
-import type { EntitleServices } from '../services.js';
+import type { PolicyWatcher } from '../policy/watch.js';
 import { type OfrepEvents, streamLinkOf } from './ofrep-event-routes.js';
 import { evaluate, evaluateAll, FAILURE_CODES, type FailureCode } from './ofrep-evaluation.js';
 
@@ -85,13 +85,16 @@ class OfrepRequestError extends Error {
 
 const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
+/** What the OFREP routes use: the provider itself, for contexts that may name another tenant. */
 export interface OfrepRoutesOptions {
-  readonly services: EntitleServices;
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly provider: Pick<EntitleProvider, 'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'>;
   /** Event streams (ADR-0008): advertised in bulk answers when given. */
   readonly events?: OfrepEvents;
 }
 
-export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async (fastify, { services, events }) => {
+export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async (fastify, deps) => {
+  const { events } = deps;
   // OFREP clients expect its error shapes, for malformed bodies and server failures too.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const key = (request.params as { key?: string } | undefined)?.key;
@@ -115,7 +118,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
 
   /** The evaluation context: the caller's tenant unless an admin or client token names another; the user as targeting key. */
   function contextOf(request: FastifyRequest<{ Body: Static<typeof EvaluationRequest> | undefined }>): EvaluationContext {
-    const principal = request.principal as Principal;
+    const principal = principalOf(request);
     const given = (request.body?.context ?? {}) as EvaluationContext;
     const tenant = given[TENANT_CONTEXT_KEY] as string | undefined;
     if (tenant !== undefined && tenant !== principal.tenantId && principal.role === 'member') {
@@ -142,7 +145,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     async (request, reply) => {
       const { key } = request.params;
       if (!KEY_PATTERN.test(key)) return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND' as const, errorDetails: 'not a feature key' });
-      const result = await evaluate(services, key, contextOf(request), request.principal as Principal, request.log);
+      const result = await evaluate(deps, key, contextOf(request), principalOf(request), request.log);
       return result.ok ? result.body : reply.status(result.status).send(result.body);
     },
   );
@@ -175,8 +178,8 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     },
     async (request, reply) => {
       const context = contextOf(request);
-      const principal = request.principal as Principal;
-      const answer = await evaluateAll(services, context, principal, request.log);
+      const principal = principalOf(request);
+      const answer = await evaluateAll(deps, context, principal, request.log);
       const body = { flags: answer.flags, metadata: answer.metadata };
       // The answer's hash, and the stream link's window when there is a link: an answer cached
       // with a link that has since expired is not "still current".
@@ -185,7 +188,6 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
       if (noneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
       if (!events) return body;
       return { ...body, eventStreams: [await streamLinkOf(events, request, context, principal, answer.fingerprint)] };
-      return body;
     },
   );
 };
