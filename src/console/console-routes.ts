@@ -115,7 +115,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
 
   fastify.get(
     '/console/session',
-    { config: { auth: 'admin' }, schema: { tags, summary: 'The current console session and its CSRF token', response: { 200: SessionBody, 401: ErrorBody } } },
+    { config: { auth: 'admin' }, schema: { tags, summary: 'The current console session and its CSRF token', response: { 200: SessionBody, 401: ErrorBody, 403: ErrorBody } } },
     async (request) => {
       const principal = principalOf(request);
       if (principal.via.kind !== 'session') throw new InvalidTokenError();

@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import type { Principal } from '../auth/principal.js';
 import { TENANT_CONTEXT_KEY } from '../entitlements/entitle-provider.js';
 import { InvalidTokenError, StreamLimitError } from '../errors.js';
+import { ErrorBody } from '../http/schemas.js';
 import type { EventStreams } from './event-streams.js';
 import type { StreamLinks } from './event-stream-links.js';
 
@@ -43,6 +44,15 @@ export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = asy
         description: 'Open the URL a bulk evaluation advertises in eventStreams, as it is. Heartbeat comments keep it open.',
         security: [],
         querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2048, description: 'the short-lived credential from the advertised URL' }) }),
+        response: {
+          200: {
+            description: 'server-sent events: `data: {"type":"refetchEvaluation","etag","lastModified"}` when the answer changes, `: heartbeat` comments',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
+          400: ErrorBody,
+          401: ErrorBody,
+          503: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
