@@ -5,10 +5,10 @@
 // (the cost of the fan-out), and a bare node:http server holding as many SSE responses (what
 // any open stream costs in memory).
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { median, ratio, type Row } from './support/measure.js';
 import type { StreamsReady } from './streams-server.js';
+import { forkChild } from './support/child.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1_000);
 const ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 7);
@@ -20,33 +20,8 @@ interface Server {
 }
 
 async function start(kind: 'bare' | 'app'): Promise<Server> {
-  const child: ChildProcess = fork(new URL('./streams-server.ts', import.meta.url), [kind], { execArgv: [...process.execArgv, '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const next = <T>(type: string) =>
-    new Promise<T>((resolve, reject) => {
-      const onMessage = (message: { type: string }) => {
-        if (message.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(message as T);
-      };
-      const onExit = (code: number | null) => reject(new Error(`streams server (${kind}) exited with ${code}`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-  const ready = await next<StreamsReady>('ready');
-  return {
-    ready,
-    memory: async () => {
-      const reply = next<{ heapUsed: number; rss: number }>('memory');
-      child.send({ type: 'memory' });
-      return reply;
-    },
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send({ type: 'stop' });
-      await exited;
-    },
-  };
+  const child = await forkChild<StreamsReady>(new URL('./streams-server.ts', import.meta.url), [kind], ['--expose-gc']);
+  return { ready: child.ready, memory: () => child.ask('memory'), stop: () => child.stop() };
 }
 
 /** Open streams; each calls `arrived` with the time its next event came in. */

@@ -175,3 +175,14 @@ export const PolicyImpactBody = Type.Object(
 
 /** Route config of every admin route: an admin token, nothing less. */
 export const ADMIN = { auth: 'admin' } as const;
+
+/** The policy in force, for operators. */
+export const PolicyBody = Type.Object({
+  directory: Type.String(),
+  files: Type.Array(Type.String(), { description: 'the files the policy in force was read from, in load order' }),
+  version: Type.String(),
+  loadedAt: Type.String({ description: 'ISO 8601' }),
+  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
+  features: Type.Array(FeatureDefinitionBody),
+  plans: Type.Array(PlanDefinitionBody),
+});

@@ -10,22 +10,13 @@ import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
-import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import { ADMIN, ErrorBody, type FeatureDefinitionBody, LIMITED_ERRORS, type PlanDefinitionBody, PolicyBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
 
-const PolicyBody = Type.Object({
-  directory: Type.String(),
-  files: Type.Array(Type.String(), { description: 'the files the policy in force was read from, in load order' }),
-  version: Type.String(),
-  loadedAt: Type.String({ description: 'ISO 8601' }),
-  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
-  features: Type.Array(FeatureDefinitionBody),
-  plans: Type.Array(PlanDefinitionBody),
-});
 
 const PolicyFilesBody = Type.Object(
   {

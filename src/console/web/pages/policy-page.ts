@@ -5,28 +5,14 @@
 import { call, get } from '../api.js';
 import { field, h, replace, table, when } from '../dom.js';
 import { problem, type PageContext } from '../page.js';
-import { valueText, type PolicyIssueView, type PolicyView } from '../views.js';
+import { valueText, type PolicyImpactView, type PolicyIssueView, type PolicyView } from '../views.js';
 
-interface Counts {
-  readonly revoked: number;
-  readonly lowered: number;
-  readonly granted: number;
-  readonly changed: number;
-}
-interface Impact {
-  readonly fromVersion: string;
-  readonly toVersion: string;
-  readonly tenants: number;
-  readonly addedFeatures: readonly string[];
-  readonly removedFeatures: readonly string[];
-  readonly features: readonly (Counts & { readonly feature: string })[];
-}
-type Validation = { valid: true; version: string; impact: Impact } | { valid: false; issues: readonly PolicyIssueView[] };
+type Validation = { valid: true; version: string; impact: PolicyImpactView } | { valid: false; issues: readonly PolicyIssueView[] };
 
 const tenantsText = (count: number) => `${count} tenant${count === 1 ? '' : 's'}`;
 
 /** The impact as sentences: "revokes X from N tenants". */
-export function impactSentences(impact: Impact): string[] {
+export function impactSentences(impact: PolicyImpactView): string[] {
   const sentences: string[] = [];
   for (const feature of impact.addedFeatures) sentences.push(`adds the feature ${feature}`);
   for (const feature of impact.removedFeatures) sentences.push(`removes the feature ${feature}`);

@@ -5,7 +5,7 @@
 import { ApiError, call, get, query } from '../api.js';
 import { field, h, replace, table, when } from '../dom.js';
 import { problem, type PageContext } from '../page.js';
-import { valueText, type AuditView, type FeatureDecisionView, type OverrideView, type PolicyView, type TenantView } from '../views.js';
+import { valueText, type AuditView, type FeatureDecisionView, type OverrideView, type PolicyView, type TenantDetailView } from '../views.js';
 import { auditRows, AUDIT_HEADERS } from './audit-rows.js';
 import { conflictText, overrideForm } from './override-form.js';
 import { extraSections } from './tenant-sections.js';
@@ -18,9 +18,9 @@ interface Entitlements {
 
 export async function tenantPage(context: PageContext, tenantId: string, notice?: string): Promise<void> {
   const base = `/api/admin/tenants/${encodeURIComponent(tenantId)}`;
-  let tenant: TenantView;
+  let tenant: TenantDetailView;
   try {
-    tenant = await get<TenantView>(base);
+    tenant = await get<TenantDetailView>(base);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       replace(context.main, h('h1', { tabindex: -1 }, 'Tenant not found'), h('p', {}, `There is no tenant "${tenantId}". `, h('a', { href: '#/tenants' }, 'Back to tenants')));

@@ -2,7 +2,7 @@
 // and billing as the admin API adds them), shown from the API's answer as it comes.
 
 import { generic, h, table, when, words } from '../dom.js';
-import type { TenantView } from '../views.js';
+import type { TenantDetailView } from '../views.js';
 
 const KNOWN = new Set(['id', 'name', 'plan', 'createdAt', 'updatedAt']);
 const TITLES: Record<string, string> = { connections: 'Calendar connections', meters: 'Meters', billing: 'Billing' };
@@ -36,7 +36,7 @@ function section(key: string, value: unknown): HTMLElement {
 }
 
 /** One section per field of the tenant's answer beyond its identity and plan. */
-export function extraSections(tenant: TenantView): HTMLElement[] {
+export function extraSections(tenant: TenantDetailView): HTMLElement[] {
   return Object.entries(tenant)
     .filter(([key]) => !KNOWN.has(key))
     .map(([key, value]) => section(key, value));
