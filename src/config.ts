@@ -96,8 +96,8 @@ export interface Config extends StorageConfig {
   readonly sessionSecret: string | undefined;
   /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
   readonly consoleSessionMs: number;
-  /** OFREP event streams: caps in all and per tenant, and the heartbeat period. */
-  readonly streams: { readonly max: number; readonly perTenant: number; readonly heartbeatMs: number };
+  /** OFREP event streams: caps in all and per tenant, the heartbeat period, and the public base URL links use. */
+  readonly streams: { readonly max: number; readonly perTenant: number; readonly heartbeatMs: number; readonly publicUrl: string | undefined };
 }
 
 /** A configuration problem that stops the start, naming the variable to fix. */
@@ -236,6 +236,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     max: whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
     perTenant: whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
     heartbeatMs: whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
+    publicUrl: text('ENTITLE_PUBLIC_URL') === undefined ? undefined : url('ENTITLE_PUBLIC_URL', ''),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

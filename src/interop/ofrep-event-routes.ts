@@ -19,6 +19,8 @@ export interface OfrepEvents {
   readonly inactivityDelaySec: number;
   /** The bulk answer's ETag for a fingerprint (it includes the link's window). */
   etag(fingerprint: string): string;
+  /** Where clients reach this server (ENTITLE_PUBLIC_URL); default: the request's scheme and host. */
+  readonly publicUrl: string | undefined;
 }
 
 export const EVENTS_PATH = '/ofrep/v1/events';
@@ -31,7 +33,8 @@ export async function streamLinkOf(events: OfrepEvents, request: FastifyRequest,
     role: principal.role,
     fingerprint,
   });
-  return { type: 'sse' as const, url: `${request.protocol}://${request.host}${EVENTS_PATH}?token=${token}`, inactivityDelaySec: events.inactivityDelaySec };
+  const base = events.publicUrl ?? `${request.protocol}://${request.host}`;
+  return { type: 'sse' as const, url: `${base}${EVENTS_PATH}?token=${token}`, inactivityDelaySec: events.inactivityDelaySec };
 }
 
 export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = async (fastify, { events }) => {

@@ -25,7 +25,9 @@ export function openOfrepEvents(services: EntitleServices, streamKey: Uint8Array
   const links = new StreamLinks(streamKey, clock);
   const etag = (fingerprint: string) => `"${fingerprint}-${links.window()}"`;
   const streams = new EventStreams({
-    ...config.streams,
+    max: config.streams.max,
+    perTenant: config.streams.perTenant,
+    heartbeatMs: config.streams.heartbeatMs,
     clock,
     logger,
     etag,
@@ -53,6 +55,7 @@ export function openOfrepEvents(services: EntitleServices, streamKey: Uint8Array
     streams,
     etag,
     inactivityDelaySec: INACTIVITY_DELAY_SEC,
+    publicUrl: config.streams.publicUrl,
     close() {
       services.provider.events.removeHandler(ProviderEvents.ConfigurationChanged, onChange);
       services.provider.events.removeHandler(ProviderEvents.Stale, onAll);

@@ -82,7 +82,8 @@ describe('configuration', () => {
   });
 
   it('has console session and event stream defaults, and checks their settings', () => {
-    expect(loadConfig({})).toMatchObject({ sessionSecret: undefined, consoleSessionMs: 8 * 3_600_000, streams: { max: 10_000, perTenant: 1_000, heartbeatMs: 15_000 } });
+    expect(loadConfig({})).toMatchObject({ sessionSecret: undefined, consoleSessionMs: 8 * 3_600_000, streams: { max: 10_000, perTenant: 1_000, heartbeatMs: 15_000, publicUrl: undefined } });
+    expect(loadConfig({ ENTITLE_PUBLIC_URL: 'https://flags.example.com/' }).streams.publicUrl).toBe('https://flags.example.com');
     expect(problems({ ENTITLE_SESSION_SECRET: 'short' })).toEqual(['ENTITLE_SESSION_SECRET must be at least 32 characters']);
     expect(problems({ ENTITLE_STREAMS_PER_TENANT: 'many', ENTITLE_CONSOLE_SESSION_MINUTES: '0' })).toEqual([
       'ENTITLE_CONSOLE_SESSION_MINUTES must be a whole number from 1 to 10080 (got "0")',
