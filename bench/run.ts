@@ -7,6 +7,8 @@ import { benchDecisions } from './decisions.js';
 import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
+import { benchPort } from './port.js';
+import { benchStore } from './store.js';
 import { benchStreams } from './streams.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
@@ -15,6 +17,8 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['decisions', benchDecisions],
   ['http', benchHttp],
   ['writes', benchWrites],
+  ['store', benchStore],
+  ['port', benchPort],
   ['policy', benchPolicy],
   ['memory', benchMemory],
   ['streams', benchStreams],
