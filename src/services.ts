@@ -3,7 +3,10 @@
 
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
+import { AuditRetention } from './audit/audit-retention.js';
 import type { Logger } from './logger.js';
+import { instrumentStore } from './metrics/instrument-store.js';
+import { EntitleMetrics } from './metrics/metrics.js';
 import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
@@ -30,6 +33,10 @@ export interface EntitleServices {
   readonly operations: TenantOperations;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
+  /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
+  readonly auditRetention: AuditRetention | undefined;
+  /** Prometheus metrics (/metrics); every service reports into them. */
+  readonly metrics: EntitleMetrics;
   close(): Promise<void>;
 }
 
@@ -44,13 +51,24 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
   const close = async (): Promise<void> => {
     for (const closer of closers.splice(0).reverse()) await closer();
   };
+  // Filled in as the pieces open: the gauges read them only when scraped.
+  let current: { policy?: PolicyWatcher; tenants?: TenantDirectory } = {};
+  const metrics = new EntitleMetrics({
+    staleSince: () => current.tenants?.staleSince,
+    policyVersion: () => current.policy?.snapshot.version ?? 'none',
+    clock,
+  });
   try {
-    const store = await openStore(config, { clock });
+    const store = instrumentStore(await openStore(config, { clock }), metrics.storeDuration);
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());
+    const onInvalid = () => metrics.policyReloadFailures.inc();
+    policy.on('invalid', onInvalid);
+    closers.push(() => void policy.off('invalid', onInvalid));
     const tenants = await TenantDirectory.open(store, { logger, clock });
     closers.push(() => tenants.close());
+    current = { policy, tenants };
     let releases: UnleashReleaseSwitch | undefined;
     if (config.unleash) {
       releases = await UnleashReleaseSwitch.start(config.unleash, { logger, refreshInterval: config.unleash.refreshIntervalMs });
@@ -62,13 +80,20 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy.on('change', report);
       closers.push(() => void policy.off('change', report));
     }
-    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, ...(releases ? { releases } : {}) });
+    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, onDecision: (decision) => metrics.countDecision(decision), ...(releases ? { releases } : {}) });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
+    let auditRetention: AuditRetention | undefined;
+    if (config.auditRetention) {
+      const retention = new AuditRetention({ audit: store.audit, ...config.auditRetention, clock, logger });
+      await retention.start();
+      closers.push(() => retention.close());
+      auditRetention = retention;
+    }
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, close };
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;

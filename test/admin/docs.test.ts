@@ -44,8 +44,8 @@ describe('the OpenAPI document', () => {
           if (response.content !== undefined) problems.push(`${name(operation)} ${status}: documented with a body`);
           continue;
         }
-        // An event stream (OFREP's) is documented as text/event-stream.
-        const schema = (response.content?.['application/json'] ?? response.content?.['text/event-stream'])?.schema as Record<string, unknown> | undefined;
+        // JSON everywhere but the Prometheus exposition (text/plain) and OFREP's event stream (text/event-stream).
+        const schema = (response.content?.['application/json'] ?? response.content?.['text/plain'] ?? response.content?.['text/event-stream'])?.schema as Record<string, unknown> | undefined;
         if (!schema || !('type' in schema || 'anyOf' in schema || 'oneOf' in schema || '$ref' in schema)) problems.push(`${name(operation)} ${status}: no response schema`);
       }
     }

@@ -47,6 +47,7 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', url: '/api/admin/keys/rotate', admin: true },
   { method: 'GET', url: '/console/session', admin: true },
   { method: 'DELETE', url: '/console/session', admin: true },
+  { method: 'GET', url: '/metrics', admin: true },
 ];
 
 export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {
