@@ -10,6 +10,7 @@ import { benchPolicy } from './policy.js';
 import { benchPort } from './port.js';
 import { benchShipped } from './shipped.js';
 import { benchStore } from './store.js';
+import { benchStreams } from './streams.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
 
@@ -22,6 +23,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['port', benchPort],
   ['policy', benchPolicy],
   ['memory', benchMemory],
+  ['streams', benchStreams],
 ];
 
 async function main(): Promise<void> {

@@ -4,25 +4,33 @@
 import { ProviderEvents } from '@openfeature/server-sdk';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
+import { ConsoleSessions } from './auth/console-sessions.js';
+import { serverKeys } from './auth/server-keys.js';
 import { TokenCache } from './auth/token-cache.js';
 import { createCalendarClients } from './calendar/calendar-clients.js';
 import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
 import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
+import { registerCors } from './http/cors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestForLog } from './http/log-redaction.js';
 import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
 import { validatorCompiler } from './http/validators.js';
+import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
+import { openOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -46,7 +54,11 @@ export interface BuildAppOptions {
   readonly logger?: false | { readonly level?: string; readonly stream?: DestinationStream };
   /** Milliseconds since the epoch; tests move time without waiting. */
   readonly clock?: () => number;
+  /** The built console (default: dist/console, what `npm run build` writes). */
+  readonly consoleDirectory?: string;
 }
+
+const BUILT_CONSOLE = fileURLToPath(new URL('../dist/console', import.meta.url));
 
 /** Paths that must never reach a log line, at any level. */
 export const REDACTED_PATHS = [
@@ -106,6 +118,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Periodic purges run while the app serves: a timer with jitter, no cron needed.
   app.addHook('onReady', async () => services.maintenance.start());
 
+  const keys = serverKeys(config.sessionSecret);
+  if (!keys.shared && config.production) app.log.warn('ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops');
+  const sessions = new ConsoleSessions(keys.session, config.consoleSessionMs, services.clock);
+  const events = openOfrepEvents(services, keys.streams, config, app.log);
+  // Streams end before the server waits for its connections to close.
+  app.addHook('preClose', async () => events.close());
+
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -149,11 +168,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     tokens.close();
     decisions.close();
   });
+  await app.register(cookie);
+  await registerCors(app, config.corsOrigins);
   await app.register(authPlugin, {
     findToken: (hash) => tokens.find(hash),
     ...(config.jwt ? { jwt: config.jwt } : {}),
     clock: services.clock,
     maxFailuresPerMinute: config.rateLimits.authFailures,
+    openSession: (value) => sessions.open(value),
   });
   // After authentication, before the gate: every authenticated route spends its family's budget.
   await app.register(rateLimitPlugin, { limits: config.rateLimits });
@@ -231,7 +253,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     reader: services.policyReader,
     prefix: '/api/admin',
   });
-  await app.register(ofrepRoutes, { policy, provider });
+  await app.register(ofrepRoutes, { policy, provider, events });
+  await app.register(ofrepEventRoutes, { events });
+  await app.register(consoleRoutes, {
+    sessions,
+    findToken: (hash) => tokens.find(hash),
+    audit: store.audit,
+    clock,
+    assetsDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
+    signInFailuresPerMinute: config.rateLimits.authFailures,
+  });
   await app.register(unleashRoutes, { policy, tenants, releases, clock });
   return app;
 }

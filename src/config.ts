@@ -110,6 +110,17 @@ export interface Config extends StorageConfig {
    * idleMs: a connection silent this long is closed. Slow-body clients cannot hold sockets.
    */
   readonly timeouts: { readonly requestMs: number; readonly idleMs: number };
+  /** Origins (scheme://host[:port]) whose pages may call the app-facing routes (ENTITLE_CORS_ORIGINS); none by default. */
+  readonly corsOrigins: readonly string[];
+  /**
+   * Signs console sessions and event-stream links (ENTITLE_SESSION_SECRET, 32+ characters). Unset:
+   * a random secret per process, so sessions and stream links hold on this instance until it stops.
+   */
+  readonly sessionSecret: string | undefined;
+  /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
+  readonly consoleSessionMs: number;
+  /** OFREP event streams: caps in all and per tenant, the heartbeat period, and the public base URL links use. */
+  readonly streams: { readonly max: number; readonly perTenant: number; readonly heartbeatMs: number; readonly publicUrl: string | undefined };
 }
 
 /** Requests per minute per principal for each route family, and failed authentications per client address. */
@@ -264,6 +275,29 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   };
   const timeouts = { requestMs: milliseconds('ENTITLE_REQUEST_TIMEOUT_MS', 30_000), idleMs: milliseconds('ENTITLE_IDLE_TIMEOUT_MS', 10_000) };
 
+  const corsOrigins = (text('ENTITLE_CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    // An origin exactly as browsers send it: no path, no trailing slash, no wildcard.
+    if (!/^https?:\/\/[^/\s*]+$/.test(origin) || new URL(origin).origin !== origin) problems.push(`ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got ${JSON.stringify(origin)})`);
+  }
+  const sessionSecret = text('ENTITLE_SESSION_SECRET');
+  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
+  const whole = (name: string, fallback: number, min: number, max: number): number => {
+    const value = text(name) ?? String(fallback);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const consoleSessionMinutes = whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
+  const streams = {
+    max: whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
+    perTenant: whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
+    heartbeatMs: whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
+    publicUrl: text('ENTITLE_PUBLIC_URL') === undefined ? undefined : url('ENTITLE_PUBLIC_URL', ''),
+  };
   const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
   if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
 
@@ -306,6 +340,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     trustProxy,
     timeouts,
     staleBoundMs: Number(staleBound) * 1000,
+    corsOrigins,
+    sessionSecret,
+    consoleSessionMs: consoleSessionMinutes * 60_000,
+    streams,
   };
 }
 

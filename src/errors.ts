@@ -41,6 +41,8 @@ export const VersionConflictError = createError<[string]>(
 );
 
 export const TokenNotFoundError = createError<[string]>('ENT_ERR_TOKEN_NOT_FOUND', 'Token "%s" not found', 404);
+export const StreamLimitError = createError<[string]>('ENT_ERR_STREAM_LIMIT', 'Too many open event streams (%s); retry later', 503);
+export const CsrfError = createError('ENT_ERR_CSRF', 'This write needs the x-csrf-token header of your console session', 403);
 export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
 
 // Calendar connections and OAuth

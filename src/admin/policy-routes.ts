@@ -10,7 +10,7 @@ import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
-import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import { ADMIN, ErrorBody, type FeatureDefinitionBody, LIMITED_ERRORS, type PlanDefinitionBody, PolicyBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
 import type { PolicyReader } from '../policy/policy-reader.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
@@ -18,14 +18,6 @@ import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
 
-const PolicyBody = Type.Object({
-  directory: Type.String(),
-  version: Type.String(),
-  loadedAt: Type.String({ description: 'ISO 8601' }),
-  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
-  features: Type.Array(FeatureDefinitionBody),
-  plans: Type.Array(PlanDefinitionBody),
-});
 
 const PolicyFilesBody = Type.Object(
   {
@@ -65,6 +57,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
     const status = deps.policy.status;
     return {
       ...status,
+      files: snapshot.files.map((file) => basename(file)),
       lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
       features: [...snapshot.features.values()].map(featureBody),
       plans: [...snapshot.plans.values()].map(planBody),

@@ -5,10 +5,11 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JwtConfig } from '../config.js';
-import { AdminRequiredError, AuthRequiredError, InvalidTokenError, RateLimitedError, RoleNotAllowedError, withDetails } from '../errors.js';
+import { AdminRequiredError, AuthRequiredError, CsrfError, InvalidTokenError, RateLimitedError, RoleNotAllowedError, withDetails } from '../errors.js';
 import { checkTenantId } from '../tenants/tenant-operations.js';
 import { ROLES, type ApiToken, type Role } from '../store/store.js';
 import { hashToken, looksLikeApiToken } from './api-tokens.js';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, type ConsoleSession } from './console-sessions.js';
 import { FailedLogins } from './failed-logins.js';
 import type { Principal } from './principal.js';
 
@@ -34,7 +35,14 @@ export interface AuthPluginOptions {
   readonly clock?: () => number;
   /** Failed authentications per client address per minute before failures answer 429 (default 30). */
   readonly maxFailuresPerMinute?: number;
+  /**
+   * Opens a console session cookie. With it, admin routes also accept the session of an admin
+   * token (the cookie, and on writes its CSRF header) when no Authorization header is sent.
+   */
+  readonly openSession?: (cookie: string) => Promise<ConsoleSession | undefined>;
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 
@@ -49,17 +57,32 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
 
   fastify.decorateRequest('principal', null);
 
-  async function authenticate(request: FastifyRequest): Promise<Principal> {
+  /** A valid token's principal; InvalidTokenError for an unknown, revoked or expired one. */
+  async function tokenPrincipal(secretHash: string): Promise<Principal & { via: { kind: 'token' } }> {
+    const token = await options.findToken(secretHash);
+    if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
+    return { tenantId: token.tenantId, userId: token.userId, role: token.role, via: { kind: 'token', tokenId: token.id } };
+  }
+
+  /** A console session: checked against its token on every request, and its CSRF header on writes. */
+  async function sessionPrincipal(request: FastifyRequest, cookie: string): Promise<Principal> {
+    const session = await options.openSession?.(cookie);
+    if (!session) throw new InvalidTokenError();
+    const principal = await tokenPrincipal(session.secretHash);
+    if (principal.via.tokenId !== session.tokenId) throw new InvalidTokenError();
+    if (!SAFE_METHODS.has(request.method) && !csrfMatches(session, request.headers[CSRF_HEADER])) throw new CsrfError();
+    return { ...principal, via: { kind: 'session', tokenId: session.tokenId, session } };
+  }
+
+  async function authenticate(request: FastifyRequest, sessions = false): Promise<Principal> {
     const header = request.headers.authorization;
+    const cookie = sessions && options.openSession ? request.cookies?.[SESSION_COOKIE] : undefined;
+    if ((header === undefined || header === '') && cookie) return sessionPrincipal(request, cookie);
     if (header === undefined || header === '') throw new AuthRequiredError();
     // Unleash SDKs send their API token without a scheme: a bare Entitle API token is accepted too.
     const credential = BEARER.exec(header)?.[1] ?? (looksLikeApiToken(header.trim()) ? header.trim() : undefined);
     if (credential === undefined) throw new InvalidTokenError();
-    if (looksLikeApiToken(credential)) {
-      const token = await options.findToken(hashToken(credential));
-      if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
-      return { tenantId: token.tenantId, userId: token.userId, role: token.role, via: { kind: 'token', tokenId: token.id } };
-    }
+    if (looksLikeApiToken(credential)) return tokenPrincipal(hashToken(credential));
     if (verifyJwt) return verifyJwt(credential);
     throw new InvalidTokenError();
   }
@@ -67,10 +90,12 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   /** A hook admitting only `roles` (one per distinct list); `optional`: a request without a credential too. */
   function allow(roles: readonly Role[], { optional = false } = {}): onRequestHookHandler {
     const needs = roles.join(' or ');
+    // Console sessions belong to admin tokens and reach the admin-only routes (the admin API).
+    const sessions = roles.length === 1 && roles[0] === 'admin';
     return async (request) => {
       if (optional && request.headers.authorization === undefined) return;
       try {
-        request.principal = await authenticate(request);
+        request.principal = await authenticate(request, sessions);
       } catch (error) {
         if ((error as { statusCode?: unknown }).statusCode !== 401) throw error;
         // Only failures are refused: others' guesses from this address never lock out a valid credential.

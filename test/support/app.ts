@@ -31,6 +31,8 @@ export interface TestAppOptions {
   readonly env?: Env;
   readonly clock?: () => number;
   readonly logger?: BuildAppOptions['logger'];
+  /** The built console to serve (browser tests build one of their own). */
+  readonly consoleDirectory?: string;
   /** Extra routes to register before the app is ready (for plugin tests). */
   readonly routes?: (app: FastifyInstance) => void;
 }
@@ -55,7 +57,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
   let app: FastifyInstance;
   try {
-    app = await buildApp({ config, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+    app = await buildApp({
+      config,
+      logger: options.logger ?? false,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.consoleDirectory ? { consoleDirectory: options.consoleDirectory } : {}),
+    });
   } catch (error) {
     await dropOwnSchema();
     throw error;

@@ -45,6 +45,8 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'DELETE', url: '/api/admin/tokens/000000000000', admin: true },
   { method: 'GET', url: '/api/admin/audit/verify', admin: true },
   { method: 'POST', url: '/api/admin/keys/rotate', admin: true },
+  { method: 'GET', url: '/console/session', admin: true },
+  { method: 'DELETE', url: '/console/session', admin: true },
   { method: 'GET', url: '/metrics', admin: true },
 ];
 
