@@ -2,6 +2,7 @@
 // feature default. Reads no clock, file or database; never throws.
 
 import { isGranted } from '../policy/compile.js';
+import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { Override } from '../store/store.js';
 
@@ -101,6 +102,7 @@ export function decideAll(snapshot: PolicySnapshot, tenant: TenantState | undefi
 function applies(feature: FeatureDefinition, override: OverrideState, now: number): boolean {
   if (override.expiresAtMs !== null && override.expiresAtMs <= now) return false;
   const { value } = override;
+  if (feature.type === 'meter') return valueProblem(value, 'meter') === undefined;
   if (typeof value !== feature.type) return false;
   return feature.values === undefined || feature.values.includes(value as string);
 }

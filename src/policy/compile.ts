@@ -2,6 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { FrozenMap } from './frozen-map.js';
+import { UNLIMITED } from './types.js';
 import type { MergedPolicy } from './validate.js';
 import type {
   FeatureDefinition,
@@ -14,9 +15,10 @@ import type {
   PolicySnapshot,
 } from './types.js';
 
-/** Whether a value gives a tenant the feature: `true`, a positive number, a non-empty string. */
+/** Whether a value gives a tenant the feature: `true`, a positive number, a non-empty string, a meter allowance above 0. */
 export function isGranted(type: FeatureType, value: FeatureValue): boolean {
   if (type === 'boolean') return value === true;
+  if (type === 'meter') return value === UNLIMITED || (typeof value === 'number' && value > 0);
   if (type === 'number') return typeof value === 'number' && value > 0;
   return typeof value === 'string' && value.length > 0;
 }
@@ -74,6 +76,7 @@ export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
         upgradeMessage: spec.upgradeMessage,
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
+        meter: spec.type === 'meter' && spec.unit !== undefined && spec.period !== undefined ? Object.freeze({ unit: spec.unit, period: spec.period, reset: spec.reset ?? 'calendar' }) : undefined,
         requiredPlan,
       }),
     );

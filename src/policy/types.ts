@@ -1,10 +1,26 @@
 // The shapes of a policy: what the YAML files say, and the compiled snapshot decisions read.
 
-/** The value types a feature may have. */
-export type FeatureType = 'boolean' | 'number' | 'string';
+/** The value types a feature may have. A meter's value is its allowance per period. */
+export type FeatureType = 'boolean' | 'number' | 'string' | 'meter';
 
 /** A feature's value: what a plan, an override or a default gives. */
 export type FeatureValue = boolean | number | string;
+
+/** How often a meter's allowance starts afresh; `none`: a lifetime allowance. */
+export type MeterPeriod = 'hour' | 'day' | 'week' | 'month' | 'none';
+
+/** Where period boundaries fall: UTC calendar boundaries, or the tenant's billing cycle anchor (calendar until billing sync exists). */
+export type MeterReset = 'calendar' | 'billing';
+
+/** The allowance value that sets no limit. */
+export const UNLIMITED = 'unlimited';
+
+/** What makes a feature a meter: the unit shown to people and the period its allowance covers. */
+export interface MeterSpec {
+  readonly unit: string;
+  readonly period: MeterPeriod;
+  readonly reset: MeterReset;
+}
 
 /** Where in a policy file something stands (1-based line and column). */
 export interface SourcePosition {
@@ -30,6 +46,12 @@ export interface FeatureSpec {
   readonly values?: readonly string[];
   /** Release switch: the feature is on only when this Unleash toggle is on for the tenant too. */
   readonly rollout?: { readonly unleash: string };
+  /** For meters: the unit shown to people (e.g. "SMS"). */
+  readonly unit?: string;
+  /** For meters: how often the allowance starts afresh. */
+  readonly period?: MeterPeriod;
+  /** For meters: where period boundaries fall (default `calendar`). */
+  readonly reset?: MeterReset;
 }
 
 /** A plan as written in a policy file. */
@@ -56,6 +78,8 @@ export interface FeatureDefinition {
   readonly upgradeMessage: string;
   readonly values: readonly string[] | undefined;
   readonly rollout: { readonly unleash: string } | undefined;
+  /** For meters (type `meter`): unit, period and reset; undefined for every other type. */
+  readonly meter: MeterSpec | undefined;
   /** The lowest plan (in declaration order) that grants the feature, if any. */
   readonly requiredPlan: string | undefined;
 }

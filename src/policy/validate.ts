@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
-import type { FeatureType, PolicyIssue, SourcePosition } from './types.js';
+import { UNLIMITED, type FeatureType, type PolicyIssue, type SourcePosition } from './types.js';
 
 /** Where the published policy format lives: the same file editors use. */
 export const POLICY_SCHEMA_URL = new URL('../../policies/schema.json', import.meta.url);
@@ -34,7 +34,11 @@ function policySchema(): ValidateFunction {
   return compiledSchema;
 }
 
-const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout'];
+const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'unit', 'period', 'reset'];
+const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
+
+/** The largest allowance a meter may have: usage counts stay exact integers in both databases. */
+export const MAX_METER_ALLOWANCE = 1_000_000_000_000;
 const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features'];
 
 /** Checks one file's shape against the JSON Schema. */
@@ -122,6 +126,12 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
     if (spec.values !== undefined && type !== undefined && type !== 'string') {
       issues.push({ ...positionOf(file, ['features', key, 'values'], 'key'), message: `features.${key}.values: only string features may list values` });
     }
+    if (type !== undefined && type !== 'meter') {
+      for (const property of METER_PROPERTIES) {
+        if (spec[property] === undefined) continue;
+        issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only meter features have a ${property}` });
+      }
+    }
     if (type && spec.default !== undefined) {
       const problem = valueProblem(spec.default, type, values);
       if (problem) issues.push({ ...positionOf(file, ['features', key, 'default']), message: `features.${key}.default: ${problem}` });
@@ -157,6 +167,13 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
 
 /** Why a value does not fit a feature type, or undefined when it fits. */
 export function valueProblem(value: unknown, type: FeatureType, allowed?: readonly unknown[]): string | undefined {
+  if (type === 'meter') {
+    if (value === UNLIMITED) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_METER_ALLOWANCE) {
+      return `must be a whole number from 0 to ${MAX_METER_ALLOWANCE} or "${UNLIMITED}", as the feature is a meter (got ${describe(value)})`;
+    }
+    return undefined;
+  }
   if (type === 'number') {
     if (typeof value !== 'number') return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
     if (!Number.isFinite(value)) return 'must be a finite number';
@@ -228,7 +245,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function isFeatureType(value: unknown): value is FeatureType {
-  return value === 'boolean' || value === 'number' || value === 'string';
+  return value === 'boolean' || value === 'number' || value === 'string' || value === 'meter';
 }
 
 function describe(value: unknown): string {
