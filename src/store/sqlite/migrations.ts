@@ -170,4 +170,58 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
     `,
   },
+  {
+    version: 4,
+    name: 'metered usage: counters per period, grants, reservations, idempotent answers',
+    sql: `
+      CREATE TABLE usage_counters (
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature       TEXT NOT NULL,
+        period_start  TEXT NOT NULL,             -- ISO start of the period; past periods are kept
+        used          INTEGER NOT NULL,           -- units taken from the period's allowance
+        from_grants   INTEGER NOT NULL,           -- units taken from top-ups
+        reserved      INTEGER NOT NULL,           -- units held by open reservations (expired ones reclaimed lazily)
+        alerted       INTEGER NOT NULL,          -- highest threshold (80, 100) already audited
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, feature, period_start)
+      ) STRICT;
+
+      CREATE TABLE usage_grants (
+        id          TEXT PRIMARY KEY,
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature     TEXT NOT NULL,
+        amount      INTEGER NOT NULL,
+        remaining   INTEGER NOT NULL CHECK (remaining >= 0),
+        reason      TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        expires_at  TEXT,
+        created_at  TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX usage_grants_by_meter ON usage_grants(tenant_id, feature, expires_at);
+
+      CREATE TABLE usage_reservations (
+        id            TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature       TEXT NOT NULL,
+        period_start  TEXT NOT NULL,
+        amount        INTEGER NOT NULL,
+        expires_at    TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX usage_reservations_by_meter ON usage_reservations(tenant_id, feature, period_start, expires_at);
+      CREATE INDEX usage_reservations_by_expiry ON usage_reservations(expires_at);
+
+      CREATE TABLE usage_idempotency (
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        key           TEXT NOT NULL,
+        request_hash  TEXT NOT NULL,             -- SHA-256 of the request: the same key with another body is a conflict
+        status        INTEGER NOT NULL,
+        answer        TEXT NOT NULL,             -- the first answer, JSON
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+      ) STRICT;
+      CREATE INDEX usage_idempotency_by_expiry ON usage_idempotency(expires_at);
+    `,
+  },
 ];
