@@ -26,6 +26,7 @@ import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import { openServices, type EntitleServices } from './services.js';
+import { usageRoutes } from './usage/usage-routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -150,6 +151,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       [CALENDAR_LIMIT_FEATURE]: async (tenantId) => (await services.store.connections.list(tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length,
     },
   });
+  await app.register(usageRoutes, { meters: services.meters });
   await app.register(adminRoutes, { services, prefix: '/api/admin' });
   await app.register(ofrepRoutes, { services });
   await app.register(unleashRoutes, { services });

@@ -43,6 +43,16 @@ export const VersionConflictError = createError<[string]>(
 export const TokenNotFoundError = createError<[string]>('ENT_ERR_TOKEN_NOT_FOUND', 'Token "%s" not found', 404);
 export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
 
+// Metered usage
+export const NotAMeterError = createError<[string]>('ENT_ERR_NOT_A_METER', 'feature: "%s" is not a meter', 400);
+export const IdempotencyConflictError = createError<[string]>(
+  'ENT_ERR_IDEMPOTENCY_CONFLICT',
+  'idempotencyKey: "%s" was already used with another request in the last 24 hours',
+  409,
+);
+export const ReservationNotFoundError = createError<[string]>('ENT_ERR_RESERVATION_NOT_FOUND', 'Reservation "%s" not found', 404);
+export const ReservationExpiredError = createError<[string]>('ENT_ERR_RESERVATION_EXPIRED', 'Reservation "%s" has expired: its units went back', 409);
+
 // Calendar connections and OAuth
 export const ConnectionNotFoundError = createError('ENT_ERR_CONNECTION_NOT_FOUND', 'Connection not found', 404);
 export const ProviderNotConfiguredError = createError<[string, string]>(

@@ -16,6 +16,7 @@ import type { PolicySnapshot } from './policy/types.js';
 import { openStore } from './store/open-store.js';
 import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
+import { Meters } from './usage/meters.js';
 
 export interface EntitleServices {
   readonly config: Config;
@@ -28,6 +29,8 @@ export interface EntitleServices {
   readonly client: Client;
   readonly cipher: TokenCipher;
   readonly operations: TenantOperations;
+  /** Metered usage: consume, refund, reserve, grant, read. */
+  readonly meters: Meters;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
   close(): Promise<void>;
@@ -68,7 +71,8 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, close };
+    const meters = new Meters({ usage: store.usage, policy, tenants, clock });
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, releases, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,5 +1,5 @@
-// The admin API under /api/admin: tenants, overrides, entitlements, audit, policy, API tokens
-// and key rotation, for admin-role tokens only, rate-limited per caller.
+// The admin API under /api/admin: tenants, overrides, entitlements, audit, policy, API tokens,
+// key rotation and metered usage, for admin-role tokens only, rate-limited per caller.
 
 import type { FastifyPluginAsync } from 'fastify';
 import { limitRoutes } from '../http/rate-limit.js';
@@ -9,6 +9,7 @@ import { overrideRoutes } from './override-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { tokenRoutes } from './token-routes.js';
+import { usageAdminRoutes } from './usage-admin-routes.js';
 
 export const adminRoutes: FastifyPluginAsync<{ services: EntitleServices }> = async (fastify, { services }) => {
   await limitRoutes(fastify, services.config.rateLimits.admin, 'admin');
@@ -17,4 +18,5 @@ export const adminRoutes: FastifyPluginAsync<{ services: EntitleServices }> = as
   await fastify.register(auditRoutes, { services });
   await fastify.register(policyRoutes, { services });
   await fastify.register(tokenRoutes, { services });
+  await fastify.register(usageAdminRoutes, { services });
 };

@@ -10,6 +10,7 @@ import { StoreContext } from './repositories/store-context.js';
 import { TableTransferStore } from './repositories/table-transfer.js';
 import { TenantStore } from './repositories/tenants.js';
 import { OAuthStateStore, TokenStore } from './repositories/tokens.js';
+import { UsageStore } from './repositories/usage.js';
 import type { SqlPort } from './sql-port.js';
 import type { ChangeFeed, EntitleStore } from './store.js';
 
@@ -32,6 +33,7 @@ export class SqlStore implements EntitleStore {
   readonly connections: ConnectionStore;
   readonly oauthStates: OAuthStateStore;
   readonly secrets: SecretStore;
+  readonly usage: UsageStore;
   readonly changes: ChangeQueries;
   /** Export and import of whole tables (store/transfer). */
   readonly transfer: TableTransferStore;
@@ -52,6 +54,7 @@ export class SqlStore implements EntitleStore {
     this.connections = new ConnectionStore(this.#ctx);
     this.oauthStates = new OAuthStateStore(this.#ctx);
     this.secrets = new SecretStore(this.#ctx);
+    this.usage = new UsageStore(this.#ctx);
     this.changes = new ChangeQueries(this.#ctx, parts.watch);
     this.transfer = new TableTransferStore(this.#ctx);
   }

@@ -4,6 +4,7 @@
 
 import type { CalendarProviderName, EventChange } from '../calendar/calendar-client.js';
 import type { FeatureValue } from '../policy/types.js';
+import type { UsageStore } from './repositories/usage.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
 export interface Tenant {
@@ -320,6 +321,8 @@ export interface EntitleStore {
   readonly connections: ConnectionRepository;
   readonly oauthStates: OAuthStateRepository;
   readonly secrets: SecretRepository;
+  /** Usage of meters: counters per period, grants, reservations, idempotent answers. */
+  readonly usage: UsageStore;
   readonly changes: ChangeFeed;
   /**
    * Registers work that must finish after every committed write and before the write's

@@ -45,6 +45,15 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'DELETE', url: '/api/admin/tokens/000000000000', admin: true },
   { method: 'GET', url: '/api/admin/audit/verify', admin: true },
   { method: 'POST', url: '/api/admin/keys/rotate', admin: true },
+  { method: 'POST', url: '/api/usage/consume' },
+  { method: 'POST', url: '/api/usage/refund' },
+  { method: 'POST', url: '/api/usage/reserve' },
+  { method: 'POST', url: '/api/usage/reservations/rsv_missing/commit' },
+  { method: 'POST', url: '/api/usage/reservations/rsv_missing/release' },
+  { method: 'GET', url: '/api/usage' },
+  { method: 'GET', url: '/api/admin/tenants/:tenant/usage', admin: true },
+  { method: 'POST', url: '/api/admin/tenants/:tenant/usage/:feature/grants', admin: true },
+  { method: 'POST', url: '/api/admin/tenants/:tenant/usage/:feature/reset', admin: true },
 ];
 
 export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {

@@ -10,7 +10,10 @@
 // Past periods' rows are kept: a new period is a new row, created on its first write.
 
 import { randomUUID } from 'node:crypto';
-import type { SqlExecutor, SqlPort, SqlRow } from './sql-port.js';
+import { auditEvents } from '../audit-events.js';
+import type { SqlExecutor, SqlRow } from '../sql-port.js';
+import type { WriteContext } from '../store.js';
+import type { StoreContext } from './store-context.js';
 
 /** One meter of one tenant in one period. */
 export interface MeterKey {
@@ -82,6 +85,9 @@ export type ConsumeOutcome =
   | { readonly granted: true; readonly counter: MeterCounter; readonly sources: UsageSources; readonly crossed: readonly Threshold[] }
   | { readonly granted: false; readonly counter: MeterCounter };
 
+/** A consume that was granted. */
+export type GrantedConsume = Extract<ConsumeOutcome, { readonly granted: true }>;
+
 /** Shares of the allowance whose first crossing in a period is reported. */
 export type Threshold = 80 | 100;
 
@@ -92,6 +98,8 @@ export interface ConsumeRequest {
   readonly limit: number | null;
   /** ISO 8601 now: decides which grants and reservations have expired. */
   readonly now: string;
+  /** Who consumes, for the audit rows of threshold crossings. */
+  readonly context: WriteContext;
 }
 
 /** How a reservation's end gives units back. */
@@ -104,9 +112,17 @@ const ZERO: MeterCounter = Object.freeze({ used: 0, fromGrants: 0, reserved: 0 }
 
 const COUNTER_COLUMNS = 'used, from_grants, reserved, alerted';
 
+/** Usage writes change nothing a cache holds: the after-write hooks (tenant re-read, token cache) are not run for them. */
+const NO_HOOKS = { hooks: false } as const;
+
 /** The usage of meters: counters per period, grants, reservations and idempotent answers. */
-export class UsageRepository {
-  constructor(private readonly port: SqlPort) {}
+export class UsageStore {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** One write transaction for usage (see {@link SqlPort.write}). */
+  write<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.ctx.write(work, NO_HOOKS);
+  }
 
   /**
    * Consumes `amount` if the allowance (then unexpired grants) covers it, atomically. The common
@@ -114,9 +130,14 @@ export class UsageRepository {
    * needs grants or expired reservations reclaimed, takes a write transaction.
    */
   async consume(request: ConsumeRequest): Promise<ConsumeOutcome> {
-    const fast = await this.#consumeFromAllowance(this.port, request);
-    if (fast) return fast;
-    return this.port.write((tx) => this.consumeIn(tx, request));
+    const fast = await this.#consumeFromAllowance(this.ctx.port, request);
+    if (fast) {
+      if (fast.crossed.length === 0) return fast;
+      // A threshold may have been crossed (rare): marked and audited together, in one transaction.
+      const crossed = await this.write((tx) => this.#reportCrossings(tx, request, fast.crossed, fast.counter));
+      return { ...fast, crossed };
+    }
+    return this.write((tx) => this.consumeIn(tx, request));
   }
 
   /** {@link consume} inside a transaction the caller holds (an idempotent request records its answer in it). */
@@ -126,7 +147,7 @@ export class UsageRepository {
     let counter = counterOf(row);
     if (limit === null || counter.used + counter.reserved + amount <= limit) {
       const fast = await this.#consumeFromAllowance(tx, request);
-      if (fast) return fast;
+      if (fast) return { ...fast, crossed: await this.#reportCrossings(tx, request, fast.crossed, fast.counter) };
     }
     // Expired reservations only count until they stand in the way: reclaimed here, lazily.
     if (counter.reserved > 0) counter = await this.#reclaimReservations(tx, meter, now);
@@ -153,7 +174,8 @@ export class UsageRepository {
       [fromAllowance, fromGrants, now, meter.tenantId, meter.feature, meter.periodStart],
     );
     const after = counterOf(updated);
-    const crossed = limit === null || !updated ? [] : await this.#crossings(tx, meter, limit, row, updated);
+    const candidates = limit === null ? [] : thresholdsCrossed(limit, counter.used, after.used);
+    const crossed = await this.#reportCrossings(tx, request, candidates, after);
     return { granted: true, counter: after, sources: { allowance: fromAllowance, grants: takes }, crossed };
   }
 
@@ -162,10 +184,10 @@ export class UsageRepository {
    * each grant. Used when a gated handler fails and for the unused rest of a reservation.
    */
   async giveBack(meter: MeterKey, sources: UsageSources, now: string): Promise<MeterCounter> {
-    return this.port.write(async (tx) => this.#giveBackIn(tx, meter, sources, now));
+    return this.write(async (tx) => this.giveBackIn(tx, meter, sources, now));
   }
 
-  async #giveBackIn(tx: SqlExecutor, meter: MeterKey, sources: UsageSources, now: string): Promise<MeterCounter> {
+  async giveBackIn(tx: SqlExecutor, meter: MeterKey, sources: UsageSources, now: string): Promise<MeterCounter> {
     const fromGrants = sources.grants.reduce((sum, take) => sum + take.amount, 0);
     for (const take of sources.grants) {
       await tx.run('UPDATE usage_grants SET remaining = remaining + $1 WHERE id = $2', [take.amount, take.id]);
@@ -224,22 +246,23 @@ export class UsageRepository {
    * rest goes back), `release` gives it all back. An expired reservation has already given its
    * units back and can no longer be committed.
    */
-  async endReservationIn(tx: SqlExecutor, tenantId: string, id: string, end: { readonly commit?: number; readonly limit: number | null; readonly now: string }): Promise<ReservationEnd> {
+  async endReservationIn(tx: SqlExecutor, tenantId: string, id: string, end: { readonly commit?: number; readonly limit: number | null; readonly now: string; readonly context: WriteContext }): Promise<ReservationEnd> {
     const row = await tx.get('SELECT * FROM usage_reservations WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
     if (!row) return { kind: 'missing' };
     const reservation = reservationOf(row);
     const meter: MeterKey = { tenantId, feature: reservation.feature, periodStart: reservation.periodStart };
     await tx.run('DELETE FROM usage_reservations WHERE id = $1', [id]);
+    // An expired reservation no longer counts (a consume that needs its units recounts `reserved` without it).
+    if (reservation.expiresAt <= end.now) return { kind: 'expired', reservation };
     await this.#lock(tx, meter, end.now);
     await tx.run(
       `UPDATE usage_counters SET reserved = CASE WHEN reserved > $1 THEN reserved - $1 ELSE 0 END WHERE tenant_id = $2 AND feature = $3 AND period_start = $4`,
       [reservation.amount, tenantId, reservation.feature, reservation.periodStart],
     );
-    if (reservation.expiresAt <= end.now) return { kind: 'expired', reservation };
     if (end.commit === undefined || end.commit === 0) return { kind: 'done', reservation, outcome: undefined };
     // The units were held for this commit: it consumes from the allowance, then grants, and
     // whatever neither covers any more (a grant expired meanwhile) still counts in the period.
-    const outcome = await this.consumeIn(tx, { meter, amount: end.commit, limit: end.limit, now: end.now });
+    const outcome = await this.consumeIn(tx, { meter, amount: end.commit, limit: end.limit, now: end.now, context: end.context });
     if (outcome.granted) return { kind: 'done', reservation, outcome };
     const forced = await tx.get(
       `UPDATE usage_counters SET used = used + $1, updated_at = $2 WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 RETURNING ${COUNTER_COLUMNS}`,
@@ -249,7 +272,7 @@ export class UsageRepository {
   }
 
   /** The counter of one period, with expired reservations not counted. */
-  async counter(meter: MeterKey, now: string, tx: SqlExecutor = this.port): Promise<MeterCounter> {
+  async counter(meter: MeterKey, now: string, tx: SqlExecutor = this.ctx.port): Promise<MeterCounter> {
     const row = await tx.get(
       `SELECT c.used, c.from_grants,
           (SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
@@ -262,16 +285,24 @@ export class UsageRepository {
 
   /** Every period's counter of a tenant (past periods are kept for reports), newest first. */
   async history(tenantId: string, feature?: string): Promise<{ feature: string; periodStart: string; used: number; fromGrants: number }[]> {
-    const rows = await this.port.all(
+    const rows = await this.ctx.port.all(
       `SELECT feature, period_start, used, from_grants FROM usage_counters WHERE tenant_id = $1 ${feature === undefined ? '' : 'AND feature = $2'}
-        ORDER BY feature ${this.port.sql.byteOrder}, period_start DESC`,
+        ORDER BY feature ${this.ctx.port.sql.byteOrder}, period_start DESC`,
       feature === undefined ? [tenantId] : [tenantId, feature],
     );
     return rows.map((row) => ({ feature: String(row.feature), periodStart: String(row.period_start), used: Number(row.used), fromGrants: Number(row.from_grants) }));
   }
 
-  /** Adds a top-up. */
-  async grantIn(tx: SqlExecutor, input: { tenantId: string; feature: string; amount: number; reason: string; actor: string; expiresAt: string | null; now: string }): Promise<UsageGrant> {
+  /** Adds a top-up, audited with it. */
+  async grant(input: { tenantId: string; feature: string; amount: number; reason: string; expiresAt: string | null }, context: WriteContext): Promise<UsageGrant> {
+    return this.write(async (tx) => {
+      const grant = await this.#insertGrant(tx, { ...input, actor: context.actor, now: this.ctx.nowIso() });
+      await this.ctx.appendAudit(tx, [auditEvents.usageGranted(context, grant)]);
+      return grant;
+    });
+  }
+
+  async #insertGrant(tx: SqlExecutor, input: { tenantId: string; feature: string; amount: number; reason: string; actor: string; expiresAt: string | null; now: string }): Promise<UsageGrant> {
     const grant: UsageGrant = {
       id: `grt_${randomUUID()}`,
       tenantId: input.tenantId,
@@ -291,18 +322,22 @@ export class UsageRepository {
   }
 
   /** Unexpired grants with units left, soonest-expiring first (never-expiring last). */
-  async grants(tenantId: string, feature: string, now: string, tx: SqlExecutor = this.port): Promise<UsageGrant[]> {
+  async grants(tenantId: string, feature: string, now: string, tx: SqlExecutor = this.ctx.port): Promise<UsageGrant[]> {
     return this.#usableGrants(tx, { tenantId, feature, periodStart: '' }, now);
   }
 
-  /** Sets a period's usage back to zero (an operator's reset); returns the counter before. */
-  async resetIn(tx: SqlExecutor, meter: MeterKey, now: string): Promise<MeterCounter> {
-    const before = await this.counter(meter, now, tx);
-    await tx.run(
-      `UPDATE usage_counters SET used = 0, from_grants = 0, alerted = 0, updated_at = $1 WHERE tenant_id = $2 AND feature = $3 AND period_start = $4`,
-      [now, meter.tenantId, meter.feature, meter.periodStart],
-    );
-    return before;
+  /** Sets a period's usage back to zero (an operator's reset), audited; returns the counter before. */
+  async reset(meter: MeterKey, context: WriteContext): Promise<MeterCounter> {
+    return this.write(async (tx) => {
+      const now = this.ctx.nowIso();
+      const before = await this.counter(meter, now, tx);
+      await tx.run(
+        `UPDATE usage_counters SET used = 0, from_grants = 0, alerted = 0, updated_at = $1 WHERE tenant_id = $2 AND feature = $3 AND period_start = $4`,
+        [now, meter.tenantId, meter.feature, meter.periodStart],
+      );
+      await this.ctx.appendAudit(tx, [auditEvents.usageReset(context, meter, before)]);
+      return before;
+    });
   }
 
   /**
@@ -311,7 +346,7 @@ export class UsageRepository {
    * transaction as the work, so a process killed after the commit still answers a retry.
    */
   async idempotent<T>(tenantId: string, claim: IdempotencyClaim, now: string, work: (tx: SqlExecutor) => Promise<{ result: T; answer: StoredAnswer }>): Promise<IdempotentOutcome<T>> {
-    return this.port.write(async (tx) => {
+    return this.write(async (tx) => {
       const seen = await tx.get('SELECT request_hash, status, answer FROM usage_idempotency WHERE tenant_id = $1 AND key = $2 AND expires_at > $3', [tenantId, claim.key, now]);
       if (seen) {
         if (seen.request_hash !== claim.requestHash) return { kind: 'conflict' } as const;
@@ -328,25 +363,21 @@ export class UsageRepository {
     });
   }
 
-  /** Deletes idempotency records and reservations that have expired; returns how many. */
+  /**
+   * Deletes idempotency records and reservations that have expired; returns how many. An
+   * expired reservation already stopped counting; a counter's `reserved` may still include it
+   * (an upper bound) until a consume that needs the units recounts it from the open ones.
+   */
   async purgeExpired(now: string): Promise<number> {
-    return this.port.write(async (tx) => {
+    return this.write(async (tx) => {
       const answers = await tx.run('DELETE FROM usage_idempotency WHERE expires_at <= $1', [now]);
-      // An expired reservation's units are still in its counter's `reserved`: give them back with it.
-      const expired = await tx.all('SELECT id, tenant_id, feature, period_start, amount FROM usage_reservations WHERE expires_at <= $1', [now]);
-      for (const row of expired) {
-        await tx.run(
-          'UPDATE usage_counters SET reserved = CASE WHEN reserved > $1 THEN reserved - $1 ELSE 0 END WHERE tenant_id = $2 AND feature = $3 AND period_start = $4',
-          [Number(row.amount), String(row.tenant_id), String(row.feature), String(row.period_start)],
-        );
-        await tx.run('DELETE FROM usage_reservations WHERE id = $1', [String(row.id)]);
-      }
-      return answers.changes + expired.length;
+      const reservations = await tx.run('DELETE FROM usage_reservations WHERE expires_at <= $1', [now]);
+      return answers.changes + reservations.changes;
     });
   }
 
   /** Where the database itself checks and counts: one statement, no transaction needed. */
-  async #consumeFromAllowance(executor: SqlExecutor, { meter, amount, limit, now }: ConsumeRequest): Promise<ConsumeOutcome | undefined> {
+  async #consumeFromAllowance(executor: SqlExecutor, { meter, amount, limit, now }: ConsumeRequest): Promise<GrantedConsume | undefined> {
     const params = [amount, now, meter.tenantId, meter.feature, meter.periodStart];
     const row =
       limit === null
@@ -361,7 +392,7 @@ export class UsageRepository {
           );
     if (!row) return undefined;
     const counter = counterOf(row);
-    const crossed = limit === null ? [] : await this.#crossings(executor, meter, limit, { ...row, used: counter.used - amount }, row);
+    const crossed = limit === null ? [] : thresholdsCrossed(limit, counter.used - amount, counter.used).filter((threshold) => Number(row.alerted) < threshold);
     return { granted: true, counter, sources: { allowance: amount, grants: [] }, crossed };
   }
 
@@ -384,13 +415,13 @@ export class UsageRepository {
     return row;
   }
 
+  /** Recounts `reserved` from the reservations still open: expired ones stop counting here. */
   async #reclaimReservations(tx: SqlExecutor, meter: MeterKey, now: string): Promise<MeterCounter> {
-    await tx.run('DELETE FROM usage_reservations WHERE tenant_id = $1 AND feature = $2 AND period_start = $3 AND expires_at <= $4', [meter.tenantId, meter.feature, meter.periodStart, now]);
     const row = await tx.get(
       `UPDATE usage_counters SET reserved = (SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
-          WHERE r.tenant_id = $1 AND r.feature = $2 AND r.period_start = $3)
+          WHERE r.tenant_id = $1 AND r.feature = $2 AND r.period_start = $3 AND r.expires_at > $4)
         WHERE tenant_id = $1 AND feature = $2 AND period_start = $3 RETURNING ${COUNTER_COLUMNS}`,
-      [meter.tenantId, meter.feature, meter.periodStart],
+      [meter.tenantId, meter.feature, meter.periodStart, now],
     );
     return counterOf(row);
   }
@@ -405,24 +436,37 @@ export class UsageRepository {
   }
 
   /**
-   * The thresholds this write crossed for the first time in the period. Marking them is itself
-   * conditional (`alerted < threshold`), so each is reported once even when writers race.
+   * Marks and audits the thresholds a consume crossed, if no writer reported them first: the
+   * mark is conditional (`alerted < threshold`), so each is audited once per period even when
+   * writers race.
    */
-  async #crossings(executor: SqlExecutor, meter: MeterKey, limit: number, before: SqlRow, after: SqlRow): Promise<Threshold[]> {
-    const was = Number(before.used);
-    const is = Number(after.used);
-    const crossed = ([80, 100] as const).filter((threshold) => {
-      const mark = Math.ceil((limit * threshold) / 100);
-      return limit > 0 && was < mark && is >= mark && Number(after.alerted) < threshold;
-    });
-    const highest = crossed.at(-1);
-    if (highest === undefined) return [];
-    const marked = await executor.run(
-      'UPDATE usage_counters SET alerted = $1 WHERE tenant_id = $2 AND feature = $3 AND period_start = $4 AND alerted < $1',
-      [highest, meter.tenantId, meter.feature, meter.periodStart],
+  async #reportCrossings(tx: SqlExecutor, request: ConsumeRequest, candidates: readonly Threshold[], counter: MeterCounter): Promise<Threshold[]> {
+    const highest = candidates.at(-1);
+    if (highest === undefined || request.limit === null) return [];
+    const { meter } = request;
+    const marked = await tx.run('UPDATE usage_counters SET alerted = $1 WHERE tenant_id = $2 AND feature = $3 AND period_start = $4 AND alerted < $1', [
+      highest,
+      meter.tenantId,
+      meter.feature,
+      meter.periodStart,
+    ]);
+    if (marked.changes !== 1) return [];
+    const crossed = [...candidates];
+    await this.ctx.appendAudit(
+      tx,
+      crossed.map((threshold) => auditEvents.usageThreshold(request.context, meter, { threshold, limit: request.limit as number, used: counter.used })),
     );
-    return marked.changes === 1 ? crossed : [];
+    return crossed;
   }
+}
+
+/** The thresholds (80 %, 100 % of the allowance) that usage passed going from `was` to `is`. */
+export function thresholdsCrossed(limit: number, was: number, is: number): Threshold[] {
+  if (limit <= 0) return [];
+  return ([80, 100] as const).filter((threshold) => {
+    const mark = Math.ceil((limit * threshold) / 100);
+    return was < mark && is >= mark;
+  });
 }
 
 function counterOf(row: SqlRow | undefined): MeterCounter {
