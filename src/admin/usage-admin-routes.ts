@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
 import type { EntitleServices } from '../services.js';
 import { MAX_USAGE_AMOUNT } from '../usage/meters.js';
-import { GrantSchema, MeterReadingSchema } from '../usage/usage-schemas.js';
+import { GrantSchema, MeterReadingSchema, withReading } from '../usage/usage-schemas.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
 
 const MeterParams = Type.Object({ tenant: TenantId, feature: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -21,7 +21,7 @@ const GrantBody = Type.Object(
 
 const UsageReport = Type.Object({
   tenant: Type.String(),
-  meters: Type.Array(Type.Intersect([MeterReadingSchema, Type.Object({ grants: Type.Array(GrantSchema) })])),
+  meters: Type.Array(withReading({ grants: Type.Array(GrantSchema) })),
   history: Type.Array(Type.Object({ feature: Type.String(), periodStart: Type.String(), used: Type.Integer(), fromGrants: Type.Integer() }), {
     description: "every period's usage, current and past, newest first per feature",
   }),

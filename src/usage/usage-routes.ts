@@ -10,7 +10,7 @@ import { RoleNotAllowedError } from '../errors.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import type { Meters, UsageAnswer } from './meters.js';
 import { MAX_RESERVATION_SECONDS, MAX_USAGE_AMOUNT } from './meters.js';
-import { GrantedBody, LimitReachedBody, MeterReadingSchema, ReservationBody } from './usage-schemas.js';
+import { GrantedBody, LimitReachedBody, MeterReadingSchema, ReservationBody, withReading } from './usage-schemas.js';
 
 export interface UsageRoutesOptions {
   readonly meters: Meters;
@@ -45,10 +45,7 @@ const CommitBody = Type.Object(
 );
 const ReleaseBody = Type.Object({ tenantId: TenantField }, { additionalProperties: false });
 const ReservationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
-const EndedBody = Type.Intersect([
-  Type.Object({ reservationId: Type.String(), committed: Type.Integer(), released: Type.Integer() }),
-  MeterReadingSchema,
-]);
+const EndedBody = withReading({ reservationId: Type.String(), committed: Type.Integer(), released: Type.Integer() });
 const UsageErrors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody, ...AUTH_ERRORS } as const;
 
 /** The tenant a request works on: its own, or the one an admin or client token names. */
@@ -92,7 +89,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
         tags: ['usage'],
         summary: "Give units back to the current period (usage never goes below 0)",
         body: UsageBody,
-        response: { 200: Type.Intersect([Type.Object({ refunded: Type.Integer() }), MeterReadingSchema]), ...UsageErrors },
+        response: { 200: withReading({ refunded: Type.Integer() }), ...UsageErrors },
       },
     },
     async (request, reply) => {

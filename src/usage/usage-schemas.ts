@@ -1,6 +1,6 @@
 // JSON Schemas of metered usage answers: one reading shape everywhere, documented once.
 
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 
 const LimitValue = Type.Union([Type.Integer({ minimum: 0 }), Type.Literal('unlimited')]);
 
@@ -18,13 +18,13 @@ export const MeterReadingSchema = Type.Object({
   resetsAt: Type.Union([Type.String(), Type.Null()], { description: 'when the allowance starts afresh (UTC); null for a lifetime allowance' }),
 });
 
-export const GrantedBody = Type.Intersect([
-  Type.Object({
-    granted: Type.Literal(true),
-    from: Type.Object({ allowance: Type.Integer(), grants: Type.Integer() }, { description: 'where the units came from' }),
-  }),
-  MeterReadingSchema,
-]);
+/** A meter reading with more fields (one flat object: the OpenAPI document and the serializer want no allOf). */
+export const withReading = <P extends Record<string, TSchema>>(properties: P) => Type.Object({ ...properties, ...MeterReadingSchema.properties });
+
+export const GrantedBody = withReading({
+  granted: Type.Literal(true),
+  from: Type.Object({ allowance: Type.Integer(), grants: Type.Integer() }, { description: 'where the units came from' }),
+});
 
 export const LimitReachedBody = Type.Object(
   {
@@ -42,10 +42,7 @@ export const LimitReachedBody = Type.Object(
   { additionalProperties: true, description: 'Limit reached (the meter is used up for this period), or a credential without the role' },
 );
 
-export const ReservationBody = Type.Intersect([
-  Type.Object({ reservationId: Type.String(), amount: Type.Integer(), expiresAt: Type.String() }),
-  MeterReadingSchema,
-]);
+export const ReservationBody = withReading({ reservationId: Type.String(), amount: Type.Integer(), expiresAt: Type.String() });
 
 export const GrantSchema = Type.Object({
   id: Type.String(),
