@@ -16,6 +16,7 @@ import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
+import meterGate from './gate/meter-gate.js';
 import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -137,6 +138,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         details: { status: denial.status, reason: denial.reason, method: request.method, route: request.routeOptions.url ?? request.url, requestId: request.id },
       });
     },
+  });
+  await app.register(meterGate, {
+    isMeter: (key) => services.meters.isMeter(key),
+    consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
+      services.meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal), requestId } }),
+    giveBack: (consumption) => services.meters.giveBack(consumption),
   });
   await app.register(healthRoutes, { services });
   const clients = createCalendarClients(config);

@@ -13,8 +13,14 @@ import { featureNotAvailable } from './feature-denial.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { DecisionCache, DecisionKey } from './decision-cache.js';
 
-/** What a route declares: a feature key, or a feature that applies only when `when` says so. */
-export type FeatureRequirement = string | { readonly key: string; readonly when: (request: FastifyRequest) => boolean };
+/**
+ * What a route declares: a feature key, a feature that applies only when `when` says so, or a
+ * meter to consume from before the handler runs (see meter-gate.ts).
+ */
+export type FeatureRequirement =
+  | string
+  | { readonly key: string; readonly when: (request: FastifyRequest) => boolean }
+  | { readonly key: string; readonly consume: number };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -106,6 +112,8 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     const key = typeof requirement === 'string' ? requirement : requirement.key;
     if (typeof key !== 'string' || key === '') throw new TypeError(`route ${route.url}: config.feature should name a feature`);
     if (!options.feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
+    // A meter to consume from: the meter gate's (it consumes, and gives back when the handler fails).
+    if (typeof requirement === 'object' && 'consume' in requirement) return;
     if (typeof requirement === 'string') {
       // onRequest: the cheapest place, before the body is even parsed.
       route.onRequest = [...toArray(route.onRequest), gate(key)];
