@@ -14,6 +14,7 @@ import { registerPolicy } from './commands/policy-command.js';
 import { registerStore } from './commands/store-command.js';
 import { registerTenants } from './commands/tenants-command.js';
 import { registerTokens } from './commands/tokens-command.js';
+import { registerUsage } from './commands/usage-command.js';
 import { registerValidate, UsageError } from './commands/validate-command.js';
 
 /** Runs the CLI with `args` (without node and script) and returns the exit code. */
@@ -34,6 +35,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerAudit(program, context, (code) => (exitCode = code));
   registerPolicy(program, context, (code) => (exitCode = code));
   registerStore(program, context);
+  registerUsage(program, context, (code) => (exitCode = code));
   for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 
   try {
