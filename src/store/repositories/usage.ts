@@ -112,6 +112,10 @@ const ZERO: MeterCounter = Object.freeze({ used: 0, fromGrants: 0, reserved: 0 }
 
 const COUNTER_COLUMNS = 'used, from_grants, reserved, alerted';
 
+/** A period's counter, created on its first write (a no-op when it exists). */
+const INSERT_COUNTER = `INSERT INTO usage_counters (tenant_id, feature, period_start, used, from_grants, reserved, alerted, updated_at)
+  VALUES ($1, $2, $3, 0, 0, 0, 0, $4) ON CONFLICT (tenant_id, feature, period_start) DO NOTHING`;
+
 /** Usage writes change nothing a cache holds: the after-write hooks (tenant re-read, token cache) are not run for them. */
 const NO_HOOKS = { hooks: false } as const;
 
@@ -130,12 +134,27 @@ export class UsageStore {
    * needs grants or expired reservations reclaimed, takes a write transaction.
    */
   async consume(request: ConsumeRequest): Promise<ConsumeOutcome> {
-    const fast = await this.#consumeFromAllowance(this.ctx.port, request);
-    if (fast) {
-      if (fast.crossed.length === 0) return fast;
-      // A threshold may have been crossed (rare): marked and audited together, in one transaction.
-      const crossed = await this.write((tx) => this.#reportCrossings(tx, request, fast.crossed, fast.counter));
-      return { ...fast, crossed };
+    const { port } = this.ctx;
+    const { meter } = request;
+    // Bounded: the second round finds the row the first created.
+    for (let round = 0; round < 2; round++) {
+      const fast = await this.#consumeFromAllowance(port, request);
+      if (fast) {
+        if (fast.crossed.length === 0) return fast;
+        // A threshold may have been crossed (rare): marked and audited together, in one transaction.
+        const crossed = await this.write((tx) => this.#reportCrossings(tx, request, fast.crossed, fast.counter));
+        return { ...fast, crossed };
+      }
+      const row = await port.get(`SELECT ${COUNTER_COLUMNS} FROM usage_counters WHERE tenant_id = $1 AND feature = $2 AND period_start = $3`, [meter.tenantId, meter.feature, meter.periodStart]);
+      if (!row) {
+        // The period's first write: its row, then the one-statement consume again (no job starts a period).
+        await port.run(INSERT_COUNTER, [meter.tenantId, meter.feature, meter.periodStart, request.now]);
+        continue;
+      }
+      // Refused by the allowance, with nothing that could still cover it (no open reservation
+      // to reclaim, no grant): refused without taking the write lock.
+      if (Number(row.reserved) === 0 && !(await this.#hasUsableGrant(port, meter, request.now))) return { granted: false, counter: counterOf(row) };
+      break;
     }
     return this.write((tx) => this.consumeIn(tx, request));
   }
@@ -401,11 +420,7 @@ export class UsageStore {
    * period) and locks it for the transaction, returning it as it stands.
    */
   async #lock(tx: SqlExecutor, meter: MeterKey, now: string): Promise<SqlRow> {
-    await tx.run(
-      `INSERT INTO usage_counters (tenant_id, feature, period_start, used, from_grants, reserved, alerted, updated_at) VALUES ($1, $2, $3, 0, 0, 0, 0, $4)
-        ON CONFLICT (tenant_id, feature, period_start) DO NOTHING`,
-      [meter.tenantId, meter.feature, meter.periodStart, now],
-    );
+    await tx.run(INSERT_COUNTER, [meter.tenantId, meter.feature, meter.periodStart, now]);
     // An update that changes nothing still takes the row lock (PostgreSQL) and returns the row as committed.
     const row = await tx.get(
       `UPDATE usage_counters SET updated_at = updated_at WHERE tenant_id = $1 AND feature = $2 AND period_start = $3 RETURNING ${COUNTER_COLUMNS}`,
@@ -424,6 +439,14 @@ export class UsageStore {
       [meter.tenantId, meter.feature, meter.periodStart, now],
     );
     return counterOf(row);
+  }
+
+  async #hasUsableGrant(executor: SqlExecutor, meter: MeterKey, now: string): Promise<boolean> {
+    const row = await executor.get(
+      'SELECT 1 AS found FROM usage_grants WHERE tenant_id = $1 AND feature = $2 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $3) LIMIT 1',
+      [meter.tenantId, meter.feature, now],
+    );
+    return row !== undefined;
   }
 
   async #usableGrants(tx: SqlExecutor, meter: MeterKey, now: string): Promise<UsageGrant[]> {
