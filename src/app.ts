@@ -17,7 +17,7 @@ import type { Config } from './config.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
 import meterGate from './gate/meter-gate.js';
-import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
+import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
@@ -31,6 +31,10 @@ import { usageRoutes } from './usage/usage-routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /**
+     * The running service's parts, for whoever holds the app (the server entry, tests). Route
+     * plugins never read it: each receives the narrow dependencies it uses as options.
+     */
     entitle: EntitleServices;
   }
 }
@@ -125,7 +129,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
-    feature: (key) => services.policy.snapshot.features.get(key),
+    features: () => services.policy.snapshot.features,
+    consume: (principal, feature, amount, { idempotencyKey }) =>
+      services.meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal) } }),
     onDenied: async (request, denial) => {
       // 401s are authentication failures, not decisions: the access log has them.
       if (denial.status === 401 || !denial.principal) return;
@@ -139,28 +145,41 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       });
     },
   });
+  const { store, policy, tenants, provider, cipher, clock, operations, releases, meters } = services;
+  const feature = (key: string) => policy.snapshot.features.get(key);
+  await app.register(healthRoutes, { store, policy, tenants });
   await app.register(meterGate, {
-    isMeter: (key) => services.meters.isMeter(key),
+    isMeter: (key) => meters.isMeter(key),
     consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
-      services.meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal), requestId } }),
-    giveBack: (consumption) => services.meters.giveBack(consumption),
+      meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal), requestId } }),
+    giveBack: (consumption) => meters.giveBack(consumption),
   });
-  await app.register(healthRoutes, { services });
   const clients = createCalendarClients(config);
-  await app.register(calendarRoutes, { services, clients });
+  await app.register(calendarRoutes, { store, cipher, clock, feature, clients });
   await app.register(async (scope) => {
     await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
-    await scope.register(oauthRoutes, { services, clients });
+    await scope.register(oauthRoutes, { store, cipher, clock, feature, redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList }, clients });
   });
   await app.register(entitlementRoutes, {
-    services,
-    counters: {
-      [CALENDAR_LIMIT_FEATURE]: async (tenantId) => (await services.store.connections.list(tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length,
-    },
+    policy: () => policy.snapshot,
+    planOf: (tenantId) => tenants.get(tenantId)?.plan,
+    counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });
-  await app.register(usageRoutes, { meters: services.meters });
-  await app.register(adminRoutes, { services, prefix: '/api/admin' });
-  await app.register(ofrepRoutes, { services });
-  await app.register(unleashRoutes, { services });
+  await app.register(usageRoutes, { meters });
+  await app.register(adminRoutes, {
+    store,
+    operations,
+    policy,
+    tenants,
+    releases,
+    cipher,
+    clock,
+    policyDirectory: config.policyDirectory,
+    meters,
+    rateLimitPerMinute: config.rateLimits.admin,
+    prefix: '/api/admin',
+  });
+  await app.register(ofrepRoutes, { policy, provider });
+  await app.register(unleashRoutes, { policy, tenants, releases, clock });
   return app;
 }

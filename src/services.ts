@@ -8,8 +8,8 @@ import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
-import { openTokenCipher } from './oauth/encryption-keys.js';
-import type { TokenCipher } from './oauth/token-crypto.js';
+import { openTokenCipher } from './secrets/encryption-keys.js';
+import type { TokenCipher } from './secrets/token-crypto.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { reportIgnoredRollouts, UnleashReleaseSwitch } from './interop/unleash-release-switch.js';
 import type { PolicySnapshot } from './policy/types.js';
@@ -48,7 +48,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     for (const closer of closers.splice(0).reverse()) await closer();
   };
   try {
-    const store = await openStore({ env: {}, databasePath: config.databasePath, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.databaseSchema ? { databaseSchema: config.databaseSchema } : {}), clock });
+    const store = await openStore(config, { clock });
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());
@@ -65,13 +65,14 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy.on('change', report);
       closers.push(() => void policy.off('change', report));
     }
-    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, ...(releases ? { releases } : {}) });
+    const meters = new Meters({ usage: store.usage, policy, tenants, clock });
+    const provider = new EntitleProvider({
+      meters: (tenantId, decision) => meters.readDecided(tenantId, decision), policy, tenants, clock, staleBoundMs: config.staleBoundMs, ...(releases ? { releases } : {}) });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    const meters = new Meters({ usage: store.usage, policy, tenants, clock });
     return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, releases, close };
   } catch (error) {
     await close();

@@ -3,17 +3,28 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { decideAll } from '../entitlements/decide.js';
 import { explain } from '../entitlements/explain.js';
-import { heldBackBy } from '../entitlements/release-switch.js';
+import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
-import type { EntitleServices } from '../services.js';
 import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, PageQuery, pageOf, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import type { EntitleStore } from '../store/store.js';
+import type { TenantOperations } from '../tenants/tenant-operations.js';
+import type { PolicyWatcher } from '../policy/watch.js';
 
-export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
-  const { store, operations } = services;
+/** What the tenant routes use. */
+export interface TenantRoutesOptions {
+  readonly store: Pick<EntitleStore, 'tenants' | 'changes'>;
+  readonly operations: TenantOperations;
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly releases: ReleaseSwitch | undefined;
+  readonly clock: () => number;
+}
+
+export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = async (fastify, deps) => {
+  const { store, operations } = deps;
   const context = (principal: Principal, requestId: string) => ({ actor: actorOf(principal), requestId });
   const tags = ['tenants'];
 
@@ -21,7 +32,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
     '/tenants',
     { config: ADMIN, schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { ...LIMITED_ERRORS, 201: TenantBody, 400: ErrorBody, 409: ErrorBody } } },
     async (request, reply) => {
-      const tenant = await operations.createTenant(request.body, context(request.principal as Principal, request.id));
+      const tenant = await operations.createTenant(request.body, context(principalOf(request), request.id));
       return reply.status(201).header('location', `/api/admin/tenants/${tenant.id}`).send(tenant);
     },
   );
@@ -61,13 +72,13 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
         response: { ...LIMITED_ERRORS, 200: Type.Object({ before: TenantBody, after: TenantBody }), 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(request.principal as Principal, request.id)),
+    async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(principalOf(request), request.id)),
   );
 
   fastify.delete(
     '/tenants/:tenant',
     { config: ADMIN, schema: { tags, summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } },
-    async (request) => operations.deleteTenant(request.params.tenant, context(request.principal as Principal, request.id)),
+    async (request) => operations.deleteTenant(request.params.tenant, context(principalOf(request), request.id)),
   );
 
   fastify.get(
@@ -86,10 +97,10 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
       // Read through the store, not the cache: an operator sees exactly what is written.
       const [snapshot] = await store.changes.load([tenantId]);
       if (!snapshot) throw new TenantNotFoundError(tenantId);
-      const policy = services.policy.snapshot;
+      const policy = deps.policy.snapshot;
       // The release switch applies here as in the provider (tenant-wide: no user in this view).
-      const features = decideAll(policy, tenantState(snapshot), services.clock()).map((decision) => {
-        const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, services.releases, { tenantId }));
+      const features = decideAll(policy, tenantState(snapshot), deps.clock()).map((decision) => {
+        const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, deps.releases, { tenantId }));
         return rest;
       });
       return { tenant: tenantId, plan: snapshot.tenant.plan, policyVersion: policy.version, features };

@@ -3,8 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
-import type { EntitleServices } from '../services.js';
-import { MAX_USAGE_AMOUNT } from '../usage/meters.js';
+import { MAX_USAGE_AMOUNT, type Meters } from '../usage/meters.js';
 import { GrantSchema, MeterReadingSchema, withReading } from '../usage/usage-schemas.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
 
@@ -27,8 +26,11 @@ const UsageReport = Type.Object({
   }),
 });
 
-export const usageAdminRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
-  const { meters } = services;
+export interface UsageAdminRoutesOptions {
+  readonly meters: Meters;
+}
+
+export const usageAdminRoutes: FastifyPluginAsyncTypebox<UsageAdminRoutesOptions> = async (fastify, { meters }) => {
   const context = (principal: Principal, requestId: string) => ({ actor: actorOf(principal), requestId });
   const tags = ['usage'];
   const errors = { ...LIMITED_ERRORS, 400: ErrorBody, 404: ErrorBody };

@@ -94,6 +94,14 @@ export class Meters {
     return this.#reading(resolved, this.#nowIso());
   }
 
+  /** The meter's state for a decision already made (the OpenFeature provider's meter evaluations). */
+  async readDecided(tenantId: string, decision: Decision): Promise<MeterReading> {
+    const now = this.#clock();
+    const period = meterPeriod(decision.feature, now);
+    const resolved: ResolvedMeter = { feature: decision.feature, decision, allowance: allowanceOf(decision), meter: { tenantId, feature: decision.feature.key, periodStart: period.start }, resetsAt: period.end };
+    return this.#reading(resolved, new Date(now).toISOString());
+  }
+
   /** Every meter of the policy for a tenant, in policy order. */
   async readAll(tenantId: string): Promise<MeterReading[]> {
     const readings: MeterReading[] = [];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateKeyEntry } from '../../src/oauth/encryption-keys.js';
+import { generateKeyEntry } from '../../src/secrets/encryption-keys.js';
 import { dropSchema } from '../support/app.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 
