@@ -8,6 +8,7 @@ import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
 import { benchStore } from './store.js';
+import { benchUsage } from './usage.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
 
@@ -16,6 +17,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['http', benchHttp],
   ['writes', benchWrites],
   ['store', benchStore],
+  ['usage', benchUsage],
   ['policy', benchPolicy],
   ['memory', benchMemory],
 ];

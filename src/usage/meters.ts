@@ -27,6 +27,8 @@ export const MAX_USAGE_AMOUNT = 1_000_000;
 export const MAX_RESERVATION_SECONDS = 86_400;
 /** How long an idempotency key's first answer is kept. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** How often expired idempotency answers and reservations are purged, by the next idempotent request. */
+export const PURGE_INTERVAL_MS = 3_600_000;
 
 /** An HTTP answer, stored as the first answer of an idempotent request. */
 export interface UsageAnswer {
@@ -75,6 +77,7 @@ export class Meters {
   readonly #policy: { readonly snapshot: PolicySnapshot };
   readonly #tenants: Pick<TenantDirectory, 'get'>;
   readonly #clock: () => number;
+  #lastPurge: number | undefined;
 
   constructor(options: MetersOptions) {
     this.#usage = options.usage;
@@ -268,7 +271,11 @@ export class Meters {
   }
 
   async #consumeAnswer(resolved: ResolvedMeter, outcome: ConsumeOutcome, now: string, tx?: SqlExecutor): Promise<UsageAnswer> {
-    const reading = await this.#reading(resolved, now, tx);
+    // The one-statement consume brought every figure back with its write: no second read.
+    const reading =
+      outcome.granted && outcome.grantBalance !== undefined
+        ? meterReading(resolved.feature, resolved.allowance, { start: resolved.meter.periodStart, end: resolved.resetsAt }, outcome.counter, outcome.grantBalance)
+        : await this.#reading(resolved, now, tx);
     if (!outcome.granted) return this.#limitReached(resolved, reading);
     const fromGrants = outcome.sources.grants.reduce((sum, take) => sum + take.amount, 0);
     return { status: 200, body: { granted: true, ...reading, from: { allowance: outcome.sources.allowance, grants: fromGrants } } };
@@ -285,6 +292,7 @@ export class Meters {
 
   #claim(key: string, request: readonly unknown[]) {
     if (key.length === 0 || key.length > 200) throw new InvalidInputError('idempotencyKey: must be 1 to 200 characters');
+    this.#purgeNowAndThen();
     return {
       key,
       requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
@@ -295,6 +303,18 @@ export class Meters {
   #answerOf(outcome: Awaited<ReturnType<UsageStore['idempotent']>>, key: string): UsageAnswer {
     if (outcome.kind === 'conflict') throw new IdempotencyConflictError(key);
     return { status: outcome.answer.status, body: outcome.answer.body as Record<string, unknown> };
+  }
+
+  /**
+   * No maintenance job is needed for correctness (expired rows stop counting by themselves);
+   * the purge only keeps the tables small. It runs beside the request, at most once an interval.
+   */
+  #purgeNowAndThen(): void {
+    const now = this.#clock();
+    if (this.#lastPurge !== undefined && now - this.#lastPurge < PURGE_INTERVAL_MS) return;
+    this.#lastPurge = now;
+    // A failed purge is tried again an interval later; the request does not depend on it.
+    this.purge().catch(() => undefined);
   }
 
   #nowIso(): string {

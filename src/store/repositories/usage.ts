@@ -82,7 +82,14 @@ export type IdempotentOutcome<T> =
 
 /** The result of a consume: granted with its sources, or refused with the counter as it stands. */
 export type ConsumeOutcome =
-  | { readonly granted: true; readonly counter: MeterCounter; readonly sources: UsageSources; readonly crossed: readonly Threshold[] }
+  | {
+      readonly granted: true;
+      readonly counter: MeterCounter;
+      readonly sources: UsageSources;
+      readonly crossed: readonly Threshold[];
+      /** Units left in unexpired grants, when the consume read it with its write (then `counter.reserved` counts open reservations only). */
+      readonly grantBalance?: number;
+    }
   | { readonly granted: false; readonly counter: MeterCounter };
 
 /** A consume that was granted. */
@@ -111,6 +118,14 @@ export type ReservationEnd =
 const ZERO: MeterCounter = Object.freeze({ used: 0, fromGrants: 0, reserved: 0 });
 
 const COUNTER_COLUMNS = 'used, from_grants, reserved, alerted';
+
+/** Units of open (unexpired) reservations of the counter's period; `$2` is now, `$3…$5` the meter. */
+const OPEN_RESERVED = `(SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
+  WHERE r.tenant_id = $3 AND r.feature = $4 AND r.period_start = $5 AND r.expires_at > $2) AS open_reserved`;
+
+/** Units left in unexpired grants of the meter; `$2` is now, `$3`, `$4` the tenant and feature. */
+const GRANT_BALANCE = `(SELECT COALESCE(SUM(g.remaining), 0) FROM usage_grants g
+  WHERE g.tenant_id = $3 AND g.feature = $4 AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > $2)) AS grant_balance`;
 
 /** A period's counter, created on its first write (a no-op when it exists). */
 const INSERT_COUNTER = `INSERT INTO usage_counters (tenant_id, feature, period_start, used, from_grants, reserved, alerted, updated_at)
@@ -398,21 +413,21 @@ export class UsageStore {
   /** Where the database itself checks and counts: one statement, no transaction needed. */
   async #consumeFromAllowance(executor: SqlExecutor, { meter, amount, limit, now }: ConsumeRequest): Promise<GrantedConsume | undefined> {
     const params = [amount, now, meter.tenantId, meter.feature, meter.periodStart];
+    // The answer's figures come back with the write: open reservations and the grants' balance
+    // as subqueries of RETURNING, so a granted consume is one round trip.
+    const returning = `RETURNING ${COUNTER_COLUMNS}, ${OPEN_RESERVED}, ${GRANT_BALANCE}`;
     const row =
       limit === null
-        ? await executor.get(
-            `UPDATE usage_counters SET used = used + $1, updated_at = $2 WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 RETURNING ${COUNTER_COLUMNS}`,
-            params,
-          )
+        ? await executor.get(`UPDATE usage_counters SET used = used + $1, updated_at = $2 WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 ${returning}`, params)
         : await executor.get(
             `UPDATE usage_counters SET used = used + $1, updated_at = $2
-              WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 AND used + reserved + $1 <= $6 RETURNING ${COUNTER_COLUMNS}`,
+              WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 AND used + reserved + $1 <= $6 ${returning}`,
             [...params, limit],
           );
     if (!row) return undefined;
-    const counter = counterOf(row);
+    const counter = { used: Number(row.used), fromGrants: Number(row.from_grants), reserved: Number(row.open_reserved) };
     const crossed = limit === null ? [] : thresholdsCrossed(limit, counter.used - amount, counter.used).filter((threshold) => Number(row.alerted) < threshold);
-    return { granted: true, counter, sources: { allowance: amount, grants: [] }, crossed };
+    return { granted: true, counter, sources: { allowance: amount, grants: [] }, crossed, grantBalance: Number(row.grant_balance) };
   }
 
   /**
