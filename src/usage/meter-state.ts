@@ -17,9 +17,17 @@ export function allowanceOf(decision: Decision): Allowance {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
 }
 
+/** The period last computed for each kind, reused until it ends: consuming needs no date math. */
+const currentPeriods = new Map<string, { readonly period: UsagePeriod; readonly fromMs: number; readonly untilMs: number }>();
+
 /** The period of a meter feature at `now`. `reset: billing` follows the calendar until billing sync gives an anchor. */
 export function meterPeriod(feature: FeatureDefinition, now: number): UsagePeriod {
-  return periodAt(feature.meter?.period ?? 'none', now);
+  const kind = feature.meter?.period ?? 'none';
+  const known = currentPeriods.get(kind);
+  if (known && now >= known.fromMs && now < known.untilMs) return known.period;
+  const period = periodAt(kind, now);
+  currentPeriods.set(kind, { period, fromMs: Date.parse(period.start), untilMs: period.end === null ? Number.POSITIVE_INFINITY : Date.parse(period.end) });
+  return period;
 }
 
 /** A meter's state for one tenant, as every surface reports it. */

@@ -253,8 +253,9 @@ export class Meters {
     if (!feature) throw new FeatureNotFoundError(featureKey);
     if (feature.type !== 'meter') throw new NotAMeterError(featureKey);
     const tenant = this.#requireTenant(tenantId);
-    const decision = decide(snapshot, tenant, featureKey, this.#clock()) as Decision;
-    const period = meterPeriod(feature, this.#clock());
+    const now = this.#clock();
+    const decision = decide(snapshot, tenant, featureKey, now) as Decision;
+    const period = meterPeriod(feature, now);
     return { feature, decision, allowance: allowanceOf(decision), meter: { tenantId, feature: featureKey, periodStart: period.start }, resetsAt: period.end };
   }
 
