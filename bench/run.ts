@@ -7,6 +7,7 @@ import { benchDecisions } from './decisions.js';
 import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
+import { benchPort } from './port.js';
 import { benchStore } from './store.js';
 import { benchUsage } from './usage.js';
 import { benchWrites } from './writes.js';
@@ -17,6 +18,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['http', benchHttp],
   ['writes', benchWrites],
   ['store', benchStore],
+  ['port', benchPort],
   ['usage', benchUsage],
   ['policy', benchPolicy],
   ['memory', benchMemory],

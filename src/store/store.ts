@@ -116,6 +116,8 @@ export interface AuditFilter {
 export interface AuditRepository {
   /** Appends an event that is not part of a write (a denial, a sensitive read). */
   append(event: AuditEvent): Promise<AuditRecord>;
+  /** Appends events in order in one transaction, on the same hash chain (batched sensitive reads); runs no after-write hooks. */
+  appendBatch(events: readonly AuditEvent[]): Promise<readonly AuditRecord[]>;
   /** Newest first. */
   list(filter?: AuditFilter): Promise<Page<AuditRecord>>;
   /** Every row in chain order, for verification. */
@@ -191,7 +193,7 @@ export interface Connection {
   readonly lastSync: SyncCounts | null;
 }
 
-/** A connection's tokens as stored: ciphertexts (see oauth/token-crypto). */
+/** A connection's tokens as stored: ciphertexts (see secrets/token-crypto). */
 export interface ConnectionTokens {
   readonly accessToken: string;
   readonly refreshToken: string | null;
