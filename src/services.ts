@@ -3,7 +3,10 @@
 
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
+import { AuditRetention } from './audit/audit-retention.js';
 import type { Logger } from './logger.js';
+import { instrumentStore } from './metrics/instrument-store.js';
+import { EntitleMetrics } from './metrics/metrics.js';
 import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
@@ -33,6 +36,10 @@ export interface EntitleServices {
   readonly meters: Meters;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
+  /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
+  readonly auditRetention: AuditRetention | undefined;
+  /** Prometheus metrics (/metrics); every service reports into them. */
+  readonly metrics: EntitleMetrics;
   close(): Promise<void>;
 }
 
@@ -47,13 +54,24 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
   const close = async (): Promise<void> => {
     for (const closer of closers.splice(0).reverse()) await closer();
   };
+  // Filled in as the pieces open: the gauges read them only when scraped.
+  let current: { policy?: PolicyWatcher; tenants?: TenantDirectory } = {};
+  const metrics = new EntitleMetrics({
+    staleSince: () => current.tenants?.staleSince,
+    policyVersion: () => current.policy?.snapshot.version ?? 'none',
+    clock,
+  });
   try {
-    const store = await openStore(config, { clock });
+    const store = instrumentStore(await openStore(config, { clock }), metrics.storeDuration);
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());
+    const onInvalid = () => metrics.policyReloadFailures.inc();
+    policy.on('invalid', onInvalid);
+    closers.push(() => void policy.off('invalid', onInvalid));
     const tenants = await TenantDirectory.open(store, { logger, clock });
     closers.push(() => tenants.close());
+    current = { policy, tenants };
     let releases: UnleashReleaseSwitch | undefined;
     if (config.unleash) {
       releases = await UnleashReleaseSwitch.start(config.unleash, { logger, refreshInterval: config.unleash.refreshIntervalMs });
@@ -65,15 +83,31 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy.on('change', report);
       closers.push(() => void policy.off('change', report));
     }
-    const meters = new Meters({ usage: store.usage, policy, tenants, clock });
-    const provider = new EntitleProvider({
-      meters: (tenantId, decision) => meters.readDecided(tenantId, decision), policy, tenants, clock, staleBoundMs: config.staleBoundMs, ...(releases ? { releases } : {}) });
+    const meters = new Meters({
+      usage: store.usage,
+      policy,
+      tenants,
+      clock,
+      onConsume: ({ feature, amount, granted, crossed }) => {
+        metrics.usageConsumes.inc({ feature, outcome: granted ? 'granted' : 'refused' });
+        if (granted) metrics.usageUnits.inc({ feature }, amount);
+        for (const threshold of crossed) metrics.usageThresholds.inc({ feature, threshold: String(threshold) });
+      },
+    });
+    const provider = new EntitleProvider({ meters: (tenantId, decision) => meters.readDecided(tenantId, decision), policy, tenants, clock, staleBoundMs: config.staleBoundMs, onDecision: (decision) => metrics.countDecision(decision), ...(releases ? { releases } : {}) });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
+    let auditRetention: AuditRetention | undefined;
+    if (config.auditRetention) {
+      const retention = new AuditRetention({ audit: store.audit, ...config.auditRetention, clock, logger });
+      await retention.start();
+      closers.push(() => retention.close());
+      auditRetention = retention;
+    }
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, releases, close };
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, releases, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;

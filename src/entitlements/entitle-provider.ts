@@ -55,6 +55,8 @@ export interface EntitleProviderOptions {
   readonly staleBoundMs?: number;
   /** Usage of meters; without it a meter evaluates as its allowance with nothing used. */
   readonly meters?: MeterUsageReader;
+  /** Told of every decision made (metrics): the feature and the resolution's source and cause. */
+  readonly onDecision?: (decision: { readonly feature: string; readonly source: string; readonly cause: string }) => void;
 }
 
 const DEFAULT_STALE_BOUND_MS = 60_000;
@@ -76,6 +78,7 @@ export class EntitleProvider implements Provider {
   readonly #releases: ReleaseSwitch | undefined;
   readonly #staleBoundMs: number;
   readonly #meters: MeterUsageReader | undefined;
+  readonly #onDecision: EntitleProviderOptions['onDecision'];
   #stopReleases: (() => void) | undefined;
 
   constructor(options: EntitleProviderOptions) {
@@ -85,6 +88,7 @@ export class EntitleProvider implements Provider {
     this.#releases = options.releases;
     this.#staleBoundMs = options.staleBoundMs ?? DEFAULT_STALE_BOUND_MS;
     this.#meters = options.meters;
+    this.#onDecision = options.onDecision;
   }
 
   async initialize(): Promise<void> {
@@ -155,6 +159,10 @@ export class EntitleProvider implements Provider {
     if (toggle !== undefined && this.#releases && decision.granted) {
       const userId = context.targetingKey;
       if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId })) resolution = notReleased(decision, toggle);
+    }
+    if (this.#onDecision) {
+      const { source, cause } = resolution.flagMetadata ?? {};
+      this.#onDecision({ feature: flagKey, source: String(source), cause: String(cause) });
     }
     const staleSince = this.#tenants.staleSince;
     if (staleSince === undefined) return resolution;

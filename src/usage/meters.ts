@@ -61,6 +61,8 @@ export interface MetersOptions {
   readonly policy: { readonly snapshot: PolicySnapshot };
   readonly tenants: Pick<TenantDirectory, 'get'>;
   readonly clock: () => number;
+  /** Told of every consume (metrics): the feature, the amount, whether it was granted and the thresholds it crossed first. */
+  readonly onConsume?: (consume: { readonly feature: string; readonly amount: number; readonly granted: boolean; readonly crossed: readonly number[] }) => void;
 }
 
 /** A meter resolved for one tenant now: its definition, decision, allowance and period key. */
@@ -77,6 +79,7 @@ export class Meters {
   readonly #policy: { readonly snapshot: PolicySnapshot };
   readonly #tenants: Pick<TenantDirectory, 'get'>;
   readonly #clock: () => number;
+  readonly #onConsume: MetersOptions['onConsume'];
   #lastPurge: number | undefined;
 
   constructor(options: MetersOptions) {
@@ -84,6 +87,7 @@ export class Meters {
     this.#policy = options.policy;
     this.#tenants = options.tenants;
     this.#clock = options.clock;
+    this.#onConsume = options.onConsume;
   }
 
   /** Whether `key` names a meter of the policy in force. */
@@ -127,6 +131,7 @@ export class Meters {
     const consume = async (tx?: SqlExecutor) => {
       const consumeRequest = { meter: resolved.meter, amount: request.amount, limit: resolved.allowance, now, context: request.context };
       const outcome = tx ? await this.#usage.consumeIn(tx, consumeRequest) : await this.#usage.consume(consumeRequest);
+      this.#onConsume?.({ feature: request.feature, amount: request.amount, granted: outcome.granted, crossed: outcome.granted ? outcome.crossed : [] });
       const answer = await this.#consumeAnswer(resolved, outcome, now, tx);
       return { result: outcome, answer };
     };

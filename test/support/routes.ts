@@ -54,6 +54,7 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/api/admin/tenants/:tenant/usage', admin: true },
   { method: 'POST', url: '/api/admin/tenants/:tenant/usage/:feature/grants', admin: true },
   { method: 'POST', url: '/api/admin/tenants/:tenant/usage/:feature/reset', admin: true },
+  { method: 'GET', url: '/metrics', admin: true },
 ];
 
 export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {

@@ -57,6 +57,13 @@ describe('meters read everywhere', () => {
     });
   });
 
+  it('counts consumes and units in the metrics', async () => {
+    const admin = t.auth(await t.token('ops', 'root', { role: 'admin' }));
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics', headers: admin })).body;
+    expect(text).toContain(`entitle_usage_consumes_total{feature="${SMS}",outcome="granted"} 1`);
+    expect(text).toContain(`entitle_usage_units_consumed_total{feature="${SMS}"} 20`);
+  });
+
   it('lets a handler consume in process through request.entitlements, idempotently', async () => {
     const first = await t.app.inject({ method: 'POST', url: '/test/batch', headers, payload: { amount: 30 } });
     expect(first.json()).toEqual({ granted: true, remaining: 450, after: 450 });
