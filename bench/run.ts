@@ -11,6 +11,7 @@ import { benchPort } from './port.js';
 import { benchShipped } from './shipped.js';
 import { benchStore } from './store.js';
 import { benchUsage } from './usage.js';
+import { benchStreams } from './streams.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
 
@@ -24,6 +25,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['usage', benchUsage],
   ['policy', benchPolicy],
   ['memory', benchMemory],
+  ['streams', benchStreams],
 ];
 
 async function main(): Promise<void> {

@@ -4,25 +4,34 @@
 import { ProviderEvents } from '@openfeature/server-sdk';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
+import { ConsoleSessions } from './auth/console-sessions.js';
+import { serverKeys } from './auth/server-keys.js';
 import { TokenCache } from './auth/token-cache.js';
 import { createCalendarClients } from './calendar/calendar-clients.js';
 import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
 import meterGate from './gate/meter-gate.js';
 import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
+import { registerCors } from './http/cors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
-import { limitRoutes } from './http/rate-limit.js';
+import { requestForLog } from './http/log-redaction.js';
+import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
 import { validatorCompiler } from './http/validators.js';
+import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
+import { openOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -47,7 +56,11 @@ export interface BuildAppOptions {
   readonly logger?: false | { readonly level?: string; readonly stream?: DestinationStream };
   /** Milliseconds since the epoch; tests move time without waiting. */
   readonly clock?: () => number;
+  /** The built console (default: dist/console, what `npm run build` writes). */
+  readonly consoleDirectory?: string;
 }
+
+const BUILT_CONSOLE = fileURLToPath(new URL('../dist/console', import.meta.url));
 
 /** Paths that must never reach a log line, at any level. */
 export const REDACTED_PATHS = [
@@ -74,12 +87,26 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         : {
             level: options.logger?.level ?? config.logLevel,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            // The URL as logged: an OAuth callback's code and state stay out of the access log.
+            serializers: { req: requestForLog },
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
     // One line per request (http/request-log.ts), or none with ENTITLE_REQUEST_LOG=false.
     logController: config.requestLog ? new RequestLogController() : new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
+    // The client address behind the configured proxies only: failed-login limits key on it.
+    ...(config.trustProxy.length > 0 ? { trustProxy: [...config.trustProxy] } : {}),
+    // A slow client cannot hold a socket: the whole request (headers and body) must arrive in
+    // time, else 408, and a silent connection is closed. Node takes these when the server is
+    // created (set later, they do not apply) and checks them on the interval (default 30 s).
+    requestTimeout: config.timeouts.requestMs,
+    connectionTimeout: config.timeouts.idleMs,
+    http: {
+      requestTimeout: config.timeouts.requestMs,
+      headersTimeout: Math.min(60_000, config.timeouts.requestMs),
+      connectionsCheckingInterval: Math.min(1000, config.timeouts.requestMs),
+    },
     // Responses carry x-request-id so a client's report can be matched with the log.
     requestIdHeader: false,
   });
@@ -90,6 +117,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
+  // Periodic purges run while the app serves: a timer with jitter, no cron needed.
+  app.addHook('onReady', async () => services.maintenance.start());
+
+  const keys = serverKeys(config.sessionSecret);
+  if (!keys.shared && config.production) app.log.warn('ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops');
+  const sessions = new ConsoleSessions(keys.session, config.consoleSessionMs, services.clock);
+  const events = openOfrepEvents(services, keys.streams, config, app.log);
+  // Streams end before the server waits for its connections to close.
+  app.addHook('preClose', async () => events.close());
 
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
@@ -103,7 +139,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Swagger UI's own policy (hashes of its inline scripts), framed by no one, and usable over plain http on localhost.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url === '/docs' || request.url.startsWith('/docs/')) reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
+  });
   // Both caches are exact: dropped on every change before the change's write returns.
   const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
     // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.
@@ -126,7 +170,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     tokens.close();
     decisions.close();
   });
-  await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  await app.register(cookie);
+  await registerCors(app, config.corsOrigins);
+  await app.register(authPlugin, {
+    findToken: (hash) => tokens.find(hash),
+    ...(config.jwt ? { jwt: config.jwt } : {}),
+    clock: services.clock,
+    maxFailuresPerMinute: config.rateLimits.authFailures,
+    openSession: (value) => sessions.open(value),
+  });
+  // After authentication, before the gate: every authenticated route spends its family's budget.
+  await app.register(rateLimitPlugin, { limits: config.rateLimits });
   // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
   // is out of reach (a denial stays a 403), written on close (SIGTERM).
   const readAudit = new AuditBacklog({
@@ -183,9 +237,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     auditRead: auditReads === 'all' ? (event) => readAudit.append(event) : undefined,
     onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }),
   });
-  await app.register(async (scope) => {
-    await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
-    await scope.register(oauthRoutes, { store, cipher, clock, feature, redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList }, clients });
+  await app.register(oauthRoutes, {
+    store,
+    cipher,
+    clock,
+    feature,
+    redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList },
+    clients,
+    maintenance: services.maintenance,
   });
   await app.register(entitlementRoutes, {
     policy: () => policy.snapshot,
@@ -203,10 +262,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     clock,
     policyDirectory: config.policyDirectory,
     meters,
-    rateLimitPerMinute: config.rateLimits.admin,
+    reader: services.policyReader,
     prefix: '/api/admin',
   });
-  await app.register(ofrepRoutes, { policy, provider });
+  await app.register(ofrepRoutes, { policy, provider, events });
+  await app.register(ofrepEventRoutes, { events });
+  await app.register(consoleRoutes, {
+    sessions,
+    findToken: (hash) => tokens.find(hash),
+    audit: store.audit,
+    clock,
+    assetsDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
+    signInFailuresPerMinute: config.rateLimits.authFailures,
+  });
   await app.register(unleashRoutes, { policy, tenants, releases, clock });
   return app;
 }

@@ -1,5 +1,6 @@
 // Environment → one typed, validated Config. Nothing else reads process.env.
 
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -35,6 +36,8 @@ export interface JwtConfig {
    */
   readonly adminRole: string;
   readonly clientRole: string;
+  /** Whether tokens without `exp` are accepted (ENTITLE_JWT_ALLOW_NO_EXP=true); by default they are refused. */
+  readonly allowNoExp: boolean;
 }
 
 export interface GoogleConfig {
@@ -95,8 +98,39 @@ export interface Config extends StorageConfig {
   readonly seedDemo: boolean;
   /** How long decisions may come from the last known state when the store is out of reach. */
   readonly staleBoundMs: number;
-  /** Requests per minute per caller on admin and OAuth routes. */
-  readonly rateLimits: { readonly admin: number; readonly oauth: number };
+  /** Requests per minute per authenticated principal, by route family (docs/limits.md). */
+  readonly rateLimits: RateLimitConfig;
+  /**
+   * Proxies whose X-Forwarded-For is believed (ENTITLE_TRUST_PROXY: addresses or CIDRs); empty:
+   * the socket address is the client's.
+   */
+  readonly trustProxy: readonly string[];
+  /**
+   * requestMs: the whole request, headers and body, must arrive within it (else 408);
+   * idleMs: a connection silent this long is closed. Slow-body clients cannot hold sockets.
+   */
+  readonly timeouts: { readonly requestMs: number; readonly idleMs: number };
+  /** Origins (scheme://host[:port]) whose pages may call the app-facing routes (ENTITLE_CORS_ORIGINS); none by default. */
+  readonly corsOrigins: readonly string[];
+  /**
+   * Signs console sessions and event-stream links (ENTITLE_SESSION_SECRET, 32+ characters). Unset:
+   * a random secret per process, so sessions and stream links hold on this instance until it stops.
+   */
+  readonly sessionSecret: string | undefined;
+  /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
+  readonly consoleSessionMs: number;
+  /** OFREP event streams: caps in all and per tenant, the heartbeat period, and the public base URL links use. */
+  readonly streams: { readonly max: number; readonly perTenant: number; readonly heartbeatMs: number; readonly publicUrl: string | undefined };
+}
+
+/** Requests per minute per principal for each route family, and failed authentications per client address. */
+export interface RateLimitConfig {
+  readonly admin: number;
+  readonly oauth: number;
+  readonly calendar: number;
+  /** Entitlements, OFREP and Unleash: the read paths SDKs poll. */
+  readonly decisions: number;
+  readonly authFailures: number;
 }
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -182,6 +216,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
           roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
           adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
           clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
+          allowNoExp: env.ENTITLE_JWT_ALLOW_NO_EXP === 'true',
         }
       : undefined;
 
@@ -221,8 +256,48 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   };
   const staleBound = text('ENTITLE_STALE_BOUND_SECONDS') ?? '60';
   if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
-  const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
+  const rateLimits: RateLimitConfig = {
+    admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600),
+    oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
+    calendar: perMinute('ENTITLE_RATE_LIMIT_CALENDAR', 120),
+    decisions: perMinute('ENTITLE_RATE_LIMIT_DECISIONS', 60_000),
+    authFailures: perMinute('ENTITLE_RATE_LIMIT_AUTH_FAILURES', 30),
+  };
+  const trustProxy = (text('ENTITLE_TRUST_PROXY') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of trustProxy) if (!isAddressOrCidr(entry)) problems.push(`ENTITLE_TRUST_PROXY must list proxy addresses or CIDRs, comma-separated (got ${JSON.stringify(entry)})`);
+  const milliseconds = (name: string, fallback: number): number => {
+    const value = text(name) ?? String(fallback);
+    if (!/^\d{1,7}$/.test(value) || Number(value) < 100) problems.push(`${name} must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const timeouts = { requestMs: milliseconds('ENTITLE_REQUEST_TIMEOUT_MS', 30_000), idleMs: milliseconds('ENTITLE_IDLE_TIMEOUT_MS', 10_000) };
 
+  const corsOrigins = (text('ENTITLE_CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    // An origin exactly as browsers send it: no path, no trailing slash, no wildcard.
+    if (!/^https?:\/\/[^/\s*]+$/.test(origin) || new URL(origin).origin !== origin) problems.push(`ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got ${JSON.stringify(origin)})`);
+  }
+  const sessionSecret = text('ENTITLE_SESSION_SECRET');
+  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
+  const whole = (name: string, fallback: number, min: number, max: number): number => {
+    const value = text(name) ?? String(fallback);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const consoleSessionMinutes = whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
+  const streams = {
+    max: whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
+    perTenant: whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
+    heartbeatMs: whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
+    publicUrl: text('ENTITLE_PUBLIC_URL') === undefined ? undefined : url('ENTITLE_PUBLIC_URL', ''),
+  };
   const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
   if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
 
@@ -262,8 +337,23 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     unleash,
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
     rateLimits,
+    trustProxy,
+    timeouts,
     staleBoundMs: Number(staleBound) * 1000,
+    corsOrigins,
+    sessionSecret,
+    consoleSessionMs: consoleSessionMinutes * 60_000,
+    streams,
   };
+}
+
+/** "10.0.0.1", "::1" or "10.0.0.0/8": what fastify's trustProxy (proxy-addr) accepts. */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** A provider is configured when its client id, secret and redirect URI are all set. */

@@ -41,6 +41,8 @@ export const VersionConflictError = createError<[string]>(
 );
 
 export const TokenNotFoundError = createError<[string]>('ENT_ERR_TOKEN_NOT_FOUND', 'Token "%s" not found', 404);
+export const StreamLimitError = createError<[string]>('ENT_ERR_STREAM_LIMIT', 'Too many open event streams (%s); retry later', 503);
+export const CsrfError = createError('ENT_ERR_CSRF', 'This write needs the x-csrf-token header of your console session', 403);
 export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
 
 // Metered usage
@@ -68,6 +70,10 @@ export const ReconnectRequiredError = createError<[string]>(
   409,
 );
 export const OAuthStateError = createError<[string]>('ENT_ERR_OAUTH_STATE', '%s', 400);
+
+// Policy reads in worker threads
+export const PolicyBusyError = createError('ENT_ERR_POLICY_BUSY', 'Too many policy validations are running; retry shortly', 503);
+export const PolicyTooLargeError = createError<[string]>('ENT_ERR_POLICY_TOO_LARGE', 'The policy is too large to validate: it %s', 422);
 
 // Stores and outside services
 export const StoreUnavailableError = createError('ENT_ERR_STORE_UNAVAILABLE', 'The store is unavailable; try again shortly', 503);

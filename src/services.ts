@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
 import { AuditRetention } from './audit/audit-retention.js';
 import type { Logger } from './logger.js';
+import { Maintenance } from './maintenance/maintenance.js';
+import { purgeExpiredStatesTask } from './oauth/oauth-state.js';
 import { instrumentStore } from './metrics/instrument-store.js';
 import { EntitleMetrics } from './metrics/metrics.js';
 import type { Config } from './config.js';
@@ -13,6 +15,7 @@ import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
 import { openTokenCipher } from './secrets/encryption-keys.js';
 import type { TokenCipher } from './secrets/token-crypto.js';
+import { PolicyReader } from './policy/policy-reader.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { reportIgnoredRollouts, UnleashReleaseSwitch } from './interop/unleash-release-switch.js';
 import type { PolicySnapshot } from './policy/types.js';
@@ -26,6 +29,8 @@ export interface EntitleServices {
   readonly clock: () => number;
   readonly store: EntitleStore;
   readonly policy: PolicyWatcher;
+  /** Reads proposed policies in worker threads (validation requests; hot reloads go through it too). */
+  readonly policyReader: PolicyReader;
   readonly tenants: TenantDirectory;
   readonly provider: EntitleProvider;
   /** The OpenFeature client every decision goes through (its own domain: several apps can share a process). */
@@ -34,6 +39,8 @@ export interface EntitleServices {
   readonly operations: TenantOperations;
   /** Metered usage: consume, refund, reserve, grant, read. */
   readonly meters: Meters;
+  /** Periodic store upkeep (expired OAuth states, …): register a task, the server runs it. */
+  readonly maintenance: Maintenance;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
   /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
@@ -64,7 +71,10 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
   try {
     const store = instrumentStore(await openStore(config, { clock }), metrics.storeDuration);
     closers.push(() => store.close());
-    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
+    const policyReader = new PolicyReader();
+    closers.push(() => policyReader.close());
+    // The first read is in-thread (nothing is served yet); reloads parse off the event loop.
+    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger, read: (dir) => policyReader.readDirectory(dir) });
     closers.push(() => policy.close());
     const onInvalid = () => metrics.policyReloadFailures.inc();
     policy.on('invalid', onInvalid);
@@ -107,7 +117,12 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     }
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, releases, metrics, auditRetention, close };
+    // Started by the server (buildApp), not here: the CLI opens services too and purges nothing behind one's back.
+    const maintenance = new Maintenance({ clock, logger });
+    maintenance.register(purgeExpiredStatesTask(store));
+    // Before the store closes: a purge in progress finishes first.
+    closers.push(() => maintenance.close());
+    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, maintenance, releases, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,8 +1,7 @@
 // The admin API under /api/admin: tenants, overrides, entitlements, audit, policy, API tokens,
-// key rotation and metered usage, for admin-role tokens only, rate-limited per caller.
+// key rotation and metered usage, for admin-role tokens only (rate-limited per principal: src/http/rate-limit.ts).
 
 import type { FastifyPluginAsync } from 'fastify';
-import { limitRoutes } from '../http/rate-limit.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { overrideRoutes, type OverrideRoutesOptions } from './override-routes.js';
 import { policyRoutes, type PolicyRoutesOptions } from './policy-routes.js';
@@ -10,21 +9,20 @@ import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
 import { tokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import { usageAdminRoutes, type UsageAdminRoutesOptions } from './usage-admin-routes.js';
 
-/** What the admin routes use together, and the rate limit per caller. */
+/** What the admin routes use together. */
 export type AdminRoutesOptions = AuditRoutesOptions &
   OverrideRoutesOptions &
   PolicyRoutesOptions &
   TenantRoutesOptions &
   TokenRoutesOptions &
-  UsageAdminRoutesOptions & { readonly rateLimitPerMinute: number };
+  UsageAdminRoutesOptions;
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastify, options) => {
-  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory, meters } = options;
-  await limitRoutes(fastify, options.rateLimitPerMinute, 'admin');
+  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory, reader, meters } = options;
   await fastify.register(tenantRoutes, { store, operations, policy, releases, clock });
   await fastify.register(overrideRoutes, { store, operations, policy, clock });
   await fastify.register(auditRoutes, { store });
-  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock });
+  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock, reader });
   await fastify.register(tokenRoutes, { store, cipher, clock });
   await fastify.register(usageAdminRoutes, { meters });
 };

@@ -12,6 +12,15 @@ const Timestamp = Type.String({ description: 'ISO 8601' });
 
 export const TenantBody = Type.Object({ id: Type.String(), name: Type.String(), plan: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
 
+/** One tenant with summaries of what it holds. More sections may appear (the console shows any it does not know generically). */
+export const TenantDetailBody = Type.Object(
+  {
+    ...TenantBody.properties,
+    connections: Type.Object({ valid: Type.Integer(), invalid: Type.Integer({ description: 'need the user to connect again' }) }, { description: 'calendar connections' }),
+  },
+  { additionalProperties: true },
+);
+
 export const TenantParams = Type.Object({ tenant: TenantId });
 export const OverrideParams = Type.Object({ tenant: TenantId, feature: FeatureKey });
 
@@ -21,8 +30,13 @@ export const CreateTenantBody = Type.Object(
 );
 export const UpdateTenantBody = Type.Object({ plan: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 
-export const PageQuery = Type.Object(
-  { after: Type.Optional(Type.String({ maxLength: 256 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) },
+export const TenantListQuery = Type.Object(
+  {
+    after: Type.Optional(Type.String({ maxLength: 256 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'part of the id or the name, any case' })),
+    plan: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
   { additionalProperties: false },
 );
 
@@ -115,6 +129,9 @@ export const FeatureDefinitionBody = Type.Object(
     values: Type.Optional(Type.Array(Type.String())),
     rollout: Type.Optional(Type.Object({ unleash: Type.String() }, { additionalProperties: true })),
     requiredPlan: Type.Optional(Type.String()),
+    integer: Type.Optional(Type.Boolean({ description: 'number features: whole numbers only' })),
+    minimum: Type.Optional(Type.Number()),
+    maximum: Type.Optional(Type.Number()),
   },
   { additionalProperties: true },
 );
@@ -161,3 +178,14 @@ export const PolicyImpactBody = Type.Object(
 
 /** Route config of every admin route: an admin token, nothing less. */
 export const ADMIN = { auth: 'admin' } as const;
+
+/** The policy in force, for operators. */
+export const PolicyBody = Type.Object({
+  directory: Type.String(),
+  files: Type.Array(Type.String(), { description: 'the files the policy in force was read from, in load order' }),
+  version: Type.String(),
+  loadedAt: Type.String({ description: 'ISO 8601' }),
+  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
+  features: Type.Array(FeatureDefinitionBody),
+  plans: Type.Array(PlanDefinitionBody),
+});

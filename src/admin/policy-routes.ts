@@ -8,23 +8,16 @@ import { Type, type Static } from 'typebox';
 import { policyImpact } from '../entitlements/policy-impact.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
-import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
+import { formatIssue } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
-import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import { ADMIN, ErrorBody, type FeatureDefinitionBody, LIMITED_ERRORS, type PlanDefinitionBody, PolicyBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import type { PolicyReader } from '../policy/policy-reader.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
 
-const PolicyBody = Type.Object({
-  directory: Type.String(),
-  version: Type.String(),
-  loadedAt: Type.String({ description: 'ISO 8601' }),
-  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
-  features: Type.Array(FeatureDefinitionBody),
-  plans: Type.Array(PlanDefinitionBody),
-});
 
 const PolicyFilesBody = Type.Object(
   {
@@ -50,6 +43,8 @@ export interface PolicyRoutesOptions {
   /** The policy files a proposed change is checked against. */
   readonly policyDirectory: string;
   readonly clock: () => number;
+  /** Parses proposed policies in worker threads. */
+  readonly reader: Pick<PolicyReader, 'readTexts'>;
 }
 
 export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = async (fastify, deps) => {
@@ -62,6 +57,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
     const status = deps.policy.status;
     return {
       ...status,
+      files: snapshot.files.map((file) => basename(file)),
       lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
       features: [...snapshot.features.values()].map(featureBody),
       plans: [...snapshot.plans.values()].map(planBody),
@@ -88,14 +84,16 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
         response: {
           200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
           400: ErrorBody,
-          422: Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }),
+          422: Type.Union([Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody], { description: 'the policy is invalid (issues), or too large to validate (ENT_ERR_POLICY_TOO_LARGE)' }),
+          503: ErrorBody,
           ...LIMITED_ERRORS,
         },
       },
     },
     async (request, reply) => {
       const texts = await proposedTexts(deps, request.body, request.query.file);
-      const result = readPolicyTexts(texts);
+      // Parsed in a worker thread: megabytes of YAML take seconds, which must not stall other requests.
+      const result = await deps.reader.readTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
       return { valid: true as const, version: result.snapshot.version, impact: impactOf(deps, result.snapshot) };
     },

@@ -9,14 +9,15 @@ import { explain } from '../entitlements/explain.js';
 import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
-import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, PageQuery, pageOf, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, pageOf, TenantBody, TenantDetailBody, TenantListQuery, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import { searchTenants } from './tenant-search.js';
 import type { EntitleStore } from '../store/store.js';
 import type { TenantOperations } from '../tenants/tenant-operations.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 
 /** What the tenant routes use. */
 export interface TenantRoutesOptions {
-  readonly store: Pick<EntitleStore, 'tenants' | 'changes'>;
+  readonly store: Pick<EntitleStore, 'tenants' | 'changes' | 'connections'>;
   readonly operations: TenantOperations;
   readonly policy: Pick<PolicyWatcher, 'snapshot'>;
   readonly releases: ReleaseSwitch | undefined;
@@ -43,22 +44,33 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
       config: ADMIN,
       schema: {
         tags,
-        summary: 'List tenants by id, a page at a time',
-        querystring: PageQuery,
+        summary: 'List tenants by id, a page at a time; optionally only those matching a search or on a plan',
+        description: 'q: part of the id or the name (any case). plan: only tenants on this plan.',
+        querystring: TenantListQuery,
         response: { ...LIMITED_ERRORS, 200: pageOf(TenantBody), 400: ErrorBody },
       },
     },
     async (request) => {
-      const page = await store.tenants.list({ ...(request.query.after ? { after: request.query.after } : {}), limit: request.query.limit ?? 100 });
-      return { ...page, items: [...page.items] };
+      const { after, limit = 100, q, plan } = request.query;
+      if (q === undefined && plan === undefined) {
+        const page = await store.tenants.list({ ...(after ? { after } : {}), limit });
+        return { ...page, items: [...page.items] };
+      }
+      return searchTenants(store, { after, limit, q, plan });
     },
   );
 
-  fastify.get('/tenants/:tenant', { config: ADMIN, schema: { tags, summary: 'Read a tenant', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } }, async (request) => {
-    const tenant = await store.tenants.get(request.params.tenant);
-    if (!tenant) throw new TenantNotFoundError(request.params.tenant);
-    return tenant;
-  });
+  fastify.get(
+    '/tenants/:tenant',
+    { config: ADMIN, schema: { tags, summary: 'Read a tenant, with a summary of what it holds', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantDetailBody, 400: ErrorBody, 404: ErrorBody } } },
+    async (request) => {
+      const tenant = await store.tenants.get(request.params.tenant);
+      if (!tenant) throw new TenantNotFoundError(request.params.tenant);
+      const connections = await store.connections.list(tenant.id);
+      const valid = connections.filter((connection) => connection.status === 'valid').length;
+      return { ...tenant, connections: { valid, invalid: connections.length - valid } };
+    },
+  );
 
   fastify.patch(
     '/tenants/:tenant',

@@ -3,24 +3,18 @@
 // every evaluation goes through the same provider. Shapes and error codes follow the protocol's
 // OpenAPI document (open-feature/protocol, service/openapi.yaml).
 
-import { ErrorCode, OpenFeatureError, type EvaluationContext, type ResolutionDetails } from '@openfeature/server-sdk';
+import type { EvaluationContext } from '@openfeature/server-sdk';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyBaseLogger, FastifyError, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf, type Principal } from '../auth/principal.js';
+import { principalOf } from '../auth/principal.js';
 import { TENANT_CONTEXT_KEY, type EntitleProvider } from '../entitlements/entitle-provider.js';
 import { isClientFacing } from '../errors.js';
-import { etagOf, noneMatchHits } from '../http/etag.js';
+import { noneMatchHits } from '../http/etag.js';
 import { AUTH_ERRORS, FeatureValueSchema, noContent } from '../http/schemas.js';
-import type { FeatureValue } from '../policy/types.js';
 import type { PolicyWatcher } from '../policy/watch.js';
-
-/** The per-flag error codes OFREP allows (FLAG_NOT_FOUND has its own 404 shape). */
-const FAILURE_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const;
-type FailureCode = (typeof FAILURE_CODES)[number];
-
-/** Operators' notes on an override: for admin callers only, never for the tenant itself. */
-const OPERATOR_METADATA = ['overrideReason', 'overrideActor'];
+import { type OfrepEvents, streamLinkOf } from './ofrep-event-routes.js';
+import { evaluate, evaluateAll, FAILURE_CODES, type FailureCode } from './ofrep-evaluation.js';
 
 const Key = Type.String({ description: 'a feature key', examples: ['can_use_calendar_sync'] });
 const EvaluationRequest = Type.Object(
@@ -61,14 +55,22 @@ const Forbidden = Type.Object(
   { key: Type.Optional(Key), errorCode: Type.Literal('INVALID_CONTEXT'), errorDetails: Type.String() },
   { description: 'the context names another tenant and the token may only evaluate its own' },
 );
+const EventStream = Type.Object(
+  {
+    type: Type.Literal('sse'),
+    url: Type.String({ description: "the stream, with a short-lived credential for the caller's tenant in its query: open it as it is (EventSource)" }),
+    inactivityDelaySec: Type.Integer({ description: 'close the stream after this long in the background; fetch again on return' }),
+  },
+  { description: 'OFREP ADR-0008: a stream that sends refetchEvaluation when this answer changes' },
+);
 const BulkSuccess = Type.Object(
-  { flags: Type.Array(Type.Union([EvaluationSuccess, EvaluationFailure])), metadata: Type.Object({ policyVersion: Type.String() }) },
+  {
+    flags: Type.Array(Type.Union([EvaluationSuccess, EvaluationFailure])),
+    metadata: Type.Object({ policyVersion: Type.String() }),
+    eventStreams: Type.Optional(Type.Array(EventStream)),
+  },
   { description: 'OFREP bulkEvaluationSuccess: every feature of the policy' },
 );
-
-type Success = Static<typeof EvaluationSuccess>;
-type Failure = Static<typeof EvaluationFailure>;
-type Evaluation = { ok: true; body: Success } | { ok: false; status: 404; body: Static<typeof FlagNotFound> } | { ok: false; status: 400 | 500; body: Failure };
 
 /** A request the OFREP way: 400/403 bodies with errorCode and errorDetails. */
 class OfrepRequestError extends Error {
@@ -87,9 +89,12 @@ const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 export interface OfrepRoutesOptions {
   readonly policy: Pick<PolicyWatcher, 'snapshot'>;
   readonly provider: Pick<EntitleProvider, 'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'>;
+  /** Event streams (ADR-0008): advertised in bulk answers when given. */
+  readonly events?: OfrepEvents;
 }
 
 export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async (fastify, deps) => {
+  const { events } = deps;
   // OFREP clients expect its error shapes, for malformed bodies and server failures too.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const key = (request.params as { key?: string } | undefined)?.key;
@@ -122,33 +127,6 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     return { ...given, [TENANT_CONTEXT_KEY]: tenant ?? principal.tenantId, targetingKey: typeof given.targetingKey === 'string' ? given.targetingKey : principal.userId };
   }
 
-  async function evaluate(key: string, context: EvaluationContext, principal: Principal, log: FastifyBaseLogger): Promise<Evaluation> {
-    const feature = deps.policy.snapshot.features.get(key);
-    if (!feature) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `feature "${key}" is not in the policy` } };
-    try {
-      const { provider } = deps;
-      const resolution: ResolutionDetails<FeatureValue> =
-        feature.type === 'boolean'
-          ? await provider.resolveBooleanEvaluation(key, false, context)
-          : // A meter is a number: its remaining units, with limit, used and resetsAt in the metadata.
-            feature.type === 'number' || feature.type === 'meter'
-            ? await provider.resolveNumberEvaluation(key, 0, context)
-            : await provider.resolveStringEvaluation(key, '', context);
-      const metadata: Record<string, string | number | boolean> = { ...resolution.flagMetadata };
-      if (principal.role !== 'admin') for (const field of OPERATOR_METADATA) delete metadata[field];
-      return { ok: true, body: { key, value: resolution.value, reason: resolution.reason ?? 'UNKNOWN', ...(resolution.variant ? { variant: resolution.variant } : {}), metadata } };
-    } catch (error) {
-      const code = error instanceof OpenFeatureError ? error.code : ErrorCode.GENERAL;
-      if (code === ErrorCode.FLAG_NOT_FOUND) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: error instanceof Error ? error.message : 'not found' } };
-      // The protocol's codes only: anything else (a type mismatch, a provider not ready) is GENERAL, a server-side failure.
-      const errorCode: FailureCode = (FAILURE_CODES as readonly string[]).includes(code) ? (code as FailureCode) : 'GENERAL';
-      // Our errors say what went wrong; anything else stays in the log.
-      if (!(error instanceof OpenFeatureError)) log.error({ err: error, feature: key }, 'OFREP evaluation failed');
-      const errorDetails = error instanceof OpenFeatureError ? error.message : 'evaluation failed';
-      return { ok: false, status: errorCode === 'GENERAL' ? 500 : 400, body: { key, errorCode, errorDetails } };
-    }
-  }
-
   const EVALUATE = ['member', 'admin', 'client'] as const;
   const tags = ['ofrep'];
 
@@ -167,7 +145,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     async (request, reply) => {
       const { key } = request.params;
       if (!KEY_PATTERN.test(key)) return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND' as const, errorDetails: 'not a feature key' });
-      const result = await evaluate(key, contextOf(request), principalOf(request), request.log);
+      const result = await evaluate(deps, key, contextOf(request), principalOf(request), request.log);
       return result.ok ? result.body : reply.status(result.status).send(result.body);
     },
   );
@@ -179,6 +157,13 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
       schema: {
         tags,
         summary: 'OFREP: evaluate every feature (ETag / If-None-Match)',
+        querystring: Type.Object(
+          {
+            flagConfigEtag: Type.Optional(Type.String({ maxLength: 256, description: 'sent by providers on a re-fetch an event triggered (ADR-0008); informational' })),
+            flagConfigLastModified: Type.Optional(Type.String({ maxLength: 64 })),
+          },
+          { additionalProperties: true },
+        ),
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags of earlier answers (weak ones and lists too): 304 when one is current' })) }),
         body: EvaluationRequest,
         response: {
@@ -194,18 +179,15 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     async (request, reply) => {
       const context = contextOf(request);
       const principal = principalOf(request);
-      const flags: (Success | Failure)[] = [];
-      for (const key of deps.policy.snapshot.features.keys()) {
-        const result = await evaluate(key, context, principal, request.log);
-        // Every key comes from the policy: only a success or a per-flag failure, never "not found".
-        if (result.ok || result.status !== 404) flags.push(result.body as Success | Failure);
-      }
-      const body = { flags, metadata: { policyVersion: deps.policy.snapshot.version } };
-      // A hash of the answer itself: it changes exactly when some decision (or its why) changes.
-      const etag = etagOf(JSON.stringify(body));
+      const answer = await evaluateAll(deps, context, principal, request.log);
+      const body = { flags: answer.flags, metadata: answer.metadata };
+      // The answer's hash, and the stream link's window when there is a link: an answer cached
+      // with a link that has since expired is not "still current".
+      const etag = events ? events.etag(answer.fingerprint) : `"${answer.fingerprint}"`;
       reply.header('etag', etag);
       if (noneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
-      return body;
+      if (!events) return body;
+      return { ...body, eventStreams: [await streamLinkOf(events, request, context, principal, answer.fingerprint)] };
     },
   );
 };

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { FrozenMap } from './frozen-map.js';
 import { UNLIMITED } from './types.js';
-import type { MergedPolicy } from './validate.js';
+import type { PolicyEntries } from './validate.js';
 import type {
   FeatureDefinition,
   FeatureSpec,
@@ -28,7 +28,7 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
  * with the same version. Expects `validateSemantics` to have found no issues. The snapshot and
  * everything in it is immutable: its maps throw on `set`, `delete` and `clear`.
  */
-export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
+export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
   const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
   const version = contentVersion(featureSpecs, planSpecs);
@@ -78,6 +78,9 @@ export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
         meter: spec.type === 'meter' && spec.unit !== undefined && spec.period !== undefined ? Object.freeze({ unit: spec.unit, period: spec.period, reset: spec.reset ?? 'calendar' }) : undefined,
         requiredPlan,
+        ...(spec.integer === true ? { integer: true as const } : {}),
+        ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
+        ...(spec.maximum !== undefined ? { maximum: spec.maximum } : {}),
       }),
     );
   }

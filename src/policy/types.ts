@@ -52,6 +52,19 @@ export interface FeatureSpec {
   readonly period?: MeterPeriod;
   /** For meters: where period boundaries fall (default `calendar`). */
   readonly reset?: MeterReset;
+  /** Number features: whole numbers only. */
+  readonly integer?: boolean;
+  /** Number features: the bounds every value (default, plan, override) must keep. */
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+/** What a value must satisfy beyond the feature's type: allowed strings, number constraints. */
+export interface ValueConstraints {
+  readonly values?: readonly string[] | undefined;
+  readonly integer?: boolean | undefined;
+  readonly minimum?: number | undefined;
+  readonly maximum?: number | undefined;
 }
 
 /** A plan as written in a policy file. */
@@ -82,6 +95,10 @@ export interface FeatureDefinition {
   readonly meter: MeterSpec | undefined;
   /** The lowest plan (in declaration order) that grants the feature, if any. */
   readonly requiredPlan: string | undefined;
+  /** Number features that declare them: whole numbers only, and bounds (present only when declared). */
+  readonly integer?: true;
+  readonly minimum?: number;
+  readonly maximum?: number;
 }
 
 /** A value a plan gives a feature, and which plan of its `extends` chain set it. */

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
-import { UNLIMITED, type FeatureType, type PolicyIssue, type SourcePosition } from './types.js';
+import { UNLIMITED, type FeatureType, type PolicyIssue, type SourcePosition, type ValueConstraints } from './types.js';
 
 /** Where the published policy format lives: the same file editors use. */
 export const POLICY_SCHEMA_URL = new URL('../../policies/schema.json', import.meta.url);
@@ -17,9 +17,21 @@ export interface PolicyEntry<T> {
 }
 
 /** Raw feature and plan entries merged from every file, in load order. */
-export interface MergedPolicy {
+export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+}
+
+/** What compiling needs of a validated policy, as plain data: keys, specs and the files' names. */
+export interface PolicyEntries {
+  readonly features: readonly PlainEntry[];
+  readonly plans: readonly PlainEntry[];
+}
+
+interface PlainEntry {
+  readonly key: string;
+  readonly spec: Record<string, unknown>;
+  readonly file: { readonly file: string };
 }
 
 let compiledSchema: ValidateFunction | undefined;
@@ -34,7 +46,8 @@ function policySchema(): ValidateFunction {
   return compiledSchema;
 }
 
-const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'unit', 'period', 'reset'];
+const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'integer', 'minimum', 'maximum', 'unit', 'period', 'reset'];
+const NUMBER_CONSTRAINTS = ['integer', 'minimum', 'maximum'] as const;
 const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
 
 /** The largest allowance a meter may have: usage counts stay exact integers in both databases. */
@@ -116,13 +129,21 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
   const features = collectEntries(files, 'features', 'feature', issues);
   const plans = collectEntries(files, 'plans', 'plan', issues);
   const featureTypes = new Map<string, FeatureType | undefined>();
-  const allowedValues = new Map<string, readonly unknown[]>();
+  const featureConstraints = new Map<string, ValueConstraints>();
 
   for (const { key, spec, file } of features) {
     const type = isFeatureType(spec.type) ? spec.type : undefined;
     featureTypes.set(key, type);
-    const values = type === 'string' && Array.isArray(spec.values) ? (spec.values as unknown[]) : undefined;
-    if (values) allowedValues.set(key, values);
+    const values = type === 'string' && Array.isArray(spec.values) ? (spec.values as string[]) : undefined;
+    const constraints: ValueConstraints =
+      type === 'number'
+        ? {
+            integer: spec.integer === true,
+            minimum: typeof spec.minimum === 'number' ? spec.minimum : undefined,
+            maximum: typeof spec.maximum === 'number' ? spec.maximum : undefined,
+          }
+        : { values };
+    featureConstraints.set(key, constraints);
     if (spec.values !== undefined && type !== undefined && type !== 'string') {
       issues.push({ ...positionOf(file, ['features', key, 'values'], 'key'), message: `features.${key}.values: only string features may list values` });
     }
@@ -132,8 +153,16 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
         issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only meter features have a ${property}` });
       }
     }
+    for (const property of NUMBER_CONSTRAINTS) {
+      if (spec[property] !== undefined && type !== undefined && type !== 'number') {
+        issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only number features may declare ${property}` });
+      }
+    }
+    if (constraints.minimum !== undefined && constraints.maximum !== undefined && constraints.minimum > constraints.maximum) {
+      issues.push({ ...positionOf(file, ['features', key, 'maximum']), message: `features.${key}.maximum: must not be below minimum ${constraints.minimum}` });
+    }
     if (type && spec.default !== undefined) {
-      const problem = valueProblem(spec.default, type, values);
+      const problem = valueProblem(spec.default, type, constraints);
       if (problem) issues.push({ ...positionOf(file, ['features', key, 'default']), message: `features.${key}.default: ${problem}` });
     }
   }
@@ -157,7 +186,7 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
         continue;
       }
       const type = featureTypes.get(feature);
-      const problem = type ? valueProblem(value, type, allowedValues.get(feature)) : undefined;
+      const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
       if (problem) issues.push({ ...positionOf(file, ['plans', key, 'features', feature]), message: `plans.${key}.features.${feature}: ${problem}` });
     }
   }
@@ -165,8 +194,11 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
   return { issues, merged: { features, plans } };
 }
 
-/** Why a value does not fit a feature type, or undefined when it fits. */
-export function valueProblem(value: unknown, type: FeatureType, allowed?: readonly unknown[]): string | undefined {
+/**
+ * Why a value does not fit a feature (its type, allowed strings, whole numbers, bounds), or
+ * undefined when it fits. The one check for defaults, plan values and overrides alike.
+ */
+export function valueProblem(value: unknown, type: FeatureType, constraints: ValueConstraints = {}): string | undefined {
   if (type === 'meter') {
     if (value === UNLIMITED) return undefined;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_METER_ALLOWANCE) {
@@ -177,10 +209,15 @@ export function valueProblem(value: unknown, type: FeatureType, allowed?: readon
   if (type === 'number') {
     if (typeof value !== 'number') return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
     if (!Number.isFinite(value)) return 'must be a finite number';
+    // Beyond 2^53 a "whole number" is already rounded: 2^53 + 1 arrives as 2^53.
+    if (constraints.integer && !Number.isSafeInteger(value)) return `must be a whole number (at most ${Number.MAX_SAFE_INTEGER}), as the feature declares integer (got ${value})`;
+    if (constraints.minimum !== undefined && value < constraints.minimum) return `must be at least ${constraints.minimum} (got ${value})`;
+    if (constraints.maximum !== undefined && value > constraints.maximum) return `must be at most ${constraints.maximum} (got ${value})`;
     return undefined;
   }
   if (typeof value !== type) return `must be a ${type}, as the feature's type is "${type}" (got ${describe(value)})`;
-  if (allowed && !allowed.includes(value)) return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
+  const allowed = constraints.values;
+  if (allowed && !allowed.includes(value as string)) return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
   return undefined;
 }
 

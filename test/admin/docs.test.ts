@@ -44,8 +44,8 @@ describe('the OpenAPI document', () => {
           if (response.content !== undefined) problems.push(`${name(operation)} ${status}: documented with a body`);
           continue;
         }
-        // JSON everywhere but the Prometheus exposition (text/plain).
-        const schema = (response.content?.['application/json'] ?? response.content?.['text/plain'])?.schema as Record<string, unknown> | undefined;
+        // JSON everywhere but the Prometheus exposition (text/plain) and OFREP's event stream (text/event-stream).
+        const schema = (response.content?.['application/json'] ?? response.content?.['text/plain'] ?? response.content?.['text/event-stream'])?.schema as Record<string, unknown> | undefined;
         if (!schema || !('type' in schema || 'anyOf' in schema || 'oneOf' in schema || '$ref' in schema)) problems.push(`${name(operation)} ${status}: no response schema`);
       }
     }
@@ -74,9 +74,10 @@ describe('the OpenAPI document', () => {
     expect(problems).toEqual([]);
   });
 
-  it('describes health checks as open, everything else as needing a bearer token', () => {
+  it('describes health checks, console sign-in and event streams as open, everything else as needing a bearer token', () => {
     const open = operations.filter((operation) => !operation.authenticated).map(name);
-    expect(open).toEqual(['GET /healthz', 'GET /readyz']);
+    // Sign-in takes the admin token in its body; an event stream's URL carries its own credential.
+    expect(open).toEqual(['GET /healthz', 'GET /readyz', 'GET /ofrep/v1/events', 'POST /console/session']);
   });
 
   it('has every authenticated operation in the route list of the bad-input and tenant-isolation tests, and nothing else', () => {

@@ -17,6 +17,7 @@ describe('policy', () => {
     const { snapshot } = policy;
     expect(body).toEqual({
       directory: policy.status.directory,
+      files: ['features.yaml', 'plans.yaml'],
       version: snapshot.version,
       loadedAt: policy.status.loadedAt,
       lastError: null,

@@ -70,4 +70,24 @@ describe('configuration', () => {
   it('requires a long JWT secret', () => {
     expect(problems({ ENTITLE_JWT_SECRET: 'short' })).toEqual(['ENTITLE_JWT_SECRET must be at least 32 characters']);
   });
+
+  it('allows no other origin by default, and reads an allow-list of exact origins', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ ENTITLE_CORS_ORIGINS: 'https://app.example.com, http://127.0.0.1:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://127.0.0.1:5173']);
+    expect(problems({ ENTITLE_CORS_ORIGINS: 'https://app.example.com/, *, app.example.com' })).toEqual([
+      'ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got "https://app.example.com/")',
+      'ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got "*")',
+      'ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got "app.example.com")',
+    ]);
+  });
+
+  it('has console session and event stream defaults, and checks their settings', () => {
+    expect(loadConfig({})).toMatchObject({ sessionSecret: undefined, consoleSessionMs: 8 * 3_600_000, streams: { max: 10_000, perTenant: 1_000, heartbeatMs: 15_000, publicUrl: undefined } });
+    expect(loadConfig({ ENTITLE_PUBLIC_URL: 'https://flags.example.com/' }).streams.publicUrl).toBe('https://flags.example.com');
+    expect(problems({ ENTITLE_SESSION_SECRET: 'short' })).toEqual(['ENTITLE_SESSION_SECRET must be at least 32 characters']);
+    expect(problems({ ENTITLE_STREAMS_PER_TENANT: 'many', ENTITLE_CONSOLE_SESSION_MINUTES: '0' })).toEqual([
+      'ENTITLE_CONSOLE_SESSION_MINUTES must be a whole number from 1 to 10080 (got "0")',
+      'ENTITLE_STREAMS_PER_TENANT must be a whole number from 0 to 1000000 (got "many")',
+    ]);
+  });
 });

@@ -9,6 +9,15 @@ import { loadConfig, type Env } from '../../src/config.js';
 import type { Role } from '../../src/store/store.js';
 import { STARTER_POLICY_DIR } from './policy.js';
 
+/** Limits far above any test's load: for tests about something else that send many requests. */
+export const NO_RATE_LIMITS = {
+  ENTITLE_RATE_LIMIT_ADMIN: '9999999',
+  ENTITLE_RATE_LIMIT_OAUTH: '9999999',
+  ENTITLE_RATE_LIMIT_CALENDAR: '9999999',
+  ENTITLE_RATE_LIMIT_DECISIONS: '9999999',
+  ENTITLE_RATE_LIMIT_AUTH_FAILURES: '9999999',
+} as const;
+
 export interface TestApp {
   readonly app: FastifyInstance;
   /** Creates the tenant when needed and returns a bearer token for one of its users. */
@@ -22,6 +31,8 @@ export interface TestAppOptions {
   readonly env?: Env;
   readonly clock?: () => number;
   readonly logger?: BuildAppOptions['logger'];
+  /** The built console to serve (browser tests build one of their own). */
+  readonly consoleDirectory?: string;
   /** Extra routes to register before the app is ready (for plugin tests). */
   readonly routes?: (app: FastifyInstance) => void;
 }
@@ -46,7 +57,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
   let app: FastifyInstance;
   try {
-    app = await buildApp({ config, logger: options.logger ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+    app = await buildApp({
+      config,
+      logger: options.logger ?? false,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.consoleDirectory ? { consoleDirectory: options.consoleDirectory } : {}),
+    });
   } catch (error) {
     await dropOwnSchema();
     throw error;

@@ -1,7 +1,7 @@
 // Test helpers for policies: snapshots from inline text, and a policy source that can change.
 
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicySource } from '../../src/entitlements/entitle-provider.js';
@@ -38,3 +38,10 @@ export function policyDirectory(files: Record<string, string>): string {
 
 /** The starter policy shipped in policies/. */
 export const STARTER_POLICY_DIR = new URL('../../policies/', import.meta.url).pathname;
+
+/** A temporary copy of the starter policy, for tests that change files. */
+export function copyPolicyDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'entitle-policy-'));
+  cpSync(STARTER_POLICY_DIR, dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,57 @@
+// The credential in an OFREP event-stream URL. Browsers open the stream with EventSource, which
+// sends no headers, so the URL itself must authorise it: a short-lived HS256 token scoped to one
+// tenant and caller, never the bearer token. Tokens are cut per time window and are the same
+// for the same caller and answer within a window, so a bulk answer (and its ETag) stays stable
+// between changes; a token is accepted for two windows.
+
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Role } from '../store/store.js';
+
+/** Who may open the stream, and the answer (fingerprint) they were given with its link. */
+export interface StreamGrant {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly fingerprint: string;
+}
+
+const AUDIENCE = 'entitle:ofrep-events';
+export const STREAM_WINDOW_MS = 5 * 60_000;
+
+export class StreamLinkError extends Error {}
+
+export class StreamLinks {
+  constructor(
+    private readonly key: Uint8Array,
+    private readonly clock: () => number = Date.now,
+    private readonly windowMs: number = STREAM_WINDOW_MS,
+  ) {}
+
+  /** The current window: part of the bulk ETag, so an answer cached with an expired link is not "still current". */
+  window(): number {
+    return Math.floor(this.clock() / this.windowMs);
+  }
+
+  issue(grant: StreamGrant): Promise<string> {
+    const start = this.window() * this.windowMs;
+    return new SignJWT({ tid: grant.tenantId, uid: grant.userId, role: grant.role, fp: grant.fingerprint })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience(AUDIENCE)
+      .setIssuedAt(Math.floor(start / 1000))
+      .setExpirationTime(Math.floor((start + 2 * this.windowMs) / 1000))
+      .sign(this.key);
+  }
+
+  /** Throws StreamLinkError for a token that is malformed, forged, expired or for another purpose. */
+  async verify(token: string): Promise<StreamGrant> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], audience: AUDIENCE, currentDate: new Date(this.clock()) });
+      const { tid, uid, role, fp } = payload;
+      if (typeof tid !== 'string' || typeof uid !== 'string' || typeof fp !== 'string' || (role !== 'member' && role !== 'admin' && role !== 'client')) throw new StreamLinkError('malformed');
+      return { tenantId: tid, userId: uid, role, fingerprint: fp };
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof StreamLinkError) throw new StreamLinkError('invalid stream link');
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// Open OFREP event streams, grouped by tenant and caller. When a tenant's decisions may have
+// changed (a write, a policy reload, the store coming back, an override reaching its expiry,
+// or anything that calls `changed`), each group's answer is evaluated once and every stream
+// whose last known answer differs gets a `refetchEvaluation` event. Caps bound the streams in
+// all and per tenant; a heartbeat comment keeps proxies from closing quiet streams.
+
+import type { Logger } from '../logger.js';
+import type { Role } from '../store/store.js';
+
+/** Streams that see the same answer: one tenant, one user, one role. */
+export interface StreamGroup {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly role: Role;
+}
+
+/** Where a stream's bytes go (an HTTP response). */
+export interface StreamSink {
+  write(chunk: string): boolean;
+  end(): void;
+  /** Bytes queued and not yet sent: a stream that never drains is dropped. */
+  readonly writableLength: number;
+}
+
+export interface EventStreamsOptions {
+  readonly max: number;
+  readonly perTenant: number;
+  readonly heartbeatMs: number;
+  /** The group's current answer, as a fingerprint. */
+  readonly fingerprint: (group: StreamGroup) => Promise<string>;
+  /** The ETag a re-fetch will answer with, for a fingerprint. */
+  readonly etag: (fingerprint: string) => string;
+  /** When the tenant's next override expires (ms since the epoch), if one will. */
+  readonly nextExpiry: (tenantId: string) => number | undefined;
+  readonly clock?: () => number;
+  readonly logger?: Logger;
+}
+
+export type OpenResult = { ok: true; close: () => void } | { ok: false; reason: 'total' | 'tenant' };
+
+interface Group {
+  readonly key: StreamGroup;
+  readonly streams: Set<Stream>;
+  fingerprint: string | undefined;
+}
+
+interface Stream {
+  readonly sink: StreamSink;
+  /** The answer this stream's client last had (or was told to fetch). */
+  fingerprint: string;
+}
+
+/** A stream whose client has not read this much is dropped rather than buffered further. */
+const MAX_BUFFERED_BYTES = 256 * 1024;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class EventStreams {
+  readonly #groups = new Map<string, Group>();
+  readonly #perTenant = new Map<string, number>();
+  #size = 0;
+  #eventId = 0;
+  #pending: Set<string> | 'all' | undefined;
+  #running: Promise<void> | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #clock: () => number;
+
+  constructor(private readonly options: EventStreamsOptions) {
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Why a new stream for this tenant would be refused, if it would. */
+  refusal(tenantId: string): 'total' | 'tenant' | undefined {
+    if (this.#closed || this.#size >= this.options.max) return 'total';
+    if ((this.#perTenant.get(tenantId) ?? 0) >= this.options.perTenant) return 'tenant';
+    return undefined;
+  }
+
+  /** Registers a stream; `fingerprint` is the answer its client holds. Refused past a cap. */
+  open(key: StreamGroup, fingerprint: string, sink: StreamSink): OpenResult {
+    if (this.#closed || this.#size >= this.options.max) return { ok: false, reason: 'total' };
+    const inTenant = this.#perTenant.get(key.tenantId) ?? 0;
+    if (inTenant >= this.options.perTenant) return { ok: false, reason: 'tenant' };
+    const id = `${key.tenantId}\u0000${key.userId}\u0000${key.role}`;
+    let group = this.#groups.get(id);
+    if (!group) {
+      group = { key, streams: new Set(), fingerprint: undefined };
+      this.#groups.set(id, group);
+    }
+    const stream: Stream = { sink, fingerprint };
+    group.streams.add(stream);
+    this.#perTenant.set(key.tenantId, inTenant + 1);
+    this.#size++;
+    this.#heartbeat ??= setInterval(() => this.#beat(), this.options.heartbeatMs).unref();
+    const owner = group;
+    let open = true;
+    if (inTenant === 0) this.#scheduleExpiry();
+    // The answer may have changed between the bulk fetch and this connection: check once.
+    this.changed([key.tenantId]);
+    return {
+      ok: true,
+      close: () => {
+        if (!open) return;
+        open = false;
+        this.#remove(id, owner, stream);
+      },
+    };
+  }
+
+  /** The tenants' decisions may have changed ('all': every tenant's). Resolves once every stream that needed one has its event. */
+  changed(tenantIds: readonly string[] | 'all'): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (tenantIds === 'all' || this.#pending === 'all') this.#pending = 'all';
+    else {
+      this.#pending ??= new Set();
+      for (const tenantId of tenantIds) if (this.#perTenant.has(tenantId)) this.#pending.add(tenantId);
+    }
+    this.#running ??= this.#drain().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Ends every stream (shutdown). */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#expiryTimer);
+    for (const group of this.#groups.values()) for (const stream of group.streams) stream.sink.end();
+    this.#groups.clear();
+    this.#perTenant.clear();
+    this.#size = 0;
+  }
+
+  async #drain(): Promise<void> {
+    // Changes that arrive while groups are evaluated are picked up by the next round.
+    while (this.#pending !== undefined && !this.#closed) {
+      const pending = this.#pending;
+      this.#pending = undefined;
+      for (const group of [...this.#groups.values()]) {
+        if (pending !== 'all' && !pending.has(group.key.tenantId)) continue;
+        await this.#refresh(group);
+      }
+      this.#scheduleExpiry();
+    }
+  }
+
+  async #refresh(group: Group): Promise<void> {
+    let fingerprint: string;
+    try {
+      fingerprint = await this.options.fingerprint(group.key);
+    } catch (error) {
+      this.options.logger?.warn({ err: error, tenant: group.key.tenantId }, 'OFREP event stream: could not evaluate the answer');
+      return;
+    }
+    group.fingerprint = fingerprint;
+    let event: string | undefined;
+    for (const stream of group.streams) {
+      if (stream.fingerprint === fingerprint) continue;
+      stream.fingerprint = fingerprint;
+      event ??= `id: ${++this.#eventId}\nevent: message\ndata: ${JSON.stringify({ type: 'refetchEvaluation', etag: this.options.etag(fingerprint), lastModified: Math.floor(this.#clock() / 1000) })}\n\n`;
+      this.#send(stream, event);
+    }
+  }
+
+  #send(stream: Stream, chunk: string): void {
+    if (stream.sink.writableLength > MAX_BUFFERED_BYTES) {
+      stream.sink.end();
+      return;
+    }
+    stream.sink.write(chunk);
+  }
+
+  #beat(): void {
+    for (const group of this.#groups.values()) for (const stream of group.streams) this.#send(stream, ': heartbeat\n\n');
+  }
+
+  #remove(id: string, group: Group, stream: Stream): void {
+    if (!group.streams.delete(stream)) return;
+    if (group.streams.size === 0) this.#groups.delete(id);
+    const left = (this.#perTenant.get(group.key.tenantId) ?? 1) - 1;
+    if (left === 0) this.#perTenant.delete(group.key.tenantId);
+    else this.#perTenant.set(group.key.tenantId, left);
+    this.#size--;
+    if (this.#size === 0) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
+    }
+  }
+
+  /** One timer for the soonest override expiry among tenants with streams: an expiry changes decisions without a write. */
+  #scheduleExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    if (this.#closed) return;
+    const now = this.#clock();
+    let soonest: number | undefined;
+    const expiries: [string, number][] = [];
+    for (const tenantId of this.#perTenant.keys()) {
+      const at = this.options.nextExpiry(tenantId);
+      if (at === undefined) continue;
+      expiries.push([tenantId, at]);
+      if (soonest === undefined || at < soonest) soonest = at;
+    }
+    if (soonest === undefined) return;
+    const at = soonest;
+    const due = expiries.filter(([, expiry]) => expiry === at).map(([tenantId]) => tenantId);
+    this.#expiryTimer = setTimeout(
+      () => {
+        this.#expiryTimer = undefined;
+        void this.changed(due);
+      },
+      Math.min(Math.max(at - now, 0) + 1, MAX_TIMER_MS),
+    ).unref();
+  }
+}

@@ -1,0 +1,87 @@
+// OFREP evaluations without HTTP: one feature, or the bulk answer with its fingerprint. The
+// routes answer with them, and the event streams use the same fingerprint to tell when a
+// caller's answer has changed.
+
+import { ErrorCode, OpenFeatureError, type EvaluationContext, type ResolutionDetails } from '@openfeature/server-sdk';
+import type { Logger } from '../logger.js';
+import type { Principal } from '../auth/principal.js';
+import type { EntitleProvider } from '../entitlements/entitle-provider.js';
+import { etagOf } from '../http/etag.js';
+import type { PolicyWatcher } from '../policy/watch.js';
+import type { FeatureValue } from '../policy/types.js';
+
+/** The per-flag error codes OFREP allows (FLAG_NOT_FOUND has its own 404 shape). */
+export const FAILURE_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
+/** Operators' notes on an override: for admin callers only, never for the tenant itself. */
+const OPERATOR_METADATA = ['overrideReason', 'overrideActor'];
+
+export interface EvaluationSuccess {
+  key: string;
+  value: FeatureValue;
+  reason: string;
+  variant?: string;
+  metadata: Record<string, string | number | boolean>;
+}
+export interface EvaluationFailure {
+  key: string;
+  errorCode: FailureCode;
+  errorDetails?: string;
+}
+export type Evaluation =
+  | { ok: true; body: EvaluationSuccess }
+  | { ok: false; status: 404; body: { key: string; errorCode: 'FLAG_NOT_FOUND'; errorDetails?: string } }
+  | { ok: false; status: 400 | 500; body: EvaluationFailure };
+
+/** What evaluating needs: the policy in force and the provider every decision goes through. */
+export interface OfrepEvaluator {
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly provider: Pick<EntitleProvider, 'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'>;
+}
+
+export async function evaluate(deps: OfrepEvaluator, key: string, context: EvaluationContext, principal: Pick<Principal, 'role'>, log: Pick<Logger, 'error'>): Promise<Evaluation> {
+  const feature = deps.policy.snapshot.features.get(key);
+  if (!feature) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `feature "${key}" is not in the policy` } };
+  try {
+    const { provider } = deps;
+    const resolution: ResolutionDetails<FeatureValue> =
+      feature.type === 'boolean'
+        ? await provider.resolveBooleanEvaluation(key, false, context)
+        : // A meter is a number: its remaining units, with limit, used and resetsAt in the metadata.
+          feature.type === 'number' || feature.type === 'meter'
+          ? await provider.resolveNumberEvaluation(key, 0, context)
+          : await provider.resolveStringEvaluation(key, '', context);
+    const metadata: Record<string, string | number | boolean> = { ...resolution.flagMetadata };
+    if (principal.role !== 'admin') for (const field of OPERATOR_METADATA) delete metadata[field];
+    return { ok: true, body: { key, value: resolution.value, reason: resolution.reason ?? 'UNKNOWN', ...(resolution.variant ? { variant: resolution.variant } : {}), metadata } };
+  } catch (error) {
+    const code = error instanceof OpenFeatureError ? error.code : ErrorCode.GENERAL;
+    if (code === ErrorCode.FLAG_NOT_FOUND) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: error instanceof Error ? error.message : 'not found' } };
+    // The protocol's codes only: anything else (a type mismatch, a provider not ready) is GENERAL, a server-side failure.
+    const errorCode: FailureCode = (FAILURE_CODES as readonly string[]).includes(code) ? (code as FailureCode) : 'GENERAL';
+    // Our errors say what went wrong; anything else stays in the log.
+    if (!(error instanceof OpenFeatureError)) log.error({ err: error, feature: key }, 'OFREP evaluation failed');
+    const errorDetails = error instanceof OpenFeatureError ? error.message : 'evaluation failed';
+    return { ok: false, status: errorCode === 'GENERAL' ? 500 : 400, body: { key, errorCode, errorDetails } };
+  }
+}
+
+export interface BulkAnswer {
+  readonly flags: (EvaluationSuccess | EvaluationFailure)[];
+  readonly metadata: { policyVersion: string };
+  /** A hash of flags and metadata: it changes exactly when some decision (or its why) changes. */
+  readonly fingerprint: string;
+}
+
+/** Every feature of the policy for one context. */
+export async function evaluateAll(deps: OfrepEvaluator, context: EvaluationContext, principal: Pick<Principal, 'role'>, log: Pick<Logger, 'error'>): Promise<BulkAnswer> {
+  const flags: (EvaluationSuccess | EvaluationFailure)[] = [];
+  for (const key of deps.policy.snapshot.features.keys()) {
+    const result = await evaluate(deps, key, context, principal, log);
+    // Every key comes from the policy: only a success or a per-flag failure, never "not found".
+    if (result.ok || result.status !== 404) flags.push(result.body as EvaluationSuccess | EvaluationFailure);
+  }
+  const metadata = { policyVersion: deps.policy.snapshot.version };
+  return { flags, metadata, fingerprint: etagOf(JSON.stringify({ flags, metadata })).slice(1, -1) };
+}
