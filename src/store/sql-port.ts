@@ -31,7 +31,10 @@ export interface SqlExecutor {
 
 /** SQL that is not the same text on both databases, as fragments to splice into statements. */
 export interface SqlFragments {
-  /** Byte-order comparison of text (`COLLATE "C"` on PostgreSQL, nothing on SQLite), for stable paging. */
+  /**
+   * Byte-order comparison of text (` COLLATE "C"` on PostgreSQL, nothing on SQLite), for stable
+   * paging: written right after a column, leading space included (`ORDER BY id${sql.byteOrder}`).
+   */
   readonly byteOrder: string;
   /**
    * A condition "column is one of the values in the parameter", the parameter bound with
@@ -54,5 +57,7 @@ export interface SqlPort extends SqlExecutor {
   snapshot<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Binds a list of values for {@link SqlFragments.inList}. */
   list(values: readonly SqlValue[]): SqlParam;
+  /** Whether a driver error (thrown inside {@link write}) is a broken constraint: a bad row, not a database failure. */
+  isConstraintError(error: unknown): boolean;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
 // a dropped connection within a few seconds.
 
 import pg from 'pg';
-import { clientConfig, type PostgresOptions } from './postgres-database.js';
+import { clientConfig, type PostgresOptions } from './postgres-port.js';
 
 export const CHANNEL = 'entitle_changes';
 const MIN_BACKOFF_MS = 100;

@@ -2,7 +2,7 @@
 // text, so both stores return identical records). Applied at open under an advisory lock, so
 // instances starting together do not race. Never edit a shipped migration: add the next one.
 
-import type { Migration } from '../sqlite/migrations.js';
+import type { Migration } from '../migration.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {

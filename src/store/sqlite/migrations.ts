@@ -1,11 +1,7 @@
 // Numbered SQLite migrations, applied in order at open, each in its own transaction.
 // Never edit a migration that has shipped: add the next number.
 
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration } from '../migration.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {

@@ -1,14 +1,12 @@
-// The PostgreSQL pool every repository shares: migrations, write transactions (serialized by
-// an advisory lock, so the audit chain and the change feed keep commit order across
-// instances), audit appends, and the hooks that run once a write has committed.
+// The SQL port over PostgreSQL: the pool and its bounds, migrations under an advisory lock,
+// write transactions serialized by the schema's advisory write lock, retries of reads that met
+// a connection lost while idle, and database failures turned into StoreUnavailableError.
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { chainHash, GENESIS_HASH, serializeDetails } from '../../audit/audit-chain.js';
-import { isClientFacing, StoreUnavailableError } from '../../errors.js';
-import type { AuditEvent, AuditRecord } from '../store.js';
-import type { Migration } from '../sqlite/migrations.js';
-import type { WriteOptions } from '../sqlite/sqlite-database.js';
+import type { Migration } from '../migration.js';
+import type { SqlExecutor, SqlParam, SqlPort, SqlRow, SqlRunResult, SqlValue } from '../sql-port.js';
+import { translateError } from '../store-errors.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 
 /** Any connection that can run a query: the pool, or a client inside a transaction. */
@@ -119,64 +117,58 @@ async function migrate(options: PostgresOptions, migrations: readonly Migration[
   }
 }
 
-export async function appliedPostgresMigrations(pool: pg.Pool): Promise<number[]> {
-  return (await pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((row) => row.version);
-}
+/** Named prepared statements kept per SQL text (pg prepares each once per pooled connection). */
+const CACHE_LIMIT = 500;
 
-/** Shared state of one open PostgreSQL store. */
-export class PostgresContext {
-  readonly #hooks = new Set<() => Promise<void> | void>();
+/**
+ * The SQL port over a pg pool: writes in one transaction holding the schema's advisory write
+ * lock (so the audit chain and the change feed keep commit order across instances), reads
+ * retried once on a connection that died while idle, database failures as StoreUnavailableError.
+ */
+export class PostgresPort implements SqlPort {
+  readonly dialect = 'postgres' as const;
+  readonly sql = { byteOrder: ' COLLATE "C"', inList: (column: string, placeholder: string) => `${column} = ANY(${placeholder})` };
+  readonly #names = new Map<string, string>();
 
   constructor(
     readonly pool: pg.Pool,
-    readonly clock: () => number,
     /** This schema's write lock key (see {@link lockKeys}). */
     readonly writeLock: string = lockKeys(undefined).write,
   ) {}
 
-  nowIso(): string {
-    return new Date(this.clock()).toISOString();
+  all<Row extends SqlRow = SqlRow>(sql: string, params?: readonly SqlParam[]): Promise<Row[]> {
+    return this.#read(async (db) => (await this.#query<Row>(db, sql, params)).rows);
   }
 
-  /**
-   * A read on the pool, with database failures as 503. A read that met a pooled connection
-   * which died while idle (the pool learns of it only then) is tried once more on a fresh one.
-   */
-  async read<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work(this.pool);
-      } catch (error) {
-        if (attempt === ATTEMPTS || !isLostConnection(error)) throw translateError(error);
-      }
-    }
+  get<Row extends SqlRow = SqlRow>(sql: string, params?: readonly SqlParam[]): Promise<Row | undefined> {
+    return this.#read(async (db) => (await this.#query<Row>(db, sql, params)).rows[0]);
   }
 
-  /** Runs `work` in one transaction holding the write lock, then the after-write hooks. */
-  async write<T>(work: (db: Queryable) => Promise<T>, options: WriteOptions = {}): Promise<T> {
-    const client = await this.begin('BEGIN');
+  run(sql: string, params?: readonly SqlParam[]): Promise<SqlRunResult> {
+    return this.#read(async (db) => ({ changes: (await this.#query(db, sql, params)).rowCount ?? 0 }));
+  }
+
+  /** Runs `work` in one transaction holding the write lock. */
+  async write<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#begin('BEGIN');
     let result: T;
     try {
       await client.query('SELECT pg_advisory_xact_lock($1)', [this.writeLock]);
-      result = await work(client);
+      result = await work(this.#executor(client));
       await client.query('COMMIT');
     } catch (error) {
       client.release(await rollback(client, error));
       throw translateError(error);
     }
     client.release();
-    if (options.hooks !== false) for (const hook of this.#hooks) await hook();
     return result;
   }
 
-  /**
-   * Runs `work` in one read-only transaction (one snapshot of the whole database), with
-   * database failures as 503.
-   */
-  async snapshot<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.begin('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  /** Runs `work` in one read-only transaction: one snapshot of the whole database. */
+  async snapshot<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#begin('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      const result = await work(client);
+      const result = await work(this.#executor(client));
       await client.query('COMMIT');
       client.release();
       return result;
@@ -186,8 +178,54 @@ export class PostgresContext {
     }
   }
 
+  list(values: readonly SqlValue[]): SqlParam {
+    return values;
+  }
+
+  isConstraintError(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && code.startsWith('23');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  #executor(client: Queryable): SqlExecutor {
+    return {
+      all: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) => (await this.#query<Row>(client, sql, params)).rows,
+      get: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) => (await this.#query<Row>(client, sql, params)).rows[0],
+      run: async (sql: string, params?: readonly SqlParam[]) => ({ changes: (await this.#query(client, sql, params)).rowCount ?? 0 }),
+    };
+  }
+
+  /** A query as a named prepared statement: parsed and planned once per connection. */
+  #query<Row extends SqlRow>(db: Queryable, text: string, params: readonly SqlParam[] = []): Promise<pg.QueryResult<Row>> {
+    let name = this.#names.get(text);
+    if (name === undefined && this.#names.size < CACHE_LIMIT) {
+      name = `entitle_${this.#names.size}`;
+      this.#names.set(text, name);
+    }
+    const values = params as unknown[];
+    return name === undefined ? db.query<Row>(text, values) : db.query<Row>({ name, text, values });
+  }
+
+  /**
+   * A read on the pool, with database failures as 503. A read that met a pooled connection
+   * which died while idle (the pool learns of it only then) is tried once more on a fresh one.
+   */
+  async #read<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work(this.pool);
+      } catch (error) {
+        if (attempt === ATTEMPTS || !isLostConnection(error)) throw translateError(error);
+      }
+    }
+  }
+
   /** A pooled client inside a transaction just begun; a connection that died while idle is replaced once. */
-  private async begin(statement: string): Promise<pg.PoolClient> {
+  async #begin(statement: string): Promise<pg.PoolClient> {
     try {
       for (let attempt = 1; ; attempt++) {
         const client = await this.pool.connect();
@@ -203,27 +241,6 @@ export class PostgresContext {
     } catch (error) {
       throw translateError(error);
     }
-  }
-
-
-  /** Appends an audit row inside {@link write}: it commits with the change or not at all. */
-  async appendAudit(db: Queryable, event: AuditEvent): Promise<AuditRecord> {
-    const last = (await db.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
-    const seq = (last?.seq ?? 0) + 1;
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    const at = this.nowIso();
-    const fields = { seq, at, ...event };
-    const hash = chainHash(prevHash, fields);
-    await db.query(
-      'INSERT INTO audit_log (seq, at, actor, tenant_id, action, target, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-      [seq, at, event.actor, event.tenantId, event.action, event.target, event.outcome, serializeDetails(event.details), prevHash, hash],
-    );
-    return { ...fields, prevHash, hash };
-  }
-
-  addHook(hook: () => Promise<void> | void): () => void {
-    this.#hooks.add(hook);
-    return () => this.#hooks.delete(hook);
   }
 }
 
@@ -252,12 +269,4 @@ function isLostConnection(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   return /Connection terminated|Client has encountered a connection error|ECONNRESET|EPIPE/.test(error.message) || code === 'ECONNRESET' || code === 'EPIPE' || code === '57P01';
-}
-
-/** Our own errors pass through; anything the database throws becomes a 503 with no internals. */
-export function translateError(error: unknown): Error {
-  if (isClientFacing(error)) return error;
-  const wrapped = new StoreUnavailableError();
-  (wrapped as Error & { cause?: unknown }).cause = error;
-  return wrapped;
 }

@@ -1,0 +1,67 @@
+// The change feed's queries: the `changes` table (filled by triggers, in commit order because
+// writes are serialized) says which tenants changed. How a process learns that another one
+// wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
+
+import type { ChangeFeed, Override, TenantSnapshot } from '../store.js';
+import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
+import type { StoreContext } from './store-context.js';
+
+/** How much history the feed keeps; a reader further behind reloads everything. */
+export const CHANGE_HISTORY = 10_000;
+/** Old history is pruned once every this many writes. */
+const PRUNE_EVERY = 1000;
+
+export class ChangeQueries implements ChangeFeed {
+  #writes = 0;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    readonly watch: ChangeFeed['watch'],
+  ) {
+    ctx.addHook(async () => {
+      if (++this.#writes % PRUNE_EVERY !== 0) return;
+      await ctx.port.run('DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - $1', [CHANGE_HISTORY]);
+    });
+  }
+
+  loadAll(): Promise<{ cursor: string; tenants: readonly TenantSnapshot[] }> {
+    // One snapshot for the cursor, the tenants and the overrides.
+    return this.ctx.port.snapshot(async (tx) => {
+      const cursor = String((await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0);
+      const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
+      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => ({ tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [] }));
+      return { cursor, tenants };
+    });
+  }
+
+  async since(cursor: string): Promise<{ cursor: string; tenantIds: readonly string[] } | { reload: true }> {
+    const from = Number(cursor);
+    const oldest = (await this.ctx.port.get<{ seq: number | null }>('SELECT min(seq) AS seq FROM changes'))?.seq ?? null;
+    if (!Number.isSafeInteger(from) || (oldest !== null && from < oldest - 1)) return { reload: true };
+    const rows = await this.ctx.port.all<{ seq: number; tenant_id: string }>('SELECT seq, tenant_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [from, CHANGE_HISTORY + 1]);
+    if (rows.length > CHANGE_HISTORY) return { reload: true };
+    const last = rows.at(-1);
+    return { cursor: last ? String(last.seq) : cursor, tenantIds: [...new Set(rows.map((row) => row.tenant_id))] };
+  }
+
+  load(tenantIds: readonly string[]): Promise<readonly TenantSnapshot[]> {
+    if (tenantIds.length === 0) return Promise.resolve([]);
+    const { port } = this.ctx;
+    return port.snapshot(async (tx) => {
+      const ids = port.list(tenantIds);
+      const tenants = await tx.all<TenantRow>(`SELECT * FROM tenants WHERE ${port.sql.inList('id', '$1')}`, [ids]);
+      const overrides = byTenant(await tx.all<OverrideRow>(`SELECT * FROM overrides WHERE ${port.sql.inList('tenant_id', '$1')}`, [ids]));
+      return tenants.map((row) => ({ tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [] }));
+    });
+  }
+}
+
+function byTenant(rows: readonly OverrideRow[]): Map<string, Override[]> {
+  const overrides = new Map<string, Override[]>();
+  for (const row of rows) {
+    const list = overrides.get(row.tenant_id);
+    if (list) list.push(overrideFromRow(row));
+    else overrides.set(row.tenant_id, [overrideFromRow(row)]);
+  }
+  return overrides;
+}
