@@ -43,6 +43,12 @@ export const VersionConflictError = createError<[string]>(
 export const TokenNotFoundError = createError<[string]>('ENT_ERR_TOKEN_NOT_FOUND', 'Token "%s" not found', 404);
 export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
 
+// Billing
+export const BillingLinkConflictError = createError<[string, string]>('ENT_ERR_BILLING_LINK_CONFLICT', 'Billing customer "%s" is already linked to tenant "%s"', 409);
+export const BillingSignatureInvalidError = createError<[string]>('ENT_ERR_BILLING_SIGNATURE', 'Webhook signature rejected: %s', 400);
+export const BillingPayloadInvalidError = createError<[string]>('ENT_ERR_BILLING_PAYLOAD', 'Webhook payload rejected: %s', 400);
+export const BillingNotConfiguredError = createError<[string]>('ENT_ERR_BILLING_NOT_CONFIGURED', 'Billing is not configured on this server: set %s', 503);
+
 // Calendar connections and OAuth
 export const ConnectionNotFoundError = createError('ENT_ERR_CONNECTION_NOT_FOUND', 'Connection not found', 404);
 export const ProviderNotConfiguredError = createError<[string, string]>(

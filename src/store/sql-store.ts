@@ -2,6 +2,7 @@
 // the dialect's watch (how another process's write is noticed) and its way to close.
 
 import { AuditStore } from './repositories/audit.js';
+import { BillingStore } from './repositories/billing.js';
 import { ChangeQueries } from './repositories/change-feed.js';
 import { ConnectionStore } from './repositories/connections.js';
 import { OverrideStore } from './repositories/overrides.js';
@@ -33,6 +34,7 @@ export class SqlStore implements EntitleStore {
   readonly oauthStates: OAuthStateStore;
   readonly secrets: SecretStore;
   readonly changes: ChangeQueries;
+  readonly billing: BillingStore;
   /** Export and import of whole tables (store/transfer). */
   readonly transfer: TableTransferStore;
   /** The port the repositories run on, for repositories added beside these (usage meters…). */
@@ -53,6 +55,7 @@ export class SqlStore implements EntitleStore {
     this.oauthStates = new OAuthStateStore(this.#ctx);
     this.secrets = new SecretStore(this.#ctx);
     this.changes = new ChangeQueries(this.#ctx, parts.watch);
+    this.billing = new BillingStore(this.#ctx);
     this.transfer = new TableTransferStore(this.#ctx);
   }
 

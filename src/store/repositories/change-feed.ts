@@ -2,7 +2,8 @@
 // writes are serialized) says which tenants changed. How a process learns that another one
 // wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
 
-import type { ChangeFeed, Override, TenantSnapshot } from '../store.js';
+import type { ChangeFeed, Override, TenantBilling, TenantSnapshot } from '../store.js';
+import { loadTenantBilling } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
 import type { StoreContext } from './store-context.js';
 
@@ -29,7 +30,8 @@ export class ChangeQueries implements ChangeFeed {
     return this.ctx.port.snapshot(async (tx) => {
       const cursor = String((await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0);
       const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
-      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => ({ tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [] }));
+      const billing = await loadTenantBilling(tx);
+      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => snapshotOf(row, overrides, billing));
       return { cursor, tenants };
     });
   }
@@ -51,9 +53,15 @@ export class ChangeQueries implements ChangeFeed {
       const ids = port.list(tenantIds);
       const tenants = await tx.all<TenantRow>(`SELECT * FROM tenants WHERE ${port.sql.inList('id', '$1')}`, [ids]);
       const overrides = byTenant(await tx.all<OverrideRow>(`SELECT * FROM overrides WHERE ${port.sql.inList('tenant_id', '$1')}`, [ids]));
-      return tenants.map((row) => ({ tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [] }));
+      const billing = await loadTenantBilling(tx, { condition: (column) => port.sql.inList(column, '$1'), params: [ids] });
+      return tenants.map((row) => snapshotOf(row, overrides, billing));
     });
   }
+}
+
+function snapshotOf(row: TenantRow, overrides: ReadonlyMap<string, Override[]>, billing: ReadonlyMap<string, TenantBilling>): TenantSnapshot {
+  const tenantBilling = billing.get(row.id);
+  return { tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [], ...(tenantBilling ? { billing: tenantBilling } : {}) };
 }
 
 function byTenant(rows: readonly OverrideRow[]): Map<string, Override[]> {
