@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
+import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
@@ -55,6 +56,9 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.secret',
   '*.clientSecret',
+  '*.apiKey',
+  '*.webhookSecrets',
+  'req.headers["stripe-signature"]',
 ];
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -151,6 +155,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
   await app.register(adminRoutes, { services, prefix: '/api/admin' });
+  await app.register(billingRoutes, { sync: services.billing });
   await app.register(ofrepRoutes, { services });
   await app.register(unleashRoutes, { services });
   return app;

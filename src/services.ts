@@ -3,6 +3,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
+import { BillingReconciler } from './billing/billing-reconciler.js';
+import { BillingSync } from './billing/billing-sync.js';
+import { StripeSource } from './billing/stripe/stripe-source.js';
 import type { Logger } from './logger.js';
 import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
@@ -30,6 +33,8 @@ export interface EntitleServices {
   readonly operations: TenantOperations;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
+  /** Billing events and reconcile, when Stripe is configured. */
+  readonly billing: BillingSync | undefined;
   close(): Promise<void>;
 }
 
@@ -68,9 +73,30 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, close };
+    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers);
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, billing, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+function openBilling(
+  config: Config,
+  store: EntitleStore,
+  policy: () => PolicySnapshot,
+  clock: () => number,
+  logger: Logger,
+  closers: (() => Promise<void> | void)[],
+): BillingSync | undefined {
+  if (!config.billing) return undefined;
+  const { stripe, reconcileIntervalMs } = config.billing;
+  const source = new StripeSource({ webhookSecrets: stripe.webhookSecrets, apiKey: stripe.apiKey, apiUrl: stripe.apiUrl, clock });
+  const sync = new BillingSync({ store, source, policy, logger });
+  if (reconcileIntervalMs !== undefined) {
+    const reconciler = new BillingReconciler({ sync, store, intervalMs: reconcileIntervalMs, logger });
+    reconciler.start();
+    closers.push(() => reconciler.close());
+  }
+  return sync;
 }

@@ -4,13 +4,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, type Principal } from '../auth/principal.js';
-import { decideAll } from '../entitlements/decide.js';
+import { billingStatus, BillingStatusBody } from '../billing/billing-view.js';
+import { billingOf, decideAll } from '../entitlements/decide.js';
 import { explain } from '../entitlements/explain.js';
 import { heldBackBy } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
 import type { EntitleServices } from '../services.js';
 import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, PageQuery, pageOf, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+
+const TenantWithBilling = Type.Object({ ...TenantBody.properties, billing: Type.Union([BillingStatusBody, Type.Null()]) });
 
 export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
   const { store, operations } = services;
@@ -43,11 +46,15 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
     },
   );
 
-  fastify.get('/tenants/:tenant', { config: ADMIN, schema: { tags, summary: 'Read a tenant', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } }, async (request) => {
-    const tenant = await store.tenants.get(request.params.tenant);
-    if (!tenant) throw new TenantNotFoundError(request.params.tenant);
-    return tenant;
-  });
+  fastify.get(
+    '/tenants/:tenant',
+    { config: ADMIN, schema: { tags, summary: 'Read a tenant, with its billing status', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantWithBilling, 400: ErrorBody, 404: ErrorBody } } },
+    async (request) => {
+      const [snapshot] = await store.changes.load([request.params.tenant]);
+      if (!snapshot) throw new TenantNotFoundError(request.params.tenant);
+      return { ...snapshot.tenant, billing: billingStatus(services.policy.snapshot, snapshot.billing, services.clock()) };
+    },
+  );
 
   fastify.patch(
     '/tenants/:tenant',
@@ -88,11 +95,14 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
       if (!snapshot) throw new TenantNotFoundError(tenantId);
       const policy = services.policy.snapshot;
       // The release switch applies here as in the provider (tenant-wide: no user in this view).
-      const features = decideAll(policy, tenantState(snapshot), services.clock()).map((decision) => {
+      const state = tenantState(snapshot);
+      const now = services.clock();
+      const features = decideAll(policy, state, now).map((decision) => {
         const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, services.releases, { tenantId }));
         return rest;
       });
-      return { tenant: tenantId, plan: snapshot.tenant.plan, policyVersion: policy.version, features };
+      const plan = (state.billing ? billingOf(policy, state.billing, now)?.plan : undefined) ?? snapshot.tenant.plan;
+      return { tenant: tenantId, plan, policyVersion: policy.version, features };
     },
   );
 };

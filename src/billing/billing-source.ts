@@ -34,8 +34,8 @@ export interface BillingSource {
   verify(rawBody: Buffer, headers: Readonly<Record<string, string | string[] | undefined>>): BillingEvent;
   /** Whether the source can read subscriptions back (an API key is configured). */
   readonly canRead: boolean;
-  /** The subscription as the billing system has it now. */
-  retrieveSubscription(id: string): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined }>;
+  /** The subscription as the billing system has it now; undefined when it does not know it. */
+  retrieveSubscription(id: string): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined } | undefined>;
   /** Every subscription, page by page (the source pages; the caller just iterates). */
   listSubscriptions(): AsyncIterable<{ subscription: SubscriptionState; tenantHint: string | undefined }>;
 }

@@ -9,6 +9,7 @@ import { FeatureNotFoundError, InvalidInputError } from '../errors.js';
 import { evaluationContext } from '../gate/gate-plugin.js';
 import { isGranted } from '../policy/compile.js';
 import type { EntitleServices } from '../services.js';
+import { billingOf } from './decide.js';
 import { upgradeAdvice } from './explain.js';
 
 /** Counts what a numeric limit limits, for one tenant (e.g. its connected calendars). */
@@ -39,9 +40,19 @@ const FeatureEntry = Type.Object({
   message: Type.Optional(Type.String({ description: "when off and an upgrade would help: the feature's upgrade message" })),
 });
 
+
 const EntitlementsBody = Type.Object({
   tenant: Type.String(),
   plan: Type.Union([Type.String(), Type.Null()]),
+  billing: Type.Optional(
+    Type.Object(
+      { cause: Type.String({ description: 'ACTIVE, TRIAL, CANCELING, GRACE_PERIOD or ENDED' }), status: Type.String({ description: "the deciding subscription's status" }) },
+      { description: 'present when billing decides the plan' },
+    ),
+  ),
+  trial: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'trialing: the trial ends at endsAt' })),
+  gracePeriod: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'a payment failed: the plan stays until endsAt unless it is paid' })),
+  planEndsAt: Type.Optional(Type.String({ format: 'date-time', description: 'canceled at period end: the plan ends then' })),
   policyVersion: Type.String(),
   features: Type.Record(Type.String(), FeatureEntry, { description: 'by feature key, in policy order' }),
 });
@@ -88,7 +99,18 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
           ...(advice ? { requiredPlan: advice.requiredPlan, ...(advice.upgradeMessage !== undefined ? { message: advice.upgradeMessage } : {}) } : {}),
         };
       }
-      return { tenant: principal.tenantId, plan: services.tenants.get(principal.tenantId)?.plan ?? null, policyVersion: policy.version, features };
+      const state = services.tenants.get(principal.tenantId);
+      const billed = state?.billing ? billingOf(policy, state.billing, services.clock()) : undefined;
+      return {
+        tenant: principal.tenantId,
+        plan: billed?.plan ?? state?.plan ?? null,
+        ...(billed ? { billing: { cause: billed.cause, status: billed.status } } : {}),
+        ...(billed?.trialEndsAt ? { trial: { endsAt: billed.trialEndsAt } } : {}),
+        ...(billed?.graceEndsAt ? { gracePeriod: { endsAt: billed.graceEndsAt } } : {}),
+        ...(billed?.endsAt ? { planEndsAt: billed.endsAt } : {}),
+        policyVersion: policy.version,
+        features,
+      };
     },
   );
 

@@ -87,10 +87,15 @@ export class StripeSource implements BillingSource {
     return eventFrom(event as unknown as Record<string, unknown>);
   }
 
-  async retrieveSubscription(id: string): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined }> {
+  async retrieveSubscription(id: string): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined } | undefined> {
     const observedAt = new Date(this.#clock()).toISOString();
-    const object = await this.#stripe.subscriptions.retrieve(id);
-    return read(object, observedAt);
+    try {
+      return read(await this.#stripe.subscriptions.retrieve(id), observedAt);
+    } catch (error) {
+      // Gone from Stripe (test data deleted): the event's own payload is all there is.
+      if (error instanceof Stripe.errors.StripeError && error.statusCode === 404) return undefined;
+      throw error;
+    }
   }
 
   async *listSubscriptions(): AsyncIterable<{ subscription: SubscriptionState; tenantHint: string | undefined }> {

@@ -197,6 +197,13 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         processed_at  TEXT NOT NULL,
         PRIMARY KEY (provider, id)
       );
+
+      -- Who runs the billing reconcile now: one instance at a time, a lease that lapses if it dies.
+      CREATE TABLE billing_leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+      );
       CREATE TRIGGER billing_links_changed AFTER INSERT OR UPDATE OR DELETE ON billing_links
         FOR EACH ROW EXECUTE FUNCTION record_tenant_change();
       CREATE TRIGGER billing_subscriptions_changed AFTER INSERT OR UPDATE OR DELETE ON billing_subscriptions

@@ -187,6 +187,30 @@ export class BillingStore {
     });
   }
 
+  /**
+   * Takes (or renews) the lease `name` for `holder` until `now + ms`, unless another holder's
+   * lease is still running. Returns whether `holder` has it: one instance at a time, across
+   * processes, on either database (the write transaction serializes the check and the take).
+   */
+  acquireLease(name: string, holder: string, ms: number): Promise<boolean> {
+    return this.ctx.write(
+      async (tx) => {
+        const now = this.ctx.clock();
+        const row = await tx.get<{ holder: string; expires_at: string }>('SELECT holder, expires_at FROM billing_leases WHERE name = $1', [name]);
+        if (row && row.holder !== holder && Date.parse(row.expires_at) > now) return false;
+        const until = new Date(now + ms).toISOString();
+        await tx.run('INSERT INTO billing_leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at', [name, holder, until]);
+        return true;
+      },
+      { hooks: false },
+    );
+  }
+
+  /** Gives a lease back early (when `holder` still has it). */
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.ctx.write((tx) => tx.run('DELETE FROM billing_leases WHERE name = $1 AND holder = $2', [name, holder]), { hooks: false });
+  }
+
   #transaction(tx: SqlExecutor, now: string): BillingTransaction {
     const ctx = this.ctx;
     return {

@@ -210,6 +210,13 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (provider, id)
       ) STRICT;
 
+      -- Who runs the billing reconcile now: one instance at a time, a lease that lapses if it dies.
+      CREATE TABLE billing_leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+      ) STRICT;
+
       CREATE TRIGGER billing_links_changed_insert AFTER INSERT ON billing_links
         BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
       CREATE TRIGGER billing_links_changed_update AFTER UPDATE ON billing_links
