@@ -7,6 +7,7 @@ import { benchDecisions } from './decisions.js';
 import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
+import { benchPort } from './port.js';
 import { benchStore } from './store.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
@@ -16,6 +17,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['http', benchHttp],
   ['writes', benchWrites],
   ['store', benchStore],
+  ['port', benchPort],
   ['policy', benchPolicy],
   ['memory', benchMemory],
 ];

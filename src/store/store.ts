@@ -117,6 +117,8 @@ export interface AuditFilter {
 export interface AuditRepository {
   /** Appends an event that is not part of a write (a denial, a sensitive read). */
   append(event: AuditEvent): Promise<AuditRecord>;
+  /** Appends events in order in one transaction, on the same hash chain (batched sensitive reads); runs no after-write hooks. */
+  appendBatch(events: readonly AuditEvent[]): Promise<readonly AuditRecord[]>;
   /** Newest first. */
   list(filter?: AuditFilter): Promise<Page<AuditRecord>>;
   /** Every row in chain order, for verification. */

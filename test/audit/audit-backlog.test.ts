@@ -2,25 +2,30 @@ import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditBacklog } from '../../src/audit/audit-backlog.js';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { AuditEvent } from '../../src/store/store.js';
+import type { AuditEvent, EntitleStore } from '../../src/store/store.js';
+import { testDatabase, type TestDatabase } from '../support/store.js';
 
 const denial = (n: number): AuditEvent => ({ actor: `user:u${n}`, tenantId: 'acme', action: 'gate.denied', target: 'feature:sync', outcome: 'denied', details: { n } });
 
 describe('AuditBacklog', () => {
-  let store: SqliteStore;
+  let database: TestDatabase;
+  let store: EntitleStore;
   let down: boolean;
   let health: EventEmitter<{ fresh: [] }> & { staleSince: number | undefined };
   const logged: { level: string; message: string | undefined; details: object }[] = [];
   const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (details: object, message?: string) => void logged.push({ level, message, details })])) as never;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     logged.length = 0;
-    store = SqliteStore.open({ path: ':memory:', clock: () => Date.parse('2030-01-01T00:00:05Z') });
+    database = testDatabase();
+    store = await database.open({ clock: () => Date.parse('2030-01-01T00:00:05Z') });
     down = false;
     health = Object.assign(new EventEmitter<{ fresh: [] }>(), { staleSince: undefined as number | undefined });
   });
-  afterEach(() => store.close());
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
 
   /** The store's audit log, failing like an unreachable database while `down`. */
   const audit = {

@@ -17,7 +17,6 @@ import type { Env } from '../../src/config.js';
 import { openTokenCipher } from '../../src/oauth/encryption-keys.js';
 import { secretContext } from '../../src/oauth/secret-context.js';
 import { openStore } from '../../src/store/open-store.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { StoreDump } from '../../src/store/transfer.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
@@ -61,7 +60,7 @@ async function sourceDeployment() {
   const apiToken = JSON.parse((await ok('tokens', 'create', '--tenant', 'acme', '--user', 'alice', '--json')).stdout).token as string;
 
   const cipher = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB);
-  const store = SqliteStore.open({ path: env.ENTITLE_DB });
+  const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '' });
   const connect = (id: string, email: string) =>
     store.connections.connect(
       {

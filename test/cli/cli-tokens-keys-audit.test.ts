@@ -1,24 +1,28 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/api-tokens.js';
 import { runCli } from '../../src/cli/main.js';
 import { openTokenCipher } from '../../src/oauth/encryption-keys.js';
 import { secretContext } from '../../src/oauth/secret-context.js';
 import { TokenCipher } from '../../src/oauth/token-crypto.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
+import { testDatabase, type TestDatabase } from '../support/store.js';
 
 describe('entitle CLI: tokens, keys, audit', () => {
   let env: Record<string, string>;
   let cwd: string;
+  let database: TestDatabase;
 
   beforeEach(async () => {
     cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-'));
-    env = { ENTITLE_DB: join(cwd, 'data', 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
+    database = testDatabase(join(cwd, 'data', 'entitle.db'));
+    // On PostgreSQL too, the development key file lives beside ENTITLE_DB.
+    env = { ...database.env, ENTITLE_DB: join(cwd, 'data', 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR } as Record<string, string>;
     await cli('tenants', 'create', 'demo', '--plan', 'free');
   });
+  afterEach(() => database.drop());
 
   async function cli(...args: string[]) {
     let stdout = '';
@@ -28,7 +32,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
   }
 
   function openStore() {
-    return SqliteStore.open({ path: env.ENTITLE_DB as string });
+    return database.open();
   }
 
   describe('tokens', () => {
@@ -38,10 +42,10 @@ describe('entitle CLI: tokens, keys, audit', () => {
       const token = created.stdout.trim();
       expect(token).toMatch(/^ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
       expect(created.stderr).toContain('(admin): store it now, it cannot be shown again');
-      const store = openStore();
+      const store = await openStore();
       expect(await store.tokens.findBySecretHash(hashToken(token))).toMatchObject({ tenantId: 'demo', userId: 'alice', role: 'admin' });
       await store.close();
-      expect(readFileSync(env.ENTITLE_DB as string).includes(Buffer.from(token.slice(17)))).toBe(false);
+      if (database.kind === 'sqlite') expect(readFileSync(env.ENTITLE_DB as string).includes(Buffer.from(token.slice(17)))).toBe(false);
       const listed = await cli('tokens', 'list');
       expect(listed.stdout).toContain('alice');
       expect(listed.stdout).not.toContain(token.slice(17));
@@ -65,9 +69,8 @@ describe('entitle CLI: tokens, keys, audit', () => {
       await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
       const intact = await cli('audit', 'verify');
       expect(intact).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log ok: 2 rows, chain intact\nhead: 2:[0-9a-f]{64} {2}\(keep it outside/) });
-      const store = openStore();
-      store.db.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = replace(details, 'beta', 'gamma') WHERE seq = 2");
-      await store.close();
+      const change = "UPDATE audit_log SET details = replace(details, 'beta', 'gamma') WHERE seq = 2";
+      await database.raw({ sqlite: `DROP TRIGGER audit_log_no_update; ${change}`, postgres: `ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; ${change}` });
       const tampered = await cli('audit', 'verify');
       expect(tampered).toMatchObject({ code: 1, stdout: 'audit log TAMPERED at row 2: content does not match its hash (the row was changed) (2 rows checked)\n' });
     });
@@ -76,9 +79,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
       await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
       const head = /head: (\S+)/.exec((await cli('audit', 'verify')).stdout)?.[1] as string;
       expect((await cli('audit', 'verify', '--expect-head', head)).code).toBe(0);
-      const store = openStore();
-      store.db.exec('DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2');
-      await store.close();
+      await database.raw({ sqlite: 'DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2', postgres: 'ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; DELETE FROM audit_log WHERE seq = 2' });
       // The chain that is left is intact on its own…
       expect((await cli('audit', 'verify')).code).toBe(0);
       // …but the anchor shows what went missing.
@@ -103,7 +104,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
     });
 
     it('rotates the development key file and re-encrypts every stored token, which still decrypts', async () => {
-      const store = openStore();
+      const store = await openStore();
       const before = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB as string);
       await store.connections.connect(
         {
@@ -126,7 +127,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
       const rotated = await cli('keys', 'rotate', '--generate');
       expect(rotated.stdout).toMatch(/^re-encrypted 2 secrets under key k\d{8}-[0-9a-f]{4}\n$/);
       const after = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB as string);
-      const reopened = openStore();
+      const reopened = await openStore();
       const tokens = await reopened.connections.tokens('demo', 'c1');
       expect(TokenCipher.keyIdOf(tokens?.accessToken as string)).toBe(after.activeKeyId);
       expect(after.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'c1'))).toBe('refresh-1');

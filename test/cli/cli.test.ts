@@ -3,20 +3,24 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
+import { testDatabase, type TestDatabase } from '../support/store.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 describe('entitle CLI', () => {
   let env: Record<string, string>;
   let cwd: string;
+  let database: TestDatabase;
 
   beforeEach(() => {
     cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-'));
-    env = { ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
+    database = testDatabase(join(cwd, 'entitle.db'));
+    env = { ...database.env, ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR } as Record<string, string>;
   });
+  afterEach(() => database.drop());
 
   async function cli(...args: string[]) {
     let stdout = '';
@@ -66,10 +70,8 @@ describe('entitle CLI', () => {
       expect(after).toMatchObject({ value: true, variant: 'override', source: 'override', cause: 'GRANTED_BY_OVERRIDE', override: { reason: 'trial', expiresAt: null } });
 
       // An override that has expired by the time of the next decision no longer applies.
-      const { SqliteStore } = await import('../../src/store/sqlite/sqlite-store.js');
-      const store = SqliteStore.open({ path: env.ENTITLE_DB as string });
-      store.db.prepare("UPDATE overrides SET expires_at = '2000-01-01T00:00:00.000Z'").run();
-      await store.close();
+      const expire = "UPDATE overrides SET expires_at = '2000-01-01T00:00:00.000Z'";
+      await database.raw({ sqlite: expire, postgres: expire });
       const expired = JSON.parse((await cli('explain', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--json')).stdout);
       expect(expired).toMatchObject({ value: false, variant: 'default' });
       expect((await cli('overrides', 'list')).stdout).toContain('(expired)');

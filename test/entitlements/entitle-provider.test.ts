@@ -2,9 +2,10 @@ import { OpenFeature, ProviderEvents, type EventDetails } from '@openfeature/ser
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EntitleProvider } from '../../src/entitlements/entitle-provider.js';
 import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { EntitleStore } from '../../src/store/store.js';
 import { TenantOperations } from '../../src/tenants/tenant-operations.js';
 import { snapshotOf, TestPolicySource } from '../support/policy.js';
+import { testDatabase, type TestDatabase } from '../support/store.js';
 
 const POLICY = {
   features: {
@@ -16,7 +17,8 @@ const POLICY = {
 
 describe('EntitleProvider', () => {
   let now: number;
-  let store: SqliteStore;
+  let database: TestDatabase;
+  let store: EntitleStore;
   let directory: TenantDirectory;
   let policy: TestPolicySource;
   let provider: EntitleProvider;
@@ -26,7 +28,8 @@ describe('EntitleProvider', () => {
 
   beforeEach(async () => {
     now = Date.parse('2030-01-01T00:00:00Z');
-    store = SqliteStore.open({ path: ':memory:', clock: () => now });
+    database = testDatabase();
+    store = await database.open({ clock: () => now });
     directory = await TenantDirectory.open(store);
     policy = new TestPolicySource(snapshotOf(POLICY));
     provider = new EntitleProvider({ policy, tenants: directory, clock: () => now });
@@ -40,6 +43,7 @@ describe('EntitleProvider', () => {
     await OpenFeature.clearProviders();
     directory.close();
     await store.close();
+    await database.drop();
   });
 
   const client = () => OpenFeature.getClient(domain);

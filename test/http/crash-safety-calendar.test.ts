@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openStore } from '../../src/store/open-store.js';
 import { startFakeGoogle } from '../fakes/google-fake.js';
 import type { FakeProvider } from '../fakes/fake-provider.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
@@ -81,7 +81,7 @@ describe('crash safety of OAuth callbacks and calendar sync', () => {
     expect(done.status, await done.clone().text()).toBe(200);
     await server.kill('SIGKILL');
 
-    const store = SqliteStore.open({ path: env.ENTITLE_DB });
+    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '' });
     try {
       const verifier = new ChainVerifier();
       await store.audit.scan((record) => verifier.visit(record));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openStore } from '../../src/store/open-store.js';
 import { startChildServer } from '../support/child-server.js';
 import { RELIABILITY } from '../support/runs.js';
 
@@ -57,7 +57,7 @@ describe('crash safety', () => {
       await Promise.all(writers);
     }
 
-    const store = SqliteStore.open({ path: env.ENTITLE_DB });
+    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '' });
     try {
       const verifier = new ChainVerifier();
       const reasons = new Set<string>();

@@ -194,6 +194,32 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
       });
     });
 
+    describe('audit batches', () => {
+      it('appends a batch in order on the same chain, in one transaction, without after-write hooks', async () => {
+        await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
+        let hooks = 0;
+        store.afterWrite(() => void hooks++);
+        const read = (n: number) => ({ actor: 'user:alice', tenantId: 'acme', action: 'connection.tokens.read', target: `connection:c${n}`, outcome: 'success' as const, details: { n } });
+        const records = await store.audit.appendBatch([read(1), read(2), read(3)]);
+        expect(records.map((record) => [record.seq, record.target])).toEqual([
+          [2, 'connection:c1'],
+          [3, 'connection:c2'],
+          [4, 'connection:c3'],
+        ]);
+        expect(records[1]?.prevHash).toBe(records[0]?.hash);
+        expect(hooks).toBe(0);
+        expect(await store.audit.appendBatch([])).toEqual([]);
+        expect(await verifyAudit(store)).toMatchObject({ ok: true, checked: 4 });
+      });
+
+      it('leaves the log unchanged when a batch cannot be written', async () => {
+        await store.audit.append({ actor: 'a', tenantId: null, action: 'x', target: null, outcome: 'success' });
+        await harness.breakAuditWrites();
+        await expect(store.audit.appendBatch([{ actor: 'a', tenantId: null, action: 'y', target: null, outcome: 'success' }, { actor: 'a', tenantId: null, action: 'z', target: null, outcome: 'success' }])).rejects.toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE' });
+        expect((await store.audit.list()).items.map((record) => record.action)).toEqual(['x']);
+      });
+    });
+
     describeCredentialContract(() => ({ store, harness }));
 
     describe('change feed', () => {

@@ -46,16 +46,19 @@ export class ChangeQueries implements ChangeFeed {
     return { cursor: last ? String(last.seq) : cursor, tenantIds: [...new Set(rows.map((row) => row.tenant_id))] };
   }
 
-  load(tenantIds: readonly string[]): Promise<readonly TenantSnapshot[]> {
-    if (tenantIds.length === 0) return Promise.resolve([]);
+  async load(tenantIds: readonly string[]): Promise<readonly TenantSnapshot[]> {
+    if (tenantIds.length === 0) return [];
     const { port } = this.ctx;
-    return port.snapshot(async (tx) => {
-      const ids = port.list(tenantIds);
-      const tenants = await tx.all<TenantRow>(`SELECT * FROM tenants WHERE ${port.sql.inList('id', '$1')}`, [ids]);
-      const overrides = byTenant(await tx.all<OverrideRow>(`SELECT * FROM overrides WHERE ${port.sql.inList('tenant_id', '$1')}`, [ids]));
-      const billing = await loadTenantBilling(tx, { condition: (column) => port.sql.inList(column, '$1'), params: [ids] });
-      return tenants.map((row) => snapshotOf(row, overrides, billing));
-    });
+    // Plain reads, no snapshot: this runs after every write, and a change that lands between
+    // them is in the feed, so the caller loads the tenant again on its next signal.
+    const ids = port.list(tenantIds);
+    const [tenants, overrides, billing] = await Promise.all([
+      port.all<TenantRow>(`SELECT * FROM tenants WHERE ${port.sql.inList('id', '$1')}`, [ids]),
+      port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${port.sql.inList('tenant_id', '$1')}`, [ids]),
+      loadTenantBilling(port, { condition: (column) => port.sql.inList(column, '$1'), params: [ids] }),
+    ]);
+    const byId = byTenant(overrides);
+    return tenants.map((row) => snapshotOf(row, byId, billing));
   }
 }
 

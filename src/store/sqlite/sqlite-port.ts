@@ -25,8 +25,9 @@ export class SqlitePort implements SqlPort {
   readonly #beginRead;
   readonly #commit;
   readonly #rollback;
-  /** Settles when the open transaction ends; undefined when none is open. */
-  #busy: Promise<void> | undefined;
+  /** Whether a transaction is open; who waits for it to end (a promise only when someone waits). */
+  #open = false;
+  #waiters: (() => void)[] = [];
   /** Statements inside the open transaction: they run at once, the mutex is theirs. */
   readonly #tx: SqlExecutor = {
     all: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) => this.#all<Row>(sql, params),
@@ -42,7 +43,7 @@ export class SqlitePort implements SqlPort {
   }
 
   async all<Row extends SqlRow = SqlRow>(sql: string, params?: readonly SqlParam[]): Promise<Row[]> {
-    while (this.#busy) await this.#busy;
+    while (this.#open) await this.#idle();
     try {
       return this.#all<Row>(sql, params);
     } catch (error) {
@@ -51,7 +52,7 @@ export class SqlitePort implements SqlPort {
   }
 
   async get<Row extends SqlRow = SqlRow>(sql: string, params?: readonly SqlParam[]): Promise<Row | undefined> {
-    while (this.#busy) await this.#busy;
+    while (this.#open) await this.#idle();
     try {
       return this.#get<Row>(sql, params);
     } catch (error) {
@@ -60,7 +61,7 @@ export class SqlitePort implements SqlPort {
   }
 
   async run(sql: string, params?: readonly SqlParam[]): Promise<SqlRunResult> {
-    while (this.#busy) await this.#busy;
+    while (this.#open) await this.#idle();
     try {
       return this.#run(sql, params);
     } catch (error) {
@@ -87,14 +88,13 @@ export class SqlitePort implements SqlPort {
   }
 
   async close(): Promise<void> {
-    while (this.#busy) await this.#busy;
+    while (this.#open) await this.#idle();
     if (this.db.open) this.db.close();
   }
 
   async #transaction<T>(begin: Database.Statement, work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    while (this.#busy) await this.#busy;
-    let release = () => {};
-    this.#busy = new Promise<void>((resolve) => (release = resolve));
+    while (this.#open) await this.#idle();
+    this.#open = true;
     try {
       begin.run();
       const result = await work(this.#tx);
@@ -104,9 +104,16 @@ export class SqlitePort implements SqlPort {
       if (this.db.inTransaction) this.#rollback.run();
       throw translateError(error);
     } finally {
-      this.#busy = undefined;
-      release();
+      this.#open = false;
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
     }
+  }
+
+  /** Resolves when the open transaction ends; callers check again (another waiter may have opened one first). */
+  #idle(): Promise<void> {
+    return new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   #prepare(sql: string): Prepared {
