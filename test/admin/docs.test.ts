@@ -73,9 +73,9 @@ describe('the OpenAPI document', () => {
     expect(problems).toEqual([]);
   });
 
-  it('describes health checks as open, everything else as needing a bearer token', () => {
+  it('describes health checks and the Stripe webhook (signed instead) as open, everything else as needing a bearer token', () => {
     const open = operations.filter((operation) => !operation.authenticated).map(name);
-    expect(open).toEqual(['GET /healthz', 'GET /readyz']);
+    expect(open).toEqual(['GET /healthz', 'GET /readyz', 'POST /api/billing/stripe/webhook']);
   });
 
   it('has every authenticated operation in the route list of the bad-input and tenant-isolation tests, and nothing else', () => {
