@@ -75,7 +75,7 @@ export async function benchStore(rows: Row[]): Promise<void> {
   const section = `store on each dialect (${TENANTS.toLocaleString('en')} tenants, ${(TENANTS / OVERRIDE_SHARE).toLocaleString('en')} overrides)`;
   const dir = mkdtempSync(join(tmpdir(), 'entitle-bench-store-'));
   const results: [string, { loadMs: number; writesPerSecond: number }][] = [];
-  const sqlite = await openStore({ databasePath: join(dir, 'bench.db') });
+  const sqlite = await openStore({ databasePath: join(dir, 'bench.db'), databaseUrl: undefined, databaseSchema: undefined });
   try {
     results.push(['SQLite', await measure(sqlite)]);
   } finally {

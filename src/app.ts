@@ -17,7 +17,8 @@ import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
-import { CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar/calendar-routes.js';
+import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
+import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
@@ -30,6 +31,10 @@ import { openServices, type EntitleServices } from './services.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /**
+     * The running service's parts, for whoever holds the app (the server entry, tests). Route
+     * plugins never read it: each receives the narrow dependencies it uses as options.
+     */
     entitle: EntitleServices;
   }
 }
@@ -127,7 +132,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
-    feature: (key) => services.policy.snapshot.features.get(key),
+    features: () => services.policy.snapshot.features,
     onDenied: async (request, denial) => {
       // 401s are authentication failures, not decisions: the access log has them.
       if (denial.status === 401 || !denial.principal) return;
@@ -141,22 +146,37 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       });
     },
   });
-  await app.register(healthRoutes, { services });
+  const { store, policy, tenants, provider, cipher, clock, operations, releases } = services;
+  const feature = (key: string) => policy.snapshot.features.get(key);
+  await app.register(healthRoutes, { store, policy, tenants });
   const clients = createCalendarClients(config);
-  await app.register(calendarRoutes, { services, clients });
+  await app.register(calendarRoutes, { store, cipher, clock, feature, clients });
   await app.register(async (scope) => {
     await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
-    await scope.register(oauthRoutes, { services, clients });
+    await scope.register(oauthRoutes, { store, cipher, clock, feature, redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList }, clients });
   });
   await app.register(entitlementRoutes, {
-    services,
-    counters: {
-      [CALENDAR_LIMIT_FEATURE]: async (tenantId) => (await services.store.connections.list(tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length,
+    policy: () => policy.snapshot,
+    planOf: (tenantId) => {
+      const tenant = tenants.get(tenantId);
+      return tenant ? planNow(policy.snapshot, tenant, clock()) : undefined;
     },
+    counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });
-  await app.register(adminRoutes, { services, prefix: '/api/admin' });
+  await app.register(adminRoutes, {
+    store,
+    operations,
+    policy,
+    tenants,
+    releases,
+    cipher,
+    clock,
+    policyDirectory: config.policyDirectory,
+    rateLimitPerMinute: config.rateLimits.admin,
+    prefix: '/api/admin',
+  });
   await app.register(billingRoutes, { sync: services.billing });
-  await app.register(ofrepRoutes, { services });
-  await app.register(unleashRoutes, { services });
+  await app.register(ofrepRoutes, { policy, provider });
+  await app.register(unleashRoutes, { policy, tenants, releases, clock });
   return app;
 }

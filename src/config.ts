@@ -117,7 +117,7 @@ export class ConfigError extends Error {
 }
 
 /** Reads ENTITLE_DB and ENTITLE_POLICIES; relative paths are relative to the working directory. */
-export function loadStorageConfig(env: Env = process.env, cwd: string = process.cwd()): StorageConfig {
+function loadStorageConfig(env: Env = process.env, cwd: string = process.cwd()): StorageConfig {
   const databasePath = env.ENTITLE_DB?.trim() || 'data/entitle.db';
   return {
     databasePath: databasePath === ':memory:' ? databasePath : resolve(cwd, databasePath),
@@ -125,8 +125,24 @@ export function loadStorageConfig(env: Env = process.env, cwd: string = process.
   };
 }
 
+export interface LoadConfigOptions {
+  /**
+   * 'server' (default): everything the service needs to start. 'cli': the same Config, but a
+   * production database may be read and managed without the encryption keys; the commands that
+   * encrypt or decrypt ask for them (productionKeysProblem).
+   */
+  readonly purpose?: 'server' | 'cli';
+}
+
+const PRODUCTION_KEYS_PROBLEM = 'ENTITLE_ENCRYPTION_KEYS is required in production: "keyid:<32 bytes base64>" (entitle keys generate prints one)';
+
+/** Why `config` cannot encrypt tokens in production, if it cannot. */
+export function productionKeysProblem(config: Pick<Config, 'production' | 'encryption'>): string | undefined {
+  return config.production && config.encryption.keys.size === 0 ? PRODUCTION_KEYS_PROBLEM : undefined;
+}
+
 /** Reads the whole configuration; throws one ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), options: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
   const production = env.NODE_ENV === 'production';
   const text = (name: string): string | undefined => {
@@ -148,9 +164,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT must be a port number 0-65535 (got ${JSON.stringify(env.PORT)})`);
 
   const encryption = parseEncryptionKeys(text('ENTITLE_ENCRYPTION_KEYS'), text('ENTITLE_ENCRYPTION_KEY_ID'), problems);
-  if (production && encryption.keys.size === 0) {
-    problems.push('ENTITLE_ENCRYPTION_KEYS is required in production: "keyid:<32 bytes base64>" (entitle keys generate prints one)');
-  }
+  if (options.purpose !== 'cli' && production && encryption.keys.size === 0) problems.push(PRODUCTION_KEYS_PROBLEM);
 
   const jwtSecret = text('ENTITLE_JWT_SECRET');
   const jwksUrl = text('ENTITLE_JWT_JWKS_URL');

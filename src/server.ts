@@ -4,7 +4,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { formatIssue } from './policy/read-policy.js';
 import { InvalidPolicyError } from './policy/watch.js';
-import { DEMO_TENANT, seedDemo, type DemoSeed } from './tenants/seed-demo.js';
+import { DEMO_TENANT, seedDemo, type DemoSeed } from './demo/seed-demo.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -11,8 +11,8 @@ import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
-import { openTokenCipher } from './oauth/encryption-keys.js';
-import type { TokenCipher } from './oauth/token-crypto.js';
+import { openTokenCipher } from './secrets/encryption-keys.js';
+import type { TokenCipher } from './secrets/token-crypto.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { reportIgnoredRollouts, UnleashReleaseSwitch } from './interop/unleash-release-switch.js';
 import type { PolicySnapshot } from './policy/types.js';
@@ -50,7 +50,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     for (const closer of closers.splice(0).reverse()) await closer();
   };
   try {
-    const store = await openStore({ env: {}, databasePath: config.databasePath, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.databaseSchema ? { databaseSchema: config.databaseSchema } : {}), clock });
+    const store = await openStore(config, { clock });
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());

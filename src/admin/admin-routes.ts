@@ -3,20 +3,28 @@
 
 import type { FastifyPluginAsync } from 'fastify';
 import { limitRoutes } from '../http/rate-limit.js';
-import type { EntitleServices } from '../services.js';
-import { auditRoutes } from './audit-routes.js';
-import { overrideRoutes } from './override-routes.js';
-import { policyRoutes } from './policy-routes.js';
-import { tenantBillingRoutes } from './tenant-billing-routes.js';
-import { tenantRoutes } from './tenant-routes.js';
-import { tokenRoutes } from './token-routes.js';
+import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
+import { overrideRoutes, type OverrideRoutesOptions } from './override-routes.js';
+import { policyRoutes, type PolicyRoutesOptions } from './policy-routes.js';
+import { tenantBillingRoutes, type TenantBillingRoutesOptions } from './tenant-billing-routes.js';
+import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
+import { tokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 
-export const adminRoutes: FastifyPluginAsync<{ services: EntitleServices }> = async (fastify, { services }) => {
-  await limitRoutes(fastify, services.config.rateLimits.admin, 'admin');
-  await fastify.register(tenantRoutes, { services });
-  await fastify.register(tenantBillingRoutes, { services });
-  await fastify.register(overrideRoutes, { services });
-  await fastify.register(auditRoutes, { services });
-  await fastify.register(policyRoutes, { services });
-  await fastify.register(tokenRoutes, { services });
+/** What the admin routes use together, and the rate limit per caller. */
+export type AdminRoutesOptions = AuditRoutesOptions &
+  OverrideRoutesOptions &
+  PolicyRoutesOptions &
+  TenantRoutesOptions &
+  TenantBillingRoutesOptions &
+  TokenRoutesOptions & { readonly rateLimitPerMinute: number };
+
+export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastify, options) => {
+  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory } = options;
+  await limitRoutes(fastify, options.rateLimitPerMinute, 'admin');
+  await fastify.register(tenantRoutes, { store, operations, policy, releases, clock });
+  await fastify.register(tenantBillingRoutes, { store, policy, clock });
+  await fastify.register(overrideRoutes, { store, operations, policy, clock });
+  await fastify.register(auditRoutes, { store });
+  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock });
+  await fastify.register(tokenRoutes, { store, cipher, clock });
 };

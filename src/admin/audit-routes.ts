@@ -2,10 +2,15 @@
 // such as `override.*`) and time, a page at a time.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { EntitleServices } from '../services.js';
 import { ADMIN, AuditQuery, AuditRecordBody, ErrorBody, LIMITED_ERRORS, pageOf } from './admin-schemas.js';
+import type { EntitleStore } from '../store/store.js';
 
-export const auditRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+/** What the audit routes use. */
+export interface AuditRoutesOptions {
+  readonly store: Pick<EntitleStore, 'audit'>;
+}
+
+export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (fastify, deps) => {
   fastify.get(
     '/audit',
     {
@@ -20,7 +25,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
     },
     async (request) => {
       const { tenant, action, since, until, after, limit } = request.query;
-      const page = await services.store.audit.list({
+      const page = await deps.store.audit.list({
         ...(tenant ? { tenantId: tenant } : {}),
         ...(action ? { action } : {}),
         ...(since ? { since: new Date(since).toISOString() } : {}),

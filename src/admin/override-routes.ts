@@ -4,11 +4,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf } from '../auth/principal.js';
 import { FeatureNotFoundError, InvalidInputError, OverrideNotFoundError, TenantNotFoundError } from '../errors.js';
-import type { EntitleServices } from '../services.js';
-import type { Override, WriteCondition } from '../store/store.js';
+import type { EntitleStore, Override, WriteCondition } from '../store/store.js';
 import { ADMIN, DeleteOverrideQuery, ErrorBody, FeatureKey, LIMITED_ERRORS, OverrideBody, OverrideParams, pageOf, PutOverrideBody, TenantId, TenantParams } from './admin-schemas.js';
+import type { TenantOperations } from '../tenants/tenant-operations.js';
+import type { PolicyWatcher } from '../policy/watch.js';
 
 /** `"3"` (or W/"3") ↔ version 3. Version 0 stands for "no override yet". */
 export function etagOf(version: number): string {
@@ -38,21 +39,29 @@ const AllOverridesQuery = Type.Object(
 /** Orders overrides by tenant, then feature (code units, as the cursor compares them). */
 const cursorOf = (override: Override) => `${override.tenantId}:${override.feature}`;
 
-export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
-  const { store, operations } = services;
+/** What the override routes use. */
+export interface OverrideRoutesOptions {
+  readonly store: Pick<EntitleStore, 'tenants' | 'overrides'>;
+  readonly operations: TenantOperations;
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly clock: () => number;
+}
+
+export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = async (fastify, deps) => {
+  const { store, operations } = deps;
   const tags = ['overrides'];
-  const present = (override: Override) => ({ ...override, active: override.expiresAt === null || Date.parse(override.expiresAt) > services.clock() });
+  const present = (override: Override) => ({ ...override, active: override.expiresAt === null || Date.parse(override.expiresAt) > deps.clock() });
   const send = (reply: FastifyReply, override: Override, status = 200) => reply.status(status).header('etag', etagOf(override.version)).send(present(override));
 
   async function requireTenant(tenantId: string): Promise<void> {
     if (!(await store.tenants.get(tenantId))) throw new TenantNotFoundError(tenantId);
   }
   function requireFeature(feature: string): void {
-    if (!services.policy.snapshot.features.has(feature)) throw new FeatureNotFoundError(feature);
+    if (!deps.policy.snapshot.features.has(feature)) throw new FeatureNotFoundError(feature);
   }
   /** No override: a feature the policy does not know is named as such. An override left from an older policy can still be read and removed. */
   function notFound(tenant: string, feature: string): Error {
-    return services.policy.snapshot.features.has(feature) ? new OverrideNotFoundError(tenant, feature) : new FeatureNotFoundError(feature);
+    return deps.policy.snapshot.features.has(feature) ? new OverrideNotFoundError(tenant, feature) : new FeatureNotFoundError(feature);
   }
 
   // Overrides are per-tenant exceptions, few next to tenants: a page is cut from the filtered list.
@@ -118,7 +127,7 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServic
       const { tenant, feature } = request.params;
       requireFeature(feature);
       const condition = conditionFrom(request.headers['if-match']);
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const { before, after } = await operations.setOverride(
         { tenantId: tenant, feature, value: request.body.value, reason: request.body.reason, expiresAt: request.body.expiresAt ?? null },
         { actor: actorOf(principal), requestId: request.id },
@@ -144,7 +153,7 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServic
     async (request) => {
       const { tenant, feature } = request.params;
       await requireTenant(tenant);
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const condition = conditionFrom(request.headers['if-match']);
       try {
         const removed = await operations.clearOverride(

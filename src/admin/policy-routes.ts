@@ -10,8 +10,9 @@ import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
-import type { EntitleServices } from '../services.js';
 import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import type { PolicyWatcher } from '../policy/watch.js';
+import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
@@ -42,14 +43,23 @@ const ValidateQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+/** What the policy routes use. */
+export interface PolicyRoutesOptions {
+  readonly policy: Pick<PolicyWatcher, 'snapshot' | 'status'>;
+  readonly tenants: Pick<TenantDirectory, 'tenants'>;
+  /** The policy files a proposed change is checked against. */
+  readonly policyDirectory: string;
+  readonly clock: () => number;
+}
+
+export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = async (fastify, deps) => {
   // A YAML body arrives as text; only this plugin's routes see the parser.
   fastify.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES }, (_request, body, done) => done(null, body));
   const tags = ['policy'];
 
   fastify.get('/policy', { config: ADMIN, schema: { tags, summary: 'The policy in force: version, features, plans, last load error', response: { 200: PolicyBody, ...LIMITED_ERRORS } } }, async () => {
-    const { snapshot } = services.policy;
-    const status = services.policy.status;
+    const { snapshot } = deps.policy;
+    const status = deps.policy.status;
     return {
       ...status,
       lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
@@ -84,10 +94,10 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
       },
     },
     async (request, reply) => {
-      const texts = await proposedTexts(services, request.body, request.query.file);
+      const texts = await proposedTexts(deps, request.body, request.query.file);
       const result = readPolicyTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
-      return { valid: true as const, version: result.snapshot.version, impact: impactOf(services, result.snapshot) };
+      return { valid: true as const, version: result.snapshot.version, impact: impactOf(deps, result.snapshot) };
     },
   );
 };
@@ -113,15 +123,15 @@ function withText(issue: PolicyIssue) {
 }
 
 /** The impact as its response schema types it (the same shape, with mutable arrays). */
-function impactOf(services: EntitleServices, proposed: PolicySnapshot): Static<typeof PolicyImpactBody> {
-  return policyImpact(services.policy.snapshot, proposed, services.tenants.tenants(), services.clock()) as Static<typeof PolicyImpactBody>;
+function impactOf(deps: PolicyRoutesOptions, proposed: PolicySnapshot): Static<typeof PolicyImpactBody> {
+  return policyImpact(deps.policy.snapshot, proposed, deps.tenants.tenants(), deps.clock()) as Static<typeof PolicyImpactBody>;
 }
 
-async function proposedTexts(services: EntitleServices, body: unknown, file: string | undefined): Promise<{ file: string; text: string }[]> {
+async function proposedTexts(deps: PolicyRoutesOptions, body: unknown, file: string | undefined): Promise<{ file: string; text: string }[]> {
   if (typeof body === 'string') {
     if (body.trim() === '') throw new InvalidInputError('body: empty; send the YAML of a policy file');
     if (file === undefined) return [{ file: 'request.yaml', text: body }];
-    const current = await currentTexts(services.config.policyDirectory);
+    const current = await currentTexts(deps.policyDirectory);
     return [...current.filter((entry) => entry.file !== file), { file, text: body }].sort((a, b) => a.file.localeCompare(b.file));
   }
   const files = (body as { files?: unknown } | null)?.files;

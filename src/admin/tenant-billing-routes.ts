@@ -1,11 +1,13 @@
 // A tenant's billing for operators: read its status, link it to a billing customer, unlink it.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf } from '../auth/principal.js';
 import { billingStatus, BillingStatusBody } from '../billing/billing-view.js';
 import { TenantNotFoundError } from '../errors.js';
-import type { EntitleServices } from '../services.js';
+import type { PolicyWatcher } from '../policy/watch.js';
+import type { EntitleStore } from '../store/store.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantParams } from './admin-schemas.js';
 
 const LinkBody = Type.Object({
@@ -17,9 +19,15 @@ const LinkBody = Type.Object({
 const LinkInput = Type.Object({ provider: Type.Literal('stripe'), customerId: LinkBody.properties.customerId }, { additionalProperties: false });
 const NullableLink = Type.Union([LinkBody, Type.Null()]);
 
-export const tenantBillingRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
-  const { store } = services;
-  const context = (principal: Principal, requestId: string) => ({ actor: actorOf(principal), requestId });
+/** What the tenant billing routes use. */
+export interface TenantBillingRoutesOptions {
+  readonly store: Pick<EntitleStore, 'billing' | 'changes'>;
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly clock: () => number;
+}
+
+export const tenantBillingRoutes: FastifyPluginAsyncTypebox<TenantBillingRoutesOptions> = async (fastify, { store, policy, clock }) => {
+  const context = (request: FastifyRequest) => ({ actor: actorOf(principalOf(request)), requestId: request.id });
   const tags = ['tenants', 'billing'];
 
   fastify.get(
@@ -31,7 +39,7 @@ export const tenantBillingRoutes: FastifyPluginAsyncTypebox<{ services: EntitleS
     async (request) => {
       const [snapshot] = await store.changes.load([request.params.tenant]);
       if (!snapshot) throw new TenantNotFoundError(request.params.tenant);
-      return billingStatus(services.policy.snapshot, snapshot.billing, services.clock());
+      return billingStatus(policy.snapshot, snapshot.billing, clock());
     },
   );
 
@@ -48,7 +56,7 @@ export const tenantBillingRoutes: FastifyPluginAsyncTypebox<{ services: EntitleS
       },
     },
     async (request) => {
-      const { before, after } = await store.billing.link(request.params.tenant, request.body.provider, request.body.customerId, context(request.principal as Principal, request.id));
+      const { before, after } = await store.billing.link(request.params.tenant, request.body.provider, request.body.customerId, context(request));
       return { before: before ?? null, after };
     },
   );
@@ -59,6 +67,6 @@ export const tenantBillingRoutes: FastifyPluginAsyncTypebox<{ services: EntitleS
       config: ADMIN,
       schema: { tags, summary: "Remove a tenant's billing link", params: TenantParams, response: { ...LIMITED_ERRORS, 200: Type.Object({ before: NullableLink }), 400: ErrorBody, 404: ErrorBody } },
     },
-    async (request) => ({ before: (await store.billing.unlink(request.params.tenant, context(request.principal as Principal, request.id))) ?? null }),
+    async (request) => ({ before: (await store.billing.unlink(request.params.tenant, context(request))) ?? null }),
   );
 };

@@ -3,20 +3,31 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { billingStatus, BillingStatusBody } from '../billing/billing-view.js';
-import { billingOf, decideAll } from '../entitlements/decide.js';
+import { decideAll, planNow } from '../entitlements/decide.js';
 import { explain } from '../entitlements/explain.js';
-import { heldBackBy } from '../entitlements/release-switch.js';
+import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
-import type { EntitleServices } from '../services.js';
 import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, PageQuery, pageOf, TenantBody, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import type { EntitleStore } from '../store/store.js';
+import type { TenantOperations } from '../tenants/tenant-operations.js';
+import type { PolicyWatcher } from '../policy/watch.js';
 
 const TenantWithBilling = Type.Object({ ...TenantBody.properties, billing: Type.Union([BillingStatusBody, Type.Null()]) });
 
-export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
-  const { store, operations } = services;
+/** What the tenant routes use. */
+export interface TenantRoutesOptions {
+  readonly store: Pick<EntitleStore, 'tenants' | 'changes'>;
+  readonly operations: TenantOperations;
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly releases: ReleaseSwitch | undefined;
+  readonly clock: () => number;
+}
+
+export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = async (fastify, deps) => {
+  const { store, operations } = deps;
   const context = (principal: Principal, requestId: string) => ({ actor: actorOf(principal), requestId });
   const tags = ['tenants'];
 
@@ -24,7 +35,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
     '/tenants',
     { config: ADMIN, schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { ...LIMITED_ERRORS, 201: TenantBody, 400: ErrorBody, 409: ErrorBody } } },
     async (request, reply) => {
-      const tenant = await operations.createTenant(request.body, context(request.principal as Principal, request.id));
+      const tenant = await operations.createTenant(request.body, context(principalOf(request), request.id));
       return reply.status(201).header('location', `/api/admin/tenants/${tenant.id}`).send(tenant);
     },
   );
@@ -52,7 +63,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
     async (request) => {
       const [snapshot] = await store.changes.load([request.params.tenant]);
       if (!snapshot) throw new TenantNotFoundError(request.params.tenant);
-      return { ...snapshot.tenant, billing: billingStatus(services.policy.snapshot, snapshot.billing, services.clock()) };
+      return { ...snapshot.tenant, billing: billingStatus(deps.policy.snapshot, snapshot.billing, deps.clock()) };
     },
   );
 
@@ -68,13 +79,13 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
         response: { ...LIMITED_ERRORS, 200: Type.Object({ before: TenantBody, after: TenantBody }), 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(request.principal as Principal, request.id)),
+    async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(principalOf(request), request.id)),
   );
 
   fastify.delete(
     '/tenants/:tenant',
     { config: ADMIN, schema: { tags, summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } },
-    async (request) => operations.deleteTenant(request.params.tenant, context(request.principal as Principal, request.id)),
+    async (request) => operations.deleteTenant(request.params.tenant, context(principalOf(request), request.id)),
   );
 
   fastify.get(
@@ -93,16 +104,15 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices
       // Read through the store, not the cache: an operator sees exactly what is written.
       const [snapshot] = await store.changes.load([tenantId]);
       if (!snapshot) throw new TenantNotFoundError(tenantId);
-      const policy = services.policy.snapshot;
+      const policy = deps.policy.snapshot;
       // The release switch applies here as in the provider (tenant-wide: no user in this view).
       const state = tenantState(snapshot);
-      const now = services.clock();
+      const now = deps.clock();
       const features = decideAll(policy, state, now).map((decision) => {
-        const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, services.releases, { tenantId }));
+        const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, deps.releases, { tenantId }));
         return rest;
       });
-      const plan = (state.billing ? billingOf(policy, state.billing, now)?.plan : undefined) ?? snapshot.tenant.plan;
-      return { tenant: tenantId, plan, policyVersion: policy.version, features };
+      return { tenant: tenantId, plan: planNow(policy, state, now).plan, policyVersion: policy.version, features };
     },
   );
 };

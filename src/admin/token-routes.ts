@@ -5,12 +5,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ChainVerifier, parseAnchor } from '../audit/audit-chain.js';
 import { issueApiToken } from '../auth/api-tokens.js';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { InvalidInputError, TenantNotFoundError } from '../errors.js';
-import { rotateSecrets } from '../oauth/rotate-secrets.js';
-import type { EntitleServices } from '../services.js';
-import { ROLES } from '../store/store.js';
+import { rotateSecrets } from '../secrets/rotate-secrets.js';
+import { ROLES, type EntitleStore } from '../store/store.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
 
 const TokenBody = Type.Object({
   id: Type.String(),
@@ -23,9 +23,16 @@ const TokenBody = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
-  const { store } = services;
-  const context = (request: { principal: unknown; id: string }) => ({ actor: actorOf(request.principal as Principal), requestId: request.id });
+/** What the token, audit-verification and key-rotation routes use. */
+export interface TokenRoutesOptions {
+  readonly store: EntitleStore;
+  readonly cipher: TokenCipher;
+  readonly clock: () => number;
+}
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async (fastify, deps) => {
+  const { store } = deps;
+  const context = (request: { principal: Principal | null; id: string }) => ({ actor: actorOf(principalOf(request)), requestId: request.id });
 
   fastify.post(
     '/tokens',
@@ -52,7 +59,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
     async (request, reply) => {
       const { tenantId, userId, role = 'member', name, expiresAt } = request.body;
       if (!(await store.tenants.get(tenantId))) throw new TenantNotFoundError(tenantId);
-      if (expiresAt !== undefined && Date.parse(expiresAt) <= services.clock()) throw new InvalidInputError('expiresAt: must be in the future');
+      if (expiresAt !== undefined && Date.parse(expiresAt) <= deps.clock()) throw new InvalidInputError('expiresAt: must be in the future');
       const issued = await issueApiToken(
         store,
         { tenantId, userId, role, ...(name ? { name } : {}), expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null },
@@ -128,6 +135,6 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
         response: { ...LIMITED_ERRORS, 200: Type.Object({ reencrypted: Type.Integer({ description: 'how many secrets were re-encrypted' }), activeKeyId: Type.String() }) },
       },
     },
-    async (request) => ({ reencrypted: await rotateSecrets(store, services.cipher, context(request)), activeKeyId: services.cipher.activeKeyId }),
+    async (request) => ({ reencrypted: await rotateSecrets(store, deps.cipher, context(request)), activeKeyId: deps.cipher.activeKeyId }),
   );
 };

@@ -1,5 +1,6 @@
 // Who a request is: always from a verified credential, never from a header or body the client sets.
 
+import { AuthRequiredError } from '../errors.js';
 import type { Role } from '../store/store.js';
 
 export interface Principal {
@@ -13,4 +14,13 @@ export interface Principal {
 /** The audit log's name for a principal. */
 export function actorOf(principal: Principal): string {
   return `user:${principal.userId}@${principal.tenantId}`;
+}
+
+/**
+ * The caller of a route declared with `config: { auth }`: the auth hook has admitted only
+ * authenticated requests, so this narrows without a cast (and answers 401 if a route forgot `auth`).
+ */
+export function principalOf(request: { readonly principal: Principal | null }): Principal {
+  if (request.principal === null) throw new AuthRequiredError();
+  return request.principal;
 }

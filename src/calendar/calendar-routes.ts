@@ -3,23 +3,25 @@
 // anything else is 404.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type, type Static } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { Type } from 'typebox';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { ConnectionNotFoundError, InvalidInputError } from '../errors.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
-import { secretContext } from '../oauth/secret-context.js';
-import type { EntitleServices } from '../services.js';
-import type { Connection, WriteContext } from '../store/store.js';
+import { secretContext } from '../secrets/secret-context.js';
+import type { FeatureDefinition } from '../policy/types.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
+import type { Connection, EntitleStore, WriteContext } from '../store/store.js';
+import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, countCalendars } from './calendar-features.js';
 import type { CalendarProviderName } from './calendar-client.js';
 import { requireClient, type CalendarClients } from './calendar-clients.js';
 import {
   CalendarListBody,
   CalendarStatusBody,
-  type ConnectionBody,
   DisconnectAnswerBody,
   GatedForbidden,
   NotFoundBody,
   ProviderFailedBody,
+  publicConnection,
   ReconnectBody,
   SyncAnswerBody,
   UnavailableBody,
@@ -28,12 +30,12 @@ import { syncConnection } from './calendar-sync.js';
 import { withAccessToken } from './connection-tokens.js';
 import { providerHttpError } from './provider-http-errors.js';
 
-export const CALENDAR_FEATURE = 'can_use_calendar_sync';
-export const CALENDAR_LIMIT_FEATURE = 'max_connected_calendars';
-export const CALENDAR_PURPOSE = 'calendar';
-
 export interface CalendarRoutesOptions {
-  readonly services: EntitleServices;
+  readonly store: Pick<EntitleStore, 'connections' | 'audit'>;
+  readonly cipher: TokenCipher;
+  readonly clock: () => number;
+  /** The policy's feature definitions in force (name and upgrade message of the calendar feature). */
+  readonly feature: (key: string) => FeatureDefinition | undefined;
   readonly clients: CalendarClients;
   /** Longest Retry-After the server waits out itself before answering 503. */
   readonly maxRetryWaitMs?: number;
@@ -44,25 +46,9 @@ const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za
 /** The errors of a gated route that calls the provider: the gate's, the provider's and the store's. */
 const PROVIDER_ERRORS = { ...AUTH_ERRORS, 403: GatedForbidden, 409: ReconnectBody, 502: ProviderFailedBody, 503: UnavailableBody } as const;
 
-/** What clients see of a connection: never its tokens. */
-export function publicConnection(connection: Connection): Static<typeof ConnectionBody> {
-  return {
-    id: connection.id,
-    provider: connection.provider,
-    purpose: connection.purpose,
-    accountEmail: connection.accountEmail,
-    status: connection.status,
-    ...(connection.invalidReason ? { invalidReason: connection.invalidReason } : {}),
-    createdAt: connection.createdAt,
-    lastSyncAt: connection.lastSyncAt,
-    lastSync: connection.lastSync,
-  };
-}
-
 export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = async (fastify, options) => {
-  const { services, clients } = options;
-  const { store } = services;
-  const tokenDeps = { store, cipher: services.cipher, clock: services.clock };
+  const { store, cipher, clients } = options;
+  const tokenDeps = { store, cipher, clock: options.clock };
   const writeContext = (principal: Principal, requestId: string): WriteContext => ({ actor: actorOf(principal), requestId });
 
   /** The caller's own connection, or 404 (another tenant's or user's connection does not exist). */
@@ -103,20 +89,18 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       },
     },
     async (request) => {
-      const principal = request.principal as Principal;
-      const [available, limit] = await Promise.all([
-        fastify.entitlements.boolean(request, CALENDAR_FEATURE),
-        fastify.entitlements.number(request, CALENDAR_LIMIT_FEATURE),
-      ]);
-      const feature = services.policy.snapshot.features.get(CALENDAR_FEATURE);
+      const principal = principalOf(request);
+      // Both decided, or 503: a status page must not show a guess.
+      const [available, limit] = await Promise.all([request.entitlements.decided(CALENDAR_FEATURE), request.entitlements.decided(CALENDAR_LIMIT_FEATURE)]);
+      const feature = options.feature(CALENDAR_FEATURE);
       const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE });
-      const used = (await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
+      const used = await countCalendars(store.connections, principal.tenantId);
       return {
-        available: available.value,
+        available: available.value === true,
         feature: CALENDAR_FEATURE,
         featureName: feature?.name ?? CALENDAR_FEATURE,
-        ...(available.value ? {} : { message: feature?.upgradeMessage ?? null, requiredPlan: feature?.requiredPlan ?? null }),
-        limit: { feature: CALENDAR_LIMIT_FEATURE, max: limit.value, used },
+        ...(available.value === true ? {} : { message: feature?.upgradeMessage ?? null, requiredPlan: feature?.requiredPlan ?? null }),
+        limit: { feature: CALENDAR_LIMIT_FEATURE, max: typeof limit.value === 'number' ? limit.value : 0, used },
         providers: { google: clients.google !== undefined, microsoft: clients.microsoft !== undefined },
         connections: connections.map(publicConnection),
       };
@@ -130,7 +114,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       schema: { tags, summary: "The caller's valid connections, each with its calendars as the provider lists them", response: { 200: CalendarListBody, ...PROVIDER_ERRORS } },
     },
     async (request) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const context = writeContext(principal, request.id);
       const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE, status: 'valid' });
       const listed = [];
@@ -169,7 +153,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       },
     },
     async (request) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const connection = await ownConnection(principal, request.body.connectionId);
       if (connection.status !== 'valid') throw new ConnectionNotFoundError();
       const client = requireClient(clients, connection.provider);
@@ -202,7 +186,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       },
     },
     async (request) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const id = request.body.connectionId ?? request.query.connectionId;
       if (id === undefined) throw new InvalidInputError('connectionId: required (in the body or the query string)');
       const connection = await ownConnection(principal, id);
@@ -215,8 +199,8 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
         const tokens = await store.connections.tokens(principal.tenantId, connection.id);
         if (!tokens || !client) return false;
         const token = tokens.refreshToken
-          ? services.cipher.decrypt(tokens.refreshToken, secretContext('connection.refresh_token', connection.id))
-          : services.cipher.decrypt(tokens.accessToken, secretContext('connection.access_token', connection.id));
+          ? cipher.decrypt(tokens.refreshToken, secretContext('connection.refresh_token', connection.id))
+          : cipher.decrypt(tokens.accessToken, secretContext('connection.access_token', connection.id));
         return client.revoke(token);
       });
       const disconnected = await store.connections.disconnect(principal.tenantId, connection.id, { ...context, reason: 'disconnected by the user' });

@@ -2,8 +2,9 @@
 // document at /docs and the handlers' types. A response schema drops what it does not name, so
 // every field the handlers send is here; error bodies keep whatever details they carry.
 
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { AUTH_ERRORS } from '../http/schemas.js';
+import type { Connection } from '../store/store.js';
 
 const Timestamp = Type.String({ description: 'ISO 8601' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
@@ -144,3 +145,18 @@ export const UnavailableBody = Type.Object(
     description: 'Entitlements cannot be checked (access is denied until they can), the store is unavailable, the provider is not configured here, or it is rate-limiting (see Retry-After)',
   },
 );
+
+/** What clients see of a connection: never its tokens. */
+export function publicConnection(connection: Connection): Static<typeof ConnectionBody> {
+  return {
+    id: connection.id,
+    provider: connection.provider,
+    purpose: connection.purpose,
+    accountEmail: connection.accountEmail,
+    status: connection.status,
+    ...(connection.invalidReason ? { invalidReason: connection.invalidReason } : {}),
+    createdAt: connection.createdAt,
+    lastSyncAt: connection.lastSyncAt,
+    lastSync: connection.lastSync,
+  };
+}

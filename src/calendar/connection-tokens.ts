@@ -3,8 +3,8 @@
 // connection invalid.
 
 import { ConnectionNotFoundError, ReconnectRequiredError } from '../errors.js';
-import { secretContext } from '../oauth/secret-context.js';
-import type { TokenCipher } from '../oauth/token-crypto.js';
+import { secretContext } from '../secrets/secret-context.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
 import type { Connection, ConnectionTokens, EntitleStore, WriteContext } from '../store/store.js';
 import type { CalendarClient, OAuthTokenSet } from './calendar-client.js';
 import { ProviderAuthError, ProviderGrantError } from './provider-errors.js';

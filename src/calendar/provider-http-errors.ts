@@ -2,7 +2,7 @@
 // rate-limiting, 409 when the user must connect again. Messages never carry tokens.
 
 import { ProviderFailedError, ProviderRateLimitedError, ReconnectRequiredError, withDetails } from '../errors.js';
-import { TokenDecryptionError } from '../oauth/token-crypto.js';
+import { TokenDecryptionError } from '../secrets/token-crypto.js';
 import type { CalendarProviderName } from './calendar-client.js';
 import { ProviderError, ProviderGrantError, ProviderRateLimitError } from './provider-errors.js';
 

@@ -2,13 +2,13 @@
 // opened only by the commands that need them.
 
 import { userInfo } from 'node:os';
-import { loadStorageConfig, type Env, type StorageConfig } from '../config.js';
+import type { Config, Env } from '../config.js';
 import { readPolicyDirectory } from '../policy/read-policy.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import { InvalidPolicyError } from '../policy/watch.js';
 import { openStore } from '../store/open-store.js';
 import type { EntitleStore } from '../store/store.js';
-import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../tenants/seed-demo.js';
+import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../demo/seed-demo.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -18,12 +18,23 @@ export interface CliIo {
 }
 
 export class CliContext {
-  readonly config: StorageConfig;
+  readonly #loadConfig: () => Config;
+  #config: Config | undefined;
   #store: EntitleStore | undefined;
   #policy: PolicySnapshot | undefined;
 
-  constructor(readonly io: CliIo) {
-    this.config = loadStorageConfig(io.env, io.cwd);
+  /** `loadConfig` is called on first need: `entitle --help` works whatever the environment says. */
+  constructor(
+    readonly io: CliIo,
+    loadConfig: () => Config,
+  ) {
+    this.#loadConfig = loadConfig;
+  }
+
+  /** The one typed configuration, as the server reads it (see loadConfig's purpose 'cli'). */
+  get config(): Config {
+    this.#config ??= this.#loadConfig();
+    return this.#config;
   }
 
   out(text: string): void {
@@ -39,15 +50,11 @@ export class CliContext {
    * gets the demo tenant first, as the server's first start would give it.
    */
   async store(options: { readonly seedDemo?: boolean } = {}): Promise<EntitleStore> {
-    this.#store ??= await openStore({ env: this.io.env, databasePath: this.config.databasePath });
-    if (options.seedDemo && this.#seedsDemo() && (await seedDemoTenant(this.#store, await this.policy()))) {
+    this.#store ??= await openStore(this.config);
+    if (options.seedDemo && this.config.seedDemo && (await seedDemoTenant(this.#store, await this.policy()))) {
       this.io.stderr(`empty database: created tenant "${DEMO_TENANT}" on plan ${DEMO_PLAN} (development only; ENTITLE_SEED_DEMO=false turns this off)\n`);
     }
     return this.#store;
-  }
-
-  #seedsDemo(): boolean {
-    return this.io.env.NODE_ENV !== 'production' && this.io.env.ENTITLE_SEED_DEMO !== 'false';
   }
 
   /** The policy in force; an invalid policy stops the command with every issue. */

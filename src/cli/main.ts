@@ -1,7 +1,7 @@
 // The `entitle` command: one program, subcommands registered from their own modules.
 
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { isClientFacing } from '../errors.js';
 import { formatIssue } from '../policy/read-policy.js';
 import { InvalidPolicyError } from '../policy/watch.js';
@@ -19,7 +19,7 @@ import { registerValidate, UsageError } from './commands/validate-command.js';
 
 /** Runs the CLI with `args` (without node and script) and returns the exit code. */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
-  const context = new CliContext(io);
+  const context = new CliContext(io, () => loadConfig(io.env, io.cwd, { purpose: 'cli' }));
   let exitCode = 0;
   const program = new Command('entitle')
     .description('Entitle: policy-as-data feature entitlements')

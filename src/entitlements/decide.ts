@@ -104,6 +104,18 @@ export function decideNow(snapshot: PolicySnapshot, tenant: TenantState | undefi
   return billed ? decisions.fromBilling(billed) : decisions.fromPlan(plan);
 }
 
+/** A tenant's plan at one moment, and what billing made of it when billing decides it. */
+export interface TenantPlan {
+  readonly plan: string;
+  readonly billing: BillingEvaluation | undefined;
+}
+
+/** The plan a tenant is on at `now`: billing's when its subscriptions decide, else the stored one. */
+export function planNow(snapshot: PolicySnapshot, tenant: TenantState, now: number): TenantPlan {
+  const billing = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, now);
+  return { plan: billing?.plan ?? tenant.plan, billing };
+}
+
 interface CachedEvaluation {
   readonly snapshot: PolicySnapshot;
   readonly from: number;

@@ -4,19 +4,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { AUTH_ERRORS, ErrorBody, FeatureValueSchema } from '../http/schemas.js';
-import type { Principal } from '../auth/principal.js';
+import { principalOf } from '../auth/principal.js';
 import { FeatureNotFoundError, InvalidInputError } from '../errors.js';
-import { evaluationContext } from '../gate/gate-plugin.js';
-import { isGranted } from '../policy/compile.js';
-import type { EntitleServices } from '../services.js';
-import { billingOf } from './decide.js';
+import type { PolicySnapshot } from '../policy/types.js';
+import type { TenantPlan } from './decide.js';
 import { upgradeAdvice } from './explain.js';
 
 /** Counts what a numeric limit limits, for one tenant (e.g. its connected calendars). */
 export type UsageCounter = (tenantId: string) => Promise<number>;
 
 export interface EntitlementRoutesOptions {
-  readonly services: EntitleServices;
+  /** The policy in force. */
+  readonly policy: () => PolicySnapshot;
+  /** A tenant's plan now, and what billing made of it, from the tenant directory. */
+  readonly planOf: (tenantId: string) => TenantPlan | undefined;
   /** The limits the server can count itself, by feature key. */
   readonly counters: Readonly<Record<string, UsageCounter>>;
 }
@@ -70,40 +71,35 @@ const PreflightAnswer = Type.Object({
   message: Type.Optional(Type.String()),
 });
 
-export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptions> = async (fastify, { services, counters }) => {
+export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptions> = async (fastify, { policy: policyInForce, planOf, counters }) => {
   fastify.get(
     '/api/entitlements/',
     { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: "Every feature for the caller's tenant", response: { 200: EntitlementsBody, ...AUTH_ERRORS } } },
     async (request) => {
-      const principal = request.principal as Principal;
-      const context = evaluationContext(principal);
-      const policy = services.policy.snapshot;
+      const principal = principalOf(request);
+      const policy = policyInForce();
       const features: Static<typeof EntitlementsBody>['features'] = {};
-      for (const feature of policy.features.values()) {
-        const details =
-          feature.type === 'boolean'
-            ? await services.client.getBooleanDetails(feature.key, false, context)
-            : feature.type === 'number'
-              ? await services.client.getNumberDetails(feature.key, 0, context)
-              : await services.client.getStringDetails(feature.key, '', context);
-        const granted = details.errorCode === undefined && isGranted(feature.type, details.value);
-        const cause = typeof details.flagMetadata.cause === 'string' ? details.flagMetadata.cause : (details.errorCode ?? null);
+      for (const entitlement of await request.entitlements.all()) {
+        const feature = policy.features.get(entitlement.feature);
+        if (!feature) continue;
+        const granted = entitlement.granted;
+        const cause = entitlement.cause ?? entitlement.errorCode ?? null;
         // Only a plan can be upgraded: an override or a release toggle gets no upgrade prompt.
         const advice = granted ? undefined : upgradeAdvice(feature, cause ?? undefined);
         features[feature.key] = {
           name: feature.name,
           type: feature.type,
-          value: details.value,
+          value: entitlement.value,
           enabled: granted,
           cause,
           ...(advice ? { requiredPlan: advice.requiredPlan, ...(advice.upgradeMessage !== undefined ? { message: advice.upgradeMessage } : {}) } : {}),
         };
       }
-      const state = services.tenants.get(principal.tenantId);
-      const billed = state?.billing ? billingOf(policy, state.billing, services.clock()) : undefined;
+      const current = planOf(principal.tenantId);
+      const billed = current?.billing;
       return {
         tenant: principal.tenantId,
-        plan: billed?.plan ?? state?.plan ?? null,
+        plan: current?.plan ?? null,
         ...(billed ? { billing: { cause: billed.cause, status: billed.status } } : {}),
         ...(billed?.trialEndsAt ? { trial: { endsAt: billed.trialEndsAt } } : {}),
         ...(billed?.graceEndsAt ? { gracePeriod: { endsAt: billed.graceEndsAt } } : {}),
@@ -126,21 +122,22 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
       },
     },
     async (request) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const { feature: key, add = 1 } = request.body;
-      const feature = services.policy.snapshot.features.get(key);
+      const policy = policyInForce();
+      const feature = policy.features.get(key);
       if (!feature) throw new FeatureNotFoundError(key);
       if (feature.type !== 'number') throw new InvalidInputError(`feature: "${key}" is a ${feature.type} feature, not a numeric limit`);
       const counter = counters[key];
       let current = request.body.current;
       if (counter) current = await counter(principal.tenantId);
       else if (current === undefined) throw new InvalidInputError(`current: required for "${key}" (the server does not count it; send how many the tenant has now)`);
-      const limit = await services.client.getNumberDetails(key, 0, evaluationContext(principal));
       // An evaluation error counts as a limit of 0: the closed side.
-      const max = limit.errorCode === undefined ? limit.value : 0;
+      const limit = await request.entitlements.details(key);
+      const max = typeof limit.value === 'number' ? limit.value : 0;
       const allowed = (current as number) + add <= max;
       // An override or a release toggle sets this tenant's limit: a higher plan would not change it.
-      const planDecides = limit.errorCode === undefined && limit.flagMetadata.source !== 'override' && limit.flagMetadata.cause !== 'NOT_RELEASED';
+      const planDecides = limit.errorCode === undefined && limit.source !== 'override' && limit.cause !== 'NOT_RELEASED';
       return {
         feature: key,
         featureName: feature.name,
@@ -150,15 +147,15 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
         requested: add,
         remaining: Math.max(0, max - (current as number)),
         countedBy: counter ? ('server' as const) : ('client' as const),
-        ...(allowed ? {} : planDecides ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(services, max, key) } : { requiredPlan: null }),
+        ...(allowed ? {} : planDecides ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(policy, max, key) } : { requiredPlan: null }),
       };
     },
   );
 };
 
 /** The lowest plan whose limit is higher than the tenant's, if any. */
-function nextPlanAbove(services: EntitleServices, max: number, key: string): string | null {
-  for (const plan of services.policy.snapshot.plans.values()) {
+function nextPlanAbove(policy: PolicySnapshot, max: number, key: string): string | null {
+  for (const plan of policy.plans.values()) {
     const value = plan.values.get(key)?.value;
     if (typeof value === 'number' && value > max) return plan.key;
   }

@@ -12,6 +12,7 @@ import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { featureNotAvailable } from './feature-denial.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { DecisionCache, DecisionKey } from './decision-cache.js';
+import { EntitlementReader, evaluationContext, type RequestEntitlements } from './request-entitlements.js';
 
 /** What a route declares: a feature key, or a feature that applies only when `when` says so. */
 export type FeatureRequirement = string | { readonly key: string; readonly when: (request: FastifyRequest) => boolean };
@@ -20,9 +21,9 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     feature?: FeatureRequirement;
   }
-  interface FastifyInstance {
-    /** Reads the caller's entitlements in handlers, e.g. a numeric limit. */
-    entitlements: RequestEntitlements;
+  interface FastifyRequest {
+    /** The caller's entitlements, the one way a handler reads a feature (e.g. a numeric limit). */
+    readonly entitlements: RequestEntitlements;
   }
 }
 
@@ -37,29 +38,19 @@ export interface GateDenial {
 export interface GatePluginOptions {
   /** The OpenFeature client decisions go through. */
   readonly client: Client;
-  /** The policy's feature definitions (display name, upgrade message, required plan). */
-  readonly feature: (key: string) => FeatureDefinition | undefined;
+  /** The policy's feature definitions (display name, upgrade message, required plan), in policy order. */
+  readonly features: () => ReadonlyMap<string, FeatureDefinition>;
   /** Caches decisions; without it every check evaluates through the client. */
   readonly cache?: DecisionCache;
   /** Called for every denial (401, 403, 503) before the response goes out. */
   readonly onDenied?: (request: FastifyRequest, denial: GateDenial) => Promise<void> | void;
 }
 
-export interface RequestEntitlements {
-  boolean(request: FastifyRequest, feature: string): Promise<EvaluationDetails<boolean>>;
-  number(request: FastifyRequest, feature: string): Promise<EvaluationDetails<number>>;
-  string(request: FastifyRequest, feature: string): Promise<EvaluationDetails<string>>;
-}
-
-/** The evaluation context of a request: the tenant comes from the principal, and only from it. */
-export function evaluationContext(principal: Principal): { tenantId: string; targetingKey: string } {
-  return { tenantId: principal.tenantId, targetingKey: principal.userId };
-}
-
 const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, options) => {
   if (!options.client || typeof options.client.getBooleanDetails !== 'function') throw new TypeError('options.client should be an OpenFeature client');
-  if (typeof options.feature !== 'function') throw new TypeError('options.feature should be a function');
+  if (typeof options.features !== 'function') throw new TypeError('options.features should be a function');
   const { client, cache } = options;
+  const feature = (key: string): FeatureDefinition | undefined => options.features().get(key);
   /** Evaluates through the cache when there is one. The key holds everything a decision depends on. */
   const cached = <T extends FlagValue>(type: DecisionKey['type'], feature: string, principal: Principal, evaluate: () => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> =>
     cache ? cache.get({ type, feature, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : evaluate();
@@ -80,7 +71,7 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     }
     if (details.errorCode !== undefined) return deny(request, key, new EntitlementUnavailableError(), `EVALUATION_ERROR:${details.errorCode}`);
     if (details.value === true) return;
-    const error = featureNotAvailable(key, options.feature(key), details.flagMetadata.cause);
+    const error = featureNotAvailable(key, feature(key), details.flagMetadata.cause);
     const reason = String(error.details?.reason);
     return deny(request, key, error, reason);
   }
@@ -105,7 +96,7 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     if (requirement === undefined) return;
     const key = typeof requirement === 'string' ? requirement : requirement.key;
     if (typeof key !== 'string' || key === '') throw new TypeError(`route ${route.url}: config.feature should name a feature`);
-    if (!options.feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
+    if (!feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
     if (typeof requirement === 'string') {
       // onRequest: the cheapest place, before the body is even parsed.
       route.onRequest = [...toArray(route.onRequest), gate(key)];
@@ -120,18 +111,19 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     route.preHandler = [...toArray(route.preHandler), conditional];
   });
 
-  const read = async <T extends FlagValue>(request: FastifyRequest, evaluate: (principal: Principal) => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> => {
-    if (!request.principal) throw new AuthRequiredError();
-    const details = await evaluate(request.principal);
-    if (details.errorCode !== undefined) throw new EntitlementUnavailableError();
-    return details;
-  };
-  const entitlements: RequestEntitlements = {
-    boolean: (request, feature) => read(request, (p) => cached('boolean', feature, p, () => client.getBooleanDetails(feature, false, evaluationContext(p)))),
-    number: (request, feature) => read(request, (p) => cached('number', feature, p, () => client.getNumberDetails(feature, 0, evaluationContext(p)))),
-    string: (request, feature) => read(request, (p) => cached('string', feature, p, () => client.getStringDetails(feature, '', evaluationContext(p)))),
-  };
-  fastify.decorate('entitlements', entitlements);
+  // One view per request, made on first use: a request that reads no entitlement pays nothing.
+  const reader = new EntitlementReader({ client, features: options.features, ...(cache ? { cache } : {}) });
+  const views = new WeakMap<FastifyRequest, RequestEntitlements>();
+  fastify.decorateRequest('entitlements', {
+    getter(this: FastifyRequest): RequestEntitlements {
+      let view = views.get(this);
+      if (!view) {
+        view = reader.forRequest(this.principal);
+        views.set(this, view);
+      }
+      return view;
+    },
+  });
 };
 
 function toArray<T>(value: T | T[] | undefined): T[] {

@@ -2,7 +2,9 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { EntitleServices } from '../services.js';
+import type { EntitleStore } from '../store/store.js';
+import type { PolicyWatcher } from '../policy/watch.js';
+import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
 const Ready = Type.Object({
   status: Type.Literal('ready'),
@@ -13,19 +15,26 @@ const Ready = Type.Object({
 });
 const Unavailable = Type.Object({ status: Type.Literal('unavailable'), store: Type.String(), policyVersion: Type.String() }, { description: 'the store does not answer' });
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+/** What readiness looks at. */
+export interface HealthRoutesOptions {
+  readonly store: Pick<EntitleStore, 'kind' | 'tenants'>;
+  readonly policy: Pick<PolicyWatcher, 'status'>;
+  readonly tenants: Pick<TenantDirectory, 'size'>;
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (fastify, deps) => {
   // No credential: load balancers and orchestrators call these.
   const tags = ['health'];
   fastify.get('/healthz', { schema: { tags, summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   fastify.get('/readyz', { schema: { tags, summary: 'Readiness: the store answers and a policy is in force', security: [], response: { 200: Ready, 503: Unavailable } } }, async (_request, reply) => {
-    const policy = services.policy.status;
+    const policy = deps.policy.status;
     try {
       // A read through the store proves the database answers.
-      await services.store.tenants.list({ limit: 1 });
+      await deps.store.tenants.list({ limit: 1 });
     } catch {
-      return reply.status(503).send({ status: 'unavailable', store: services.store.kind, policyVersion: policy.version });
+      return reply.status(503).send({ status: 'unavailable', store: deps.store.kind, policyVersion: policy.version });
     }
-    return { status: 'ready' as const, store: services.store.kind, policyVersion: policy.version, policyLoadedAt: policy.loadedAt, tenants: services.tenants.size };
+    return { status: 'ready' as const, store: deps.store.kind, policyVersion: policy.version, policyLoadedAt: policy.loadedAt, tenants: deps.tenants.size };
   });
 };

@@ -7,13 +7,13 @@ import { ErrorCode, OpenFeatureError, type EvaluationContext, type ResolutionDet
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyError, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { Principal } from '../auth/principal.js';
-import { TENANT_CONTEXT_KEY } from '../entitlements/entitle-provider.js';
+import { principalOf, type Principal } from '../auth/principal.js';
+import { TENANT_CONTEXT_KEY, type EntitleProvider } from '../entitlements/entitle-provider.js';
 import { isClientFacing } from '../errors.js';
 import { etagOf, noneMatchHits } from '../http/etag.js';
 import { AUTH_ERRORS, FeatureValueSchema, noContent } from '../http/schemas.js';
 import type { FeatureValue } from '../policy/types.js';
-import type { EntitleServices } from '../services.js';
+import type { PolicyWatcher } from '../policy/watch.js';
 
 /** The per-flag error codes OFREP allows (FLAG_NOT_FOUND has its own 404 shape). */
 const FAILURE_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const;
@@ -83,7 +83,13 @@ class OfrepRequestError extends Error {
 
 const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
-export const ofrepRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+/** What the OFREP routes use: the provider itself, for contexts that may name another tenant. */
+export interface OfrepRoutesOptions {
+  readonly policy: Pick<PolicyWatcher, 'snapshot'>;
+  readonly provider: Pick<EntitleProvider, 'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'>;
+}
+
+export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async (fastify, deps) => {
   // OFREP clients expect its error shapes, for malformed bodies and server failures too.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const key = (request.params as { key?: string } | undefined)?.key;
@@ -107,7 +113,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
 
   /** The evaluation context: the caller's tenant unless an admin or client token names another; the user as targeting key. */
   function contextOf(request: FastifyRequest<{ Body: Static<typeof EvaluationRequest> | undefined }>): EvaluationContext {
-    const principal = request.principal as Principal;
+    const principal = principalOf(request);
     const given = (request.body?.context ?? {}) as EvaluationContext;
     const tenant = given[TENANT_CONTEXT_KEY] as string | undefined;
     if (tenant !== undefined && tenant !== principal.tenantId && principal.role === 'member') {
@@ -117,10 +123,10 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
   }
 
   async function evaluate(key: string, context: EvaluationContext, principal: Principal, log: FastifyBaseLogger): Promise<Evaluation> {
-    const feature = services.policy.snapshot.features.get(key);
+    const feature = deps.policy.snapshot.features.get(key);
     if (!feature) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `feature "${key}" is not in the policy` } };
     try {
-      const { provider } = services;
+      const { provider } = deps;
       const resolution: ResolutionDetails<FeatureValue> =
         feature.type === 'boolean'
           ? await provider.resolveBooleanEvaluation(key, false, context)
@@ -160,7 +166,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
     async (request, reply) => {
       const { key } = request.params;
       if (!KEY_PATTERN.test(key)) return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND' as const, errorDetails: 'not a feature key' });
-      const result = await evaluate(key, contextOf(request), request.principal as Principal, request.log);
+      const result = await evaluate(key, contextOf(request), principalOf(request), request.log);
       return result.ok ? result.body : reply.status(result.status).send(result.body);
     },
   );
@@ -186,14 +192,14 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices 
     },
     async (request, reply) => {
       const context = contextOf(request);
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const flags: (Success | Failure)[] = [];
-      for (const key of services.policy.snapshot.features.keys()) {
+      for (const key of deps.policy.snapshot.features.keys()) {
         const result = await evaluate(key, context, principal, request.log);
         // Every key comes from the policy: only a success or a per-flag failure, never "not found".
         if (result.ok || result.status !== 404) flags.push(result.body as Success | Failure);
       }
-      const body = { flags, metadata: { policyVersion: services.policy.snapshot.version } };
+      const body = { flags, metadata: { policyVersion: deps.policy.snapshot.version } };
       // A hash of the answer itself: it changes exactly when some decision (or its why) changes.
       const etag = etagOf(JSON.stringify(body));
       reply.header('etag', etag);

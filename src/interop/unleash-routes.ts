@@ -8,8 +8,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { etagOf, noneMatchHits } from '../http/etag.js';
 import { AUTH_ERRORS, ErrorBody, noContent } from '../http/schemas.js';
-import type { EntitleServices } from '../services.js';
 import { buildUnleashPayload } from './unleash-payload.js';
+import type { PolicyWatcher } from '../policy/watch.js';
+import type { TenantDirectory } from '../entitlements/tenant-directory.js';
+import type { ReleaseSwitch } from '../entitlements/release-switch.js';
 
 interface CachedPayload {
   readonly json: string;
@@ -56,24 +58,32 @@ const MetricsBody = Type.Object(
 );
 const Accepted = noContent('Accepted (and not kept: Entitle has its own audit log and metrics)');
 
-export const unleashRoutes: FastifyPluginAsyncTypebox<{ services: EntitleServices }> = async (fastify, { services }) => {
+/** What the Unleash routes use; the payload is rebuilt when tenants, policy or release toggles change. */
+export interface UnleashRoutesOptions {
+  readonly policy: PolicyWatcher;
+  readonly tenants: TenantDirectory;
+  readonly releases: ReleaseSwitch | undefined;
+  readonly clock: () => number;
+}
+
+export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = async (fastify, deps) => {
   let cached: CachedPayload | undefined;
   const invalidate = (): void => {
     cached = undefined;
   };
-  services.tenants.on('change', invalidate);
-  services.policy.on('change', invalidate);
-  const stopReleases = services.releases?.onChange?.(invalidate);
+  deps.tenants.on('change', invalidate);
+  deps.policy.on('change', invalidate);
+  const stopReleases = deps.releases?.onChange?.(invalidate);
   fastify.addHook('onClose', async () => {
-    services.tenants.off('change', invalidate);
-    services.policy.off('change', invalidate);
+    deps.tenants.off('change', invalidate);
+    deps.policy.off('change', invalidate);
     stopReleases?.();
   });
 
   function current(): CachedPayload {
-    const now = services.clock();
+    const now = deps.clock();
     if (cached && now < cached.validUntil) return cached;
-    const { payload, validUntil } = buildUnleashPayload(services.policy.snapshot, services.tenants.tenants(), now, services.releases);
+    const { payload, validUntil } = buildUnleashPayload(deps.policy.snapshot, deps.tenants.tenants(), now, deps.releases);
     const json = JSON.stringify(payload);
     cached = { json, etag: etagOf(json), validUntil };
     return cached;

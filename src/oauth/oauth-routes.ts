@@ -4,22 +4,31 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import type { CalendarProviderName } from '../calendar/calendar-client.js';
 import { requireClient, type CalendarClients } from '../calendar/calendar-clients.js';
-import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, publicConnection } from '../calendar/calendar-routes.js';
-import { CallbackAnswerBody, ConnectForbidden, InitiateAnswerBody, ProviderFailedBody, ReconnectBody, UnavailableBody } from '../calendar/calendar-schemas.js';
+import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, calendarLimit, calendarLimitReached } from '../calendar/calendar-features.js';
+import { CallbackAnswerBody, ConnectForbidden, InitiateAnswerBody, ProviderFailedBody, publicConnection, ReconnectBody, UnavailableBody } from '../calendar/calendar-schemas.js';
 import { sealTokens } from '../calendar/connection-tokens.js';
 import { providerHttpError } from '../calendar/provider-http-errors.js';
-import { EntitlementUnavailableError, InvalidInputError, LimitReachedError, OAuthStateError, withDetails } from '../errors.js';
+import type { Config } from '../config.js';
+import { EntitlementUnavailableError, InvalidInputError, LimitReachedError, OAuthStateError } from '../errors.js';
 import { featureNotAvailable } from '../gate/feature-denial.js';
-import { evaluationContext } from '../gate/gate-plugin.js';
+import type { RequestEntitlements } from '../gate/request-entitlements.js';
 import { ErrorBody, LIMITED_ERRORS } from '../http/schemas.js';
-import type { EntitleServices } from '../services.js';
+import type { FeatureDefinition } from '../policy/types.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
+import type { EntitleStore } from '../store/store.js';
 import { finishAuthorization, startAuthorization } from './oauth-state.js';
 
 export interface OAuthRoutesOptions {
-  readonly services: EntitleServices;
+  readonly store: Pick<EntitleStore, 'connections' | 'audit' | 'oauthStates'>;
+  readonly cipher: TokenCipher;
+  readonly clock: () => number;
+  /** The policy's feature definitions in force (names and upgrade messages for refusals). */
+  readonly feature: (key: string) => FeatureDefinition | undefined;
+  /** Redirect URIs: the configured ones per provider and the allow-list of others. */
+  readonly redirects: Pick<Config, 'google' | 'microsoft' | 'oauthRedirectAllowList'>;
   readonly clients: CalendarClients;
 }
 
@@ -50,9 +59,8 @@ const CALLBACK_DESCRIPTION =
   'Consumes the state (single-use, bound to tenant, user, provider and purpose), exchanges the code with the PKCE verifier and stores the connection with encrypted tokens. ' +
   'For purpose "calendar" the feature and the limit are checked again first.';
 
-export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { services, clients }) => {
-  const { store, config } = services;
-  const stateDeps = { store, cipher: services.cipher, clock: services.clock };
+export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { store, cipher, clock, feature, redirects: config, clients }) => {
+  const stateDeps = { store, cipher, clock };
   const tags = ['oauth'];
 
   function redirectUriFor(provider: CalendarProviderName, requested: string | undefined): string {
@@ -60,25 +68,6 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     if (requested === undefined || requested === configured) return configured as string;
     if (!config.oauthRedirectAllowList.includes(requested)) throw new InvalidInputError('redirectUri: not on the allow-list (ENTITLE_OAUTH_REDIRECT_ALLOWLIST)');
     return requested;
-  }
-
-  /** The tenant's calendar limit and how much of it is used. */
-  async function calendarLimit(principal: Principal): Promise<{ max: number; used: number }> {
-    const limit = await services.client.getNumberDetails(CALENDAR_LIMIT_FEATURE, 0, evaluationContext(principal));
-    const used = (await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
-    // An evaluation error gives the default 0: no new connections, which is the closed side.
-    return { max: limit.errorCode === undefined ? limit.value : 0, used };
-  }
-
-  function limitReached(max: number, used: number): Error {
-    const feature = services.policy.snapshot.features.get(CALENDAR_LIMIT_FEATURE);
-    return withDetails(new LimitReachedError(), {
-      feature: CALENDAR_LIMIT_FEATURE,
-      featureName: feature?.name ?? CALENDAR_LIMIT_FEATURE,
-      limit: max,
-      current: used,
-      message: feature?.upgradeMessage ?? 'The limit of connected calendars is reached.',
-    });
   }
 
   fastify.post(
@@ -98,12 +87,12 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       },
     },
     async (request) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const { provider } = request.params;
       const client = requireClient(clients, provider);
       const redirectUri = redirectUriFor(provider, request.body.redirectUri);
       if (request.body.purpose === CALENDAR_PURPOSE) {
-        const { max, used } = await calendarLimit(principal);
+        const { max, used } = await calendarLimit(request.entitlements, store.connections, principal.tenantId);
         if (used >= max) {
           await store.audit.append({
             actor: actorOf(principal),
@@ -113,7 +102,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
             outcome: 'denied',
             details: { reason: 'limit reached', feature: CALENDAR_LIMIT_FEATURE, limit: max, current: used, requestId: request.id },
           });
-          throw limitReached(max, used);
+          throw calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), max, used);
         }
       }
       const started = await startAuthorization(stateDeps, { principal, provider, purpose: request.body.purpose, redirectUri }, { actor: actorOf(principal), requestId: request.id });
@@ -127,7 +116,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
   );
 
-  async function callback(principal: Principal, provider: CalendarProviderName, input: CallbackInput, requestId: string) {
+  async function callback(principal: Principal, entitlements: RequestEntitlements, provider: CalendarProviderName, input: CallbackInput, requestId: string) {
     const context = { actor: actorOf(principal), requestId };
     const client = requireClient(clients, provider);
     const deny = async (error: Error, reason: string): Promise<never> => {
@@ -148,14 +137,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     let limit: { feature: string; max: number } | undefined;
     if (record.purpose === CALENDAR_PURPOSE) {
       // Entitlements may have changed since the flow started: check again before storing anything.
-      const allowed = await services.client.getBooleanDetails(CALENDAR_FEATURE, false, evaluationContext(principal));
+      const allowed = await entitlements.details(CALENDAR_FEATURE);
       // Fail closed, as the gate does: no decision is a 503, never a connection.
       if (allowed.errorCode !== undefined) return deny(new EntitlementUnavailableError(), `evaluation error ${allowed.errorCode}`);
       if (allowed.value !== true) {
-        const denial = featureNotAvailable(CALENDAR_FEATURE, services.policy.snapshot.features.get(CALENDAR_FEATURE), allowed.flagMetadata.cause);
+        const denial = featureNotAvailable(CALENDAR_FEATURE, feature(CALENDAR_FEATURE), allowed.cause);
         return deny(denial, 'feature not available');
       }
-      limit = { feature: CALENDAR_LIMIT_FEATURE, max: (await calendarLimit(principal)).max };
+      limit = { feature: CALENDAR_LIMIT_FEATURE, max: await entitlements.limit(CALENDAR_LIMIT_FEATURE) };
     }
     let tokens;
     try {
@@ -175,7 +164,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
           purpose: record.purpose,
           accountEmail: tokens.accountEmail,
           scopes: tokens.scopes,
-          sealTokens: (connectionId) => sealTokens(services.cipher, connectionId, tokens),
+          sealTokens: (connectionId) => sealTokens(cipher, connectionId, tokens),
         },
         context,
         limit,
@@ -184,7 +173,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     } catch (error) {
       if (error instanceof LimitReachedError) {
         const details = (error as { details?: { limit?: number; current?: number } }).details;
-        return deny(limitReached(details?.limit ?? 0, details?.current ?? 0), 'limit reached');
+        return deny(calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), details?.limit ?? 0, details?.current ?? 0), 'limit reached');
       }
       throw error;
     }
@@ -204,7 +193,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const result = await callback(request.principal as Principal, request.params.provider, request.query, request.id);
+      const result = await callback(principalOf(request), request.entitlements, request.params.provider, request.query, request.id);
       return reply.status(result.replaced ? 200 : 201).send(result);
     },
   );
@@ -223,7 +212,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const result = await callback(request.principal as Principal, request.params.provider, request.body, request.id);
+      const result = await callback(principalOf(request), request.entitlements, request.params.provider, request.body, request.id);
       return reply.status(result.replaced ? 200 : 201).send(result);
     },
   );

@@ -7,8 +7,8 @@ import type { Principal } from '../auth/principal.js';
 import type { CalendarProviderName } from '../calendar/calendar-client.js';
 import { OAuthStateError } from '../errors.js';
 import type { EntitleStore, OAuthState, WriteContext } from '../store/store.js';
-import { secretContext } from './secret-context.js';
-import type { TokenCipher } from './token-crypto.js';
+import { secretContext } from '../secrets/secret-context.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
 
 /** How long a user has to finish consenting at the provider. */
 export const STATE_TTL_MS = 10 * 60_000;

@@ -13,9 +13,9 @@ import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/api-tokens.js';
 import { sealTokens } from '../../src/calendar/connection-tokens.js';
 import { runCli } from '../../src/cli/main.js';
-import type { Env } from '../../src/config.js';
-import { openTokenCipher } from '../../src/oauth/encryption-keys.js';
-import { secretContext } from '../../src/oauth/secret-context.js';
+import { loadConfig, type Env } from '../../src/config.js';
+import { openTokenCipher } from '../../src/secrets/encryption-keys.js';
+import { secretContext } from '../../src/secrets/secret-context.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { StoreDump } from '../../src/store/transfer.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
@@ -60,7 +60,7 @@ async function sourceDeployment() {
   const apiToken = JSON.parse((await ok('tokens', 'create', '--tenant', 'acme', '--user', 'alice', '--json')).stdout).token as string;
 
   const cipher = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB);
-  const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '' });
+  const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '', databaseSchema: undefined });
   const connect = (id: string, email: string) =>
     store.connections.connect(
       {
@@ -119,7 +119,7 @@ describe.each(targets)('moving a SQLite deployment to $name', ({ env: targetEnv,
       expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, checked: dump.tables.audit_log.length + 1 });
 
       // Through the target store: versions, the token, the connections and their tokens.
-      const store = await openStore({ env: target, databasePath: target.ENTITLE_DB ?? ':memory:' });
+      const store = await openStore(loadConfig(target, dir, { purpose: 'cli' }));
       try {
         expect(await store.overrides.get('acme', 'max_connected_calendars')).toMatchObject({ value: 5, version: 2, actor: 'ops:olivia', reason: 'pilot extended' });
         expect(await store.tokens.findBySecretHash(hashToken(source.apiToken))).toMatchObject({ tenantId: 'acme', userId: 'alice', revokedAt: null });

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/api-tokens.js';
 import { runCli } from '../../src/cli/main.js';
-import { openTokenCipher } from '../../src/oauth/encryption-keys.js';
-import { secretContext } from '../../src/oauth/secret-context.js';
-import { TokenCipher } from '../../src/oauth/token-crypto.js';
+import { openTokenCipher } from '../../src/secrets/encryption-keys.js';
+import { secretContext } from '../../src/secrets/secret-context.js';
+import { TokenCipher } from '../../src/secrets/token-crypto.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
 

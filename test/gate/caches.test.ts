@@ -24,7 +24,7 @@ beforeEach(async () => {
     env: database.env,
     routes: (app) => {
       app.get('/gated', { config: { auth: 'required', feature: 'can_use_webhooks' } }, async () => ({ ok: true }));
-      app.get('/limit', { config: { auth: 'required' } }, async (request) => ({ max: (await app.entitlements.number(request, 'max_connected_calendars')).value }));
+      app.get('/limit', { config: { auth: 'required' } }, async (request) => ({ max: await request.entitlements.limit('max_connected_calendars') }));
     },
   });
 });

@@ -14,7 +14,7 @@ function testRoutes(app: FastifyInstance): void {
     async (request) => ({ purpose: request.body.purpose }),
   );
   app.get('/test/limit', { config: { auth: 'required' } }, async (request) => {
-    const limit = await app.entitlements.number(request, 'max_connected_calendars');
+    const limit = await request.entitlements.details('max_connected_calendars');
     return { limit: limit.value, variant: limit.variant };
   });
   app.get('/test/number-gate', { config: { auth: 'required', feature: 'max_connected_calendars' } }, async () => ({ ok: true }));

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyEntry } from '../../src/oauth/encryption-keys.js';
+import { generateKeyEntry } from '../../src/secrets/encryption-keys.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 import { SEED } from '../support/differential.js';
 import { RELIABILITY } from '../support/runs.js';

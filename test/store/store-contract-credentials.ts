@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sealTokens } from '../../src/calendar/connection-tokens.js';
-import { rotateSecrets } from '../../src/oauth/rotate-secrets.js';
-import { secretContext } from '../../src/oauth/secret-context.js';
-import { TokenCipher } from '../../src/oauth/token-crypto.js';
+import { rotateSecrets } from '../../src/secrets/rotate-secrets.js';
+import { secretContext } from '../../src/secrets/secret-context.js';
+import { TokenCipher } from '../../src/secrets/token-crypto.js';
 import type { EntitleStore, NewConnection, OAuthState } from '../../src/store/store.js';
 import type { StoreHarness } from './store-contract.js';
 

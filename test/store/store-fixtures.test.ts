@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
-import { secretContext } from '../../src/oauth/secret-context.js';
-import { TokenCipher } from '../../src/oauth/token-crypto.js';
+import { secretContext } from '../../src/secrets/secret-context.js';
+import { TokenCipher } from '../../src/secrets/token-crypto.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { EntitleStore } from '../../src/store/store.js';
 import { exportStore } from '../../src/store/transfer.js';
@@ -66,7 +66,7 @@ describe('a store written before the SQL port', () => {
   it('opens on SQLite from its file, keeping every row and the audit chain', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'entitle-fixture-')), 'entitle.db');
     copyFileSync(join(FIXTURES, 'entitle.db'), path);
-    const store = await openStore({ databasePath: path });
+    const store = await openStore({ databasePath: path, databaseUrl: undefined, databaseSchema: undefined });
     try {
       await checkFixture(store);
     } finally {

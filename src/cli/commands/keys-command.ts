@@ -1,9 +1,9 @@
 // entitle keys generate|rotate
 
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
-import { addDevKey, generateKeyEntry, openTokenCipher } from '../../oauth/encryption-keys.js';
-import { rotateSecrets } from '../../oauth/rotate-secrets.js';
+import { ConfigError, productionKeysProblem } from '../../config.js';
+import { addDevKey, generateKeyEntry, openTokenCipher } from '../../secrets/encryption-keys.js';
+import { rotateSecrets } from '../../secrets/rotate-secrets.js';
 import type { CliContext } from '../cli-context.js';
 
 export function registerKeys(program: Command, context: CliContext): void {
@@ -23,7 +23,9 @@ export function registerKeys(program: Command, context: CliContext): void {
     .option('--generate', 'development key file only: add a new key, make it active, then re-encrypt')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (options: { generate?: boolean; actor?: string }) => {
-      const config = loadConfig(context.io.env, context.io.cwd);
+      const { config } = context;
+      const keysProblem = productionKeysProblem(config);
+      if (keysProblem) throw new ConfigError([keysProblem]);
       let cipher;
       if (options.generate) {
         if (config.encryption.keys.size > 0) {

@@ -5,7 +5,7 @@
 import { issueApiToken } from '../auth/api-tokens.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import type { EntitleStore, WriteContext } from '../store/store.js';
-import { TenantOperations } from './tenant-operations.js';
+import { TenantOperations } from '../tenants/tenant-operations.js';
 
 export const DEMO_TENANT = 'demo';
 export const DEMO_PLAN = 'free';

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addDevKey, openTokenCipher } from '../../src/oauth/encryption-keys.js';
-import { TokenCipher, TokenDecryptionError } from '../../src/oauth/token-crypto.js';
+import { addDevKey, openTokenCipher } from '../../src/secrets/encryption-keys.js';
+import { TokenCipher, TokenDecryptionError } from '../../src/secrets/token-crypto.js';
 
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);

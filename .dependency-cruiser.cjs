@@ -1,0 +1,71 @@
+// The layering of src/, checked by `npm run lint` (and by test/layering.test.ts, which also
+// proves that a violation fails). Folders are ordered from the bottom up; a module may import
+// at run time only from its own folder or from a folder below it, so no two folders can import
+// each other at run time.
+//
+// Type-only imports (`import type`) are erased by the compiler: they cannot create a load-order
+// cycle, so they may point up. The store is held tighter: its only upward type imports are the two
+// value shapes it persists (a calendar provider's name and event changes; a feature's value),
+// named here one by one, until the store redesign moves them down.
+
+/** Bottom first. `root` is src/*.ts below everything (errors, logger, config); `top` is app/services/server. */
+const LAYERS = ['policy', 'audit', 'store', 'secrets', 'tenants', 'auth', 'gate', 'http', 'entitlements', 'calendar', 'oauth', 'interop', 'admin', 'demo', 'cli'];
+const ROOT_LEAVES = '^src/(errors|logger|config)\\.ts$';
+const TOP = '^src/(app|services|server)\\.ts$';
+
+const above = (index) => LAYERS.slice(index + 1);
+const folder = (names) => `^src/(${names.join('|')})/`;
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    ...LAYERS.map((layer, index) => ({
+      name: `layer-${layer}`,
+      comment: `src/${layer}/ may import at run time only from folders below it, not from ${above(index).join(', ') || 'the entry files'}`,
+      severity: 'error',
+      from: { path: `^src/${layer}/` },
+      to: { path: [index + 1 < LAYERS.length ? folder(above(index)) : '^$', TOP], dependencyTypesNot: ['type-only'] },
+    })),
+    {
+      name: 'layer-root',
+      comment: 'errors, logger and config are the bottom: they import no folder of src/ and no entry file',
+      severity: 'error',
+      from: { path: ROOT_LEAVES },
+      to: { path: [folder(LAYERS), TOP], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'store-knows-no-domain',
+      comment: 'src/store/ imports nothing from the domains above it, not even types, except the persisted value shapes named here',
+      severity: 'error',
+      from: { path: '^src/store/' },
+      to: { path: folder(above(LAYERS.indexOf('store'))), pathNot: '^src/(calendar/calendar-client|policy/types)\\.ts$' },
+    },
+    {
+      name: 'store-type-only-upward',
+      comment: 'the persisted value shapes are imported as types only',
+      severity: 'error',
+      from: { path: '^src/store/' },
+      to: { path: '^src/(calendar/calendar-client|policy/types)\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-runtime-cycle',
+      comment: 'no module imports itself back at run time',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    includeOnly: '^src/',
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,136 @@
+// The one way a route reads the caller's entitlements: `request.entitlements`. Every read goes
+// through the OpenFeature client (and the gate's decision cache), for the tenant of the
+// authenticated principal only, and an evaluation error always reads as the closed side.
+
+import type { Client, EvaluationDetails, FlagValue } from '@openfeature/server-sdk';
+import type { Principal } from '../auth/principal.js';
+import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
+import { isGranted } from '../policy/compile.js';
+import type { FeatureDefinition, FeatureType, FeatureValue } from '../policy/types.js';
+import type { DecisionCache } from './decision-cache.js';
+
+/** One feature, decided for the caller's tenant. */
+export interface Entitlement {
+  readonly feature: string;
+  readonly type: FeatureType;
+  /** The decided value; after an evaluation error the closed side: false, 0 or ''. */
+  readonly value: FeatureValue;
+  /** Whether the value gives the feature (true, a limit above 0, a non-empty string); false after an error. */
+  readonly granted: boolean;
+  /** Why: IN_PLAN, NOT_IN_PLAN, GRANTED_BY_OVERRIDE, NOT_RELEASED, …; undefined when the provider gave none. */
+  readonly cause: string | undefined;
+  /** What decided it: 'plan', 'override', 'default', …; undefined when the provider gave none. */
+  readonly source: string | undefined;
+  readonly variant: string | undefined;
+  /** Set when no decision could be made: the value is then the closed side. */
+  readonly errorCode: string | undefined;
+}
+
+/** `request.entitlements`: reads for the authenticated caller; each throws 401 without one. */
+export interface RequestEntitlements {
+  /** One feature with everything about its decision; an evaluation error gives the closed side with `errorCode`. */
+  details(key: string): Promise<Entitlement>;
+  /** Like `details`, but no decision is an error (503): for answers that must not guess. */
+  decided(key: string): Promise<Entitlement>;
+  /** The value, the closed side on an evaluation error. */
+  value(key: string): Promise<FeatureValue>;
+  /** Whether the feature is on; false on an evaluation error. */
+  enabled(key: string): Promise<boolean>;
+  /** A numeric limit; 0 on an evaluation error or when the feature is not a number. */
+  limit(key: string): Promise<number>;
+  /** Every feature of the policy, in policy order, decided for the caller's tenant. */
+  all(): Promise<readonly Entitlement[]>;
+}
+
+export interface EntitlementReaderOptions {
+  readonly client: Client;
+  /** The features of the policy in force, in policy order. */
+  readonly features: () => ReadonlyMap<string, FeatureDefinition>;
+  readonly cache?: DecisionCache;
+}
+
+/** The evaluation context of a request: the tenant comes from the principal, and only from it. */
+export function evaluationContext(principal: Principal): { tenantId: string; targetingKey: string } {
+  return { tenantId: principal.tenantId, targetingKey: principal.userId };
+}
+
+const CLOSED: Readonly<Record<FeatureType, FeatureValue>> = { boolean: false, number: 0, string: '' };
+
+/**
+ * Decides features for principals. One per app; `forRequest` gives the per-request view, which
+ * remembers its answers so a handler that reads a feature twice sees one decision.
+ */
+export class EntitlementReader {
+  readonly #options: EntitlementReaderOptions;
+
+  constructor(options: EntitlementReaderOptions) {
+    this.#options = options;
+  }
+
+  /** One decision for `principal`; never throws for an evaluation error. */
+  async decide(principal: Principal, key: string): Promise<Entitlement> {
+    // A key the policy does not know is evaluated as a boolean: the provider answers FLAG_NOT_FOUND.
+    const type = this.#options.features().get(key)?.type ?? 'boolean';
+    const context = evaluationContext(principal);
+    const { client, cache } = this.#options;
+    const evaluate = (): Promise<EvaluationDetails<FlagValue>> =>
+      type === 'number' ? client.getNumberDetails(key, 0, context) : type === 'string' ? client.getStringDetails(key, '', context) : client.getBooleanDetails(key, false, context);
+    let details: EvaluationDetails<FlagValue>;
+    try {
+      details = cache ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
+    } catch {
+      // The SDK does not throw from get*Details; should a hook do so, it is still no decision.
+      return closed(key, type, 'GENERAL');
+    }
+    if (details.errorCode !== undefined) return closed(key, type, details.errorCode);
+    const value = details.value as FeatureValue;
+    return {
+      feature: key,
+      type,
+      value,
+      granted: isGranted(type, value),
+      cause: stringOrUndefined(details.flagMetadata.cause),
+      source: stringOrUndefined(details.flagMetadata.source),
+      variant: details.variant,
+      errorCode: undefined,
+    };
+  }
+
+  /** The per-request view for `principal` (null: every read answers 401). */
+  forRequest(principal: Principal | null): RequestEntitlements {
+    const memo = new Map<string, Promise<Entitlement>>();
+    const details = (key: string): Promise<Entitlement> => {
+      if (!principal) return Promise.reject(new AuthRequiredError());
+      let answer = memo.get(key);
+      if (!answer) {
+        answer = this.decide(principal, key);
+        memo.set(key, answer);
+      }
+      return answer;
+    };
+    return {
+      details,
+      decided: async (key) => {
+        const entitlement = await details(key);
+        if (entitlement.errorCode !== undefined) throw new EntitlementUnavailableError();
+        return entitlement;
+      },
+      value: async (key) => (await details(key)).value,
+      enabled: async (key) => (await details(key)).granted,
+      limit: async (key) => {
+        const { value } = await details(key);
+        return typeof value === 'number' ? value : 0;
+      },
+      // One read per feature today; issue #13 replaces it with one per-tenant decision set behind this method.
+      all: () => Promise.all([...this.#options.features().keys()].map(details)),
+    };
+  }
+}
+
+function closed(feature: string, type: FeatureType, errorCode: string): Entitlement {
+  return { feature, type, value: CLOSED[type], granted: false, cause: undefined, source: undefined, variant: undefined, errorCode };
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

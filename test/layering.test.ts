@@ -1,0 +1,88 @@
+// The layering rules `npm run lint` checks (.dependency-cruiser.cjs): the source keeps them, and
+// each rule really fails on the violation it names, run through the same dependency-cruiser CLI.
+
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
+const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
+
+interface Violation {
+  readonly from: string;
+  readonly to: string;
+  readonly rule: { readonly name: string };
+}
+
+/** The violations dependency-cruiser reports for src/ under `cwd`, with the project's rules. */
+async function violations(cwd: string): Promise<Violation[]> {
+  // --output-type json always exits 0 and reports every violation in its summary.
+  const { stdout } = await run(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'], { cwd, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  return (JSON.parse(stdout) as { summary: { violations: Violation[] } }).summary.violations;
+}
+
+const projects: string[] = [];
+afterAll(() => {
+  for (const dir of projects) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A throwaway project: the given files under src/, and the repository's compiler settings. */
+function project(files: Readonly<Record<string, string>>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'entitle-layers-'));
+  projects.push(dir);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.json'), include: ['src'] }));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+const names = (found: readonly Violation[]) => found.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort();
+
+describe('layering', () => {
+  it('holds in the source: no folder imports one above it at run time, the store knows no domain', async () => {
+    expect(names(await violations(ROOT))).toEqual([]);
+  }, 120_000);
+
+  it('fails on two folders importing each other at run time, and accepts a type-only import upward', async () => {
+    const dir = project({
+      'src/calendar/tokens.ts': "import { seal } from '../oauth/seal.js';\nexport const tokens = () => seal();\n",
+      'src/oauth/seal.ts': "import { tokens } from '../calendar/tokens.js';\nexport const seal = () => 1;\nexport const again = () => tokens();\n",
+      'src/secrets/cipher.ts': "import type { Flow } from '../oauth/flow.js';\nexport const cipher = (flow: Flow) => flow.id;\n",
+      'src/oauth/flow.ts': "export interface Flow { readonly id: string }\n",
+    });
+    expect(names(await violations(dir))).toEqual([
+      'layer-calendar: src/calendar/tokens.ts → src/oauth/seal.ts',
+      'no-runtime-cycle: src/calendar/tokens.ts → src/oauth/seal.ts',
+    ]);
+  }, 120_000);
+
+  it('fails on the store importing a domain above it, even a type, except the persisted value shapes', async () => {
+    const dir = project({
+      'src/store/store.ts':
+        "import type { Principal } from '../auth/principal.js';\nimport { PURPOSE } from '../calendar/calendar-client.js';\nimport type { FeatureValue } from '../policy/types.js';\nexport type Row = { principal: Principal; value: FeatureValue; purpose: typeof PURPOSE };\n",
+      'src/auth/principal.ts': 'export interface Principal { readonly tenantId: string }\n',
+      'src/calendar/calendar-client.ts': "export const PURPOSE = 'calendar';\n",
+      'src/policy/types.ts': 'export type FeatureValue = boolean | number | string;\n',
+    });
+    expect(names(await violations(dir))).toEqual([
+      'layer-store: src/store/store.ts → src/calendar/calendar-client.ts',
+      'store-knows-no-domain: src/store/store.ts → src/auth/principal.ts',
+      'store-type-only-upward: src/store/store.ts → src/calendar/calendar-client.ts',
+    ]);
+  }, 120_000);
+
+  it('fails on errors, logger or config importing a folder of src/', async () => {
+    const dir = project({
+      'src/config.ts': "import { DEFAULT } from './policy/defaults.js';\nexport const config = DEFAULT;\n",
+      'src/policy/defaults.ts': 'export const DEFAULT = 1;\n',
+    });
+    expect(names(await violations(dir))).toEqual(['layer-root: src/config.ts → src/policy/defaults.ts']);
+  }, 120_000);
+});
