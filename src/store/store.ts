@@ -194,7 +194,7 @@ export interface Connection {
   readonly lastSync: SyncCounts | null;
 }
 
-/** A connection's tokens as stored: ciphertexts (see oauth/token-crypto). */
+/** A connection's tokens as stored: ciphertexts (see secrets/token-crypto). */
 export interface ConnectionTokens {
   readonly accessToken: string;
   readonly refreshToken: string | null;

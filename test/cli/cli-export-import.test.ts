@@ -60,7 +60,7 @@ async function sourceDeployment() {
   const apiToken = JSON.parse((await ok('tokens', 'create', '--tenant', 'acme', '--user', 'alice', '--json')).stdout).token as string;
 
   const cipher = openTokenCipher({ keys: new Map(), activeKeyId: undefined }, env.ENTITLE_DB);
-  const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '', databaseSchema: undefined });
+  const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: undefined, databaseSchema: undefined });
   const connect = (id: string, email: string) =>
     store.connections.connect(
       {

@@ -81,7 +81,7 @@ describe('crash safety of OAuth callbacks and calendar sync', () => {
     expect(done.status, await done.clone().text()).toBe(200);
     await server.kill('SIGKILL');
 
-    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '', databaseSchema: undefined });
+    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: undefined, databaseSchema: undefined });
     try {
       const verifier = new ChainVerifier();
       await store.audit.scan((record) => verifier.visit(record));

@@ -57,7 +57,7 @@ describe('crash safety', () => {
       await Promise.all(writers);
     }
 
-    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: '', databaseSchema: undefined });
+    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: undefined, databaseSchema: undefined });
     try {
       const verifier = new ChainVerifier();
       const reasons = new Set<string>();

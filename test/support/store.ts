@@ -28,7 +28,7 @@ export function testDatabase(path = ':memory:'): TestDatabase {
     return {
       kind: 'sqlite',
       env: { ENTITLE_DB: path, DATABASE_URL: '' },
-      open: (options = {}) => openStore({ databasePath: path, databaseUrl: undefined, databaseSchema: undefined }, options.clock ? { clock: options.clock } : {}),
+      open: (options = {}) => openStore({ databasePath: path, databaseUrl: undefined, databaseSchema: undefined }, options),
       async raw(sql) {
         const db = new Database(path);
         try {
@@ -53,7 +53,7 @@ export function testDatabase(path = ':memory:'): TestDatabase {
   return {
     kind: 'postgres',
     env: { ENTITLE_DB: ':memory:', DATABASE_URL: url, DATABASE_SCHEMA: schema },
-    open: (options = {}) => openStore({ databasePath: ':memory:', databaseUrl: url, databaseSchema: schema }, options.clock ? { clock: options.clock } : {}),
+    open: (options = {}) => openStore({ databasePath: ':memory:', databaseUrl: url, databaseSchema: schema }, options),
     raw: (sql) => admin(`SET search_path = "${schema}"; ${sql.postgres}`),
     drop: () => admin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
   };
