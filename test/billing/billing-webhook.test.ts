@@ -189,3 +189,26 @@ describe('POST /api/billing/stripe/webhook without Stripe configured', () => {
     }
   });
 });
+
+describe('billing through the Unleash client API', () => {
+  it('rebuilds the payload when a grace period ends, with no write', async () => {
+    const t = await buildBillingApp();
+    try {
+      await t.token('acme');
+      const client = t.auth(await t.token('sdk', 'server', { role: 'client' }));
+      await t.deliver(eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', status: 'past_due' }), { created: seconds(t.now) }));
+      const syncOn = async () => {
+        type Strategy = { segments?: number[]; constraints: { operator: string; values: string[] }[] };
+        const features = (await t.app.inject({ method: 'GET', url: '/api/client/features', headers: client })).json().features as { name: string; strategies: Strategy[] }[];
+        // acme is the only tenant that could have it: on through its plan's segment, or listed by id.
+        const strategies = features.find((f) => f.name === 'can_use_calendar_sync')?.strategies ?? [];
+        return strategies.some((s) => (s.segments ?? []).length > 0 || s.constraints.some((c) => c.operator === 'IN' && c.values.includes('acme')));
+      };
+      expect(await syncOn()).toBe(true);
+      t.now += 7 * DAY_MS + 1000;
+      expect(await syncOn()).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+});
