@@ -6,24 +6,19 @@
 // must all carry its expected status, or the bench fails.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import autocannon from 'autocannon';
 import type { ServerReady } from './http-server.js';
-import { median, ratio, type Row } from './support/measure.js';
+import { ratio, type Row } from './support/measure.js';
+import { CONNECTIONS, PIPELINING, runRounds, type Load, type LoadTarget, type Scenario } from './support/load.js';
 
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 1.5);
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5);
-const CONNECTIONS = 50;
-// As fastify's own benchmarks do: without it the load generator, not the server, is the bottleneck.
-const PIPELINING = 10;
 
-interface Server {
+export interface Server extends LoadTarget {
   readonly ready: ServerReady;
-  /** The child's CPU time so far, in microseconds. */
-  cpu(): Promise<number>;
   stop(): Promise<void>;
 }
 
-async function start(kind: 'bare' | 'app'): Promise<Server> {
+export async function start(kind: 'bare' | 'app'): Promise<Server> {
   // fork() passes this process's execArgv on: the child runs TypeScript through tsx as we do.
   const child: ChildProcess = fork(new URL('./http-server.ts', import.meta.url), [kind], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const next = <T>(type: string) =>
@@ -41,6 +36,7 @@ async function start(kind: 'bare' | 'app'): Promise<Server> {
   const ready = await next<ServerReady>('ready');
   return {
     ready,
+    url: ready.url,
     cpu: async () => {
       const reply = next<{ usage: NodeJS.CpuUsage }>('cpu');
       child.send({ type: 'cpu' });
@@ -55,49 +51,13 @@ async function start(kind: 'bare' | 'app'): Promise<Server> {
   };
 }
 
-interface Scenario {
-  readonly server: Server;
-  readonly path: string;
-  readonly status: number;
-  readonly method?: 'GET' | 'POST';
-  readonly headers?: Record<string, string>;
-  readonly body?: string;
-}
-
-interface Load {
-  readonly rps: number;
-  readonly p99Ms: number;
-  /** Server CPU time per request, microseconds. */
-  readonly cpuUsPerRequest: number;
-}
-
-async function run(scenario: Scenario, seconds: number): Promise<Load> {
-  const cpuBefore = await scenario.server.cpu();
-  const result = await autocannon({
-    url: `${scenario.server.ready.url}${scenario.path}`,
-    connections: CONNECTIONS,
-    pipelining: PIPELINING,
-    duration: seconds,
-    method: scenario.method ?? 'GET',
-    headers: scenario.headers ?? {},
-    ...(scenario.body ? { body: scenario.body } : {}),
-  });
-  const cpu = (await scenario.server.cpu()) - cpuBefore;
-  const statuses = Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => `${code}×${stats.count ?? 0}`);
-  const expected = result.statusCodeStats?.[`${scenario.status}`]?.count ?? 0;
-  if (result.errors > 0 || result.timeouts > 0 || expected !== result.requests.total) {
-    throw new Error(`${scenario.path}: expected only ${scenario.status}, got ${statuses.join(', ')} with ${result.errors} errors and ${result.timeouts} timeouts`);
-  }
-  return { rps: result.requests.total / seconds, p99Ms: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
-}
-
 export async function benchHttp(rows: Row[]): Promise<void> {
   const [bare, app] = await Promise.all([start('bare'), start('app')]);
   const { allowed, denied, admin } = app.ready.tokens as NonNullable<ServerReady['tokens']>;
   const unleash = app.ready.unleash as NonNullable<ServerReady['unleash']>;
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
   const json = { 'content-type': 'application/json' };
-  const scenarios: Record<string, Scenario> = {
+  const scenarios = {
     bare: { server: bare, path: '/route', status: 200 },
     auth: { server: app, path: '/bench/auth', status: 200, headers: auth(allowed) },
     gated: { server: app, path: '/bench/gated', status: 200, headers: auth(allowed) },
@@ -106,21 +66,14 @@ export async function benchHttp(rows: Row[]): Promise<void> {
     ofrepBulk: { server: app, path: '/ofrep/v1/evaluate/flags', status: 200, method: 'POST', headers: { ...auth(allowed), ...json }, body: '{"context":{}}' },
     unleashFull: { server: app, path: '/api/client/features', status: 200, headers: auth(admin) },
     unleash304: { server: app, path: '/api/client/features', status: 304, headers: { ...auth(admin), 'if-none-match': unleash.etag } },
-  };
-  const samples: Record<string, Load[]> = {};
+  } satisfies Record<string, Scenario>;
+  let loads: Record<keyof typeof scenarios, Load>;
   try {
-    for (const scenario of Object.values(scenarios)) await run(scenario, 1); // warm-up: JIT, caches
-    // Rounds take turns through every scenario: a slow second on a shared machine hits them all alike.
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, scenario] of Object.entries(scenarios)) (samples[name] ??= []).push(await run(scenario, SECONDS));
-    }
+    loads = await runRounds(scenarios, ROUNDS, SECONDS);
   } finally {
     await Promise.all([bare.stop(), app.stop()]);
   }
-  const of = (name: string): Load => {
-    const loads = samples[name] as Load[];
-    return { rps: median(loads.map((l) => l.rps)), p99Ms: median(loads.map((l) => l.p99Ms)), cpuUsPerRequest: median(loads.map((l) => l.cpuUsPerRequest)) };
-  };
+  const of = (name: keyof typeof scenarios): Load => loads[name];
 
   const section = `HTTP (autocannon ${CONNECTIONS} connections × ${PIPELINING} pipelined; server in a child process; median of ${ROUNDS} alternating ${SECONDS} s rounds; ${unleash.tenants.toLocaleString('en')} tenants)`;
   const row = (name: string, l: Load, extra: Partial<Row> = {}): Row => ({

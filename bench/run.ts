@@ -8,6 +8,7 @@ import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
 import { benchPort } from './port.js';
+import { benchShipped } from './shipped.js';
 import { benchStore } from './store.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
@@ -15,6 +16,7 @@ import type { Row } from './support/measure.js';
 const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['decisions', benchDecisions],
   ['http', benchHttp],
+  ['shipped', benchShipped],
   ['writes', benchWrites],
   ['store', benchStore],
   ['port', benchPort],

@@ -2,7 +2,7 @@
 // app.inject; the server entry adds listen() and signals.
 
 import { ProviderEvents } from '@openfeature/server-sdk';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -22,10 +22,12 @@ import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { limitRoutes } from './http/rate-limit.js';
+import { RequestLogController } from './http/request-log.js';
 import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
+import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import { openServices, type EntitleServices } from './services.js';
 
@@ -77,6 +79,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
+    // One line per request (http/request-log.ts), or none with ENTITLE_REQUEST_LOG=false.
+    logController: config.requestLog ? new RequestLogController() : new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
     // Responses carry x-request-id so a client's report can be matched with the log.
@@ -126,17 +130,31 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     decisions.close();
   });
   await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
-  // A denial stays a 403 while the store is out of reach: its audit row waits in memory (bounded).
-  const denials = new AuditBacklog({ audit: services.store.audit, health: services.tenants, clock: services.clock, logger: app.log });
-  app.addHook('onClose', () => denials.close());
+  // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
+  // is out of reach (a denial stays a 403), written on close (SIGTERM).
+  const readAudit = new AuditBacklog({
+    audit: services.store.audit,
+    health: services.tenants,
+    clock: services.clock,
+    logger: app.log,
+    windowMs: config.auditReads.windowMs,
+    maxBatch: config.auditReads.maxBatch,
+  });
+  const unwatchReadAudit = services.metrics.watchAuditBacklog(() => readAudit.size);
+  app.addHook('onClose', () => {
+    unwatchReadAudit();
+    return readAudit.close();
+  });
+  const auditReads = config.auditReads.mode;
   await app.register(gatePlugin, {
     client: services.client,
     cache: decisions,
     features: () => services.policy.snapshot.features,
     onDenied: async (request, denial) => {
+      services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
-      if (denial.status === 401 || !denial.principal) return;
-      await denials.append({
+      if (denial.status === 401 || !denial.principal || auditReads === 'off') return;
+      await readAudit.append({
         actor: actorOf(denial.principal),
         tenantId: denial.principal.tenantId,
         action: 'gate.denied',
@@ -149,8 +167,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const { store, policy, tenants, provider, cipher, clock, operations, releases } = services;
   const feature = (key: string) => policy.snapshot.features.get(key);
   await app.register(healthRoutes, { store, policy, tenants });
+  await app.register(metricsPlugin, { metrics: services.metrics });
   const clients = createCalendarClients(config);
-  await app.register(calendarRoutes, { store, cipher, clock, feature, clients });
+  await app.register(calendarRoutes, {
+    store,
+    cipher,
+    clock,
+    feature,
+    clients,
+    auditRead: auditReads === 'all' ? (event) => readAudit.append(event) : undefined,
+    onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }),
+  });
   await app.register(async (scope) => {
     await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
     await scope.register(oauthRoutes, { store, cipher, clock, feature, redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList }, clients });

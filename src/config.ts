@@ -86,6 +86,16 @@ export interface Config extends StorageConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: string;
+  /** One access-log line per request at info level (ENTITLE_REQUEST_LOG, default true). */
+  readonly requestLog: boolean;
+  /**
+   * Audit rows of sensitive reads (ENTITLE_AUDIT_READS): all (denials and successful reads such
+   * as calendar lists), denials only, or off. Written in batches: a row waits at most windowMs or
+   * until maxBatch rows wait (ENTITLE_AUDIT_READS_WINDOW_MS, ENTITLE_AUDIT_READS_MAX_BATCH).
+   */
+  /** ENTITLE_AUDIT_RETENTION / ENTITLE_AUDIT_ARCHIVE_DIR: rows older than this are archived there. */
+  readonly auditRetention: { readonly retentionMs: number; readonly directory: string } | undefined;
+  readonly auditReads: { readonly mode: 'all' | 'denials' | 'off'; readonly windowMs: number; readonly maxBatch: number };
   readonly databaseUrl: string | undefined;
   /** PostgreSQL schema for the store (DATABASE_SCHEMA); default: the connection's search_path. */
   readonly databaseSchema: string | undefined;
@@ -105,6 +115,14 @@ export interface Config extends StorageConfig {
   readonly rateLimits: { readonly admin: number; readonly oauth: number };
   /** Unset when no Stripe setting is given: the webhook then answers 503 saying what to set. */
   readonly billing: BillingConfig | undefined;
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "90d", "12h", "30m", "45s", "2w" → milliseconds; undefined for anything else. */
+export function parseDurationMs(input: string): number | undefined {
+  const match = /^(\d{1,9})\s*([smhdw])$/.exec(input.trim());
+  return match ? Number(match[1]) * (DURATION_UNITS_MS[match[2] as string] as number) : undefined;
 }
 
 /** A configuration problem that stops the start, naming the variable to fix. */
@@ -223,6 +241,22 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
   const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
 
+  const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
+  if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
+
+  const auditReads = text('ENTITLE_AUDIT_READS') ?? 'all';
+  if (auditReads !== 'all' && auditReads !== 'denials' && auditReads !== 'off') problems.push(`ENTITLE_AUDIT_READS must be all, denials or off (got ${JSON.stringify(auditReads)})`);
+  const auditWindow = text('ENTITLE_AUDIT_READS_WINDOW_MS') ?? '50';
+  if (!/^\d{1,5}$/.test(auditWindow)) problems.push(`ENTITLE_AUDIT_READS_WINDOW_MS must be a whole number of milliseconds up to 99999 (got ${JSON.stringify(auditWindow)})`);
+  const auditBatch = text('ENTITLE_AUDIT_READS_MAX_BATCH') ?? '500';
+  if (!/^\d{1,5}$/.test(auditBatch) || Number(auditBatch) < 1) problems.push(`ENTITLE_AUDIT_READS_MAX_BATCH must be a whole number of rows, 1-99999 (got ${JSON.stringify(auditBatch)})`);
+
+  const retention = text('ENTITLE_AUDIT_RETENTION');
+  const retentionMs = retention === undefined ? undefined : parseDurationMs(retention);
+  if (retention !== undefined && (retentionMs === undefined || retentionMs < 1000)) problems.push(`ENTITLE_AUDIT_RETENTION must be a duration such as 90d, 12h or 30m (got ${JSON.stringify(retention)})`);
+  const archiveDir = text('ENTITLE_AUDIT_ARCHIVE_DIR');
+  if (retention !== undefined && archiveDir === undefined) problems.push('ENTITLE_AUDIT_ARCHIVE_DIR must be set with ENTITLE_AUDIT_RETENTION: the directory archived rows are written to');
+
   const billing = parseBillingConfig(text, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -232,6 +266,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     port,
     host: text('HOST') ?? '127.0.0.1',
     logLevel: text('LOG_LEVEL') ?? 'info',
+    requestLog: requestLog === 'true',
+    auditRetention: retentionMs !== undefined && archiveDir !== undefined ? { retentionMs, directory: resolve(cwd, archiveDir) } : undefined,
+    auditReads: { mode: auditReads as Config['auditReads']['mode'], windowMs: Number(auditWindow), maxBatch: Number(auditBatch) },
     databaseUrl,
     databaseSchema: text('DATABASE_SCHEMA'),
     encryption,

@@ -2,13 +2,24 @@
 
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { flushQuietly, openLogDestination } from './log-destination.js';
 import { formatIssue } from './policy/read-policy.js';
 import { InvalidPolicyError } from './policy/watch.js';
 import { DEMO_TENANT, seedDemo, type DemoSeed } from './demo/seed-demo.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const app = await buildApp({ config });
+  const destination = openLogDestination();
+  const app = await buildApp({ config, logger: { stream: destination } });
+  // A fatal error is logged and flushed before the process ends (the exit hook flushes too, but
+  // only what reached the destination: the fatal line must get there first).
+  const fatal = (error: unknown, kind: string): void => {
+    app.log.fatal({ err: error }, kind);
+    flushQuietly(destination);
+    process.exit(1);
+  };
+  process.on('uncaughtException', (error) => fatal(error, 'uncaught exception'));
+  process.on('unhandledRejection', (error) => fatal(error, 'unhandled promise rejection'));
   const seed = config.seedDemo ? await seedDemo(app.entitle.store, app.entitle.policy.snapshot) : undefined;
   const address = await app.listen({ port: config.port, host: config.host });
   printWelcome(config, address, seed, app.entitle.policy.snapshot.version);
@@ -21,6 +32,7 @@ async function main(): Promise<void> {
     }
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    // Requests in flight finish and log their lines first; exit() then flushes the destination.
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {

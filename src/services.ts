@@ -3,10 +3,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
+import { AuditRetention } from './audit/audit-retention.js';
 import { BillingReconciler } from './billing/billing-reconciler.js';
 import { BillingSync } from './billing/billing-sync.js';
 import { StripeSource } from './billing/stripe/stripe-source.js';
 import type { Logger } from './logger.js';
+import { instrumentStore } from './metrics/instrument-store.js';
+import { EntitleMetrics } from './metrics/metrics.js';
 import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
@@ -35,6 +38,10 @@ export interface EntitleServices {
   readonly releases: ReleaseSwitch | undefined;
   /** Billing events and reconcile, when Stripe is configured. */
   readonly billing: BillingSync | undefined;
+  /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
+  readonly auditRetention: AuditRetention | undefined;
+  /** Prometheus metrics (/metrics); every service reports into them. */
+  readonly metrics: EntitleMetrics;
   close(): Promise<void>;
 }
 
@@ -49,13 +56,24 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
   const close = async (): Promise<void> => {
     for (const closer of closers.splice(0).reverse()) await closer();
   };
+  // Filled in as the pieces open: the gauges read them only when scraped.
+  let current: { policy?: PolicyWatcher; tenants?: TenantDirectory } = {};
+  const metrics = new EntitleMetrics({
+    staleSince: () => current.tenants?.staleSince,
+    policyVersion: () => current.policy?.snapshot.version ?? 'none',
+    clock,
+  });
   try {
-    const store = await openStore(config, { clock });
+    const store = instrumentStore(await openStore(config, { clock }), metrics.storeDuration);
     closers.push(() => store.close());
     const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
     closers.push(() => policy.close());
+    const onInvalid = () => metrics.policyReloadFailures.inc();
+    policy.on('invalid', onInvalid);
+    closers.push(() => void policy.off('invalid', onInvalid));
     const tenants = await TenantDirectory.open(store, { logger, clock });
     closers.push(() => tenants.close());
+    current = { policy, tenants };
     let releases: UnleashReleaseSwitch | undefined;
     if (config.unleash) {
       releases = await UnleashReleaseSwitch.start(config.unleash, { logger, refreshInterval: config.unleash.refreshIntervalMs });
@@ -67,14 +85,21 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy.on('change', report);
       closers.push(() => void policy.off('change', report));
     }
-    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, ...(releases ? { releases } : {}) });
+    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, onDecision: (decision) => metrics.countDecision(decision), ...(releases ? { releases } : {}) });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
+    let auditRetention: AuditRetention | undefined;
+    if (config.auditRetention) {
+      const retention = new AuditRetention({ audit: store.audit, ...config.auditRetention, clock, logger });
+      await retention.start();
+      closers.push(() => retention.close());
+      auditRetention = retention;
+    }
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
-    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers);
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, billing, close };
+    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics);
+    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, billing, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;
@@ -88,11 +113,16 @@ function openBilling(
   clock: () => number,
   logger: Logger,
   closers: (() => Promise<void> | void)[],
+  metrics: EntitleMetrics,
 ): BillingSync | undefined {
   if (!config.billing) return undefined;
   const { stripe, reconcileIntervalMs } = config.billing;
   const source = new StripeSource({ webhookSecrets: stripe.webhookSecrets, apiKey: stripe.apiKey, apiUrl: stripe.apiUrl, clock });
   const sync = new BillingSync({ store, source, policy, logger });
+  sync.onOutcome(({ type, outcome, duplicate }) => {
+    metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
+    if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();
+  });
   if (reconcileIntervalMs !== undefined) {
     const reconciler = new BillingReconciler({ sync, store, intervalMs: reconcileIntervalMs, logger });
     reconciler.start();

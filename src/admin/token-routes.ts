@@ -3,7 +3,8 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ChainVerifier, parseAnchor } from '../audit/audit-chain.js';
+import { verifyAuditLog } from '../audit/audit-archive.js';
+import { parseAnchor } from '../audit/audit-chain.js';
 import { issueApiToken } from '../auth/api-tokens.js';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { InvalidInputError, TenantNotFoundError } from '../errors.js';
@@ -119,9 +120,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       },
     },
     async (request) => {
-      const verifier = new ChainVerifier(request.query.anchor ? parseAnchor(request.query.anchor) : undefined);
-      await store.audit.scan((record) => verifier.visit(record));
-      return verifier.result;
+      return verifyAuditLog(store.audit, request.query.anchor ? parseAnchor(request.query.anchor) : undefined);
     },
   );
 

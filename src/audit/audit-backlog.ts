@@ -1,10 +1,13 @@
-// Audit rows that are not part of a write (gate denials) while the store is out of reach: kept
-// in memory, in order and bounded, and appended once the store answers again. A denial stays a
-// 403 during an outage (denying is safe) instead of becoming a 503 because its audit row could
-// not be written, and the row is not lost silently: overflow is logged and itself audited.
+// Audit rows that are not part of a write — gate denials and sensitive reads — written in
+// batches: a row waits at most `windowMs` (or until `maxBatch` rows are waiting) and goes into
+// the hash chain with the others in one transaction, instead of a transaction per request.
+// A SIGKILL loses at most the rows waiting (never more than `maxBatch`); close() (SIGTERM)
+// writes them. While the store is out of reach the rows are kept in memory, in order and
+// bounded (`maxEvents`), and written once it answers: a denial stays a 403 during an outage
+// instead of becoming a 503, and overflow is logged and itself audited.
 
 import type { Logger } from '../logger.js';
-import type { AuditEvent, AuditRepository } from '../store/store.js';
+import type { AuditEvent } from '../store/store.js';
 
 /** What the backlog needs to know of the store's reachability (a TenantDirectory). */
 export interface StoreHealth {
@@ -15,53 +18,59 @@ export interface StoreHealth {
 }
 
 export interface AuditBacklogOptions {
-  readonly audit: Pick<AuditRepository, 'append'>;
+  /** Appends rows to the chain in one transaction (store.audit.appendBatch). */
+  readonly audit: { appendBatch(events: readonly AuditEvent[]): Promise<unknown> };
   readonly health: StoreHealth;
   readonly clock?: () => number;
   readonly logger?: Logger;
-  /** How many events to keep at most; later ones are counted and dropped. */
+  /** How long a row may wait for others, in ms; 0 writes each row before append() resolves. */
+  readonly windowMs?: number;
+  /** Rows per transaction, and the most that may wait while the store answers. */
+  readonly maxBatch?: number;
+  /** How many rows to keep at most while the store is out of reach; later ones are counted and dropped. */
   readonly maxEvents?: number;
 }
 
+export const DEFAULT_AUDIT_WINDOW_MS = 50;
+export const DEFAULT_AUDIT_MAX_BATCH = 500;
 const DEFAULT_MAX_EVENTS = 10_000;
 
 export class AuditBacklog {
   #pending: AuditEvent[] = [];
   #dropped = 0;
   #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #windowMs: number;
+  readonly #maxBatch: number;
   readonly #maxEvents: number;
   readonly #onFresh = () => void this.flush();
 
   constructor(private readonly options: AuditBacklogOptions) {
-    this.#maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.#windowMs = options.windowMs ?? DEFAULT_AUDIT_WINDOW_MS;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_AUDIT_MAX_BATCH);
+    this.#maxEvents = Math.max(this.#maxBatch, options.maxEvents ?? DEFAULT_MAX_EVENTS);
     options.health.on('fresh', this.#onFresh);
   }
 
-  /** Events waiting for the store. */
+  /** Rows not yet in the store. */
   get size(): number {
     return this.#pending.length;
   }
 
   /**
-   * Appends the event, or keeps it for later when the store cannot take it now: while the store
-   * is known to be out of reach it does not even try (the caller does not wait on a dead
-   * connection). Never throws.
+   * Queues the row; with a window of 0, or when `maxBatch` rows already wait, it waits for
+   * them to be written first (so at most `maxBatch` rows are ever at risk). Never throws.
    */
   async append(event: AuditEvent): Promise<void> {
-    if (this.#pending.length === 0 && this.options.health.staleSince === undefined) {
-      try {
-        await this.options.audit.append(event);
-        return;
-      } catch (error) {
-        this.options.logger?.warn({ err: error, action: event.action }, 'audit row kept in memory until the store answers');
-      }
-    }
+    // Bounded: each pass writes a batch, or finds the store out of reach and stops waiting.
+    for (let tries = 0; this.#pending.length >= this.#maxBatch && this.#reachable() && tries < 3; tries++) await this.flush();
     this.#keep(event);
-    // Older events first: when the store answers, this one is appended after them.
-    if (this.options.health.staleSince === undefined) await this.flush();
+    if (this.#windowMs === 0 || this.#closed) await this.flush();
+    else this.#timer ??= setTimeout(this.#onTimer, this.#windowMs);
   }
 
-  /** Appends what is waiting, in order; stops at the first failure (the rest waits for the next try). */
+  /** Writes what is waiting, in order, a batch per transaction; stops at the first failure (kept for the next try). */
   flush(): Promise<void> {
     this.#flushing ??= this.#drain().finally(() => {
       this.#flushing = undefined;
@@ -69,13 +78,28 @@ export class AuditBacklog {
     return this.#flushing;
   }
 
-  /** Tries a last time; whatever the store still cannot take is logged as lost. */
+  /** Writes what waits (SIGTERM); whatever the store still cannot take is logged as lost. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.options.health.off('fresh', this.#onFresh);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     await this.flush();
     if (this.#pending.length > 0 || this.#dropped > 0) {
       this.options.logger?.error({ lost: this.#pending.length + this.#dropped }, 'audit rows lost at shutdown: the store did not answer');
     }
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    void this.flush().then(() => {
+      // A failure keeps the rows: try again after another window (or on the store's 'fresh').
+      if (this.#pending.length > 0 && this.#reachable() && !this.#closed) this.#timer ??= setTimeout(this.#onTimer, this.#windowMs || DEFAULT_AUDIT_WINDOW_MS);
+    });
+  };
+
+  #reachable(): boolean {
+    return this.options.health.staleSince === undefined;
   }
 
   #keep(event: AuditEvent): void {
@@ -83,32 +107,45 @@ export class AuditBacklog {
       if (this.#dropped++ === 0) this.options.logger?.error({ maxEvents: this.#maxEvents }, 'audit backlog full: further audit rows are dropped until the store answers');
       return;
     }
-    // The row is written later: it says when the event happened.
-    const occurredAt = new Date((this.options.clock ?? Date.now)()).toISOString();
-    this.#pending.push({ ...event, details: { ...event.details, deferred: true, occurredAt } });
+    // Written later than it happened (the store is out of reach): the row says when it happened.
+    if (!this.#reachable()) {
+      const occurredAt = new Date((this.options.clock ?? Date.now)()).toISOString();
+      this.#pending.push({ ...event, details: { ...event.details, deferred: true, occurredAt } });
+      return;
+    }
+    this.#pending.push(event);
   }
 
   async #drain(): Promise<void> {
+    // While the store is known to be out of reach nobody waits on a dead connection: 'fresh' flushes.
+    if (!this.#reachable()) return;
     try {
       while (this.#pending.length > 0) {
-        await this.options.audit.append(this.#pending[0] as AuditEvent);
-        this.#pending.shift();
+        const batch = this.#pending.slice(0, this.#maxBatch);
+        await this.options.audit.appendBatch(batch);
+        // Only once committed: until then the rows are still at risk, and still counted.
+        this.#pending.splice(0, batch.length);
       }
       if (this.#dropped > 0) {
         const dropped = this.#dropped;
-        await this.options.audit.append({
-          actor: 'system:entitle',
-          tenantId: null,
-          action: 'audit.dropped',
-          target: null,
-          outcome: 'failure',
-          details: { dropped, reason: `the store was out of reach and the in-memory backlog (${this.#maxEvents} rows) was full` },
-        });
+        await this.options.audit.appendBatch([
+          {
+            actor: 'system:entitle',
+            tenantId: null,
+            action: 'audit.dropped',
+            target: null,
+            outcome: 'failure',
+            details: { dropped, reason: `the store was out of reach and the in-memory backlog (${this.#maxEvents} rows) was full` },
+          },
+        ]);
         this.#dropped -= dropped;
         this.options.logger?.error({ dropped }, 'audit rows dropped during the outage; recorded as audit.dropped');
       }
     } catch (error) {
-      this.options.logger?.warn({ err: error, pending: this.#pending.length }, 'audit backlog not yet written: the store still does not answer');
+      // These rows will be written later than they happened: each says when it happened.
+      const occurredAt = new Date((this.options.clock ?? Date.now)()).toISOString();
+      this.#pending = this.#pending.map((event) => (event.details?.deferred === true ? event : { ...event, details: { ...event.details, deferred: true, occurredAt } }));
+      this.options.logger?.warn({ err: error, pending: this.#pending.length }, 'audit rows not yet written: the store does not answer');
     }
   }
 }

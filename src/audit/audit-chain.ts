@@ -60,16 +60,41 @@ export function parseAnchor(text: string): ChainAnchor | undefined {
  */
 export class ChainVerifier {
   #expectedPrev = GENESIS_HASH;
+  #expectedSeq: number | undefined;
   #checked = 0;
   #head: ChainAnchor | undefined;
   #anchorSeen = false;
   #broken: ChainVerification['firstBroken'];
 
-  constructor(private readonly anchor?: ChainAnchor) {}
+  /**
+   * @param anchor a row recorded earlier that must still be in the chain (or, archived, before `start`)
+   * @param start where the rows begin when older ones were archived: the last archived row
+   */
+  constructor(
+    private readonly anchor?: ChainAnchor,
+    start?: ChainAnchor,
+  ) {
+    if (start) {
+      this.#expectedPrev = start.hash;
+      this.#expectedSeq = start.seq + 1;
+      this.#head = start;
+      // An anchor at or before the start was archived: the archive file is where it is checked.
+      if (anchor && anchor.seq < start.seq) this.#anchorSeen = true;
+      if (anchor && anchor.seq === start.seq) {
+        if (anchor.hash === start.hash) this.#anchorSeen = true;
+        else this.#broken = { seq: start.seq, problem: 'the archive anchor differs from the anchor recorded earlier (the log was rewritten from here)' };
+      }
+    }
+  }
 
   visit(record: AuditRecord): void {
     if (this.#broken) return;
     this.#checked++;
+    if (this.#expectedSeq !== undefined && record.seq !== this.#expectedSeq) {
+      this.#broken = { seq: record.seq, problem: `expected row ${this.#expectedSeq} after the archive anchor (rows were removed)` };
+      return;
+    }
+    this.#expectedSeq = undefined;
     if (record.prevHash !== this.#expectedPrev) {
       this.#broken = { seq: record.seq, problem: 'link to the previous row does not match (a row was removed, inserted or reordered)' };
       return;

@@ -10,8 +10,8 @@ import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import { secretContext } from '../secrets/secret-context.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { TokenCipher } from '../secrets/token-crypto.js';
-import type { Connection, EntitleStore, WriteContext } from '../store/store.js';
-import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, countCalendars } from './calendar-features.js';
+import type { AuditEvent, Connection, EntitleStore, WriteContext } from '../store/store.js';
+import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE } from './calendar-features.js';
 import type { CalendarProviderName } from './calendar-client.js';
 import { requireClient, type CalendarClients } from './calendar-clients.js';
 import {
@@ -39,6 +39,10 @@ export interface CalendarRoutesOptions {
   readonly clients: CalendarClients;
   /** Longest Retry-After the server waits out itself before answering 503. */
   readonly maxRetryWaitMs?: number;
+  /** Records a successful sensitive read (a calendar list); absent: such reads are not audited. */
+  readonly auditRead?: ((event: AuditEvent) => Promise<void>) | undefined;
+  /** Told of every failed provider call (metrics), with the error code the client gets. */
+  readonly onProviderError?: (provider: CalendarProviderName, code: string) => void;
 }
 
 const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
@@ -63,6 +67,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       return await work();
     } catch (error) {
       const mapped = providerHttpError(error, provider);
+      if (mapped !== error) options.onProviderError?.(provider, String((mapped as { code?: unknown }).code ?? 'unknown'));
       await store.audit.append({
         actor: actorOf(principal),
         tenantId: principal.tenantId,
@@ -93,8 +98,10 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
       // Both decided, or 503: a status page must not show a guess.
       const [available, limit] = await Promise.all([request.entitlements.decided(CALENDAR_FEATURE), request.entitlements.decided(CALENDAR_LIMIT_FEATURE)]);
       const feature = options.feature(CALENDAR_FEATURE);
-      const connections = await store.connections.list(principal.tenantId, { userId: principal.userId, purpose: CALENDAR_PURPOSE });
-      const used = await countCalendars(store.connections, principal.tenantId);
+      // One read of the tenant's calendar connections gives both the caller's and the count the limit counts.
+      const tenantConnections = await store.connections.list(principal.tenantId, { purpose: CALENDAR_PURPOSE });
+      const connections = tenantConnections.filter((connection) => connection.userId === principal.userId);
+      const used = tenantConnections.filter((connection) => connection.status === 'valid').length;
       return {
         available: available.value === true,
         feature: CALENDAR_FEATURE,
@@ -125,7 +132,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
         );
         listed.push({ ...publicConnection(connection), calendars });
       }
-      await store.audit.append({
+      await options.auditRead?.({
         actor: context.actor,
         tenantId: principal.tenantId,
         action: 'calendar.list',

@@ -38,6 +38,8 @@ export interface EntitleProviderOptions {
    * (reason STALE); after that every evaluation fails, and the gate fails closed. Default 60 s.
    */
   readonly staleBoundMs?: number;
+  /** Told of every decision made (metrics): the feature and the resolution's source and cause. */
+  readonly onDecision?: (decision: { readonly feature: string; readonly source: string; readonly cause: string }) => void;
 }
 
 const DEFAULT_STALE_BOUND_MS = 60_000;
@@ -58,6 +60,7 @@ export class EntitleProvider implements Provider {
   readonly #clock: () => number;
   readonly #releases: ReleaseSwitch | undefined;
   readonly #staleBoundMs: number;
+  readonly #onDecision: EntitleProviderOptions['onDecision'];
   #stopReleases: (() => void) | undefined;
 
   constructor(options: EntitleProviderOptions) {
@@ -66,6 +69,7 @@ export class EntitleProvider implements Provider {
     this.#clock = options.clock ?? Date.now;
     this.#releases = options.releases;
     this.#staleBoundMs = options.staleBoundMs ?? DEFAULT_STALE_BOUND_MS;
+    this.#onDecision = options.onDecision;
   }
 
   async initialize(): Promise<void> {
@@ -135,6 +139,10 @@ export class EntitleProvider implements Provider {
     if (toggle !== undefined && this.#releases && decision.granted) {
       const userId = context.targetingKey;
       if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId })) resolution = notReleased(decision, toggle);
+    }
+    if (this.#onDecision) {
+      const { source, cause } = resolution.flagMetadata ?? {};
+      this.#onDecision({ feature: flagKey, source: String(source), cause: String(cause) });
     }
     const staleSince = this.#tenants.staleSince;
     if (staleSince === undefined) return resolution;

@@ -47,6 +47,16 @@ export class DecisionCache {
     this.#unsubscribe = options.subscribe(() => this.clear());
   }
 
+  /** The cache's clock: what decides whether an override behind an entry has expired. */
+  now(): number {
+    return this.#clock();
+  }
+
+  /** Changes on every invalidation: whatever was built from entries of an older generation is stale. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   clear(): void {
     this.#generation++;
     this.#entries = new Map();
@@ -101,7 +111,7 @@ export class DecisionCache {
  * Until the override behind a decision expires, or billing may decide otherwise (a grace period
  * or a paid period ends); forever otherwise (until invalidated).
  */
-function validUntil(details: EvaluationDetails<FlagValue>): number {
+export function validUntil(details: EvaluationDetails<FlagValue>): number {
   return Math.min(timeOf(details.flagMetadata.overrideExpiresAt), timeOf(details.flagMetadata.billingValidUntil));
 }
 

@@ -2,12 +2,12 @@
 // through the OpenFeature client (and the gate's decision cache), for the tenant of the
 // authenticated principal only, and an evaluation error always reads as the closed side.
 
-import type { Client, EvaluationDetails, FlagValue } from '@openfeature/server-sdk';
+import { OpenFeature, type Client, type EvaluationDetails, type FlagValue } from '@openfeature/server-sdk';
 import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { isGranted } from '../policy/compile.js';
 import type { FeatureDefinition, FeatureType, FeatureValue } from '../policy/types.js';
-import type { DecisionCache } from './decision-cache.js';
+import { validUntil, type DecisionCache } from './decision-cache.js';
 
 /** One feature, decided for the caller's tenant. */
 export interface Entitlement {
@@ -49,6 +49,18 @@ export interface EntitlementReaderOptions {
   readonly cache?: DecisionCache;
 }
 
+/** Every feature decided for one tenant and user, while nothing it depends on has changed. */
+interface DecisionSet {
+  readonly generation: number;
+  readonly features: ReadonlyMap<string, FeatureDefinition>;
+  /** The earliest expiry of an override behind one of the decisions. */
+  readonly validUntil: number;
+  readonly entitlements: readonly Entitlement[];
+}
+
+/** Decision sets kept at most (tenant × user); past it the sets start over. */
+const MAX_DECISION_SETS = 50_000;
+
 /** The evaluation context of a request: the tenant comes from the principal, and only from it. */
 export function evaluationContext(principal: Principal): { tenantId: string; targetingKey: string } {
   return { tenantId: principal.tenantId, targetingKey: principal.userId };
@@ -62,13 +74,59 @@ const CLOSED: Readonly<Record<FeatureType, FeatureValue>> = { boolean: false, nu
  */
 export class EntitlementReader {
   readonly #options: EntitlementReaderOptions;
+  /** tenant → user → the set; dropped whole when the cache's generation moves on. */
+  #sets = new Map<string, Map<string, DecisionSet>>();
+  #setsGeneration = -1;
+  #setCount = 0;
 
   constructor(options: EntitlementReaderOptions) {
     this.#options = options;
   }
 
+  /**
+   * Every feature for `principal`: from the tenant's decision set when it is still exact (no
+   * write, policy reload or release change since — the cache's generation — and no override
+   * behind it expired), with no evaluation and no promise per feature; otherwise each feature is
+   * read through the client (and the cache), and the set is kept for the next request.
+   * With OpenFeature hooks registered (on the API or the client) every read is evaluated, so the
+   * hooks see each one.
+   */
+  async all(principal: Principal): Promise<readonly Entitlement[]> {
+    const { cache, client } = this.#options;
+    const hooked = client.getHooks().length > 0 || OpenFeature.getHooks().length > 0;
+    if (!cache || hooked) return Promise.all([...this.#options.features().keys()].map((key) => this.decide(principal, key, !hooked)));
+    const features = this.#options.features();
+    const held = this.#sets.get(principal.tenantId)?.get(principal.userId);
+    if (held && held.generation === cache.generation && held.features === features && held.validUntil > cache.now()) return held.entitlements;
+    const generation = cache.generation;
+    const entitlements = await Promise.all([...features.keys()].map((key) => this.decide(principal, key)));
+    this.#keepSet(principal, generation, features, entitlements);
+    return entitlements;
+  }
+
+  /** Keeps the set only when every decision is one the cache holds (not STALE, not an error) and nothing changed meanwhile. */
+  #keepSet(principal: Principal, generation: number, features: ReadonlyMap<string, FeatureDefinition>, entitlements: readonly Entitlement[]): void {
+    const cache = this.#options.cache as DecisionCache;
+    if (cache.generation !== generation) return;
+    let until = Number.POSITIVE_INFINITY;
+    for (const entitlement of entitlements) {
+      const details = cache.peek({ type: entitlement.type, feature: entitlement.feature, tenantId: principal.tenantId, userId: principal.userId });
+      if (details === undefined) return;
+      until = Math.min(until, validUntil(details));
+    }
+    if (this.#setsGeneration !== generation || this.#setCount >= MAX_DECISION_SETS) {
+      this.#sets = new Map();
+      this.#setCount = 0;
+      this.#setsGeneration = generation;
+    }
+    let users = this.#sets.get(principal.tenantId);
+    if (users === undefined) this.#sets.set(principal.tenantId, (users = new Map()));
+    if (!users.has(principal.userId)) this.#setCount++;
+    users.set(principal.userId, { generation, features, validUntil: until, entitlements });
+  }
+
   /** One decision for `principal`; never throws for an evaluation error. */
-  async decide(principal: Principal, key: string): Promise<Entitlement> {
+  async decide(principal: Principal, key: string, cached = true): Promise<Entitlement> {
     // A key the policy does not know is evaluated as a boolean: the provider answers FLAG_NOT_FOUND.
     const type = this.#options.features().get(key)?.type ?? 'boolean';
     const context = evaluationContext(principal);
@@ -77,7 +135,7 @@ export class EntitlementReader {
       type === 'number' ? client.getNumberDetails(key, 0, context) : type === 'string' ? client.getStringDetails(key, '', context) : client.getBooleanDetails(key, false, context);
     let details: EvaluationDetails<FlagValue>;
     try {
-      details = cache ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
+      details = cache && cached ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
     } catch {
       // The SDK does not throw from get*Details; should a hook do so, it is still no decision.
       return closed(key, type, 'GENERAL');
@@ -121,8 +179,7 @@ export class EntitlementReader {
         const { value } = await details(key);
         return typeof value === 'number' ? value : 0;
       },
-      // One read per feature today; issue #13 replaces it with one per-tenant decision set behind this method.
-      all: () => Promise.all([...this.#options.features().keys()].map(details)),
+      all: () => (principal ? this.all(principal) : Promise.reject(new AuthRequiredError())),
     };
   }
 }

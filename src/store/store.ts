@@ -123,6 +123,28 @@ export interface AuditRepository {
   list(filter?: AuditFilter): Promise<Page<AuditRecord>>;
   /** Every row in chain order, for verification. */
   scan(visit: (record: AuditRecord) => void): Promise<void>;
+  /** Where the rows still stored begin: the last archived row (seq and hash), if any was archived. */
+  anchor(): Promise<AuditAnchor | undefined>;
+  /**
+   * Archives the oldest rows, those written before `before` (ISO time), in one transaction:
+   * `sink` gets them in chain order with the anchor they continue from and must have saved them
+   * when it resolves; then they are deleted and their last row becomes the new anchor. A sink
+   * that throws leaves the store unchanged. At most `limit` rows per call.
+   */
+  archive(before: string, sink: (rows: readonly AuditRecord[], from: AuditAnchor | undefined) => Promise<void>, options?: { readonly limit?: number }): Promise<AuditArchived>;
+}
+
+/** A row of the chain by its position and hash (the last archived row, or a head kept elsewhere). */
+export interface AuditAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** What one archive call moved out of the store. */
+export interface AuditArchived {
+  readonly rows: number;
+  /** The new anchor (the last archived row), when rows were archived. */
+  readonly anchor?: AuditAnchor;
 }
 
 /**

@@ -22,7 +22,8 @@ afterAll(() => t.close());
 
 const call = (operation: Operation, headers: Record<string, string> = {}) => t.app.inject({ method: operation.method, url: operation.url, headers, payload: {} });
 const isAdmin = (operation: Operation) => operation.path.startsWith('/api/admin/');
-const forSdks = (operation: Operation) => operation.path.startsWith('/api/client/') || operation.path.startsWith('/ofrep/');
+// /metrics too: the client role is what a Prometheus scraper is given.
+const forSdks = (operation: Operation) => operation.path.startsWith('/api/client/') || operation.path.startsWith('/ofrep/') || operation.path === '/metrics';
 
 describe('the routes under test', () => {
   it('come from the OpenAPI document, admin routes included', () => {

@@ -44,7 +44,8 @@ describe('the OpenAPI document', () => {
           if (response.content !== undefined) problems.push(`${name(operation)} ${status}: documented with a body`);
           continue;
         }
-        const schema = response.content?.['application/json']?.schema as Record<string, unknown> | undefined;
+        // JSON everywhere but the Prometheus exposition (text/plain).
+        const schema = (response.content?.['application/json'] ?? response.content?.['text/plain'])?.schema as Record<string, unknown> | undefined;
         if (!schema || !('type' in schema || 'anyOf' in schema || 'oneOf' in schema || '$ref' in schema)) problems.push(`${name(operation)} ${status}: no response schema`);
       }
     }

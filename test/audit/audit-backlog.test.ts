@@ -17,6 +17,7 @@ describe('AuditBacklog', () => {
 
   beforeEach(async () => {
     logged.length = 0;
+    batches = [];
     database = testDatabase();
     store = await database.open({ clock: () => Date.parse('2030-01-01T00:00:05Z') });
     down = false;
@@ -27,21 +28,62 @@ describe('AuditBacklog', () => {
     await database.drop();
   });
 
-  /** The store's audit log, failing like an unreachable database while `down`. */
+  /** Transactions the backlog asked for, by size. */
+  let batches: number[] = [];
+  /** The store's audit log, failing like an unreachable database while `down`; one transaction per batch. */
   const audit = {
-    append: (event: AuditEvent) => (down ? Promise.reject(new StoreUnavailableError()) : store.audit.append(event)),
+    appendBatch: async (events: readonly AuditEvent[]) => {
+      if (down) throw new StoreUnavailableError();
+      batches.push(events.length);
+      await store.audit.appendBatch(events);
+    },
   };
   const rows = async () => [...(await store.audit.list()).items].reverse().map(({ action, details }) => ({ action, details }));
 
+  describe('batching', () => {
+    it('writes rows of one window together in one transaction, in order, and nothing before', async () => {
+      const backlog = new AuditBacklog({ audit, health, logger, windowMs: 60_000 });
+      for (let n = 1; n <= 5; n++) await backlog.append(denial(n));
+      expect(await rows()).toEqual([]);
+      expect(backlog.size).toBe(5);
+      await backlog.flush();
+      expect(batches).toEqual([5]);
+      expect((await rows()).map((row) => (row.details as { n: number }).n)).toEqual([1, 2, 3, 4, 5]);
+      await backlog.close();
+    });
+
+    it('never lets more than maxBatch rows wait: the next append waits for a transaction', async () => {
+      const backlog = new AuditBacklog({ audit, health, logger, windowMs: 60_000, maxBatch: 3 });
+      for (let n = 1; n <= 10; n++) {
+        await backlog.append(denial(n));
+        expect(backlog.size).toBeLessThanOrEqual(3);
+      }
+      expect(batches).toEqual([3, 3, 3]);
+      expect(backlog.size).toBe(1);
+      await backlog.close();
+      expect((await rows()).map((row) => (row.details as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('writes on its own once the window has passed', async () => {
+      const backlog = new AuditBacklog({ audit, health, logger, windowMs: 5 });
+      await backlog.append(denial(1));
+      await backlog.append(denial(2));
+      // Bounded wait for the timer's transaction: each turn yields to the event loop.
+      for (let turn = 0; turn < 1000 && backlog.size > 0; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(batches).toEqual([2]);
+      await backlog.close();
+    });
+  });
+
   it('appends at once while the store answers', async () => {
-    const backlog = new AuditBacklog({ audit, health, logger });
+    const backlog = new AuditBacklog({ audit, health, logger, windowMs: 0 });
     await backlog.append(denial(1));
     expect(await rows()).toEqual([{ action: 'gate.denied', details: { n: 1 } }]);
     expect(backlog.size).toBe(0);
   });
 
   it('keeps events (in order, with when they happened) while the store fails, and appends them when it is fresh again', async () => {
-    const backlog = new AuditBacklog({ audit, health, logger, clock: () => Date.parse('2030-01-01T00:00:01Z') });
+    const backlog = new AuditBacklog({ audit, health, logger, windowMs: 0, clock: () => Date.parse('2030-01-01T00:00:01Z') });
     down = true;
     await backlog.append(denial(1)); // tried, failed, kept
     health.staleSince = 1;
@@ -62,7 +104,7 @@ describe('AuditBacklog', () => {
   });
 
   it('writes what is waiting before a new event once the store answers, even without a fresh event', async () => {
-    const backlog = new AuditBacklog({ audit, health, logger });
+    const backlog = new AuditBacklog({ audit, health, logger, windowMs: 0 });
     down = true;
     await backlog.append(denial(1));
     down = false;
@@ -71,7 +113,7 @@ describe('AuditBacklog', () => {
   });
 
   it('is bounded: past the bound events are counted, logged, and the loss is itself audited when the store is back', async () => {
-    const backlog = new AuditBacklog({ audit, health, logger, maxEvents: 2 });
+    const backlog = new AuditBacklog({ audit, health, logger, windowMs: 0, maxBatch: 2, maxEvents: 2 });
     health.staleSince = 1;
     for (let n = 1; n <= 5; n++) await backlog.append(denial(n));
     expect(backlog.size).toBe(2);
@@ -84,7 +126,7 @@ describe('AuditBacklog', () => {
   });
 
   it('says at shutdown how many rows it could not write', async () => {
-    const backlog = new AuditBacklog({ audit, health, logger });
+    const backlog = new AuditBacklog({ audit, health, logger, windowMs: 0 });
     down = true;
     health.staleSince = 1;
     await backlog.append(denial(1));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -79,7 +79,8 @@ describe('entitle CLI: tokens, keys, audit', () => {
       await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
       const head = /head: (\S+)/.exec((await cli('audit', 'verify')).stdout)?.[1] as string;
       expect((await cli('audit', 'verify', '--expect-head', head)).code).toBe(0);
-      await database.raw({ sqlite: 'DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2', postgres: 'ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; DELETE FROM audit_log WHERE seq = 2' });
+      // Rows can be deleted (archives do it): the chain and the anchors are what catch a removal.
+      await database.raw({ sqlite: 'DELETE FROM audit_log WHERE seq = 2', postgres: 'DELETE FROM audit_log WHERE seq = 2' });
       // The chain that is left is intact on its own…
       expect((await cli('audit', 'verify')).code).toBe(0);
       // …but the anchor shows what went missing.
@@ -88,6 +89,28 @@ describe('entitle CLI: tokens, keys, audit', () => {
         stdout: 'audit log TAMPERED at row 2: the anchored row is gone (rows were removed from the end) (1 rows checked)\n',
       });
       expect(await cli('audit', 'verify', '--expect-head', 'nonsense')).toMatchObject({ code: 1, stderr: expect.stringContaining('--expect-head') });
+    });
+
+    it('archives rows older than a time to a file that verifies on its own, and verifies the rest from the anchor', async () => {
+      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      const out = join(cwd, 'archive.jsonl');
+      const archived = await cli('audit', 'archive', '--before', new Date(Date.now() + 60_000).toISOString(), '--out', out);
+      expect(archived).toMatchObject({ code: 0, stdout: expect.stringMatching(/^archived 2 rows before .* to .*archive\.jsonl; the store's chain now starts after 2:[0-9a-f]{64}\n$/) });
+      expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(3);
+      expect(await cli('audit', 'verify', '--file', out)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^archive .* ok: 2 rows, chain intact/) });
+      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_sso', '--value', 'true', '--reason', 'pilot');
+      expect(await cli('audit', 'verify')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log ok: 1 rows, chain intact\nhead: 3:/) });
+      // Nothing older than a day: nothing archived, no file.
+      expect(await cli('audit', 'archive', '--before', '1d', '--out', join(cwd, 'none.jsonl'))).toMatchObject({ code: 0, stdout: expect.stringMatching(/^no audit rows before/) });
+      expect(await cli('audit', 'archive', '--before', 'yesterday', '--out', join(cwd, 'x.jsonl'))).toMatchObject({ code: 1, stderr: expect.stringContaining('--before') });
+    });
+
+    it('fails verify --file on a changed archive', async () => {
+      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      const out = join(cwd, 'archive.jsonl');
+      await cli('audit', 'archive', '--before', new Date(Date.now() + 60_000).toISOString(), '--out', out);
+      writeFileSync(out, readFileSync(out, 'utf8').replace('beta', 'gamma'));
+      expect(await cli('audit', 'verify', '--file', out)).toMatchObject({ code: 1, stdout: expect.stringMatching(/TAMPERED at row 2: content does not match its hash/) });
     });
 
     it('lists rows newest first, filtered by action', async () => {

@@ -150,7 +150,7 @@ describe('tenant isolation', () => {
                 requests++;
                 const where = `${label}: ${route.method} ${route.url}`;
                 expect(response.statusCode, `${where}: ${response.body.slice(0, 200)}`).toBeLessThan(500);
-                if (route.admin && principal.role !== 'admin' && !(principal.role === 'client' && route.url.startsWith('/api/client/'))) expect(response.statusCode, where).toBe(403);
+                if (route.admin && principal.role !== 'admin' && !(principal.role === 'client' && (route.url.startsWith('/api/client/') || route.url === '/metrics'))) expect(response.statusCode, where).toBe(403);
                 // What the principal may see of other tenants here: everything (admin routes, OFREP for an
                 // admin), their decisions but no operator's notes (client on decision routes), or nothing.
                 const seesAll = principal.role === 'admin' && (route.admin === true || isDecisionRoute(route));

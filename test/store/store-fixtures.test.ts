@@ -66,7 +66,7 @@ async function checkFixture(store: EntitleStore): Promise<void> {
 describe('a store written before the SQL port', () => {
   it('opens on SQLite from its file, keeping every row and the audit chain', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'entitle-fixture-')), 'entitle.db');
-    copyFileSync(join(FIXTURES, 'entitle.db'), path);
+    copyFileSync(join(FIXTURES, 'entitle-v3.sqlite'), path);
     const store = await openStore({ databasePath: path, databaseUrl: undefined, databaseSchema: undefined });
     try {
       await checkFixture(store);

@@ -34,6 +34,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ENTITLE_DB: ':memory:',
     ENTITLE_POLICIES: STARTER_POLICY_DIR,
     ENTITLE_SEED_DEMO: 'false',
+    // Audit rows of reads and denials written before the response, so a test can read them at once
+    // (batching has its own tests).
+    ENTITLE_AUDIT_READS_WINDOW_MS: '0',
     ...(postgres ? { DATABASE_URL: postgres.url, DATABASE_SCHEMA: postgres.schema } : {}),
     ...options.env,
   });

@@ -48,6 +48,7 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'DELETE', url: '/api/admin/tokens/000000000000', admin: true },
   { method: 'GET', url: '/api/admin/audit/verify', admin: true },
   { method: 'POST', url: '/api/admin/keys/rotate', admin: true },
+  { method: 'GET', url: '/metrics', admin: true },
 ];
 
 export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {

@@ -161,6 +161,23 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    name: 'audit archive: rows may be deleted (archived), anchors keep the chain going',
+    // The chain and the anchors now do what the DELETE trigger did (see the SQLite migration).
+    sql: `
+      DROP TRIGGER audit_log_no_update ON audit_log;
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+      CREATE TABLE audit_anchors (
+        seq          INTEGER PRIMARY KEY,
+        hash         TEXT NOT NULL,
+        archived_at  TEXT NOT NULL,
+        rows         INTEGER NOT NULL
+      );
+      CREATE INDEX audit_by_at ON audit_log(at);
+    `,
+  },
+  {
+    version: 5,
     name: 'billing links, subscriptions and processed events',
     sql: `
       CREATE TABLE billing_links (

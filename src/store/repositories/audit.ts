@@ -1,11 +1,12 @@
 // The audit log: appends outside of other writes (one or a batch), filtered listing, a full scan.
 
 import type { SqlValue } from '../sql-port.js';
-import type { AuditEvent, AuditFilter, AuditRecord, AuditRepository, Page } from '../store.js';
+import type { AuditAnchor, AuditArchived, AuditEvent, AuditFilter, AuditRecord, AuditRepository, Page } from '../store.js';
 import { auditRecordFromRow, type AuditRow } from './rows.js';
 import { pageSize, type StoreContext } from './store-context.js';
 
 const SCAN_BATCH = 1000;
+const ARCHIVE_LIMIT = 100_000;
 
 export class AuditStore implements AuditRepository {
   constructor(private readonly ctx: StoreContext) {}
@@ -50,5 +51,36 @@ export class AuditStore implements AuditRepository {
       if (!last || rows.length < SCAN_BATCH) return;
       after = last.seq;
     }
+  }
+
+  async anchor(): Promise<AuditAnchor | undefined> {
+    const row = await this.ctx.port.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1');
+    return row ? { seq: Number(row.seq), hash: row.hash } : undefined;
+  }
+
+  /**
+   * One write transaction (serialized with every writer, on PostgreSQL across instances: two
+   * archivers never take the same rows). Only a prefix of the chain is archived — rows before the
+   * first one written at or after `before` — so what stays is still one unbroken chain.
+   */
+  archive(before: string, sink: (rows: readonly AuditRecord[], from: AuditAnchor | undefined) => Promise<void>, { limit = ARCHIVE_LIMIT } = {}): Promise<AuditArchived> {
+    return this.ctx.write(
+      async (tx) => {
+        const from = await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1');
+        const boundary = await tx.get<{ seq: number }>('SELECT min(seq) AS seq FROM audit_log WHERE at >= $1', [before]);
+        const rows = (
+          boundary?.seq === null || boundary?.seq === undefined
+            ? await tx.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq LIMIT $1', [limit])
+            : await tx.all<AuditRow>('SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq LIMIT $2', [boundary.seq, limit])
+        ).map(auditRecordFromRow);
+        const last = rows.at(-1);
+        if (!last) return { rows: 0 };
+        await sink(rows, from ? { seq: Number(from.seq), hash: from.hash } : undefined);
+        await tx.run('DELETE FROM audit_log WHERE seq <= $1', [last.seq]);
+        await tx.run('INSERT INTO audit_anchors (seq, hash, archived_at, rows) VALUES ($1, $2, $3, $4)', [last.seq, last.hash, this.ctx.nowIso(), rows.length]);
+        return { rows: rows.length, anchor: { seq: last.seq, hash: last.hash } };
+      },
+      { hooks: false },
+    );
   }
 }

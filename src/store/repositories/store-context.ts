@@ -35,7 +35,10 @@ export class StoreContext {
   /** Appends audit rows inside {@link write}: they commit with the change or not at all. */
   async appendAudit(tx: SqlExecutor, events: readonly AuditEvent[]): Promise<AuditRecord[]> {
     // Writes are serialized (see SqlPort.write), so the last row read here stays the last.
-    const last = await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    // After an archive took every row, the chain goes on from the archive's anchor.
+    const last =
+      (await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')) ??
+      (await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1'));
     let seq = last?.seq ?? 0;
     let prevHash = last?.hash ?? GENESIS_HASH;
     const records: AuditRecord[] = [];

@@ -168,6 +168,22 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    name: 'audit archive: rows may be deleted (archived), anchors keep the chain going',
+    // The chain and the anchors now do what the DELETE trigger did: an archived prefix ends in an
+    // anchor (its last row's seq and hash), the next row links to it, and verify starts there.
+    sql: `
+      DROP TRIGGER audit_log_no_delete;
+      CREATE TABLE audit_anchors (
+        seq          INTEGER PRIMARY KEY,   -- the last archived row
+        hash         TEXT NOT NULL,
+        archived_at  TEXT NOT NULL,
+        rows         INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_by_at ON audit_log(at);
+    `,
+  },
+  {
+    version: 5,
     name: 'billing links, subscriptions and processed events',
     sql: `
       -- A tenant's customer in a billing system: one customer is one tenant.

@@ -1,0 +1,82 @@
+// The access log: one line per request with method, route, status, ms, tenant and request id,
+// never a header or a query string; none with ENTITLE_REQUEST_LOG=false; and the real server's
+// asynchronous destination loses no line when it is stopped with SIGTERM.
+
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../support/app.js';
+import { startChildServer, type ChildServer } from '../support/child-server.js';
+
+/** A pino destination that keeps every line, parsed. */
+function collect(): { stream: Writable; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
+describe('the access log', () => {
+  let t: TestApp | undefined;
+  let child: ChildServer | undefined;
+  afterEach(async () => {
+    await t?.close();
+    await child?.kill('SIGKILL');
+    t = undefined;
+    child = undefined;
+  });
+
+  it('writes one line per request with method, route, status, duration, tenant and request id, and no credentials', async () => {
+    const { stream, lines } = collect();
+    t = await buildTestApp({ logger: { level: 'info', stream } });
+    const token = await t.token('acme', 'alice', { plan: 'pro' });
+    const response = await t.app.inject({ method: 'GET', url: '/api/calendar/status/?code=secret-code', headers: t.auth(token) });
+    expect(response.statusCode).toBe(200);
+
+    const requestLines = lines.filter((line) => line.msg === 'request');
+    expect(requestLines).toHaveLength(1);
+    expect(requestLines[0]).toMatchObject({ level: 30, method: 'GET', route: '/api/calendar/status/', status: 200, tenant: 'acme', reqId: response.headers['x-request-id'] });
+    expect(typeof requestLines[0]?.ms).toBe('number');
+    // fastify's own "incoming request" / "request completed" pair is gone.
+    expect(lines.filter((line) => line.msg === 'incoming request' || line.msg === 'request completed')).toEqual([]);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain('secret-code');
+  });
+
+  it('logs a request that matched no route by its path without the query string, with no tenant', async () => {
+    const { stream, lines } = collect();
+    t = await buildTestApp({ logger: { level: 'info', stream } });
+    await t.app.inject({ method: 'GET', url: '/nowhere?state=abc' });
+    expect(lines.filter((line) => line.msg === 'request')).toMatchObject([{ method: 'GET', route: '/nowhere', status: 404, tenant: null }]);
+  });
+
+  it('writes no request lines with ENTITLE_REQUEST_LOG=false', async () => {
+    const { stream, lines } = collect();
+    t = await buildTestApp({ env: { ENTITLE_REQUEST_LOG: 'false' }, logger: { level: 'info', stream } });
+    await t.app.inject({ method: 'GET', url: '/healthz' });
+    expect(lines.filter((line) => line.msg === 'request')).toEqual([]);
+  });
+
+  it('refuses an ENTITLE_REQUEST_LOG that is not true or false', async () => {
+    await expect(buildTestApp({ env: { ENTITLE_REQUEST_LOG: 'yes' } })).rejects.toThrow(/ENTITLE_REQUEST_LOG must be true or false/);
+  });
+
+  it('flushes every line of the running server when it is stopped with SIGTERM', async () => {
+    child = await startChildServer({ LOG_LEVEL: 'info' });
+    const requests = 200;
+    const answers = await Promise.all(Array.from({ length: requests }, () => fetch(`${child?.url}/healthz`)));
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    expect(await child.kill('SIGTERM')).toBe(0);
+    const lines = child
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.msg === 'request' && line.route === '/healthz')).toHaveLength(requests);
+    expect(lines.some((line) => line.msg === 'shutting down: finishing requests in flight')).toBe(true);
+  });
+});
