@@ -212,3 +212,21 @@ describe('billing through the Unleash client API', () => {
     }
   });
 });
+
+describe('billing in /metrics', () => {
+  it('counts handled events by outcome, and unmapped prices', async () => {
+    const t = await buildBillingApp();
+    try {
+      await t.token('acme');
+      const event = eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', prices: ['price_nobody_maps'] }), { created: seconds(t.now) });
+      await t.deliver(event);
+      await t.deliver(event);
+      const text = await t.app.entitle.metrics.registry.metrics();
+      expect(text).toContain('entitle_billing_unmapped_prices_total 1');
+      expect(text).toContain('entitle_billing_events_total{type="customer.subscription.created",outcome="unmapped_price"} 1');
+      expect(text).toContain('entitle_billing_events_total{type="customer.subscription.created",outcome="duplicate"} 1');
+    } finally {
+      await t.close();
+    }
+  });
+});
