@@ -4,7 +4,7 @@
 // Speaks over IPC: sends `ready` with what the load needs, answers `cpu` with its CPU usage.
 
 import Fastify, { type FastifyInstance } from 'fastify';
-import { buildTestApp } from '../test/support/app.js';
+import { buildTestApp, NO_RATE_LIMITS } from '../test/support/app.js';
 import { random } from './support/workload.js';
 
 export interface ServerReady {
@@ -25,7 +25,8 @@ async function bare(): Promise<{ url: string; close: () => Promise<void> }> {
 
 async function entitle(): Promise<Omit<ServerReady, 'type'> & { close: () => Promise<void> }> {
   const t = await buildTestApp({
-    env: { ENTITLE_DB: ':memory:' },
+    // One principal drives the whole load: the limiter runs (its cost is measured) but never trips.
+    env: { ENTITLE_DB: ':memory:', ...NO_RATE_LIMITS },
     routes: (app: FastifyInstance) => {
       app.get('/bench/auth', { config: { auth: 'required' } }, async () => BODY);
       app.get('/bench/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => BODY);

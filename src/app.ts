@@ -21,7 +21,8 @@ import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-feat
 import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
-import { limitRoutes } from './http/rate-limit.js';
+import { requestForLog } from './http/log-redaction.js';
+import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
 import { validatorCompiler } from './http/validators.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
@@ -77,12 +78,26 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         : {
             level: options.logger?.level ?? config.logLevel,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            // The URL as logged: an OAuth callback's code and state stay out of the access log.
+            serializers: { req: requestForLog },
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
     // One line per request (http/request-log.ts), or none with ENTITLE_REQUEST_LOG=false.
     logController: config.requestLog ? new RequestLogController() : new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
+    // The client address behind the configured proxies only: failed-login limits key on it.
+    ...(config.trustProxy.length > 0 ? { trustProxy: [...config.trustProxy] } : {}),
+    // A slow client cannot hold a socket: the whole request (headers and body) must arrive in
+    // time, else 408, and a silent connection is closed. Node takes these when the server is
+    // created (set later, they do not apply) and checks them on the interval (default 30 s).
+    requestTimeout: config.timeouts.requestMs,
+    connectionTimeout: config.timeouts.idleMs,
+    http: {
+      requestTimeout: config.timeouts.requestMs,
+      headersTimeout: Math.min(60_000, config.timeouts.requestMs),
+      connectionsCheckingInterval: Math.min(1000, config.timeouts.requestMs),
+    },
     // Responses carry x-request-id so a client's report can be matched with the log.
     requestIdHeader: false,
   });
@@ -93,6 +108,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
+  // Periodic purges run while the app serves: a timer with jitter, no cron needed.
+  app.addHook('onReady', async () => services.maintenance.start());
 
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
@@ -106,7 +123,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Swagger UI's own policy (hashes of its inline scripts), framed by no one, and usable over plain http on localhost.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url === '/docs' || request.url.startsWith('/docs/')) reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
+  });
   // Both caches are exact: dropped on every change before the change's write returns.
   const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
     // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.
@@ -129,7 +154,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     tokens.close();
     decisions.close();
   });
-  await app.register(authPlugin, { findToken: (hash) => tokens.find(hash), ...(config.jwt ? { jwt: config.jwt } : {}), clock: services.clock });
+  await app.register(authPlugin, {
+    findToken: (hash) => tokens.find(hash),
+    ...(config.jwt ? { jwt: config.jwt } : {}),
+    clock: services.clock,
+    maxFailuresPerMinute: config.rateLimits.authFailures,
+  });
+  // After authentication, before the gate: every authenticated route spends its family's budget.
+  await app.register(rateLimitPlugin, { limits: config.rateLimits });
   // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
   // is out of reach (a denial stays a 403), written on close (SIGTERM).
   const readAudit = new AuditBacklog({
@@ -178,9 +210,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     auditRead: auditReads === 'all' ? (event) => readAudit.append(event) : undefined,
     onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }),
   });
-  await app.register(async (scope) => {
-    await limitRoutes(scope, config.rateLimits.oauth, 'oauth');
-    await scope.register(oauthRoutes, { store, cipher, clock, feature, redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList }, clients });
+  await app.register(oauthRoutes, {
+    store,
+    cipher,
+    clock,
+    feature,
+    redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList },
+    clients,
+    maintenance: services.maintenance,
   });
   await app.register(entitlementRoutes, {
     policy: () => policy.snapshot,
@@ -199,7 +236,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     cipher,
     clock,
     policyDirectory: config.policyDirectory,
-    rateLimitPerMinute: config.rateLimits.admin,
+    reader: services.policyReader,
     prefix: '/api/admin',
   });
   await app.register(billingRoutes, { sync: services.billing });

@@ -1,5 +1,6 @@
 // Environment → one typed, validated Config. Nothing else reads process.env.
 
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -35,6 +36,8 @@ export interface JwtConfig {
    */
   readonly adminRole: string;
   readonly clientRole: string;
+  /** Whether tokens without `exp` are accepted (ENTITLE_JWT_ALLOW_NO_EXP=true); by default they are refused. */
+  readonly allowNoExp: boolean;
 }
 
 export interface GoogleConfig {
@@ -111,10 +114,30 @@ export interface Config extends StorageConfig {
   readonly seedDemo: boolean;
   /** How long decisions may come from the last known state when the store is out of reach. */
   readonly staleBoundMs: number;
-  /** Requests per minute per caller on admin and OAuth routes. */
-  readonly rateLimits: { readonly admin: number; readonly oauth: number };
+  /** Requests per minute per authenticated principal, by route family (docs/limits.md). */
+  readonly rateLimits: RateLimitConfig;
   /** Unset when no Stripe setting is given: the webhook then answers 503 saying what to set. */
   readonly billing: BillingConfig | undefined;
+  /**
+   * Proxies whose X-Forwarded-For is believed (ENTITLE_TRUST_PROXY: addresses or CIDRs); empty:
+   * the socket address is the client's.
+   */
+  readonly trustProxy: readonly string[];
+  /**
+   * requestMs: the whole request, headers and body, must arrive within it (else 408);
+   * idleMs: a connection silent this long is closed. Slow-body clients cannot hold sockets.
+   */
+  readonly timeouts: { readonly requestMs: number; readonly idleMs: number };
+}
+
+/** Requests per minute per principal for each route family, and failed authentications per client address. */
+export interface RateLimitConfig {
+  readonly admin: number;
+  readonly oauth: number;
+  readonly calendar: number;
+  /** Entitlements, OFREP and Unleash: the read paths SDKs poll. */
+  readonly decisions: number;
+  readonly authFailures: number;
 }
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -200,6 +223,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
           roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
           adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
           clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
+          allowNoExp: env.ENTITLE_JWT_ALLOW_NO_EXP === 'true',
         }
       : undefined;
 
@@ -239,7 +263,24 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   };
   const staleBound = text('ENTITLE_STALE_BOUND_SECONDS') ?? '60';
   if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
-  const rateLimits = { admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600), oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60) };
+  const rateLimits: RateLimitConfig = {
+    admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600),
+    oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
+    calendar: perMinute('ENTITLE_RATE_LIMIT_CALENDAR', 120),
+    decisions: perMinute('ENTITLE_RATE_LIMIT_DECISIONS', 60_000),
+    authFailures: perMinute('ENTITLE_RATE_LIMIT_AUTH_FAILURES', 30),
+  };
+  const trustProxy = (text('ENTITLE_TRUST_PROXY') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of trustProxy) if (!isAddressOrCidr(entry)) problems.push(`ENTITLE_TRUST_PROXY must list proxy addresses or CIDRs, comma-separated (got ${JSON.stringify(entry)})`);
+  const milliseconds = (name: string, fallback: number): number => {
+    const value = text(name) ?? String(fallback);
+    if (!/^\d{1,7}$/.test(value) || Number(value) < 100) problems.push(`${name} must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const timeouts = { requestMs: milliseconds('ENTITLE_REQUEST_TIMEOUT_MS', 30_000), idleMs: milliseconds('ENTITLE_IDLE_TIMEOUT_MS', 10_000) };
 
   const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
   if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
@@ -283,8 +324,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
     rateLimits,
     billing,
+    trustProxy,
+    timeouts,
     staleBoundMs: Number(staleBound) * 1000,
   };
+}
+
+/** "10.0.0.1", "::1" or "10.0.0.0/8": what fastify's trustProxy (proxy-addr) accepts. */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** A provider is configured when its client id, secret and redirect URI are all set. */

@@ -65,6 +65,10 @@ export const ReconnectRequiredError = createError<[string]>(
 );
 export const OAuthStateError = createError<[string]>('ENT_ERR_OAUTH_STATE', '%s', 400);
 
+// Policy reads in worker threads
+export const PolicyBusyError = createError('ENT_ERR_POLICY_BUSY', 'Too many policy validations are running; retry shortly', 503);
+export const PolicyTooLargeError = createError<[string]>('ENT_ERR_POLICY_TOO_LARGE', 'The policy is too large to validate: it %s', 422);
+
 // Stores and outside services
 export const StoreUnavailableError = createError('ENT_ERR_STORE_UNAVAILABLE', 'The store is unavailable; try again shortly', 503);
 

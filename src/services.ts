@@ -8,6 +8,8 @@ import { BillingReconciler } from './billing/billing-reconciler.js';
 import { BillingSync } from './billing/billing-sync.js';
 import { StripeSource } from './billing/stripe/stripe-source.js';
 import type { Logger } from './logger.js';
+import { Maintenance } from './maintenance/maintenance.js';
+import { purgeExpiredStatesTask } from './oauth/oauth-state.js';
 import { instrumentStore } from './metrics/instrument-store.js';
 import { EntitleMetrics } from './metrics/metrics.js';
 import type { Config } from './config.js';
@@ -16,6 +18,7 @@ import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
 import { openTokenCipher } from './secrets/encryption-keys.js';
 import type { TokenCipher } from './secrets/token-crypto.js';
+import { PolicyReader } from './policy/policy-reader.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { reportIgnoredRollouts, UnleashReleaseSwitch } from './interop/unleash-release-switch.js';
 import type { PolicySnapshot } from './policy/types.js';
@@ -28,12 +31,16 @@ export interface EntitleServices {
   readonly clock: () => number;
   readonly store: EntitleStore;
   readonly policy: PolicyWatcher;
+  /** Reads proposed policies in worker threads (validation requests; hot reloads go through it too). */
+  readonly policyReader: PolicyReader;
   readonly tenants: TenantDirectory;
   readonly provider: EntitleProvider;
   /** The OpenFeature client every decision goes through (its own domain: several apps can share a process). */
   readonly client: Client;
   readonly cipher: TokenCipher;
   readonly operations: TenantOperations;
+  /** Periodic store upkeep (expired OAuth states, …): register a task, the server runs it. */
+  readonly maintenance: Maintenance;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
   /** Billing events and reconcile, when Stripe is configured. */
@@ -66,7 +73,10 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
   try {
     const store = instrumentStore(await openStore(config, { clock }), metrics.storeDuration);
     closers.push(() => store.close());
-    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger });
+    const policyReader = new PolicyReader();
+    closers.push(() => policyReader.close());
+    // The first read is in-thread (nothing is served yet); reloads parse off the event loop.
+    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger, read: (dir) => policyReader.readDirectory(dir) });
     closers.push(() => policy.close());
     const onInvalid = () => metrics.policyReloadFailures.inc();
     policy.on('invalid', onInvalid);
@@ -98,8 +108,13 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     }
     const cipher = openTokenCipher(config.encryption, config.databasePath);
     const operations = new TenantOperations({ store, policy: () => policy.snapshot, clock });
+    // Started by the server (buildApp), not here: the CLI opens services too and purges nothing behind one's back.
+    const maintenance = new Maintenance({ clock, logger });
+    maintenance.register(purgeExpiredStatesTask(store));
+    // Before the store closes: a purge in progress finishes first.
+    closers.push(() => maintenance.close());
     const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics);
-    return { config, clock, store, policy, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, releases, billing, metrics, auditRetention, close };
+    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, maintenance, releases, billing, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,8 +1,7 @@
 // The admin API under /api/admin: tenants, overrides, entitlements, audit, policy, API tokens
-// and key rotation, for admin-role tokens only, rate-limited per caller.
+// and key rotation, for admin-role tokens only (rate-limited per principal: src/http/rate-limit.ts).
 
 import type { FastifyPluginAsync } from 'fastify';
-import { limitRoutes } from '../http/rate-limit.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { overrideRoutes, type OverrideRoutesOptions } from './override-routes.js';
 import { policyRoutes, type PolicyRoutesOptions } from './policy-routes.js';
@@ -10,21 +9,20 @@ import { tenantBillingRoutes, type TenantBillingRoutesOptions } from './tenant-b
 import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
 import { tokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 
-/** What the admin routes use together, and the rate limit per caller. */
+/** What the admin routes use together. */
 export type AdminRoutesOptions = AuditRoutesOptions &
   OverrideRoutesOptions &
   PolicyRoutesOptions &
   TenantRoutesOptions &
   TenantBillingRoutesOptions &
-  TokenRoutesOptions & { readonly rateLimitPerMinute: number };
+  TokenRoutesOptions;
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastify, options) => {
-  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory } = options;
-  await limitRoutes(fastify, options.rateLimitPerMinute, 'admin');
+  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory, reader } = options;
   await fastify.register(tenantRoutes, { store, operations, policy, releases, clock });
   await fastify.register(tenantBillingRoutes, { store, policy, clock });
   await fastify.register(overrideRoutes, { store, operations, policy, clock });
   await fastify.register(auditRoutes, { store });
-  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock });
+  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock, reader });
   await fastify.register(tokenRoutes, { store, cipher, clock });
 };

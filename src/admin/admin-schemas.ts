@@ -118,6 +118,9 @@ export const FeatureDefinitionBody = Type.Object(
     values: Type.Optional(Type.Array(Type.String())),
     rollout: Type.Optional(Type.Object({ unleash: Type.String() }, { additionalProperties: true })),
     requiredPlan: Type.Optional(Type.String()),
+    integer: Type.Optional(Type.Boolean({ description: 'number features: whole numbers only' })),
+    minimum: Type.Optional(Type.Number()),
+    maximum: Type.Optional(Type.Number()),
   },
   { additionalProperties: true },
 );

@@ -8,9 +8,10 @@ import { Type, type Static } from 'typebox';
 import { policyImpact } from '../entitlements/policy-impact.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
-import { formatIssue, readPolicyTexts } from '../policy/read-policy.js';
+import { formatIssue } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
 import { ADMIN, ErrorBody, FeatureDefinitionBody, LIMITED_ERRORS, PlanDefinitionBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import type { PolicyReader } from '../policy/policy-reader.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
@@ -50,6 +51,8 @@ export interface PolicyRoutesOptions {
   /** The policy files a proposed change is checked against. */
   readonly policyDirectory: string;
   readonly clock: () => number;
+  /** Parses proposed policies in worker threads. */
+  readonly reader: Pick<PolicyReader, 'readTexts'>;
 }
 
 export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = async (fastify, deps) => {
@@ -88,14 +91,16 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
         response: {
           200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
           400: ErrorBody,
-          422: Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }),
+          422: Type.Union([Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody], { description: 'the policy is invalid (issues), or too large to validate (ENT_ERR_POLICY_TOO_LARGE)' }),
+          503: ErrorBody,
           ...LIMITED_ERRORS,
         },
       },
     },
     async (request, reply) => {
       const texts = await proposedTexts(deps, request.body, request.query.file);
-      const result = readPolicyTexts(texts);
+      // Parsed in a worker thread: megabytes of YAML take seconds, which must not stall other requests.
+      const result = await deps.reader.readTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
       return { valid: true as const, version: result.snapshot.version, impact: impactOf(deps, result.snapshot) };
     },

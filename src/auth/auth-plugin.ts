@@ -5,9 +5,11 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JwtConfig } from '../config.js';
-import { AdminRequiredError, AuthRequiredError, InvalidTokenError, RoleNotAllowedError } from '../errors.js';
+import { AdminRequiredError, AuthRequiredError, InvalidTokenError, RateLimitedError, RoleNotAllowedError, withDetails } from '../errors.js';
+import { checkTenantId } from '../tenants/tenant-operations.js';
 import { ROLES, type ApiToken, type Role } from '../store/store.js';
 import { hashToken, looksLikeApiToken } from './api-tokens.js';
+import { FailedLogins } from './failed-logins.js';
 import type { Principal } from './principal.js';
 
 declare module 'fastify' {
@@ -18,9 +20,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * 'required': a member or admin credential (a user acting for its tenant); 'admin': an
-     * admin credential; a list of roles: exactly those (e.g. the read-only client role for SDK routes).
+     * admin credential; a list of roles: exactly those (e.g. the read-only client role for SDK
+     * routes); 'optional': no credential is fine (principal null), a bad one is still a 401.
      */
-    auth?: 'required' | 'admin' | readonly Role[];
+    auth?: 'required' | 'admin' | 'optional' | readonly Role[];
   }
 }
 
@@ -29,6 +32,8 @@ export interface AuthPluginOptions {
   readonly findToken: (secretHash: string) => Promise<ApiToken | undefined>;
   readonly jwt?: JwtConfig;
   readonly clock?: () => number;
+  /** Failed authentications per client address per minute before failures answer 429 (default 30). */
+  readonly maxFailuresPerMinute?: number;
 }
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
@@ -36,7 +41,11 @@ const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
   if (typeof options.findToken !== 'function') throw new TypeError('options.findToken should be a function');
   const clock = options.clock ?? Date.now;
-  const verifyJwt = options.jwt ? jwtVerifier(options.jwt) : undefined;
+  const verifyJwt = options.jwt ? jwtVerifier(options.jwt, clock) : undefined;
+  const maxFailures = options.maxFailuresPerMinute ?? 30;
+  if (!Number.isInteger(maxFailures) || maxFailures < 1) throw new TypeError('options.maxFailuresPerMinute should be a positive integer');
+  // Keyed on request.ip: the socket address, or the client's behind a trusted proxy (ENTITLE_TRUST_PROXY).
+  const failures = new FailedLogins(maxFailures, clock);
 
   fastify.decorateRequest('principal', null);
 
@@ -55,30 +64,41 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     throw new InvalidTokenError();
   }
 
-  /** A hook admitting only `roles`; one per distinct list. */
-  function allow(roles: readonly Role[]): onRequestHookHandler {
+  /** A hook admitting only `roles` (one per distinct list); `optional`: a request without a credential too. */
+  function allow(roles: readonly Role[], { optional = false } = {}): onRequestHookHandler {
     const needs = roles.join(' or ');
     return async (request) => {
-      request.principal = await authenticate(request);
+      if (optional && request.headers.authorization === undefined) return;
+      try {
+        request.principal = await authenticate(request);
+      } catch (error) {
+        if ((error as { statusCode?: unknown }).statusCode !== 401) throw error;
+        // Only failures are refused: others' guesses from this address never lock out a valid credential.
+        const wait = failures.blockedFor(request.ip);
+        if (wait !== undefined) throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
+        failures.record(request.ip);
+        throw error;
+      }
       if (roles.includes(request.principal.role)) return;
       throw roles.length === 1 && roles[0] === 'admin' ? new AdminRequiredError() : new RoleNotAllowedError(request.principal.role, needs);
     };
   }
   const required = allow(['member', 'admin']);
   const admin = allow(['admin']);
+  const optional = allow(ROLES, { optional: true });
 
   fastify.addHook('onRoute', (route) => {
     const mode = route.config?.auth;
     if (mode === undefined) return;
-    const valid = mode === 'required' || mode === 'admin' || (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
-    if (!valid) throw new TypeError(`route ${route.url}: config.auth should be 'required', 'admin' or a list of roles (${ROLES.join(', ')})`);
-    const hook = mode === 'admin' ? admin : mode === 'required' ? required : allow(mode as readonly Role[]);
+    const valid = mode === 'required' || mode === 'admin' || mode === 'optional' || (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
+    if (!valid) throw new TypeError(`route ${route.url}: config.auth should be 'required', 'admin', 'optional' or a list of roles (${ROLES.join(', ')})`);
+    const hook = mode === 'admin' ? admin : mode === 'required' ? required : mode === 'optional' ? optional : allow(mode as readonly Role[]);
     // First in line: every later check (the gate) can rely on request.principal.
     route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });
 };
 
-function jwtVerifier(config: JwtConfig): (token: string) => Promise<Principal> {
+function jwtVerifier(config: JwtConfig, clock: () => number): (token: string) => Promise<Principal> {
   const key: Uint8Array | JWTVerifyGetKey = config.secret ? new TextEncoder().encode(config.secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
   const algorithms = config.secret ? ['HS256'] : ['RS256', 'ES256', 'PS256', 'EdDSA'];
   return async (token) => {
@@ -88,6 +108,9 @@ function jwtVerifier(config: JwtConfig): (token: string) => Promise<Principal> {
         algorithms,
         ...(config.issuer ? { issuer: config.issuer } : {}),
         ...(config.audience ? { audience: config.audience } : {}),
+        // A token without an expiry would be valid forever once leaked.
+        ...(config.allowNoExp ? {} : { requiredClaims: ['exp'] }),
+        currentDate: new Date(clock()),
       }));
     } catch (error) {
       if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError();
@@ -95,12 +118,18 @@ function jwtVerifier(config: JwtConfig): (token: string) => Promise<Principal> {
     }
     const tenantId = payload[config.tenantClaim];
     const userId = payload[config.userClaim];
-    if (typeof tenantId !== 'string' || tenantId === '' || typeof userId !== 'string' || userId === '') throw new InvalidTokenError();
+    if (typeof tenantId !== 'string' || typeof userId !== 'string' || userId === '') throw new InvalidTokenError();
+    // The claim becomes a tenant id in lookups, responses and audit rows: it must be one.
+    try {
+      checkTenantId(tenantId);
+    } catch {
+      throw new InvalidTokenError();
+    }
     // The claim may be one value or a list of them (roles: [...]).
     const claimed = payload[config.roleClaim];
     const roles = Array.isArray(claimed) ? claimed : [claimed];
     const role = roles.includes(config.adminRole) ? 'admin' : roles.includes(config.clientRole) ? 'client' : 'member';
-    return { tenantId, userId, role, via: { kind: 'jwt' } };
+    return { tenantId, userId, role, via: { kind: 'jwt', issuer: payload.iss ?? '', subject: payload.sub ?? userId } };
   };
 }
 

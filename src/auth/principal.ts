@@ -7,8 +7,16 @@ export interface Principal {
   readonly tenantId: string;
   readonly userId: string;
   readonly role: Role;
-  /** How the request authenticated: an API token (with its id) or a JWT. */
-  readonly via: { readonly kind: 'token'; readonly tokenId: string } | { readonly kind: 'jwt' };
+  /** How the request authenticated: an API token (with its id) or a JWT (with its issuer and subject). */
+  readonly via: { readonly kind: 'token'; readonly tokenId: string } | { readonly kind: 'jwt'; readonly issuer: string; readonly subject: string };
+}
+
+/**
+ * Who a request counts against in rate limits: the token, or the JWT's issuer and subject. Taken
+ * from the verified credential, so no spelling of the Authorization header makes a new caller.
+ */
+export function principalKey(principal: Principal): string {
+  return principal.via.kind === 'token' ? `token:${principal.via.tokenId}` : `jwt:${JSON.stringify([principal.via.issuer, principal.via.subject])}`;
 }
 
 /** The audit log's name for a principal. */

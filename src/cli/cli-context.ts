@@ -9,6 +9,7 @@ import { InvalidPolicyError } from '../policy/watch.js';
 import { openStore } from '../store/open-store.js';
 import type { EntitleStore } from '../store/store.js';
 import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../demo/seed-demo.js';
+import { terminalSafe } from './terminal-text.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -37,8 +38,10 @@ export class CliContext {
     return this.#config;
   }
 
+  /** Writes a line to stdout, control characters escaped (the text may hold what API callers wrote). */
   out(text: string): void {
-    this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+    const safe = terminalSafe(text);
+    this.io.stdout(safe.endsWith('\n') ? safe : `${safe}\n`);
   }
 
   json(value: unknown): void {

@@ -16,6 +16,7 @@ import { registerStore } from './commands/store-command.js';
 import { registerTenants } from './commands/tenants-command.js';
 import { registerTokens } from './commands/tokens-command.js';
 import { registerValidate, UsageError } from './commands/validate-command.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** Runs the CLI with `args` (without node and script) and returns the exit code. */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
@@ -53,7 +54,9 @@ function applyRecursively(command: Command, apply: (command: Command) => void): 
   for (const child of command.commands) applyRecursively(child, apply);
 }
 
-function reportError(error: unknown, io: CliIo): number {
+function reportError(error: unknown, rawIo: CliIo): number {
+  // Messages may quote what was stored (a tenant's name): escaped like every other output.
+  const io = { ...rawIo, stderr: (text: string) => rawIo.stderr(terminalSafe(text)) };
   if (error instanceof CommanderError) {
     // Commander has printed its own message (or the help/version text it was asked for).
     return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;

@@ -9,6 +9,7 @@ import { FeatureNotFoundError, InvalidInputError } from '../errors.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import type { TenantPlan } from './decide.js';
 import { upgradeAdvice } from './explain.js';
+import { allowedCount, fitsLimit } from './limits.js';
 
 /** Counts what a numeric limit limits, for one tenant (e.g. its connected calendars). */
 export type UsageCounter = (tenantId: string) => Promise<number>;
@@ -135,7 +136,7 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
       // An evaluation error counts as a limit of 0: the closed side.
       const limit = await request.entitlements.details(key);
       const max = typeof limit.value === 'number' ? limit.value : 0;
-      const allowed = (current as number) + add <= max;
+      const allowed = fitsLimit(max, current as number, add);
       // An override or a release toggle sets this tenant's limit: a higher plan would not change it.
       const planDecides = limit.errorCode === undefined && limit.source !== 'override' && limit.cause !== 'NOT_RELEASED';
       return {
@@ -145,7 +146,7 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
         limit: max,
         current: current as number,
         requested: add,
-        remaining: Math.max(0, max - (current as number)),
+        remaining: Math.max(0, allowedCount(max) - (current as number)),
         countedBy: counter ? ('server' as const) : ('client' as const),
         ...(allowed ? {} : planDecides ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(policy, max, key) } : { requiredPlan: null }),
       };

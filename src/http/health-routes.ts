@@ -6,14 +6,22 @@ import type { EntitleStore } from '../store/store.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
-const Ready = Type.Object({
-  status: Type.Literal('ready'),
-  store: Type.String(),
-  policyVersion: Type.String(),
-  policyLoadedAt: Type.String(),
-  tenants: Type.Integer(),
-});
-const Unavailable = Type.Object({ status: Type.Literal('unavailable'), store: Type.String(), policyVersion: Type.String() }, { description: 'the store does not answer' });
+// Details (store kind, policy version, tenant count) only for an admin credential: to anyone
+// else, and to load balancers, readiness is one word.
+const Ready = Type.Object(
+  {
+    status: Type.Literal('ready'),
+    store: Type.Optional(Type.String()),
+    policyVersion: Type.Optional(Type.String()),
+    policyLoadedAt: Type.Optional(Type.String()),
+    tenants: Type.Optional(Type.Integer()),
+  },
+  { description: 'ready; the details come with an admin token' },
+);
+const Unavailable = Type.Object(
+  { status: Type.Literal('unavailable'), store: Type.Optional(Type.String()), policyVersion: Type.Optional(Type.String()) },
+  { description: 'the store does not answer' },
+);
 
 /** What readiness looks at. */
 export interface HealthRoutesOptions {
@@ -27,14 +35,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
   const tags = ['health'];
   fastify.get('/healthz', { schema: { tags, summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
-  fastify.get('/readyz', { schema: { tags, summary: 'Readiness: the store answers and a policy is in force', security: [], response: { 200: Ready, 503: Unavailable } } }, async (_request, reply) => {
-    const policy = deps.policy.status;
-    try {
-      // A read through the store proves the database answers.
-      await deps.store.tenants.list({ limit: 1 });
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', store: deps.store.kind, policyVersion: policy.version });
-    }
-    return { status: 'ready' as const, store: deps.store.kind, policyVersion: policy.version, policyLoadedAt: policy.loadedAt, tenants: deps.tenants.size };
-  });
+  fastify.get(
+    '/readyz',
+    { config: { auth: 'optional' }, schema: { tags, summary: 'Readiness: the store answers and a policy is in force', security: [], response: { 200: Ready, 503: Unavailable } } },
+    async (request, reply) => {
+      const policy = deps.policy.status;
+      const detailed = request.principal?.role === 'admin';
+      try {
+        // A read through the store proves the database answers.
+        await deps.store.tenants.list({ limit: 1 });
+      } catch {
+        return reply.status(503).send({ status: 'unavailable' as const, ...(detailed ? { store: deps.store.kind, policyVersion: policy.version } : {}) });
+      }
+      if (!detailed) return { status: 'ready' as const };
+      return { status: 'ready' as const, store: deps.store.kind, policyVersion: policy.version, policyLoadedAt: policy.loadedAt, tenants: deps.tenants.size };
+    },
+  );
 };

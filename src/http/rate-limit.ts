@@ -1,72 +1,66 @@
-// Rate limits for a group of routes (admin, OAuth), in memory, answered as our usual error body
-// with Retry-After. Two limits, both checked before authentication so that failed logins count:
-// requests per caller (the bearer credential, hashed; the IP when there is none), and failed
-// authentications (401s) per IP, so guessing a different token each time does not escape.
+// Rate limits per authenticated principal, one budget per route family (admin, OAuth, calendar,
+// decisions), answered as our usual error body with Retry-After. The check runs right after
+// authentication and before the gate, so denials (which write audit rows) are limited too, and
+// the key is the verified principal: no spelling of the Authorization header is a new caller.
 
-import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { principalKey } from '../auth/principal.js';
+import type { RateLimitConfig } from '../config.js';
 import { RateLimitedError, withDetails } from '../errors.js';
 
-const WINDOW_MS = 60_000;
-const MAX_TRACKED_ADDRESSES = 10_000;
+export const RATE_WINDOW_MS = 60_000;
 
-/** Failed authentications per address in fixed one-minute windows; bounded: a full map starts again. */
-export class FailedAttempts {
-  #windows = new Map<string, { start: number; count: number }>();
+/** The route families with a budget of their own. */
+export type RouteFamily = 'admin' | 'oauth' | 'calendar' | 'decisions';
 
-  constructor(
-    private readonly max: number,
-    private readonly clock: () => number = Date.now,
-  ) {}
+/** URL prefix → family; every other authenticated route (entitlements, OFREP, Unleash) is "decisions". */
+const FAMILY_PREFIXES: readonly (readonly [string, RouteFamily])[] = [
+  ['/api/admin/', 'admin'],
+  ['/api/oauth/', 'oauth'],
+  ['/api/calendar/', 'calendar'],
+];
 
-  /** Seconds until the address may try again; undefined while it is under the limit. */
-  blockedFor(address: string): number | undefined {
-    const window = this.#current(address);
-    if (!window || window.count < this.max) return undefined;
-    return Math.max(1, Math.ceil((window.start + WINDOW_MS - this.clock()) / 1000));
-  }
-
-  record(address: string): void {
-    const window = this.#current(address);
-    if (window) {
-      window.count++;
-      return;
-    }
-    if (this.#windows.size >= MAX_TRACKED_ADDRESSES) this.#windows = new Map();
-    this.#windows.set(address, { start: this.clock(), count: 1 });
-  }
-
-  #current(address: string): { start: number; count: number } | undefined {
-    const window = this.#windows.get(address);
-    if (window && this.clock() - window.start < WINDOW_MS) return window;
-    if (window) this.#windows.delete(address);
-    return undefined;
-  }
+/** The family whose budget a route spends. */
+export function routeFamily(url: string): RouteFamily {
+  return FAMILY_PREFIXES.find(([prefix]) => url.startsWith(prefix))?.[1] ?? 'decisions';
 }
 
-/**
- * Applies to every route registered in `scope` after this call. The checks are scope hooks, so
- * they run before the routes' own onRequest hooks, authentication included.
- */
-export async function limitRoutes(scope: FastifyInstance, perMinute: number, name: string): Promise<void> {
-  await scope.register(rateLimit, {
+export interface RateLimitPluginOptions {
+  /** Requests per minute per principal, by family. */
+  readonly limits: Pick<RateLimitConfig, RouteFamily>;
+}
+
+const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fastify, options) => {
+  for (const family of ['admin', 'oauth', 'calendar', 'decisions'] as const) {
+    const max = options.limits?.[family];
+    if (!Number.isInteger(max) || max < 1) throw new TypeError(`options.limits.${family} should be a positive integer`);
+  }
+  await fastify.register(rateLimit, {
     global: false,
-    max: perMinute,
-    timeWindow: WINDOW_MS,
-    keyGenerator: (request: FastifyRequest) => {
-      const credential = request.headers.authorization;
-      return `${name}:${credential ? createHash('sha256').update(credential).digest('base64url') : request.ip}`;
-    },
+    timeWindow: RATE_WINDOW_MS,
     errorResponseBuilder: (_request, context) => withDetails(new RateLimitedError(context.after), { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)) }),
   });
-  const failures = new FailedAttempts(perMinute);
-  scope.addHook('onRequest', async (request) => {
-    const wait = failures.blockedFor(request.ip);
-    if (wait !== undefined) throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
+  const limiters = new Map(
+    (['admin', 'oauth', 'calendar', 'decisions'] as const).map((family) => [
+      family,
+      fastify.rateLimit({
+        max: options.limits[family],
+        timeWindow: RATE_WINDOW_MS,
+        // Authentication ran first (it is the route's first onRequest hook), so the principal is set.
+        keyGenerator: (request: FastifyRequest) => `${family}:${request.principal ? principalKey(request.principal) : `ip:${request.ip}`}`,
+      }),
+    ]),
+  );
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    // Routes without a credential requirement (health checks) are not limited per principal.
+    if (route.config?.auth === undefined || route.config.auth === 'optional') return;
+    const limiter = limiters.get(routeFamily(route.url));
+    if (!limiter) return;
+    // The auth plugin put its hook first; the gate's (registered later) comes after this one.
+    route.onRequest = [...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]), limiter];
   });
-  scope.addHook('onRequest', scope.rateLimit());
-  scope.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 401) failures.record(request.ip);
-  });
-}
+};
+
+export default fp(rateLimitPlugin, { fastify: '5.x', name: 'entitle-rate-limit', dependencies: ['entitle-auth'] });

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
-import type { CalendarProviderName } from '../calendar/calendar-client.js';
+import type { CalendarClient, CalendarProviderName, OAuthTokenSet } from '../calendar/calendar-client.js';
 import { requireClient, type CalendarClients } from '../calendar/calendar-clients.js';
 import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, calendarLimit, calendarLimitReached } from '../calendar/calendar-features.js';
 import { CallbackAnswerBody, ConnectForbidden, InitiateAnswerBody, ProviderFailedBody, publicConnection, ReconnectBody, UnavailableBody } from '../calendar/calendar-schemas.js';
@@ -13,13 +13,15 @@ import { sealTokens } from '../calendar/connection-tokens.js';
 import { providerHttpError } from '../calendar/provider-http-errors.js';
 import type { Config } from '../config.js';
 import { EntitlementUnavailableError, InvalidInputError, LimitReachedError, OAuthStateError } from '../errors.js';
+import { allowedCount, fitsLimit } from '../entitlements/limits.js';
 import { featureNotAvailable } from '../gate/feature-denial.js';
 import type { RequestEntitlements } from '../gate/request-entitlements.js';
 import { ErrorBody, LIMITED_ERRORS } from '../http/schemas.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { TokenCipher } from '../secrets/token-crypto.js';
 import type { EntitleStore } from '../store/store.js';
-import { finishAuthorization, startAuthorization } from './oauth-state.js';
+import type { Maintenance } from '../maintenance/maintenance.js';
+import { finishAuthorization, PURGE_OAUTH_STATES, startAuthorization } from './oauth-state.js';
 
 export interface OAuthRoutesOptions {
   readonly store: Pick<EntitleStore, 'connections' | 'audit' | 'oauthStates'>;
@@ -30,6 +32,8 @@ export interface OAuthRoutesOptions {
   /** Redirect URIs: the configured ones per provider and the allow-list of others. */
   readonly redirects: Pick<Config, 'google' | 'microsoft' | 'oauthRedirectAllowList'>;
   readonly clients: CalendarClients;
+  /** Initiations add OAuth states: they nudge the purge of expired ones. */
+  readonly maintenance: Pick<Maintenance, 'nudge'>;
 }
 
 const ProviderParams = Type.Object({ provider: Type.Union([Type.Literal('google'), Type.Literal('microsoft')]) });
@@ -59,7 +63,17 @@ const CALLBACK_DESCRIPTION =
   'Consumes the state (single-use, bound to tenant, user, provider and purpose), exchanges the code with the PKCE verifier and stores the connection with encrypted tokens. ' +
   'For purpose "calendar" the feature and the limit are checked again first.';
 
-export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { store, cipher, clock, feature, redirects: config, clients }) => {
+/** Revokes a grant that will not be stored (refresh token first: it outlives the access token). */
+async function revokeQuietly(client: CalendarClient, tokens: OAuthTokenSet): Promise<boolean> {
+  try {
+    return await client.revoke(tokens.refreshToken ?? tokens.accessToken);
+  } catch {
+    // Best effort: the provider may be unreachable; the tokens were never stored, and expire.
+    return false;
+  }
+}
+
+export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { store, cipher, clock, feature, redirects: config, clients, maintenance }) => {
   const stateDeps = { store, cipher, clock };
   const tags = ['oauth'];
 
@@ -93,7 +107,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       const redirectUri = redirectUriFor(provider, request.body.redirectUri);
       if (request.body.purpose === CALENDAR_PURPOSE) {
         const { max, used } = await calendarLimit(request.entitlements, store.connections, principal.tenantId);
-        if (used >= max) {
+        if (!fitsLimit(max, used)) {
           await store.audit.append({
             actor: actorOf(principal),
             tenantId: principal.tenantId,
@@ -106,6 +120,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
         }
       }
       const started = await startAuthorization(stateDeps, { principal, provider, purpose: request.body.purpose, redirectUri }, { actor: actorOf(principal), requestId: request.id });
+      // Each initiation adds a state: purge the expired ones if the timer is overdue (not awaited).
+      void maintenance.nudge(PURGE_OAUTH_STATES);
       const authorizationUrl = client.authorizationUrl({
         state: started.state,
         codeChallenge: started.codeChallenge,
@@ -144,7 +160,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
         const denial = featureNotAvailable(CALENDAR_FEATURE, feature(CALENDAR_FEATURE), allowed.cause);
         return deny(denial, 'feature not available');
       }
-      limit = { feature: CALENDAR_LIMIT_FEATURE, max: await entitlements.limit(CALENDAR_LIMIT_FEATURE) };
+      // The store refuses when count >= max: with the whole number allowed, that is fitsLimit's rule.
+      limit = { feature: CALENDAR_LIMIT_FEATURE, max: allowedCount(await entitlements.limit(CALENDAR_LIMIT_FEATURE)) };
     }
     let tokens;
     try {
@@ -172,8 +189,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       return { connection: publicConnection(connection), replaced };
     } catch (error) {
       if (error instanceof LimitReachedError) {
+        // Another connection won the race for the last place: the grant just made is given back.
+        const revoked = await revokeQuietly(client, tokens);
         const details = (error as { details?: { limit?: number; current?: number } }).details;
-        return deny(calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), details?.limit ?? 0, details?.current ?? 0), 'limit reached');
+        return deny(calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), details?.limit ?? 0, details?.current ?? 0), revoked ? 'limit reached; the grant was revoked at the provider' : 'limit reached');
       }
       throw error;
     }

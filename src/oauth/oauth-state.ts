@@ -6,12 +6,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { CalendarProviderName } from '../calendar/calendar-client.js';
 import { OAuthStateError } from '../errors.js';
+import type { MaintenanceTask } from '../maintenance/maintenance.js';
 import type { EntitleStore, OAuthState, WriteContext } from '../store/store.js';
 import { secretContext } from '../secrets/secret-context.js';
 import type { TokenCipher } from '../secrets/token-crypto.js';
 
 /** How long a user has to finish consenting at the provider. */
 export const STATE_TTL_MS = 10 * 60_000;
+
+/** The maintenance task's name: initiations nudge it. */
+export const PURGE_OAUTH_STATES = 'oauth-states';
+
+/** Removes states whose time is up: an abandoned consent leaves nothing behind for long. */
+export function purgeExpiredStatesTask(store: Pick<EntitleStore, 'oauthStates'>): MaintenanceTask {
+  return { name: PURGE_OAUTH_STATES, everyMs: STATE_TTL_MS / 2, run: (now) => store.oauthStates.purgeExpired(new Date(now).toISOString()) };
+}
 
 export interface OAuthStateDeps {
   readonly store: Pick<EntitleStore, 'oauthStates'>;

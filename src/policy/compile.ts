@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { FrozenMap } from './frozen-map.js';
-import type { MergedPolicy } from './validate.js';
+import type { PolicyEntries } from './validate.js';
 import type {
   BillingPolicy,
   BillingProviderName,
@@ -29,7 +29,7 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
  * with the same version. Expects `validateSemantics` to have found no issues. The snapshot and
  * everything in it is immutable: its maps throw on `set`, `delete` and `clear`.
  */
-export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
+export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
   const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
   const billingSpec = merged.billing?.spec as unknown as BillingSettingsSpec | undefined;
@@ -79,6 +79,9 @@ export function compilePolicy(merged: MergedPolicy): PolicySnapshot {
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
         requiredPlan,
+        ...(spec.integer === true ? { integer: true as const } : {}),
+        ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
+        ...(spec.maximum !== undefined ? { maximum: spec.maximum } : {}),
       }),
     );
   }

@@ -3,7 +3,7 @@
 import { compilePolicy } from './compile.js';
 import { loadPolicyDirectory, parsePolicyText, type PolicyFile } from './load.js';
 import type { PolicyIssue, PolicySnapshot } from './types.js';
-import { validateFileSchema, validateSemantics } from './validate.js';
+import { validateFileSchema, validateSemantics, type PolicyEntries, type PolicyEntry } from './validate.js';
 
 /** A policy read: a snapshot when there was no issue, otherwise every issue, sorted by position. */
 export type PolicyReadResult =
@@ -11,16 +11,19 @@ export type PolicyReadResult =
   | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
 
 /**
- * Reads, validates and compiles every policy file of a directory. Never throws for bad
- * content. File names in issues are relative to `relativeTo` (default: the working directory).
+ * A policy checked but not compiled: its entries as plain data (what a worker thread sends back;
+ * compiling them is cheap next to parsing the YAML), or every issue.
  */
-export async function readPolicyDirectory(dir: string, relativeTo?: string): Promise<PolicyReadResult> {
+export type PolicyCheckResult = { readonly ok: true; readonly entries: PolicyEntries } | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
+
+/** Reads and validates a directory without compiling (the worker thread's half). */
+export async function checkPolicyDirectory(dir: string, relativeTo?: string): Promise<PolicyCheckResult> {
   const { files, issues, incomplete } = await loadPolicyDirectory(dir, relativeTo);
-  return checkAndCompile(files, issues, incomplete);
+  return check(files, issues, incomplete);
 }
 
-/** The same for policy text that is not on disk (an editor buffer, an HTTP body). */
-export function readPolicyTexts(texts: readonly { readonly file: string; readonly text: string }[]): PolicyReadResult {
+/** The same for policy text that is not on disk. */
+export function checkPolicyTexts(texts: readonly { readonly file: string; readonly text: string }[]): PolicyCheckResult {
   const files: PolicyFile[] = [];
   const issues: PolicyIssue[] = [];
   let incomplete = false;
@@ -30,16 +33,36 @@ export function readPolicyTexts(texts: readonly { readonly file: string; readonl
     if (parsed.file) files.push(parsed.file);
     incomplete ||= parsed.incomplete;
   }
-  return checkAndCompile(files, issues, incomplete);
+  return check(files, issues, incomplete);
 }
 
-function checkAndCompile(files: readonly PolicyFile[], loadIssues: readonly PolicyIssue[], incomplete: boolean): PolicyReadResult {
+/** A checked policy compiled: a snapshot, or its issues. */
+export function compileChecked(result: PolicyCheckResult): PolicyReadResult {
+  return result.ok ? { ok: true, snapshot: compilePolicy(result.entries), issues: [] } : result;
+}
+
+/**
+ * Reads, validates and compiles every policy file of a directory. Never throws for bad
+ * content. File names in issues are relative to `relativeTo` (default: the working directory).
+ */
+export async function readPolicyDirectory(dir: string, relativeTo?: string): Promise<PolicyReadResult> {
+  return compileChecked(await checkPolicyDirectory(dir, relativeTo));
+}
+
+/** The same for policy text that is not on disk (an editor buffer, an HTTP body). */
+export function readPolicyTexts(texts: readonly { readonly file: string; readonly text: string }[]): PolicyReadResult {
+  return compileChecked(checkPolicyTexts(texts));
+}
+
+function check(files: readonly PolicyFile[], loadIssues: readonly PolicyIssue[], incomplete: boolean): PolicyCheckResult {
   const issues = [...loadIssues];
   for (const file of files) issues.push(...validateFileSchema(file));
   const semantic = validateSemantics(files, { incomplete });
   issues.push(...semantic.issues);
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
-  return { ok: true, snapshot: compilePolicy(semantic.merged), issues: [] };
+  // Only keys and specs: plain data that crosses a thread boundary (the parsed documents stay behind).
+  const plain = ({ key, spec, file }: PolicyEntry<Record<string, unknown>>) => ({ key, spec, file: { file: file.file } });
+  return { ok: true, entries: { features: semantic.merged.features.map(plain), plans: semantic.merged.plans.map(plain) } };
 }
 
 /** Formats an issue the way compilers do, so editors and terminals can jump to it. */

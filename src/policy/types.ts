@@ -30,6 +30,19 @@ export interface FeatureSpec {
   readonly values?: readonly string[];
   /** Release switch: the feature is on only when this Unleash toggle is on for the tenant too. */
   readonly rollout?: { readonly unleash: string };
+  /** Number features: whole numbers only. */
+  readonly integer?: boolean;
+  /** Number features: the bounds every value (default, plan, override) must keep. */
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+/** What a value must satisfy beyond the feature's type: allowed strings, number constraints. */
+export interface ValueConstraints {
+  readonly values?: readonly string[] | undefined;
+  readonly integer?: boolean | undefined;
+  readonly minimum?: number | undefined;
+  readonly maximum?: number | undefined;
 }
 
 /** A plan as written in a policy file. */
@@ -79,6 +92,10 @@ export interface FeatureDefinition {
   readonly rollout: { readonly unleash: string } | undefined;
   /** The lowest plan (in declaration order) that grants the feature, if any. */
   readonly requiredPlan: string | undefined;
+  /** Number features that declare them: whole numbers only, and bounds (present only when declared). */
+  readonly integer?: true;
+  readonly minimum?: number;
+  readonly maximum?: number;
 }
 
 /** A value a plan gives a feature, and which plan of its `extends` chain set it. */

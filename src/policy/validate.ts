@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
-import type { FeatureType, PolicyIssue, SourcePosition } from './types.js';
+import type { FeatureType, PolicyIssue, SourcePosition, ValueConstraints } from './types.js';
 
 /** Where the published policy format lives: the same file editors use. */
 export const POLICY_SCHEMA_URL = new URL('../../policies/schema.json', import.meta.url);
@@ -17,11 +17,25 @@ export interface PolicyEntry<T> {
 }
 
 /** Raw feature and plan entries merged from every file, in load order. */
-export interface MergedPolicy {
+export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
   /** The top-level `billing` section, from the one file that has it. */
   readonly billing?: PolicyEntry<Record<string, unknown>>;
+}
+
+/** What compiling needs of a validated policy, as plain data: keys, specs and the files' names. */
+export interface PolicyEntries {
+  readonly features: readonly PlainEntry[];
+  readonly plans: readonly PlainEntry[];
+  /** The top-level `billing` section, when the policy has one. */
+  readonly billing?: PlainEntry;
+}
+
+interface PlainEntry {
+  readonly key: string;
+  readonly spec: Record<string, unknown>;
+  readonly file: { readonly file: string };
 }
 
 let compiledSchema: ValidateFunction | undefined;
@@ -36,7 +50,8 @@ function policySchema(): ValidateFunction {
   return compiledSchema;
 }
 
-const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout'];
+const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'integer', 'minimum', 'maximum'];
+const NUMBER_CONSTRAINTS = ['integer', 'minimum', 'maximum'] as const;
 const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features', 'billing'];
 const TOP_PROPERTIES = ['features', 'plans', 'billing'];
 const BILLING_PROPERTIES = ['fallbackPlan', 'gracePeriodDays'];
@@ -116,18 +131,34 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
   const features = collectEntries(files, 'features', 'feature', issues);
   const plans = collectEntries(files, 'plans', 'plan', issues);
   const featureTypes = new Map<string, FeatureType | undefined>();
-  const allowedValues = new Map<string, readonly unknown[]>();
+  const featureConstraints = new Map<string, ValueConstraints>();
 
   for (const { key, spec, file } of features) {
     const type = isFeatureType(spec.type) ? spec.type : undefined;
     featureTypes.set(key, type);
-    const values = type === 'string' && Array.isArray(spec.values) ? (spec.values as unknown[]) : undefined;
-    if (values) allowedValues.set(key, values);
+    const values = type === 'string' && Array.isArray(spec.values) ? (spec.values as string[]) : undefined;
+    const constraints: ValueConstraints =
+      type === 'number'
+        ? {
+            integer: spec.integer === true,
+            minimum: typeof spec.minimum === 'number' ? spec.minimum : undefined,
+            maximum: typeof spec.maximum === 'number' ? spec.maximum : undefined,
+          }
+        : { values };
+    featureConstraints.set(key, constraints);
     if (spec.values !== undefined && type !== undefined && type !== 'string') {
       issues.push({ ...positionOf(file, ['features', key, 'values'], 'key'), message: `features.${key}.values: only string features may list values` });
     }
+    for (const property of NUMBER_CONSTRAINTS) {
+      if (spec[property] !== undefined && type !== undefined && type !== 'number') {
+        issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only number features may declare ${property}` });
+      }
+    }
+    if (constraints.minimum !== undefined && constraints.maximum !== undefined && constraints.minimum > constraints.maximum) {
+      issues.push({ ...positionOf(file, ['features', key, 'maximum']), message: `features.${key}.maximum: must not be below minimum ${constraints.minimum}` });
+    }
     if (type && spec.default !== undefined) {
-      const problem = valueProblem(spec.default, type, values);
+      const problem = valueProblem(spec.default, type, constraints);
       if (problem) issues.push({ ...positionOf(file, ['features', key, 'default']), message: `features.${key}.default: ${problem}` });
     }
   }
@@ -151,7 +182,7 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
         continue;
       }
       const type = featureTypes.get(feature);
-      const problem = type ? valueProblem(value, type, allowedValues.get(feature)) : undefined;
+      const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
       if (problem) issues.push({ ...positionOf(file, ['plans', key, 'features', feature]), message: `plans.${key}.features.${feature}: ${problem}` });
     }
   }
@@ -220,15 +251,23 @@ function billingIssues(
   return issues;
 }
 
-/** Why a value does not fit a feature type, or undefined when it fits. */
-export function valueProblem(value: unknown, type: FeatureType, allowed?: readonly unknown[]): string | undefined {
+/**
+ * Why a value does not fit a feature (its type, allowed strings, whole numbers, bounds), or
+ * undefined when it fits. The one check for defaults, plan values and overrides alike.
+ */
+export function valueProblem(value: unknown, type: FeatureType, constraints: ValueConstraints = {}): string | undefined {
   if (type === 'number') {
     if (typeof value !== 'number') return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
     if (!Number.isFinite(value)) return 'must be a finite number';
+    // Beyond 2^53 a "whole number" is already rounded: 2^53 + 1 arrives as 2^53.
+    if (constraints.integer && !Number.isSafeInteger(value)) return `must be a whole number (at most ${Number.MAX_SAFE_INTEGER}), as the feature declares integer (got ${value})`;
+    if (constraints.minimum !== undefined && value < constraints.minimum) return `must be at least ${constraints.minimum} (got ${value})`;
+    if (constraints.maximum !== undefined && value > constraints.maximum) return `must be at most ${constraints.maximum} (got ${value})`;
     return undefined;
   }
   if (typeof value !== type) return `must be a ${type}, as the feature's type is "${type}" (got ${describe(value)})`;
-  if (allowed && !allowed.includes(value)) return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
+  const allowed = constraints.values;
+  if (allowed && !allowed.includes(value as string)) return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
   return undefined;
 }
 

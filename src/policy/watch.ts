@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../logger.js';
-import { formatIssue, readPolicyDirectory } from './read-policy.js';
+import { formatIssue, readPolicyDirectory, type PolicyReadResult } from './read-policy.js';
 import type { PolicyIssue, PolicySnapshot } from './types.js';
 
 /** What code (and later the admin API) can read about the policy in force. */
@@ -38,6 +38,8 @@ export interface PolicyWatcherOptions {
   readonly debounceMs?: number;
   /** Whether to watch the directory at all (the CLI reads once). */
   readonly watch?: boolean;
+  /** How reloads read the directory (the server: in a worker thread, off the event loop). */
+  readonly read?: (dir: string) => Promise<PolicyReadResult>;
 }
 
 /** The policy in force, kept in step with its directory. Create with {@link PolicyWatcher.open}. */
@@ -108,7 +110,14 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
   }
 
   async #reloadOnce(): Promise<void> {
-    const result = await readPolicyDirectory(this.options.directory);
+    const read = this.options.read ?? readPolicyDirectory;
+    let result: PolicyReadResult;
+    try {
+      result = await read(this.options.directory);
+    } catch (error) {
+      // A read that could not finish (too large, too many at once) is a rejected reload, not a crash.
+      result = { ok: false, issues: [{ file: this.options.directory, line: 1, column: 1, message: `cannot check the policy: ${(error as Error).message}` }] };
+    }
     if (!result.ok) {
       this.#lastError = { at: new Date().toISOString(), issues: result.issues };
       this.options.logger?.error(

@@ -55,7 +55,7 @@ export class TenantOperations {
   setOverride(input: SetOverrideInput, context: WriteContext, condition?: WriteCondition): Promise<{ before: Override | undefined; after: Override }> {
     const feature = this.deps.policy().features.get(input.feature);
     if (!feature) throw new FeatureNotFoundError(input.feature);
-    const problem = valueProblem(input.value, feature.type, feature.values);
+    const problem = valueProblem(input.value, feature.type, feature);
     if (problem) throw new InvalidInputError(`value: ${problem}`);
     const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
     if (reason.length === 0) throw new InvalidInputError('reason: required (say why this tenant differs from its plan)');
@@ -78,7 +78,7 @@ export class TenantOperations {
 
   #checkExpiry(expiresAt: string | null | undefined): string | null {
     if (expiresAt === undefined || expiresAt === null) return null;
-    const ms = typeof expiresAt === 'string' && ISO_TIMESTAMP.test(expiresAt) ? Date.parse(expiresAt) : Number.NaN;
+    const ms = typeof expiresAt === 'string' && ISO_TIMESTAMP.test(expiresAt) && isCalendarDate(expiresAt) ? Date.parse(expiresAt) : Number.NaN;
     if (Number.isNaN(ms)) throw new InvalidInputError('expiresAt: must be an ISO 8601 timestamp such as 2030-01-31T00:00:00Z');
     if (ms <= (this.deps.clock ?? Date.now)()) throw new InvalidInputError('expiresAt: must be in the future');
     return new Date(ms).toISOString();
@@ -86,6 +86,13 @@ export class TenantOperations {
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Whether the date part names a real day: Date.parse reads 2030-02-30 as March 2nd. */
+function isCalendarDate(timestamp: string): boolean {
+  const [year, month, day] = timestamp.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
 
 /** Throws a 400 naming the field when a tenant id is not acceptable. */
 export function checkTenantId(id: string): void {

@@ -2,7 +2,7 @@
 // tokens only; the read-only client role reaches the Unleash client API and OFREP and nothing else.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../support/app.js';
+import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
 import { operationsOf, type Operation } from './openapi-routes.js';
 
 let t: TestApp;
@@ -12,7 +12,7 @@ let client: { authorization: string };
 
 beforeAll(async () => {
   // High limits: this test calls every route several times.
-  t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_ADMIN: '100000', ENTITLE_RATE_LIMIT_OAUTH: '100000' } });
+  t = await buildTestApp({ env: { ...NO_RATE_LIMITS } });
   operations = await operationsOf(t.app);
   await t.token('acme', 'alice', { plan: 'pro' });
   member = t.auth(await t.token('ops', 'mike'));

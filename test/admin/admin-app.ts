@@ -2,7 +2,7 @@
 
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach } from 'vitest';
-import { buildTestApp, type TestApp } from '../support/app.js';
+import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -33,7 +33,7 @@ export function useAdminApp(): AdminApp {
   };
   beforeEach(async () => {
     harness.now = Date.parse('2030-01-01T00:00:00Z');
-    t = await buildTestApp({ clock: () => harness.now, env: { ENTITLE_RATE_LIMIT_ADMIN: '1000' } });
+    t = await buildTestApp({ clock: () => harness.now, env: { ...NO_RATE_LIMITS } });
     admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
   });
   afterEach(() => t?.close());

@@ -86,7 +86,7 @@ describe('authentication', () => {
         .setExpirationTime('5m')
         .sign(new TextEncoder().encode(SECRET));
       const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
-      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'carol', role: 'admin', via: { kind: 'jwt' } });
+      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'carol', role: 'admin', via: { kind: 'jwt', issuer: 'https://id.example.test', subject: 'carol' } });
     });
 
     it.each([
@@ -97,7 +97,7 @@ describe('authentication', () => {
       t = await buildTestApp({ routes, env });
       const token = await jwt({ org: 'acme', sub: 'dave', iss: 'https://id.example.test', ...(claim === undefined ? {} : { role: claim }) });
       const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
-      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'dave', role, via: { kind: 'jwt' } });
+      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'dave', role, via: { kind: 'jwt', issuer: 'https://id.example.test', subject: 'dave' } });
     });
 
     it('maps the SDK client value to the read-only client role, which app routes refuse', async () => {
@@ -120,6 +120,24 @@ describe('authentication', () => {
         const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
         expect(res.statusCode).toBe(401);
       }
+    });
+
+    it('rejects a JWT without exp, unless ENTITLE_JWT_ALLOW_NO_EXP=true', async () => {
+      const forever = await new SignJWT({ org: 'acme', sub: 'erin' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://id.example.test').sign(new TextEncoder().encode(SECRET));
+      t = await buildTestApp({ routes, env });
+      const refused = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(forever) });
+      expect(refused.statusCode).toBe(401);
+      await t.close();
+      t = await buildTestApp({ routes, env: { ...env, ENTITLE_JWT_ALLOW_NO_EXP: 'true' } });
+      const accepted = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(forever) });
+      expect(accepted.json()).toMatchObject({ tenantId: 'acme', userId: 'erin' });
+    });
+
+    it.each(['../globex', 'Acme', 'acme/../globex', '', 'a'.repeat(65), 'acme\u0000'])('rejects a tenant claim that is not a tenant id: %j', async (tenant) => {
+      t = await buildTestApp({ routes, env });
+      const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(await jwt({ org: tenant, sub: 'x', iss: 'https://id.example.test' })) });
+      expect(res.statusCode).toBe(401);
+      expect(res.body).not.toContain('globex');
     });
 
     it('does not accept JWTs when none is configured', async () => {

@@ -5,7 +5,7 @@
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestApp } from '../support/app.js';
+import { NO_RATE_LIMITS, type TestApp } from '../support/app.js';
 import { buildCalendarApp, startFakes, type Fakes } from '../support/calendar.js';
 import { fill, ROUTES, rowsOf } from '../support/routes.js';
 import { runs } from '../support/runs.js';
@@ -17,7 +17,7 @@ let member: string;
 
 beforeAll(async () => {
   fakes = await startFakes();
-  t = await buildCalendarApp(fakes, { env: { ENTITLE_RATE_LIMIT_ADMIN: '1000000', ENTITLE_RATE_LIMIT_OAUTH: '1000000' } });
+  t = await buildCalendarApp(fakes, { env: { ...NO_RATE_LIMITS } });
   admin = await t.token('ops', 'olivia', { role: 'admin' });
   member = await t.token('acme', 'alice', { plan: 'business' });
 });

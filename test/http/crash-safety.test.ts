@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
 import { openStore } from '../../src/store/open-store.js';
+import { NO_RATE_LIMITS } from '../support/app.js';
 import { startChildServer } from '../support/child-server.js';
 import { RELIABILITY } from '../support/runs.js';
 
@@ -19,7 +20,7 @@ describe('crash safety', () => {
   it(`keeps every acknowledged write through ${RELIABILITY ? 12 : 2} SIGKILLs`, { timeout: RELIABILITY ? 600_000 : 90_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'entitle-crash-'));
     // A write load, not a rate-limit test: the admin limit is lifted for this run.
-    const env = { ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_RATE_LIMIT_ADMIN: '9999999' };
+    const env = { ENTITLE_DB: join(dir, 'entitle.db'), ...NO_RATE_LIMITS };
     let server = await startChildServer(env);
     const admin = server.adminToken as string;
     expect(admin).toMatch(/^ent_/);

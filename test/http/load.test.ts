@@ -4,7 +4,7 @@
 
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../support/app.js';
+import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
 import { RELIABILITY } from '../support/runs.js';
 
 const SECONDS = RELIABILITY ? 60 : 3;
@@ -14,7 +14,7 @@ const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
   t = await buildTestApp({
-    env: { ENTITLE_RATE_LIMIT_ADMIN: '9999999' },
+    env: { ...NO_RATE_LIMITS },
     routes: (app) => app.get('/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({ ok: true })),
   });
   tokens.allowed = await t.token('pro-co', 'alice', { plan: 'pro' });

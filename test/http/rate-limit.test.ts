@@ -1,8 +1,10 @@
-// Rate limits on admin and OAuth routes: per caller, and per address for failed authentications,
-// both checked before authentication so that guessing tokens is limited too.
+// Rate limits: a budget per authenticated principal for each route family, checked after the
+// credential is verified (so spelling the header differently is the same caller), and failed
+// authentications per client address, which never lock out a valid credential.
 
+import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailedAttempts } from '../../src/http/rate-limit.js';
+import { FailedLogins } from '../../src/auth/failed-logins.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp | undefined;
@@ -12,6 +14,9 @@ afterEach(async () => {
 });
 
 const bogus = (i: number) => `Bearer ent_${String(i).padStart(12, '0')}_${'x'.repeat(43)}`;
+const JWT_SECRET = 'a-test-secret-that-is-at-least-32-chars';
+const jwt = (claims: Record<string, unknown>) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
 
 describe('admin routes', () => {
   it('answer 429 with Retry-After past the limit', async () => {
@@ -25,54 +30,100 @@ describe('admin routes', () => {
     expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
   });
 
-  it('count failed logins: the same wrong token is limited like any caller', async () => {
+  it('count one caller however the Authorization header is spelled', async () => {
     t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_ADMIN: '3' } });
+    const token = await t.token('ops', 'olivia', { role: 'admin' });
+    const spellings = [`Bearer ${token}`, `bearer ${token}`, `BEARER  ${token}`, token, `Bearer ${token} `];
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization: bogus(1) } })).statusCode);
-    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    for (const authorization of spellings) statuses.push((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization } })).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    // Another token of the same user is another principal with a budget of its own.
+    const other = await t.token('ops', 'olivia', { role: 'admin' });
+    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: t.auth(other) })).statusCode).toBe(200);
   });
 
-  it('count failed logins per address: a new guess each time is limited too, and so is that address', async () => {
-    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_ADMIN: '3' } });
-    const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
+  it('count a JWT by issuer and subject, whatever else the token says', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_DECISIONS: '2', ENTITLE_JWT_SECRET: JWT_SECRET } });
+    await t.token('acme');
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await t.app.inject({ method: 'DELETE', url: '/api/admin/tenants/ops', headers: { authorization: bogus(i) } })).statusCode);
-    expect(statuses).toEqual([401, 401, 401, 429, 429]);
-    const blocked = await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: admin });
-    expect(blocked.statusCode).toBe(429);
-    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
-    // Another address is not affected.
-    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: admin, remoteAddress: '10.0.0.2' })).statusCode).toBe(200);
-    expect(await t.app.entitle.store.tenants.get('ops')).toBeDefined();
+    for (let i = 0; i < 3; i++) {
+      // A fresh token each time (another jti): the same subject of the same issuer.
+      const token = await jwt({ sub: 'carol', tenant_id: 'acme', iss: 'idp', jti: String(i) });
+      statuses.push((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).statusCode);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    const dave = await jwt({ sub: 'dave', tenant_id: 'acme', iss: 'idp' });
+    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(dave) })).statusCode).toBe(200);
   });
 });
 
 describe('OAuth routes', () => {
-  it('answer 429 past their own limit', async () => {
+  it('answer 429 past their own limit, whatever the spelling', async () => {
     t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_OAUTH: '2', ENTITLE_RATE_LIMIT_ADMIN: '1000' } });
-    const headers = t.auth(await t.token('acme', 'alice', { plan: 'pro' }));
+    const token = await t.token('acme', 'alice', { plan: 'pro' });
     const statuses = [];
-    for (let i = 0; i < 3; i++) {
-      const response = await t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers, payload: { purpose: 'calendar' } });
+    for (const authorization of [`Bearer ${token}`, `bearer ${token}`, token]) {
+      const response = await t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers: { authorization }, payload: { purpose: 'calendar' } });
       statuses.push(response.statusCode === 429 ? 429 : 'answered');
     }
     expect(statuses).toEqual(['answered', 'answered', 429]);
-    // Other routes keep their own limits.
-    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers })).statusCode).toBe(200);
-  });
-
-  it('count failed logins too', async () => {
-    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_OAUTH: '2' } });
-    const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await t.app.inject({ method: 'GET', url: '/api/oauth/google/callback/?code=x&state=y', headers: { authorization: bogus(i) } })).statusCode);
-    expect(statuses).toEqual([401, 401, 429]);
+    // Other route families keep their own budgets.
+    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).statusCode).toBe(200);
   });
 });
 
-describe('FailedAttempts', () => {
+describe('calendar routes', () => {
+  it('are limited per principal, so denials cannot grow the audit log faster than the limit', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_CALENDAR: '5' } });
+    const headers = t.auth(await t.token('acme', 'alice', { plan: 'free' }));
+    const before = (await t.app.entitle.store.audit.list({ tenantId: 'acme', limit: 1000 })).items.length;
+    const statuses = [];
+    for (let i = 0; i < 20; i++) statuses.push((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers })).statusCode);
+    expect(statuses).toEqual([...Array(5).fill(403), ...Array(15).fill(429)]);
+    const after = (await t.app.entitle.store.audit.list({ tenantId: 'acme', limit: 1000 })).items.length;
+    expect(after - before).toBe(5);
+  });
+});
+
+describe('failed authentications', () => {
+  it('are limited per address on every authenticated route family', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '3' } });
+    const urls = ['/api/entitlements/', '/api/calendar/status/', '/api/admin/tenants', '/api/client/features'];
+    for (const [n, url] of urls.entries()) {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await t.app.inject({ method: 'GET', url, headers: { authorization: bogus(i) }, remoteAddress: `10.0.0.${n}` })).statusCode);
+      expect(statuses, url).toEqual([401, 401, 401, 429]);
+    }
+  });
+
+  it('never refuse a valid token because others failed from the same address', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '3' } });
+    const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await t.app.inject({ method: 'DELETE', url: '/api/admin/tenants/ops', headers: { authorization: bogus(i) } })).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    expect(await t.app.entitle.store.tenants.get('ops')).toBeDefined();
+    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: admin })).statusCode).toBe(200);
+    // A bad guess from the address still is refused.
+    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization: bogus(9) } })).statusCode).toBe(429);
+  });
+
+  it('key on the client behind a proxy named in ENTITLE_TRUST_PROXY, and on the socket otherwise', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '2', ENTITLE_TRUST_PROXY: '10.1.0.0/16' } });
+    const fail = (forwardedFor: string, remoteAddress = '10.1.2.3') =>
+      t!.app.inject({ method: 'GET', url: '/api/entitlements/', headers: { authorization: bogus(1), 'x-forwarded-for': forwardedFor }, remoteAddress }).then((r) => r.statusCode);
+    // Two clients behind the trusted proxy: each has its own count.
+    expect([await fail('203.0.113.7'), await fail('203.0.113.7'), await fail('203.0.113.7')]).toEqual([401, 401, 429]);
+    expect(await fail('203.0.113.8')).toBe(401);
+    // An untrusted sender's X-Forwarded-For is ignored: its own address counts.
+    expect([await fail('198.51.100.1', '192.0.2.9'), await fail('198.51.100.2', '192.0.2.9'), await fail('198.51.100.3', '192.0.2.9')]).toEqual([401, 401, 429]);
+  });
+});
+
+describe('FailedLogins', () => {
   it('blocks an address at the limit until its one-minute window has passed', () => {
     let now = 0;
-    const failures = new FailedAttempts(2, () => now);
+    const failures = new FailedLogins(2, () => now);
     failures.record('a');
     expect(failures.blockedFor('a')).toBeUndefined();
     now = 10_000;

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/store/store.js';
+import { NO_RATE_LIMITS } from '../support/app.js';
 import { buildCalendarApp, connectCalendar, startFakes, type Fakes } from '../support/calendar.js';
 import { fill, ROUTES, rowsOf, type RouteCase } from '../support/routes.js';
 import { runs } from '../support/runs.js';
@@ -82,7 +83,7 @@ describe('tenant isolation', () => {
     let requests = 0;
     await fc.assert(
       fc.asyncProperty(worldArbitrary, fc.integer({ min: 0, max: 1_000_000 }), async (world, seed) => {
-        const t = await buildCalendarApp(fakes, { env: { ENTITLE_RATE_LIMIT_ADMIN: '1000000', ENTITLE_RATE_LIMIT_OAUTH: '1000000', ENTITLE_JWT_SECRET: JWT_SECRET } });
+        const t = await buildCalendarApp(fakes, { env: { ...NO_RATE_LIMITS, ENTITLE_JWT_SECRET: JWT_SECRET } });
         try {
           const run = ++worldCounter;
           const principals: Principal[] = [];

@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyEntry } from '../../src/secrets/encryption-keys.js';
+import { NO_RATE_LIMITS } from '../support/app.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 import { SEED } from '../support/differential.js';
 import { RELIABILITY } from '../support/runs.js';
@@ -82,7 +83,8 @@ describe.skipIf(!URL)('several instances on one PostgreSQL database', () => {
   const servers: ChildServer[] = [];
   beforeAll(async () => {
     // One key for all (each instance decrypts what another stored); nothing in the repository's data/.
-    const env = { DATABASE_URL: URL as string, DATABASE_SCHEMA: schema, ENTITLE_ENCRYPTION_KEYS: generateKeyEntry('multi'), ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-multi-')), 'unused.db') };
+    // A propagation test under load, not a limit test: the per-principal limits are lifted.
+    const env = { DATABASE_URL: URL as string, DATABASE_SCHEMA: schema, ENTITLE_ENCRYPTION_KEYS: generateKeyEntry('multi'), ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-multi-')), 'unused.db'), ...NO_RATE_LIMITS };
     // The first start seeds the demo tenant; the others find it there.
     servers.push(await startChildServer(env));
     servers.push(...(await Promise.all([startChildServer(env), startChildServer(env)])));

@@ -9,6 +9,15 @@ import { loadConfig, type Env } from '../../src/config.js';
 import type { Role } from '../../src/store/store.js';
 import { STARTER_POLICY_DIR } from './policy.js';
 
+/** Limits far above any test's load: for tests about something else that send many requests. */
+export const NO_RATE_LIMITS = {
+  ENTITLE_RATE_LIMIT_ADMIN: '9999999',
+  ENTITLE_RATE_LIMIT_OAUTH: '9999999',
+  ENTITLE_RATE_LIMIT_CALENDAR: '9999999',
+  ENTITLE_RATE_LIMIT_DECISIONS: '9999999',
+  ENTITLE_RATE_LIMIT_AUTH_FAILURES: '9999999',
+} as const;
+
 export interface TestApp {
   readonly app: FastifyInstance;
   /** Creates the tenant when needed and returns a bearer token for one of its users. */
