@@ -9,6 +9,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
+import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
@@ -23,6 +24,7 @@ import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
 import meterGate from './gate/meter-gate.js';
 import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
+import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { registerCors } from './http/cors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -76,6 +78,9 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.secret',
   '*.clientSecret',
+  '*.apiKey',
+  '*.webhookSecrets',
+  'req.headers["stripe-signature"]',
 ];
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -248,7 +253,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(entitlementRoutes, {
     policy: () => policy.snapshot,
-    planOf: (tenantId) => tenants.get(tenantId)?.plan,
+    planOf: (tenantId) => {
+      const tenant = tenants.get(tenantId);
+      return tenant ? planNow(policy.snapshot, tenant, clock()) : undefined;
+    },
     counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });
   await app.register(usageRoutes, { meters });
@@ -265,6 +273,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     reader: services.policyReader,
     prefix: '/api/admin',
   });
+  await app.register(billingRoutes, { sync: services.billing });
   await app.register(ofrepRoutes, { policy, provider, events });
   await app.register(ofrepEventRoutes, { events });
   await app.register(consoleRoutes, {

@@ -54,6 +54,11 @@ export const IdempotencyConflictError = createError<[string]>(
 );
 export const ReservationNotFoundError = createError<[string]>('ENT_ERR_RESERVATION_NOT_FOUND', 'Reservation "%s" not found', 404);
 export const ReservationExpiredError = createError<[string]>('ENT_ERR_RESERVATION_EXPIRED', 'Reservation "%s" has expired: its units went back', 409);
+// Billing
+export const BillingLinkConflictError = createError<[string, string]>('ENT_ERR_BILLING_LINK_CONFLICT', 'Billing customer "%s" is already linked to tenant "%s"', 409);
+export const BillingSignatureInvalidError = createError<[string]>('ENT_ERR_BILLING_SIGNATURE', 'Webhook signature rejected: %s', 400);
+export const BillingPayloadInvalidError = createError<[string]>('ENT_ERR_BILLING_PAYLOAD', 'Webhook payload rejected: %s', 400);
+export const BillingNotConfiguredError = createError<[string]>('ENT_ERR_BILLING_NOT_CONFIGURED', 'Billing is not configured on this server: set %s', 503);
 
 // Calendar connections and OAuth
 export const ConnectionNotFoundError = createError('ENT_ERR_CONNECTION_NOT_FOUND', 'Connection not found', 404);

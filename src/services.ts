@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
 import { AuditRetention } from './audit/audit-retention.js';
+import { BillingReconciler } from './billing/billing-reconciler.js';
+import { BillingSync } from './billing/billing-sync.js';
+import { StripeSource } from './billing/stripe/stripe-source.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance/maintenance.js';
 import { purgeExpiredStatesTask } from './oauth/oauth-state.js';
@@ -43,6 +46,8 @@ export interface EntitleServices {
   readonly maintenance: Maintenance;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
+  /** Billing events and reconcile, when Stripe is configured. */
+  readonly billing: BillingSync | undefined;
   /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
   readonly auditRetention: AuditRetention | undefined;
   /** Prometheus metrics (/metrics); every service reports into them. */
@@ -122,9 +127,35 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     maintenance.register(purgeExpiredStatesTask(store));
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
-    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, maintenance, releases, metrics, auditRetention, close };
+    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics);
+    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, maintenance, releases, billing, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+function openBilling(
+  config: Config,
+  store: EntitleStore,
+  policy: () => PolicySnapshot,
+  clock: () => number,
+  logger: Logger,
+  closers: (() => Promise<void> | void)[],
+  metrics: EntitleMetrics,
+): BillingSync | undefined {
+  if (!config.billing) return undefined;
+  const { stripe, reconcileIntervalMs } = config.billing;
+  const source = new StripeSource({ webhookSecrets: stripe.webhookSecrets, apiKey: stripe.apiKey, apiUrl: stripe.apiUrl, clock });
+  const sync = new BillingSync({ store, source, policy, logger });
+  sync.onOutcome(({ type, outcome, duplicate }) => {
+    metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
+    if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();
+  });
+  if (reconcileIntervalMs !== undefined) {
+    const reconciler = new BillingReconciler({ sync, store, intervalMs: reconcileIntervalMs, logger });
+    reconciler.start();
+    closers.push(() => reconciler.close());
+  }
+  return sync;
 }

@@ -7,6 +7,7 @@ import { formatIssue } from '../policy/read-policy.js';
 import { InvalidPolicyError } from '../policy/watch.js';
 import { CliContext, type CliIo } from './cli-context.js';
 import { registerAudit } from './commands/audit-command.js';
+import { registerBilling } from './commands/billing-command.js';
 import { registerExplain } from './commands/explain-command.js';
 import { registerKeys } from './commands/keys-command.js';
 import { registerOverrides } from './commands/overrides-command.js';
@@ -37,6 +38,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerPolicy(program, context, (code) => (exitCode = code));
   registerStore(program, context);
   registerUsage(program, context, (code) => (exitCode = code));
+  registerBilling(program, context);
   for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 
   try {

@@ -54,6 +54,17 @@ export class EntitleMetrics {
     help: 'Policy reloads refused because the new policy was invalid (the previous one stays in force)',
     registers: [this.registry],
   });
+  readonly billingEvents = new Counter({
+    name: 'entitle_billing_events_total',
+    help: 'Billing webhook events handled, by type and outcome (applied, unchanged, stale, duplicate, unmapped_price, unlinked_customer, …)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly billingUnmappedPrices = new Counter({
+    name: 'entitle_billing_unmapped_prices_total',
+    help: 'Billing events naming a price no plan maps (audited as billing.unmapped_price; nothing changed)',
+    registers: [this.registry],
+  });
   readonly calendarProviderErrors = new Counter({
     name: 'entitle_calendar_provider_errors_total',
     help: 'Failed calls to a calendar provider, by provider and error code',

@@ -5,6 +5,9 @@ import { FrozenMap } from './frozen-map.js';
 import { UNLIMITED } from './types.js';
 import type { PolicyEntries } from './validate.js';
 import type {
+  BillingPolicy,
+  BillingProviderName,
+  BillingSettingsSpec,
   FeatureDefinition,
   FeatureSpec,
   FeatureType,
@@ -31,7 +34,8 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
 export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
   const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
-  const version = contentVersion(featureSpecs, planSpecs);
+  const billingSpec = merged.billing?.spec as unknown as BillingSettingsSpec | undefined;
+  const version = contentVersion(featureSpecs, planSpecs, billingSpec);
 
   const plans = new Map<string, PlanDefinition>();
   const planSpecByKey = new Map(planSpecs);
@@ -86,7 +90,18 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   }
 
   const files = [...new Set([...merged.features, ...merged.plans].map((entry) => entry.file.file))];
-  return Object.freeze({ version, features: new FrozenMap(features), plans: new FrozenMap(plans), files: Object.freeze(files) });
+  const billing = billingSpec ? compileBilling(billingSpec, planSpecs) : undefined;
+  return Object.freeze({ version, features: new FrozenMap(features), plans: new FrozenMap(plans), files: Object.freeze(files), billing });
+}
+
+/** Default days a past_due subscription keeps its plan. */
+export const DEFAULT_GRACE_PERIOD_DAYS = 7;
+
+function compileBilling(spec: BillingSettingsSpec, plans: readonly (readonly [string, PlanSpec])[]): BillingPolicy {
+  const stripe = new Map<string, string>();
+  for (const [key, plan] of plans) for (const price of plan.billing?.stripe?.prices ?? []) stripe.set(price, key);
+  const prices = new Map<BillingProviderName, ReadonlyMap<string, string>>([['stripe', new FrozenMap(stripe)]]);
+  return Object.freeze({ fallbackPlan: spec.fallbackPlan, gracePeriodDays: spec.gracePeriodDays ?? DEFAULT_GRACE_PERIOD_DAYS, prices: new FrozenMap(prices) });
 }
 
 function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string[] {
@@ -100,8 +115,10 @@ function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string
   return chain;
 }
 
-function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[]): string {
-  return createHash('sha256').update(JSON.stringify({ features, plans })).digest('hex').slice(0, 16);
+function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[], billing: BillingSettingsSpec | undefined): string {
+  // Without a billing section the version is what it was before billing existed.
+  const content = billing === undefined ? { features, plans } : { features, plans, billing };
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 
 function titleCase(key: string): string {

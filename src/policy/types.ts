@@ -73,12 +73,33 @@ export interface PlanSpec {
   readonly description?: string;
   readonly extends?: string;
   readonly features?: Readonly<Record<string, FeatureValue>>;
+  /** The billing prices that put a tenant on this plan, by billing provider. */
+  readonly billing?: { readonly stripe?: { readonly prices: readonly string[] } };
+}
+
+/** The top-level `billing` section as written in a policy file. */
+export interface BillingSettingsSpec {
+  readonly fallbackPlan: string;
+  readonly gracePeriodDays?: number;
 }
 
 /** One policy file's content, as the JSON Schema allows it. */
 export interface PolicyFileContent {
   readonly features?: Readonly<Record<string, FeatureSpec>>;
   readonly plans?: Readonly<Record<string, PlanSpec>>;
+  readonly billing?: BillingSettingsSpec;
+}
+
+/** The billing systems a plan can name prices of. Only Stripe is built. */
+export type BillingProviderName = 'stripe';
+
+/** How billing drives plans, compiled: present when the policy has a `billing` section. */
+export interface BillingPolicy {
+  /** The plan of a billed tenant without a live subscription. */
+  readonly fallbackPlan: string;
+  readonly gracePeriodDays: number;
+  /** Price (lookup key or id) → plan, per billing provider. */
+  readonly prices: ReadonlyMap<BillingProviderName, ReadonlyMap<string, string>>;
 }
 
 /** A feature in a compiled snapshot. */
@@ -131,4 +152,6 @@ export interface PolicySnapshot {
   readonly plans: ReadonlyMap<string, PlanDefinition>;
   /** The files the policy was read from, in load order. */
   readonly files: readonly string[];
+  /** How billing drives plans; undefined when the policy has no `billing` section. */
+  readonly billing: BillingPolicy | undefined;
 }

@@ -20,12 +20,16 @@ export interface PolicyEntry<T> {
 export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+  /** The top-level `billing` section, from the one file that has it. */
+  readonly billing?: PolicyEntry<Record<string, unknown>>;
 }
 
 /** What compiling needs of a validated policy, as plain data: keys, specs and the files' names. */
 export interface PolicyEntries {
   readonly features: readonly PlainEntry[];
   readonly plans: readonly PlainEntry[];
+  /** The top-level `billing` section, when the policy has one. */
+  readonly billing?: PlainEntry;
 }
 
 interface PlainEntry {
@@ -52,7 +56,9 @@ const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
 
 /** The largest allowance a meter may have: usage counts stay exact integers in both databases. */
 export const MAX_METER_ALLOWANCE = 1_000_000_000_000;
-const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features'];
+const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features', 'billing'];
+const TOP_PROPERTIES = ['features', 'plans', 'billing'];
+const BILLING_PROPERTIES = ['fallbackPlan', 'gracePeriodDays'];
 
 /** Checks one file's shape against the JSON Schema. */
 export function validateFileSchema(file: PolicyFile): PolicyIssue[] {
@@ -90,7 +96,7 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
   switch (error.keyword) {
     case 'additionalProperties': {
       const property = String(params.additionalProperty);
-      const known = path.length === 0 ? ['features', 'plans'] : path[0] === 'features' ? FEATURE_PROPERTIES : PLAN_PROPERTIES;
+      const known = path.length === 0 ? TOP_PROPERTIES : path[0] === 'features' ? FEATURE_PROPERTIES : path[0] === 'billing' ? BILLING_PROPERTIES : PLAN_PROPERTIES;
       const hint = closest(property, known);
       return { ...where([...path, property], 'key'), message: `${label}unknown property "${property}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
     }
@@ -191,7 +197,68 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
     }
   }
   issues.push(...extendsCycles(plans));
-  return { issues, merged: { features, plans } };
+  const billing = collectBilling(files, issues);
+  issues.push(...billingIssues(plans, billing, planKeys, checkReferences));
+  return { issues, merged: { features, plans, ...(billing ? { billing } : {}) } };
+}
+
+/** The one `billing` section of the policy; a second one is an issue. */
+function collectBilling(files: readonly PolicyFile[], issues: PolicyIssue[]): PolicyEntry<Record<string, unknown>> | undefined {
+  let found: PolicyEntry<Record<string, unknown>> | undefined;
+  for (const file of files) {
+    const content = file.content;
+    if (!isRecord(content) || !isRecord(content.billing)) continue;
+    if (found) {
+      const first = positionOf(found.file, ['billing'], 'key');
+      issues.push({ ...positionOf(file, ['billing'], 'key'), message: `billing: the billing section is already defined at ${first.file}:${first.line}:${first.column}` });
+      continue;
+    }
+    found = { key: 'billing', spec: content.billing, file };
+  }
+  return found;
+}
+
+/** A price maps to one plan only; the fallback plan exists; prices need a billing section. */
+function billingIssues(
+  plans: readonly PolicyEntry<Record<string, unknown>>[],
+  billing: PolicyEntry<Record<string, unknown>> | undefined,
+  planKeys: ReadonlySet<string>,
+  checkReferences: boolean,
+): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  const owners = new Map<string, { plan: string; file: PolicyFile; index: number }>();
+  let firstPriced: PolicyEntry<Record<string, unknown>> | undefined;
+  for (const entry of plans) {
+    const stripe = isRecord(entry.spec.billing) && isRecord(entry.spec.billing.stripe) ? entry.spec.billing.stripe : undefined;
+    if (!stripe || !Array.isArray(stripe.prices)) continue;
+    firstPriced ??= entry;
+    stripe.prices.forEach((price: unknown, index) => {
+      if (typeof price !== 'string') return;
+      const owner = owners.get(price);
+      if (!owner) {
+        owners.set(price, { plan: entry.key, file: entry.file, index });
+        return;
+      }
+      if (owner.plan === entry.key) return; // uniqueItems reports a repeat within one plan
+      const first = positionOf(owner.file, ['plans', owner.plan, 'billing', 'stripe', 'prices', owner.index]);
+      issues.push({
+        ...positionOf(entry.file, ['plans', entry.key, 'billing', 'stripe', 'prices', index]),
+        message: `plans.${entry.key}.billing.stripe.prices: price "${price}" already maps to plan "${owner.plan}" at ${first.file}:${first.line}:${first.column}; a price maps to one plan only`,
+      });
+    });
+  }
+  if (billing) {
+    const fallback = billing.spec.fallbackPlan;
+    if (checkReferences && typeof fallback === 'string' && !planKeys.has(fallback)) {
+      issues.push({ ...positionOf(billing.file, ['billing', 'fallbackPlan']), message: `billing.fallbackPlan: unknown plan "${fallback}"${hintFor(fallback, planKeys)}` });
+    }
+  } else if (firstPriced && checkReferences) {
+    issues.push({
+      ...positionOf(firstPriced.file, ['plans', firstPriced.key, 'billing'], 'key'),
+      message: `plans.${firstPriced.key}.billing: plans map billing prices, so the policy needs a top-level "billing: { fallbackPlan: … }" for tenants whose subscription ended`,
+    });
+  }
+  return issues;
 }
 
 /**

@@ -2,6 +2,7 @@
 // the dialect's watch (how another process's write is noticed) and its way to close.
 
 import { AuditStore } from './repositories/audit.js';
+import { BillingStore } from './repositories/billing.js';
 import { ChangeQueries } from './repositories/change-feed.js';
 import { ConnectionStore } from './repositories/connections.js';
 import { OverrideStore } from './repositories/overrides.js';
@@ -35,6 +36,7 @@ export class SqlStore implements EntitleStore {
   readonly secrets: SecretStore;
   readonly usage: UsageStore;
   readonly changes: ChangeQueries;
+  readonly billing: BillingStore;
   /** Export and import of whole tables (store/transfer). */
   readonly transfer: TableTransferStore;
   /** The port the repositories run on, for repositories added beside these (usage meters…). */
@@ -56,6 +58,7 @@ export class SqlStore implements EntitleStore {
     this.secrets = new SecretStore(this.#ctx);
     this.usage = new UsageStore(this.#ctx);
     this.changes = new ChangeQueries(this.#ctx, parts.watch);
+    this.billing = new BillingStore(this.#ctx);
     this.transfer = new TableTransferStore(this.#ctx);
   }
 

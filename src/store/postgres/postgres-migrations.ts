@@ -230,4 +230,55 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_idempotency_by_expiry ON usage_idempotency(expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'billing links, subscriptions and processed events',
+    sql: `
+      CREATE TABLE billing_links (
+        tenant_id    TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        provider     TEXT NOT NULL,
+        customer_id  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (provider, customer_id)
+      );
+      CREATE TABLE billing_subscriptions (
+        provider              TEXT NOT NULL,
+        id                    TEXT NOT NULL,
+        tenant_id             TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        customer_id           TEXT NOT NULL,
+        status                TEXT NOT NULL,
+        prices                TEXT NOT NULL,
+        current_period_end    TEXT,
+        cancel_at_period_end  INTEGER NOT NULL,
+        trial_end             TEXT,
+        past_due_since        TEXT,
+        cycle_anchor          TEXT,
+        observed_at           TEXT NOT NULL,
+        updated_at            TEXT NOT NULL,
+        PRIMARY KEY (provider, id)
+      );
+      CREATE INDEX billing_subscriptions_by_tenant ON billing_subscriptions(tenant_id);
+      CREATE TABLE billing_events (
+        provider      TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        type          TEXT NOT NULL,
+        tenant_id     TEXT,
+        outcome       TEXT NOT NULL,
+        processed_at  TEXT NOT NULL,
+        PRIMARY KEY (provider, id)
+      );
+
+      -- Who runs the billing reconcile now: one instance at a time, a lease that lapses if it dies.
+      CREATE TABLE billing_leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+      );
+      CREATE TRIGGER billing_links_changed AFTER INSERT OR UPDATE OR DELETE ON billing_links
+        FOR EACH ROW EXECUTE FUNCTION record_tenant_change();
+      CREATE TRIGGER billing_subscriptions_changed AFTER INSERT OR UPDATE OR DELETE ON billing_subscriptions
+        FOR EACH ROW EXECUTE FUNCTION record_tenant_change();
+    `,
+  },
 ];

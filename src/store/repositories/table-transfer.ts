@@ -15,6 +15,9 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   connections: ['id'],
   connection_calendars: ['connection_id', 'calendar_id'],
   busy_blocks: ['connection_id', 'calendar_id', 'event_id'],
+  billing_links: ['tenant_id'],
+  billing_subscriptions: ['provider', 'id'],
+  billing_events: ['provider', 'id'],
   audit_log: ['seq'],
 };
 

@@ -236,4 +236,69 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_idempotency_by_expiry ON usage_idempotency(expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'billing links, subscriptions and processed events',
+    sql: `
+      -- A tenant's customer in a billing system: one customer is one tenant.
+      CREATE TABLE billing_links (
+        tenant_id    TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        provider     TEXT NOT NULL,
+        customer_id  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (provider, customer_id)
+      ) STRICT;
+
+      -- Each subscription as last stated by the billing system; observed_at orders statements.
+      CREATE TABLE billing_subscriptions (
+        provider              TEXT NOT NULL,
+        id                    TEXT NOT NULL,
+        tenant_id             TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        customer_id           TEXT NOT NULL,
+        status                TEXT NOT NULL,
+        prices                TEXT NOT NULL,   -- JSON list of price ids and lookup keys
+        current_period_end    TEXT,
+        cancel_at_period_end  INTEGER NOT NULL,
+        trial_end             TEXT,
+        past_due_since        TEXT,
+        cycle_anchor          TEXT,
+        observed_at           TEXT NOT NULL,
+        updated_at            TEXT NOT NULL,
+        PRIMARY KEY (provider, id)
+      ) STRICT;
+      CREATE INDEX billing_subscriptions_by_tenant ON billing_subscriptions(tenant_id);
+
+      -- Every billing event handled, with its outcome: a redelivery is answered from here.
+      CREATE TABLE billing_events (
+        provider      TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        type          TEXT NOT NULL,
+        tenant_id     TEXT,
+        outcome       TEXT NOT NULL,
+        processed_at  TEXT NOT NULL,
+        PRIMARY KEY (provider, id)
+      ) STRICT;
+
+      -- Who runs the billing reconcile now: one instance at a time, a lease that lapses if it dies.
+      CREATE TABLE billing_leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TRIGGER billing_links_changed_insert AFTER INSERT ON billing_links
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_links_changed_update AFTER UPDATE ON billing_links
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_links_changed_delete AFTER DELETE ON billing_links
+        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+      CREATE TRIGGER billing_subscriptions_changed_insert AFTER INSERT ON billing_subscriptions
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_subscriptions_changed_update AFTER UPDATE ON billing_subscriptions
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_subscriptions_changed_delete AFTER DELETE ON billing_subscriptions
+        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+    `,
+  },
 ];
