@@ -2,7 +2,7 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { MAX_USAGE_AMOUNT, type Meters } from '../usage/meters.js';
 import { GrantSchema, MeterReadingSchema, withReading } from '../usage/usage-schemas.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
@@ -52,7 +52,7 @@ export const usageAdminRoutes: FastifyPluginAsyncTypebox<UsageAdminRoutesOptions
     { config: ADMIN, schema: { tags, summary: 'Top up a meter: extra units, used after the allowance, soonest-expiring first', params: MeterParams, body: GrantBody, response: { ...errors, 201: GrantSchema } } },
     async (request, reply) => {
       const { tenant, feature } = request.params;
-      const grant = await meters.grant(tenant, feature, { amount: request.body.amount, reason: request.body.reason, expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt).toISOString() : null }, context(request.principal as Principal, request.id));
+      const grant = await meters.grant(tenant, feature, { amount: request.body.amount, reason: request.body.reason, expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt).toISOString() : null }, context(principalOf(request), request.id));
       return reply.status(201).send(grant);
     },
   );
@@ -60,6 +60,6 @@ export const usageAdminRoutes: FastifyPluginAsyncTypebox<UsageAdminRoutesOptions
   fastify.post(
     '/tenants/:tenant/usage/:feature/reset',
     { config: ADMIN, schema: { tags, summary: "Set the current period's usage of a meter back to 0 (audited)", params: MeterParams, response: { ...errors, 200: MeterReadingSchema } } },
-    async (request) => meters.reset(request.params.tenant, request.params.feature, context(request.principal as Principal, request.id)),
+    async (request) => meters.reset(request.params.tenant, request.params.feature, context(principalOf(request), request.id)),
   );
 };

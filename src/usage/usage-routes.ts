@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { RoleNotAllowedError } from '../errors.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import type { Meters, UsageAnswer } from './meters.js';
@@ -74,7 +74,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const { feature, amount, idempotencyKey, tenantId } = request.body;
       const answer = await meters.consume({ tenantId: usageTenant(principal, tenantId), feature, amount, idempotencyKey, context: context(principal, request.id) });
       return send(reply, answer);
@@ -93,7 +93,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const { feature, amount, idempotencyKey, tenantId } = request.body;
       return send(reply, await meters.refund({ tenantId: usageTenant(principal, tenantId), feature, amount, idempotencyKey, context: context(principal, request.id) }));
     },
@@ -111,7 +111,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const { feature, amount, ttlSeconds, idempotencyKey, tenantId } = request.body;
       return send(reply, await meters.reserve({ tenantId: usageTenant(principal, tenantId), feature, amount, ttlSeconds, idempotencyKey, context: context(principal, request.id) }));
     },
@@ -124,7 +124,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       schema: { tags: ['usage'], summary: 'Consume what a reservation held (or part of it; the rest goes back)', params: ReservationParams, body: CommitBody, response: { 200: EndedBody, ...UsageErrors } },
     },
     async (request, reply) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const tenant = usageTenant(principal, request.body.tenantId);
       return send(reply, await meters.endReservation(tenant, request.params.id, { commit: request.body.amount, context: context(principal, request.id) }));
     },
@@ -137,7 +137,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       schema: { tags: ['usage'], summary: 'Give back everything a reservation held', params: ReservationParams, body: Type.Optional(ReleaseBody), response: { 200: EndedBody, ...UsageErrors } },
     },
     async (request, reply) => {
-      const principal = request.principal as Principal;
+      const principal = principalOf(request);
       const tenant = usageTenant(principal, request.body?.tenantId);
       return send(reply, await meters.endReservation(tenant, request.params.id, { context: context(principal, request.id) }));
     },
@@ -155,7 +155,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       },
     },
     async (request) => {
-      const tenant = usageTenant(request.principal as Principal, request.query.tenantId);
+      const tenant = usageTenant(principalOf(request), request.query.tenantId);
       return { tenant, meters: await meters.readAll(tenant) };
     },
   );
