@@ -125,6 +125,8 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     // Started by the server (buildApp), not here: the CLI opens services too and purges nothing behind one's back.
     const maintenance = new Maintenance({ clock, logger });
     maintenance.register(purgeExpiredStatesTask(store));
+    // Expired idempotent usage answers and reservations: their units already count no more, the rows go.
+    maintenance.register({ name: 'usage-expired', everyMs: 60 * 60_000, run: (now) => store.usage.purgeExpired(new Date(now).toISOString()) });
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
     const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics);

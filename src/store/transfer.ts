@@ -57,12 +57,16 @@ export const DUMP_TABLES = {
     'updated_at',
   ],
   billing_events: ['provider', 'id', 'type', 'tenant_id', 'outcome', 'processed_at'],
+  usage_counters: ['tenant_id', 'feature', 'period_start', 'used', 'from_grants', 'reserved', 'alerted', 'updated_at'],
+  usage_grants: ['id', 'tenant_id', 'feature', 'amount', 'remaining', 'reason', 'actor', 'expires_at', 'created_at'],
+  usage_reservations: ['id', 'tenant_id', 'feature', 'period_start', 'amount', 'expires_at', 'created_at'],
+  usage_idempotency: ['tenant_id', 'key', 'request_hash', 'status', 'answer', 'created_at', 'expires_at'],
   audit_log: ['seq', 'at', 'actor', 'tenant_id', 'action', 'target', 'outcome', 'details', 'prev_hash', 'hash'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type DumpTable = keyof typeof DUMP_TABLES;
 /** Tables added after the format was published: a dump written before them has none, read as empty. */
-const LATER_TABLES: ReadonlySet<DumpTable> = new Set(['billing_links', 'billing_subscriptions', 'billing_events']);
+const LATER_TABLES: ReadonlySet<DumpTable> = new Set(['billing_links', 'billing_subscriptions', 'billing_events', 'usage_counters', 'usage_grants', 'usage_reservations', 'usage_idempotency']);
 export const DUMP_TABLE_NAMES = Object.keys(DUMP_TABLES) as DumpTable[];
 
 export interface StoreDump {

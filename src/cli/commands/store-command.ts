@@ -60,10 +60,14 @@ function describe(summary: DumpSummary): string {
     billing_links: 'billing links',
     billing_subscriptions: 'billing subscriptions',
     billing_events: 'billing events',
+    usage_counters: 'usage counters',
+    usage_grants: 'usage grants',
+    usage_reservations: 'usage reservations',
+    usage_idempotency: 'idempotent usage answers',
     audit_log: 'audit rows',
   };
-  // Billing tables are named only when they hold rows: a deployment without billing reads as before.
-  const shown = (table: keyof DumpSummary) => !table.startsWith('billing_') || summary[table] > 0;
+  // Billing and usage tables are named only when they hold rows: a deployment without them reads as before.
+  const shown = (table: keyof DumpSummary) => !(table.startsWith('billing_') || table.startsWith('usage_')) || summary[table] > 0;
   return (Object.keys(names) as (keyof DumpSummary)[])
     .filter(shown)
     .map((table) => `${summary[table]} ${names[table]}`)

@@ -18,6 +18,10 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   billing_links: ['tenant_id'],
   billing_subscriptions: ['provider', 'id'],
   billing_events: ['provider', 'id'],
+  usage_counters: ['tenant_id', 'feature', 'period_start'],
+  usage_grants: ['id'],
+  usage_reservations: ['id'],
+  usage_idempotency: ['tenant_id', 'key'],
   audit_log: ['seq'],
 };
 
