@@ -129,7 +129,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     maintenance.register({ name: 'usage-expired', everyMs: 60 * 60_000, run: (now) => store.usage.purgeExpired(new Date(now).toISOString()) });
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
-    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics);
+    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics, maintenance);
     return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, maintenance, releases, billing, metrics, auditRetention, close };
   } catch (error) {
     await close();
@@ -145,6 +145,7 @@ function openBilling(
   logger: Logger,
   closers: (() => Promise<void> | void)[],
   metrics: EntitleMetrics,
+  maintenance: Maintenance,
 ): BillingSync | undefined {
   if (!config.billing) return undefined;
   const { stripe, reconcileIntervalMs } = config.billing;
@@ -155,8 +156,9 @@ function openBilling(
     if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();
   });
   if (reconcileIntervalMs !== undefined) {
+    // A maintenance task: the server runs it, a CLI command that opens services does not.
     const reconciler = new BillingReconciler({ sync, store, intervalMs: reconcileIntervalMs, logger });
-    reconciler.start();
+    maintenance.register({ name: 'billing-reconcile', everyMs: reconcileIntervalMs, run: async () => (await reconciler.runOnce())?.fixed ?? 0 });
     closers.push(() => reconciler.close());
   }
   return sync;
