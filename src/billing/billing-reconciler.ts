@@ -18,15 +18,9 @@ export interface BillingReconcilerOptions {
 
 export class BillingReconciler {
   readonly #holder = `instance-${randomUUID()}`;
-  #timer: NodeJS.Timeout | undefined;
   #running: Promise<ReconcileReport | undefined> | undefined;
 
   constructor(private readonly options: BillingReconcilerOptions) {}
-
-  start(): void {
-    this.#timer = setInterval(() => void this.runOnce(), this.options.intervalMs);
-    this.#timer.unref();
-  }
 
   /** One run, if this instance gets the lease; undefined when another instance holds it. */
   runOnce(): Promise<ReconcileReport | undefined> {
@@ -50,7 +44,6 @@ export class BillingReconciler {
   }
 
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
     await this.#running;
     await this.options.store.billing.releaseLease(RECONCILE_LEASE, this.#holder).catch(() => undefined);
   }
