@@ -5,7 +5,7 @@
 import type { Decision } from '../entitlements/decide.js';
 import { UNLIMITED, type FeatureDefinition, type PolicySnapshot } from '../policy/types.js';
 import type { MeterCounter } from '../store/repositories/usage.js';
-import { periodAt, type UsagePeriod } from './period.js';
+import { anchoredPeriodAt, periodAt, type UsagePeriod } from './period.js';
 
 /** A meter's allowance: a number of units per period, or null for unlimited. */
 export type Allowance = number | null;
@@ -20,9 +20,14 @@ export function allowanceOf(decision: Decision): Allowance {
 /** The period last computed for each kind, reused until it ends: consuming needs no date math. */
 const currentPeriods = new Map<string, { readonly period: UsagePeriod; readonly fromMs: number; readonly untilMs: number }>();
 
-/** The period of a meter feature at `now`. `reset: billing` follows the calendar until billing sync gives an anchor. */
-export function meterPeriod(feature: FeatureDefinition, now: number): UsagePeriod {
+/**
+ * The period of a meter feature at `now`. `reset: billing` counts from the tenant's billing cycle
+ * anchor (its subscription's, from billing sync); without one it follows the calendar.
+ */
+export function meterPeriod(feature: FeatureDefinition, now: number, cycleAnchor?: string): UsagePeriod {
   const kind = feature.meter?.period ?? 'none';
+  const anchor = feature.meter?.reset === 'billing' && cycleAnchor !== undefined ? Date.parse(cycleAnchor) : Number.NaN;
+  if (!Number.isNaN(anchor)) return anchoredPeriodAt(kind, anchor, now);
   const known = currentPeriods.get(kind);
   if (known && now >= known.fromMs && now < known.untilMs) return known.period;
   const period = periodAt(kind, now);

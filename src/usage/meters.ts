@@ -104,7 +104,7 @@ export class Meters {
   /** The meter's state for a decision already made (the OpenFeature provider's meter evaluations). */
   async readDecided(tenantId: string, decision: Decision): Promise<MeterReading> {
     const now = this.#clock();
-    const period = meterPeriod(decision.feature, now);
+    const period = meterPeriod(decision.feature, now, decision.billing?.cycleAnchor);
     const resolved: ResolvedMeter = { feature: decision.feature, decision, allowance: allowanceOf(decision), meter: { tenantId, feature: decision.feature.key, periodStart: period.start }, resetsAt: period.end };
     return this.#reading(resolved, new Date(now).toISOString());
   }
@@ -260,7 +260,7 @@ export class Meters {
     const tenant = this.#requireTenant(tenantId);
     const now = this.#clock();
     const decision = decide(snapshot, tenant, featureKey, now) as Decision;
-    const period = meterPeriod(feature, now);
+    const period = meterPeriod(feature, now, decision.billing?.cycleAnchor);
     return { feature, decision, allowance: allowanceOf(decision), meter: { tenantId, feature: featureKey, periodStart: period.start }, resetsAt: period.end };
   }
 

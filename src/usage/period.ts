@@ -58,3 +58,31 @@ function nextStart(period: Exclude<MeterPeriod, 'none'>, start: number): number 
     }
   }
 }
+
+/**
+ * The period of `period` that contains `now`, counted from a billing cycle anchor instead of
+ * calendar boundaries (`reset: billing`). Months keep the anchor's day and time, on the last day
+ * of shorter months (an anchor on the 31st resets on 28 or 29 February), as billing systems do.
+ */
+export function anchoredPeriodAt(period: MeterPeriod, anchor: number, now: number): UsagePeriod {
+  if (period === 'none') return { start: LIFETIME_START, end: null };
+  if (period !== 'month') {
+    const length = period === 'hour' ? HOUR_MS : period === 'day' ? DAY_MS : 7 * DAY_MS;
+    const start = anchor + Math.floor((now - anchor) / length) * length;
+    return { start: new Date(start).toISOString(), end: new Date(start + length).toISOString() };
+  }
+  const from = new Date(anchor);
+  const to = new Date(now);
+  let months = (to.getUTCFullYear() - from.getUTCFullYear()) * 12 + (to.getUTCMonth() - from.getUTCMonth());
+  if (addMonths(anchor, months) > now) months -= 1;
+  return { start: new Date(addMonths(anchor, months)).toISOString(), end: new Date(addMonths(anchor, months + 1)).toISOString() };
+}
+
+/** The anchor moved by whole months, its day clamped to the target month's length. */
+function addMonths(anchor: number, months: number): number {
+  const date = new Date(anchor);
+  const year = date.getUTCFullYear();
+  const month = date.getUTCMonth() + months;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return Date.UTC(year, month, Math.min(date.getUTCDate(), lastDay), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), date.getUTCMilliseconds());
+}

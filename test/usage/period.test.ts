@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIFETIME_START, periodAt } from '../../src/usage/period.js';
+import { anchoredPeriodAt, LIFETIME_START, periodAt } from '../../src/usage/period.js';
 
 const at = (iso: string): number => Date.parse(iso);
 
@@ -27,5 +27,23 @@ describe('meter periods (UTC calendar boundaries)', () => {
 
   it('gives a lifetime allowance one period that never ends', () => {
     expect(periodAt('none', at('2030-05-05T05:05:05Z'))).toEqual({ start: LIFETIME_START, end: null });
+  });
+});
+
+describe('periods counted from a billing cycle anchor (reset: billing)', () => {
+  it('resets monthly on the anchor day and time, on the last day of shorter months', () => {
+    const anchor = at('2026-01-31T10:00:00.000Z');
+    expect(anchoredPeriodAt('month', anchor, at('2026-02-15T00:00:00.000Z'))).toEqual({ start: '2026-01-31T10:00:00.000Z', end: '2026-02-28T10:00:00.000Z' });
+    expect(anchoredPeriodAt('month', anchor, at('2026-02-28T10:00:00.000Z'))).toEqual({ start: '2026-02-28T10:00:00.000Z', end: '2026-03-31T10:00:00.000Z' });
+    expect(anchoredPeriodAt('month', anchor, at('2026-03-31T09:59:59.999Z'))).toEqual({ start: '2026-02-28T10:00:00.000Z', end: '2026-03-31T10:00:00.000Z' });
+    expect(anchoredPeriodAt('month', anchor, at('2028-02-29T12:00:00.000Z'))).toEqual({ start: '2028-02-29T10:00:00.000Z', end: '2028-03-31T10:00:00.000Z' });
+  });
+
+  it('steps whole hours, days and weeks from the anchor, before it too', () => {
+    const anchor = at('2026-03-04T07:30:00.000Z');
+    expect(anchoredPeriodAt('day', anchor, at('2026-03-10T07:29:00.000Z'))).toEqual({ start: '2026-03-09T07:30:00.000Z', end: '2026-03-10T07:30:00.000Z' });
+    expect(anchoredPeriodAt('week', anchor, at('2026-03-11T07:30:00.000Z'))).toEqual({ start: '2026-03-11T07:30:00.000Z', end: '2026-03-18T07:30:00.000Z' });
+    expect(anchoredPeriodAt('hour', anchor, at('2026-03-04T06:00:00.000Z'))).toEqual({ start: '2026-03-04T05:30:00.000Z', end: '2026-03-04T06:30:00.000Z' });
+    expect(anchoredPeriodAt('none', anchor, at('2026-03-04T06:00:00.000Z'))).toEqual({ start: LIFETIME_START, end: null });
   });
 });
