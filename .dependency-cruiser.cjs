@@ -9,7 +9,7 @@
 // named here one by one, until the store redesign moves them down.
 
 /** Bottom first. `root` is src/*.ts below everything (errors, logger, config); `top` is app/services/server. */
-const LAYERS = ['policy', 'audit', 'store', 'secrets', 'tenants', 'auth', 'gate', 'http', 'entitlements', 'calendar', 'oauth', 'interop', 'admin', 'console', 'demo', 'cli'];
+const LAYERS = ['policy', 'audit', 'store', 'secrets', 'tenants', 'auth', 'gate', 'http', 'entitlements', 'usage', 'calendar', 'oauth', 'interop', 'admin', 'console', 'demo', 'cli'];
 const ROOT_LEAVES = '^src/(errors|logger|config)\\.ts$';
 const TOP = '^src/(app|services|server)\\.ts$';
 

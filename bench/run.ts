@@ -10,6 +10,7 @@ import { benchPolicy } from './policy.js';
 import { benchPort } from './port.js';
 import { benchShipped } from './shipped.js';
 import { benchStore } from './store.js';
+import { benchUsage } from './usage.js';
 import { benchStreams } from './streams.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
@@ -21,6 +22,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['writes', benchWrites],
   ['store', benchStore],
   ['port', benchPort],
+  ['usage', benchUsage],
   ['policy', benchPolicy],
   ['memory', benchMemory],
   ['streams', benchStreams],

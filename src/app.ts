@@ -9,6 +9,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
+import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
@@ -21,7 +22,9 @@ import type { Config } from './config.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { DecisionCache } from './gate/decision-cache.js';
 import gatePlugin from './gate/gate-plugin.js';
+import meterGate from './gate/meter-gate.js';
 import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
+import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { registerCors } from './http/cors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -37,6 +40,7 @@ import { healthRoutes } from './http/health-routes.js';
 import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import { openServices, type EntitleServices } from './services.js';
+import { usageRoutes } from './usage/usage-routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -74,6 +78,9 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.secret',
   '*.clientSecret',
+  '*.apiKey',
+  '*.webhookSecrets',
+  'req.headers["stripe-signature"]',
 ];
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -199,6 +206,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     client: services.client,
     cache: decisions,
     features: () => services.policy.snapshot.features,
+    consume: (principal, feature, amount, { idempotencyKey }) =>
+      services.meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal) } }),
     onDenied: async (request, denial) => {
       services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
@@ -213,9 +222,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       });
     },
   });
-  const { store, policy, tenants, provider, cipher, clock, operations, releases } = services;
+  const { store, policy, tenants, provider, cipher, clock, operations, releases, meters } = services;
   const feature = (key: string) => policy.snapshot.features.get(key);
   await app.register(healthRoutes, { store, policy, tenants });
+  await app.register(meterGate, {
+    isMeter: (key) => meters.isMeter(key),
+    consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
+      meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal), requestId } }),
+    giveBack: (consumption) => meters.giveBack(consumption),
+  });
   await app.register(metricsPlugin, { metrics: services.metrics });
   const clients = createCalendarClients(config);
   await app.register(calendarRoutes, {
@@ -238,9 +253,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(entitlementRoutes, {
     policy: () => policy.snapshot,
-    planOf: (tenantId) => tenants.get(tenantId)?.plan,
+    planOf: (tenantId) => {
+      const tenant = tenants.get(tenantId);
+      return tenant ? planNow(policy.snapshot, tenant, clock()) : undefined;
+    },
     counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });
+  await app.register(usageRoutes, { meters });
   await app.register(adminRoutes, {
     store,
     operations,
@@ -250,9 +269,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     cipher,
     clock,
     policyDirectory: config.policyDirectory,
+    meters,
     reader: services.policyReader,
     prefix: '/api/admin',
   });
+  await app.register(billingRoutes, { sync: services.billing });
   await app.register(ofrepRoutes, { policy, provider, events });
   await app.register(ofrepEventRoutes, { events });
   await app.register(consoleRoutes, {

@@ -67,6 +67,22 @@ export interface UnleashConfig {
   readonly refreshIntervalMs: number;
 }
 
+/** Stripe as the billing source (docs/billing.md). */
+export interface StripeConfig {
+  /** STRIPE_WEBHOOK_SECRET: one or more whsec_… secrets, comma-separated; all are accepted (rotation). */
+  readonly webhookSecrets: readonly string[];
+  /** STRIPE_API_KEY: reads subscriptions back (ordering, reconcile). */
+  readonly apiKey: string | undefined;
+  /** STRIPE_API_URL: another base URL for the API (stripe-mock, a test's fake). */
+  readonly apiUrl: URL | undefined;
+}
+
+export interface BillingConfig {
+  readonly stripe: StripeConfig;
+  /** ENTITLE_BILLING_RECONCILE_INTERVAL (e.g. 15m, 1h): reconcile in the server this often; undefined: never. */
+  readonly reconcileIntervalMs: number | undefined;
+}
+
 /** Everything the service needs, validated once at start. */
 export interface Config extends StorageConfig {
   readonly production: boolean;
@@ -100,6 +116,8 @@ export interface Config extends StorageConfig {
   readonly staleBoundMs: number;
   /** Requests per minute per authenticated principal, by route family (docs/limits.md). */
   readonly rateLimits: RateLimitConfig;
+  /** Unset when no Stripe setting is given: the webhook then answers 503 saying what to set. */
+  readonly billing: BillingConfig | undefined;
   /**
    * Proxies whose X-Forwarded-For is believed (ENTITLE_TRUST_PROXY: addresses or CIDRs); empty:
    * the socket address is the client's.
@@ -314,6 +332,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   const archiveDir = text('ENTITLE_AUDIT_ARCHIVE_DIR');
   if (retention !== undefined && archiveDir === undefined) problems.push('ENTITLE_AUDIT_ARCHIVE_DIR must be set with ENTITLE_AUDIT_RETENTION: the directory archived rows are written to');
 
+  const billing = parseBillingConfig(text, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...loadStorageConfig(env, cwd),
@@ -337,6 +357,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     unleash,
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
     rateLimits,
+    billing,
     trustProxy,
     timeouts,
     staleBoundMs: Number(staleBound) * 1000,
@@ -397,4 +418,36 @@ function parseEncryptionKeys(value: string | undefined, activeKeyId: string | un
   const active = activeKeyId ?? keys.keys().next().value;
   if (activeKeyId !== undefined && !keys.has(activeKeyId)) problems.push(`ENTITLE_ENCRYPTION_KEY_ID "${activeKeyId}" is not one of ENTITLE_ENCRYPTION_KEYS`);
   return { keys, activeKeyId: active };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+function parseBillingConfig(text: (name: string) => string | undefined, problems: string[]): BillingConfig | undefined {
+  const secrets = (text('STRIPE_WEBHOOK_SECRET') ?? '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret.length > 0);
+  if (secrets.some((secret) => !secret.startsWith('whsec_'))) problems.push('STRIPE_WEBHOOK_SECRET must be one or more whsec_… secrets, comma-separated');
+  const apiKey = text('STRIPE_API_KEY');
+  if (apiKey !== undefined && !/^(sk|rk)_/.test(apiKey)) problems.push('STRIPE_API_KEY must be a secret or restricted key (sk_… or rk_…)');
+  const rawUrl = text('STRIPE_API_URL');
+  let apiUrl: URL | undefined;
+  if (rawUrl !== undefined) {
+    try {
+      apiUrl = new URL(rawUrl);
+      if (apiUrl.protocol !== 'http:' && apiUrl.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      problems.push(`STRIPE_API_URL must be an http(s) URL (got ${JSON.stringify(rawUrl)})`);
+    }
+  }
+  const interval = text('ENTITLE_BILLING_RECONCILE_INTERVAL');
+  let reconcileIntervalMs: number | undefined;
+  if (interval !== undefined) {
+    const match = /^(\d{1,6})(s|m|h)$/.exec(interval);
+    reconcileIntervalMs = match ? Number(match[1]) * (DURATION_UNITS[match[2] as string] ?? 0) : undefined;
+    if (reconcileIntervalMs === undefined || reconcileIntervalMs < 10_000) problems.push(`ENTITLE_BILLING_RECONCILE_INTERVAL must be a duration of at least 10s, like 90s, 15m or 1h (got ${JSON.stringify(interval)})`);
+    if (apiKey === undefined) problems.push('ENTITLE_BILLING_RECONCILE_INTERVAL needs STRIPE_API_KEY to read subscriptions');
+  }
+  if (secrets.length === 0 && apiKey === undefined) return undefined;
+  return { stripe: { webhookSecrets: secrets, apiKey, apiUrl }, reconcileIntervalMs };
 }

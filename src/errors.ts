@@ -45,6 +45,21 @@ export const StreamLimitError = createError<[string]>('ENT_ERR_STREAM_LIMIT', 'T
 export const CsrfError = createError('ENT_ERR_CSRF', 'This write needs the x-csrf-token header of your console session', 403);
 export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
 
+// Metered usage
+export const NotAMeterError = createError<[string]>('ENT_ERR_NOT_A_METER', 'feature: "%s" is not a meter', 400);
+export const IdempotencyConflictError = createError<[string]>(
+  'ENT_ERR_IDEMPOTENCY_CONFLICT',
+  'idempotencyKey: "%s" was already used with another request in the last 24 hours',
+  409,
+);
+export const ReservationNotFoundError = createError<[string]>('ENT_ERR_RESERVATION_NOT_FOUND', 'Reservation "%s" not found', 404);
+export const ReservationExpiredError = createError<[string]>('ENT_ERR_RESERVATION_EXPIRED', 'Reservation "%s" has expired: its units went back', 409);
+// Billing
+export const BillingLinkConflictError = createError<[string, string]>('ENT_ERR_BILLING_LINK_CONFLICT', 'Billing customer "%s" is already linked to tenant "%s"', 409);
+export const BillingSignatureInvalidError = createError<[string]>('ENT_ERR_BILLING_SIGNATURE', 'Webhook signature rejected: %s', 400);
+export const BillingPayloadInvalidError = createError<[string]>('ENT_ERR_BILLING_PAYLOAD', 'Webhook payload rejected: %s', 400);
+export const BillingNotConfiguredError = createError<[string]>('ENT_ERR_BILLING_NOT_CONFIGURED', 'Billing is not configured on this server: set %s', 503);
+
 // Calendar connections and OAuth
 export const ConnectionNotFoundError = createError('ENT_ERR_CONNECTION_NOT_FOUND', 'Connection not found', 404);
 export const ProviderNotConfiguredError = createError<[string, string]>(

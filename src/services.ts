@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { NOOP_PROVIDER, OpenFeature, type Client } from '@openfeature/server-sdk';
 import { AuditRetention } from './audit/audit-retention.js';
+import { BillingReconciler } from './billing/billing-reconciler.js';
+import { BillingSync } from './billing/billing-sync.js';
+import { StripeSource } from './billing/stripe/stripe-source.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance/maintenance.js';
 import { purgeExpiredStatesTask } from './oauth/oauth-state.js';
@@ -22,6 +25,7 @@ import type { PolicySnapshot } from './policy/types.js';
 import { openStore } from './store/open-store.js';
 import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
+import { Meters } from './usage/meters.js';
 
 export interface EntitleServices {
   readonly config: Config;
@@ -36,10 +40,14 @@ export interface EntitleServices {
   readonly client: Client;
   readonly cipher: TokenCipher;
   readonly operations: TenantOperations;
+  /** Metered usage: consume, refund, reserve, grant, read. */
+  readonly meters: Meters;
   /** Periodic store upkeep (expired OAuth states, …): register a task, the server runs it. */
   readonly maintenance: Maintenance;
   /** Release toggles (`rollout.unleash`), when Unleash is configured: every surface applies them as the provider does. */
   readonly releases: ReleaseSwitch | undefined;
+  /** Billing events and reconcile, when Stripe is configured. */
+  readonly billing: BillingSync | undefined;
   /** Archives audit rows past ENTITLE_AUDIT_RETENTION, when it is set. */
   readonly auditRetention: AuditRetention | undefined;
   /** Prometheus metrics (/metrics); every service reports into them. */
@@ -90,7 +98,18 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy.on('change', report);
       closers.push(() => void policy.off('change', report));
     }
-    const provider = new EntitleProvider({ policy, tenants, clock, staleBoundMs: config.staleBoundMs, onDecision: (decision) => metrics.countDecision(decision), ...(releases ? { releases } : {}) });
+    const meters = new Meters({
+      usage: store.usage,
+      policy,
+      tenants,
+      clock,
+      onConsume: ({ feature, amount, granted, crossed }) => {
+        metrics.usageConsumes.inc({ feature, outcome: granted ? 'granted' : 'refused' });
+        if (granted) metrics.usageUnits.inc({ feature }, amount);
+        for (const threshold of crossed) metrics.usageThresholds.inc({ feature, threshold: String(threshold) });
+      },
+    });
+    const provider = new EntitleProvider({ meters: (tenantId, decision) => meters.readDecided(tenantId, decision), policy, tenants, clock, staleBoundMs: config.staleBoundMs, onDecision: (decision) => metrics.countDecision(decision), ...(releases ? { releases } : {}) });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
@@ -106,11 +125,41 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     // Started by the server (buildApp), not here: the CLI opens services too and purges nothing behind one's back.
     const maintenance = new Maintenance({ clock, logger });
     maintenance.register(purgeExpiredStatesTask(store));
+    // Expired idempotent usage answers and reservations: their units already count no more, the rows go.
+    maintenance.register({ name: 'usage-expired', everyMs: 60 * 60_000, run: (now) => store.usage.purgeExpired(new Date(now).toISOString()) });
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
-    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, maintenance, releases, metrics, auditRetention, close };
+    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics, maintenance);
+    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, maintenance, releases, billing, metrics, auditRetention, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+function openBilling(
+  config: Config,
+  store: EntitleStore,
+  policy: () => PolicySnapshot,
+  clock: () => number,
+  logger: Logger,
+  closers: (() => Promise<void> | void)[],
+  metrics: EntitleMetrics,
+  maintenance: Maintenance,
+): BillingSync | undefined {
+  if (!config.billing) return undefined;
+  const { stripe, reconcileIntervalMs } = config.billing;
+  const source = new StripeSource({ webhookSecrets: stripe.webhookSecrets, apiKey: stripe.apiKey, apiUrl: stripe.apiUrl, clock });
+  const sync = new BillingSync({ store, source, policy, logger });
+  sync.onOutcome(({ type, outcome, duplicate }) => {
+    metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
+    if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();
+  });
+  if (reconcileIntervalMs !== undefined) {
+    // A maintenance task: the server runs it, a CLI command that opens services does not.
+    const reconciler = new BillingReconciler({ sync, store, intervalMs: reconcileIntervalMs, logger });
+    maintenance.register({ name: 'billing-reconcile', everyMs: reconcileIntervalMs, run: async () => (await reconciler.runOnce())?.fixed ?? 0 });
+    closers.push(() => reconciler.close());
+  }
+  return sync;
 }

@@ -83,6 +83,9 @@ export const Explanation = Type.Object({
     Type.Object({ value: FeatureValueSchema, reason: Type.String(), actor: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]), version: Type.Integer() }),
     Type.Null(),
   ]),
+  billing: Type.Optional(Type.Object({ cause: Type.String(), status: Type.String() }, { description: 'billing decides the plan: why, and the deciding subscription status' })),
+  trial: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) })),
+  gracePeriod: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'a payment failed: the plan stays until endsAt unless it is paid' })),
   release: Type.Optional(
     Type.Object({ toggle: Type.String(), entitledValue: FeatureValueSchema }, { description: 'the release toggle (rollout.unleash) holding an entitled tenant back' }),
   ),

@@ -4,7 +4,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
-import { decideAll } from '../entitlements/decide.js';
+import { billingStatus, BillingStatusBody } from '../billing/billing-view.js';
+import { decideAll, planNow } from '../entitlements/decide.js';
 import { explain } from '../entitlements/explain.js';
 import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
@@ -14,6 +15,8 @@ import { searchTenants } from './tenant-search.js';
 import type { EntitleStore } from '../store/store.js';
 import type { TenantOperations } from '../tenants/tenant-operations.js';
 import type { PolicyWatcher } from '../policy/watch.js';
+
+const TenantWithBilling = Type.Object({ ...TenantDetailBody.properties, billing: Type.Union([BillingStatusBody, Type.Null()]) });
 
 /** What the tenant routes use. */
 export interface TenantRoutesOptions {
@@ -62,13 +65,13 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
 
   fastify.get(
     '/tenants/:tenant',
-    { config: ADMIN, schema: { tags, summary: 'Read a tenant, with a summary of what it holds', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantDetailBody, 400: ErrorBody, 404: ErrorBody } } },
+    { config: ADMIN, schema: { tags, summary: 'Read a tenant, with a summary of what it holds and its billing status', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantWithBilling, 400: ErrorBody, 404: ErrorBody } } },
     async (request) => {
-      const tenant = await store.tenants.get(request.params.tenant);
-      if (!tenant) throw new TenantNotFoundError(request.params.tenant);
-      const connections = await store.connections.list(tenant.id);
+      const [snapshot] = await store.changes.load([request.params.tenant]);
+      if (!snapshot) throw new TenantNotFoundError(request.params.tenant);
+      const connections = await store.connections.list(snapshot.tenant.id);
       const valid = connections.filter((connection) => connection.status === 'valid').length;
-      return { ...tenant, connections: { valid, invalid: connections.length - valid } };
+      return { ...snapshot.tenant, connections: { valid, invalid: connections.length - valid }, billing: billingStatus(deps.policy.snapshot, snapshot.billing, deps.clock()) };
     },
   );
 
@@ -111,11 +114,13 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
       if (!snapshot) throw new TenantNotFoundError(tenantId);
       const policy = deps.policy.snapshot;
       // The release switch applies here as in the provider (tenant-wide: no user in this view).
-      const features = decideAll(policy, tenantState(snapshot), deps.clock()).map((decision) => {
+      const state = tenantState(snapshot);
+      const now = deps.clock();
+      const features = decideAll(policy, state, now).map((decision) => {
         const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, deps.releases, { tenantId }));
         return rest;
       });
-      return { tenant: tenantId, plan: snapshot.tenant.plan, policyVersion: policy.version, features };
+      return { tenant: tenantId, plan: planNow(policy, state, now).plan, policyVersion: policy.version, features };
     },
   );
 };

@@ -7,6 +7,7 @@ import { formatIssue } from '../policy/read-policy.js';
 import { InvalidPolicyError } from '../policy/watch.js';
 import { CliContext, type CliIo } from './cli-context.js';
 import { registerAudit } from './commands/audit-command.js';
+import { registerBilling } from './commands/billing-command.js';
 import { registerExplain } from './commands/explain-command.js';
 import { registerKeys } from './commands/keys-command.js';
 import { registerOverrides } from './commands/overrides-command.js';
@@ -14,6 +15,7 @@ import { registerPolicy } from './commands/policy-command.js';
 import { registerStore } from './commands/store-command.js';
 import { registerTenants } from './commands/tenants-command.js';
 import { registerTokens } from './commands/tokens-command.js';
+import { registerUsage } from './commands/usage-command.js';
 import { registerValidate, UsageError } from './commands/validate-command.js';
 import { terminalSafe } from './terminal-text.js';
 
@@ -35,6 +37,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerAudit(program, context, (code) => (exitCode = code));
   registerPolicy(program, context, (code) => (exitCode = code));
   registerStore(program, context);
+  registerUsage(program, context, (code) => (exitCode = code));
+  registerBilling(program, context);
   for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 
   try {

@@ -1,9 +1,12 @@
 // The decision rule, pure: unexpired tenant override > tenant's plan (through `extends`) >
 // feature default. Reads no clock, file or database; never throws.
 
+import { evaluateBilling, type BillingEvaluation } from '../billing/effective-plan.js';
+import type { SubscriptionState } from '../billing/subscription.js';
 import { isGranted } from '../policy/compile.js';
+import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';
-import type { Override } from '../store/store.js';
+import type { BillingLink, Override } from '../store/store.js';
 
 /** An override as decisions see it: with its expiry parsed once. */
 export interface OverrideState extends Override {
@@ -11,12 +14,21 @@ export interface OverrideState extends Override {
   readonly expiresAtMs: number | null;
 }
 
+/** What billing says of a tenant, as decisions see it (frozen; replaced whole on a change). */
+export interface TenantBillingState {
+  readonly link: BillingLink | undefined;
+  readonly subscriptions: readonly SubscriptionState[];
+}
+
 /** A tenant as decisions see it. */
 export interface TenantState {
   readonly id: string;
   readonly name: string;
+  /** The plan an operator set, or billing last wrote; with subscriptions, billing decides (see {@link billingOf}). */
   readonly plan: string;
   readonly overrides: ReadonlyMap<string, OverrideState>;
+  /** Absent for a tenant billing knows nothing of. */
+  readonly billing?: TenantBillingState | undefined;
 }
 
 /** Where a decision's value came from. */
@@ -30,7 +42,9 @@ export type DecisionCause =
   | 'NOT_IN_PLAN'
   | 'DEFAULT'
   | 'UNKNOWN_TENANT'
-  | 'UNKNOWN_PLAN';
+  | 'UNKNOWN_PLAN'
+  /** In the plan, kept while a failed payment is retried (billing's grace period). */
+  | 'GRACE_PERIOD';
 
 /** OpenFeature flag metadata: what a decision says about itself. */
 export type DecisionMetadata = Readonly<Record<string, string | number | boolean>>;
@@ -53,6 +67,8 @@ export interface Decision {
   readonly definedBy: string | undefined;
   readonly override: OverrideState | undefined;
   readonly policyVersion: string;
+  /** For a tenant whose plan billing decides: what billing made of it (trial, grace period…). */
+  readonly billing: BillingEvaluation | undefined;
   readonly metadata: DecisionMetadata;
   /** The same decision as OpenFeature ResolutionDetails, built with it: resolving allocates nothing. */
   readonly resolution: DecisionResolution;
@@ -82,9 +98,47 @@ export function decideNow(snapshot: PolicySnapshot, tenant: TenantState | undefi
   const decisions = decisionTable(snapshot).feature(featureKey);
   if (!decisions) return undefined;
   if (!tenant) return decisions.unknownTenant;
+  const billed = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, clock());
+  const plan = billed?.plan ?? tenant.plan;
   const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
-  if (override !== undefined && applies(decisions.feature, override, clock())) return decisions.fromOverride(tenant.plan, override);
-  return decisions.fromPlan(tenant.plan);
+  if (override !== undefined && applies(decisions.feature, override, clock())) return decisions.fromOverride(plan, override);
+  return billed ? decisions.fromBilling(billed) : decisions.fromPlan(plan);
+}
+
+/** A tenant's plan at one moment, and what billing made of it when billing decides it. */
+export interface TenantPlan {
+  readonly plan: string;
+  readonly billing: BillingEvaluation | undefined;
+}
+
+/** The plan a tenant is on at `now`: billing's when its subscriptions decide, else the stored one. */
+export function planNow(snapshot: PolicySnapshot, tenant: TenantState, now: number): TenantPlan {
+  const billing = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, now);
+  return { plan: billing?.plan ?? tenant.plan, billing };
+}
+
+interface CachedEvaluation {
+  readonly snapshot: PolicySnapshot;
+  readonly from: number;
+  readonly evaluation: BillingEvaluation | undefined;
+}
+
+// One evaluation per tenant billing state and policy, reused until the moment it may change
+// (a grace period or a paid period ending): deciding for a billed tenant allocates nothing
+// in between. Keyed weakly: a tenant's new billing state takes its cache entry along.
+const evaluations = new WeakMap<TenantBillingState, CachedEvaluation>();
+
+/**
+ * What billing makes of a tenant at `now`: the plan and why, or undefined when billing does not
+ * decide its plan (no subscription, or no billing section in the policy). Lazy: a grace period
+ * ends when a decision after its end is made, with no job running.
+ */
+export function billingOf(snapshot: PolicySnapshot, billing: TenantBillingState, now: number): BillingEvaluation | undefined {
+  const cached = evaluations.get(billing);
+  if (cached && cached.snapshot === snapshot && now >= cached.from && (cached.evaluation?.validUntil ?? Number.POSITIVE_INFINITY) > now) return cached.evaluation;
+  const evaluation = evaluateBilling(snapshot, billing.subscriptions, now);
+  evaluations.set(billing, { snapshot, from: now, evaluation: evaluation ? Object.freeze(evaluation) : undefined });
+  return evaluation;
 }
 
 /** Every feature of the policy decided for one tenant, in policy order. */
@@ -101,6 +155,7 @@ export function decideAll(snapshot: PolicySnapshot, tenant: TenantState | undefi
 function applies(feature: FeatureDefinition, override: OverrideState, now: number): boolean {
   if (override.expiresAtMs !== null && override.expiresAtMs <= now) return false;
   const { value } = override;
+  if (feature.type === 'meter') return valueProblem(value, 'meter') === undefined;
   if (typeof value !== feature.type) return false;
   return feature.values === undefined || feature.values.includes(value as string);
 }
@@ -146,6 +201,7 @@ class FeatureDecisions {
   readonly unknownTenant: Decision;
   readonly #byPlan = new Map<string, Decision>();
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
+  readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
 
   constructor(
     private readonly snapshot: PolicySnapshot,
@@ -173,6 +229,18 @@ class FeatureDecisions {
     return decision;
   }
 
+  /** The plan's decision as billing put the tenant on it: a grace period shows as the cause. */
+  fromBilling(billing: BillingEvaluation): Decision {
+    let decision = this.#byBilling.get(billing);
+    if (!decision) {
+      const base = this.fromPlan(billing.plan);
+      const cause = billing.cause === 'GRACE_PERIOD' && base.cause === 'IN_PLAN' ? 'GRACE_PERIOD' : base.cause;
+      decision = this.#build(base.value, base.source, cause, billing.plan, base.definedBy, undefined, billing);
+      this.#byBilling.set(billing, decision);
+    }
+    return decision;
+  }
+
   #planDecision(planKey: string): Decision {
     const { feature } = this;
     const plan = this.snapshot.plans.get(planKey);
@@ -186,12 +254,28 @@ class FeatureDecisions {
     return this.#build(given.value, 'plan', cause, planKey, given.definedBy, undefined);
   }
 
-  #build(value: FeatureValue, source: DecisionSource, cause: DecisionCause, plan: string | undefined, definedBy: string | undefined, override: OverrideState | undefined): Decision {
+  #build(
+    value: FeatureValue,
+    source: DecisionSource,
+    cause: DecisionCause,
+    plan: string | undefined,
+    definedBy: string | undefined,
+    override: OverrideState | undefined,
+    billing?: BillingEvaluation,
+  ): Decision {
     const { feature } = this;
     const policyVersion = this.snapshot.version;
     const metadata: Record<string, string | number | boolean> = { source, cause, policyVersion };
     if (plan !== undefined) metadata.plan = plan;
     if (definedBy !== undefined) metadata.definedBy = definedBy;
+    if (billing) {
+      metadata.billing = billing.cause;
+      if (billing.trialEndsAt) metadata.trialEndsAt = billing.trialEndsAt;
+      if (billing.graceEndsAt) metadata.graceEndsAt = billing.graceEndsAt;
+      if (billing.endsAt) metadata.planEndsAt = billing.endsAt;
+      // Caches (the gate's) keep this decision only until billing may decide otherwise.
+      if (billing.validUntil !== null) metadata.billingValidUntil = new Date(billing.validUntil).toISOString();
+    }
     if (override) {
       metadata.overrideReason = override.reason;
       metadata.overrideActor = override.actor;
@@ -212,6 +296,7 @@ class FeatureDecisions {
       definedBy,
       override,
       policyVersion,
+      billing,
       metadata: flagMetadata,
       resolution: Object.freeze({ value, variant, reason, flagMetadata }),
     });

@@ -26,6 +26,21 @@ export interface PolicySource {
   off(event: 'change', listener: (snapshot: PolicySnapshot, previous: PolicySnapshot) => void): unknown;
 }
 
+/**
+ * Reads a meter's usage for a decision already made (usage/meters.ts): a meter evaluates as
+ * its remaining units (number) or whether any remain (boolean).
+ */
+export type MeterUsageReader = (tenantId: string, decision: Decision) => Promise<MeterUsage>;
+
+/** What a meter evaluation reports: remaining is the value; the rest goes into flag metadata. */
+export interface MeterUsage {
+  readonly limit: number | 'unlimited';
+  readonly used: number;
+  readonly remaining: number | 'unlimited';
+  readonly resetsAt: string | null;
+  readonly unit: string;
+}
+
 export interface EntitleProviderOptions {
   readonly policy: PolicySource;
   readonly tenants: TenantDirectory;
@@ -38,6 +53,8 @@ export interface EntitleProviderOptions {
    * (reason STALE); after that every evaluation fails, and the gate fails closed. Default 60 s.
    */
   readonly staleBoundMs?: number;
+  /** Usage of meters; without it a meter evaluates as its allowance with nothing used. */
+  readonly meters?: MeterUsageReader;
   /** Told of every decision made (metrics): the feature and the resolution's source and cause. */
   readonly onDecision?: (decision: { readonly feature: string; readonly source: string; readonly cause: string }) => void;
 }
@@ -60,6 +77,7 @@ export class EntitleProvider implements Provider {
   readonly #clock: () => number;
   readonly #releases: ReleaseSwitch | undefined;
   readonly #staleBoundMs: number;
+  readonly #meters: MeterUsageReader | undefined;
   readonly #onDecision: EntitleProviderOptions['onDecision'];
   #stopReleases: (() => void) | undefined;
 
@@ -69,6 +87,7 @@ export class EntitleProvider implements Provider {
     this.#clock = options.clock ?? Date.now;
     this.#releases = options.releases;
     this.#staleBoundMs = options.staleBoundMs ?? DEFAULT_STALE_BOUND_MS;
+    this.#meters = options.meters;
     this.#onDecision = options.onDecision;
   }
 
@@ -114,6 +133,7 @@ export class EntitleProvider implements Provider {
   /** `resolve` as a promise, rejected with its error: cheaper than an async method on the hot path. */
   #answer(flagKey: string, type: FeatureType, context: EvaluationContext): Promise<ResolutionDetails<FeatureValue>> {
     try {
+      if (this.#policy.snapshot.features.get(flagKey)?.type === 'meter') return this.#meterAnswer(flagKey, type, context);
       return Promise.resolve(this.resolve(flagKey, type, context));
     } catch (error) {
       return Promise.reject(error);
@@ -150,6 +170,31 @@ export class EntitleProvider implements Provider {
       throw new GeneralError(`the store has been out of reach for more than ${Math.round(this.#staleBoundMs / 1000)} s: no decision is trusted (fail closed)`);
     }
     return staleOf(resolution);
+  }
+
+  /**
+   * A meter as a number (remaining units; unlimited as Number.MAX_SAFE_INTEGER) or a boolean
+   * (whether any remain), with limit, used and resetsAt in the flag metadata. Usage changes with
+   * every consume, so this is read from the store on each evaluation.
+   */
+  async #meterAnswer(flagKey: string, type: FeatureType, context: EvaluationContext): Promise<ResolutionDetails<FeatureValue>> {
+    if (type !== 'number' && type !== 'boolean') throw new TypeMismatchError(`feature "${flagKey}" is a meter: evaluate it as a number (remaining) or a boolean (any remaining)`);
+    const tenantId = context[TENANT_CONTEXT_KEY];
+    if (typeof tenantId !== 'string' || tenantId.length === 0) {
+      throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
+    }
+    const decision = decideNow(this.#policy.snapshot, this.#tenants.get(tenantId), flagKey, this.#clock);
+    if (!decision) throw new FlagNotFoundError(`feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`);
+    const staleSince = this.#tenants.staleSince;
+    if (staleSince !== undefined) throw new GeneralError('the store is out of reach: usage cannot be read (fail closed)');
+    const allowance = decision.value;
+    const usage: MeterUsage =
+      this.#meters && decision.cause !== 'UNKNOWN_TENANT'
+        ? await this.#meters(tenantId, decision)
+        : { limit: allowance === 'unlimited' ? 'unlimited' : Number(allowance), used: 0, remaining: allowance === 'unlimited' ? 'unlimited' : Number(allowance), resetsAt: null, unit: decision.feature.meter?.unit ?? '' };
+    const remaining = usage.remaining === 'unlimited' ? Number.MAX_SAFE_INTEGER : usage.remaining;
+    const flagMetadata = { ...decision.metadata, limit: usage.limit, used: usage.used, remaining: usage.remaining, unit: usage.unit, ...(usage.resetsAt ? { resetsAt: usage.resetsAt } : {}) };
+    return { value: type === 'number' ? remaining : remaining > 0, variant: decision.variant, reason: decision.reason, flagMetadata };
   }
 
   #onStale = (since: number): void => {

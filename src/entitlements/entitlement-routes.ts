@@ -7,6 +7,7 @@ import { AUTH_ERRORS, ErrorBody, FeatureValueSchema } from '../http/schemas.js';
 import { principalOf } from '../auth/principal.js';
 import { FeatureNotFoundError, InvalidInputError } from '../errors.js';
 import type { PolicySnapshot } from '../policy/types.js';
+import type { TenantPlan } from './decide.js';
 import { upgradeAdvice } from './explain.js';
 import { allowedCount, fitsLimit } from './limits.js';
 
@@ -16,8 +17,8 @@ export type UsageCounter = (tenantId: string) => Promise<number>;
 export interface EntitlementRoutesOptions {
   /** The policy in force. */
   readonly policy: () => PolicySnapshot;
-  /** A tenant's plan, from the tenant directory. */
-  readonly planOf: (tenantId: string) => string | undefined;
+  /** A tenant's plan now, and what billing made of it, from the tenant directory. */
+  readonly planOf: (tenantId: string) => TenantPlan | undefined;
   /** The limits the server can count itself, by feature key. */
   readonly counters: Readonly<Record<string, UsageCounter>>;
 }
@@ -39,11 +40,26 @@ const FeatureEntry = Type.Object({
   cause: Type.Union([Type.String(), Type.Null()], { description: 'IN_PLAN, NOT_IN_PLAN, GRANTED_BY_OVERRIDE, REVOKED_BY_OVERRIDE, NOT_RELEASED, DEFAULT…, or an evaluation error code' }),
   requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when off: the lowest plan that has it; null when no upgrade would help (an override or a release toggle decides)' })),
   message: Type.Optional(Type.String({ description: "when off and an upgrade would help: the feature's upgrade message" })),
+  limit: Type.Optional(Type.Union([Type.Integer(), Type.Literal('unlimited')], { description: "meters: the period's allowance (the value is what remains)" })),
+  used: Type.Optional(Type.Integer({ description: 'meters: units consumed in the period' })),
+  remaining: Type.Optional(Type.Union([Type.Integer(), Type.Literal('unlimited')], { description: 'meters: units that can still be consumed' })),
+  unit: Type.Optional(Type.String({ description: 'meters: the unit, e.g. SMS' })),
+  resetsAt: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'meters: when the allowance starts afresh; null for a lifetime allowance' })),
 });
+
 
 const EntitlementsBody = Type.Object({
   tenant: Type.String(),
   plan: Type.Union([Type.String(), Type.Null()]),
+  billing: Type.Optional(
+    Type.Object(
+      { cause: Type.String({ description: 'ACTIVE, TRIAL, CANCELING, GRACE_PERIOD or ENDED' }), status: Type.String({ description: "the deciding subscription's status" }) },
+      { description: 'present when billing decides the plan' },
+    ),
+  ),
+  trial: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'trialing: the trial ends at endsAt' })),
+  gracePeriod: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'a payment failed: the plan stays until endsAt unless it is paid' })),
+  planEndsAt: Type.Optional(Type.String({ format: 'date-time', description: 'canceled at period end: the plan ends then' })),
   policyVersion: Type.String(),
   features: Type.Record(Type.String(), FeatureEntry, { description: 'by feature key, in policy order' }),
 });
@@ -83,9 +99,21 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
           enabled: granted,
           cause,
           ...(advice ? { requiredPlan: advice.requiredPlan, ...(advice.upgradeMessage !== undefined ? { message: advice.upgradeMessage } : {}) } : {}),
+          ...(entitlement.meter ?? {}),
         };
       }
-      return { tenant: principal.tenantId, plan: planOf(principal.tenantId) ?? null, policyVersion: policy.version, features };
+      const current = planOf(principal.tenantId);
+      const billed = current?.billing;
+      return {
+        tenant: principal.tenantId,
+        plan: current?.plan ?? null,
+        ...(billed ? { billing: { cause: billed.cause, status: billed.status } } : {}),
+        ...(billed?.trialEndsAt ? { trial: { endsAt: billed.trialEndsAt } } : {}),
+        ...(billed?.graceEndsAt ? { gracePeriod: { endsAt: billed.graceEndsAt } } : {}),
+        ...(billed?.endsAt ? { planEndsAt: billed.endsAt } : {}),
+        policyVersion: policy.version,
+        features,
+      };
     },
   );
 

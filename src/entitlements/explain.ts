@@ -32,6 +32,12 @@ export interface Explanation {
   readonly definedBy: string | null;
   readonly policyVersion: string;
   readonly override: { value: FeatureValue; reason: string; actor: string; expiresAt: string | null; version: number } | null;
+  /** Billing decides the tenant's plan: why (ACTIVE, TRIAL, CANCELING, GRACE_PERIOD, ENDED) and the subscription status. */
+  readonly billing?: { readonly cause: string; readonly status: string };
+  /** Trialing: when the trial ends. */
+  readonly trial?: { readonly endsAt: string };
+  /** A payment failed: the plan stays until the grace period ends, unless it is paid. */
+  readonly gracePeriod?: { readonly endsAt: string };
   /** The release toggle holding an entitled tenant back, and the value it is entitled to. */
   readonly release?: { readonly toggle: string; readonly entitledValue: FeatureValue };
   /** When the feature is not granted: the lowest plan that grants it (null when no upgrade would help) and the upgrade message. */
@@ -65,8 +71,18 @@ export function explain(tenantId: string, decision: Decision, heldBackBy?: strin
     override: override
       ? { value: override.value, reason: override.reason, actor: override.actor, expiresAt: override.expiresAt, version: override.version }
       : null,
+    ...billingFields(decision),
     ...(heldBackBy === undefined ? {} : { release: { toggle: heldBackBy, entitledValue: decision.value } }),
     ...(granted ? {} : upgradeAdvice(feature, cause)),
+  };
+}
+
+function billingFields({ billing }: Decision): Pick<Explanation, 'billing' | 'trial' | 'gracePeriod'> {
+  if (!billing) return {};
+  return {
+    billing: { cause: billing.cause, status: billing.status },
+    ...(billing.trialEndsAt ? { trial: { endsAt: billing.trialEndsAt } } : {}),
+    ...(billing.graceEndsAt ? { gracePeriod: { endsAt: billing.graceEndsAt } } : {}),
   };
 }
 
@@ -77,6 +93,10 @@ export function explainText(explanation: Explanation): string {
     `  variant ${explanation.variant}, reason ${explanation.reason}, source ${explanation.source}, cause ${explanation.cause}`,
     `  plan ${explanation.plan ?? '-'}${explanation.definedBy && explanation.definedBy !== explanation.plan ? ` (value from ${explanation.definedBy})` : ''}, policy ${explanation.policyVersion}`,
   ];
+  if (explanation.billing) {
+    const until = explanation.trial ? `, trial ends ${explanation.trial.endsAt}` : explanation.gracePeriod ? `, grace period ends ${explanation.gracePeriod.endsAt}` : '';
+    lines.push(`  billing: ${explanation.billing.cause} (subscription ${explanation.billing.status}${until})`);
+  }
   if (explanation.release) lines.push(`  held back by release toggle ${explanation.release.toggle} (entitled to ${JSON.stringify(explanation.release.entitledValue)})`);
   if (explanation.override) {
     const o = explanation.override;

@@ -2,10 +2,11 @@
 // request like code ("revokes can_use_webhooks from 37 tenants on plan pro").
 //
 // A restriction counts as a revocation: losing a feature, and a numeric limit going down while
-// staying above zero ("lowered", e.g. max_connected_calendars 6 → 1). A string value moving to
+// staying above zero ("lowered", e.g. max_connected_calendars 6 → 1), and a meter's allowance
+// going down (sms_reminders_per_month unlimited → 5000, or 500 → 100). A string value moving to
 // another allowed value is only "changed": the policy format gives string values no order.
 
-import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
+import { UNLIMITED, type FeatureValue, type PolicySnapshot } from '../policy/types.js';
 import { decide, type Decision, type TenantState } from './decide.js';
 
 /** One kind of change for one feature, counted per plan. */
@@ -49,8 +50,20 @@ function kindOf(before: Decision | undefined, after: Decision | undefined): Kind
   if (wasGranted && !isGranted) return 'revoked';
   if (!wasGranted && isGranted) return 'granted';
   if (before?.value === after?.value) return undefined;
-  if (wasGranted && typeof before?.value === 'number' && typeof after?.value === 'number' && after.value < before.value) return 'lowered';
+  if (wasGranted && before && after && isLower(after, before)) return 'lowered';
   return 'changed';
+}
+
+/** A lower numeric limit, or a lower meter allowance (`unlimited` above every number). */
+function isLower(after: Decision, before: Decision): boolean {
+  const rank = (decision: Decision): number | undefined => {
+    const { value } = decision;
+    if (decision.feature.type === 'meter' && value === UNLIMITED) return Number.POSITIVE_INFINITY;
+    return typeof value === 'number' ? value : undefined;
+  };
+  const was = rank(before);
+  const is = rank(after);
+  return was !== undefined && is !== undefined && is < was;
 }
 
 export function policyImpact(

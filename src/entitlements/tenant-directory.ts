@@ -40,7 +40,8 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
       ? NO_OVERRIDES
       : new Map(snapshot.overrides.map((override) => [override.feature, Object.freeze({ ...override, expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt) })]));
   const { id, name, plan } = snapshot.tenant;
-  return Object.freeze({ id, name, plan: internPlan(plan), overrides });
+  const billing = snapshot.billing ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) }) : undefined;
+  return Object.freeze({ id, name, plan: internPlan(plan), overrides, ...(billing ? { billing } : {}) });
 }
 
 const NO_OVERRIDES: ReadonlyMap<string, OverrideState> = new Map();
@@ -205,7 +206,7 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
       const after = byId.get(id);
       if (after) this.#tenants.set(id, after);
       else this.#tenants.delete(id);
-      if (!before || !after || before.plan !== after.plan) all = true;
+      if (!before || !after || before.plan !== after.plan || before.billing !== after.billing) all = true;
       else features = new Set([...features, ...changedOverrides(before, after)]);
     }
     this.#cursor = changes.cursor;

@@ -1,8 +1,8 @@
 // Decisions the gate has already made, so a gated request costs a few map lookups instead of an
 // OpenFeature evaluation. Exact, not approximate: the whole cache is dropped on every provider
 // ConfigurationChanged event (policy reload, tenant or override write — emitted before the
-// write returns — or a release toggle change), and an entry built on an expiring override is
-// used only until that override expires.
+// write returns — or a release toggle change), and an entry built on an expiring override or a
+// billing grace period is used only until that expiry.
 
 import type { EvaluationDetails, FlagValue } from '@openfeature/server-sdk';
 
@@ -107,10 +107,16 @@ export class DecisionCache {
   }
 }
 
-/** Until the override behind a decision expires; forever otherwise (until invalidated). */
+/**
+ * Until the override behind a decision expires, or billing may decide otherwise (a grace period
+ * or a paid period ends); forever otherwise (until invalidated).
+ */
 export function validUntil(details: EvaluationDetails<FlagValue>): number {
-  const expires = details.flagMetadata.overrideExpiresAt;
-  if (typeof expires !== 'string') return Number.POSITIVE_INFINITY;
-  const ms = Date.parse(expires);
+  return Math.min(timeOf(details.flagMetadata.overrideExpiresAt), timeOf(details.flagMetadata.billingValidUntil));
+}
+
+function timeOf(value: unknown): number {
+  if (typeof value !== 'string') return Number.POSITIVE_INFINITY;
+  const ms = Date.parse(value);
   return Number.isNaN(ms) ? 0 : ms;
 }

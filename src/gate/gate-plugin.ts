@@ -12,10 +12,16 @@ import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { featureNotAvailable } from './feature-denial.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { DecisionCache, DecisionKey } from './decision-cache.js';
-import { EntitlementReader, evaluationContext, type RequestEntitlements } from './request-entitlements.js';
+import { EntitlementReader, evaluationContext, type ConsumeForPrincipal, type RequestEntitlements } from './request-entitlements.js';
 
-/** What a route declares: a feature key, or a feature that applies only when `when` says so. */
-export type FeatureRequirement = string | { readonly key: string; readonly when: (request: FastifyRequest) => boolean };
+/**
+ * What a route declares: a feature key, a feature that applies only when `when` says so, or a
+ * meter to consume from before the handler runs (see meter-gate.ts).
+ */
+export type FeatureRequirement =
+  | string
+  | { readonly key: string; readonly when: (request: FastifyRequest) => boolean }
+  | { readonly key: string; readonly consume: number };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -42,6 +48,8 @@ export interface GatePluginOptions {
   readonly features: () => ReadonlyMap<string, FeatureDefinition>;
   /** Caches decisions; without it every check evaluates through the client. */
   readonly cache?: DecisionCache;
+  /** Consumes meters for `request.entitlements.consume`. */
+  readonly consume?: ConsumeForPrincipal;
   /** Called for every denial (401, 403, 503) before the response goes out. */
   readonly onDenied?: (request: FastifyRequest, denial: GateDenial) => Promise<void> | void;
 }
@@ -65,7 +73,9 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     if (!principal) return deny(request, key, new AuthRequiredError(), 'UNAUTHENTICATED');
     let details: EvaluationDetails<boolean>;
     try {
-      details = await cached('boolean', key, principal, () => client.getBooleanDetails(key, false, evaluationContext(principal)));
+      const evaluate = () => client.getBooleanDetails(key, false, evaluationContext(principal));
+      // A meter's answer changes with every consume: never from the cache.
+      details = feature(key)?.type === 'meter' ? await evaluate() : await cached('boolean', key, principal, evaluate);
     } catch {
       return deny(request, key, new EntitlementUnavailableError(), 'EVALUATION_FAILED');
     }
@@ -97,6 +107,8 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     const key = typeof requirement === 'string' ? requirement : requirement.key;
     if (typeof key !== 'string' || key === '') throw new TypeError(`route ${route.url}: config.feature should name a feature`);
     if (!feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
+    // A meter to consume from: the meter gate's (it consumes, and gives back when the handler fails).
+    if (typeof requirement === 'object' && 'consume' in requirement) return;
     if (typeof requirement === 'string') {
       // onRequest: the cheapest place, before the body is even parsed.
       route.onRequest = [...toArray(route.onRequest), gate(key)];
@@ -112,7 +124,7 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
   });
 
   // One view per request, made on first use: a request that reads no entitlement pays nothing.
-  const reader = new EntitlementReader({ client, features: options.features, ...(cache ? { cache } : {}) });
+  const reader = new EntitlementReader({ client, features: options.features, ...(cache ? { cache } : {}), ...(options.consume ? { consume: options.consume } : {}) });
   const views = new WeakMap<FastifyRequest, RequestEntitlements>();
   fastify.decorateRequest('entitlements', {
     getter(this: FastifyRequest): RequestEntitlements {

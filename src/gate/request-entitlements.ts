@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { isGranted } from '../policy/compile.js';
 import type { FeatureDefinition, FeatureType, FeatureValue } from '../policy/types.js';
+import type { MeterUsage } from '../entitlements/entitle-provider.js';
 import { validUntil, type DecisionCache } from './decision-cache.js';
 
 /** One feature, decided for the caller's tenant. */
@@ -24,7 +25,19 @@ export interface Entitlement {
   readonly variant: string | undefined;
   /** Set when no decision could be made: the value is then the closed side. */
   readonly errorCode: string | undefined;
+  /** For a meter (whose value is its remaining units): the period's limit, usage and when it resets. */
+  readonly meter?: MeterUsage;
 }
+
+/** What a handler's consume answers: granted or not, and the meter's state after it. */
+export interface ConsumeResult {
+  readonly granted: boolean;
+  /** The answer as the usage API gives it (limit, used, remaining, resetsAt; on a refusal the upgrade advice). */
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/** Consumes units of a meter for a principal's tenant (usage/meters.ts, narrowed). */
+export type ConsumeForPrincipal = (principal: Principal, feature: string, amount: number, options: { readonly idempotencyKey?: string | undefined }) => Promise<ConsumeResult>;
 
 /** `request.entitlements`: reads for the authenticated caller; each throws 401 without one. */
 export interface RequestEntitlements {
@@ -40,6 +53,11 @@ export interface RequestEntitlements {
   limit(key: string): Promise<number>;
   /** Every feature of the policy, in policy order, decided for the caller's tenant. */
   all(): Promise<readonly Entitlement[]>;
+  /**
+   * Consumes `amount` units of a meter for the caller's tenant, atomically: granted only while
+   * the allowance (then top-ups) covers it. The same `idempotencyKey` within 24 hours counts once.
+   */
+  consume(feature: string, amount: number, options?: { readonly idempotencyKey?: string }): Promise<ConsumeResult>;
 }
 
 export interface EntitlementReaderOptions {
@@ -47,6 +65,8 @@ export interface EntitlementReaderOptions {
   /** The features of the policy in force, in policy order. */
   readonly features: () => ReadonlyMap<string, FeatureDefinition>;
   readonly cache?: DecisionCache;
+  /** Consumes meters; without it `consume` fails with 503. */
+  readonly consume?: ConsumeForPrincipal;
 }
 
 /** Every feature decided for one tenant and user, while nothing it depends on has changed. */
@@ -66,7 +86,7 @@ export function evaluationContext(principal: Principal): { tenantId: string; tar
   return { tenantId: principal.tenantId, targetingKey: principal.userId };
 }
 
-const CLOSED: Readonly<Record<FeatureType, FeatureValue>> = { boolean: false, number: 0, string: '' };
+const CLOSED: Readonly<Record<FeatureType, FeatureValue>> = { boolean: false, number: 0, string: '', meter: 0 };
 
 /**
  * Decides features for principals. One per app; `forRequest` gives the per-request view, which
@@ -110,6 +130,8 @@ export class EntitlementReader {
     if (cache.generation !== generation) return;
     let until = Number.POSITIVE_INFINITY;
     for (const entitlement of entitlements) {
+      // A meter is never cached (its usage changes with every consume): no set is kept with one.
+      if (entitlement.type === 'meter') return;
       const details = cache.peek({ type: entitlement.type, feature: entitlement.feature, tenantId: principal.tenantId, userId: principal.userId });
       if (details === undefined) return;
       until = Math.min(until, validUntil(details));
@@ -131,11 +153,14 @@ export class EntitlementReader {
     const type = this.#options.features().get(key)?.type ?? 'boolean';
     const context = evaluationContext(principal);
     const { client, cache } = this.#options;
+    // A meter evaluates as a number: its remaining units.
     const evaluate = (): Promise<EvaluationDetails<FlagValue>> =>
-      type === 'number' ? client.getNumberDetails(key, 0, context) : type === 'string' ? client.getStringDetails(key, '', context) : client.getBooleanDetails(key, false, context);
+      type === 'number' || type === 'meter' ? client.getNumberDetails(key, 0, context) : type === 'string' ? client.getStringDetails(key, '', context) : client.getBooleanDetails(key, false, context);
     let details: EvaluationDetails<FlagValue>;
     try {
-      details = cache && cached ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
+      // Usage changes with every consume: a meter is never answered from the cache (nor kept in a
+      // decision set, which holds only cached decisions: a policy with meters reads them afresh).
+      details = cache && cached && type !== 'meter' ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
     } catch {
       // The SDK does not throw from get*Details; should a hook do so, it is still no decision.
       return closed(key, type, 'GENERAL');
@@ -151,6 +176,7 @@ export class EntitlementReader {
       source: stringOrUndefined(details.flagMetadata.source),
       variant: details.variant,
       errorCode: undefined,
+      ...(type === 'meter' ? { meter: meterUsageOf(details.flagMetadata) } : {}),
     };
   }
 
@@ -180,6 +206,13 @@ export class EntitlementReader {
         return typeof value === 'number' ? value : 0;
       },
       all: () => (principal ? this.all(principal) : Promise.reject(new AuthRequiredError())),
+      consume: async (feature, amount, options = {}) => {
+        if (!principal) throw new AuthRequiredError();
+        if (!this.#options.consume) throw new EntitlementUnavailableError();
+        // A consume changes what a later read in this request must see.
+        memo.delete(feature);
+        return this.#options.consume(principal, feature, amount, options);
+      },
     };
   }
 }
@@ -190,4 +223,15 @@ function closed(feature: string, type: FeatureType, errorCode: string): Entitlem
 
 function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+function meterUsageOf(metadata: Readonly<Record<string, unknown>>): MeterUsage {
+  const count = (value: unknown): number | 'unlimited' => (value === 'unlimited' ? 'unlimited' : typeof value === 'number' ? value : 0);
+  return {
+    limit: count(metadata.limit),
+    used: typeof metadata.used === 'number' ? metadata.used : 0,
+    remaining: count(metadata.remaining),
+    resetsAt: typeof metadata.resetsAt === 'string' ? metadata.resetsAt : null,
+    unit: typeof metadata.unit === 'string' ? metadata.unit : '',
+  };
 }

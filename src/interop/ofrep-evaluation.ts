@@ -48,7 +48,8 @@ export async function evaluate(deps: OfrepEvaluator, key: string, context: Evalu
     const resolution: ResolutionDetails<FeatureValue> =
       feature.type === 'boolean'
         ? await provider.resolveBooleanEvaluation(key, false, context)
-        : feature.type === 'number'
+        : // A meter is a number: its remaining units, with limit, used and resetsAt in the metadata.
+          feature.type === 'number' || feature.type === 'meter'
           ? await provider.resolveNumberEvaluation(key, 0, context)
           : await provider.resolveStringEvaluation(key, '', context);
     const metadata: Record<string, string | number | boolean> = { ...resolution.flagMetadata };

@@ -5,7 +5,7 @@
 // that have it. Number and string features have no Unleash equivalent and are left out (use
 // OFREP for them).
 
-import { decide, type TenantState } from '../entitlements/decide.js';
+import { billingOf, decide, type TenantState } from '../entitlements/decide.js';
 import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import type { PolicySnapshot } from '../policy/types.js';
 
@@ -36,7 +36,7 @@ const tenantConstraint = (operator: 'IN' | 'NOT_IN', values: string[]): Constrai
 /**
  * Builds the payload at time `now`: every tenant gets exactly the provider's decision, release
  * toggles included (evaluated per tenant, without a user). Also returns when it stops being
- * right (the next override expiry), so a cache can rebuild it then; a release toggle change
+ * right (the next override expiry or billing change in time), so a cache can rebuild it then; a release toggle change
  * must invalidate it too.
  */
 export function buildUnleashPayload(
@@ -55,6 +55,9 @@ export function buildUnleashPayload(
     for (const override of tenant.overrides.values()) {
       if (override.expiresAtMs !== null && override.expiresAtMs > now) validUntil = Math.min(validUntil, override.expiresAtMs);
     }
+    // A grace period or a paid period ending changes the tenant's plan then, with no write.
+    const billingUntil = tenant.billing ? billingOf(policy, tenant.billing, now)?.validUntil : undefined;
+    if (billingUntil !== undefined && billingUntil !== null) validUntil = Math.min(validUntil, billingUntil);
   }
   const segmentIds = new Map<string, number>();
   const segments = [...byPlan].map(([plan, ids], index) => {

@@ -54,10 +54,39 @@ export class EntitleMetrics {
     help: 'Policy reloads refused because the new policy was invalid (the previous one stays in force)',
     registers: [this.registry],
   });
+  readonly billingEvents = new Counter({
+    name: 'entitle_billing_events_total',
+    help: 'Billing webhook events handled, by type and outcome (applied, unchanged, stale, duplicate, unmapped_price, unlinked_customer, …)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly billingUnmappedPrices = new Counter({
+    name: 'entitle_billing_unmapped_prices_total',
+    help: 'Billing events naming a price no plan maps (audited as billing.unmapped_price; nothing changed)',
+    registers: [this.registry],
+  });
   readonly calendarProviderErrors = new Counter({
     name: 'entitle_calendar_provider_errors_total',
     help: 'Failed calls to a calendar provider, by provider and error code',
     labelNames: ['provider', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly usageConsumes = new Counter({
+    name: 'entitle_usage_consumes_total',
+    help: 'Consumes of meters, by feature and outcome (granted, refused)',
+    labelNames: ['feature', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly usageUnits = new Counter({
+    name: 'entitle_usage_units_consumed_total',
+    help: 'Units of meters consumed (granted consumes), by feature',
+    labelNames: ['feature'] as const,
+    registers: [this.registry],
+  });
+  readonly usageThresholds = new Counter({
+    name: 'entitle_usage_threshold_crossings_total',
+    help: "First crossings of 80 % and 100 % of a meter's allowance in a period, by feature and threshold",
+    labelNames: ['feature', 'threshold'] as const,
     registers: [this.registry],
   });
   /** Holders of audit rows not yet written (the denial backlog, the read-audit batch). */

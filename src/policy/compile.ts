@@ -2,8 +2,12 @@
 
 import { createHash } from 'node:crypto';
 import { FrozenMap } from './frozen-map.js';
+import { UNLIMITED } from './types.js';
 import type { PolicyEntries } from './validate.js';
 import type {
+  BillingPolicy,
+  BillingProviderName,
+  BillingSettingsSpec,
   FeatureDefinition,
   FeatureSpec,
   FeatureType,
@@ -14,9 +18,10 @@ import type {
   PolicySnapshot,
 } from './types.js';
 
-/** Whether a value gives a tenant the feature: `true`, a positive number, a non-empty string. */
+/** Whether a value gives a tenant the feature: `true`, a positive number, a non-empty string, a meter allowance above 0. */
 export function isGranted(type: FeatureType, value: FeatureValue): boolean {
   if (type === 'boolean') return value === true;
+  if (type === 'meter') return value === UNLIMITED || (typeof value === 'number' && value > 0);
   if (type === 'number') return typeof value === 'number' && value > 0;
   return typeof value === 'string' && value.length > 0;
 }
@@ -29,7 +34,8 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
 export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
   const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
-  const version = contentVersion(featureSpecs, planSpecs);
+  const billingSpec = merged.billing?.spec as unknown as BillingSettingsSpec | undefined;
+  const version = contentVersion(featureSpecs, planSpecs, billingSpec);
 
   const plans = new Map<string, PlanDefinition>();
   const planSpecByKey = new Map(planSpecs);
@@ -74,6 +80,7 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
         upgradeMessage: spec.upgradeMessage,
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
+        meter: spec.type === 'meter' && spec.unit !== undefined && spec.period !== undefined ? Object.freeze({ unit: spec.unit, period: spec.period, reset: spec.reset ?? 'calendar' }) : undefined,
         requiredPlan,
         ...(spec.integer === true ? { integer: true as const } : {}),
         ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
@@ -83,7 +90,18 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   }
 
   const files = [...new Set([...merged.features, ...merged.plans].map((entry) => entry.file.file))];
-  return Object.freeze({ version, features: new FrozenMap(features), plans: new FrozenMap(plans), files: Object.freeze(files) });
+  const billing = billingSpec ? compileBilling(billingSpec, planSpecs) : undefined;
+  return Object.freeze({ version, features: new FrozenMap(features), plans: new FrozenMap(plans), files: Object.freeze(files), billing });
+}
+
+/** Default days a past_due subscription keeps its plan. */
+export const DEFAULT_GRACE_PERIOD_DAYS = 7;
+
+function compileBilling(spec: BillingSettingsSpec, plans: readonly (readonly [string, PlanSpec])[]): BillingPolicy {
+  const stripe = new Map<string, string>();
+  for (const [key, plan] of plans) for (const price of plan.billing?.stripe?.prices ?? []) stripe.set(price, key);
+  const prices = new Map<BillingProviderName, ReadonlyMap<string, string>>([['stripe', new FrozenMap(stripe)]]);
+  return Object.freeze({ fallbackPlan: spec.fallbackPlan, gracePeriodDays: spec.gracePeriodDays ?? DEFAULT_GRACE_PERIOD_DAYS, prices: new FrozenMap(prices) });
 }
 
 function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string[] {
@@ -97,8 +115,10 @@ function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string
   return chain;
 }
 
-function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[]): string {
-  return createHash('sha256').update(JSON.stringify({ features, plans })).digest('hex').slice(0, 16);
+function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[], billing: BillingSettingsSpec | undefined): string {
+  // Without a billing section the version is what it was before billing existed.
+  const content = billing === undefined ? { features, plans } : { features, plans, billing };
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 
 function titleCase(key: string): string {

@@ -62,7 +62,8 @@ function check(files: readonly PolicyFile[], loadIssues: readonly PolicyIssue[],
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
   // Only keys and specs: plain data that crosses a thread boundary (the parsed documents stay behind).
   const plain = ({ key, spec, file }: PolicyEntry<Record<string, unknown>>) => ({ key, spec, file: { file: file.file } });
-  return { ok: true, entries: { features: semantic.merged.features.map(plain), plans: semantic.merged.plans.map(plain) } };
+  const { billing } = semantic.merged;
+  return { ok: true, entries: { features: semantic.merged.features.map(plain), plans: semantic.merged.plans.map(plain), ...(billing ? { billing: plain(billing) } : {}) } };
 }
 
 /** Formats an issue the way compilers do, so editors and terminals can jump to it. */

@@ -1,10 +1,26 @@
 // The shapes of a policy: what the YAML files say, and the compiled snapshot decisions read.
 
-/** The value types a feature may have. */
-export type FeatureType = 'boolean' | 'number' | 'string';
+/** The value types a feature may have. A meter's value is its allowance per period. */
+export type FeatureType = 'boolean' | 'number' | 'string' | 'meter';
 
 /** A feature's value: what a plan, an override or a default gives. */
 export type FeatureValue = boolean | number | string;
+
+/** How often a meter's allowance starts afresh; `none`: a lifetime allowance. */
+export type MeterPeriod = 'hour' | 'day' | 'week' | 'month' | 'none';
+
+/** Where period boundaries fall: UTC calendar boundaries, or the tenant's billing cycle anchor (calendar until billing sync exists). */
+export type MeterReset = 'calendar' | 'billing';
+
+/** The allowance value that sets no limit. */
+export const UNLIMITED = 'unlimited';
+
+/** What makes a feature a meter: the unit shown to people and the period its allowance covers. */
+export interface MeterSpec {
+  readonly unit: string;
+  readonly period: MeterPeriod;
+  readonly reset: MeterReset;
+}
 
 /** Where in a policy file something stands (1-based line and column). */
 export interface SourcePosition {
@@ -30,6 +46,12 @@ export interface FeatureSpec {
   readonly values?: readonly string[];
   /** Release switch: the feature is on only when this Unleash toggle is on for the tenant too. */
   readonly rollout?: { readonly unleash: string };
+  /** For meters: the unit shown to people (e.g. "SMS"). */
+  readonly unit?: string;
+  /** For meters: how often the allowance starts afresh. */
+  readonly period?: MeterPeriod;
+  /** For meters: where period boundaries fall (default `calendar`). */
+  readonly reset?: MeterReset;
   /** Number features: whole numbers only. */
   readonly integer?: boolean;
   /** Number features: the bounds every value (default, plan, override) must keep. */
@@ -51,12 +73,33 @@ export interface PlanSpec {
   readonly description?: string;
   readonly extends?: string;
   readonly features?: Readonly<Record<string, FeatureValue>>;
+  /** The billing prices that put a tenant on this plan, by billing provider. */
+  readonly billing?: { readonly stripe?: { readonly prices: readonly string[] } };
+}
+
+/** The top-level `billing` section as written in a policy file. */
+export interface BillingSettingsSpec {
+  readonly fallbackPlan: string;
+  readonly gracePeriodDays?: number;
 }
 
 /** One policy file's content, as the JSON Schema allows it. */
 export interface PolicyFileContent {
   readonly features?: Readonly<Record<string, FeatureSpec>>;
   readonly plans?: Readonly<Record<string, PlanSpec>>;
+  readonly billing?: BillingSettingsSpec;
+}
+
+/** The billing systems a plan can name prices of. Only Stripe is built. */
+export type BillingProviderName = 'stripe';
+
+/** How billing drives plans, compiled: present when the policy has a `billing` section. */
+export interface BillingPolicy {
+  /** The plan of a billed tenant without a live subscription. */
+  readonly fallbackPlan: string;
+  readonly gracePeriodDays: number;
+  /** Price (lookup key or id) → plan, per billing provider. */
+  readonly prices: ReadonlyMap<BillingProviderName, ReadonlyMap<string, string>>;
 }
 
 /** A feature in a compiled snapshot. */
@@ -69,6 +112,8 @@ export interface FeatureDefinition {
   readonly upgradeMessage: string;
   readonly values: readonly string[] | undefined;
   readonly rollout: { readonly unleash: string } | undefined;
+  /** For meters (type `meter`): unit, period and reset; undefined for every other type. */
+  readonly meter: MeterSpec | undefined;
   /** The lowest plan (in declaration order) that grants the feature, if any. */
   readonly requiredPlan: string | undefined;
   /** Number features that declare them: whole numbers only, and bounds (present only when declared). */
@@ -107,4 +152,6 @@ export interface PolicySnapshot {
   readonly plans: ReadonlyMap<string, PlanDefinition>;
   /** The files the policy was read from, in load order. */
   readonly files: readonly string[];
+  /** How billing drives plans; undefined when the policy has no `billing` section. */
+  readonly billing: BillingPolicy | undefined;
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
-import type { FeatureType, PolicyIssue, SourcePosition, ValueConstraints } from './types.js';
+import { UNLIMITED, type FeatureType, type PolicyIssue, type SourcePosition, type ValueConstraints } from './types.js';
 
 /** Where the published policy format lives: the same file editors use. */
 export const POLICY_SCHEMA_URL = new URL('../../policies/schema.json', import.meta.url);
@@ -20,12 +20,16 @@ export interface PolicyEntry<T> {
 export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+  /** The top-level `billing` section, from the one file that has it. */
+  readonly billing?: PolicyEntry<Record<string, unknown>>;
 }
 
 /** What compiling needs of a validated policy, as plain data: keys, specs and the files' names. */
 export interface PolicyEntries {
   readonly features: readonly PlainEntry[];
   readonly plans: readonly PlainEntry[];
+  /** The top-level `billing` section, when the policy has one. */
+  readonly billing?: PlainEntry;
 }
 
 interface PlainEntry {
@@ -46,9 +50,15 @@ function policySchema(): ValidateFunction {
   return compiledSchema;
 }
 
-const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'integer', 'minimum', 'maximum'];
+const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'integer', 'minimum', 'maximum', 'unit', 'period', 'reset'];
 const NUMBER_CONSTRAINTS = ['integer', 'minimum', 'maximum'] as const;
-const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features'];
+const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
+
+/** The largest allowance a meter may have: usage counts stay exact integers in both databases. */
+export const MAX_METER_ALLOWANCE = 1_000_000_000_000;
+const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features', 'billing'];
+const TOP_PROPERTIES = ['features', 'plans', 'billing'];
+const BILLING_PROPERTIES = ['fallbackPlan', 'gracePeriodDays'];
 
 /** Checks one file's shape against the JSON Schema. */
 export function validateFileSchema(file: PolicyFile): PolicyIssue[] {
@@ -86,7 +96,7 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
   switch (error.keyword) {
     case 'additionalProperties': {
       const property = String(params.additionalProperty);
-      const known = path.length === 0 ? ['features', 'plans'] : path[0] === 'features' ? FEATURE_PROPERTIES : PLAN_PROPERTIES;
+      const known = path.length === 0 ? TOP_PROPERTIES : path[0] === 'features' ? FEATURE_PROPERTIES : path[0] === 'billing' ? BILLING_PROPERTIES : PLAN_PROPERTIES;
       const hint = closest(property, known);
       return { ...where([...path, property], 'key'), message: `${label}unknown property "${property}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
     }
@@ -143,6 +153,12 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
     if (spec.values !== undefined && type !== undefined && type !== 'string') {
       issues.push({ ...positionOf(file, ['features', key, 'values'], 'key'), message: `features.${key}.values: only string features may list values` });
     }
+    if (type !== undefined && type !== 'meter') {
+      for (const property of METER_PROPERTIES) {
+        if (spec[property] === undefined) continue;
+        issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only meter features have a ${property}` });
+      }
+    }
     for (const property of NUMBER_CONSTRAINTS) {
       if (spec[property] !== undefined && type !== undefined && type !== 'number') {
         issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only number features may declare ${property}` });
@@ -181,7 +197,68 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
     }
   }
   issues.push(...extendsCycles(plans));
-  return { issues, merged: { features, plans } };
+  const billing = collectBilling(files, issues);
+  issues.push(...billingIssues(plans, billing, planKeys, checkReferences));
+  return { issues, merged: { features, plans, ...(billing ? { billing } : {}) } };
+}
+
+/** The one `billing` section of the policy; a second one is an issue. */
+function collectBilling(files: readonly PolicyFile[], issues: PolicyIssue[]): PolicyEntry<Record<string, unknown>> | undefined {
+  let found: PolicyEntry<Record<string, unknown>> | undefined;
+  for (const file of files) {
+    const content = file.content;
+    if (!isRecord(content) || !isRecord(content.billing)) continue;
+    if (found) {
+      const first = positionOf(found.file, ['billing'], 'key');
+      issues.push({ ...positionOf(file, ['billing'], 'key'), message: `billing: the billing section is already defined at ${first.file}:${first.line}:${first.column}` });
+      continue;
+    }
+    found = { key: 'billing', spec: content.billing, file };
+  }
+  return found;
+}
+
+/** A price maps to one plan only; the fallback plan exists; prices need a billing section. */
+function billingIssues(
+  plans: readonly PolicyEntry<Record<string, unknown>>[],
+  billing: PolicyEntry<Record<string, unknown>> | undefined,
+  planKeys: ReadonlySet<string>,
+  checkReferences: boolean,
+): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  const owners = new Map<string, { plan: string; file: PolicyFile; index: number }>();
+  let firstPriced: PolicyEntry<Record<string, unknown>> | undefined;
+  for (const entry of plans) {
+    const stripe = isRecord(entry.spec.billing) && isRecord(entry.spec.billing.stripe) ? entry.spec.billing.stripe : undefined;
+    if (!stripe || !Array.isArray(stripe.prices)) continue;
+    firstPriced ??= entry;
+    stripe.prices.forEach((price: unknown, index) => {
+      if (typeof price !== 'string') return;
+      const owner = owners.get(price);
+      if (!owner) {
+        owners.set(price, { plan: entry.key, file: entry.file, index });
+        return;
+      }
+      if (owner.plan === entry.key) return; // uniqueItems reports a repeat within one plan
+      const first = positionOf(owner.file, ['plans', owner.plan, 'billing', 'stripe', 'prices', owner.index]);
+      issues.push({
+        ...positionOf(entry.file, ['plans', entry.key, 'billing', 'stripe', 'prices', index]),
+        message: `plans.${entry.key}.billing.stripe.prices: price "${price}" already maps to plan "${owner.plan}" at ${first.file}:${first.line}:${first.column}; a price maps to one plan only`,
+      });
+    });
+  }
+  if (billing) {
+    const fallback = billing.spec.fallbackPlan;
+    if (checkReferences && typeof fallback === 'string' && !planKeys.has(fallback)) {
+      issues.push({ ...positionOf(billing.file, ['billing', 'fallbackPlan']), message: `billing.fallbackPlan: unknown plan "${fallback}"${hintFor(fallback, planKeys)}` });
+    }
+  } else if (firstPriced && checkReferences) {
+    issues.push({
+      ...positionOf(firstPriced.file, ['plans', firstPriced.key, 'billing'], 'key'),
+      message: `plans.${firstPriced.key}.billing: plans map billing prices, so the policy needs a top-level "billing: { fallbackPlan: … }" for tenants whose subscription ended`,
+    });
+  }
+  return issues;
 }
 
 /**
@@ -189,6 +266,13 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
  * undefined when it fits. The one check for defaults, plan values and overrides alike.
  */
 export function valueProblem(value: unknown, type: FeatureType, constraints: ValueConstraints = {}): string | undefined {
+  if (type === 'meter') {
+    if (value === UNLIMITED) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_METER_ALLOWANCE) {
+      return `must be a whole number from 0 to ${MAX_METER_ALLOWANCE} or "${UNLIMITED}", as the feature is a meter (got ${describe(value)})`;
+    }
+    return undefined;
+  }
   if (type === 'number') {
     if (typeof value !== 'number') return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
     if (!Number.isFinite(value)) return 'must be a finite number';
@@ -265,7 +349,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function isFeatureType(value: unknown): value is FeatureType {
-  return value === 'boolean' || value === 'number' || value === 'string';
+  return value === 'boolean' || value === 'number' || value === 'string' || value === 'meter';
 }
 
 function describe(value: unknown): string {

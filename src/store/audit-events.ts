@@ -2,6 +2,7 @@
 // PostgreSQL) records exactly the same rows for the same write.
 
 import type { CalendarProviderName } from '../calendar/calendar-client.js';
+import type { MeterCounter, MeterKey, UsageGrant } from './repositories/usage.js';
 import type { AuditEvent, NewApiToken, NewConnection, OAuthState, Override, SyncCounts, Tenant, WriteContext } from './store.js';
 
 /** Audit details with the request id when there is one. */
@@ -25,6 +26,12 @@ const event = (context: WriteContext, tenantId: string | null, action: string, t
 });
 
 export const auditEvents = {
+  usageGranted: (context: WriteContext, grant: UsageGrant) =>
+    event(context, grant.tenantId, 'usage.grant', `feature:${grant.feature}`, { grantId: grant.id, amount: grant.amount, reason: grant.reason, expiresAt: grant.expiresAt }),
+  usageReset: (context: WriteContext, meter: MeterKey, before: MeterCounter) =>
+    event(context, meter.tenantId, 'usage.reset', `feature:${meter.feature}`, { periodStart: meter.periodStart, before: { used: before.used + before.fromGrants } }),
+  usageThreshold: (context: WriteContext, meter: MeterKey, crossing: { threshold: number; limit: number; used: number }) =>
+    event(context, meter.tenantId, `usage.threshold.${crossing.threshold}`, `feature:${meter.feature}`, { periodStart: meter.periodStart, limit: crossing.limit, used: crossing.used }),
   tenantCreated: (context: WriteContext, created: Tenant) => event(context, created.id, 'tenant.create', `tenant:${created.id}`, { after: created }),
   tenantPlanChanged: (context: WriteContext, before: Tenant, plan: string) =>
     event(context, before.id, 'tenant.plan.change', `tenant:${before.id}`, { before: { plan: before.plan }, after: { plan } }),

@@ -2,6 +2,7 @@
 // the dialect's watch (how another process's write is noticed) and its way to close.
 
 import { AuditStore } from './repositories/audit.js';
+import { BillingStore } from './repositories/billing.js';
 import { ChangeQueries } from './repositories/change-feed.js';
 import { ConnectionStore } from './repositories/connections.js';
 import { OverrideStore } from './repositories/overrides.js';
@@ -10,6 +11,7 @@ import { StoreContext } from './repositories/store-context.js';
 import { TableTransferStore } from './repositories/table-transfer.js';
 import { TenantStore } from './repositories/tenants.js';
 import { OAuthStateStore, TokenStore } from './repositories/tokens.js';
+import { UsageStore } from './repositories/usage.js';
 import type { SqlPort } from './sql-port.js';
 import type { ChangeFeed, EntitleStore } from './store.js';
 
@@ -32,7 +34,9 @@ export class SqlStore implements EntitleStore {
   readonly connections: ConnectionStore;
   readonly oauthStates: OAuthStateStore;
   readonly secrets: SecretStore;
+  readonly usage: UsageStore;
   readonly changes: ChangeQueries;
+  readonly billing: BillingStore;
   /** Export and import of whole tables (store/transfer). */
   readonly transfer: TableTransferStore;
   /** The port the repositories run on, for repositories added beside these (usage meters…). */
@@ -52,7 +56,9 @@ export class SqlStore implements EntitleStore {
     this.connections = new ConnectionStore(this.#ctx);
     this.oauthStates = new OAuthStateStore(this.#ctx);
     this.secrets = new SecretStore(this.#ctx);
+    this.usage = new UsageStore(this.#ctx);
     this.changes = new ChangeQueries(this.#ctx, parts.watch);
+    this.billing = new BillingStore(this.#ctx);
     this.transfer = new TableTransferStore(this.#ctx);
   }
 

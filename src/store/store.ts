@@ -3,7 +3,10 @@
 // that same transaction: a rejected write changes nothing, an accepted one is always audited.
 
 import type { CalendarProviderName, EventChange } from '../calendar/calendar-client.js';
-import type { FeatureValue } from '../policy/types.js';
+import type { SubscriptionState } from '../billing/subscription.js';
+import type { BillingStore } from './repositories/billing.js';
+import type { UsageStore } from './repositories/usage.js';
+import type { BillingProviderName, FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
 export interface Tenant {
@@ -309,10 +312,26 @@ export interface SecretRepository {
   rotate(reencrypt: (secret: StoredSecret) => string | undefined, context: WriteContext): Promise<number>;
 }
 
-/** What one tenant means to decisions: its plan and its overrides. */
+/** A tenant's customer in a billing system. */
+export interface BillingLink {
+  readonly provider: BillingProviderName;
+  readonly customerId: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** What billing says of a tenant: its link and its subscriptions as last stated. */
+export interface TenantBilling {
+  readonly link: BillingLink | undefined;
+  readonly subscriptions: readonly SubscriptionState[];
+}
+
+/** What one tenant means to decisions: its plan, its overrides and its billing. */
 export interface TenantSnapshot {
   readonly tenant: Tenant;
   readonly overrides: readonly Override[];
+  /** Absent when the tenant has no billing link and no subscription. */
+  readonly billing?: TenantBilling;
 }
 
 /**
@@ -344,7 +363,11 @@ export interface EntitleStore {
   readonly connections: ConnectionRepository;
   readonly oauthStates: OAuthStateRepository;
   readonly secrets: SecretRepository;
+  /** Usage of meters: counters per period, grants, reservations, idempotent answers. */
+  readonly usage: UsageStore;
   readonly changes: ChangeFeed;
+  /** Billing links, subscriptions and processed billing events. */
+  readonly billing: BillingStore;
   /**
    * Registers work that must finish after every committed write and before the write's
    * promise resolves: this is how a cache is never older than a write that has returned.

@@ -2,7 +2,8 @@
 // tenant, override (version and timestamps kept), API token (its hash: tokens keep working),
 // calendar connection of every status with its tokens still encrypted (the ciphertexts are
 // bound to the connection id, which is kept, so the same keys decrypt them), its sync state and
-// busy blocks, and the whole audit log with its hash chain. Both stores share one schema, so a
+// busy blocks, billing links, subscriptions and handled events, and the whole audit log with
+// its hash chain. Both stores share one schema, so a
 // dump is their rows, table by table. An import goes into an empty store in one transaction:
 // all of it or nothing. Pending OAuth states (minutes-long, single-use) are not moved.
 
@@ -39,10 +40,33 @@ export const DUMP_TABLES = {
   ],
   connection_calendars: ['connection_id', 'calendar_id', 'sync_state', 'last_sync_at'],
   busy_blocks: ['tenant_id', 'connection_id', 'calendar_id', 'event_id', 'start_at', 'end_at', 'all_day', 'show_as', 'updated_at'],
+  billing_links: ['tenant_id', 'provider', 'customer_id', 'created_at', 'updated_at'],
+  billing_subscriptions: [
+    'provider',
+    'id',
+    'tenant_id',
+    'customer_id',
+    'status',
+    'prices',
+    'current_period_end',
+    'cancel_at_period_end',
+    'trial_end',
+    'past_due_since',
+    'cycle_anchor',
+    'observed_at',
+    'updated_at',
+  ],
+  billing_events: ['provider', 'id', 'type', 'tenant_id', 'outcome', 'processed_at'],
+  usage_counters: ['tenant_id', 'feature', 'period_start', 'used', 'from_grants', 'reserved', 'alerted', 'updated_at'],
+  usage_grants: ['id', 'tenant_id', 'feature', 'amount', 'remaining', 'reason', 'actor', 'expires_at', 'created_at'],
+  usage_reservations: ['id', 'tenant_id', 'feature', 'period_start', 'amount', 'expires_at', 'created_at'],
+  usage_idempotency: ['tenant_id', 'key', 'request_hash', 'status', 'answer', 'created_at', 'expires_at'],
   audit_log: ['seq', 'at', 'actor', 'tenant_id', 'action', 'target', 'outcome', 'details', 'prev_hash', 'hash'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type DumpTable = keyof typeof DUMP_TABLES;
+/** Tables added after the format was published: a dump written before them has none, read as empty. */
+const LATER_TABLES: ReadonlySet<DumpTable> = new Set(['billing_links', 'billing_subscriptions', 'billing_events', 'usage_counters', 'usage_grants', 'usage_reservations', 'usage_idempotency']);
 export const DUMP_TABLE_NAMES = Object.keys(DUMP_TABLES) as DumpTable[];
 
 export interface StoreDump {
@@ -114,9 +138,10 @@ function checkDump(dump: unknown): StoreDump['tables'] {
   if (typeof candidate !== 'object' || candidate === null || candidate.format !== DUMP_FORMAT) {
     throw new InvalidInputError(`not an Entitle dump (format ${JSON.stringify(candidate?.format)}, expected ${DUMP_FORMAT}); nothing was imported`);
   }
-  const tables = candidate.tables as Record<string, unknown> | undefined;
+  const tables = { ...(candidate.tables as Record<string, unknown> | undefined) };
   for (const table of DUMP_TABLE_NAMES) {
-    const rows = tables?.[table];
+    if (tables[table] === undefined && LATER_TABLES.has(table)) tables[table] = [];
+    const rows = tables[table];
     if (!Array.isArray(rows)) throw new InvalidInputError(`the dump has no table "${table}"; nothing was imported`);
     const columns = new Set<string>(DUMP_TABLES[table]);
     rows.forEach((row: unknown, index) => {

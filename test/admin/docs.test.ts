@@ -7,7 +7,7 @@ import { fill, ROUTES } from '../support/routes.js';
 import { operationsOf, type Operation } from './openapi-routes.js';
 
 // POSTs that take no body.
-const NO_BODY = ['POST /api/admin/keys/rotate'];
+const NO_BODY = ['POST /api/admin/keys/rotate', 'POST /api/admin/tenants/{tenant}/usage/{feature}/reset'];
 // Answers without a body.
 const EMPTY = ['202', '204', '304'];
 
@@ -74,10 +74,10 @@ describe('the OpenAPI document', () => {
     expect(problems).toEqual([]);
   });
 
-  it('describes health checks, console sign-in and event streams as open, everything else as needing a bearer token', () => {
+  it('describes health checks, console sign-in, event streams and the Stripe webhook as open, everything else as needing a bearer token', () => {
     const open = operations.filter((operation) => !operation.authenticated).map(name);
-    // Sign-in takes the admin token in its body; an event stream's URL carries its own credential.
-    expect(open).toEqual(['GET /healthz', 'GET /readyz', 'GET /ofrep/v1/events', 'POST /console/session']);
+    // Sign-in takes the admin token in its body; an event stream's URL carries its own credential; Stripe signs its webhook.
+    expect([...open].sort()).toEqual(['GET /healthz', 'GET /ofrep/v1/events', 'GET /readyz', 'POST /api/billing/stripe/webhook', 'POST /console/session']);
   });
 
   it('has every authenticated operation in the route list of the bad-input and tenant-isolation tests, and nothing else', () => {

@@ -33,7 +33,7 @@ describe('entitle CLI', () => {
     it('passes the shipped policy', async () => {
       const { code, stdout } = await cli('validate');
       expect(code).toBe(0);
-      expect(stdout).toMatch(/^policy ok: 10 features, 4 plans, version [0-9a-f]{16}\n$/);
+      expect(stdout).toMatch(/^policy ok: 11 features, 4 plans, version [0-9a-f]{16}\n$/);
     });
 
     it('exits 1 naming file:line:column for a broken copy, as text and as JSON', async () => {
@@ -101,7 +101,7 @@ describe('entitle CLI', () => {
       const listed = JSON.parse((await cli('tenants', 'list', '--json')).stdout);
       expect(listed).toEqual([expect.objectContaining({ id: 'acme', name: 'acme', plan: 'business' })]);
       const explained = JSON.parse((await cli('explain', '--tenant', 'acme', '--json')).stdout);
-      expect(explained).toHaveLength(10);
+      expect(explained).toHaveLength(11);
       expect(explained.find((e: { feature: string }) => e.feature === 'can_use_webhooks')).toMatchObject({ value: true, variant: 'plan:business' });
     });
 

@@ -122,7 +122,7 @@ ${TEXTS}`;
       'a.yaml:7:3: features.typo: missing required property "upgradeMessage"',
       'a.yaml:12:5: features.typo: unknown property "upgradeMesage" (did you mean "upgradeMessage"?)',
       'a.yaml:13:3: features: invalid key "Bad_Key": keys are lower-case letters, digits and "_" (for example can_use_webhooks)',
-      'a.yaml:21:11: features.weird.type: must be one of "boolean", "number", "string"',
+      'a.yaml:21:11: features.weird.type: must be one of "boolean", "number", "string", "meter"',
     ]);
   });
 

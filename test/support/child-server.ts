@@ -18,8 +18,12 @@ export interface ChildServer {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startChildServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/**
+ * Starts the server. `preload`: modules (paths from the repository root) imported before the
+ * server, e.g. a test's fault injection.
+ */
+export async function startChildServer(env: Record<string, string>, timeoutMs = 20_000, preload: readonly string[] = []): Promise<ChildServer> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'], {
     cwd: ROOT,
     // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
     // the repository's data/ directory: without ENTITLE_DB, a database (and dev key file) of its own.

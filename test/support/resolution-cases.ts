@@ -16,7 +16,8 @@ import { policyDirectory, snapshotOf, STARTER_POLICY_DIR } from './policy.js';
 export interface ResolutionCase {
   readonly name: string;
   readonly flag: string;
-  readonly type: FeatureType;
+  // Meters are evaluated with a store's usage; the cases cover the value types.
+  readonly type: Exclude<FeatureType, 'meter'>;
   readonly context: Record<string, string>;
   /** Either a value with its variant and reason, or an error code. */
   readonly expected: {
@@ -109,7 +110,7 @@ export function caseStores(): CaseStore[] {
 }
 
 /** The default value each evaluation passes: never a value a case expects. */
-export const DEFAULTS: Readonly<Record<FeatureType, FlagValue>> = { boolean: false, number: -1, string: '' };
+export const DEFAULTS: Readonly<Record<Exclude<FeatureType, 'meter'>, FlagValue>> = { boolean: false, number: -1, string: '' };
 
 /** Evaluates a case through an OpenFeature client, asking for the case's type. */
 export function evaluateCase(client: Client, testCase: ResolutionCase): Promise<EvaluationDetails<FlagValue>> {

@@ -57,7 +57,19 @@ function describe(summary: DumpSummary): string {
     connections: 'connections',
     connection_calendars: 'synced calendars',
     busy_blocks: 'busy blocks',
+    billing_links: 'billing links',
+    billing_subscriptions: 'billing subscriptions',
+    billing_events: 'billing events',
+    usage_counters: 'usage counters',
+    usage_grants: 'usage grants',
+    usage_reservations: 'usage reservations',
+    usage_idempotency: 'idempotent usage answers',
     audit_log: 'audit rows',
   };
-  return (Object.keys(names) as (keyof DumpSummary)[]).map((table) => `${summary[table]} ${names[table]}`).join(', ');
+  // Billing and usage tables are named only when they hold rows: a deployment without them reads as before.
+  const shown = (table: keyof DumpSummary) => !(table.startsWith('billing_') || table.startsWith('usage_')) || summary[table] > 0;
+  return (Object.keys(names) as (keyof DumpSummary)[])
+    .filter(shown)
+    .map((table) => `${summary[table]} ${names[table]}`)
+    .join(', ');
 }

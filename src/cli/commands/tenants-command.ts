@@ -1,8 +1,9 @@
-// entitle tenants create|set-plan|list|delete
+// entitle tenants create|set-plan|list|delete|link-billing|unlink-billing
 
 import type { Command } from 'commander';
 import { TenantOperations } from '../../tenants/tenant-operations.js';
 import { formatTable, type CliContext } from '../cli-context.js';
+import { UsageError } from './validate-command.js';
 
 export function registerTenants(program: Command, context: CliContext): void {
   const tenants = program.command('tenants').description('create, list and change tenants');
@@ -61,5 +62,29 @@ export function registerTenants(program: Command, context: CliContext): void {
     .action(async (id: string, options: { actor?: string }) => {
       await (await operations()).deleteTenant(id, { actor: context.actor(options.actor) });
       context.out(`deleted tenant ${id}`);
+    });
+
+  tenants
+    .command('link-billing')
+    .description('link a tenant to its billing customer: its subscriptions then decide its plan')
+    .argument('<tenant>', 'tenant id')
+    .argument('<customer>', 'the billing customer id, e.g. cus_N1x… (Stripe)')
+    .option('--provider <provider>', 'billing system (only stripe is built)', 'stripe')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, customer: string, options: { provider: string; actor?: string }) => {
+      if (options.provider !== 'stripe') throw new UsageError(`--provider: only "stripe" is supported (got ${JSON.stringify(options.provider)})`);
+      if (!/^cus_[A-Za-z0-9]{1,250}$/.test(customer)) throw new UsageError(`<customer>: a Stripe customer id starts with cus_ (got ${JSON.stringify(customer)})`);
+      const { before, after } = await (await context.store()).billing.link(id, 'stripe', customer, { actor: context.actor(options.actor) });
+      context.out(`tenant ${id}: billing ${before ? `${before.provider} ${before.customerId}` : 'none'} → ${after.provider} ${after.customerId}`);
+    });
+
+  tenants
+    .command('unlink-billing')
+    .description("remove a tenant's billing link")
+    .argument('<tenant>', 'tenant id')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, options: { actor?: string }) => {
+      const before = await (await context.store()).billing.unlink(id, { actor: context.actor(options.actor) });
+      context.out(before ? `tenant ${id}: unlinked from ${before.provider} ${before.customerId}` : `tenant ${id} had no billing link`);
     });
 }

@@ -2,7 +2,8 @@
 // writes are serialized) says which tenants changed. How a process learns that another one
 // wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
 
-import type { ChangeFeed, Override, TenantSnapshot } from '../store.js';
+import type { ChangeFeed, Override, TenantBilling, TenantSnapshot } from '../store.js';
+import { loadTenantBilling } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
 import type { StoreContext } from './store-context.js';
 
@@ -29,7 +30,8 @@ export class ChangeQueries implements ChangeFeed {
     return this.ctx.port.snapshot(async (tx) => {
       const cursor = String((await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0);
       const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
-      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => ({ tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [] }));
+      const billing = await loadTenantBilling(tx);
+      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => snapshotOf(row, overrides, billing));
       return { cursor, tenants };
     });
   }
@@ -47,16 +49,22 @@ export class ChangeQueries implements ChangeFeed {
   async load(tenantIds: readonly string[]): Promise<readonly TenantSnapshot[]> {
     if (tenantIds.length === 0) return [];
     const { port } = this.ctx;
-    // Two plain reads, no snapshot: this runs after every write, and a change that lands between
+    // Plain reads, no snapshot: this runs after every write, and a change that lands between
     // them is in the feed, so the caller loads the tenant again on its next signal.
     const ids = port.list(tenantIds);
-    const [tenants, overrides] = await Promise.all([
+    const [tenants, overrides, billing] = await Promise.all([
       port.all<TenantRow>(`SELECT * FROM tenants WHERE ${port.sql.inList('id', '$1')}`, [ids]),
       port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${port.sql.inList('tenant_id', '$1')}`, [ids]),
+      loadTenantBilling(port, { condition: (column) => port.sql.inList(column, '$1'), params: [ids] }),
     ]);
     const byId = byTenant(overrides);
-    return tenants.map((row) => ({ tenant: tenantFromRow(row), overrides: byId.get(row.id) ?? [] }));
+    return tenants.map((row) => snapshotOf(row, byId, billing));
   }
+}
+
+function snapshotOf(row: TenantRow, overrides: ReadonlyMap<string, Override[]>, billing: ReadonlyMap<string, TenantBilling>): TenantSnapshot {
+  const tenantBilling = billing.get(row.id);
+  return { tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [], ...(tenantBilling ? { billing: tenantBilling } : {}) };
 }
 
 function byTenant(rows: readonly OverrideRow[]): Map<string, Override[]> {

@@ -15,6 +15,13 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   connections: ['id'],
   connection_calendars: ['connection_id', 'calendar_id'],
   busy_blocks: ['connection_id', 'calendar_id', 'event_id'],
+  billing_links: ['tenant_id'],
+  billing_subscriptions: ['provider', 'id'],
+  billing_events: ['provider', 'id'],
+  usage_counters: ['tenant_id', 'feature', 'period_start'],
+  usage_grants: ['id'],
+  usage_reservations: ['id'],
+  usage_idempotency: ['tenant_id', 'key'],
   audit_log: ['seq'],
 };
 

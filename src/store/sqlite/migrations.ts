@@ -182,4 +182,123 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_by_at ON audit_log(at);
     `,
   },
+  {
+    version: 5,
+    name: 'metered usage: counters per period, grants, reservations, idempotent answers',
+    sql: `
+      CREATE TABLE usage_counters (
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature       TEXT NOT NULL,
+        period_start  TEXT NOT NULL,             -- ISO start of the period; past periods are kept
+        used          INTEGER NOT NULL,           -- units taken from the period's allowance
+        from_grants   INTEGER NOT NULL,           -- units taken from top-ups
+        reserved      INTEGER NOT NULL,           -- units held by open reservations (expired ones reclaimed lazily)
+        alerted       INTEGER NOT NULL,          -- highest threshold (80, 100) already audited
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, feature, period_start)
+      ) STRICT;
+
+      CREATE TABLE usage_grants (
+        id          TEXT PRIMARY KEY,
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature     TEXT NOT NULL,
+        amount      INTEGER NOT NULL,
+        remaining   INTEGER NOT NULL CHECK (remaining >= 0),
+        reason      TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        expires_at  TEXT,
+        created_at  TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX usage_grants_by_meter ON usage_grants(tenant_id, feature, expires_at);
+
+      CREATE TABLE usage_reservations (
+        id            TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        feature       TEXT NOT NULL,
+        period_start  TEXT NOT NULL,
+        amount        INTEGER NOT NULL,
+        expires_at    TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX usage_reservations_by_meter ON usage_reservations(tenant_id, feature, period_start, expires_at);
+      CREATE INDEX usage_reservations_by_expiry ON usage_reservations(expires_at);
+
+      CREATE TABLE usage_idempotency (
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        key           TEXT NOT NULL,
+        request_hash  TEXT NOT NULL,             -- SHA-256 of the request: the same key with another body is a conflict
+        status        INTEGER NOT NULL,
+        answer        TEXT NOT NULL,             -- the first answer, JSON
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+      ) STRICT;
+      CREATE INDEX usage_idempotency_by_expiry ON usage_idempotency(expires_at);
+    `,
+  },
+  {
+    version: 6,
+    name: 'billing links, subscriptions and processed events',
+    sql: `
+      -- A tenant's customer in a billing system: one customer is one tenant.
+      CREATE TABLE billing_links (
+        tenant_id    TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        provider     TEXT NOT NULL,
+        customer_id  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (provider, customer_id)
+      ) STRICT;
+
+      -- Each subscription as last stated by the billing system; observed_at orders statements.
+      CREATE TABLE billing_subscriptions (
+        provider              TEXT NOT NULL,
+        id                    TEXT NOT NULL,
+        tenant_id             TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        customer_id           TEXT NOT NULL,
+        status                TEXT NOT NULL,
+        prices                TEXT NOT NULL,   -- JSON list of price ids and lookup keys
+        current_period_end    TEXT,
+        cancel_at_period_end  INTEGER NOT NULL,
+        trial_end             TEXT,
+        past_due_since        TEXT,
+        cycle_anchor          TEXT,
+        observed_at           TEXT NOT NULL,
+        updated_at            TEXT NOT NULL,
+        PRIMARY KEY (provider, id)
+      ) STRICT;
+      CREATE INDEX billing_subscriptions_by_tenant ON billing_subscriptions(tenant_id);
+
+      -- Every billing event handled, with its outcome: a redelivery is answered from here.
+      CREATE TABLE billing_events (
+        provider      TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        type          TEXT NOT NULL,
+        tenant_id     TEXT,
+        outcome       TEXT NOT NULL,
+        processed_at  TEXT NOT NULL,
+        PRIMARY KEY (provider, id)
+      ) STRICT;
+
+      -- Who runs the billing reconcile now: one instance at a time, a lease that lapses if it dies.
+      CREATE TABLE billing_leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TRIGGER billing_links_changed_insert AFTER INSERT ON billing_links
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_links_changed_update AFTER UPDATE ON billing_links
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_links_changed_delete AFTER DELETE ON billing_links
+        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+      CREATE TRIGGER billing_subscriptions_changed_insert AFTER INSERT ON billing_subscriptions
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_subscriptions_changed_update AFTER UPDATE ON billing_subscriptions
+        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
+      CREATE TRIGGER billing_subscriptions_changed_delete AFTER DELETE ON billing_subscriptions
+        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+    `,
+  },
 ];

@@ -1,0 +1,31 @@
+// A billing subscription as Entitle keeps it, whatever billing system it came from: the few
+// facts that decide a plan, and the time they were true at (for ordering).
+
+import type { BillingProviderName } from '../policy/types.js';
+
+/** Subscription statuses, as Stripe names them (other billing systems map onto these). */
+export const SUBSCRIPTION_STATUSES = ['active', 'trialing', 'past_due', 'canceled', 'unpaid', 'incomplete', 'incomplete_expired', 'paused'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+export function isSubscriptionStatus(value: unknown): value is SubscriptionStatus {
+  return typeof value === 'string' && (SUBSCRIPTION_STATUSES as readonly string[]).includes(value);
+}
+
+/** One subscription of a billing customer. Times are ISO 8601. */
+export interface SubscriptionState {
+  readonly provider: BillingProviderName;
+  readonly id: string;
+  readonly customerId: string;
+  readonly status: SubscriptionStatus;
+  /** Every price of the subscription's items, by id and by lookup key: the policy may name either. */
+  readonly prices: readonly string[];
+  readonly currentPeriodEnd: string | null;
+  readonly cancelAtPeriodEnd: boolean;
+  readonly trialEnd: string | null;
+  /** When the subscription was first seen past_due in its current run of failed payments: the grace period starts here. */
+  readonly pastDueSince: string | null;
+  /** The billing cycle anchor: meters with `reset: billing` reset on it. */
+  readonly cycleAnchor: string | null;
+  /** When the billing system said this (the event's or the read's time): an older statement never replaces a newer one. */
+  readonly observedAt: string;
+}

@@ -1,0 +1,270 @@
+// Billing links, subscription statements and processed events, over the SQL port. A billing
+// event is handled inside one write transaction that first claims its id: a redelivery, also
+// one racing on another instance (writes are serialized), finds the claim and changes nothing.
+
+import type { SubscriptionState } from '../../billing/subscription.js';
+import { BillingLinkConflictError, TenantNotFoundError } from '../../errors.js';
+import type { BillingProviderName } from '../../policy/types.js';
+import { withRequest } from '../audit-events.js';
+import type { SqlExecutor, SqlParam } from '../sql-port.js';
+import type { AuditEvent, BillingLink, TenantBilling, WriteContext } from '../store.js';
+import { findTenant } from './tenants.js';
+import type { StoreContext } from './store-context.js';
+
+interface LinkRow {
+  tenant_id: string;
+  provider: string;
+  customer_id: string;
+  created_at: string;
+  updated_at: string;
+  [column: string]: unknown;
+}
+
+interface SubscriptionRow {
+  provider: string;
+  id: string;
+  tenant_id: string;
+  customer_id: string;
+  status: string;
+  prices: string;
+  current_period_end: string | null;
+  cancel_at_period_end: number | string;
+  trial_end: string | null;
+  past_due_since: string | null;
+  cycle_anchor: string | null;
+  observed_at: string;
+  [column: string]: unknown;
+}
+
+function linkFromRow(row: LinkRow): BillingLink {
+  return { provider: row.provider as BillingProviderName, customerId: row.customer_id, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+function subscriptionFromRow(row: SubscriptionRow): SubscriptionState {
+  return {
+    provider: row.provider as BillingProviderName,
+    id: row.id,
+    customerId: row.customer_id,
+    status: row.status as SubscriptionState['status'],
+    prices: JSON.parse(row.prices) as string[],
+    currentPeriodEnd: row.current_period_end,
+    cancelAtPeriodEnd: Number(row.cancel_at_period_end) === 1,
+    trialEnd: row.trial_end,
+    pastDueSince: row.past_due_since,
+    cycleAnchor: row.cycle_anchor,
+    observedAt: row.observed_at,
+  };
+}
+
+/**
+ * Every tenant's billing, for the change feed; with `only`, the tenants whose id meets its
+ * condition (a function of the column name, e.g. an inList over `params`).
+ */
+export async function loadTenantBilling(db: SqlExecutor, only?: { readonly condition: (column: string) => string; readonly params: readonly SqlParam[] }): Promise<Map<string, TenantBilling>> {
+  const where = only ? ` WHERE ${only.condition('tenant_id')}` : '';
+  const params = only?.params ?? [];
+  const links = await db.all<LinkRow>(`SELECT * FROM billing_links${where}`, params);
+  const subscriptions = await db.all<SubscriptionRow>(`SELECT * FROM billing_subscriptions${where} ORDER BY id`, params);
+  const byTenant = new Map<string, { link: BillingLink | undefined; subscriptions: SubscriptionState[] }>();
+  const entry = (tenantId: string) => {
+    let found = byTenant.get(tenantId);
+    if (!found) byTenant.set(tenantId, (found = { link: undefined, subscriptions: [] }));
+    return found;
+  };
+  for (const row of links) entry(row.tenant_id).link = linkFromRow(row);
+  for (const row of subscriptions) entry(row.tenant_id).subscriptions.push(subscriptionFromRow(row));
+  return byTenant;
+}
+
+/** What a billing event's handler may do inside the event's transaction. */
+export interface BillingTransaction {
+  readonly now: string;
+  tenantOfCustomer(provider: BillingProviderName, customerId: string): Promise<string | undefined>;
+  tenantExists(tenantId: string): Promise<boolean>;
+  linkOf(tenantId: string): Promise<BillingLink | undefined>;
+  /** Links a tenant that has no link yet to a customer no tenant has. Returns false when either is taken. */
+  linkIfFree(tenantId: string, provider: BillingProviderName, customerId: string): Promise<boolean>;
+  subscription(provider: BillingProviderName, id: string): Promise<(SubscriptionState & { readonly tenantId: string }) | undefined>;
+  subscriptionsOf(tenantId: string): Promise<SubscriptionState[]>;
+  putSubscription(tenantId: string, subscription: SubscriptionState): Promise<void>;
+  /** Sets the tenant's stored plan; returns the plan it had. */
+  setPlan(tenantId: string, plan: string): Promise<string | undefined>;
+  audit(events: readonly AuditEvent[]): Promise<void>;
+}
+
+/** A handled event: its outcome and tenant, and whether it had been handled before. */
+export interface EventOutcome {
+  readonly outcome: string;
+  readonly tenantId: string | null;
+  readonly duplicate: boolean;
+}
+
+export class BillingStore {
+  constructor(private readonly ctx: StoreContext) {}
+
+  async linkOf(tenantId: string): Promise<BillingLink | undefined> {
+    const row = await this.ctx.port.get<LinkRow>('SELECT * FROM billing_links WHERE tenant_id = $1', [tenantId]);
+    return row ? linkFromRow(row) : undefined;
+  }
+
+  async tenantOfCustomer(provider: BillingProviderName, customerId: string): Promise<string | undefined> {
+    return (await this.ctx.port.get<{ tenant_id: string }>('SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2', [provider, customerId]))?.tenant_id;
+  }
+
+  async subscriptionsOf(tenantId: string): Promise<SubscriptionState[]> {
+    return (await this.ctx.port.all<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY id', [tenantId])).map(subscriptionFromRow);
+  }
+
+  /** The outcome an event was handled with, if it was. */
+  async processed(provider: BillingProviderName, eventId: string): Promise<string | undefined> {
+    return (await this.ctx.port.get<{ outcome: string }>('SELECT outcome FROM billing_events WHERE provider = $1 AND id = $2', [provider, eventId]))?.outcome;
+  }
+
+  /**
+   * Links a tenant to a billing customer (replacing its link). Throws TenantNotFoundError, and
+   * BillingLinkConflictError when another tenant has the customer.
+   */
+  link(tenantId: string, provider: BillingProviderName, customerId: string, context: WriteContext): Promise<{ before: BillingLink | undefined; after: BillingLink }> {
+    return this.ctx.write(async (tx) => {
+      if (!(await findTenant(tx, tenantId))) throw new TenantNotFoundError(tenantId);
+      const owner = await tx.get<{ tenant_id: string }>('SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2', [provider, customerId]);
+      if (owner && owner.tenant_id !== tenantId) throw new BillingLinkConflictError(customerId, owner.tenant_id);
+      const beforeRow = await tx.get<LinkRow>('SELECT * FROM billing_links WHERE tenant_id = $1', [tenantId]);
+      const before = beforeRow ? linkFromRow(beforeRow) : undefined;
+      const now = this.ctx.nowIso();
+      await tx.run(
+        `INSERT INTO billing_links (tenant_id, provider, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (tenant_id) DO UPDATE SET provider = excluded.provider, customer_id = excluded.customer_id, updated_at = excluded.updated_at`,
+        [tenantId, provider, customerId, now],
+      );
+      const after: BillingLink = { provider, customerId, createdAt: before?.createdAt ?? now, updatedAt: now };
+      await this.ctx.appendAudit(tx, [linkAudit(context, tenantId, before, after)]);
+      return { before, after };
+    });
+  }
+
+  /** Removes a tenant's link (its subscriptions stay until reconciled). Returns the link removed. */
+  unlink(tenantId: string, context: WriteContext): Promise<BillingLink | undefined> {
+    return this.ctx.write(async (tx) => {
+      if (!(await findTenant(tx, tenantId))) throw new TenantNotFoundError(tenantId);
+      const row = await tx.get<LinkRow>('SELECT * FROM billing_links WHERE tenant_id = $1', [tenantId]);
+      if (!row) return undefined;
+      await tx.run('DELETE FROM billing_links WHERE tenant_id = $1', [tenantId]);
+      const before = linkFromRow(row);
+      await this.ctx.appendAudit(tx, [linkAudit(context, tenantId, before, undefined)]);
+      return before;
+    });
+  }
+
+  /**
+   * Handles one billing event exactly once. The event id is claimed first, in the same
+   * transaction as everything `work` writes: when the claim exists (a redelivery, or another
+   * instance got there first), `work` is not run and the stored outcome is returned. When
+   * `work` throws, nothing is written, the claim included, so the sender's retry is handled anew.
+   * With `eventId` null (a reconcile), no claim is made.
+   */
+  handle(
+    event: { readonly provider: BillingProviderName; readonly id: string | null; readonly type: string },
+    work: (tx: BillingTransaction) => Promise<{ outcome: string; tenantId: string | null }>,
+  ): Promise<EventOutcome> {
+    return this.ctx.write(async (tx) => {
+      const now = this.ctx.nowIso();
+      if (event.id !== null) {
+        const claimed = await tx.run(
+          'INSERT INTO billing_events (provider, id, type, tenant_id, outcome, processed_at) VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (provider, id) DO NOTHING',
+          [event.provider, event.id, event.type, 'processing', now],
+        );
+        if (claimed.changes === 0) {
+          const stored = await tx.get<{ outcome: string; tenant_id: string | null }>('SELECT outcome, tenant_id FROM billing_events WHERE provider = $1 AND id = $2', [event.provider, event.id]);
+          return { outcome: stored?.outcome ?? 'processing', tenantId: stored?.tenant_id ?? null, duplicate: true };
+        }
+      }
+      const result = await work(this.#transaction(tx, now));
+      if (event.id !== null) {
+        await tx.run('UPDATE billing_events SET outcome = $1, tenant_id = $2 WHERE provider = $3 AND id = $4', [result.outcome, result.tenantId, event.provider, event.id]);
+      }
+      return { ...result, duplicate: false };
+    });
+  }
+
+  /**
+   * Takes (or renews) the lease `name` for `holder` until `now + ms`, unless another holder's
+   * lease is still running. Returns whether `holder` has it: one instance at a time, across
+   * processes, on either database (the write transaction serializes the check and the take).
+   */
+  acquireLease(name: string, holder: string, ms: number): Promise<boolean> {
+    return this.ctx.write(
+      async (tx) => {
+        const now = this.ctx.clock();
+        const row = await tx.get<{ holder: string; expires_at: string }>('SELECT holder, expires_at FROM billing_leases WHERE name = $1', [name]);
+        if (row && row.holder !== holder && Date.parse(row.expires_at) > now) return false;
+        const until = new Date(now + ms).toISOString();
+        await tx.run('INSERT INTO billing_leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at', [name, holder, until]);
+        return true;
+      },
+      { hooks: false },
+    );
+  }
+
+  /** Gives a lease back early (when `holder` still has it). */
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.ctx.write((tx) => tx.run('DELETE FROM billing_leases WHERE name = $1 AND holder = $2', [name, holder]), { hooks: false });
+  }
+
+  #transaction(tx: SqlExecutor, now: string): BillingTransaction {
+    const ctx = this.ctx;
+    return {
+      now,
+      tenantOfCustomer: async (provider, customerId) =>
+        (await tx.get<{ tenant_id: string }>('SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2', [provider, customerId]))?.tenant_id,
+      tenantExists: async (tenantId) => (await findTenant(tx, tenantId)) !== undefined,
+      linkOf: async (tenantId) => {
+        const row = await tx.get<LinkRow>('SELECT * FROM billing_links WHERE tenant_id = $1', [tenantId]);
+        return row ? linkFromRow(row) : undefined;
+      },
+      linkIfFree: async (tenantId, provider, customerId) => {
+        const taken = await tx.get('SELECT 1 AS taken FROM billing_links WHERE tenant_id = $1 OR (provider = $2 AND customer_id = $3)', [tenantId, provider, customerId]);
+        if (taken) return false;
+        await tx.run('INSERT INTO billing_links (tenant_id, provider, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)', [tenantId, provider, customerId, now]);
+        return true;
+      },
+      subscription: async (provider, id) => {
+        const row = await tx.get<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE provider = $1 AND id = $2', [provider, id]);
+        return row ? { ...subscriptionFromRow(row), tenantId: row.tenant_id } : undefined;
+      },
+      subscriptionsOf: async (tenantId) =>
+        (await tx.all<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY id', [tenantId])).map(subscriptionFromRow),
+      putSubscription: async (tenantId, s) => {
+        await tx.run(
+          `INSERT INTO billing_subscriptions (provider, id, tenant_id, customer_id, status, prices, current_period_end, cancel_at_period_end, trial_end, past_due_since, cycle_anchor, observed_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (provider, id) DO UPDATE SET tenant_id = excluded.tenant_id, customer_id = excluded.customer_id, status = excluded.status, prices = excluded.prices,
+             current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, trial_end = excluded.trial_end,
+             past_due_since = excluded.past_due_since, cycle_anchor = excluded.cycle_anchor, observed_at = excluded.observed_at, updated_at = excluded.updated_at`,
+          [s.provider, s.id, tenantId, s.customerId, s.status, JSON.stringify(s.prices), s.currentPeriodEnd, s.cancelAtPeriodEnd ? 1 : 0, s.trialEnd, s.pastDueSince, s.cycleAnchor, s.observedAt, now],
+        );
+      },
+      setPlan: async (tenantId, plan) => {
+        const tenant = await findTenant(tx, tenantId);
+        if (!tenant) return undefined;
+        if (tenant.plan !== plan) await tx.run('UPDATE tenants SET plan = $1, updated_at = $2 WHERE id = $3', [plan, now, tenantId]);
+        return tenant.plan;
+      },
+      audit: async (events) => {
+        if (events.length > 0) await ctx.appendAudit(tx, events);
+      },
+    };
+  }
+}
+
+function linkAudit(context: WriteContext, tenantId: string, before: BillingLink | undefined, after: BillingLink | undefined): AuditEvent {
+  const shown = (link: BillingLink | undefined) => (link ? { provider: link.provider, customerId: link.customerId } : null);
+  return {
+    actor: context.actor,
+    tenantId,
+    action: after ? 'billing.link' : 'billing.unlink',
+    target: `tenant:${tenantId}`,
+    outcome: 'success',
+    details: withRequest(context, { before: shown(before), after: shown(after) }),
+  };
+}

@@ -1,0 +1,13 @@
+// Preloaded into a child server (startChildServer's `preload`) by the idempotency crash test:
+// the process SIGKILLs itself right after the transaction of an idempotent usage write has
+// committed, before any answer is sent — the worst moment for a client that will retry.
+
+import { UsageStore } from '../../src/store/repositories/usage.js';
+
+const key = process.env.ENTITLE_TEST_KILL_AFTER_KEY;
+const idempotent = UsageStore.prototype.idempotent;
+UsageStore.prototype.idempotent = async function (this: UsageStore, ...args: Parameters<UsageStore['idempotent']>) {
+  const outcome = await idempotent.apply(this, args);
+  if (outcome.kind === 'fresh' && args[1].key === key) process.kill(process.pid, 'SIGKILL');
+  return outcome;
+} as UsageStore['idempotent'];
