@@ -1,2 +1,2 @@
-/** Builds the operator console into `outdir` (default dist/console) and returns it. */
+/** Builds the operator console into `outdir` (default dist/console-ui) and returns it. */
 export function buildConsole(outdir?: string): Promise<string>;

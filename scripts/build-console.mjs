@@ -1,4 +1,4 @@
-// Builds the operator console (src/console/web) into dist/console: one script bundle and one
+// Builds the operator console (src/console/web) into dist/console-ui (beside, not over, the compiled src/console): one script bundle and one
 // stylesheet, named by content hash so they can be cached for good, and index.html pointing at
 // them. esbuild bundles the page's TypeScript; no framework, no CDN.
 
@@ -10,8 +10,8 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'src/console/web');
 
-/** Builds into `outdir` (default dist/console) and returns it. */
-export async function buildConsole(outdir = join(root, 'dist/console')) {
+/** Builds into `outdir` (default dist/console-ui) and returns it. */
+export async function buildConsole(outdir = join(root, 'dist/console-ui')) {
   await rm(outdir, { recursive: true, force: true });
   const assets = join(outdir, 'assets');
   await mkdir(assets, { recursive: true });

@@ -58,11 +58,11 @@ export interface BuildAppOptions {
   readonly logger?: false | { readonly level?: string; readonly stream?: DestinationStream };
   /** Milliseconds since the epoch; tests move time without waiting. */
   readonly clock?: () => number;
-  /** The built console (default: dist/console, what `npm run build` writes). */
+  /** The built console (default: dist/console-ui, what `npm run build` writes). */
   readonly consoleDirectory?: string;
 }
 
-const BUILT_CONSOLE = fileURLToPath(new URL('../dist/console', import.meta.url));
+const BUILT_CONSOLE = fileURLToPath(new URL('../dist/console-ui', import.meta.url));
 
 /** Paths that must never reach a log line, at any level. */
 export const REDACTED_PATHS = [

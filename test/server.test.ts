@@ -82,6 +82,48 @@ describe('npm start', () => {
     expect((await fetch(`${base}/api/calendar/list/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
+  // The command itself, not src/server.ts through tsx: `prestart` builds dist/ (tsc and the
+  // console bundle), then `node dist/server.js` must find every module and the console page.
+  it('npm start builds dist/ and the built server serves the API and the console', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'entitle-start-'));
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, DATABASE_URL: '', ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR, PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const output = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const timer = setTimeout(() => reject(new Error(`npm start printed no address in 90 s:\n${text}`)), 90_000);
+        const onData = (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes('A new token for the demo tenant') || /curl -s .*# 200/.test(text)) {
+            clearTimeout(timer);
+            resolve(text);
+          }
+        };
+        npm.stdout?.on('data', onData);
+        npm.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        npm.on('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`npm start exited with ${code}:\n${text}`));
+        });
+      });
+      const base = /listening on (http:\/\/[^\s]+)/.exec(output)?.[1] as string;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const page = await fetch(`${base}/console`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      const script = /src="([^"]+\.js)"/.exec(html)?.[1] as string;
+      expect(script).toBeTruthy();
+      expect((await fetch(new URL(script, `${base}/console/`))).status).toBe(200);
+    } finally {
+      // npm runs the server in a child shell: end the whole process group.
+      if (npm.pid) process.kill(-npm.pid, 'SIGTERM');
+    }
+  }, 120_000);
+
   it('refuses to start on an invalid policy, naming file:line:column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'entitle-start-'));
     const policies = mkdtempSync(join(tmpdir(), 'entitle-bad-policy-'));

@@ -1,4 +1,4 @@
-// The operator console at /console: a static page (built by `npm run build` into dist/console)
+// The operator console at /console: a static page (built by `npm run build` into dist/console-ui)
 // that uses the admin API with a session cookie, and the session routes that exchange an admin
 // token for that cookie. Every console response forbids inline script and framing.
 
