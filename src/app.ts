@@ -5,7 +5,6 @@ import { ProviderEvents } from '@openfeature/server-sdk';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { fileURLToPath } from 'node:url';
-import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
@@ -27,6 +26,7 @@ import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-feat
 import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
 import { registerCors } from './http/cors.js';
+import { lazyChildLoggerFactory } from './http/lazy-child-logger.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestForLog } from './http/log-redaction.js';
 import rateLimitPlugin from './http/rate-limit.js';
@@ -97,6 +97,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
             ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
           },
     // One line per request (http/request-log.ts), or none with ENTITLE_REQUEST_LOG=false.
+    // A request's logger is built only when the request logs (most never do).
+    childLoggerFactory: lazyChildLoggerFactory,
     logController: config.requestLog ? new RequestLogController() : new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
@@ -115,8 +117,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Responses carry x-request-id so a client's report can be matched with the log.
     requestIdHeader: false,
   });
-  app.addHook('onSend', async (request, reply) => {
+  // Responses carry x-request-id; the API docs are framed by no one. One synchronous hook: a
+  // hook per header would cost every request a promise each.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    if (request.url.startsWith('/docs') && (request.url.length === 5 || request.url[5] === '/' || request.url[5] === '?')) {
+      reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
+    }
+    done(null, payload);
   });
 
   const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
@@ -150,9 +158,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     staticCSP: true,
     transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
   });
-  app.addHook('onSend', async (request, reply) => {
-    if (request.url === '/docs' || request.url.startsWith('/docs/')) reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
-  });
   // Both caches are exact: dropped on every change before the change's write returns.
   const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
     // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.
@@ -175,7 +180,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     tokens.close();
     decisions.close();
   });
-  await app.register(cookie);
   await registerCors(app, config.corsOrigins);
   await app.register(authPlugin, {
     findToken: (hash) => tokens.find(hash),

@@ -1,6 +1,7 @@
 // Authentication: `Authorization: Bearer <token>` (an API token or, when configured, a JWT)
 // becomes request.principal. Routes opt in with `config: { auth: 'required' | 'admin' | [roles] }`.
 
+import { parse as parseCookies } from 'cookie';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
@@ -76,7 +77,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
 
   async function authenticate(request: FastifyRequest, sessions = false): Promise<Principal> {
     const header = request.headers.authorization;
-    const cookie = sessions && options.openSession ? request.cookies?.[SESSION_COOKIE] : undefined;
+    // Parsed here, only for the admin routes a session may reach: no cookie work on any other request.
+    const cookie = sessions && options.openSession && request.headers.cookie ? parseCookies(request.headers.cookie)[SESSION_COOKIE] : undefined;
     if ((header === undefined || header === '') && cookie) return sessionPrincipal(request, cookie);
     if (header === undefined || header === '') throw new AuthRequiredError();
     // Unleash SDKs send their API token without a scheme: a bare Entitle API token is accepted too.

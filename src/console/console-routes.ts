@@ -4,6 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -55,6 +56,9 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
     reply.header('x-frame-options', 'DENY');
   });
 
+  // Setting and clearing the session cookie happens here only: the plugin's per-request hook
+  // stays inside this scope (the auth plugin reads the cookie itself on admin routes).
+  await fastify.register(cookie);
   await fastify.register(fastifyStatic, {
     root: join(options.assetsDirectory, 'assets'),
     prefix: '/console/assets/',

@@ -75,7 +75,10 @@ interface DecisionSet {
   readonly features: ReadonlyMap<string, FeatureDefinition>;
   /** The earliest expiry of an override behind one of the decisions. */
   readonly validUntil: number;
+  /** In policy order; a meter's entry is only its place: meters are read afresh every time. */
   readonly entitlements: readonly Entitlement[];
+  /** Where the meters are in `entitlements`. */
+  readonly meters: readonly number[];
 }
 
 /** Decision sets kept at most (tenant × user); past it the sets start over. */
@@ -117,21 +120,35 @@ export class EntitlementReader {
     if (!cache || hooked) return Promise.all([...this.#options.features().keys()].map((key) => this.decide(principal, key, !hooked)));
     const features = this.#options.features();
     const held = this.#sets.get(principal.tenantId)?.get(principal.userId);
-    if (held && held.generation === cache.generation && held.features === features && held.validUntil > cache.now()) return held.entitlements;
+    if (held && held.generation === cache.generation && held.features === features && held.validUntil > cache.now()) {
+      return held.meters.length === 0 ? held.entitlements : this.#withFreshMeters(principal, held);
+    }
     const generation = cache.generation;
     const entitlements = await Promise.all([...features.keys()].map((key) => this.decide(principal, key)));
     this.#keepSet(principal, generation, features, entitlements);
     return entitlements;
   }
 
-  /** Keeps the set only when every decision is one the cache holds (not STALE, not an error) and nothing changed meanwhile. */
+  /** The set with each meter decided now (usage changes with every consume). */
+  async #withFreshMeters(principal: Principal, set: DecisionSet): Promise<readonly Entitlement[]> {
+    const fresh = await Promise.all(set.meters.map((index) => this.decide(principal, (set.entitlements[index] as Entitlement).feature)));
+    const entitlements = set.entitlements.slice();
+    set.meters.forEach((index, i) => (entitlements[index] = fresh[i] as Entitlement));
+    return entitlements;
+  }
+
+  /** Keeps the set only when every decision but the meters' is one the cache holds (not STALE, not an error) and nothing changed meanwhile. */
   #keepSet(principal: Principal, generation: number, features: ReadonlyMap<string, FeatureDefinition>, entitlements: readonly Entitlement[]): void {
     const cache = this.#options.cache as DecisionCache;
     if (cache.generation !== generation) return;
     let until = Number.POSITIVE_INFINITY;
-    for (const entitlement of entitlements) {
-      // A meter is never cached (its usage changes with every consume): no set is kept with one.
-      if (entitlement.type === 'meter') return;
+    const meters: number[] = [];
+    for (const [index, entitlement] of entitlements.entries()) {
+      // A meter is never cached (its usage changes with every consume): the set keeps its place only.
+      if (entitlement.type === 'meter') {
+        meters.push(index);
+        continue;
+      }
       const details = cache.peek({ type: entitlement.type, feature: entitlement.feature, tenantId: principal.tenantId, userId: principal.userId });
       if (details === undefined) return;
       until = Math.min(until, validUntil(details));
@@ -144,7 +161,7 @@ export class EntitlementReader {
     let users = this.#sets.get(principal.tenantId);
     if (users === undefined) this.#sets.set(principal.tenantId, (users = new Map()));
     if (!users.has(principal.userId)) this.#setCount++;
-    users.set(principal.userId, { generation, features, validUntil: until, entitlements });
+    users.set(principal.userId, { generation, features, validUntil: until, entitlements, meters });
   }
 
   /** One decision for `principal`; never throws for an evaluation error. */
@@ -158,8 +175,8 @@ export class EntitlementReader {
       type === 'number' || type === 'meter' ? client.getNumberDetails(key, 0, context) : type === 'string' ? client.getStringDetails(key, '', context) : client.getBooleanDetails(key, false, context);
     let details: EvaluationDetails<FlagValue>;
     try {
-      // Usage changes with every consume: a meter is never answered from the cache (nor kept in a
-      // decision set, which holds only cached decisions: a policy with meters reads them afresh).
+      // Usage changes with every consume: a meter is never answered from the cache (a decision
+      // set keeps only its place, and reads it afresh).
       details = cache && cached && type !== 'meter' ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
     } catch {
       // The SDK does not throw from get*Details; should a hook do so, it is still no decision.

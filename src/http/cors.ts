@@ -14,6 +14,8 @@ function appFacing(url: string): boolean {
 }
 
 export async function registerCors(app: FastifyInstance, origins: readonly string[]): Promise<void> {
+  // No origin allowed: every request would be refused alike, so no hook runs at all.
+  if (origins.length === 0) return;
   const allowed: FastifyCorsOptions = {
     origin: [...origins],
     methods: ['GET', 'POST'],
@@ -27,7 +29,7 @@ export async function registerCors(app: FastifyInstance, origins: readonly strin
   const refused: FastifyCorsOptions = { origin: false };
   await app.register(cors, {
     delegator: (request: FastifyRequest, callback: (error: Error | null, options: FastifyCorsOptions) => void) => {
-      callback(null, origins.length > 0 && appFacing(request.url) ? allowed : refused);
+      callback(null, appFacing(request.url) ? allowed : refused);
     },
   });
 }

@@ -271,9 +271,8 @@ export class Meters {
   }
 
   async #reading(resolved: ResolvedMeter, now: string, tx?: SqlExecutor): Promise<MeterReading> {
-    const counter = await this.#usage.counter(resolved.meter, now, tx);
-    const balance = (await this.#usage.grants(resolved.meter.tenantId, resolved.feature.key, now, tx)).reduce((sum, grant) => sum + grant.remaining, 0);
-    return meterReading(resolved.feature, resolved.allowance, { start: resolved.meter.periodStart, end: resolved.resetsAt }, counter, balance);
+    const { counter, grantBalance } = await this.#usage.reading(resolved.meter, now, tx);
+    return meterReading(resolved.feature, resolved.allowance, { start: resolved.meter.periodStart, end: resolved.resetsAt }, counter, grantBalance);
   }
 
   async #consumeAnswer(resolved: ResolvedMeter, outcome: ConsumeOutcome, now: string, tx?: SqlExecutor): Promise<UsageAnswer> {

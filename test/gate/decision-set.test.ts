@@ -3,7 +3,7 @@
 // and all, once an operator has registered an OpenFeature hook.
 
 import type { Hook } from '@openfeature/server-sdk';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
 describe('the decision set behind request.entitlements.all()', () => {
@@ -48,5 +48,26 @@ describe('the decision set behind request.entitlements.all()', () => {
     await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) });
     await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) });
     expect(seen).toHaveLength(2 * features);
+  });
+
+  it('keeps the set with a meter in the policy, and reads the meter afresh every time', async () => {
+    t = await buildTestApp();
+    const token = await t.token('acme', 'alice', { plan: 'pro' });
+    const read = async () => (await t!.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t!.auth(token) })).json().features;
+    const features = [...t.app.entitle.policy.snapshot.features.values()];
+    const meters = features.filter((feature) => feature.type === 'meter').length;
+    expect(meters).toBeGreaterThan(0);
+    expect((await read()).sms_reminders_per_month).toMatchObject({ limit: 500, used: 0, remaining: 500 });
+
+    const provider = t.app.entitle.provider;
+    const booleans = vi.spyOn(provider, 'resolveBooleanEvaluation');
+    const numbers = vi.spyOn(provider, 'resolveNumberEvaluation');
+    await t.app.entitle.meters.consume({ tenantId: 'acme', feature: 'sms_reminders_per_month', amount: 3, context: { actor: 'test' } });
+    const second = await read();
+    expect(second.sms_reminders_per_month).toMatchObject({ used: 3, remaining: 497 });
+    expect(second.can_use_calendar_sync).toMatchObject({ value: true, cause: 'IN_PLAN' });
+    // Only the meters were evaluated: everything else came from the set.
+    expect(booleans).not.toHaveBeenCalled();
+    expect(numbers).toHaveBeenCalledTimes(meters);
   });
 });

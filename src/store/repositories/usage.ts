@@ -317,6 +317,24 @@ export class UsageStore {
     return row ? counterOf(row) : ZERO;
   }
 
+  /**
+   * What a read of the meter shows, in one statement: the period's counter (expired
+   * reservations not counted) and the balance of the grants still usable.
+   */
+  async reading(meter: MeterKey, now: string, tx: SqlExecutor = this.ctx.port): Promise<{ counter: MeterCounter; grantBalance: number }> {
+    const row = await tx.get(
+      `SELECT
+          (SELECT c.used FROM usage_counters c WHERE c.tenant_id = $1 AND c.feature = $2 AND c.period_start = $3) AS used,
+          (SELECT c.from_grants FROM usage_counters c WHERE c.tenant_id = $1 AND c.feature = $2 AND c.period_start = $3) AS from_grants,
+          (SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
+            WHERE r.tenant_id = $1 AND r.feature = $2 AND r.period_start = $3 AND r.expires_at > $4) AS reserved,
+          (SELECT COALESCE(SUM(g.remaining), 0) FROM usage_grants g
+            WHERE g.tenant_id = $1 AND g.feature = $2 AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > $4)) AS grant_balance`,
+      [meter.tenantId, meter.feature, meter.periodStart, now],
+    );
+    return { counter: counterOf(row), grantBalance: Number(row?.grant_balance ?? 0) };
+  }
+
   /** Every period's counter of a tenant (past periods are kept for reports), newest first. */
   async history(tenantId: string, feature?: string): Promise<{ feature: string; periodStart: string; used: number; fromGrants: number }[]> {
     const rows = await this.ctx.port.all(
