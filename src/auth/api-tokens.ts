@@ -1,7 +1,7 @@
 // API tokens: `ent_<id>_<secret>`. The id names the token in lists and audit rows; only a
 // SHA-256 of the whole token is stored, so a database leak does not leak usable tokens.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
 import { ROLES, type ApiToken, type EntitleStore, type Role, type WriteContext } from '../store/store.js';
 import { checkTenantId } from '../tenants/tenant-operations.js';
@@ -11,7 +11,8 @@ const USER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$/;
 
 /** The stored form of a token. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  // One-shot hash: about twice as fast as createHash on every authenticated request.
+  return hash('sha256', token, 'hex');
 }
 
 /** Whether a string has the shape of one of our API tokens (cheap, before any lookup). */

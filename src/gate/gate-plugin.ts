@@ -125,18 +125,18 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
 
   // One view per request, made on first use: a request that reads no entitlement pays nothing.
   const reader = new EntitlementReader({ client, features: options.features, ...(cache ? { cache } : {}), ...(options.consume ? { consume: options.consume } : {}) });
-  const views = new WeakMap<FastifyRequest, RequestEntitlements>();
+  // The view is made on first use and kept on the request itself (a decorated slot: no map to look it up in).
+  fastify.decorateRequest(VIEW, null);
   fastify.decorateRequest('entitlements', {
     getter(this: FastifyRequest): RequestEntitlements {
-      let view = views.get(this);
-      if (!view) {
-        view = reader.forRequest(this.principal);
-        views.set(this, view);
-      }
-      return view;
+      const request = this as FastifyRequest & { [VIEW]: RequestEntitlements | null };
+      return (request[VIEW] ??= reader.forRequest(request.principal));
     },
   });
 };
+
+/** Where a request keeps its entitlements view. */
+const VIEW = Symbol('entitle.entitlements');
 
 function toArray<T>(value: T | T[] | undefined): T[] {
   if (value === undefined) return [];

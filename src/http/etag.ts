@@ -1,11 +1,11 @@
 // Entity tags for cacheable answers (OFREP bulk evaluation, the Unleash client API): a hash of
 // the answer itself, and If-None-Match the way RFC 9110 reads it.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A strong ETag for a serialized answer: it changes exactly when the answer changes. */
 export function etagOf(text: string): string {
-  return `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`;
+  return `"${hash('sha256', text, 'base64url').slice(0, 27)}"`;
 }
 
 /**
