@@ -56,24 +56,38 @@ function subscriptionFromRow(row: SubscriptionRow): SubscriptionState {
   };
 }
 
-/**
- * Every tenant's billing, for the change feed; with `only`, the tenants whose id meets its
- * condition (a function of the column name, e.g. an inList over `params`).
- */
-export async function loadTenantBilling(db: SqlExecutor, only?: { readonly condition: (column: string) => string; readonly params: readonly SqlParam[] }): Promise<Map<string, TenantBilling>> {
+/** A tenant row's billing link read in the same query: `SELECT t.*, ${JOINED_LINK_COLUMNS} … LEFT JOIN billing_links l`. */
+export const JOINED_LINK_COLUMNS = 'l.provider AS link_provider, l.customer_id AS link_customer_id, l.created_at AS link_created_at, l.updated_at AS link_updated_at';
+
+/** The link of a row read with {@link JOINED_LINK_COLUMNS}; undefined when the tenant has none. */
+export function joinedLinkOf(row: Record<string, unknown>): BillingLink | undefined {
+  if (row.link_provider === null || row.link_provider === undefined) return undefined;
+  return linkFromRow({ tenant_id: '', provider: String(row.link_provider), customer_id: String(row.link_customer_id), created_at: String(row.link_created_at), updated_at: String(row.link_updated_at) });
+}
+
+/** Every billing link by tenant (a small table: read whole at start-up). */
+export async function loadLinks(db: SqlExecutor): Promise<Map<string, BillingLink>> {
+  const links = new Map<string, BillingLink>();
+  for (const row of await db.all<LinkRow>('SELECT * FROM billing_links')) links.set(row.tenant_id, linkFromRow(row));
+  return links;
+}
+
+/** Subscription statements by tenant; with `only`, the tenants whose id meets its condition. */
+export async function loadSubscriptions(db: SqlExecutor, only?: { readonly condition: (column: string) => string; readonly params: readonly SqlParam[] }): Promise<Map<string, SubscriptionState[]>> {
   const where = only ? ` WHERE ${only.condition('tenant_id')}` : '';
-  const params = only?.params ?? [];
-  const links = await db.all<LinkRow>(`SELECT * FROM billing_links${where}`, params);
-  const subscriptions = await db.all<SubscriptionRow>(`SELECT * FROM billing_subscriptions${where} ORDER BY id`, params);
-  const byTenant = new Map<string, { link: BillingLink | undefined; subscriptions: SubscriptionState[] }>();
-  const entry = (tenantId: string) => {
-    let found = byTenant.get(tenantId);
-    if (!found) byTenant.set(tenantId, (found = { link: undefined, subscriptions: [] }));
-    return found;
-  };
-  for (const row of links) entry(row.tenant_id).link = linkFromRow(row);
-  for (const row of subscriptions) entry(row.tenant_id).subscriptions.push(subscriptionFromRow(row));
+  const rows = await db.all<SubscriptionRow>(`SELECT * FROM billing_subscriptions${where} ORDER BY id`, only?.params ?? []);
+  const byTenant = new Map<string, SubscriptionState[]>();
+  for (const row of rows) {
+    const list = byTenant.get(row.tenant_id);
+    if (list) list.push(subscriptionFromRow(row));
+    else byTenant.set(row.tenant_id, [subscriptionFromRow(row)]);
+  }
   return byTenant;
+}
+
+/** A tenant's billing from its link and statements; undefined when it has neither. */
+export function tenantBillingOf(link: BillingLink | undefined, subscriptions: readonly SubscriptionState[] | undefined): TenantBilling | undefined {
+  return link || subscriptions ? { link, subscriptions: subscriptions ?? [] } : undefined;
 }
 
 /** What a billing event's handler may do inside the event's transaction. */

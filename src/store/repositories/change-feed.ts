@@ -2,8 +2,9 @@
 // writes are serialized) says which tenants changed. How a process learns that another one
 // wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
 
-import type { ChangeFeed, Override, TenantBilling, TenantSnapshot } from '../store.js';
-import { loadTenantBilling } from './billing.js';
+import type { SubscriptionState } from '../../billing/subscription.js';
+import type { BillingLink, ChangeFeed, Override, TenantSnapshot } from '../store.js';
+import { JOINED_LINK_COLUMNS, joinedLinkOf, loadLinks, loadSubscriptions, tenantBillingOf } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
 import type { StoreContext } from './store-context.js';
 
@@ -30,18 +31,24 @@ export class ChangeQueries implements ChangeFeed {
     return this.ctx.port.snapshot(async (tx) => {
       const cursor = String((await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0);
       const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
-      const billing = await loadTenantBilling(tx);
-      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => snapshotOf(row, overrides, billing));
+      const subscriptions = await loadSubscriptions(tx);
+      const links = await loadLinks(tx);
+      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => snapshotOf(row, overrides, subscriptions, links.get(row.id)));
       return { cursor, tenants };
     });
   }
 
   async since(cursor: string): Promise<{ cursor: string; tenantIds: readonly string[] } | { reload: true }> {
     const from = Number(cursor);
-    const oldest = (await this.ctx.port.get<{ seq: number | null }>('SELECT min(seq) AS seq FROM changes'))?.seq ?? null;
-    if (!Number.isSafeInteger(from) || (oldest !== null && from < oldest - 1)) return { reload: true };
-    const rows = await this.ctx.port.all<{ seq: number; tenant_id: string }>('SELECT seq, tenant_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [from, CHANGE_HISTORY + 1]);
-    if (rows.length > CHANGE_HISTORY) return { reload: true };
+    if (!Number.isSafeInteger(from)) return { reload: true };
+    // The oldest row kept comes with the rows: one statement. No rows after the cursor means the
+    // cursor is at the newest row or beyond it, never behind what was pruned.
+    const rows = await this.ctx.port.all<{ seq: number; tenant_id: string; oldest: number }>(
+      'SELECT seq, tenant_id, (SELECT min(seq) FROM changes) AS oldest FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [from, CHANGE_HISTORY + 1],
+    );
+    const oldest = rows[0]?.oldest;
+    if (rows.length > CHANGE_HISTORY || (oldest !== undefined && from < Number(oldest) - 1)) return { reload: true };
     const last = rows.at(-1);
     return { cursor: last ? String(last.seq) : cursor, tenantIds: [...new Set(rows.map((row) => row.tenant_id))] };
   }
@@ -49,21 +56,24 @@ export class ChangeQueries implements ChangeFeed {
   async load(tenantIds: readonly string[]): Promise<readonly TenantSnapshot[]> {
     if (tenantIds.length === 0) return [];
     const { port } = this.ctx;
+    // After a write the feed names one tenant: a plain equality, cheaper than a list.
+    const one = tenantIds.length === 1;
+    const param = one ? (tenantIds[0] as string) : port.list(tenantIds);
+    const where = (column: string) => (one ? `${column} = $1` : port.sql.inList(column, '$1'));
     // Plain reads, no snapshot: this runs after every write, and a change that lands between
     // them is in the feed, so the caller loads the tenant again on its next signal.
-    const ids = port.list(tenantIds);
-    const [tenants, overrides, billing] = await Promise.all([
-      port.all<TenantRow>(`SELECT * FROM tenants WHERE ${port.sql.inList('id', '$1')}`, [ids]),
-      port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${port.sql.inList('tenant_id', '$1')}`, [ids]),
-      loadTenantBilling(port, { condition: (column) => port.sql.inList(column, '$1'), params: [ids] }),
+    const [tenants, overrides, subscriptions] = await Promise.all([
+      port.all<TenantRow>(`SELECT t.*, ${JOINED_LINK_COLUMNS} FROM tenants t LEFT JOIN billing_links l ON l.tenant_id = t.id WHERE ${where('t.id')}`, [param]),
+      port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${where('tenant_id')}`, [param]),
+      loadSubscriptions(port, { condition: where, params: [param] }),
     ]);
     const byId = byTenant(overrides);
-    return tenants.map((row) => snapshotOf(row, byId, billing));
+    return tenants.map((row) => snapshotOf(row, byId, subscriptions, joinedLinkOf(row)));
   }
 }
 
-function snapshotOf(row: TenantRow, overrides: ReadonlyMap<string, Override[]>, billing: ReadonlyMap<string, TenantBilling>): TenantSnapshot {
-  const tenantBilling = billing.get(row.id);
+function snapshotOf(row: TenantRow, overrides: ReadonlyMap<string, Override[]>, subscriptions: ReadonlyMap<string, readonly SubscriptionState[]>, link: BillingLink | undefined): TenantSnapshot {
+  const tenantBilling = tenantBillingOf(link, subscriptions.get(row.id));
   return { tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [], ...(tenantBilling ? { billing: tenantBilling } : {}) };
 }
 
