@@ -5,8 +5,8 @@
 // Every scenario is warmed up, then run in alternating rounds; medians. A scenario's responses
 // must all carry its expected status, or the bench fails.
 
-import { fork, type ChildProcess } from 'node:child_process';
 import type { ServerReady } from './http-server.js';
+import { forkChild } from './support/child.js';
 import { ratio, type Row } from './support/measure.js';
 import { CONNECTIONS, PIPELINING, runRounds, type Load, type LoadTarget, type Scenario } from './support/load.js';
 
@@ -19,35 +19,15 @@ export interface Server extends LoadTarget {
 }
 
 export async function start(kind: 'bare' | 'app'): Promise<Server> {
-  // fork() passes this process's execArgv on: the child runs TypeScript through tsx as we do.
-  const child: ChildProcess = fork(new URL('./http-server.ts', import.meta.url), [kind], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const next = <T>(type: string) =>
-    new Promise<T>((resolve, reject) => {
-      const onMessage = (message: { type: string }) => {
-        if (message.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(message as T);
-      };
-      const onExit = (code: number | null) => reject(new Error(`bench server (${kind}) exited with ${code}`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-  const ready = await next<ServerReady>('ready');
+  const child = await forkChild<ServerReady>(new URL('./http-server.ts', import.meta.url), [kind]);
   return {
-    ready,
-    url: ready.url,
+    ready: child.ready,
+    url: child.ready.url,
     cpu: async () => {
-      const reply = next<{ usage: NodeJS.CpuUsage }>('cpu');
-      child.send({ type: 'cpu' });
-      const { usage } = await reply;
+      const { usage } = await child.ask<{ usage: NodeJS.CpuUsage }>('cpu');
       return usage.user + usage.system;
     },
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send({ type: 'stop' });
-      await exited;
-    },
+    stop: () => child.stop(),
   };
 }
 

@@ -15,16 +15,7 @@ import type {
   ProviderCalendar,
   SyncResult,
 } from './calendar-client.js';
-import {
-  parseRetryAfter,
-  providerCode,
-  ProviderAuthError,
-  ProviderError,
-  ProviderGrantError,
-  ProviderRateLimitError,
-  ProviderRequestError,
-  SyncStateExpiredError,
-} from './provider-errors.js';
+import { providerCode, ProviderError, providerFailure, ProviderRequestError } from './provider-errors.js';
 
 export const GOOGLE_SCOPES = ['openid', 'email', 'https://www.googleapis.com/auth/calendar.readonly'] as const;
 
@@ -232,20 +223,21 @@ export function toProviderError(error: unknown, operation: string, tokenEndpoint
     const reason = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'network error';
     return new ProviderRequestError('google', `${operation} failed (${reason})`);
   }
-  const status = statusOf(error) ?? null;
+  const status = statusOf(error);
+  // No answer to read (the request never got one): gaxios's error code says why.
+  if (!status) return new ProviderRequestError('google', `${operation} failed (${providerCode(error.code) ?? 'no response'})`, status ?? null);
   const data = error.response?.data as { error?: unknown; error_description?: unknown } | undefined;
   const oauthError = typeof data?.error === 'string' ? data.error : undefined;
   const apiError = typeof data?.error === 'object' && data.error !== null ? (data.error as { message?: unknown; errors?: { reason?: unknown }[] }) : undefined;
   const reason = typeof apiError?.errors?.[0]?.reason === 'string' ? apiError.errors[0].reason : undefined;
-  if (tokenEndpoint && oauthError === 'invalid_grant') return new ProviderGrantError('google', `${operation}: the grant is invalid or revoked (invalid_grant)`, status);
-  if (status === 401) return new ProviderAuthError('google', `${operation}: access token rejected (401)`, status);
-  const retryAfter = error.response?.headers?.get?.('retry-after') ?? null;
-  if (status === 429 || (status === 403 && (reason === 'rateLimitExceeded' || reason === 'userRateLimitExceeded')) || (status === 503 && retryAfter !== null)) {
-    return new ProviderRateLimitError('google', `${operation}: rate limited (${status})`, status, parseRetryAfter(retryAfter));
-  }
-  if (status === 410) return new SyncStateExpiredError('google', `${operation}: the sync token is no longer valid (410)`, status);
-  // Codes only: Google's free-text message may echo the request, tokens included.
-  const detail = providerCode(oauthError) ?? providerCode(reason);
-  return new ProviderRequestError('google', `${operation} failed${status ? ` (${status}${detail ? ` ${detail}` : ''})` : ` (${providerCode(error.code) ?? 'no response'})`}`, status);
+  return providerFailure('google', operation, {
+    status,
+    retryAfter: error.response?.headers?.get?.('retry-after') ?? null,
+    grantRevoked: tokenEndpoint && oauthError === 'invalid_grant',
+    rateLimited: status === 403 && (reason === 'rateLimitExceeded' || reason === 'userRateLimitExceeded'),
+    expiredSyncState: status === 410 ? 'sync token' : undefined,
+    // Codes only: Google's free-text message may echo the request, tokens included.
+    code: providerCode(oauthError) ?? reason,
+  });
 }
 

@@ -7,16 +7,7 @@ import { AuthenticationHandler, Client, GraphError, HTTPMessageHandler, type Aut
 import type { MicrosoftConfig } from '../config.js';
 import type { AuthorizationRequest, BusyBlock, CalendarClient, EventChange, OAuthTokenSet, ProviderCalendar, SyncResult } from './calendar-client.js';
 import { emailFromIdToken } from './id-token.js';
-import {
-  parseRetryAfter,
-  providerCode,
-  ProviderAuthError,
-  ProviderError,
-  ProviderGrantError,
-  ProviderRateLimitError,
-  ProviderRequestError,
-  SyncStateExpiredError,
-} from './provider-errors.js';
+import { parseRetryAfter, providerCode, ProviderError, providerFailure, ProviderGrantError, ProviderRateLimitError, ProviderRequestError } from './provider-errors.js';
 
 export const MICROSOFT_SCOPES = ['openid', 'email', 'offline_access', 'User.Read', 'Calendars.Read'] as const;
 
@@ -242,14 +233,10 @@ export function toProviderError(error: unknown, operation: string): ProviderErro
   if (error instanceof ProviderError) return error;
   if (!(error instanceof GraphError) || error.statusCode <= 0) return new ProviderRequestError('microsoft', `${operation} failed (${networkReason(error)})`);
   const status = error.statusCode;
-  const retryAfter = error.headers?.get('retry-after') ?? null;
-  if (status === 401) return new ProviderAuthError('microsoft', `${operation}: access token rejected (401)`, status);
-  if (status === 429 || (status === 503 && retryAfter !== null)) {
-    return new ProviderRateLimitError('microsoft', `${operation}: rate limited (${status})`, status, parseRetryAfter(retryAfter));
-  }
-  if (status === 410 || error.code === 'syncStateNotFound' || error.code === 'resyncRequired' || error.code === 'SyncStateNotFound') {
-    return new SyncStateExpiredError('microsoft', `${operation}: the delta link is no longer valid (${status})`, status);
-  }
-  const code = providerCode(error.code);
-  return new ProviderRequestError('microsoft', `${operation} failed (${status}${code ? ` ${code}` : ''})`, status);
+  return providerFailure('microsoft', operation, {
+    status,
+    retryAfter: error.headers?.get('retry-after') ?? null,
+    expiredSyncState: status === 410 || error.code === 'syncStateNotFound' || error.code === 'resyncRequired' || error.code === 'SyncStateNotFound' ? 'delta link' : undefined,
+    code: error.code,
+  });
 }

@@ -58,3 +58,30 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
+
+/** A provider's failed answer as its client reads it; `providerFailure` says what it means. */
+export interface FailedAnswer {
+  readonly status: number;
+  readonly retryAfter: string | null;
+  /** The token endpoint answered invalid_grant: the user revoked access, or the grant expired. */
+  readonly grantRevoked?: boolean;
+  /** The provider says it is rate-limiting in words of its own (429, and 503 with Retry-After, always count). */
+  readonly rateLimited?: boolean;
+  /** Set when the sync state is gone: what the provider calls it (sync token, delta link). */
+  readonly expiredSyncState?: string;
+  /** The provider's error code, for the message (only a short identifier is kept: see providerCode). */
+  readonly code?: unknown;
+}
+
+/** One reading of a failed answer for every provider: the grant, the access token, a rate limit, the sync state, or anything else. */
+export function providerFailure(provider: CalendarProviderName, operation: string, answer: FailedAnswer): ProviderError {
+  const { status, retryAfter } = answer;
+  if (answer.grantRevoked) return new ProviderGrantError(provider, `${operation}: the grant is invalid or revoked (invalid_grant)`, status);
+  if (status === 401) return new ProviderAuthError(provider, `${operation}: access token rejected (401)`, status);
+  if (status === 429 || answer.rateLimited || (status === 503 && retryAfter !== null)) {
+    return new ProviderRateLimitError(provider, `${operation}: rate limited (${status})`, status, parseRetryAfter(retryAfter));
+  }
+  if (answer.expiredSyncState) return new SyncStateExpiredError(provider, `${operation}: the ${answer.expiredSyncState} is no longer valid (${status})`, status);
+  const code = providerCode(answer.code);
+  return new ProviderRequestError(provider, `${operation} failed (${status}${code ? ` ${code}` : ''})`, status);
+}

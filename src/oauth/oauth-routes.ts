@@ -198,19 +198,13 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     }
   }
 
+  // The provider's redirect brings code and state in the query string (GET); a client that
+  // caught the redirect itself may post them (POST). Otherwise one route: same checks, same answers.
+  const callbackSchema = { tags, description: CALLBACK_DESCRIPTION, params: ProviderParams, response: CALLBACK_RESPONSES };
+
   fastify.get(
     '/api/oauth/:provider/callback/',
-    {
-      config: { auth: 'required' },
-      schema: {
-        tags,
-        summary: 'Finish connecting: code and state in the query string, as the provider redirected with them',
-        description: CALLBACK_DESCRIPTION,
-        params: ProviderParams,
-        querystring: CallbackFields,
-        response: CALLBACK_RESPONSES,
-      },
-    },
+    { config: { auth: 'required' }, schema: { ...callbackSchema, summary: 'Finish connecting: code and state in the query string, as the provider redirected with them', querystring: CallbackFields } },
     async (request, reply) => {
       const result = await callback(principalOf(request), request.entitlements, request.params.provider, request.query, request.id);
       return reply.status(result.replaced ? 200 : 201).send(result);
@@ -219,17 +213,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
 
   fastify.post(
     '/api/oauth/:provider/callback/',
-    {
-      config: { auth: 'required' },
-      schema: {
-        tags,
-        summary: 'Finish connecting: code and state in the body',
-        description: CALLBACK_DESCRIPTION,
-        params: ProviderParams,
-        body: CallbackFields,
-        response: CALLBACK_RESPONSES,
-      },
-    },
+    { config: { auth: 'required' }, schema: { ...callbackSchema, summary: 'Finish connecting: code and state in the body', body: CallbackFields } },
     async (request, reply) => {
       const result = await callback(principalOf(request), request.entitlements, request.params.provider, request.body, request.id);
       return reply.status(result.replaced ? 200 : 201).send(result);

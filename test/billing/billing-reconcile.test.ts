@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BillingReconciler } from '../../src/billing/billing-reconciler.js';
-import { runCli } from '../../src/cli/main.js';
 import { startFakeStripe, type FakeStripe } from '../fakes/stripe-fake.js';
 import { buildBillingApp, type BillingTestApp } from '../support/billing.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
 import { eventObject, seconds, subscriptionObject } from '../support/stripe.js';
@@ -30,12 +30,7 @@ describe('billing reconcile', () => {
     await database.drop();
   });
 
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env, cwd });
-    return { code, stdout, stderr };
-  }
+  const cli = (...args: string[]) => runCliCaptured(args, { env, cwd });
 
   /** acme on pro through a webhook; then Stripe cancels it and adds beta's subscription, and both events are lost. */
   async function drift(): Promise<void> {

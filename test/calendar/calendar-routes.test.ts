@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { sealTokens } from '../../src/calendar/connection-tokens.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
 import { buildCalendarApp, connectCalendar, PROVIDERS, startFakes, type Fakes } from '../support/calendar.js';
+import { CALENDAR_SYNC_NOT_IN_PLAN } from '../support/denials.js';
 
 let fakes: Fakes;
 beforeAll(async () => {
@@ -54,15 +55,7 @@ describe.each(PROVIDERS)('calendar endpoints with %s', (provider) => {
       const token = await t.token('acme', 'alice', { plan: 'free' });
       const response = await t.app.inject({ ...endpoint, headers: t.auth(token) });
       expect(response.statusCode).toBe(403);
-      expect(response.json()).toEqual({
-        error: 'Feature not available',
-        code: 'ENT_ERR_FEATURE_NOT_AVAILABLE',
-        feature: 'can_use_calendar_sync',
-        featureName: 'Calendar Sync',
-        reason: 'NOT_IN_PLAN',
-        requiredPlan: 'pro',
-        message: expect.stringMatching(/upgrade/i),
-      });
+      expect(response.json()).toEqual(CALENDAR_SYNC_NOT_IN_PLAN);
     });
 
     it('status for a tenant without the feature is 200 with available:false and the message', async () => {

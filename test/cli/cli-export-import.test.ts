@@ -12,19 +12,16 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/api-tokens.js';
 import { sealTokens } from '../../src/calendar/connection-tokens.js';
-import { runCli } from '../../src/cli/main.js';
 import { loadConfig, type Env } from '../../src/config.js';
 import { openTokenCipher } from '../../src/secrets/encryption-keys.js';
 import { secretContext } from '../../src/secrets/secret-context.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { StoreDump } from '../../src/store/transfer.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
-async function cli(env: Env, cwd: string, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: { ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_SEED_DEMO: 'false', ...env }, cwd });
-  return { code, stdout, stderr };
+function cli(env: Env, cwd: string, ...args: string[]) {
+  return runCliCaptured(args, { env: { ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_SEED_DEMO: 'false', ...env }, cwd });
 }
 
 const targets: { name: string; env: () => Env; cleanup?: (env: Env) => Promise<void> }[] = [

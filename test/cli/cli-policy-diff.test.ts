@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import type { Env } from '../../src/config.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 describe('entitle policy diff', () => {
@@ -22,12 +22,7 @@ describe('entitle policy diff', () => {
     }
   });
 
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd });
-    return { code, stdout, stderr };
-  }
+  const cli = (...args: string[]) => runCliCaptured(args, { env, cwd });
 
   it('says which tenants on which plan lose a feature, and exits 1', async () => {
     const plans = join(proposed, 'plans.yaml');

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/api-tokens.js';
-import { runCli } from '../../src/cli/main.js';
 import { openTokenCipher } from '../../src/secrets/encryption-keys.js';
 import { secretContext } from '../../src/secrets/secret-context.js';
 import { TokenCipher } from '../../src/secrets/token-crypto.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
 
@@ -24,12 +24,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
   });
   afterEach(() => database.drop());
 
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd });
-    return { code, stdout, stderr };
-  }
+  const cli = (...args: string[]) => runCliCaptured(args, { env, cwd });
 
   function openStore() {
     return database.open();

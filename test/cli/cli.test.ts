@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
 
@@ -22,12 +22,7 @@ describe('entitle CLI', () => {
   });
   afterEach(() => database.drop());
 
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd });
-    return { code, stdout, stderr };
-  }
+  const cli = (...args: string[]) => runCliCaptured(args, { env, cwd });
 
   describe('validate', () => {
     it('passes the shipped policy', async () => {

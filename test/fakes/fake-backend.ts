@@ -4,7 +4,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FakeCalendar, FakeEvent, FakeFailure, RecordedRequest } from './fake-provider.js';
+import type { FakeCalendar, FakeEvent, FakeFailure, FakeProvider, RecordedRequest } from './fake-provider.js';
 
 interface EventEntry {
   event: FakeEvent;
@@ -199,6 +199,24 @@ export class FakeBackend {
 
   failNext(failure: FakeFailure): void {
     this.#failures.push({ ...failure, seen: 0, used: 0 });
+  }
+
+  /** The controls every fake hands a test, over this state; `requiredScopes` are what consent must grant. */
+  controls(requiredScopes: readonly string[]): Omit<FakeProvider, 'provider' | 'baseUrl' | 'env' | 'close'> {
+    return {
+      requests: this.requests,
+      revokedTokens: this.revokedTokens,
+      issuedTokens: this.issuedTokens,
+      authorize: (authorizationUrl, account = {}) => this.authorize(authorizationUrl, account.email ?? DEFAULT_EMAIL, requiredScopes),
+      setCalendars: (email, calendars) => this.setCalendars(email, calendars),
+      putEvent: (email, calendarId, event) => this.putEvent(email, calendarId, event),
+      deleteEvent: (email, calendarId, eventId) => this.deleteEvent(email, calendarId, eventId),
+      expireSyncState: () => void this.epoch++,
+      expireAccessTokens: () => this.expireAccessTokens(),
+      revokeGrants: () => this.revokeGrants(),
+      failNext: (failure) => this.failNext(failure),
+      validAccessTokens: () => this.validAccessTokens(),
+    };
   }
 
   /** Records the request; answers it with a canned failure when one matches. Returns true when it did. */

@@ -123,18 +123,7 @@ export async function startFakeMicrosoft(): Promise<FakeProvider> {
       MICROSOFT_TENANT: 'common',
       MICROSOFT_GRAPH_URL: baseUrl,
     },
-    requests: backend.requests,
-    revokedTokens: backend.revokedTokens,
-    issuedTokens: backend.issuedTokens,
-    authorize: (authorizationUrl, account = {}) => backend.authorize(authorizationUrl, account.email ?? DEFAULT_EMAIL, MICROSOFT_SCOPES),
-    setCalendars: (email, calendars) => backend.setCalendars(email, calendars),
-    putEvent: (email, calendarId, event) => backend.putEvent(email, calendarId, event),
-    deleteEvent: (email, calendarId, eventId) => backend.deleteEvent(email, calendarId, eventId),
-    expireSyncState: () => void backend.epoch++,
-    expireAccessTokens: () => backend.expireAccessTokens(),
-    revokeGrants: () => backend.revokeGrants(),
-    failNext: (failure) => backend.failNext(failure),
-    validAccessTokens: () => backend.validAccessTokens(),
+    ...backend.controls(MICROSOFT_SCOPES),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

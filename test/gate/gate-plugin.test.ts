@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
+import { CALENDAR_SYNC_NOT_IN_PLAN } from '../support/denials.js';
 
 function testRoutes(app: FastifyInstance): void {
   app.get('/test/open', { config: { auth: 'required' } }, async () => ({ ok: true }));
@@ -49,15 +50,7 @@ describe('gate plugin', () => {
     const token = await t.token('demo');
     const res = await t.app.inject({ method: 'GET', url: '/test/gated', headers: t.auth(token) });
     expect(res.statusCode).toBe(403);
-    expect(res.json()).toEqual({
-      error: 'Feature not available',
-      code: 'ENT_ERR_FEATURE_NOT_AVAILABLE',
-      feature: 'can_use_calendar_sync',
-      featureName: 'Calendar Sync',
-      reason: 'NOT_IN_PLAN',
-      requiredPlan: 'pro',
-      message: 'Calendar Sync is available on the Pro plan and above. Upgrade to connect Google or Microsoft calendars.',
-    });
+    expect(res.json()).toEqual(CALENDAR_SYNC_NOT_IN_PLAN);
   });
 
   it('lets a pro tenant through', async () => {

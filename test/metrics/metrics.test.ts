@@ -3,21 +3,12 @@
 // traffic; no tenant or user id appears as a label value.
 
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/app.js';
-import { buildCalendarApp, connectCalendar, startFakes, type Fakes } from '../support/calendar.js';
+import { connectCalendar, useCalendarApps } from '../support/calendar.js';
 
 describe('GET /metrics', () => {
-  let fakes: Fakes;
-  let t: TestApp | undefined;
-  beforeAll(async () => {
-    fakes = await startFakes();
-  });
-  afterAll(() => fakes.close());
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const apps = useCalendarApps();
 
   /**
    * The families as parsed, plus every histogram's series (`_bucket`, `_sum`, `_count`) parsed
@@ -41,7 +32,7 @@ describe('GET /metrics', () => {
   const samples = (families: Map<string, ParsedFamily>, name: string) => families.get(name)?.metrics ?? [];
 
   it('is refused without a token (401) and to a tenant member (403), served to admin and client tokens', async () => {
-    t = await buildCalendarApp(fakes);
+    const t = await apps.build();
     const member = await t.token('acme', 'alice', { plan: 'pro' });
     const admin = await t.token('ops', 'olivia', { role: 'admin' });
     const client = await t.token('ops', 'sdk', { role: 'client' });
@@ -52,14 +43,14 @@ describe('GET /metrics', () => {
   });
 
   it('counts requests by route, decisions by cause, gate denials by reason, store latency, provider errors, and reports state', async () => {
-    t = await buildCalendarApp(fakes);
+    const t = await apps.build();
     const pro = await t.token('acme', 'alice', { plan: 'pro' });
     const free = await t.token('globex', 'bob', { plan: 'free' });
     const admin = await t.token('ops', 'olivia', { role: 'admin' });
-    await connectCalendar(t, fakes.google, pro);
+    await connectCalendar(t, apps.fakes.google, pro);
     expect((await t.app.inject({ method: 'GET', url: '/api/calendar/status/', headers: t.auth(free) })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode).toBe(403);
-    fakes.google.failNext({ method: 'GET', path: /calendar/i, status: 500, body: { error: { code: 500, message: 'backend error' } } });
+    apps.fakes.google.failNext({ method: 'GET', path: /calendar/i, status: 500, body: { error: { code: 500, message: 'backend error' } } });
     expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(pro) })).statusCode).toBe(502);
 
     const families = await scrape(t, admin);

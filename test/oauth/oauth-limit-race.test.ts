@@ -2,23 +2,16 @@
 // pass (nothing is connected yet), the first callback takes the place, and the second's
 // authorization code, already exchanged, is revoked at the provider rather than left live.
 
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { TestApp } from '../support/app.js';
-import { buildCalendarApp, startFakes, type Fakes } from '../support/calendar.js';
+import { expect, it } from 'vitest';
+import { useCalendarApps } from '../support/calendar.js';
 
-let fakes: Fakes;
-let t: TestApp;
-beforeAll(async () => {
-  fakes = await startFakes();
-});
-afterAll(() => fakes.close());
-afterEach(() => t.close());
+const apps = useCalendarApps();
 
 it('revokes the grant of a callback refused because the limit was reached meanwhile', async () => {
-  t = await buildCalendarApp(fakes);
+  const t = await apps.build();
   const token = await t.token('acme', 'alice', { plan: 'pro' });
   await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'max_connected_calendars', value: 1, reason: 'race' }, { actor: 'test' });
-  const google = fakes.google;
+  const google = apps.fakes.google;
   const initiate = async () => {
     const response = await t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers: t.auth(token), payload: { purpose: 'calendar' } });
     expect(response.statusCode, response.body).toBe(200);

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
 import type { TestApp } from '../support/app.js';
 import { buildCalendarApp, connectCalendar, PROVIDERS, startFakes, type Fakes } from '../support/calendar.js';
+import { CALENDAR_SYNC_NOT_IN_PLAN } from '../support/denials.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 let fakes: Fakes;
@@ -208,15 +209,7 @@ describe.each(PROVIDERS)('OAuth with %s', (provider) => {
       const response = await t.app.inject({ method: 'POST', url: callbackUrl, headers: t.auth(token), payload: { code, state } });
       expect(response.statusCode).toBe(403);
       // The same body as the gate's 403.
-      expect(response.json()).toEqual({
-        error: 'Feature not available',
-        code: 'ENT_ERR_FEATURE_NOT_AVAILABLE',
-        feature: 'can_use_calendar_sync',
-        featureName: 'Calendar Sync',
-        reason: 'NOT_IN_PLAN',
-        requiredPlan: 'pro',
-        message: t.app.entitle.policy.snapshot.features.get('can_use_calendar_sync')?.upgradeMessage,
-      });
+      expect(response.json()).toEqual(CALENDAR_SYNC_NOT_IN_PLAN);
       expect(await t.app.entitle.store.connections.list('acme')).toHaveLength(0);
     });
   });

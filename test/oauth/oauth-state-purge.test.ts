@@ -3,27 +3,20 @@
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { STATE_TTL_MS } from '../../src/oauth/oauth-state.js';
-import type { TestApp } from '../support/app.js';
-import { buildCalendarApp, startFakes, type Fakes } from '../support/calendar.js';
+import { useCalendarApps } from '../support/calendar.js';
 
-let fakes: Fakes;
-let t: TestApp;
-beforeAll(async () => {
-  fakes = await startFakes();
-});
-afterAll(() => fakes.close());
-afterEach(() => t.close());
+const apps = useCalendarApps();
 
 it('registers the purge of expired OAuth states with the server', async () => {
-  t = await buildCalendarApp(fakes);
+  const t = await apps.build();
   expect(t.app.entitle.maintenance.tasks).toContain('oauth-states');
 });
 
 it('removes expired states when an initiation finds the purge overdue', async () => {
   let now = Date.parse('2026-11-25T10:00:00Z');
-  t = await buildCalendarApp(fakes, { clock: () => now });
+  const t = await apps.build({ clock: () => now });
   const headers = t.auth(await t.token('acme', 'alice', { plan: 'pro' }));
   const initiate = () => t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers, payload: { purpose: 'login' } });
   const abandoned = (await initiate()).json().state as string;

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { allowedCount, fitsLimit } from '../../src/entitlements/limits.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 let t: TestApp | undefined;
@@ -155,12 +155,7 @@ describe('the access log', () => {
 });
 
 describe('the CLI', () => {
-  const cli = async (env: Record<string, string>, cwd: string, ...args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env, cwd });
-    return { code, stdout, stderr };
-  };
+  const cli = (env: Record<string, string>, cwd: string, ...args: string[]) => runCliCaptured(args, { env, cwd });
 
   it('shows control characters in stored names escaped, never raw', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-'));

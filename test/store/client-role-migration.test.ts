@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { hashToken, issueApiToken } from '../../src/auth/api-tokens.js';
-import { runCli } from '../../src/cli/main.js';
 import { openPool } from '../../src/store/postgres/postgres-port.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-ddl.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -17,6 +16,7 @@ import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/sqlite-ddl.js';
 import { openSqlite } from '../../src/store/sqlite/sqlite-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ApiToken, EntitleStore } from '../../src/store/store.js';
+import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 const URL = process.env.DATABASE_URL;
@@ -98,12 +98,7 @@ describe('migration 3: the client role', () => {
 describe('entitle tokens create --role', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-role-'));
   const env = { ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env, cwd });
-    return { code, stdout, stderr };
-  }
+  const cli = (...args: string[]) => runCliCaptured(args, { env, cwd });
 
   it('creates a client token, and names the allowed roles for a bad one', async () => {
     expect((await cli('tenants', 'create', 'ops', '--plan', 'free')).code).toBe(0);

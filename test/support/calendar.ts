@@ -1,7 +1,7 @@
 // Route tests against both fake providers: the real Google and Graph clients, an app whose
 // provider URLs point at the fakes, and a helper that walks the whole OAuth flow.
 
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { CalendarProviderName } from '../../src/calendar/calendar-client.js';
 import { startFakeGoogle } from '../fakes/google-fake.js';
 import { startFakeMicrosoft } from '../fakes/microsoft-fake.js';
@@ -32,6 +32,43 @@ export async function startFakes(): Promise<Fakes> {
 /** An app wired to the fakes. */
 export function buildCalendarApp(fakes: Fakes, options: TestAppOptions = {}): Promise<TestApp> {
   return buildTestApp({ ...options, env: { ...fakes.env, ...options.env } });
+}
+
+export interface CalendarApps {
+  /** The fakes, started once before the file's (or describe block's) first test. */
+  readonly fakes: Fakes;
+  /** An app wired to the fakes; closed when the test that built it ends. */
+  build(options?: TestAppOptions): Promise<TestApp>;
+}
+
+/**
+ * Registers the hooks of tests that each build their own app against the fakes: the fakes live
+ * for the whole file, every app a test builds is closed after that test (even when it failed).
+ */
+export function useCalendarApps(): CalendarApps {
+  let fakes: Fakes | undefined;
+  const open: TestApp[] = [];
+  beforeAll(async () => {
+    fakes = await startFakes();
+  });
+  afterAll(() => fakes?.close());
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+  const started = (): Fakes => {
+    if (!fakes) throw new Error('the fakes start in beforeAll: use them inside a test or hook');
+    return fakes;
+  };
+  return {
+    get fakes() {
+      return started();
+    },
+    async build(options) {
+      const t = await buildCalendarApp(started(), options);
+      open.push(t);
+      return t;
+    },
+  };
 }
 
 /** Initiates, consents at the fake and calls back: returns the stored connection's id. */
