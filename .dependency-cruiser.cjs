@@ -48,6 +48,20 @@ module.exports = {
       to: { path: '^src/(calendar/calendar-client|policy/types)\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'store-dialects-apart',
+      comment: 'a dialect folder of src/store/ imports nothing from the other, not even types: what both need is written once in src/store/',
+      severity: 'error',
+      from: { path: '^src/store/(sqlite|postgres)/' },
+      to: { path: '^src/store/(sqlite|postgres)/', pathNot: '^src/store/$1/' },
+    },
+    {
+      name: 'store-shared-knows-no-dialect',
+      comment: 'the store written once (repositories, migrations, the port) imports no dialect folder; only open-store.ts chooses one',
+      severity: 'error',
+      from: { path: '^src/store/', pathNot: '^src/store/(sqlite/|postgres/|open-store\\.ts$)' },
+      to: { path: '^src/store/(sqlite|postgres)/' },
+    },
+    {
       name: 'no-runtime-cycle',
       comment: 'no module imports itself back at run time',
       severity: 'error',

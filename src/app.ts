@@ -208,6 +208,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const auditReads = config.auditReads.mode;
   await app.register(gatePlugin, {
     client: services.client,
+    provider: services.provider,
     cache: decisions,
     features: () => services.policy.snapshot.features,
     consume: (principal, feature, amount, { idempotencyKey }) =>

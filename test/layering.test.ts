@@ -46,7 +46,7 @@ function project(files: Readonly<Record<string, string>>): string {
 const names = (found: readonly Violation[]) => found.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort();
 
 describe('layering', () => {
-  it('holds in the source: no folder imports one above it at run time, the store knows no domain', async () => {
+  it('holds in the source: no folder imports one above it at run time, the store knows no domain, its dialects stay apart', async () => {
     expect(names(await violations(ROOT))).toEqual([]);
   }, 120_000);
 
@@ -75,6 +75,19 @@ describe('layering', () => {
       'layer-store: src/store/store.ts → src/calendar/calendar-client.ts',
       'store-knows-no-domain: src/store/store.ts → src/auth/principal.ts',
       'store-type-only-upward: src/store/store.ts → src/calendar/calendar-client.ts',
+    ]);
+  }, 120_000);
+
+  it('fails on one store dialect importing the other, even a type, and on shared store code importing a dialect', async () => {
+    const dir = project({
+      'src/store/sqlite/sqlite-ddl.ts': "import type { Ddl } from '../postgres/postgres-ddl.js';\nimport { SHARED } from '../migrations/migrations.js';\nexport const SQLITE: Ddl = { strict: SHARED };\n",
+      'src/store/postgres/postgres-ddl.ts': "export interface Ddl { readonly strict: string }\nexport const POSTGRES: Ddl = { strict: '' };\n",
+      'src/store/migrations/migrations.ts': "import { POSTGRES } from '../postgres/postgres-ddl.js';\nexport const SHARED = POSTGRES.strict;\n",
+      'src/store/open-store.ts': "import { SQLITE } from './sqlite/sqlite-ddl.js';\nexport const open = () => SQLITE;\n",
+    });
+    expect(names(await violations(dir))).toEqual([
+      'store-dialects-apart: src/store/sqlite/sqlite-ddl.ts → src/store/postgres/postgres-ddl.ts',
+      'store-shared-knows-no-dialect: src/store/migrations/migrations.ts → src/store/postgres/postgres-ddl.ts',
     ]);
   }, 120_000);
 

@@ -12,7 +12,7 @@ import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { featureNotAvailable } from './feature-denial.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { DecisionCache, DecisionKey } from './decision-cache.js';
-import { EntitlementReader, evaluationContext, type ConsumeForPrincipal, type RequestEntitlements } from './request-entitlements.js';
+import { EntitlementReader, evaluationContext, type ConsumeForPrincipal, type EntitlementReaderOptions, type RequestEntitlements } from './request-entitlements.js';
 
 /**
  * What a route declares: a feature key, a feature that applies only when `when` says so, or a
@@ -50,6 +50,8 @@ export interface GatePluginOptions {
   readonly cache?: DecisionCache;
   /** Consumes meters for `request.entitlements.consume`. */
   readonly consume?: ConsumeForPrincipal;
+  /** The provider behind the client, for reads that bypass the SDK while no hook is registered (request-entitlements.ts). */
+  readonly provider?: EntitlementReaderOptions['provider'];
   /** Called for every denial (401, 403, 503) before the response goes out. */
   readonly onDenied?: (request: FastifyRequest, denial: GateDenial) => Promise<void> | void;
 }
@@ -124,7 +126,13 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
   });
 
   // One view per request, made on first use: a request that reads no entitlement pays nothing.
-  const reader = new EntitlementReader({ client, features: options.features, ...(cache ? { cache } : {}), ...(options.consume ? { consume: options.consume } : {}) });
+  const reader = new EntitlementReader({
+    client,
+    features: options.features,
+    ...(cache ? { cache } : {}),
+    ...(options.consume ? { consume: options.consume } : {}),
+    ...(options.provider ? { provider: options.provider } : {}),
+  });
   // The view is made on first use and kept on the request itself (a decorated slot: no map to look it up in).
   fastify.decorateRequest(VIEW, null);
   fastify.decorateRequest('entitlements', {

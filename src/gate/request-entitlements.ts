@@ -2,7 +2,7 @@
 // through the OpenFeature client (and the gate's decision cache), for the tenant of the
 // authenticated principal only, and an evaluation error always reads as the closed side.
 
-import { OpenFeature, type Client, type EvaluationDetails, type FlagValue } from '@openfeature/server-sdk';
+import { OpenFeature, OpenFeatureError, type Client, type EvaluationContext, type EvaluationDetails, type FlagValue, type ResolutionDetails } from '@openfeature/server-sdk';
 import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { isGranted } from '../policy/compile.js';
@@ -67,6 +67,11 @@ export interface EntitlementReaderOptions {
   readonly cache?: DecisionCache;
   /** Consumes meters; without it `consume` fails with 503. */
   readonly consume?: ConsumeForPrincipal;
+  /**
+   * The provider behind the client: a decision set's meters are read from it directly while no
+   * OpenFeature hook is registered (as the cache reads everything else), not through the SDK.
+   */
+  readonly provider?: { resolveNumberEvaluation(key: string, defaultValue: number, context: EvaluationContext): Promise<ResolutionDetails<number>> };
 }
 
 /** Every feature decided for one tenant and user, while nothing it depends on has changed. */
@@ -131,10 +136,21 @@ export class EntitlementReader {
 
   /** The set with each meter decided now (usage changes with every consume). */
   async #withFreshMeters(principal: Principal, set: DecisionSet): Promise<readonly Entitlement[]> {
-    const fresh = await Promise.all(set.meters.map((index) => this.decide(principal, (set.entitlements[index] as Entitlement).feature)));
+    const fresh = await Promise.all(set.meters.map((index) => this.#meterNow(principal, (set.entitlements[index] as Entitlement).feature)));
     const entitlements = set.entitlements.slice();
     set.meters.forEach((index, i) => (entitlements[index] = fresh[i] as Entitlement));
     return entitlements;
+  }
+
+  /** A meter's decision now: from the provider itself when it is given (`all` checked there is no hook), else through the client. */
+  async #meterNow(principal: Principal, key: string): Promise<Entitlement> {
+    const { provider } = this.#options;
+    if (!provider) return this.decide(principal, key);
+    try {
+      return entitlementOf(key, 'meter', await provider.resolveNumberEvaluation(key, 0, evaluationContext(principal)));
+    } catch (error) {
+      return closed(key, 'meter', error instanceof OpenFeatureError ? error.code : 'GENERAL');
+    }
   }
 
   /** Keeps the set only when every decision but the meters' is one the cache holds (not STALE, not an error) and nothing changed meanwhile. */
@@ -183,18 +199,7 @@ export class EntitlementReader {
       return closed(key, type, 'GENERAL');
     }
     if (details.errorCode !== undefined) return closed(key, type, details.errorCode);
-    const value = details.value as FeatureValue;
-    return {
-      feature: key,
-      type,
-      value,
-      granted: isGranted(type, value),
-      cause: stringOrUndefined(details.flagMetadata.cause),
-      source: stringOrUndefined(details.flagMetadata.source),
-      variant: details.variant,
-      errorCode: undefined,
-      ...(type === 'meter' ? { meter: meterUsageOf(details.flagMetadata) } : {}),
-    };
+    return entitlementOf(key, type, details);
   }
 
   /** The per-request view for `principal` (null: every read answers 401). */
@@ -232,6 +237,23 @@ export class EntitlementReader {
       },
     };
   }
+}
+
+/** A decision (the SDK's details or the provider's resolution) as an entitlement. */
+function entitlementOf(key: string, type: FeatureType, details: Pick<EvaluationDetails<FlagValue>, 'value' | 'variant'> & { readonly flagMetadata?: Readonly<Record<string, unknown>> }): Entitlement {
+  const value = details.value as FeatureValue;
+  const metadata = details.flagMetadata ?? {};
+  return {
+    feature: key,
+    type,
+    value,
+    granted: isGranted(type, value),
+    cause: stringOrUndefined(metadata.cause),
+    source: stringOrUndefined(metadata.source),
+    variant: details.variant,
+    errorCode: undefined,
+    ...(type === 'meter' ? { meter: meterUsageOf(metadata) } : {}),
+  };
 }
 
 function closed(feature: string, type: FeatureType, errorCode: string): Entitlement {

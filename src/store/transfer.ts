@@ -3,9 +3,11 @@
 // calendar connection of every status with its tokens still encrypted (the ciphertexts are
 // bound to the connection id, which is kept, so the same keys decrypt them), its sync state and
 // busy blocks, billing links, subscriptions and handled events, and the whole audit log with
-// its hash chain. Both stores share one schema, so a
-// dump is their rows, table by table. An import goes into an empty store in one transaction:
-// all of it or nothing. Pending OAuth states (minutes-long, single-use) are not moved.
+// its hash chain and the anchors of its archives (the rows an archive took are in the archive
+// files; the anchor is where the chain left in the store goes on from). Both stores share one
+// schema, so a dump is their rows, table by table, read in one consistent view. An import goes
+// into an empty store in one transaction: all of it or nothing. Pending OAuth states
+// (minutes-long, single-use) are not moved.
 
 import { InvalidInputError } from '../errors.js';
 import type { AuditEvent, EntitleStore, WriteContext } from './store.js';
@@ -61,12 +63,23 @@ export const DUMP_TABLES = {
   usage_grants: ['id', 'tenant_id', 'feature', 'amount', 'remaining', 'reason', 'actor', 'expires_at', 'created_at'],
   usage_reservations: ['id', 'tenant_id', 'feature', 'period_start', 'amount', 'expires_at', 'created_at'],
   usage_idempotency: ['tenant_id', 'key', 'request_hash', 'status', 'answer', 'created_at', 'expires_at'],
+  audit_anchors: ['seq', 'hash', 'archived_at', 'rows'],
   audit_log: ['seq', 'at', 'actor', 'tenant_id', 'action', 'target', 'outcome', 'details', 'prev_hash', 'hash'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type DumpTable = keyof typeof DUMP_TABLES;
 /** Tables added after the format was published: a dump written before them has none, read as empty. */
-const LATER_TABLES: ReadonlySet<DumpTable> = new Set(['billing_links', 'billing_subscriptions', 'billing_events', 'usage_counters', 'usage_grants', 'usage_reservations', 'usage_idempotency']);
+const LATER_TABLES: ReadonlySet<DumpTable> = new Set([
+  'billing_links',
+  'billing_subscriptions',
+  'billing_events',
+  'usage_counters',
+  'usage_grants',
+  'usage_reservations',
+  'usage_idempotency',
+  // Before anchors travelled: such a dump imports as before (verify fails on it only if its source had archived).
+  'audit_anchors',
+]);
 export const DUMP_TABLE_NAMES = Object.keys(DUMP_TABLES) as DumpTable[];
 
 export interface StoreDump {
@@ -78,8 +91,12 @@ export interface StoreDump {
 
 /** What a store offers for moving its data: implemented by both stores, not part of EntitleStore. */
 export interface TableTransfer {
-  /** Every row of a table, the named columns, in primary key order. */
-  rows(table: DumpTable): Promise<Row[]>;
+  /**
+   * Every row of every dump table, the named columns, in primary key order, all read in one
+   * consistent view: an archive committing meanwhile cannot leave the dump's anchors and audit
+   * rows from two different moments (a chain that no longer links).
+   */
+  read(): Promise<StoreDump['tables']>;
   /**
    * In one transaction: refuses (InvalidInputError, {@link notEmptyMessage}) unless the store
    * holds no row of any dump table; inserts every row, table by table; appends `event` to the
@@ -98,9 +115,7 @@ export function transferOf(store: EntitleStore): TableTransfer {
 }
 
 export async function exportStore(store: EntitleStore, now: () => number = Date.now): Promise<StoreDump> {
-  const transfer = transferOf(store);
-  const tables = {} as Record<DumpTable, readonly Row[]>;
-  for (const table of DUMP_TABLE_NAMES) tables[table] = await transfer.rows(table);
+  const tables = await transferOf(store).read();
   return { format: DUMP_FORMAT, exportedAt: new Date(now()).toISOString(), from: store.kind, tables };
 }
 

@@ -173,3 +173,111 @@ describe.each(targets)('moving a SQLite deployment to $name', ({ env: targetEnv,
     }
   });
 });
+
+/** `audit archive --json` in a deployment: what it archived and the anchor it left. */
+async function archive(env: Env, dir: string, before: string, file: string): Promise<{ rows: number; anchor: { seq: number; hash: string } }> {
+  const result = await cli(env, dir, 'audit', 'archive', '--before', before, '--out', join(dir, file), '--json');
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+async function verify(env: Env, dir: string, ...args: string[]) {
+  const result = await cli(env, dir, 'audit', 'verify', '--json', ...args);
+  return { code: result.code, ...JSON.parse(result.stdout) };
+}
+
+const FUTURE = '2999-01-01T00:00:00Z';
+
+describe.each(targets)('moving a SQLite deployment with archived audit rows to $name and back to SQLite', ({ env: targetEnv, cleanup }) => {
+  it('carries the archive anchors: audit verify passes on every store after archive → export → import, and the chain goes on', { timeout: 60_000 }, async () => {
+    const source = await sourceDeployment();
+    const { dir } = source;
+    // Every row but the last (at least) goes to the archive: the first row left links to an archived one.
+    const written = (JSON.parse((await source.ok('export')).stdout) as StoreDump).tables.audit_log;
+    const first = await archive(source.env, dir, written.at(-1)?.at as string, 'first.jsonl');
+    expect(first.rows).toBeGreaterThan(0);
+    const head = (await verify(source.env, dir)).head as { seq: number; hash: string };
+
+    await source.ok('export', '--out', 'dump.json');
+    const dump = JSON.parse(readFileSync(join(dir, 'dump.json'), 'utf8')) as StoreDump;
+    expect(dump.tables.audit_anchors).toEqual([{ seq: first.anchor.seq, hash: first.anchor.hash, archived_at: expect.any(String), rows: first.rows }]);
+    expect(dump.tables.audit_log[0]).toMatchObject({ seq: first.anchor.seq + 1, prev_hash: first.anchor.hash });
+    const kept = dump.tables.audit_log.length;
+
+    const target = targetEnv();
+    const back = { ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-back-')), 'back.db'), DATABASE_URL: '' };
+    try {
+      expect((await cli(target, dir, 'migrate')).code).toBe(0);
+      const imported = await cli(target, dir, 'import', 'dump.json');
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(imported.stdout).toContain(`1 busy blocks, 1 audit archive anchors, ${kept} audit rows`);
+      expect(await verify(target, dir)).toMatchObject({ code: 0, ok: true, checked: kept + 1 });
+      // A head recorded before the move still checks: the store's chain starts at the same anchor.
+      expect(await verify(target, dir, '--expect-head', `${head.seq}:${head.hash}`)).toMatchObject({ code: 0, ok: true });
+
+      // On the target, the next archive takes every row left and continues the first one's file.
+      const second = await archive(target, dir, FUTURE, 'second.jsonl');
+      expect(second.rows).toBe(kept + 1);
+      expect(await verify(target, dir, '--file', join(dir, 'second.jsonl'))).toMatchObject({ code: 0, ok: true, header: { from: first.anchor, to: second.anchor } });
+      // Anchors count as held rows (an import over them would collide), even with no audit row left.
+      expect((await cli(target, dir, 'import', 'dump.json')).stderr).toMatch(/not empty \(.*, 2 audit_anchors\)/);
+
+      // And back to SQLite: both anchors travel; the log is empty, so the import row links to the last one.
+      await cli(target, dir, 'export', '--out', 'back.json');
+      const backDump = JSON.parse(readFileSync(join(dir, 'back.json'), 'utf8')) as StoreDump;
+      expect(backDump.tables.audit_anchors.map(({ seq, hash }) => ({ seq, hash }))).toEqual([first.anchor, second.anchor]);
+      expect(backDump.tables.audit_log).toEqual([]);
+      expect((await cli(back, dir, 'import', 'back.json')).code).toBe(0);
+      expect(await verify(back, dir)).toMatchObject({ code: 0, ok: true, checked: 1 });
+      const [row] = JSON.parse((await cli(back, dir, 'audit', 'list', '--json')).stdout) as { seq: number; action: string; prevHash: string }[];
+      expect(row).toMatchObject({ seq: second.anchor.seq + 1, action: 'store.import', prevHash: second.anchor.hash });
+      expect((await cli(back, dir, 'tenants', 'create', 'initech', '--plan', 'free')).code).toBe(0);
+      expect(await verify(back, dir)).toMatchObject({ code: 0, ok: true, checked: 2 });
+    } finally {
+      await cleanup?.(target);
+    }
+  });
+
+  it('imports a dump written before anchors travelled; from a store that had archived, verify then names the first row', { timeout: 60_000 }, async () => {
+    const source = await sourceDeployment();
+    const { dir } = source;
+    const withoutAnchors = (dump: StoreDump) => ({ ...dump, tables: Object.fromEntries(Object.entries(dump.tables).filter(([table]) => table !== 'audit_anchors')) });
+    const unarchived = JSON.parse((await source.ok('export')).stdout) as StoreDump;
+    writeFileSync(join(dir, 'old.json'), JSON.stringify(withoutAnchors(unarchived)));
+    const archived = await archive(source.env, dir, unarchived.tables.audit_log.at(-1)?.at as string, 'a.jsonl');
+    writeFileSync(join(dir, 'old-archived.json'), JSON.stringify(withoutAnchors(JSON.parse((await source.ok('export')).stdout) as StoreDump)));
+
+    const target = targetEnv();
+    const other = { ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-old-')), 'old.db'), DATABASE_URL: '' };
+    try {
+      expect((await cli(target, dir, 'import', 'old.json')).code).toBe(0);
+      expect(await verify(target, dir)).toMatchObject({ code: 0, ok: true, checked: unarchived.tables.audit_log.length + 1 });
+      expect((await cli(other, dir, 'import', 'old-archived.json')).code).toBe(0);
+      expect(await verify(other, dir)).toMatchObject({ code: 1, ok: false, firstBroken: { seq: archived.anchor.seq + 1, problem: expect.stringMatching(/link to the previous row/) } });
+    } finally {
+      await cleanup?.(target);
+    }
+  });
+
+  it('imports nothing, not even the anchors, when an audit row breaks a constraint after them', { timeout: 60_000 }, async () => {
+    const source = await sourceDeployment();
+    const { dir } = source;
+    const written = (JSON.parse((await source.ok('export')).stdout) as StoreDump).tables.audit_log;
+    await archive(source.env, dir, written.at(-1)?.at as string, 'a.jsonl');
+    const dump = JSON.parse((await source.ok('export')).stdout) as StoreDump;
+    expect(dump.tables.audit_anchors).toHaveLength(1); // written before the audit rows, so the failure has to roll it back
+    const rows = dump.tables.audit_log;
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ ...dump, tables: { ...dump.tables, audit_log: [...rows, rows.at(-1)] } }));
+
+    const target = targetEnv();
+    try {
+      const failed = await cli(target, dir, 'import', 'broken.json');
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/^error: audit_log\[[0-9…]+\]: .*(UNIQUE|unique).*; nothing was imported/);
+      const empty = JSON.parse((await cli(target, dir, 'export')).stdout) as StoreDump;
+      expect(Object.values(empty.tables).every((table) => table.length === 0)).toBe(true);
+    } finally {
+      await cleanup?.(target);
+    }
+  });
+});

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-migrations.js';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-ddl.js';
 import { lockKeys } from '../../src/store/postgres/postgres-port.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { dumpPostgres } from '../support/database-dump.js';

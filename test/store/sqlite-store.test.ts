@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/sqlite-ddl.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { dumpSqlite } from '../support/database-dump.js';
 import { describeStoreContract } from './store-contract.js';

@@ -22,8 +22,8 @@ const cipher = new TokenCipher(new Map([['fixture', Buffer.alloc(32, 7)]]), 'fix
 const ctx = { actor: 'test:operator' };
 
 /** What the fixtures hold, table by table (made by make-fixtures.ts). */
-// Billing tables came after these fixtures were written: a store from then has none.
-const EXPECTED_ROWS = { tenants: 2, overrides: 2, api_tokens: 4, connections: 2, connection_calendars: 1, busy_blocks: 2, billing_links: 0, billing_subscriptions: 0, billing_events: 0, usage_counters: 0, usage_grants: 0, usage_reservations: 0, usage_idempotency: 0, audit_log: 20 };
+// Billing, usage and audit anchor tables came after these fixtures were written: a store from then has none.
+const EXPECTED_ROWS = { tenants: 2, overrides: 2, api_tokens: 4, connections: 2, connection_calendars: 1, busy_blocks: 2, billing_links: 0, billing_subscriptions: 0, billing_events: 0, usage_counters: 0, usage_grants: 0, usage_reservations: 0, usage_idempotency: 0, audit_anchors: 0, audit_log: 20 };
 
 async function checkFixture(store: EntitleStore): Promise<void> {
   const dump = await exportStore(store);

@@ -20,7 +20,7 @@ export function registerStore(program: Command, context: CliContext): void {
 
   program
     .command('export')
-    .description('write everything the store holds (tenants, overrides, tokens, connections with their tokens still encrypted, sync state, audit log) as JSON')
+    .description('write everything the store holds (tenants, overrides, tokens, connections with their tokens still encrypted, sync state, audit log and its archive anchors) as JSON')
     .option('--out <file>', 'write to a file instead of standard output')
     .action(async (options: { out?: string }) => {
       const dump = await exportStore(await context.store());
@@ -64,10 +64,11 @@ function describe(summary: DumpSummary): string {
     usage_grants: 'usage grants',
     usage_reservations: 'usage reservations',
     usage_idempotency: 'idempotent usage answers',
+    audit_anchors: 'audit archive anchors',
     audit_log: 'audit rows',
   };
-  // Billing and usage tables are named only when they hold rows: a deployment without them reads as before.
-  const shown = (table: keyof DumpSummary) => !(table.startsWith('billing_') || table.startsWith('usage_')) || summary[table] > 0;
+  // Billing, usage and anchor tables are named only when they hold rows: a deployment without them reads as before.
+  const shown = (table: keyof DumpSummary) => !(table.startsWith('billing_') || table.startsWith('usage_') || table === 'audit_anchors') || summary[table] > 0;
   return (Object.keys(names) as (keyof DumpSummary)[])
     .filter(shown)
     .map((table) => `${summary[table]} ${names[table]}`)

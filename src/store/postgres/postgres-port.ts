@@ -4,10 +4,10 @@
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Migration } from '../migration.js';
+import type { Migration } from '../migrations/migration.js';
 import type { SqlExecutor, SqlParam, SqlPort, SqlRow, SqlRunResult, SqlValue } from '../sql-port.js';
 import { translateError } from '../store-errors.js';
-import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { POSTGRES_MIGRATIONS } from './postgres-ddl.js';
 
 /** Any connection that can run a query: the pool, or a client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;

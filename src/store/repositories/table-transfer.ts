@@ -22,6 +22,7 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   usage_grants: ['id'],
   usage_reservations: ['id'],
   usage_idempotency: ['tenant_id', 'key'],
+  audit_anchors: ['seq'],
   audit_log: ['seq'],
 };
 
@@ -31,9 +32,16 @@ const BATCH = 500;
 export class TableTransferStore implements TableTransfer {
   constructor(private readonly ctx: StoreContext) {}
 
-  rows(table: DumpTable): Promise<Row[]> {
-    const order = KEYS[table].map((column) => (column === 'seq' ? column : `${column}${this.ctx.port.sql.byteOrder}`)).join(', ');
-    return this.ctx.port.all<Row>(`SELECT ${DUMP_TABLES[table].join(', ')} FROM ${table} ORDER BY ${order}`);
+  read(): Promise<StoreDump['tables']> {
+    const { byteOrder } = this.ctx.port.sql;
+    return this.ctx.port.snapshot(async (tx) => {
+      const tables = {} as Record<DumpTable, readonly Row[]>;
+      for (const table of DUMP_TABLE_NAMES) {
+        const order = KEYS[table].map((column) => (column === 'seq' ? column : `${column}${byteOrder}`)).join(', ');
+        tables[table] = await tx.all<Row>(`SELECT ${DUMP_TABLES[table].join(', ')} FROM ${table} ORDER BY ${order}`);
+      }
+      return tables;
+    });
   }
 
   load(tables: StoreDump['tables'], event: AuditEvent): Promise<void> {

@@ -119,9 +119,12 @@ const ZERO: MeterCounter = Object.freeze({ used: 0, fromGrants: 0, reserved: 0 }
 
 const COUNTER_COLUMNS = 'used, from_grants, reserved, alerted';
 
-/** Units of open (unexpired) reservations of the counter's period; `$2` is now, `$3…$5` the meter. */
-const OPEN_RESERVED = `(SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
-  WHERE r.tenant_id = $3 AND r.feature = $4 AND r.period_start = $5 AND r.expires_at > $2) AS open_reserved`;
+/**
+ * Units of open (unexpired) reservations of the counter's period; `$2` is now, `$3…$5` the meter.
+ * A counter that holds nothing reserved (the usual case) skips the lookup.
+ */
+const OPEN_RESERVED = `CASE WHEN reserved = 0 THEN 0 ELSE (SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
+  WHERE r.tenant_id = $3 AND r.feature = $4 AND r.period_start = $5 AND r.expires_at > $2) END AS open_reserved`;
 
 /** Units left in unexpired grants of the meter; `$2` is now, `$3`, `$4` the tenant and feature. */
 const GRANT_BALANCE = `(SELECT COALESCE(SUM(g.remaining), 0) FROM usage_grants g

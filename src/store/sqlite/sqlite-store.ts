@@ -5,9 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Migration } from '../migration.js';
+import type { Migration } from '../migrations/migration.js';
 import { SqlStore } from '../sql-store.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SQLITE_MIGRATIONS } from './sqlite-ddl.js';
 import { SqlitePort } from './sqlite-port.js';
 
 /** How often to look for other processes' writes. The gate promises 100 ms; this leaves room. */

@@ -1,9 +1,15 @@
-// Numbered SQLite migrations, applied in order at open, each in its own transaction.
+// The numbered migrations, written once for both dialects: each dialect fills in the few words it
+// says its own way (SchemaDialect) and applies them in order at open. SQLite keeps each CREATE
+// statement's text in its schema, so a shipped statement keeps its words, spacing and comments.
 // Never edit a migration that has shipped: add the next number.
 
-import type { Migration } from '../migration.js';
+import type { Migration, SchemaDialect } from './migration.js';
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [
+/** Migration 3's role check: SDK and service tokens get the client role beside member and admin. */
+const CLIENT_ROLE = "role IN ('member', 'admin', 'client')";
+
+/** Every migration, in the words of dialect `d`. */
+export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
   {
     version: 1,
     name: 'tenants, overrides, audit log, change feed',
@@ -14,7 +20,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         plan        TEXT NOT NULL,
         created_at  TEXT NOT NULL,
         updated_at  TEXT NOT NULL
-      ) STRICT;
+      )${d.strict};
 
       CREATE TABLE overrides (
         tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -27,7 +33,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         updated_at  TEXT NOT NULL,
         version     INTEGER NOT NULL,
         PRIMARY KEY (tenant_id, feature)
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX overrides_by_feature ON overrides(feature);
 
       -- Append-only, hash-chained. No foreign key: a deleted tenant's history stays.
@@ -42,32 +48,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         details     TEXT,
         prev_hash   TEXT NOT NULL,
         hash        TEXT NOT NULL
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX audit_by_tenant ON audit_log(tenant_id, seq);
       CREATE INDEX audit_by_action ON audit_log(action, seq);
-      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      ${d.auditAppendOnly}
 
       -- Which tenants changed, in commit order, so every process's cache can follow.
       -- Filled by triggers: no writer (the server, the CLI, a shell) can forget it.
       CREATE TABLE changes (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq         ${d.serialKey},
         tenant_id   TEXT NOT NULL
-      ) STRICT;
-      CREATE TRIGGER tenants_changed_insert AFTER INSERT ON tenants
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.id); END;
-      CREATE TRIGGER tenants_changed_update AFTER UPDATE ON tenants
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.id); END;
-      CREATE TRIGGER tenants_changed_delete AFTER DELETE ON tenants
-        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.id); END;
-      CREATE TRIGGER overrides_changed_insert AFTER INSERT ON overrides
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
-      CREATE TRIGGER overrides_changed_update AFTER UPDATE ON overrides
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
-      CREATE TRIGGER overrides_changed_delete AFTER DELETE ON overrides
-        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+      )${d.strict};
+      ${d.changeFeed}
+      ${d.changesOn('tenants', 'id')}
+      ${d.changesOn('overrides', 'tenant_id')}
     `,
   },
   {
@@ -84,8 +78,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         created_at   TEXT NOT NULL,
         expires_at   TEXT,
         revoked_at   TEXT
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
+      ${d.tokenChanges}
 
       CREATE TABLE connections (
         id                TEXT PRIMARY KEY,
@@ -104,7 +99,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         updated_at        TEXT NOT NULL,
         last_sync_at      TEXT,
         last_sync         TEXT                -- JSON counts of the last sync
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX connections_by_tenant ON connections(tenant_id, user_id, status);
 
       CREATE TABLE connection_calendars (
@@ -113,7 +108,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         sync_state     TEXT,
         last_sync_at   TEXT,
         PRIMARY KEY (connection_id, calendar_id)
-      ) STRICT;
+      )${d.strict};
 
       CREATE TABLE busy_blocks (
         tenant_id      TEXT NOT NULL,
@@ -126,7 +121,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         show_as        TEXT NOT NULL,
         updated_at     TEXT NOT NULL,
         PRIMARY KEY (connection_id, calendar_id, event_id)
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX busy_blocks_by_tenant ON busy_blocks(tenant_id, start_at);
 
       CREATE TABLE oauth_states (
@@ -139,32 +134,31 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         code_verifier  TEXT NOT NULL,         -- ciphertext
         created_at     TEXT NOT NULL,
         expires_at     TEXT NOT NULL
-      ) STRICT;
+      )${d.strict};
     `,
   },
   {
     version: 3,
     name: 'client role for api tokens',
-    // SQLite cannot alter a CHECK constraint: the table is rebuilt, inside this migration's
-    // transaction (nothing references api_tokens, so foreign keys may stay on).
-    sql: `
-      CREATE TABLE api_tokens_new (
+    sql: d.changeCheck({
+      table: 'api_tokens',
+      constraint: 'api_tokens_role_check',
+      check: CLIENT_ROLE,
+      createTable: (name) => `
+      CREATE TABLE ${name} (
         id           TEXT PRIMARY KEY,
         tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
         user_id      TEXT NOT NULL,
-        role         TEXT NOT NULL CHECK (role IN ('member', 'admin', 'client')),
+        role         TEXT NOT NULL CHECK (${CLIENT_ROLE}),
         name         TEXT,
         secret_hash  TEXT NOT NULL UNIQUE,  -- SHA-256 of the secret; the secret itself is never stored
         created_at   TEXT NOT NULL,
         expires_at   TEXT,
         revoked_at   TEXT
-      ) STRICT;
-      INSERT INTO api_tokens_new (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at)
-        SELECT id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at FROM api_tokens;
-      DROP TABLE api_tokens;
-      ALTER TABLE api_tokens_new RENAME TO api_tokens;
-      CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
-    `,
+      )${d.strict};`,
+      columns: ['id', 'tenant_id', 'user_id', 'role', 'name', 'secret_hash', 'created_at', 'expires_at', 'revoked_at'],
+      indexes: 'CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);',
+    }),
   },
   {
     version: 4,
@@ -172,13 +166,13 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     // The chain and the anchors now do what the DELETE trigger did: an archived prefix ends in an
     // anchor (its last row's seq and hash), the next row links to it, and verify starts there.
     sql: `
-      DROP TRIGGER audit_log_no_delete;
+      ${d.auditArchivable}
       CREATE TABLE audit_anchors (
         seq          INTEGER PRIMARY KEY,   -- the last archived row
         hash         TEXT NOT NULL,
         archived_at  TEXT NOT NULL,
         rows         INTEGER NOT NULL
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX audit_by_at ON audit_log(at);
     `,
   },
@@ -190,25 +184,25 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
         feature       TEXT NOT NULL,
         period_start  TEXT NOT NULL,             -- ISO start of the period; past periods are kept
-        used          INTEGER NOT NULL,           -- units taken from the period's allowance
-        from_grants   INTEGER NOT NULL,           -- units taken from top-ups
-        reserved      INTEGER NOT NULL,           -- units held by open reservations (expired ones reclaimed lazily)
+        used          ${d.bigint} NOT NULL,           -- units taken from the period's allowance
+        from_grants   ${d.bigint} NOT NULL,           -- units taken from top-ups
+        reserved      ${d.bigint} NOT NULL,           -- units held by open reservations (expired ones reclaimed lazily)
         alerted       INTEGER NOT NULL,          -- highest threshold (80, 100) already audited
         updated_at    TEXT NOT NULL,
         PRIMARY KEY (tenant_id, feature, period_start)
-      ) STRICT;
+      )${d.strict};
 
       CREATE TABLE usage_grants (
         id          TEXT PRIMARY KEY,
         tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
         feature     TEXT NOT NULL,
-        amount      INTEGER NOT NULL,
-        remaining   INTEGER NOT NULL CHECK (remaining >= 0),
+        amount      ${d.bigint} NOT NULL,
+        remaining   ${d.bigint} NOT NULL CHECK (remaining >= 0),
         reason      TEXT NOT NULL,
         actor       TEXT NOT NULL,
         expires_at  TEXT,
         created_at  TEXT NOT NULL
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX usage_grants_by_meter ON usage_grants(tenant_id, feature, expires_at);
 
       CREATE TABLE usage_reservations (
@@ -216,10 +210,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
         feature       TEXT NOT NULL,
         period_start  TEXT NOT NULL,
-        amount        INTEGER NOT NULL,
+        amount        ${d.bigint} NOT NULL,
         expires_at    TEXT NOT NULL,
         created_at    TEXT NOT NULL
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX usage_reservations_by_meter ON usage_reservations(tenant_id, feature, period_start, expires_at);
       CREATE INDEX usage_reservations_by_expiry ON usage_reservations(expires_at);
 
@@ -232,7 +226,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         created_at    TEXT NOT NULL,
         expires_at    TEXT NOT NULL,
         PRIMARY KEY (tenant_id, key)
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX usage_idempotency_by_expiry ON usage_idempotency(expires_at);
     `,
   },
@@ -248,7 +242,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         created_at   TEXT NOT NULL,
         updated_at   TEXT NOT NULL,
         UNIQUE (provider, customer_id)
-      ) STRICT;
+      )${d.strict};
 
       -- Each subscription as last stated by the billing system; observed_at orders statements.
       CREATE TABLE billing_subscriptions (
@@ -266,7 +260,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         observed_at           TEXT NOT NULL,
         updated_at            TEXT NOT NULL,
         PRIMARY KEY (provider, id)
-      ) STRICT;
+      )${d.strict};
       CREATE INDEX billing_subscriptions_by_tenant ON billing_subscriptions(tenant_id);
 
       -- Every billing event handled, with its outcome: a redelivery is answered from here.
@@ -278,27 +272,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         outcome       TEXT NOT NULL,
         processed_at  TEXT NOT NULL,
         PRIMARY KEY (provider, id)
-      ) STRICT;
+      )${d.strict};
 
       -- Who runs the billing reconcile now: one instance at a time, a lease that lapses if it dies.
       CREATE TABLE billing_leases (
         name        TEXT PRIMARY KEY,
         holder      TEXT NOT NULL,
         expires_at  TEXT NOT NULL
-      ) STRICT;
-
-      CREATE TRIGGER billing_links_changed_insert AFTER INSERT ON billing_links
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
-      CREATE TRIGGER billing_links_changed_update AFTER UPDATE ON billing_links
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
-      CREATE TRIGGER billing_links_changed_delete AFTER DELETE ON billing_links
-        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
-      CREATE TRIGGER billing_subscriptions_changed_insert AFTER INSERT ON billing_subscriptions
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
-      CREATE TRIGGER billing_subscriptions_changed_update AFTER UPDATE ON billing_subscriptions
-        BEGIN INSERT INTO changes(tenant_id) VALUES (NEW.tenant_id); END;
-      CREATE TRIGGER billing_subscriptions_changed_delete AFTER DELETE ON billing_subscriptions
-        BEGIN INSERT INTO changes(tenant_id) VALUES (OLD.tenant_id); END;
+      )${d.strict};
+      ${d.changesOn('billing_links', 'tenant_id')}
+      ${d.changesOn('billing_subscriptions', 'tenant_id')}
     `,
   },
 ];
