@@ -103,6 +103,7 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
       policy,
       tenants,
       clock,
+      logger,
       onConsume: ({ feature, amount, granted, crossed }) => {
         metrics.usageConsumes.inc({ feature, outcome: granted ? 'granted' : 'refused' });
         if (granted) metrics.usageUnits.inc({ feature }, amount);

@@ -1,8 +1,9 @@
 // Open OFREP event streams, grouped by tenant and caller. When a tenant's decisions may have
-// changed (a write, a policy reload, the store coming back, an override reaching its expiry,
-// or anything that calls `changed`), each group's answer is evaluated once and every stream
-// whose last known answer differs gets a `refetchEvaluation` event. Caps bound the streams in
-// all and per tenant; a heartbeat comment keeps proxies from closing quiet streams.
+// changed (a write, a policy reload, the store coming back, an override reaching its expiry, a
+// used-up meter's period ending, or anything that calls `changed`), each group's answer is
+// evaluated once and every stream whose last known answer differs gets a `refetchEvaluation`
+// event. Caps bound the streams in all and per tenant; a heartbeat comment keeps proxies from
+// closing quiet streams.
 
 import type { Logger } from '../logger.js';
 import type { Role } from '../store/store.js';
@@ -22,12 +23,19 @@ export interface StreamSink {
   readonly writableLength: number;
 }
 
+/** A group's answer as the streams need it. */
+export interface GroupAnswer {
+  readonly fingerprint: string;
+  /** When (ms since the epoch) the answer changes with no write, if it will: a used-up meter's period ends. */
+  readonly changesAt?: number | undefined;
+}
+
 export interface EventStreamsOptions {
   readonly max: number;
   readonly perTenant: number;
   readonly heartbeatMs: number;
-  /** The group's current answer, as a fingerprint. */
-  readonly fingerprint: (group: StreamGroup) => Promise<string>;
+  /** The group's current answer. */
+  readonly evaluate: (group: StreamGroup) => Promise<GroupAnswer>;
   /** The ETag a re-fetch will answer with, for a fingerprint. */
   readonly etag: (fingerprint: string) => string;
   /** When the tenant's next override expires (ms since the epoch), if one will. */
@@ -42,6 +50,7 @@ interface Group {
   readonly key: StreamGroup;
   readonly streams: Set<Stream>;
   fingerprint: string | undefined;
+  changesAt: number | undefined;
 }
 
 interface Stream {
@@ -90,7 +99,7 @@ export class EventStreams {
     const id = `${key.tenantId}\u0000${key.userId}\u0000${key.role}`;
     let group = this.#groups.get(id);
     if (!group) {
-      group = { key, streams: new Set(), fingerprint: undefined };
+      group = { key, streams: new Set(), fingerprint: undefined, changesAt: undefined };
       this.#groups.set(id, group);
     }
     const stream: Stream = { sink, fingerprint };
@@ -154,8 +163,12 @@ export class EventStreams {
   async #refresh(group: Group): Promise<void> {
     let fingerprint: string;
     try {
-      fingerprint = await this.options.fingerprint(group.key);
+      const answer = await this.options.evaluate(group.key);
+      fingerprint = answer.fingerprint;
+      group.changesAt = answer.changesAt;
     } catch (error) {
+      // No timer for an answer that could not be read: the next change evaluates it again.
+      group.changesAt = undefined;
       this.options.logger?.warn({ err: error, tenant: group.key.tenantId }, 'OFREP event stream: could not evaluate the answer');
       return;
     }
@@ -194,23 +207,27 @@ export class EventStreams {
     }
   }
 
-  /** One timer for the soonest override expiry among tenants with streams: an expiry changes decisions without a write. */
+  /**
+   * One timer for the soonest moment a tenant with streams changes without a write: an override
+   * expires, or the period of a meter an answer shows used up ends (its units come back).
+   */
   #scheduleExpiry(): void {
     clearTimeout(this.#expiryTimer);
     this.#expiryTimer = undefined;
     if (this.#closed) return;
     const now = this.#clock();
+    const expiries = new Map<string, number>();
+    const note = (tenantId: string, at: number | undefined) => {
+      const known = expiries.get(tenantId);
+      if (at !== undefined && (known === undefined || at < known)) expiries.set(tenantId, at);
+    };
+    for (const tenantId of this.#perTenant.keys()) note(tenantId, this.options.nextExpiry(tenantId));
+    for (const group of this.#groups.values()) note(group.key.tenantId, group.changesAt);
     let soonest: number | undefined;
-    const expiries: [string, number][] = [];
-    for (const tenantId of this.#perTenant.keys()) {
-      const at = this.options.nextExpiry(tenantId);
-      if (at === undefined) continue;
-      expiries.push([tenantId, at]);
-      if (soonest === undefined || at < soonest) soonest = at;
-    }
+    for (const at of expiries.values()) if (soonest === undefined || at < soonest) soonest = at;
     if (soonest === undefined) return;
     const at = soonest;
-    const due = expiries.filter(([, expiry]) => expiry === at).map(([tenantId]) => tenantId);
+    const due = [...expiries].filter(([, expiry]) => expiry === at).map(([tenantId]) => tenantId);
     this.#expiryTimer = setTimeout(
       () => {
         this.#expiryTimer = undefined;

@@ -85,3 +85,21 @@ export async function evaluateAll(deps: OfrepEvaluator, context: EvaluationConte
   const metadata = { policyVersion: deps.policy.snapshot.version };
   return { flags, metadata, fingerprint: etagOf(JSON.stringify({ flags, metadata })).slice(1, -1) };
 }
+
+/**
+ * When the answer changes with no write: the soonest end of a period in which a meter it shows
+ * is used up (the allowance comes back then). Undefined when no meter is used up, or only meters
+ * whose allowance is 0, to which a new period brings nothing.
+ */
+export function refillAt(answer: Pick<BulkAnswer, 'flags'>): number | undefined {
+  let soonest: number | undefined;
+  for (const flag of answer.flags) {
+    // Only meters carry `remaining` in their metadata.
+    if (!('metadata' in flag) || flag.metadata.remaining !== 0) continue;
+    const { resetsAt, limit } = flag.metadata;
+    if (typeof resetsAt !== 'string' || limit === 0) continue;
+    const at = Date.parse(resetsAt);
+    if (!Number.isNaN(at) && (soonest === undefined || at < soonest)) soonest = at;
+  }
+  return soonest;
+}

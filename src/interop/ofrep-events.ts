@@ -1,6 +1,7 @@
 // Wires OFREP event streams to the running service: the links' key, the streams' caps, and the
-// provider's change events (writes here or, through the change feed, on another instance;
-// policy reloads; the store coming back) as the trigger to check the answers streams hold.
+// provider's change events (writes here or, through the change feed, on another instance, a
+// meter running out or refilling among them; policy reloads; the store coming back) as the
+// trigger to check the answers streams hold.
 
 import { ProviderEvents, type EventDetails } from '@openfeature/server-sdk';
 import type { Config } from '../config.js';
@@ -10,7 +11,7 @@ import type { EntitleServices } from '../services.js';
 import { EventStreams } from './event-streams.js';
 import { StreamLinks } from './event-stream-links.js';
 import type { OfrepEvents } from './ofrep-event-routes.js';
-import { evaluateAll } from './ofrep-evaluation.js';
+import { evaluateAll, refillAt } from './ofrep-evaluation.js';
 
 /** Seconds a backgrounded page keeps its stream (the OFREP web provider's default). */
 const INACTIVITY_DELAY_SEC = 120;
@@ -31,7 +32,10 @@ export function openOfrepEvents(services: EntitleServices, streamKey: Uint8Array
     clock,
     logger,
     etag,
-    fingerprint: async ({ tenantId, userId, role }) => (await evaluateAll(services, { [TENANT_CONTEXT_KEY]: tenantId, targetingKey: userId }, { role }, logger)).fingerprint,
+    evaluate: async ({ tenantId, userId, role }) => {
+      const answer = await evaluateAll(services, { [TENANT_CONTEXT_KEY]: tenantId, targetingKey: userId }, { role }, logger);
+      return { fingerprint: answer.fingerprint, changesAt: refillAt(answer) };
+    },
     nextExpiry: (tenantId) => {
       const now = clock();
       let soonest: number | undefined;

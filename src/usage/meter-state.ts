@@ -78,6 +78,16 @@ export function remainingOf(allowance: number, counter: MeterCounter, grantBalan
 }
 
 /**
+ * Whether a meter that now reads `reading` was empty before `unitsBack` units came back (a
+ * refund, a release, a grant, a reset): its boolean evaluation flipped to true. Remaining is the
+ * allowance plus grants less what is held, floored at 0, so it was 0 exactly when the units
+ * back are at least what remains now.
+ */
+export function refilled(reading: MeterReading, unitsBack: number): boolean {
+  return typeof reading.remaining === 'number' && reading.remaining > 0 && reading.remaining <= unitsBack;
+}
+
+/**
  * The plan to upgrade to for more of a meter: the first plan (lowest first) whose allowance is
  * above `allowance`. None when an override sets the limit: an override beats every plan.
  */

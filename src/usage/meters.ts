@@ -15,11 +15,12 @@ import {
   ReservationNotFoundError,
   TenantNotFoundError,
 } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { FeatureDefinition, PolicySnapshot } from '../policy/types.js';
 import type { ConsumeOutcome, MeterKey, UsageGrant, UsageSources, UsageStore } from '../store/repositories/usage.js';
 import type { SqlExecutor } from '../store/sql-port.js';
 import type { WriteContext } from '../store/store.js';
-import { allowanceOf, meterPeriod, meterReading, planWithMore, type Allowance, type MeterReading } from './meter-state.js';
+import { allowanceOf, meterPeriod, meterReading, planWithMore, refilled, type Allowance, type MeterReading } from './meter-state.js';
 
 /** The largest amount one consume, refund or reservation may name. */
 export const MAX_USAGE_AMOUNT = 1_000_000;
@@ -40,6 +41,8 @@ export interface UsageAnswer {
 export interface Consumption {
   readonly meter: MeterKey;
   readonly sources: UsageSources;
+  /** This consume took the last unit: giving it back refills an empty meter. */
+  readonly emptied: boolean;
 }
 
 /** The answer of a consume; `consumption` only when this call consumed (not on a replayed answer). */
@@ -63,6 +66,8 @@ export interface MetersOptions {
   readonly clock: () => number;
   /** Told of every consume (metrics): the feature, the amount, whether it was granted and the thresholds it crossed first. */
   readonly onConsume?: (consume: { readonly feature: string; readonly amount: number; readonly granted: boolean; readonly crossed: readonly number[] }) => void;
+  /** Where a failed announcement of a meter running out or refilling is reported. */
+  readonly logger?: Pick<Logger, 'warn'>;
 }
 
 /** A meter resolved for one tenant now: its definition, decision, allowance and period key. */
@@ -80,6 +85,7 @@ export class Meters {
   readonly #tenants: Pick<TenantDirectory, 'get'>;
   readonly #clock: () => number;
   readonly #onConsume: MetersOptions['onConsume'];
+  readonly #logger: MetersOptions['logger'];
   #lastPurge: number | undefined;
 
   constructor(options: MetersOptions) {
@@ -88,6 +94,7 @@ export class Meters {
     this.#tenants = options.tenants;
     this.#clock = options.clock;
     this.#onConsume = options.onConsume;
+    this.#logger = options.logger;
   }
 
   /** Whether `key` names a meter of the policy in force. */
@@ -135,19 +142,29 @@ export class Meters {
       const answer = await this.#consumeAnswer(resolved, outcome, now, tx);
       return { result: outcome, answer };
     };
+    // What this call took: none when it was refused, or replays an earlier answer.
+    let sources: UsageSources | undefined;
+    let answer: UsageAnswer;
     if (request.idempotencyKey === undefined) {
-      const { result, answer } = await consume();
-      return result.granted ? { ...answer, granted: true, consumption: { meter: resolved.meter, sources: result.sources } } : { ...answer, granted: false };
+      const fresh = await consume();
+      answer = fresh.answer;
+      if (fresh.result.granted) sources = fresh.result.sources;
+    } else {
+      const outcome = await this.#usage.idempotent(request.tenantId, this.#claim(request.idempotencyKey, ['consume', request.feature, request.amount]), now, consume);
+      answer = this.#answerOf(outcome, request.idempotencyKey);
+      if (outcome.kind === 'fresh' && outcome.result.granted) sources = outcome.result.sources;
     }
-    const outcome = await this.#usage.idempotent(request.tenantId, this.#claim(request.idempotencyKey, ['consume', request.feature, request.amount]), now, consume);
-    const answer = this.#answerOf(outcome, request.idempotencyKey);
-    if (outcome.kind === 'fresh' && outcome.result.granted) return { ...answer, granted: true, consumption: { meter: resolved.meter, sources: outcome.result.sources } };
-    return { ...answer, granted: answer.status === 200 };
+    if (!sources) return { ...answer, granted: answer.status === 200 };
+    // The consume that took the last unit tells the apps holding answers that the meter ran out.
+    const emptied = answer.body.remaining === 0;
+    if (emptied) await this.#announce(request.tenantId);
+    return { ...answer, granted: true, consumption: { meter: resolved.meter, sources, emptied } };
   }
 
   /** Gives back what a consume took (a gated handler failed). */
   async giveBack(consumption: Consumption): Promise<void> {
     await this.#usage.giveBack(consumption.meter, consumption.sources, this.#nowIso());
+    if (consumption.emptied) await this.#announce(consumption.meter.tenantId);
   }
 
   /** Lowers the period's usage by `amount`, never below 0. Idempotent like {@link consume}. */
@@ -160,10 +177,16 @@ export class Meters {
       const after = await this.#usage.refundIn(tx, resolved.meter, request.amount, now);
       const refunded = before.used + before.fromGrants - (after.used + after.fromGrants);
       const reading = await this.#reading(resolved, now, tx);
-      return { result: undefined, answer: { status: 200, body: { refunded, ...reading } } };
+      // Units refunded from grants stay used up (grants are not refilled): only allowance units come back.
+      return { result: refilled(reading, before.used - after.used), answer: { status: 200, body: { refunded, ...reading } } };
     };
-    if (request.idempotencyKey === undefined) return (await this.#usage.write(refund)).answer;
+    if (request.idempotencyKey === undefined) {
+      const { result, answer } = await this.#usage.write(refund);
+      if (result) await this.#announce(request.tenantId);
+      return answer;
+    }
     const outcome = await this.#usage.idempotent(request.tenantId, this.#claim(request.idempotencyKey, ['refund', request.feature, request.amount]), now, refund);
+    if (outcome.kind === 'fresh' && outcome.result) await this.#announce(request.tenantId);
     return this.#answerOf(outcome, request.idempotencyKey);
   }
 
@@ -180,12 +203,19 @@ export class Meters {
     const reserve = async (tx: SqlExecutor) => {
       const held = await this.#usage.reserveIn(tx, { meter: resolved.meter, amount: request.amount, limit: resolved.allowance, now, expiresAt, context: request.context });
       const reading = await this.#reading(resolved, now, tx);
-      if (!held) return { result: undefined, answer: this.#limitReached(resolved, reading) };
-      return { result: undefined, answer: { status: 200, body: { reservationId: held.reservation.id, amount: request.amount, expiresAt, ...reading } } };
+      if (!held) return { result: false, answer: this.#limitReached(resolved, reading) };
+      // Holding the last units empties the meter as consuming them would.
+      return { result: reading.remaining === 0, answer: { status: 200, body: { reservationId: held.reservation.id, amount: request.amount, expiresAt, ...reading } } };
     };
-    if (request.idempotencyKey === undefined) return (await this.#usage.write(reserve)).answer;
+    if (request.idempotencyKey === undefined) {
+      const { result, answer } = await this.#usage.write(reserve);
+      if (result) await this.#announce(request.tenantId);
+      return answer;
+    }
     const claim = this.#claim(request.idempotencyKey, ['reserve', request.feature, request.amount, request.ttlSeconds]);
-    return this.#answerOf(await this.#usage.idempotent(request.tenantId, claim, now, reserve), request.idempotencyKey);
+    const outcome = await this.#usage.idempotent(request.tenantId, claim, now, reserve);
+    if (outcome.kind === 'fresh' && outcome.result) await this.#announce(request.tenantId);
+    return this.#answerOf(outcome, request.idempotencyKey);
   }
 
   /**
@@ -198,7 +228,7 @@ export class Meters {
     }
     this.#requireTenant(tenantId);
     const nowIso = this.#nowIso();
-    return this.#usage.write(async (tx) => {
+    const { answer, refill } = await this.#usage.write(async (tx): Promise<{ answer: UsageAnswer; refill: boolean }> => {
       // The reservation's feature decides the allowance; read it before ending it.
       const held = await tx.get('SELECT feature, amount FROM usage_reservations WHERE id = $1 AND tenant_id = $2', [reservationId, tenantId]);
       if (!held) throw new ReservationNotFoundError(reservationId);
@@ -213,11 +243,14 @@ export class Meters {
         context: end.context,
       });
       if (ended.kind === 'missing') throw new ReservationNotFoundError(reservationId);
-      if (ended.kind === 'expired') return { status: 409, body: expiredBody(reservationId) };
+      if (ended.kind === 'expired') return { answer: { status: 409, body: expiredBody(reservationId) }, refill: false };
       const reading = await this.#reading({ ...resolved, meter: { ...resolved.meter, periodStart: ended.reservation.periodStart } }, nowIso, tx);
       const committed = commit ?? 0;
-      return { status: 200, body: { reservationId, committed, released: ended.reservation.amount - committed, ...reading } };
+      const released = ended.reservation.amount - committed;
+      return { answer: { status: 200, body: { reservationId, committed, released, ...reading } }, refill: refilled(reading, released) };
     });
+    if (refill) await this.#announce(tenantId);
+    return answer;
   }
 
   /** Adds a top-up for a tenant's meter (audited). */
@@ -225,7 +258,9 @@ export class Meters {
     checkAmount(input.amount);
     if (input.expiresAt !== null && Date.parse(input.expiresAt) <= this.#clock()) throw new InvalidInputError('expiresAt: must be in the future');
     const resolved = this.#resolve(tenantId, featureKey);
-    return this.#usage.grant({ tenantId, feature: resolved.feature.key, amount: input.amount, reason: input.reason, expiresAt: input.expiresAt }, context);
+    const grant = await this.#usage.grant({ tenantId, feature: resolved.feature.key, amount: input.amount, reason: input.reason, expiresAt: input.expiresAt }, context);
+    if (refilled(await this.#reading(resolved, this.#nowIso()), input.amount)) await this.#announce(tenantId);
+    return grant;
   }
 
   /** Unexpired grants with units left, soonest-expiring first. */
@@ -237,8 +272,11 @@ export class Meters {
   /** Sets the current period's usage of a tenant's meter back to 0 (audited); returns the state after. */
   async reset(tenantId: string, featureKey: string, context: WriteContext): Promise<MeterReading> {
     const resolved = this.#resolve(tenantId, featureKey);
-    await this.#usage.reset(resolved.meter, context);
-    return this.#reading(resolved, this.#nowIso());
+    const before = await this.#usage.reset(resolved.meter, context);
+    const reading = await this.#reading(resolved, this.#nowIso());
+    // The reset gives back the allowance units used (reservations and grants stay as they were).
+    if (refilled(reading, before.used)) await this.#announce(tenantId);
+    return reading;
   }
 
   /** Past and current periods' usage of a tenant, newest first per feature. */
@@ -320,6 +358,19 @@ export class Meters {
     this.#lastPurge = now;
     // A failed purge is tried again an interval later; the request does not depend on it.
     this.purge().catch(() => undefined);
+  }
+
+  /**
+   * A meter of the tenant ran out or got units back: its boolean evaluation flipped, and apps
+   * that hold answers (OFREP event streams, on every instance) are told through the change feed.
+   * It runs after the usage write committed; failing, it loses the nudge and never the write.
+   */
+  async #announce(tenantId: string): Promise<void> {
+    try {
+      await this.#usage.announce(tenantId);
+    } catch (error) {
+      this.#logger?.warn({ err: error, tenant: tenantId }, 'a meter ran out or refilled, and the change feed could not be told');
+    }
   }
 
   #nowIso(): string {

@@ -11,49 +11,20 @@ import { buildApp } from '../../src/app.js';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
 import { loadConfig, type Env } from '../../src/config.js';
 import { StreamLinks } from '../../src/interop/event-stream-links.js';
-import { buildTestApp, dropSchema, type TestApp, type TestAppOptions } from '../support/app.js';
+import { dropSchema } from '../support/app.js';
+import { bulk, listeningApp, openStream, refetch, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
 import { copyPolicyDir } from '../support/policy.js';
-import { openSse, type SseStream } from '../support/sse.js';
+import { openSse } from '../support/sse.js';
 
-const closing: (() => Promise<void>)[] = [];
+const closing: Closing = [];
 afterEach(async () => {
   for (const close of closing.splice(0).reverse()) await close();
 });
 
-interface Running {
-  readonly t: TestApp;
-  readonly url: string;
-  readonly admin: string;
-}
+const start = (options: Parameters<typeof listeningApp>[1] = {}) => listeningApp(closing, options);
+const stream = (url: string, token: string) => openStream(closing, url, token);
 
-async function start(options: TestAppOptions = {}): Promise<Running> {
-  const t = await buildTestApp({ ...options, env: { ENTITLE_RATE_LIMIT_ADMIN: '100000', ...options.env } });
-  closing.push(() => t.close());
-  const admin = await t.token('ops', 'olga', { role: 'admin' });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = t.app.server.address() as { port: number };
-  return { t, url: `http://127.0.0.1:${port}`, admin };
-}
-
-/** A bulk evaluation over HTTP, as a browser app makes it. */
-async function bulk(url: string, token: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: '{}' });
-  const body = response.status === 200 ? ((await response.json()) as { flags: { key: string; value: unknown }[]; eventStreams?: { type: string; url: string; inactivityDelaySec: number }[] }) : undefined;
-  return { status: response.status, etag: response.headers.get('etag') ?? '', body };
-}
-
-async function stream(url: string, token: string): Promise<SseStream> {
-  const { body } = await bulk(url, token);
-  const link = body?.eventStreams?.[0]?.url as string;
-  const sse = await openSse(link);
-  closing.push(async () => sse.close());
-  expect(sse.status).toBe(200);
-  return sse;
-}
-
-const refetch = (sse: SseStream) => sse.next((event) => event.data !== undefined).then((event) => JSON.parse(event.data as string) as { type: string; etag: string; lastModified: number });
-
-async function override(r: Running, tenant: string, feature: string, value: unknown, expiresAt: string | null = null) {
+async function override(r: ListeningApp, tenant: string, feature: string, value: unknown, expiresAt: string | null = null) {
   const response = await r.t.app.inject({ method: 'PUT', url: `/api/admin/tenants/${tenant}/overrides/${feature}`, headers: r.t.auth(r.admin), payload: { value, reason: 'test', expiresAt } });
   expect(response.statusCode).toBeLessThan(300);
 }

@@ -134,7 +134,10 @@ const GRANT_BALANCE = `(SELECT COALESCE(SUM(g.remaining), 0) FROM usage_grants g
 const INSERT_COUNTER = `INSERT INTO usage_counters (tenant_id, feature, period_start, used, from_grants, reserved, alerted, updated_at)
   VALUES ($1, $2, $3, 0, 0, 0, 0, $4) ON CONFLICT (tenant_id, feature, period_start) DO NOTHING`;
 
-/** Usage writes change nothing a cache holds: the after-write hooks (tenant re-read, token cache) are not run for them. */
+/**
+ * Usage writes change nothing a cache holds: the after-write hooks (tenant re-read, token cache)
+ * are not run for them. {@link UsageStore.announce} is the one write that runs them, on purpose.
+ */
 const NO_HOOKS = { hooks: false } as const;
 
 /** The usage of meters: counters per period, grants, reservations and idempotent answers. */
@@ -393,6 +396,18 @@ export class UsageStore {
       await this.ctx.appendAudit(tx, [auditEvents.usageReset(context, meter, before)]);
       return before;
     });
+  }
+
+  /**
+   * Puts the tenant in the change feed although no tenant row changed: a meter of it ran out or
+   * got units back, so its evaluations flip. Every process that follows the feed (this one
+   * through the after-write hooks, others through polling or NOTIFY) re-reads the tenant and
+   * tells its listeners, OFREP event streams among them. The no-op update fires the tenants
+   * table's change trigger, which both dialects have: a row in `changes` and, on PostgreSQL, the
+   * NOTIFY.
+   */
+  async announce(tenantId: string): Promise<void> {
+    await this.ctx.write((tx) => tx.run('UPDATE tenants SET updated_at = updated_at WHERE id = $1', [tenantId]));
   }
 
   /**
