@@ -67,7 +67,9 @@ describe('console sessions', () => {
       const { cookie, csrf } = await signIn(t, await t.token('ops', 'olga', { role: 'admin' }));
       const write = (headers: Record<string, string>) =>
         t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_sso', headers: { cookie, ...headers }, payload: { value: true, reason: 'trial' } });
-      for (const headers of [{}, { 'x-csrf-token': `${csrf.slice(0, -1)}x` }] as Record<string, string>[]) {
+      // A wrong token: the real one with its last character changed (to one it is not).
+      const wrong = `${csrf.slice(0, -1)}${csrf.endsWith('x') ? 'y' : 'x'}`;
+      for (const headers of [{}, { 'x-csrf-token': wrong }] as Record<string, string>[]) {
         const refused = await write(headers);
         expect(refused.statusCode).toBe(403);
         expect(refused.json()).toMatchObject({ code: 'ENT_ERR_CSRF' });
