@@ -5,14 +5,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
-import { loadConfig, type Env } from '../../src/config.js';
 import { StreamLinks } from '../../src/interop/event-stream-links.js';
-import { dropSchema } from '../support/app.js';
-import { bulk, listeningApp, openStream, refetch, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
+import { bulk, listeningApp, openStream, refetch, twoPostgresInstances, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
 import { copyPolicyDir } from '../support/policy.js';
 import { openSse } from '../support/sse.js';
 
@@ -152,15 +148,7 @@ describe('OFREP event streams', () => {
 
 describe.skipIf(!process.env.DATABASE_URL)('OFREP event streams on PostgreSQL', () => {
   it('deliver a change written on another instance, through the change feed', async () => {
-    const schema = `entitle_events_${randomBytes(6).toString('hex')}`;
-    const env: Env = { ENTITLE_DB: ':memory:', ENTITLE_POLICIES: copyPolicyDir(), ENTITLE_SEED_DEMO: 'false', DATABASE_URL: process.env.DATABASE_URL, DATABASE_SCHEMA: schema, ENTITLE_SESSION_SECRET: randomBytes(24).toString('hex') };
-    const apps: FastifyInstance[] = [];
-    closing.push(async () => {
-      for (const app of apps) await app.close();
-      await dropSchema(process.env.DATABASE_URL as string, schema);
-    });
-    for (let i = 0; i < 2; i++) apps.push(await buildApp({ config: loadConfig(env), logger: false }));
-    const [a, b] = apps as [FastifyInstance, FastifyInstance];
+    const [a, b] = await twoPostgresInstances(closing, copyPolicyDir(), 'entitle_events');
     await a.entitle.operations.createTenant({ id: 'acme', plan: 'free' }, { actor: 'test:setup' });
     const { token } = await issueApiToken(a.entitle.store, { tenantId: 'acme', userId: 'alice', role: 'member' }, { actor: 'test:setup' });
     await a.listen({ port: 0, host: '127.0.0.1' });

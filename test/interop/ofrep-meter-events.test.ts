@@ -2,14 +2,9 @@
 // streams of its tenant get refetchEvaluation then, and not for every consume in between. The
 // events come through the change feed, so a consume on another instance reaches them too.
 
-import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
-import { loadConfig, type Env } from '../../src/config.js';
-import { dropSchema } from '../support/app.js';
-import { bulk, listeningApp, openStream, refetch, valueOf, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
+import { bulk, listeningApp, openStream, refetch, valueOf, twoPostgresInstances, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import type { SseStream } from '../support/sse.js';
 
@@ -109,15 +104,7 @@ describe('OFREP event streams and meters', () => {
 
 describe.skipIf(!process.env.DATABASE_URL)('OFREP event streams and meters on PostgreSQL', () => {
   it('deliver a meter running out on another instance, through the change feed', async () => {
-    const schema = `entitle_meter_events_${randomBytes(6).toString('hex')}`;
-    const env: Env = { ENTITLE_DB: ':memory:', ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_SEED_DEMO: 'false', DATABASE_URL: process.env.DATABASE_URL, DATABASE_SCHEMA: schema, ENTITLE_SESSION_SECRET: randomBytes(24).toString('hex') };
-    const apps: FastifyInstance[] = [];
-    closing.push(async () => {
-      for (const app of apps) await app.close();
-      await dropSchema(process.env.DATABASE_URL as string, schema);
-    });
-    for (let i = 0; i < 2; i++) apps.push(await buildApp({ config: loadConfig(env), logger: false }));
-    const [a, b] = apps as [FastifyInstance, FastifyInstance];
+    const [a, b] = await twoPostgresInstances(closing, STARTER_POLICY_DIR, 'entitle_meter_events');
     await a.entitle.operations.createTenant({ id: 'acme', plan: 'pro' }, { actor: 'test:setup' });
     await a.entitle.operations.setOverride({ tenantId: 'acme', feature: SMS, value: 1, reason: 'test allowance', expiresAt: null }, { actor: 'test:setup' });
     const { token } = await issueApiToken(a.entitle.store, { tenantId: 'acme', userId: 'alice', role: 'member' }, { actor: 'test:setup' });

@@ -1,8 +1,12 @@
 // OFREP as a browser app uses it, over real HTTP: a listening app, the bulk evaluation, the event
 // stream it advertises, and its refetchEvaluation events, each awaited within a bound.
 
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
-import { buildTestApp, type TestApp, type TestAppOptions } from './app.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Env } from '../../src/config.js';
+import { buildTestApp, dropSchema, type TestApp, type TestAppOptions } from './app.js';
 import { openSse, type SseStream } from './sse.js';
 
 /** What a test closes after it, last opened first. */
@@ -22,6 +26,23 @@ export async function listeningApp(closing: Closing, options: TestAppOptions = {
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = t.app.server.address() as { port: number };
   return { t, url: `http://127.0.0.1:${port}`, admin };
+}
+
+/**
+ * Two instances of the app on one PostgreSQL schema of their own (DATABASE_URL; dropped when the
+ * test closes), with `policies`: what one writes, the other learns through the change feed.
+ */
+export async function twoPostgresInstances(closing: Closing, policies: string, schemaPrefix: string): Promise<[FastifyInstance, FastifyInstance]> {
+  const url = process.env.DATABASE_URL as string;
+  const schema = `${schemaPrefix}_${randomBytes(6).toString('hex')}`;
+  const env: Env = { ENTITLE_DB: ':memory:', ENTITLE_POLICIES: policies, ENTITLE_SEED_DEMO: 'false', DATABASE_URL: url, DATABASE_SCHEMA: schema, ENTITLE_SESSION_SECRET: randomBytes(24).toString('hex') };
+  const apps: FastifyInstance[] = [];
+  closing.push(async () => {
+    for (const app of apps) await app.close();
+    await dropSchema(url, schema);
+  });
+  for (let i = 0; i < 2; i++) apps.push(await buildApp({ config: loadConfig(env), logger: false }));
+  return apps as [FastifyInstance, FastifyInstance];
 }
 
 export interface BulkResponse {
