@@ -313,30 +313,22 @@ export class UsageStore {
 
   /** The counter of one period, with expired reservations not counted. */
   async counter(meter: MeterKey, now: string, tx: SqlExecutor = this.ctx.port): Promise<MeterCounter> {
-    const row = await tx.get(
-      `SELECT c.used, c.from_grants,
-          (SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
-            WHERE r.tenant_id = c.tenant_id AND r.feature = c.feature AND r.period_start = c.period_start AND r.expires_at > $4) AS reserved
-        FROM usage_counters c WHERE c.tenant_id = $1 AND c.feature = $2 AND c.period_start = $3`,
-      [meter.tenantId, meter.feature, meter.periodStart, now],
-    );
-    return row ? counterOf(row) : ZERO;
+    return (await this.reading(meter, now, tx)).counter;
   }
 
   /**
    * What a read of the meter shows, in one statement: the period's counter (expired
-   * reservations not counted) and the balance of the grants still usable.
+   * reservations not counted; zero before the period's first write) and the balance of the
+   * grants still usable ({@link GRANT_BALANCE}: `$2` now, `$3`, `$4` the tenant and feature).
    */
   async reading(meter: MeterKey, now: string, tx: SqlExecutor = this.ctx.port): Promise<{ counter: MeterCounter; grantBalance: number }> {
+    const counter = 'FROM usage_counters c WHERE c.tenant_id = $3 AND c.feature = $4 AND c.period_start = $1';
     const row = await tx.get(
-      `SELECT
-          (SELECT c.used FROM usage_counters c WHERE c.tenant_id = $1 AND c.feature = $2 AND c.period_start = $3) AS used,
-          (SELECT c.from_grants FROM usage_counters c WHERE c.tenant_id = $1 AND c.feature = $2 AND c.period_start = $3) AS from_grants,
+      `SELECT (SELECT c.used ${counter}) AS used, (SELECT c.from_grants ${counter}) AS from_grants,
           (SELECT COALESCE(SUM(r.amount), 0) FROM usage_reservations r
-            WHERE r.tenant_id = $1 AND r.feature = $2 AND r.period_start = $3 AND r.expires_at > $4) AS reserved,
-          (SELECT COALESCE(SUM(g.remaining), 0) FROM usage_grants g
-            WHERE g.tenant_id = $1 AND g.feature = $2 AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > $4)) AS grant_balance`,
-      [meter.tenantId, meter.feature, meter.periodStart, now],
+            WHERE r.tenant_id = $3 AND r.feature = $4 AND r.period_start = $1 AND r.expires_at > $2) AS reserved,
+          ${GRANT_BALANCE}`,
+      [meter.periodStart, now, meter.tenantId, meter.feature],
     );
     return { counter: counterOf(row), grantBalance: Number(row?.grant_balance ?? 0) };
   }
