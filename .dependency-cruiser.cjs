@@ -9,7 +9,25 @@
 // named here one by one, until the store redesign moves them down.
 
 /** Bottom first. `root` is src/*.ts below everything (errors, logger, config); `top` is app/services/server. */
-const LAYERS = ['policy', 'audit', 'store', 'secrets', 'tenants', 'auth', 'gate', 'http', 'entitlements', 'usage', 'calendar', 'oauth', 'interop', 'admin', 'console', 'demo', 'cli'];
+const LAYERS = [
+  'policy',
+  'audit',
+  'store',
+  'secrets',
+  'tenants',
+  'auth',
+  'gate',
+  'http',
+  'entitlements',
+  'usage',
+  'calendar',
+  'oauth',
+  'interop',
+  'admin',
+  'console',
+  'demo',
+  'cli',
+];
 const ROOT_LEAVES = '^src/(errors|logger|config)\\.ts$';
 const TOP = '^src/(app|services|server)\\.ts$';
 
@@ -35,10 +53,14 @@ module.exports = {
     },
     {
       name: 'store-knows-no-domain',
-      comment: 'src/store/ imports nothing from the domains above it, not even types, except the persisted value shapes named here',
+      comment:
+        'src/store/ imports nothing from the domains above it, not even types, except the persisted value shapes named here',
       severity: 'error',
       from: { path: '^src/store/' },
-      to: { path: folder(above(LAYERS.indexOf('store'))), pathNot: '^src/(calendar/calendar-client|policy/types)\\.ts$' },
+      to: {
+        path: folder(above(LAYERS.indexOf('store'))),
+        pathNot: '^src/(calendar/calendar-client|policy/types)\\.ts$',
+      },
     },
     {
       name: 'store-type-only-upward',
@@ -49,14 +71,16 @@ module.exports = {
     },
     {
       name: 'store-dialects-apart',
-      comment: 'a dialect folder of src/store/ imports nothing from the other, not even types: what both need is written once in src/store/',
+      comment:
+        'a dialect folder of src/store/ imports nothing from the other, not even types: what both need is written once in src/store/',
       severity: 'error',
       from: { path: '^src/store/(sqlite|postgres)/' },
       to: { path: '^src/store/(sqlite|postgres)/', pathNot: '^src/store/$1/' },
     },
     {
       name: 'store-shared-knows-no-dialect',
-      comment: 'the store written once (repositories, migrations, the port) imports no dialect folder; only open-store.ts chooses one',
+      comment:
+        'the store written once (repositories, migrations, the port) imports no dialect folder; only open-store.ts chooses one',
       severity: 'error',
       from: { path: '^src/store/', pathNot: '^src/store/(sqlite/|postgres/|open-store\\.ts$)' },
       to: { path: '^src/store/(sqlite|postgres)/' },
@@ -80,6 +104,10 @@ module.exports = {
     includeOnly: '^src/',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
   },
 };

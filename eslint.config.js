@@ -25,7 +25,13 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/app.ts', 'src/server.ts'],
     rules: {
-      'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='entitle']", message: 'Route plugins receive their dependencies as typed options, not through app.entitle.' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[property.name='entitle']",
+          message: 'Route plugins receive their dependencies as typed options, not through app.entitle.',
+        },
+      ],
     },
   },
   {

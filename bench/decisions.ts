@@ -36,9 +36,17 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
   checkSameAnswers(workload, flagd, unleash, all, booleans);
 
   const flagdResolve = (q: Question) =>
-    q.type === 'boolean' ? flagd.resolveBooleanEvaluation(q.feature, false, q.flagd) : q.type === 'number' ? flagd.resolveNumberEvaluation(q.feature, 0, q.flagd) : flagd.resolveStringEvaluation(q.feature, '', q.flagd);
+    q.type === 'boolean'
+      ? flagd.resolveBooleanEvaluation(q.feature, false, q.flagd)
+      : q.type === 'number'
+        ? flagd.resolveNumberEvaluation(q.feature, 0, q.flagd)
+        : flagd.resolveStringEvaluation(q.feature, '', q.flagd);
   const oursAsync = (q: Question) =>
-    q.type === 'boolean' ? provider.resolveBooleanEvaluation(q.feature, false, q.ours) : q.type === 'number' ? provider.resolveNumberEvaluation(q.feature, 0, q.ours) : provider.resolveStringEvaluation(q.feature, '', q.ours);
+    q.type === 'boolean'
+      ? provider.resolveBooleanEvaluation(q.feature, false, q.ours)
+      : q.type === 'number'
+        ? provider.resolveNumberEvaluation(q.feature, 0, q.ours)
+        : provider.resolveStringEvaluation(q.feature, '', q.ours);
   const n = all.length;
   const at = (i: number) => all[i % n] as Question;
   const resolve = await compare(n, {
@@ -59,7 +67,8 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
   });
   unleash.destroy();
 
-  const section = 'provider resolve (10,000 tenants, 50 features, 4 plans, 10% with overrides; median of 15 interleaved rounds)';
+  const section =
+    'provider resolve (10,000 tenants, 50 features, 4 plans, 10% with overrides; median of 15 interleaved rounds)';
   const threeTimes = (name: string, ours: number, peer: number, peerName: string): Row => ({
     section,
     name,
@@ -72,13 +81,44 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
   });
   // Like for like, twice: the synchronous cores, then both as a Provider must answer (a promise,
   // awaited: flagd's in-process provider wraps its core the same way).
-  rows.push({ section, name: '@openfeature/flagd-core resolve (plan rules + override lists)', value: ns(resolve.flagd.nsPerOp), raw: { ...resolve.flagd } });
-  rows.push(threeTimes('Entitle provider resolve, sync core', resolve.oursSync.nsPerOp, resolve.flagd.nsPerOp, 'flagd-core'));
-  rows.push({ section, name: 'flagd-core resolve in a promise, awaited', value: ns(resolve.flagdAsync.nsPerOp), raw: { ...resolve.flagdAsync } });
-  rows.push(threeTimes('Entitle resolve*Evaluation, awaited (as the SDK calls it)', resolve.oursAsync.nsPerOp, resolve.flagdAsync.nsPerOp, 'flagd-core in a promise'));
+  rows.push({
+    section,
+    name: '@openfeature/flagd-core resolve (plan rules + override lists)',
+    value: ns(resolve.flagd.nsPerOp),
+    raw: { ...resolve.flagd },
+  });
+  rows.push(
+    threeTimes('Entitle provider resolve, sync core', resolve.oursSync.nsPerOp, resolve.flagd.nsPerOp, 'flagd-core'),
+  );
+  rows.push({
+    section,
+    name: 'flagd-core resolve in a promise, awaited',
+    value: ns(resolve.flagdAsync.nsPerOp),
+    raw: { ...resolve.flagdAsync },
+  });
+  rows.push(
+    threeTimes(
+      'Entitle resolve*Evaluation, awaited (as the SDK calls it)',
+      resolve.oursAsync.nsPerOp,
+      resolve.flagdAsync.nsPerOp,
+      'flagd-core in a promise',
+    ),
+  );
   // Not like for like (our promise against flagd's bare core), shown so that nothing is hidden.
-  rows.push({ section, name: 'Entitle resolve*Evaluation, awaited, vs flagd-core sync', value: ns(resolve.oursAsync.nsPerOp), ratio: ratio(resolve.flagd.nsPerOp, resolve.oursAsync.nsPerOp), peer: 'flagd-core, sync (× faster)', raw: { ...resolve.oursAsync } });
-  rows.push({ section, name: 'unleash-client isEnabled (plan IN + override lists), booleans', value: ns(onBooleans.unleash.nsPerOp), raw: { ...onBooleans.unleash } });
+  rows.push({
+    section,
+    name: 'Entitle resolve*Evaluation, awaited, vs flagd-core sync',
+    value: ns(resolve.oursAsync.nsPerOp),
+    ratio: ratio(resolve.flagd.nsPerOp, resolve.oursAsync.nsPerOp),
+    peer: 'flagd-core, sync (× faster)',
+    raw: { ...resolve.oursAsync },
+  });
+  rows.push({
+    section,
+    name: 'unleash-client isEnabled (plan IN + override lists), booleans',
+    value: ns(onBooleans.unleash.nsPerOp),
+    raw: { ...onBooleans.unleash },
+  });
   rows.push({
     section,
     name: 'Entitle resolveBooleanEvaluation, awaited, booleans',
@@ -105,15 +145,31 @@ function questionsOf(workload: Workload, drawn: Workload['questions']): Question
 }
 
 /** The same decisions first, on every question: a benchmark of different answers would measure nothing. */
-function checkSameAnswers(workload: Workload, flagd: FlagdCore, unleash: Unleash, all: readonly Question[], booleans: readonly Question[]): void {
+function checkSameAnswers(
+  workload: Workload,
+  flagd: FlagdCore,
+  unleash: Unleash,
+  all: readonly Question[],
+  booleans: readonly Question[],
+): void {
   const now = Date.now();
-  const expected = (q: Question) => decide(workload.policy, workload.directory.get(q.ours.tenantId as string), q.feature, now)?.value;
+  const expected = (q: Question) =>
+    decide(workload.policy, workload.directory.get(q.ours.tenantId as string), q.feature, now)?.value;
   for (const q of all) {
-    const got = q.type === 'boolean' ? flagd.resolveBooleanEvaluation(q.feature, false, q.flagd).value : q.type === 'number' ? flagd.resolveNumberEvaluation(q.feature, 0, q.flagd).value : flagd.resolveStringEvaluation(q.feature, '', q.flagd).value;
-    if (got !== expected(q)) throw new Error(`flagd disagrees on ${q.feature} for ${String(q.ours.tenantId)}: ${String(got)} ≠ ${String(expected(q))}`);
+    const got =
+      q.type === 'boolean'
+        ? flagd.resolveBooleanEvaluation(q.feature, false, q.flagd).value
+        : q.type === 'number'
+          ? flagd.resolveNumberEvaluation(q.feature, 0, q.flagd).value
+          : flagd.resolveStringEvaluation(q.feature, '', q.flagd).value;
+    if (got !== expected(q))
+      throw new Error(
+        `flagd disagrees on ${q.feature} for ${String(q.ours.tenantId)}: ${String(got)} ≠ ${String(expected(q))}`,
+      );
   }
   for (const q of booleans) {
-    if (unleash.isEnabled(q.feature, q.unleash) !== expected(q)) throw new Error(`unleash disagrees on ${q.feature} for ${String(q.ours.tenantId)}`);
+    if (unleash.isEnabled(q.feature, q.unleash) !== expected(q))
+      throw new Error(`unleash disagrees on ${q.feature} for ${String(q.ours.tenantId)}`);
   }
 }
 
@@ -143,7 +199,12 @@ async function benchClient(rows: Row[], booleans: readonly Question[], provider:
   );
   await OpenFeature.clearProviders();
   const section = 'OpenFeature client getBooleanValue (median of 21 interleaved rounds)';
-  rows.push({ section, name: 'client with a constant provider (SDK floor)', value: ns(timing.floor.nsPerOp), raw: { ...timing.floor } });
+  rows.push({
+    section,
+    name: 'client with a constant provider (SDK floor)',
+    value: ns(timing.floor.nsPerOp),
+    raw: { ...timing.floor },
+  });
   rows.push({
     section,
     name: 'client with the Entitle provider',

@@ -34,17 +34,37 @@ async function entitle(): Promise<Omit<ServerReady, 'type'> & { close: () => Pro
   });
   const { operations, policy } = t.app.entitle;
   const next = random(7);
-  const features = [...policy.snapshot.features.values()].filter((feature) => feature.type === 'boolean').map((feature) => feature.key);
+  const features = [...policy.snapshot.features.values()]
+    .filter((feature) => feature.type === 'boolean')
+    .map((feature) => feature.key);
   const ctx = { actor: 'bench' };
   for (let i = 0; i < TENANTS; i++) {
     await operations.createTenant({ id: `t${i}`, plan: i % 2 === 0 ? 'pro' : 'free' }, ctx);
     // t0 and t1 are the callers below: their decisions come from their plans.
-    if (i > 1 && next() < 0.1) await operations.setOverride({ tenantId: `t${i}`, feature: features[Math.floor(next() * features.length)] as string, value: next() < 0.5, reason: 'bench' }, ctx);
+    if (i > 1 && next() < 0.1)
+      await operations.setOverride(
+        {
+          tenantId: `t${i}`,
+          feature: features[Math.floor(next() * features.length)] as string,
+          value: next() < 0.5,
+          reason: 'bench',
+        },
+        ctx,
+      );
   }
-  const tokens = { allowed: await t.token('t0', 'alice'), denied: await t.token('t1', 'bob'), admin: await t.token('ops', 'olivia', { role: 'admin' }) };
+  const tokens = {
+    allowed: await t.token('t0', 'alice'),
+    denied: await t.token('t1', 'bob'),
+    admin: await t.token('ops', 'olivia', { role: 'admin' }),
+  };
   const features200 = await t.app.inject({ method: 'GET', url: '/api/client/features', headers: t.auth(tokens.admin) });
   const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, tokens, unleash: { etag: features200.headers.etag as string, bytes: features200.rawPayload.length, tenants: TENANTS + 1 }, close: () => t.close() };
+  return {
+    url,
+    tokens,
+    unleash: { etag: features200.headers.etag as string, bytes: features200.rawPayload.length, tenants: TENANTS + 1 },
+    close: () => t.close(),
+  };
 }
 
 async function main(): Promise<void> {

@@ -42,10 +42,29 @@ export async function benchHttp(rows: Row[]): Promise<void> {
     auth: { server: app, path: '/bench/auth', status: 200, headers: auth(allowed) },
     gated: { server: app, path: '/bench/gated', status: 200, headers: auth(allowed) },
     denied: { server: app, path: '/bench/gated', status: 403, headers: auth(denied) },
-    ofrepSingle: { server: app, path: '/ofrep/v1/evaluate/flags/can_use_calendar_sync', status: 200, method: 'POST', headers: { ...auth(allowed), ...json }, body: '{"context":{}}' },
-    ofrepBulk: { server: app, path: '/ofrep/v1/evaluate/flags', status: 200, method: 'POST', headers: { ...auth(allowed), ...json }, body: '{"context":{}}' },
+    ofrepSingle: {
+      server: app,
+      path: '/ofrep/v1/evaluate/flags/can_use_calendar_sync',
+      status: 200,
+      method: 'POST',
+      headers: { ...auth(allowed), ...json },
+      body: '{"context":{}}',
+    },
+    ofrepBulk: {
+      server: app,
+      path: '/ofrep/v1/evaluate/flags',
+      status: 200,
+      method: 'POST',
+      headers: { ...auth(allowed), ...json },
+      body: '{"context":{}}',
+    },
     unleashFull: { server: app, path: '/api/client/features', status: 200, headers: auth(admin) },
-    unleash304: { server: app, path: '/api/client/features', status: 304, headers: { ...auth(admin), 'if-none-match': unleash.etag } },
+    unleash304: {
+      server: app,
+      path: '/api/client/features',
+      status: 304,
+      headers: { ...auth(admin), 'if-none-match': unleash.etag },
+    },
   } satisfies Record<string, Scenario>;
   let loads: Record<keyof typeof scenarios, Load>;
   try {
@@ -66,7 +85,9 @@ export async function benchHttp(rows: Row[]): Promise<void> {
   const [bareLoad, authLoad, gatedLoad, deniedLoad] = [of('bare'), of('auth'), of('gated'), of('denied')];
   const gateCost = 1 - gatedLoad.rps / authLoad.rps;
   rows.push(row('bare fastify route', bareLoad));
-  rows.push(row('route with authentication only', authLoad, { ratio: ratio(authLoad.rps, bareLoad.rps), peer: 'bare route' }));
+  rows.push(
+    row('route with authentication only', authLoad, { ratio: ratio(authLoad.rps, bareLoad.rps), peer: 'bare route' }),
+  );
   rows.push(
     row('route with authentication + gate (allowed)', gatedLoad, {
       ratio: ratio(gatedLoad.rps, authLoad.rps),
@@ -83,13 +104,35 @@ export async function benchHttp(rows: Row[]): Promise<void> {
       met: gatedLoad.rps / bareLoad.rps >= 0.6,
     }),
   );
-  rows.push(row('gated denial (403, one audit row each)', deniedLoad, { ratio: ratio(deniedLoad.rps, authLoad.rps), peer: 'auth only' }));
+  rows.push(
+    row('gated denial (403, one audit row each)', deniedLoad, {
+      ratio: ratio(deniedLoad.rps, authLoad.rps),
+      peer: 'auth only',
+    }),
+  );
   const ofrepSingle = of('ofrepSingle');
   const ofrepBulk = of('ofrepBulk');
-  rows.push(row('OFREP single evaluation', ofrepSingle, { ratio: ratio(ofrepSingle.rps, authLoad.rps), peer: 'auth only' }));
-  rows.push(row('OFREP bulk evaluation (all features)', ofrepBulk, { ratio: ratio(ofrepBulk.rps, authLoad.rps), peer: 'auth only' }));
+  rows.push(
+    row('OFREP single evaluation', ofrepSingle, { ratio: ratio(ofrepSingle.rps, authLoad.rps), peer: 'auth only' }),
+  );
+  rows.push(
+    row('OFREP bulk evaluation (all features)', ofrepBulk, {
+      ratio: ratio(ofrepBulk.rps, authLoad.rps),
+      peer: 'auth only',
+    }),
+  );
   const full = of('unleashFull');
   const notModified = of('unleash304');
-  rows.push(row(`Unleash features, full payload (${(unleash.bytes / 1024).toFixed(0)} KiB)`, full, { ratio: ratio(full.rps, authLoad.rps), peer: 'auth only' }));
-  rows.push(row('Unleash features, 304 (If-None-Match)', notModified, { ratio: ratio(notModified.rps, authLoad.rps), peer: 'auth only' }));
+  rows.push(
+    row(`Unleash features, full payload (${(unleash.bytes / 1024).toFixed(0)} KiB)`, full, {
+      ratio: ratio(full.rps, authLoad.rps),
+      peer: 'auth only',
+    }),
+  );
+  rows.push(
+    row('Unleash features, 304 (If-None-Match)', notModified, {
+      ratio: ratio(notModified.rps, authLoad.rps),
+      peer: 'auth only',
+    }),
+  );
 }

@@ -23,7 +23,12 @@ async function main(): Promise<void> {
   const before = settle();
   let state: unknown;
   if (process.argv[2] === 'map') {
-    state = new Map(tenants.map(({ tenant, overrides }): [string, TenantSnapshot] => [tenant.id, { tenant: { ...tenant }, overrides: overrides.map((o) => ({ ...o })) }]));
+    state = new Map(
+      tenants.map(({ tenant, overrides }): [string, TenantSnapshot] => [
+        tenant.id,
+        { tenant: { ...tenant }, overrides: overrides.map((o) => ({ ...o })) },
+      ]),
+    );
   } else {
     const directory = await directoryOf(tenants);
     const now = Date.now();
@@ -32,7 +37,14 @@ async function main(): Promise<void> {
   }
   const after = settle();
   const overrides = tenants.reduce((sum, tenant) => sum + tenant.overrides.length, 0);
-  console.log(JSON.stringify({ rssBytes: after.rss - before.rss, heapBytes: after.heapUsed - before.heapUsed, overrides, kept: state !== undefined }));
+  console.log(
+    JSON.stringify({
+      rssBytes: after.rss - before.rss,
+      heapBytes: after.heapUsed - before.heapUsed,
+      overrides,
+      kept: state !== undefined,
+    }),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -20,7 +20,11 @@ interface Memory {
 /** Runs memory-child.ts in a fresh process with --expose-gc; the same tsx loader as this one. */
 async function measure(kind: 'entitle' | 'map'): Promise<Memory> {
   const execArgv = process.execArgv.filter((arg) => arg !== '--expose-gc');
-  const { stdout } = await run(process.execPath, [...execArgv, '--expose-gc', new URL('./memory-child.ts', import.meta.url).pathname, kind], { maxBuffer: 1 << 20 });
+  const { stdout } = await run(
+    process.execPath,
+    [...execArgv, '--expose-gc', new URL('./memory-child.ts', import.meta.url).pathname, kind],
+    { maxBuffer: 1 << 20 },
+  );
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Memory;
 }
 
@@ -36,11 +40,27 @@ export async function benchMemory(rows: Row[]): Promise<void> {
   start = performance.now();
   const naive = [...ten.policy.features.values()]
     .filter((feature) => feature.type === 'boolean')
-    .map((feature) => ({ name: feature.key, constraints: [{ contextName: 'tenantId', operator: 'IN', values: [...ten.directory.tenants()].filter((tenant) => decide(ten.policy, tenant, feature.key, now)?.value === true).map((tenant) => tenant.id) }] }));
+    .map((feature) => ({
+      name: feature.key,
+      constraints: [
+        {
+          contextName: 'tenantId',
+          operator: 'IN',
+          values: [...ten.directory.tenants()]
+            .filter((tenant) => decide(ten.policy, tenant, feature.key, now)?.value === true)
+            .map((tenant) => tenant.id),
+        },
+      ],
+    }));
   const naiveBytes = Buffer.byteLength(JSON.stringify(naive));
   const naiveMs = performance.now() - start;
   const booleans = naive.length;
-  rows.push({ section, name: `naive Unleash payload: tenantId IN [granted] per feature, 10,000 tenants × ${booleans}`, value: `${(naiveBytes / 1024).toFixed(0)} KiB, built in ${naiveMs.toFixed(0)} ms`, raw: { bytes: naiveBytes, buildMs: naiveMs } });
+  rows.push({
+    section,
+    name: `naive Unleash payload: tenantId IN [granted] per feature, 10,000 tenants × ${booleans}`,
+    value: `${(naiveBytes / 1024).toFixed(0)} KiB, built in ${naiveMs.toFixed(0)} ms`,
+    raw: { bytes: naiveBytes, buildMs: naiveMs },
+  });
   rows.push({
     section,
     name: `Entitle Unleash payload (plan segments + override lists), same tenants`,
@@ -54,7 +74,12 @@ export async function benchMemory(rows: Row[]): Promise<void> {
 
   const [ours, map] = [await measure('entitle'), await measure('map')];
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  rows.push({ section, name: `plain Map of the same 100,000 tenants (${map.overrides.toLocaleString('en')} overrides)`, value: `RSS +${mib(map.rssBytes)}, heap +${mib(map.heapBytes)}`, raw: { ...map } });
+  rows.push({
+    section,
+    name: `plain Map of the same 100,000 tenants (${map.overrides.toLocaleString('en')} overrides)`,
+    value: `RSS +${mib(map.rssBytes)}, heap +${mib(map.heapBytes)}`,
+    raw: { ...map },
+  });
   rows.push({
     section,
     name: '100,000 tenants in the directory, every decision made once',

@@ -47,7 +47,12 @@ function flagdFlags(policy: PolicySnapshot): string {
       variants[variantOf(value)] = value;
       rules.push({ in: [{ var: 'plan' }, plans] }, variantOf(value));
     }
-    flags[feature.key] = { state: 'ENABLED', variants, defaultVariant: variantOf(feature.default), ...(rules.length > 0 ? { targeting: { if: [...rules, variantOf(feature.default)] } } : {}) };
+    flags[feature.key] = {
+      state: 'ENABLED',
+      variants,
+      defaultVariant: variantOf(feature.default),
+      ...(rules.length > 0 ? { targeting: { if: [...rules, variantOf(feature.default)] } } : {}),
+    };
   }
   return JSON.stringify({ flags });
 }
@@ -69,8 +74,18 @@ export async function benchPolicy(rows: Row[]): Promise<void> {
   const flagdMs = time(() => flagd.setConfigurations(flagdJson));
 
   const section = `policy: 1,000 features × 20 plans (block YAML, ${(text.length / 1024).toFixed(0)} KiB)`;
-  rows.push({ section, name: 'YAML parse with positions (peer: any YAML format pays it)', value: `${parseMs.toFixed(1)} ms`, raw: { ms: parseMs } });
-  rows.push({ section, name: `flagd-core setConfigurations, same decisions (${(flagdJson.length / 1024).toFixed(0)} KiB JSON)`, value: `${flagdMs.toFixed(1)} ms`, raw: { ms: flagdMs } });
+  rows.push({
+    section,
+    name: 'YAML parse with positions (peer: any YAML format pays it)',
+    value: `${parseMs.toFixed(1)} ms`,
+    raw: { ms: parseMs },
+  });
+  rows.push({
+    section,
+    name: `flagd-core setConfigurations, same decisions (${(flagdJson.length / 1024).toFixed(0)} KiB JSON)`,
+    value: `${flagdMs.toFixed(1)} ms`,
+    raw: { ms: flagdMs },
+  });
   rows.push({
     section,
     name: 'validate + compile (parsed file in, snapshot out)',
@@ -81,7 +96,14 @@ export async function benchPolicy(rows: Row[]): Promise<void> {
     met: compileMs < 100,
     raw: { ms: compileMs },
   });
-  rows.push({ section, name: 'read end to end (parse + validate + compile)', value: `${readMs.toFixed(1)} ms`, ratio: ratio(readMs, flagdMs), peer: 'flagd-core load', raw: { ms: readMs } });
+  rows.push({
+    section,
+    name: 'read end to end (parse + validate + compile)',
+    value: `${readMs.toFixed(1)} ms`,
+    ratio: ratio(readMs, flagdMs),
+    peer: 'flagd-core load',
+    raw: { ms: readMs },
+  });
 
   // Hot reload: from the file write to the new snapshot in force (fs.watch, 50 ms debounce, read).
   const dir = mkdtempSync(join(tmpdir(), 'entitle-bench-policy-'));
@@ -98,5 +120,12 @@ export async function benchPolicy(rows: Row[]): Promise<void> {
   watcher.close();
   rmSync(dir, { recursive: true, force: true });
   const reloadMs = median(reloads);
-  rows.push({ section, name: 'hot reload (file write → new snapshot in force, 50 ms debounce)', value: `p50 ${reloadMs.toFixed(0)} ms`, ratio: ratio(reloadMs, readMs), peer: 'read end to end', raw: { p50Ms: reloadMs } });
+  rows.push({
+    section,
+    name: 'hot reload (file write → new snapshot in force, 50 ms debounce)',
+    value: `p50 ${reloadMs.toFixed(0)} ms`,
+    ratio: ratio(reloadMs, readMs),
+    peer: 'read end to end',
+    raw: { p50Ms: reloadMs },
+  });
 }

@@ -34,19 +34,28 @@ export async function benchPort(rows: Row[]): Promise<void> {
     audit.run(at, 'bench', '{"after":true}');
   });
   const port = new SqlitePort(open(join(dir, 'port.db')));
-  const timings = await compare(500, {
-    raw: (i) => rawWrite(`t${i % 1000}`, new Date().toISOString()),
-    port: (i) =>
-      port.write(async (tx) => {
-        const at = new Date().toISOString();
-        await tx.run(UPSERT, [`t${i % 1000}`, 'true', at]);
-        await tx.run(AUDIT, [at, 'bench', '{"after":true}']);
-      }),
-  }, { rounds: 9 });
+  const timings = await compare(
+    500,
+    {
+      raw: (i) => rawWrite(`t${i % 1000}`, new Date().toISOString()),
+      port: (i) =>
+        port.write(async (tx) => {
+          const at = new Date().toISOString();
+          await tx.run(UPSERT, [`t${i % 1000}`, 'true', at]);
+          await tx.run(AUDIT, [at, 'bench', '{"after":true}']);
+        }),
+    },
+    { rounds: 9 },
+  );
   const rate = (nsPerOp: number) => 1e9 / nsPerOp;
   const section = 'SQL port on SQLite (upsert + audit insert, one transaction, WAL)';
   const cpu = (timing: { cpuNsPerOp: number }) => `${(timing.cpuNsPerOp / 1000).toFixed(0)} µs CPU/tx`;
-  rows.push({ section, name: 'raw better-sqlite3 transaction', value: `${Math.round(rate(timings.raw.nsPerOp)).toLocaleString('en')} tx/s, ${cpu(timings.raw)}`, raw: { txPerSecond: rate(timings.raw.nsPerOp), cpuNsPerTx: timings.raw.cpuNsPerOp } });
+  rows.push({
+    section,
+    name: 'raw better-sqlite3 transaction',
+    value: `${Math.round(rate(timings.raw.nsPerOp)).toLocaleString('en')} tx/s, ${cpu(timings.raw)}`,
+    raw: { txPerSecond: rate(timings.raw.nsPerOp), cpuNsPerTx: timings.raw.cpuNsPerOp },
+  });
   rows.push({
     section,
     name: 'SqlitePort.write (async mutex, $n translation, statement cache)',

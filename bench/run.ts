@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
   print(rows, machine);
-  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), machine, seconds: (Date.now() - started) / 1000, rows }, null, 2));
+  writeFileSync(
+    new URL('./results.json', import.meta.url),
+    JSON.stringify({ at: new Date().toISOString(), machine, seconds: (Date.now() - started) / 1000, rows }, null, 2),
+  );
 }
 
 function print(rows: Row[], machine: string): void {

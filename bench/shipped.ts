@@ -26,20 +26,38 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const UNLIMITED = { ENTITLE_RATE_LIMIT_CALENDAR: '9999999', ENTITLE_RATE_LIMIT_DECISIONS: '9999999' };
 
 /** A JSON request to the running server that must answer `status`. */
-async function call(server: ShippedServer, token: string, method: string, path: string, body: unknown, status: number): Promise<Record<string, unknown>> {
+async function call(
+  server: ShippedServer,
+  token: string,
+  method: string,
+  path: string,
+  body: unknown,
+  status: number,
+): Promise<Record<string, unknown>> {
   const response = await fetch(`${server.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
-  if (response.status !== status) throw new Error(`${method} ${path}: expected ${status}, got ${response.status}: ${text}`);
+  if (response.status !== status)
+    throw new Error(`${method} ${path}: expected ${status}, got ${response.status}: ${text}`);
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
 /** The OAuth flow over HTTP, the fake playing the user's consent. */
 async function connect(server: ShippedServer, token: string, fake: FakeProvider): Promise<void> {
-  const initiated = await call(server, token, 'POST', `/api/oauth/${fake.provider}/initiate/`, { purpose: 'calendar' }, 200);
+  const initiated = await call(
+    server,
+    token,
+    'POST',
+    `/api/oauth/${fake.provider}/initiate/`,
+    { purpose: 'calendar' },
+    200,
+  );
   const { code, state } = fake.authorize(initiated.authorizationUrl as string);
   await call(server, token, 'POST', `/api/oauth/${fake.provider}/callback/`, { code, state }, 201); // created
 }
@@ -51,18 +69,31 @@ export async function benchShipped(rows: Row[]): Promise<void> {
   const bare = await start('bare');
   let server: ShippedServer | undefined;
   try {
-    server = await startShippedServer({ ...google.env, ...microsoft.env, NODE_EXTRA_CA_CERTS: join(ROOT, 'test/fixtures/tls/ca.crt'), ...UNLIMITED });
+    server = await startShippedServer({
+      ...google.env,
+      ...microsoft.env,
+      NODE_EXTRA_CA_CERTS: join(ROOT, 'test/fixtures/tls/ca.crt'),
+      ...UNLIMITED,
+    });
     const operator = /operator:\s+(ent_\S+)/.exec(server.output())?.[1];
     if (!operator) throw new Error(`no operator token in the first start's welcome:\n${server.output()}`);
     const s = server;
     const admin = (path: string, body: unknown) => call(s, operator, 'POST', `/api/admin${path}`, body, 201);
     await admin('/tenants', { id: 'acme', plan: 'pro' });
     await admin('/tenants', { id: 'basic', plan: 'free' });
-    const token = async (tenantId: string, userId: string, role = 'member') => (await admin('/tokens', { tenantId, userId, role })).token as string;
-    const [connected, unconnected, free, client] = [await token('acme', 'alice'), await token('acme', 'bob'), await token('basic', 'carol'), await token('acme', 'sdk', 'client')];
+    const token = async (tenantId: string, userId: string, role = 'member') =>
+      (await admin('/tokens', { tenantId, userId, role })).token as string;
+    const [connected, unconnected, free, client] = [
+      await token('acme', 'alice'),
+      await token('acme', 'bob'),
+      await token('basic', 'carol'),
+      await token('acme', 'sdk', 'client'),
+    ];
     await connect(server, connected, google);
     await connect(server, connected, microsoft);
-    const features = await fetch(`${server.url}/api/client/features`, { headers: { authorization: `Bearer ${client}` } });
+    const features = await fetch(`${server.url}/api/client/features`, {
+      headers: { authorization: `Bearer ${client}` },
+    });
     const etag = features.headers.get('etag');
     if (features.status !== 200 || !etag) throw new Error(`Unleash features: ${features.status} without an ETag`);
 
@@ -75,9 +106,28 @@ export async function benchShipped(rows: Row[]): Promise<void> {
       list: { server, path: '/api/calendar/list/', status: 200, headers: auth(unconnected) },
       listTwo: { server, path: '/api/calendar/list/', status: 200, headers: auth(connected), light: true },
       entitlements: { server, path: '/api/entitlements/', status: 200, headers: auth(unconnected) },
-      ofrepSingle: { server, path: '/ofrep/v1/evaluate/flags/can_use_calendar_sync', status: 200, method: 'POST', headers: { ...auth(unconnected), ...json }, body: '{"context":{}}' },
-      ofrepBulk: { server, path: '/ofrep/v1/evaluate/flags', status: 200, method: 'POST', headers: { ...auth(unconnected), ...json }, body: '{"context":{}}' },
-      unleash304: { server, path: '/api/client/features', status: 304, headers: { ...auth(client), 'if-none-match': etag } },
+      ofrepSingle: {
+        server,
+        path: '/ofrep/v1/evaluate/flags/can_use_calendar_sync',
+        status: 200,
+        method: 'POST',
+        headers: { ...auth(unconnected), ...json },
+        body: '{"context":{}}',
+      },
+      ofrepBulk: {
+        server,
+        path: '/ofrep/v1/evaluate/flags',
+        status: 200,
+        method: 'POST',
+        headers: { ...auth(unconnected), ...json },
+        body: '{"context":{}}',
+      },
+      unleash304: {
+        server,
+        path: '/api/client/features',
+        status: 304,
+        headers: { ...auth(client), 'if-none-match': etag },
+      },
       denied: { server, path: '/api/calendar/list/', status: 403, headers: auth(free) },
     } satisfies Record<string, Scenario>;
     const loads = await runRounds(scenarios, ROUNDS, SECONDS);
@@ -95,19 +145,39 @@ export async function benchShipped(rows: Row[]): Promise<void> {
     const against = (name: string, key: keyof typeof scenarios, target?: number) => {
       const load = loads[key];
       const share = load.rps / healthz.rps;
-      rows.push(row(name, load, { ratio: ratio(load.rps, healthz.rps), peer: '/healthz', ...(target ? { target: `≥ ${target.toFixed(2)}× /healthz`, met: share >= target } : {}) }));
+      rows.push(
+        row(name, load, {
+          ratio: ratio(load.rps, healthz.rps),
+          peer: '/healthz',
+          ...(target ? { target: `≥ ${target.toFixed(2)}× /healthz`, met: share >= target } : {}),
+        }),
+      );
     };
     rows.push(row('bare fastify route (another process)', loads.bare));
-    rows.push(row('/healthz', healthz, { ratio: ratio(healthz.rps, loads.bare.rps), peer: 'bare route', target: '≥ 0.60× bare', met: healthz.rps / loads.bare.rps >= 0.6 }));
+    rows.push(
+      row('/healthz', healthz, {
+        ratio: ratio(healthz.rps, loads.bare.rps),
+        peer: 'bare route',
+        target: '≥ 0.60× bare',
+        met: healthz.rps / loads.bare.rps >= 0.6,
+      }),
+    );
     against('GET /api/calendar/status/', 'status', 0.6);
     against('GET /api/calendar/list/ (no connections)', 'list', 0.5);
-    against(`GET /api/calendar/list/ (two connections, fake providers; ${LIGHT_CONNECTIONS} connections, no pipelining)`, 'listTwo');
+    against(
+      `GET /api/calendar/list/ (two connections, fake providers; ${LIGHT_CONNECTIONS} connections, no pipelining)`,
+      'listTwo',
+    );
     against('GET /api/entitlements/', 'entitlements', 0.5);
     against('OFREP single evaluation', 'ofrepSingle', 0.6);
     against('OFREP bulk evaluation', 'ofrepBulk');
     against('Unleash features, 304', 'unleash304');
     against('gated 403 (free tenant, calendar list)', 'denied');
-    rows.push({ section, name: 'database after the run (file + WAL)', value: `${(database / 2 ** 20).toFixed(1)} MiB` });
+    rows.push({
+      section,
+      name: 'database after the run (file + WAL)',
+      value: `${(database / 2 ** 20).toFixed(1)} MiB`,
+    });
   } finally {
     await server?.stop();
     await bare.stop();

@@ -28,11 +28,40 @@ const ctx = { actor: 'bench' };
 /** A dump of 100,000 tenants, one in ten with an override, imported in one transaction. */
 function dump(): unknown {
   const at = new Date().toISOString();
-  const tenants = Array.from({ length: TENANTS }, (_, i) => ({ id: `t${i}`, name: `t${i}`, plan: `plan_${i % 4}`, created_at: at, updated_at: at }));
+  const tenants = Array.from({ length: TENANTS }, (_, i) => ({
+    id: `t${i}`,
+    name: `t${i}`,
+    plan: `plan_${i % 4}`,
+    created_at: at,
+    updated_at: at,
+  }));
   const overrides = tenants
     .filter((_, i) => i % OVERRIDE_SHARE === 0)
-    .map((tenant) => ({ tenant_id: tenant.id, feature: 'feature_1', value: 'true', reason: 'bench', actor: 'bench', expires_at: null, created_at: at, updated_at: at, version: 1 }));
-  return { format: DUMP_FORMAT, exportedAt: at, from: 'sqlite', tables: { tenants, overrides, api_tokens: [], connections: [], connection_calendars: [], busy_blocks: [], audit_log: [] } };
+    .map((tenant) => ({
+      tenant_id: tenant.id,
+      feature: 'feature_1',
+      value: 'true',
+      reason: 'bench',
+      actor: 'bench',
+      expires_at: null,
+      created_at: at,
+      updated_at: at,
+      version: 1,
+    }));
+  return {
+    format: DUMP_FORMAT,
+    exportedAt: at,
+    from: 'sqlite',
+    tables: {
+      tenants,
+      overrides,
+      api_tokens: [],
+      connections: [],
+      connection_calendars: [],
+      busy_blocks: [],
+      audit_log: [],
+    },
+  };
 }
 
 async function postgresUrl(): Promise<string | undefined> {
@@ -63,7 +92,11 @@ async function measure(store: EntitleStore): Promise<{ loadMs: number; writesPer
   const rates: number[] = [];
   let written = 0;
   // The n-th write: tenants spread over the whole table, the value flipping so each one writes.
-  const write = () => operations.setOverride({ tenantId: `t${(written * 7919) % TENANTS}`, feature: 'feature_0', value: written++ % 2 === 0, reason: 'bench' }, ctx);
+  const write = () =>
+    operations.setOverride(
+      { tenantId: `t${(written * 7919) % TENANTS}`, feature: 'feature_0', value: written++ % 2 === 0, reason: 'bench' },
+      ctx,
+    );
   // Not counted: the first writes after a 100,000-row import pay its WAL checkpoints and cold
   // pages, which a running server has long since paid.
   while (written < WARM_UP_WRITES) await write();
@@ -80,7 +113,11 @@ export async function benchStore(rows: Row[]): Promise<void> {
   const section = `store on each dialect (${TENANTS.toLocaleString('en')} tenants, ${(TENANTS / OVERRIDE_SHARE).toLocaleString('en')} overrides)`;
   const dir = mkdtempSync(join(tmpdir(), 'entitle-bench-store-'));
   const results: [string, { loadMs: number; writesPerSecond: number }][] = [];
-  const sqlite = await openStore({ databasePath: join(dir, 'bench.db'), databaseUrl: undefined, databaseSchema: undefined });
+  const sqlite = await openStore({
+    databasePath: join(dir, 'bench.db'),
+    databaseUrl: undefined,
+    databaseSchema: undefined,
+  });
   try {
     results.push(['SQLite', await measure(sqlite)]);
   } finally {
@@ -104,7 +141,17 @@ export async function benchStore(rows: Row[]): Promise<void> {
     rows.push({ section, name: 'PostgreSQL', value: 'not measured: no server at DATABASE_URL' });
   }
   for (const [name, result] of results) {
-    rows.push({ section, name: `${name}: override write (admin path, directory in sync)`, value: `${Math.round(result.writesPerSecond).toLocaleString('en')} writes/s`, raw: { writesPerSecond: result.writesPerSecond } });
-    rows.push({ section, name: `${name}: start-up load of every tenant into the directory`, value: `${Math.round(result.loadMs).toLocaleString('en')} ms`, raw: { loadMs: result.loadMs } });
+    rows.push({
+      section,
+      name: `${name}: override write (admin path, directory in sync)`,
+      value: `${Math.round(result.writesPerSecond).toLocaleString('en')} writes/s`,
+      raw: { writesPerSecond: result.writesPerSecond },
+    });
+    rows.push({
+      section,
+      name: `${name}: start-up load of every tenant into the directory`,
+      value: `${Math.round(result.loadMs).toLocaleString('en')} ms`,
+      raw: { loadMs: result.loadMs },
+    });
   }
 }

@@ -40,7 +40,10 @@ async function bare(): Promise<{ url: string; close: () => Promise<void> }> {
 
 async function entitle(): Promise<Omit<StreamsReady, 'type'> & { close: () => Promise<void> }> {
   const t = await buildTestApp({ env: { ENTITLE_DB: ':memory:' } });
-  const tokens = { member: await t.token('acme', 'alice', { plan: 'pro' }), admin: await t.token('ops', 'olivia', { role: 'admin' }) };
+  const tokens = {
+    member: await t.token('acme', 'alice', { plan: 'pro' }),
+    admin: await t.token('ops', 'olivia', { role: 'admin' }),
+  };
   const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
   return { url, tokens, close: () => t.close() };
 }

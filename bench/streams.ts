@@ -33,31 +33,33 @@ class Streams {
   async open(url: string, count: number): Promise<void> {
     for (let batch = 0; batch < count; batch += 100) {
       await Promise.all(
-        Array.from({ length: Math.min(100, count - batch) }, () =>
-          new Promise<void>((resolve, reject) => {
-            const req = request(url, { agent: this.#agent, headers: { accept: 'text/event-stream' } }, (res) => {
-              if (res.statusCode !== 200) return reject(new Error(`stream refused: ${res.statusCode}`));
-              res.setEncoding('utf8');
-              let buffer = '';
-              let connected = false;
-              res.on('data', (chunk: string) => {
-                buffer += chunk;
-                let split: number;
-                while ((split = buffer.indexOf('\n\n')) >= 0) {
-                  const block = buffer.slice(0, split);
-                  buffer = buffer.slice(split + 2);
-                  if (!connected) {
-                    connected = true;
-                    resolve();
+        Array.from(
+          { length: Math.min(100, count - batch) },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const req = request(url, { agent: this.#agent, headers: { accept: 'text/event-stream' } }, (res) => {
+                if (res.statusCode !== 200) return reject(new Error(`stream refused: ${res.statusCode}`));
+                res.setEncoding('utf8');
+                let buffer = '';
+                let connected = false;
+                res.on('data', (chunk: string) => {
+                  buffer += chunk;
+                  let split: number;
+                  while ((split = buffer.indexOf('\n\n')) >= 0) {
+                    const block = buffer.slice(0, split);
+                    buffer = buffer.slice(split + 2);
+                    if (!connected) {
+                      connected = true;
+                      resolve();
+                    }
+                    if (block.includes('data:')) this.#waiting?.(performance.now());
                   }
-                  if (block.includes('data:')) this.#waiting?.(performance.now());
-                }
+                });
               });
-            });
-            req.on('error', reject);
-            req.end();
-            this.#requests.push(req);
-          }),
+              req.on('error', reject);
+              req.end();
+              this.#requests.push(req);
+            }),
         ),
       );
     }
@@ -85,7 +87,8 @@ class Streams {
   }
 }
 
-const percentile = (values: readonly number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] as number;
+const percentile = (values: readonly number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] as number;
 
 interface Latency {
   readonly p50: number;
@@ -123,9 +126,16 @@ async function bench(kind: 'bare' | 'app'): Promise<Result> {
     if (!tokens) {
       await streams.open(`${url}/events`, STREAMS);
       const after = await server.memory();
-      return { bytesPerStream: (after.heapUsed - before.heapUsed) / STREAMS, rssPerStream: (after.rss - before.rss) / STREAMS };
+      return {
+        bytesPerStream: (after.heapUsed - before.heapUsed) / STREAMS,
+        rssPerStream: (after.rss - before.rss) / STREAMS,
+      };
     }
-    const bulk = await fetch(`${url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { authorization: `Bearer ${tokens.member}`, 'content-type': 'application/json' }, body: '{}' });
+    const bulk = await fetch(`${url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.member}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     // Every browser session of this user gets this link in this time window.
     const link = ((await bulk.json()) as { eventStreams: { url: string }[] }).eventStreams[0]?.url as string;
     let value = false;
@@ -144,7 +154,12 @@ async function bench(kind: 'bare' | 'app'): Promise<Result> {
     await streams.open(link, STREAMS - 1);
     const after = await server.memory();
     const all = await rounds(streams, change);
-    return { one, all, bytesPerStream: (after.heapUsed - before.heapUsed) / STREAMS, rssPerStream: (after.rss - before.rss) / STREAMS };
+    return {
+      one,
+      all,
+      bytesPerStream: (after.heapUsed - before.heapUsed) / STREAMS,
+      rssPerStream: (after.rss - before.rss) / STREAMS,
+    };
   } finally {
     streams.close();
     await server.stop();
@@ -159,7 +174,12 @@ export async function benchStreams(rows: Row[]): Promise<void> {
   const all = app.all as Latency;
   const ms = (value: number) => `${value.toFixed(1)} ms`;
   const kib = (value: number) => `${(value / 1024).toFixed(1)} KiB`;
-  rows.push({ section, name: 'override written → refetchEvaluation on 1 stream, p50 / p99', value: `${ms(one.p50)} / ${ms(one.p99)}`, raw: { ...one } });
+  rows.push({
+    section,
+    name: 'override written → refetchEvaluation on 1 stream, p50 / p99',
+    value: `${ms(one.p50)} / ${ms(one.p99)}`,
+    raw: { ...one },
+  });
   rows.push({
     section,
     name: `override written → refetchEvaluation on all ${STREAMS.toLocaleString('en')}, p50 / p99`,
@@ -170,7 +190,12 @@ export async function benchStreams(rows: Row[]): Promise<void> {
     met: all.p99 < 1_000,
     raw: { ...all },
   });
-  rows.push({ section, name: 'bare node:http SSE: memory per open stream (heap, RSS)', value: `${kib(bare.bytesPerStream)}, ${kib(bare.rssPerStream)}`, raw: { heap: bare.bytesPerStream, rss: bare.rssPerStream } });
+  rows.push({
+    section,
+    name: 'bare node:http SSE: memory per open stream (heap, RSS)',
+    value: `${kib(bare.bytesPerStream)}, ${kib(bare.rssPerStream)}`,
+    raw: { heap: bare.bytesPerStream, rss: bare.rssPerStream },
+  });
   rows.push({
     section,
     name: 'Entitle: memory per open stream (heap, RSS)',

@@ -49,7 +49,10 @@ async function drive(total: number, inFlight: number, call: (i: number) => Promi
 }
 
 /** Rounds alternating between the contenders; the median round of each. */
-async function duel(ours: (i: number) => Promise<unknown>, floor: (i: number) => Promise<unknown>): Promise<{ ours: Figures; floor: Figures }> {
+async function duel(
+  ours: (i: number) => Promise<unknown>,
+  floor: (i: number) => Promise<unknown>,
+): Promise<{ ours: Figures; floor: Figures }> {
   const a: Figures[] = [];
   const b: Figures[] = [];
   await drive(200, IN_FLIGHT, ours); // warm-up
@@ -58,7 +61,10 @@ async function duel(ours: (i: number) => Promise<unknown>, floor: (i: number) =>
     a.push(await drive(PER_ROUND, IN_FLIGHT, ours));
     b.push(await drive(PER_ROUND, IN_FLIGHT, floor));
   }
-  const pick = (figures: Figures[]): Figures => ({ perSecond: median(figures.map((f) => f.perSecond)), p99Ms: median(figures.map((f) => f.p99Ms)) });
+  const pick = (figures: Figures[]): Figures => ({
+    perSecond: median(figures.map((f) => f.perSecond)),
+    p99Ms: median(figures.map((f) => f.p99Ms)),
+  });
   return { ours: pick(a), floor: pick(b) };
 }
 
@@ -70,11 +76,15 @@ async function openInstance(env: Record<string, string>): Promise<EntitleService
 async function prepare(services: EntitleServices): Promise<void> {
   const ctx = { actor: 'bench' };
   await services.operations.createTenant({ id: 'bench', plan: 'pro' }, ctx);
-  await services.operations.setOverride({ tenantId: 'bench', feature: FEATURE, value: ALLOWANCE, reason: 'bench', expiresAt: null }, ctx);
+  await services.operations.setOverride(
+    { tenantId: 'bench', feature: FEATURE, value: ALLOWANCE, reason: 'bench', expiresAt: null },
+    ctx,
+  );
   await services.tenants.sync();
 }
 
-const consume = (services: EntitleServices) => () => services.meters.consume({ tenantId: 'bench', feature: FEATURE, amount: 1, context: { actor: 'bench' } });
+const consume = (services: EntitleServices) => () =>
+  services.meters.consume({ tenantId: 'bench', feature: FEATURE, amount: 1, context: { actor: 'bench' } });
 
 function rowsFor(rows: Row[], section: string, result: { ours: Figures; floor: Figures }): void {
   const achieved = result.ours.perSecond / result.floor.perSecond;
@@ -84,7 +94,12 @@ function rowsFor(rows: Row[], section: string, result: { ours: Figures; floor: F
     value: `${Math.round(result.floor.perSecond).toLocaleString('en')} /s`,
     raw: { perSecond: result.floor.perSecond, p99Ms: result.floor.p99Ms },
   });
-  rows.push({ section, name: 'floor p99', value: `${result.floor.p99Ms.toFixed(2)} ms`, raw: { p99Ms: result.floor.p99Ms } });
+  rows.push({
+    section,
+    name: 'floor p99',
+    value: `${result.floor.p99Ms.toFixed(2)} ms`,
+    raw: { p99Ms: result.floor.p99Ms },
+  });
   rows.push({
     section,
     name: 'Meters.consume (period, decision, conditional UPDATE, answer)',
@@ -95,7 +110,14 @@ function rowsFor(rows: Row[], section: string, result: { ours: Figures; floor: F
     met: achieved >= TARGET,
     raw: { perSecond: result.ours.perSecond, p99Ms: result.ours.p99Ms },
   });
-  rows.push({ section, name: 'Meters.consume p99', value: `${result.ours.p99Ms.toFixed(2)} ms`, ratio: ratio(result.ours.p99Ms, result.floor.p99Ms), peer: 'floor p99', raw: { p99Ms: result.ours.p99Ms } });
+  rows.push({
+    section,
+    name: 'Meters.consume p99',
+    value: `${result.ours.p99Ms.toFixed(2)} ms`,
+    ratio: ratio(result.ours.p99Ms, result.floor.p99Ms),
+    peer: 'floor p99',
+    raw: { p99Ms: result.ours.p99Ms },
+  });
 }
 
 async function benchSqlite(rows: Row[]): Promise<void> {
@@ -108,10 +130,16 @@ async function benchSqlite(rows: Row[]): Promise<void> {
     bare.pragma('journal_mode = WAL');
     bare.pragma('synchronous = NORMAL');
     bare.pragma('busy_timeout = 5000');
-    bare.exec('CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, used INTEGER NOT NULL) STRICT; INSERT INTO bench_floor VALUES (1, 0);');
+    bare.exec(
+      'CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, used INTEGER NOT NULL) STRICT; INSERT INTO bench_floor VALUES (1, 0);',
+    );
     const update = bare.prepare('UPDATE bench_floor SET used = used + ? WHERE id = 1 AND used + ? <= ?');
     const floor = async () => update.run(1, 1, ALLOWANCE);
-    rowsFor(rows, `metered consume (SQLite, one process, ${IN_FLIGHT} in flight, one counter row)`, await duel(consume(services), floor));
+    rowsFor(
+      rows,
+      `metered consume (SQLite, one process, ${IN_FLIGHT} in flight, one counter row)`,
+      await duel(consume(services), floor),
+    );
   } finally {
     bare.close();
     await services.close();
@@ -138,11 +166,22 @@ async function benchPostgres(rows: Row[]): Promise<void> {
   try {
     await prepare(first);
     await second.tenants.sync();
-    await probe.query(`CREATE TABLE "${schema}".bench_floor (id INTEGER PRIMARY KEY, used BIGINT NOT NULL); INSERT INTO "${schema}".bench_floor VALUES (1, 0);`);
+    await probe.query(
+      `CREATE TABLE "${schema}".bench_floor (id INTEGER PRIMARY KEY, used BIGINT NOT NULL); INSERT INTO "${schema}".bench_floor VALUES (1, 0);`,
+    );
     const instances = [first, second];
     const ours = (i: number) => consume(instances[i % 2] as EntitleServices)();
-    const floor = (i: number) => (pools[i % 2] as pg.Pool).query({ name: 'floor', text: 'UPDATE bench_floor SET used = used + $1 WHERE id = 1 AND used + $1 <= $2', values: [1, ALLOWANCE] });
-    rowsFor(rows, `metered consume (PostgreSQL, two instances, ${IN_FLIGHT} in flight, one counter row)`, await duel(ours, floor));
+    const floor = (i: number) =>
+      (pools[i % 2] as pg.Pool).query({
+        name: 'floor',
+        text: 'UPDATE bench_floor SET used = used + $1 WHERE id = 1 AND used + $1 <= $2',
+        values: [1, ALLOWANCE],
+      });
+    rowsFor(
+      rows,
+      `metered consume (PostgreSQL, two instances, ${IN_FLIGHT} in flight, one counter row)`,
+      await duel(ours, floor),
+    );
   } finally {
     await Promise.all(pools.map((pool) => pool.end()));
     await first.close();

@@ -57,7 +57,10 @@ export async function benchWrites(rows: Row[]): Promise<void> {
     let start = performance.now();
     for (let i = 0; i < WRITES_PER_ROUND; i++, written++) {
       const value = written % 2 === 0;
-      await operations.setOverride({ tenantId: `t${written % TENANTS}`, feature: 'feature_0', value, reason: 'bench' }, ctx);
+      await operations.setOverride(
+        { tenantId: `t${written % TENANTS}`, feature: 'feature_0', value, reason: 'bench' },
+        ctx,
+      );
       // A write that has returned is visible to the very next decision.
       if (provider.decide(`t${written % TENANTS}`, 'feature_0')?.value !== value) stale++;
     }
@@ -69,7 +72,12 @@ export async function benchWrites(rows: Row[]): Promise<void> {
   const oursRate = median(ours);
   const peerRate = median(peer);
   const section = `writes and visibility (SQLite, WAL, ${TENANTS.toLocaleString('en')} tenants)`;
-  rows.push({ section, name: 'plain better-sqlite3 upsert of the same row (one transaction each)', value: `${Math.round(peerRate).toLocaleString('en')} writes/s`, raw: { writesPerSecond: peerRate } });
+  rows.push({
+    section,
+    name: 'plain better-sqlite3 upsert of the same row (one transaction each)',
+    value: `${Math.round(peerRate).toLocaleString('en')} writes/s`,
+    raw: { writesPerSecond: peerRate },
+  });
   rows.push({
     section,
     name: 'override write (transaction + audit row + change row + directory sync)',
@@ -78,14 +86,23 @@ export async function benchWrites(rows: Row[]): Promise<void> {
     peer: 'plain upsert',
     raw: { writesPerSecond: oursRate },
   });
-  rows.push({ section, name: 'decisions older than a returned write (same process)', value: `${stale} of ${written}`, target: '0', met: stale === 0, raw: { staleReads: stale, writes: written } });
+  rows.push({
+    section,
+    name: 'decisions older than a returned write (same process)',
+    value: `${stale} of ${written}`,
+    target: '0',
+    met: stale === 0,
+    raw: { staleReads: stale, writes: written },
+  });
 
   // Another connection writes (as the CLI would, from another process); how soon does each reader see it?
   const other = SqliteStore.open({ path });
   const otherOps = new TenantOperations({ store: other, policy: () => policy });
   const watcher = new Database(path, { readonly: true });
   const dataVersion = watcher.prepare('PRAGMA data_version').pluck();
-  const readValue = watcher.prepare("SELECT value FROM overrides WHERE tenant_id = 't999' AND feature = 'feature_1'").pluck();
+  const readValue = watcher
+    .prepare("SELECT value FROM overrides WHERE tenant_id = 't999' AND feature = 'feature_1'")
+    .pluck();
   const oursDelays: number[] = [];
   const peerDelays: number[] = [];
   // The peer polls all along, as the store's feed does: a write lands at a random point of its interval.
@@ -116,7 +133,12 @@ export async function benchWrites(rows: Row[]): Promise<void> {
   clearInterval(poll);
   const [oursP50, peerP50] = [median(oursDelays), median(peerDelays)];
   const oursMax = Math.max(...oursDelays);
-  rows.push({ section, name: `bare data_version poll every ${WATCH_INTERVAL_MS} ms, write by another connection → seen`, value: `p50 ${peerP50.toFixed(0)} ms, max ${Math.max(...peerDelays).toFixed(0)} ms`, raw: { p50Ms: peerP50, maxMs: Math.max(...peerDelays) } });
+  rows.push({
+    section,
+    name: `bare data_version poll every ${WATCH_INTERVAL_MS} ms, write by another connection → seen`,
+    value: `p50 ${peerP50.toFixed(0)} ms, max ${Math.max(...peerDelays).toFixed(0)} ms`,
+    raw: { p50Ms: peerP50, maxMs: Math.max(...peerDelays) },
+  });
   rows.push({
     section,
     name: 'write by another connection → visible to decisions',

@@ -31,7 +31,9 @@ export async function buildConsole(outdir = join(root, 'dist/console-ui')) {
   const script = outputs.find((name) => name.endsWith('.js'));
   const style = outputs.find((name) => name.endsWith('.css'));
   if (!script || !style) throw new Error('console build: missing script or stylesheet');
-  const html = (await readFile(join(source, 'index.html'), 'utf8')).replace('{{script}}', script).replace('{{style}}', style);
+  const html = (await readFile(join(source, 'index.html'), 'utf8'))
+    .replace('{{script}}', script)
+    .replace('{{style}}', style);
   await writeFile(join(outdir, 'index.html'), html);
   return outdir;
 }

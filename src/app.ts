@@ -121,7 +121,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // hook per header would cost every request a promise each.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    if (request.url.startsWith('/docs') && (request.url.length === 5 || request.url[5] === '/' || request.url[5] === '?')) {
+    if (
+      request.url.startsWith('/docs') &&
+      (request.url.length === 5 || request.url[5] === '/' || request.url[5] === '?')
+    ) {
       reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
     }
     done(null, payload);
@@ -134,7 +137,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onReady', async () => services.maintenance.start());
 
   const keys = serverKeys(config.sessionSecret);
-  if (!keys.shared && config.production) app.log.warn('ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops');
+  if (!keys.shared && config.production)
+    app.log.warn(
+      'ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops',
+    );
   const sessions = new ConsoleSessions(keys.session, config.consoleSessionMs, services.clock);
   const events = openOfrepEvents(services, keys.streams, config, app.log);
   // Streams end before the server waits for its connections to close.
@@ -147,8 +153,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // The OpenAPI document is built from the routes' schemas: registered before any route.
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Entitle', description: 'Feature entitlements for multi-tenant SaaS: policy as data, per-tenant overrides, OFREP and Unleash interop.', version: '1.0.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (entitle tokens create) or a JWT' } } },
+      info: {
+        title: 'Entitle',
+        description:
+          'Feature entitlements for multi-tenant SaaS: policy as data, per-tenant overrides, OFREP and Unleash interop.',
+        version: '1.0.0',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API token (entitle tokens create) or a JWT' },
+        },
+      },
       security: [{ bearer: [] }],
     },
   });
@@ -156,7 +171,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     routePrefix: '/docs',
     // Swagger UI's own policy (hashes of its inline scripts), framed by no one, and usable over plain http on localhost.
     staticCSP: true,
-    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
+    transformStaticCSP: (header) =>
+      header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
   });
   // Both caches are exact: dropped on every change before the change's write returns.
   const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
@@ -212,7 +228,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     cache: decisions,
     features: () => services.policy.snapshot.features,
     consume: (principal, feature, amount, { idempotencyKey }) =>
-      services.meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal) } }),
+      services.meters.consume({
+        tenantId: principal.tenantId,
+        feature,
+        amount,
+        idempotencyKey,
+        context: { actor: actorOf(principal) },
+      }),
     onDenied: async (request, denial) => {
       services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
@@ -223,7 +245,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         action: 'gate.denied',
         target: `feature:${denial.feature}`,
         outcome: 'denied',
-        details: { status: denial.status, reason: denial.reason, method: request.method, route: request.routeOptions.url ?? request.url, requestId: request.id },
+        details: {
+          status: denial.status,
+          reason: denial.reason,
+          method: request.method,
+          route: request.routeOptions.url ?? request.url,
+          requestId: request.id,
+        },
       });
     },
   });
@@ -233,7 +261,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(meterGate, {
     isMeter: (key) => meters.isMeter(key),
     consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
-      meters.consume({ tenantId: principal.tenantId, feature, amount, idempotencyKey, context: { actor: actorOf(principal), requestId } }),
+      meters.consume({
+        tenantId: principal.tenantId,
+        feature,
+        amount,
+        idempotencyKey,
+        context: { actor: actorOf(principal), requestId },
+      }),
     giveBack: (consumption) => meters.giveBack(consumption),
   });
   await app.register(metricsPlugin, { metrics: services.metrics });
@@ -252,7 +286,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     cipher,
     clock,
     feature,
-    redirects: { google: config.google, microsoft: config.microsoft, oauthRedirectAllowList: config.oauthRedirectAllowList },
+    redirects: {
+      google: config.google,
+      microsoft: config.microsoft,
+      oauthRedirectAllowList: config.oauthRedirectAllowList,
+    },
     clients,
     maintenance: services.maintenance,
   });

@@ -98,7 +98,11 @@ export interface Config extends StorageConfig {
    */
   /** ENTITLE_AUDIT_RETENTION / ENTITLE_AUDIT_ARCHIVE_DIR: rows older than this are archived there. */
   readonly auditRetention: { readonly retentionMs: number; readonly directory: string } | undefined;
-  readonly auditReads: { readonly mode: 'all' | 'denials' | 'off'; readonly windowMs: number; readonly maxBatch: number };
+  readonly auditReads: {
+    readonly mode: 'all' | 'denials' | 'off';
+    readonly windowMs: number;
+    readonly maxBatch: number;
+  };
   readonly databaseUrl: string | undefined;
   /** PostgreSQL schema for the store (DATABASE_SCHEMA); default: the connection's search_path. */
   readonly databaseSchema: string | undefined;
@@ -138,7 +142,12 @@ export interface Config extends StorageConfig {
   /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
   readonly consoleSessionMs: number;
   /** OFREP event streams: caps in all and per tenant, the heartbeat period, and the public base URL links use. */
-  readonly streams: { readonly max: number; readonly perTenant: number; readonly heartbeatMs: number; readonly publicUrl: string | undefined };
+  readonly streams: {
+    readonly max: number;
+    readonly perTenant: number;
+    readonly heartbeatMs: number;
+    readonly publicUrl: string | undefined;
+  };
 }
 
 /** Requests per minute per principal for each route family, and failed authentications per client address. */
@@ -151,7 +160,13 @@ export interface RateLimitConfig {
   readonly authFailures: number;
 }
 
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 /** "90d", "12h", "30m", "45s", "2w" → milliseconds; undefined for anything else. */
 export function parseDurationMs(input: string): number | undefined {
@@ -186,7 +201,8 @@ export interface LoadConfigOptions {
   readonly purpose?: 'server' | 'cli';
 }
 
-const PRODUCTION_KEYS_PROBLEM = 'ENTITLE_ENCRYPTION_KEYS is required in production: "keyid:<32 bytes base64>" (entitle keys generate prints one)';
+const PRODUCTION_KEYS_PROBLEM =
+  'ENTITLE_ENCRYPTION_KEYS is required in production: "keyid:<32 bytes base64>" (entitle keys generate prints one)';
 
 /** Why `config` cannot encrypt tokens in production, if it cannot. */
 export function productionKeysProblem(config: Pick<Config, 'production' | 'encryption'>): string | undefined {
@@ -194,7 +210,11 @@ export function productionKeysProblem(config: Pick<Config, 'production' | 'encry
 }
 
 /** Reads the whole configuration; throws one ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), options: LoadConfigOptions = {}): Config {
+export function loadConfig(
+  env: Env = process.env,
+  cwd: string = process.cwd(),
+  options: LoadConfigOptions = {},
+): Config {
   const problems: string[] = [];
   const production = env.NODE_ENV === 'production';
   const text = (name: string): string | undefined => {
@@ -213,14 +233,16 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   };
 
   const port = Number(text('PORT') ?? '3000');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT must be a port number 0-65535 (got ${JSON.stringify(env.PORT)})`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    problems.push(`PORT must be a port number 0-65535 (got ${JSON.stringify(env.PORT)})`);
 
   const encryption = parseEncryptionKeys(text('ENTITLE_ENCRYPTION_KEYS'), text('ENTITLE_ENCRYPTION_KEY_ID'), problems);
   if (options.purpose !== 'cli' && production && encryption.keys.size === 0) problems.push(PRODUCTION_KEYS_PROBLEM);
 
   const jwtSecret = text('ENTITLE_JWT_SECRET');
   const jwksUrl = text('ENTITLE_JWT_JWKS_URL');
-  if (jwtSecret !== undefined && jwtSecret.length < 32) problems.push('ENTITLE_JWT_SECRET must be at least 32 characters');
+  if (jwtSecret !== undefined && jwtSecret.length < 32)
+    problems.push('ENTITLE_JWT_SECRET must be at least 32 characters');
   if (jwksUrl !== undefined) url('ENTITLE_JWT_JWKS_URL', jwksUrl);
   const jwt: JwtConfig | undefined =
     jwtSecret || jwksUrl
@@ -245,7 +267,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     apiUrl: url('GOOGLE_API_URL', 'https://www.googleapis.com'),
   }));
   const httpsUrl = (name: string, value: string): string => {
-    if (!value.startsWith('https://')) problems.push(`${name} must be an https URL (the Graph client attaches tokens to https URLs only)`);
+    if (!value.startsWith('https://'))
+      problems.push(`${name} must be an https URL (the Graph client attaches tokens to https URLs only)`);
     return value;
   };
   const microsoft = providerConfig('MICROSOFT', text, problems, () => ({
@@ -259,21 +282,34 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
   const unleashToken = text('UNLEASH_API_TOKEN');
   if (unleashUrl && !unleashToken) problems.push('UNLEASH_API_TOKEN is required with UNLEASH_URL');
   const unleashRefresh = text('UNLEASH_REFRESH_INTERVAL_MS') ?? '15000';
-  if (!/^\d{2,9}$/.test(unleashRefresh) || Number(unleashRefresh) < 50) problems.push(`UNLEASH_REFRESH_INTERVAL_MS must be a whole number of milliseconds, at least 50 (got ${JSON.stringify(unleashRefresh)})`);
+  if (!/^\d{2,9}$/.test(unleashRefresh) || Number(unleashRefresh) < 50)
+    problems.push(
+      `UNLEASH_REFRESH_INTERVAL_MS must be a whole number of milliseconds, at least 50 (got ${JSON.stringify(unleashRefresh)})`,
+    );
   const unleash =
-    unleashUrl && unleashToken ? { url: url('UNLEASH_URL', unleashUrl), apiToken: unleashToken, appName: text('UNLEASH_APP_NAME') ?? 'entitle', refreshIntervalMs: Number(unleashRefresh) } : undefined;
+    unleashUrl && unleashToken
+      ? {
+          url: url('UNLEASH_URL', unleashUrl),
+          apiToken: unleashToken,
+          appName: text('UNLEASH_APP_NAME') ?? 'entitle',
+          refreshIntervalMs: Number(unleashRefresh),
+        }
+      : undefined;
 
   const databaseUrl = text('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    problems.push('DATABASE_URL must be a postgres:// URL');
 
   const perMinute = (name: string, fallback: number): number => {
     const value = text(name);
     if (value === undefined) return fallback;
-    if (!/^\d{1,7}$/.test(value) || Number(value) < 1) problems.push(`${name} must be a whole number of requests per minute (got ${JSON.stringify(value)})`);
+    if (!/^\d{1,7}$/.test(value) || Number(value) < 1)
+      problems.push(`${name} must be a whole number of requests per minute (got ${JSON.stringify(value)})`);
     return Number(value);
   };
   const staleBound = text('ENTITLE_STALE_BOUND_SECONDS') ?? '60';
-  if (!/^\d{1,6}$/.test(staleBound)) problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
+  if (!/^\d{1,6}$/.test(staleBound))
+    problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
   const rateLimits: RateLimitConfig = {
     admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600),
     oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
@@ -285,13 +321,21 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
-  for (const entry of trustProxy) if (!isAddressOrCidr(entry)) problems.push(`ENTITLE_TRUST_PROXY must list proxy addresses or CIDRs, comma-separated (got ${JSON.stringify(entry)})`);
+  for (const entry of trustProxy)
+    if (!isAddressOrCidr(entry))
+      problems.push(
+        `ENTITLE_TRUST_PROXY must list proxy addresses or CIDRs, comma-separated (got ${JSON.stringify(entry)})`,
+      );
   const milliseconds = (name: string, fallback: number): number => {
     const value = text(name) ?? String(fallback);
-    if (!/^\d{1,7}$/.test(value) || Number(value) < 100) problems.push(`${name} must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(value)})`);
+    if (!/^\d{1,7}$/.test(value) || Number(value) < 100)
+      problems.push(`${name} must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(value)})`);
     return Number(value);
   };
-  const timeouts = { requestMs: milliseconds('ENTITLE_REQUEST_TIMEOUT_MS', 30_000), idleMs: milliseconds('ENTITLE_IDLE_TIMEOUT_MS', 10_000) };
+  const timeouts = {
+    requestMs: milliseconds('ENTITLE_REQUEST_TIMEOUT_MS', 30_000),
+    idleMs: milliseconds('ENTITLE_IDLE_TIMEOUT_MS', 10_000),
+  };
 
   const corsOrigins = (text('ENTITLE_CORS_ORIGINS') ?? '')
     .split(',')
@@ -299,13 +343,18 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     .filter(Boolean);
   for (const origin of corsOrigins) {
     // An origin exactly as browsers send it: no path, no trailing slash, no wildcard.
-    if (!/^https?:\/\/[^/\s*]+$/.test(origin) || new URL(origin).origin !== origin) problems.push(`ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got ${JSON.stringify(origin)})`);
+    if (!/^https?:\/\/[^/\s*]+$/.test(origin) || new URL(origin).origin !== origin)
+      problems.push(
+        `ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got ${JSON.stringify(origin)})`,
+      );
   }
   const sessionSecret = text('ENTITLE_SESSION_SECRET');
-  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
+  if (sessionSecret !== undefined && sessionSecret.length < 32)
+    problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
   const whole = (name: string, fallback: number, min: number, max: number): number => {
     const value = text(name) ?? String(fallback);
-    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
     return Number(value);
   };
   const consoleSessionMinutes = whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
@@ -317,20 +366,34 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     publicUrl: text('ENTITLE_PUBLIC_URL') === undefined ? undefined : url('ENTITLE_PUBLIC_URL', ''),
   };
   const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
-  if (requestLog !== 'true' && requestLog !== 'false') problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
+  if (requestLog !== 'true' && requestLog !== 'false')
+    problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
 
   const auditReads = text('ENTITLE_AUDIT_READS') ?? 'all';
-  if (auditReads !== 'all' && auditReads !== 'denials' && auditReads !== 'off') problems.push(`ENTITLE_AUDIT_READS must be all, denials or off (got ${JSON.stringify(auditReads)})`);
+  if (auditReads !== 'all' && auditReads !== 'denials' && auditReads !== 'off')
+    problems.push(`ENTITLE_AUDIT_READS must be all, denials or off (got ${JSON.stringify(auditReads)})`);
   const auditWindow = text('ENTITLE_AUDIT_READS_WINDOW_MS') ?? '50';
-  if (!/^\d{1,5}$/.test(auditWindow)) problems.push(`ENTITLE_AUDIT_READS_WINDOW_MS must be a whole number of milliseconds up to 99999 (got ${JSON.stringify(auditWindow)})`);
+  if (!/^\d{1,5}$/.test(auditWindow))
+    problems.push(
+      `ENTITLE_AUDIT_READS_WINDOW_MS must be a whole number of milliseconds up to 99999 (got ${JSON.stringify(auditWindow)})`,
+    );
   const auditBatch = text('ENTITLE_AUDIT_READS_MAX_BATCH') ?? '500';
-  if (!/^\d{1,5}$/.test(auditBatch) || Number(auditBatch) < 1) problems.push(`ENTITLE_AUDIT_READS_MAX_BATCH must be a whole number of rows, 1-99999 (got ${JSON.stringify(auditBatch)})`);
+  if (!/^\d{1,5}$/.test(auditBatch) || Number(auditBatch) < 1)
+    problems.push(
+      `ENTITLE_AUDIT_READS_MAX_BATCH must be a whole number of rows, 1-99999 (got ${JSON.stringify(auditBatch)})`,
+    );
 
   const retention = text('ENTITLE_AUDIT_RETENTION');
   const retentionMs = retention === undefined ? undefined : parseDurationMs(retention);
-  if (retention !== undefined && (retentionMs === undefined || retentionMs < 1000)) problems.push(`ENTITLE_AUDIT_RETENTION must be a duration such as 90d, 12h or 30m (got ${JSON.stringify(retention)})`);
+  if (retention !== undefined && (retentionMs === undefined || retentionMs < 1000))
+    problems.push(
+      `ENTITLE_AUDIT_RETENTION must be a duration such as 90d, 12h or 30m (got ${JSON.stringify(retention)})`,
+    );
   const archiveDir = text('ENTITLE_AUDIT_ARCHIVE_DIR');
-  if (retention !== undefined && archiveDir === undefined) problems.push('ENTITLE_AUDIT_ARCHIVE_DIR must be set with ENTITLE_AUDIT_RETENTION: the directory archived rows are written to');
+  if (retention !== undefined && archiveDir === undefined)
+    problems.push(
+      'ENTITLE_AUDIT_ARCHIVE_DIR must be set with ENTITLE_AUDIT_RETENTION: the directory archived rows are written to',
+    );
 
   const billing = parseBillingConfig(text, problems);
 
@@ -342,8 +405,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd(), 
     host: text('HOST') ?? '127.0.0.1',
     logLevel: text('LOG_LEVEL') ?? 'info',
     requestLog: requestLog === 'true',
-    auditRetention: retentionMs !== undefined && archiveDir !== undefined ? { retentionMs, directory: resolve(cwd, archiveDir) } : undefined,
-    auditReads: { mode: auditReads as Config['auditReads']['mode'], windowMs: Number(auditWindow), maxBatch: Number(auditBatch) },
+    auditRetention:
+      retentionMs !== undefined && archiveDir !== undefined
+        ? { retentionMs, directory: resolve(cwd, archiveDir) }
+        : undefined,
+    auditReads: {
+      mode: auditReads as Config['auditReads']['mode'],
+      windowMs: Number(auditWindow),
+      maxBatch: Number(auditBatch),
+    },
     databaseUrl,
     databaseSchema: text('DATABASE_SCHEMA'),
     encryption,
@@ -390,7 +460,9 @@ function providerConfig<T extends object>(
   const extra = urls();
   if (set === 0) return undefined;
   if (set < names.length) {
-    problems.push(`${names.filter((_, i) => values[i] === undefined).join(', ')} must be set too (set all of ${names.join(', ')} or none)`);
+    problems.push(
+      `${names.filter((_, i) => values[i] === undefined).join(', ')} must be set too (set all of ${names.join(', ')} or none)`,
+    );
     return undefined;
   }
   const [clientId, clientSecret, redirectUri] = values as [string, string, string];
@@ -403,20 +475,30 @@ function providerConfig<T extends object>(
 }
 
 /** "kid1:base64,kid2:base64" → keys; the active one is ENTITLE_ENCRYPTION_KEY_ID or the first. */
-function parseEncryptionKeys(value: string | undefined, activeKeyId: string | undefined, problems: string[]): EncryptionConfig {
+function parseEncryptionKeys(
+  value: string | undefined,
+  activeKeyId: string | undefined,
+  problems: string[],
+): EncryptionConfig {
   const keys = new Map<string, Buffer>();
-  for (const entry of (value ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (value ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const id = separator > 0 ? entry.slice(0, separator) : '';
     const key = Buffer.from(separator > 0 ? entry.slice(separator + 1) : '', 'base64');
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
-      problems.push('ENTITLE_ENCRYPTION_KEYS entries must be "keyid:<32 bytes in base64>" with a key id of letters, digits, "_" or "-"');
+      problems.push(
+        'ENTITLE_ENCRYPTION_KEYS entries must be "keyid:<32 bytes in base64>" with a key id of letters, digits, "_" or "-"',
+      );
       continue;
     }
     keys.set(id, key);
   }
   const active = activeKeyId ?? keys.keys().next().value;
-  if (activeKeyId !== undefined && !keys.has(activeKeyId)) problems.push(`ENTITLE_ENCRYPTION_KEY_ID "${activeKeyId}" is not one of ENTITLE_ENCRYPTION_KEYS`);
+  if (activeKeyId !== undefined && !keys.has(activeKeyId))
+    problems.push(`ENTITLE_ENCRYPTION_KEY_ID "${activeKeyId}" is not one of ENTITLE_ENCRYPTION_KEYS`);
   return { keys, activeKeyId: active };
 }
 
@@ -427,9 +509,11 @@ function parseBillingConfig(text: (name: string) => string | undefined, problems
     .split(',')
     .map((secret) => secret.trim())
     .filter((secret) => secret.length > 0);
-  if (secrets.some((secret) => !secret.startsWith('whsec_'))) problems.push('STRIPE_WEBHOOK_SECRET must be one or more whsec_… secrets, comma-separated');
+  if (secrets.some((secret) => !secret.startsWith('whsec_')))
+    problems.push('STRIPE_WEBHOOK_SECRET must be one or more whsec_… secrets, comma-separated');
   const apiKey = text('STRIPE_API_KEY');
-  if (apiKey !== undefined && !/^(sk|rk)_/.test(apiKey)) problems.push('STRIPE_API_KEY must be a secret or restricted key (sk_… or rk_…)');
+  if (apiKey !== undefined && !/^(sk|rk)_/.test(apiKey))
+    problems.push('STRIPE_API_KEY must be a secret or restricted key (sk_… or rk_…)');
   const rawUrl = text('STRIPE_API_URL');
   let apiUrl: URL | undefined;
   if (rawUrl !== undefined) {
@@ -445,8 +529,12 @@ function parseBillingConfig(text: (name: string) => string | undefined, problems
   if (interval !== undefined) {
     const match = /^(\d{1,6})(s|m|h)$/.exec(interval);
     reconcileIntervalMs = match ? Number(match[1]) * (DURATION_UNITS[match[2] as string] ?? 0) : undefined;
-    if (reconcileIntervalMs === undefined || reconcileIntervalMs < 10_000) problems.push(`ENTITLE_BILLING_RECONCILE_INTERVAL must be a duration of at least 10s, like 90s, 15m or 1h (got ${JSON.stringify(interval)})`);
-    if (apiKey === undefined) problems.push('ENTITLE_BILLING_RECONCILE_INTERVAL needs STRIPE_API_KEY to read subscriptions');
+    if (reconcileIntervalMs === undefined || reconcileIntervalMs < 10_000)
+      problems.push(
+        `ENTITLE_BILLING_RECONCILE_INTERVAL must be a duration of at least 10s, like 90s, 15m or 1h (got ${JSON.stringify(interval)})`,
+      );
+    if (apiKey === undefined)
+      problems.push('ENTITLE_BILLING_RECONCILE_INTERVAL needs STRIPE_API_KEY to read subscriptions');
   }
   if (secrets.length === 0 && apiKey === undefined) return undefined;
   return { stripe: { webhookSecrets: secrets, apiKey, apiUrl }, reconcileIntervalMs };

@@ -15,7 +15,11 @@ export const AuthRequiredError = createError('ENT_ERR_AUTH_REQUIRED', 'Authentic
 export const InvalidTokenError = createError('ENT_ERR_INVALID_TOKEN', 'Authentication required', 401);
 export const RateLimitedError = createError<[string]>('ENT_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429);
 export const AdminRequiredError = createError('ENT_ERR_ADMIN_REQUIRED', 'This route needs an admin token', 403);
-export const RoleNotAllowedError = createError<[string, string]>('ENT_ERR_ROLE_NOT_ALLOWED', 'A %s token may not use this route (it needs %s)', 403);
+export const RoleNotAllowedError = createError<[string, string]>(
+  'ENT_ERR_ROLE_NOT_ALLOWED',
+  'A %s token may not use this route (it needs %s)',
+  403,
+);
 export const FeatureNotAvailableError = createError('ENT_ERR_FEATURE_NOT_AVAILABLE', 'Feature not available', 403);
 export const EntitlementUnavailableError = createError(
   'ENT_ERR_ENTITLEMENT_UNAVAILABLE',
@@ -26,8 +30,16 @@ export const EntitlementUnavailableError = createError(
 // Tenants, plans, features, overrides
 export const TenantNotFoundError = createError<[string]>('ENT_ERR_TENANT_NOT_FOUND', 'Tenant "%s" not found', 404);
 export const TenantExistsError = createError<[string]>('ENT_ERR_TENANT_EXISTS', 'Tenant "%s" already exists', 409);
-export const PlanNotFoundError = createError<[string]>('ENT_ERR_PLAN_NOT_FOUND', 'plan: "%s" is not a plan of the policy', 400);
-export const FeatureNotFoundError = createError<[string]>('ENT_ERR_FEATURE_NOT_FOUND', 'Feature "%s" is not in the policy', 404);
+export const PlanNotFoundError = createError<[string]>(
+  'ENT_ERR_PLAN_NOT_FOUND',
+  'plan: "%s" is not a plan of the policy',
+  400,
+);
+export const FeatureNotFoundError = createError<[string]>(
+  'ENT_ERR_FEATURE_NOT_FOUND',
+  'Feature "%s" is not in the policy',
+  404,
+);
 export const OverrideNotFoundError = createError<[string, string]>(
   'ENT_ERR_OVERRIDE_NOT_FOUND',
   'Tenant "%s" has no override for feature "%s"',
@@ -41,8 +53,16 @@ export const VersionConflictError = createError<[string]>(
 );
 
 export const TokenNotFoundError = createError<[string]>('ENT_ERR_TOKEN_NOT_FOUND', 'Token "%s" not found', 404);
-export const StreamLimitError = createError<[string]>('ENT_ERR_STREAM_LIMIT', 'Too many open event streams (%s); retry later', 503);
-export const CsrfError = createError('ENT_ERR_CSRF', 'This write needs the x-csrf-token header of your console session', 403);
+export const StreamLimitError = createError<[string]>(
+  'ENT_ERR_STREAM_LIMIT',
+  'Too many open event streams (%s); retry later',
+  503,
+);
+export const CsrfError = createError(
+  'ENT_ERR_CSRF',
+  'This write needs the x-csrf-token header of your console session',
+  403,
+);
 export const LimitReachedError = createError('ENT_ERR_LIMIT_REACHED', 'Limit reached', 403);
 
 // Metered usage
@@ -52,13 +72,37 @@ export const IdempotencyConflictError = createError<[string]>(
   'idempotencyKey: "%s" was already used with another request in the last 24 hours',
   409,
 );
-export const ReservationNotFoundError = createError<[string]>('ENT_ERR_RESERVATION_NOT_FOUND', 'Reservation "%s" not found', 404);
-export const ReservationExpiredError = createError<[string]>('ENT_ERR_RESERVATION_EXPIRED', 'Reservation "%s" has expired: its units went back', 409);
+export const ReservationNotFoundError = createError<[string]>(
+  'ENT_ERR_RESERVATION_NOT_FOUND',
+  'Reservation "%s" not found',
+  404,
+);
+export const ReservationExpiredError = createError<[string]>(
+  'ENT_ERR_RESERVATION_EXPIRED',
+  'Reservation "%s" has expired: its units went back',
+  409,
+);
 // Billing
-export const BillingLinkConflictError = createError<[string, string]>('ENT_ERR_BILLING_LINK_CONFLICT', 'Billing customer "%s" is already linked to tenant "%s"', 409);
-export const BillingSignatureInvalidError = createError<[string]>('ENT_ERR_BILLING_SIGNATURE', 'Webhook signature rejected: %s', 400);
-export const BillingPayloadInvalidError = createError<[string]>('ENT_ERR_BILLING_PAYLOAD', 'Webhook payload rejected: %s', 400);
-export const BillingNotConfiguredError = createError<[string]>('ENT_ERR_BILLING_NOT_CONFIGURED', 'Billing is not configured on this server: set %s', 503);
+export const BillingLinkConflictError = createError<[string, string]>(
+  'ENT_ERR_BILLING_LINK_CONFLICT',
+  'Billing customer "%s" is already linked to tenant "%s"',
+  409,
+);
+export const BillingSignatureInvalidError = createError<[string]>(
+  'ENT_ERR_BILLING_SIGNATURE',
+  'Webhook signature rejected: %s',
+  400,
+);
+export const BillingPayloadInvalidError = createError<[string]>(
+  'ENT_ERR_BILLING_PAYLOAD',
+  'Webhook payload rejected: %s',
+  400,
+);
+export const BillingNotConfiguredError = createError<[string]>(
+  'ENT_ERR_BILLING_NOT_CONFIGURED',
+  'Billing is not configured on this server: set %s',
+  503,
+);
 
 // Calendar connections and OAuth
 export const ConnectionNotFoundError = createError('ENT_ERR_CONNECTION_NOT_FOUND', 'Connection not found', 404);
@@ -77,11 +121,23 @@ export const ReconnectRequiredError = createError<[string]>(
 export const OAuthStateError = createError<[string]>('ENT_ERR_OAUTH_STATE', '%s', 400);
 
 // Policy reads in worker threads
-export const PolicyBusyError = createError('ENT_ERR_POLICY_BUSY', 'Too many policy validations are running; retry shortly', 503);
-export const PolicyTooLargeError = createError<[string]>('ENT_ERR_POLICY_TOO_LARGE', 'The policy is too large to validate: it %s', 422);
+export const PolicyBusyError = createError(
+  'ENT_ERR_POLICY_BUSY',
+  'Too many policy validations are running; retry shortly',
+  503,
+);
+export const PolicyTooLargeError = createError<[string]>(
+  'ENT_ERR_POLICY_TOO_LARGE',
+  'The policy is too large to validate: it %s',
+  422,
+);
 
 // Stores and outside services
-export const StoreUnavailableError = createError('ENT_ERR_STORE_UNAVAILABLE', 'The store is unavailable; try again shortly', 503);
+export const StoreUnavailableError = createError(
+  'ENT_ERR_STORE_UNAVAILABLE',
+  'The store is unavailable; try again shortly',
+  503,
+);
 
 /** Whether an error is one of ours (or fastify's) with a status meant for the client. */
 export function isClientFacing(error: unknown): error is EntitleError {

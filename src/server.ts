@@ -92,7 +92,8 @@ function printWelcome(config: Config, address: string, seed: DemoSeed | undefine
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(error.message);
-  else if (error instanceof InvalidPolicyError) console.error(`The policy is invalid; not starting:\n${error.issues.map(formatIssue).join('\n')}`);
+  else if (error instanceof InvalidPolicyError)
+    console.error(`The policy is invalid; not starting:\n${error.issues.map(formatIssue).join('\n')}`);
   else console.error(error);
   process.exit(1);
 });

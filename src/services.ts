@@ -61,7 +61,11 @@ export interface OpenServicesOptions {
   readonly clock?: () => number;
 }
 
-export async function openServices({ config, logger, clock = Date.now }: OpenServicesOptions): Promise<EntitleServices> {
+export async function openServices({
+  config,
+  logger,
+  clock = Date.now,
+}: OpenServicesOptions): Promise<EntitleServices> {
   const closers: (() => Promise<void> | void)[] = [];
   const close = async (): Promise<void> => {
     for (const closer of closers.splice(0).reverse()) await closer();
@@ -79,7 +83,11 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     const policyReader = new PolicyReader();
     closers.push(() => policyReader.close());
     // The first read is in-thread (nothing is served yet); reloads parse off the event loop.
-    const policy = await PolicyWatcher.open({ directory: config.policyDirectory, logger, read: (dir) => policyReader.readDirectory(dir) });
+    const policy = await PolicyWatcher.open({
+      directory: config.policyDirectory,
+      logger,
+      read: (dir) => policyReader.readDirectory(dir),
+    });
     closers.push(() => policy.close());
     const onInvalid = () => metrics.policyReloadFailures.inc();
     policy.on('invalid', onInvalid);
@@ -89,7 +97,10 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     current = { policy, tenants };
     let releases: UnleashReleaseSwitch | undefined;
     if (config.unleash) {
-      releases = await UnleashReleaseSwitch.start(config.unleash, { logger, refreshInterval: config.unleash.refreshIntervalMs });
+      releases = await UnleashReleaseSwitch.start(config.unleash, {
+        logger,
+        refreshInterval: config.unleash.refreshIntervalMs,
+      });
       const started = releases;
       closers.push(() => started.close());
     } else {
@@ -110,7 +121,15 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
         for (const threshold of crossed) metrics.usageThresholds.inc({ feature, threshold: String(threshold) });
       },
     });
-    const provider = new EntitleProvider({ meters: (tenantId, decision) => meters.readDecided(tenantId, decision), policy, tenants, clock, staleBoundMs: config.staleBoundMs, onDecision: (decision) => metrics.countDecision(decision), ...(releases ? { releases } : {}) });
+    const provider = new EntitleProvider({
+      meters: (tenantId, decision) => meters.readDecided(tenantId, decision),
+      policy,
+      tenants,
+      clock,
+      staleBoundMs: config.staleBoundMs,
+      onDecision: (decision) => metrics.countDecision(decision),
+      ...(releases ? { releases } : {}),
+    });
     const domain = `entitle-${randomUUID()}`;
     await OpenFeature.setProviderAndWait(domain, provider);
     closers.push(() => OpenFeature.setProviderAndWait(domain, NOOP_PROVIDER));
@@ -127,11 +146,33 @@ export async function openServices({ config, logger, clock = Date.now }: OpenSer
     const maintenance = new Maintenance({ clock, logger });
     maintenance.register(purgeExpiredStatesTask(store));
     // Expired idempotent usage answers and reservations: their units already count no more, the rows go.
-    maintenance.register({ name: 'usage-expired', everyMs: 60 * 60_000, run: (now) => store.usage.purgeExpired(new Date(now).toISOString()) });
+    maintenance.register({
+      name: 'usage-expired',
+      everyMs: 60 * 60_000,
+      run: (now) => store.usage.purgeExpired(new Date(now).toISOString()),
+    });
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
     const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics, maintenance);
-    return { config, clock, store, policy, policyReader, tenants, provider, client: OpenFeature.getClient(domain), cipher, operations, meters, maintenance, releases, billing, metrics, auditRetention, close };
+    return {
+      config,
+      clock,
+      store,
+      policy,
+      policyReader,
+      tenants,
+      provider,
+      client: OpenFeature.getClient(domain),
+      cipher,
+      operations,
+      meters,
+      maintenance,
+      releases,
+      billing,
+      metrics,
+      auditRetention,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -150,7 +191,12 @@ function openBilling(
 ): BillingSync | undefined {
   if (!config.billing) return undefined;
   const { stripe, reconcileIntervalMs } = config.billing;
-  const source = new StripeSource({ webhookSecrets: stripe.webhookSecrets, apiKey: stripe.apiKey, apiUrl: stripe.apiUrl, clock });
+  const source = new StripeSource({
+    webhookSecrets: stripe.webhookSecrets,
+    apiKey: stripe.apiKey,
+    apiUrl: stripe.apiUrl,
+    clock,
+  });
   const sync = new BillingSync({ store, source, policy, logger });
   sync.onOutcome(({ type, outcome, duplicate }) => {
     metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
@@ -159,7 +205,11 @@ function openBilling(
   if (reconcileIntervalMs !== undefined) {
     // A maintenance task: the server runs it, a CLI command that opens services does not.
     const reconciler = new BillingReconciler({ sync, store, intervalMs: reconcileIntervalMs, logger });
-    maintenance.register({ name: 'billing-reconcile', everyMs: reconcileIntervalMs, run: async () => (await reconciler.runOnce())?.fixed ?? 0 });
+    maintenance.register({
+      name: 'billing-reconcile',
+      everyMs: reconcileIntervalMs,
+      run: async () => (await reconciler.runOnce())?.fixed ?? 0,
+    });
     closers.push(() => reconciler.close());
   }
   return sync;

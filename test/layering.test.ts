@@ -22,7 +22,11 @@ interface Violation {
 /** The violations dependency-cruiser reports for src/ under `cwd`, with the project's rules. */
 async function violations(cwd: string): Promise<Violation[]> {
   // --output-type json always exits 0 and reports every violation in its summary.
-  const { stdout } = await run(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'], { cwd, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  const { stdout } = await run(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'], {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 120_000,
+  });
   return (JSON.parse(stdout) as { summary: { violations: Violation[] } }).summary.violations;
 }
 
@@ -53,9 +57,11 @@ describe('layering', () => {
   it('fails on two folders importing each other at run time, and accepts a type-only import upward', async () => {
     const dir = project({
       'src/calendar/tokens.ts': "import { seal } from '../oauth/seal.js';\nexport const tokens = () => seal();\n",
-      'src/oauth/seal.ts': "import { tokens } from '../calendar/tokens.js';\nexport const seal = () => 1;\nexport const again = () => tokens();\n",
-      'src/secrets/cipher.ts': "import type { Flow } from '../oauth/flow.js';\nexport const cipher = (flow: Flow) => flow.id;\n",
-      'src/oauth/flow.ts': "export interface Flow { readonly id: string }\n",
+      'src/oauth/seal.ts':
+        "import { tokens } from '../calendar/tokens.js';\nexport const seal = () => 1;\nexport const again = () => tokens();\n",
+      'src/secrets/cipher.ts':
+        "import type { Flow } from '../oauth/flow.js';\nexport const cipher = (flow: Flow) => flow.id;\n",
+      'src/oauth/flow.ts': 'export interface Flow { readonly id: string }\n',
     });
     expect(names(await violations(dir))).toEqual([
       'layer-calendar: src/calendar/tokens.ts → src/oauth/seal.ts',
@@ -80,10 +86,14 @@ describe('layering', () => {
 
   it('fails on one store dialect importing the other, even a type, and on shared store code importing a dialect', async () => {
     const dir = project({
-      'src/store/sqlite/sqlite-ddl.ts': "import type { Ddl } from '../postgres/postgres-ddl.js';\nimport { SHARED } from '../migrations/migrations.js';\nexport const SQLITE: Ddl = { strict: SHARED };\n",
-      'src/store/postgres/postgres-ddl.ts': "export interface Ddl { readonly strict: string }\nexport const POSTGRES: Ddl = { strict: '' };\n",
-      'src/store/migrations/migrations.ts': "import { POSTGRES } from '../postgres/postgres-ddl.js';\nexport const SHARED = POSTGRES.strict;\n",
-      'src/store/open-store.ts': "import { SQLITE } from './sqlite/sqlite-ddl.js';\nexport const open = () => SQLITE;\n",
+      'src/store/sqlite/sqlite-ddl.ts':
+        "import type { Ddl } from '../postgres/postgres-ddl.js';\nimport { SHARED } from '../migrations/migrations.js';\nexport const SQLITE: Ddl = { strict: SHARED };\n",
+      'src/store/postgres/postgres-ddl.ts':
+        "export interface Ddl { readonly strict: string }\nexport const POSTGRES: Ddl = { strict: '' };\n",
+      'src/store/migrations/migrations.ts':
+        "import { POSTGRES } from '../postgres/postgres-ddl.js';\nexport const SHARED = POSTGRES.strict;\n",
+      'src/store/open-store.ts':
+        "import { SQLITE } from './sqlite/sqlite-ddl.js';\nexport const open = () => SQLITE;\n",
     });
     expect(names(await violations(dir))).toEqual([
       'store-dialects-apart: src/store/sqlite/sqlite-ddl.ts → src/store/postgres/postgres-ddl.ts',

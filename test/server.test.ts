@@ -22,7 +22,8 @@ function startServer(env: Record<string, string>): Promise<{ child: ChildProcess
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (/curl -s .*\/api\/calendar\/list\/.*# 200/.test(output) || output.includes('A new token for the demo tenant')) resolve({ child, output });
+      if (/curl -s .*\/api\/calendar\/list\/.*# 200/.test(output) || output.includes('A new token for the demo tenant'))
+        resolve({ child, output });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -49,17 +50,35 @@ describe('npm start', () => {
 
     const status = await fetch(`${base}/api/calendar/status/`, { headers });
     expect(status.status).toBe(200);
-    expect(await status.json()).toMatchObject({ available: false, feature: 'can_use_calendar_sync', featureName: 'Calendar Sync' });
+    expect(await status.json()).toMatchObject({
+      available: false,
+      feature: 'can_use_calendar_sync',
+      featureName: 'Calendar Sync',
+    });
     const denied = await fetch(`${base}/api/calendar/list`, { headers });
     expect(denied.status).toBe(403);
     expect(await denied.json()).toMatchObject({ error: 'Feature not available', requiredPlan: 'pro' });
 
-    const cli = await runCli(['overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--value', 'true', '--reason', 'trial'], {
-      stdout: () => {},
-      stderr: () => {},
-      env,
-      cwd: ROOT,
-    });
+    const cli = await runCli(
+      [
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_calendar_sync',
+        '--value',
+        'true',
+        '--reason',
+        'trial',
+      ],
+      {
+        stdout: () => {},
+        stderr: () => {},
+        env,
+        cwd: ROOT,
+      },
+    );
     expect(cli).toBe(0);
     // Another process wrote: the server notices through the database (bounded wait, no restart).
     let allowed = 0;
@@ -73,13 +92,26 @@ describe('npm start', () => {
   it('still prints the demo tokens when the CLI used the fresh database first', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'entitle-start-'));
     const env = { ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
-    const args = ['overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_calendar_sync', '--value', 'true', '--reason', 'trial'];
+    const args = [
+      'overrides',
+      'set',
+      '--tenant',
+      'demo',
+      '--feature',
+      'can_use_calendar_sync',
+      '--value',
+      'true',
+      '--reason',
+      'trial',
+    ];
     expect(await runCli(args, { stdout: () => {}, stderr: () => {}, env, cwd: ROOT })).toBe(0);
     const started = await startServer(env);
     child = started.child;
     const base = /listening on (http:\/\/[^\s]+)/.exec(started.output)?.[1] as string;
     const token = /demo user: (ent_\S+)/.exec(started.output)?.[1] as string;
-    expect((await fetch(`${base}/api/calendar/list/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(`${base}/api/calendar/list/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
   });
 
   // The command itself, not src/server.ts through tsx: `prestart` builds dist/ (tsc and the
@@ -89,7 +121,14 @@ describe('npm start', () => {
     const npm = spawn('npm', ['start'], {
       cwd: ROOT,
       detached: true,
-      env: { ...process.env, DATABASE_URL: '', ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR, PORT: '0', LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DATABASE_URL: '',
+        ENTITLE_DB: join(dir, 'entitle.db'),
+        ENTITLE_POLICIES: STARTER_POLICY_DIR,
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
@@ -129,7 +168,11 @@ describe('npm start', () => {
     const policies = mkdtempSync(join(tmpdir(), 'entitle-bad-policy-'));
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(policies, 'plans.yaml'), 'plans:\n  free:\n    extends: nowhere\n');
-    const error = await startServer({ ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_POLICIES: policies }).catch((e: unknown) => e);
-    expect(String(error)).toMatch(/server exited with 1:[\s\S]*plans\.yaml:3:14: plans\.free\.extends: unknown plan "nowhere"/);
+    const error = await startServer({ ENTITLE_DB: join(dir, 'entitle.db'), ENTITLE_POLICIES: policies }).catch(
+      (e: unknown) => e,
+    );
+    expect(String(error)).toMatch(
+      /server exited with 1:[\s\S]*plans\.yaml:3:14: plans\.free\.extends: unknown plan "nowhere"/,
+    );
   });
 });

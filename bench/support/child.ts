@@ -12,8 +12,15 @@ export interface Child<Ready> {
 }
 
 /** fork() passes this process's execArgv on (the tsx loader), plus `execArgv`. */
-export async function forkChild<Ready>(module: URL, args: readonly string[], execArgv: readonly string[] = []): Promise<Child<Ready>> {
-  const child: ChildProcess = fork(module, [...args], { execArgv: [...process.execArgv, ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+export async function forkChild<Ready>(
+  module: URL,
+  args: readonly string[],
+  execArgv: readonly string[] = [],
+): Promise<Child<Ready>> {
+  const child: ChildProcess = fork(module, [...args], {
+    execArgv: [...process.execArgv, ...execArgv],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   const next = <T>(type: string) =>
     new Promise<T>((resolve, reject) => {
       const onMessage = (message: { type: string }) => {
@@ -22,7 +29,8 @@ export async function forkChild<Ready>(module: URL, args: readonly string[], exe
         child.off('exit', onExit);
         resolve(message as T);
       };
-      const onExit = (code: number | null) => reject(new Error(`bench server ${module.pathname} ${args.join(' ')} exited with ${code}`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`bench server ${module.pathname} ${args.join(' ')} exited with ${code}`));
       child.on('message', onMessage);
       child.once('exit', onExit);
     });

@@ -53,16 +53,26 @@ export async function runLoad(scenario: Scenario, seconds: number): Promise<Load
   const statuses = Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => `${code}×${stats.count ?? 0}`);
   const expected = result.statusCodeStats?.[`${scenario.status}`]?.count ?? 0;
   if (result.errors > 0 || result.timeouts > 0 || expected !== result.requests.total) {
-    throw new Error(`${scenario.path}: expected only ${scenario.status}, got ${statuses.join(', ')} with ${result.errors} errors and ${result.timeouts} timeouts`);
+    throw new Error(
+      `${scenario.path}: expected only ${scenario.status}, got ${statuses.join(', ')} with ${result.errors} errors and ${result.timeouts} timeouts`,
+    );
   }
-  return { rps: result.requests.total / seconds, p99Ms: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
+  return {
+    rps: result.requests.total / seconds,
+    p99Ms: result.latency.p99,
+    cpuUsPerRequest: cpu / result.requests.total,
+  };
 }
 
 /**
  * Warms every scenario up, then runs `rounds` rounds taking turns through all of them (a slow
  * second on a shared machine hits them all alike); the median of each figure per scenario.
  */
-export async function runRounds<K extends string>(scenarios: Record<K, Scenario>, rounds: number, seconds: number): Promise<Record<K, Load>> {
+export async function runRounds<K extends string>(
+  scenarios: Record<K, Scenario>,
+  rounds: number,
+  seconds: number,
+): Promise<Record<K, Load>> {
   const entries = Object.entries(scenarios) as [K, Scenario][];
   const samples = new Map<K, Load[]>(entries.map(([name]) => [name, []]));
   for (const [, scenario] of entries) await runLoad(scenario, 1); // warm-up: JIT, caches
@@ -71,7 +81,11 @@ export async function runRounds<K extends string>(scenarios: Record<K, Scenario>
   }
   const result = {} as Record<K, Load>;
   for (const [name, loads] of samples) {
-    result[name] = { rps: median(loads.map((l) => l.rps)), p99Ms: median(loads.map((l) => l.p99Ms)), cpuUsPerRequest: median(loads.map((l) => l.cpuUsPerRequest)) };
+    result[name] = {
+      rps: median(loads.map((l) => l.rps)),
+      p99Ms: median(loads.map((l) => l.p99Ms)),
+      cpuUsPerRequest: median(loads.map((l) => l.cpuUsPerRequest)),
+    };
   }
   return result;
 }

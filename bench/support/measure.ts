@@ -20,7 +20,11 @@ export function median(values: readonly number[]): number {
  * counts GC helper threads, which favours whoever allocates least). No collection is forced between turns: a forced full GC shrinks the young generation and
  * slows whoever allocates most afterwards. A body that returns a promise is awaited.
  */
-export async function compare<K extends string>(ops: number, contenders: Record<K, (i: number) => unknown>, { rounds = 15, warmup = 2 } = {}): Promise<Record<K, Timing>> {
+export async function compare<K extends string>(
+  ops: number,
+  contenders: Record<K, (i: number) => unknown>,
+  { rounds = 15, warmup = 2 } = {},
+): Promise<Record<K, Timing>> {
   const entries = Object.entries(contenders) as [K, (i: number) => unknown][];
   const samples = new Map<K, { cpu: number[]; wall: number[] }>(entries.map(([name]) => [name, { cpu: [], wall: [] }]));
   for (let round = 0; round < warmup + rounds; round++) {

@@ -66,18 +66,45 @@ export function flagdConfiguration(workload: Workload): object {
  * [revoked by override]". Evaluated with `{ properties: { tenantId, plan } }`.
  */
 export async function startUnleash(workload: Workload): Promise<Unleash> {
-  const constraint = (contextName: string, operator: 'IN' | 'NOT_IN', values: string[]) => ({ contextName, operator, values, inverted: false, caseInsensitive: false });
+  const constraint = (contextName: string, operator: 'IN' | 'NOT_IN', values: string[]) => ({
+    contextName,
+    operator,
+    values,
+    inverted: false,
+    caseInsensitive: false,
+  });
   const features = rulesOf(workload)
     .filter(({ feature }) => feature.type === 'boolean')
     .map(({ feature, overrides, plans }) => {
       const granted = overrides.get(true) ?? [];
       const revoked = overrides.get(false) ?? [];
-      const grantingPlans = feature.default === true ? [...workload.policy.plans.keys()].filter((plan) => !(plans.get(false) ?? []).includes(plan)) : (plans.get(true) ?? []);
+      const grantingPlans =
+        feature.default === true
+          ? [...workload.policy.plans.keys()].filter((plan) => !(plans.get(false) ?? []).includes(plan))
+          : (plans.get(true) ?? []);
       const strategies = [
-        ...(granted.length > 0 ? [{ name: 'default', parameters: {}, constraints: [constraint('tenantId', 'IN', granted)] }] : []),
-        { name: 'default', parameters: {}, constraints: [constraint('plan', 'IN', grantingPlans), ...(revoked.length > 0 ? [constraint('tenantId', 'NOT_IN', revoked)] : [])] },
+        ...(granted.length > 0
+          ? [{ name: 'default', parameters: {}, constraints: [constraint('tenantId', 'IN', granted)] }]
+          : []),
+        {
+          name: 'default',
+          parameters: {},
+          constraints: [
+            constraint('plan', 'IN', grantingPlans),
+            ...(revoked.length > 0 ? [constraint('tenantId', 'NOT_IN', revoked)] : []),
+          ],
+        },
       ];
-      return { name: feature.key, enabled: true, type: 'release', project: 'default', stale: false, impressionData: false, variants: [], strategies };
+      return {
+        name: feature.key,
+        enabled: true,
+        type: 'release',
+        project: 'default',
+        stale: false,
+        impressionData: false,
+        variants: [],
+        strategies,
+      };
     });
   const client = new Unleash({
     url: 'http://127.0.0.1:9/api/',
@@ -96,4 +123,3 @@ export async function startUnleash(workload: Workload): Promise<Unleash> {
   await ready;
   return client;
 }
-

@@ -23,14 +23,24 @@ export interface ShippedServer extends LoadTarget {
 }
 
 /** Starts dist/server.js (build it first) with `env` added to this environment. */
-export async function startShippedServer(env: Record<string, string>, { startTimeoutMs = 30_000 } = {}): Promise<ShippedServer> {
+export async function startShippedServer(
+  env: Record<string, string>,
+  { startTimeoutMs = 30_000 } = {},
+): Promise<ShippedServer> {
   const directory = mkdtempSync(join(tmpdir(), 'entitle-shipped-'));
   const logFile = join(directory, 'server.log');
   const log = openSync(logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, ['dist/server.js'], {
     cwd: ROOT,
     // Only what a deployment must say: where to listen and where the database lives.
-    env: { ...process.env, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1', ENTITLE_DB: join(directory, 'entitle.db'), ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ENTITLE_DB: join(directory, 'entitle.db'),
+      ...env,
+    },
     stdio: ['ignore', log, log],
   });
   closeSync(log);

@@ -46,9 +46,14 @@ export function generatePolicyText(featureCount: number, planCount: number): str
   for (let p = 0; p < planCount; p++) {
     const values: Record<string, FeatureValue> = {};
     // Each plan grants a slice more than the one it extends.
-    for (let f = Math.floor((p * featureCount) / planCount); f < Math.floor(((p + 1) * featureCount) / planCount); f++) {
+    for (
+      let f = Math.floor((p * featureCount) / planCount);
+      f < Math.floor(((p + 1) * featureCount) / planCount);
+      f++
+    ) {
       const kind = f % 10 < 7 ? 'boolean' : f % 10 < 9 ? 'number' : 'string';
-      values[`feature_${f}`] = kind === 'boolean' ? true : kind === 'number' ? (p + 1) * 5 : p % 2 === 0 ? 'standard' : 'premium';
+      values[`feature_${f}`] =
+        kind === 'boolean' ? true : kind === 'number' ? (p + 1) * 5 : p % 2 === 0 ? 'standard' : 'premium';
     }
     plans[`plan_${p}`] = { ...(p > 0 ? { extends: `plan_${p - 1}` } : {}), features: values };
   }
@@ -62,7 +67,11 @@ export function compile(text: string): PolicySnapshot {
 }
 
 /** Tenants spread over the policy's plans at random, `overrideShare` of them with one to three overrides. */
-export function generateTenants(policy: PolicySnapshot, options: { tenants: number; overrideShare: number }, next: () => number): TenantSnapshot[] {
+export function generateTenants(
+  policy: PolicySnapshot,
+  options: { tenants: number; overrideShare: number },
+  next: () => number,
+): TenantSnapshot[] {
   const planKeys = [...policy.plans.keys()];
   const featureKeys = [...policy.features.keys()];
   const at = '2026-01-01T00:00:00.000Z';
@@ -77,8 +86,23 @@ export function generateTenants(policy: PolicySnapshot, options: { tenants: numb
         const feature = featureKeys[Math.floor(next() * featureKeys.length)] as string;
         if (overrides.some((existing) => existing.feature === feature)) continue;
         const definition = policy.features.get(feature);
-        const value: FeatureValue = definition?.type === 'boolean' ? next() < 0.5 : definition?.type === 'number' ? Math.floor(next() * 50) : 'premium';
-        overrides.push({ tenantId: id, feature, value, reason: 'bench', actor: 'bench', expiresAt: null, createdAt: at, updatedAt: at, version: 1 });
+        const value: FeatureValue =
+          definition?.type === 'boolean'
+            ? next() < 0.5
+            : definition?.type === 'number'
+              ? Math.floor(next() * 50)
+              : 'premium';
+        overrides.push({
+          tenantId: id,
+          feature,
+          value,
+          reason: 'bench',
+          actor: 'bench',
+          expiresAt: null,
+          createdAt: at,
+          updatedAt: at,
+          version: 1,
+        });
       }
     }
     tenants.push({ tenant: { id, name: id, plan, createdAt: at, updatedAt: at }, overrides });
@@ -99,7 +123,14 @@ export function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantD
   });
 }
 
-export async function buildWorkload(options: { tenants: number; features: number; plans: number; overrideShare: number; questions?: number; seed?: number }): Promise<Workload> {
+export async function buildWorkload(options: {
+  tenants: number;
+  features: number;
+  plans: number;
+  overrideShare: number;
+  questions?: number;
+  seed?: number;
+}): Promise<Workload> {
   const next = random(options.seed ?? 42);
   const policyText = generatePolicyText(options.features, options.plans);
   const policy = compile(policyText);

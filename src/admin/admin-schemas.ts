@@ -6,17 +6,30 @@ import { FeatureValueSchema } from '../http/schemas.js';
 
 export { AUTH_ERRORS, ErrorBody, FeatureValueSchema, LIMITED_ERRORS, pageOf } from '../http/schemas.js';
 
-export const TenantId = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'lower-case letters, digits, ".", "_" or "-"', examples: ['acme'] });
+export const TenantId = Type.String({
+  pattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
+  description: 'lower-case letters, digits, ".", "_" or "-"',
+  examples: ['acme'],
+});
 export const FeatureKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', examples: ['can_use_calendar_sync'] });
 const Timestamp = Type.String({ description: 'ISO 8601' });
 
-export const TenantBody = Type.Object({ id: Type.String(), name: Type.String(), plan: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
+export const TenantBody = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  plan: Type.String(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
 
 /** One tenant with summaries of what it holds. More sections may appear (the console shows any it does not know generically). */
 export const TenantDetailBody = Type.Object(
   {
     ...TenantBody.properties,
-    connections: Type.Object({ valid: Type.Integer(), invalid: Type.Integer({ description: 'need the user to connect again' }) }, { description: 'calendar connections' }),
+    connections: Type.Object(
+      { valid: Type.Integer(), invalid: Type.Integer({ description: 'need the user to connect again' }) },
+      { description: 'calendar connections' },
+    ),
   },
   { additionalProperties: true },
 );
@@ -25,16 +38,25 @@ export const TenantParams = Type.Object({ tenant: TenantId });
 export const OverrideParams = Type.Object({ tenant: TenantId, feature: FeatureKey });
 
 export const CreateTenantBody = Type.Object(
-  { id: TenantId, name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), plan: Type.String({ minLength: 1, maxLength: 64 }) },
+  {
+    id: TenantId,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    plan: Type.String({ minLength: 1, maxLength: 64 }),
+  },
   { additionalProperties: false },
 );
-export const UpdateTenantBody = Type.Object({ plan: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export const UpdateTenantBody = Type.Object(
+  { plan: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
 
 export const TenantListQuery = Type.Object(
   {
     after: Type.Optional(Type.String({ maxLength: 256 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'part of the id or the name, any case' })),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'part of the id or the name, any case' }),
+    ),
     plan: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
   { additionalProperties: false },
@@ -64,7 +86,10 @@ export const PutOverrideBody = Type.Object(
 );
 export type PutOverrideInput = Static<typeof PutOverrideBody>;
 
-export const DeleteOverrideQuery = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+export const DeleteOverrideQuery = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
 
 export const Explanation = Type.Object({
   feature: Type.String(),
@@ -80,23 +105,54 @@ export const Explanation = Type.Object({
   definedBy: Type.Union([Type.String(), Type.Null()]),
   policyVersion: Type.String(),
   override: Type.Union([
-    Type.Object({ value: FeatureValueSchema, reason: Type.String(), actor: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]), version: Type.Integer() }),
+    Type.Object({
+      value: FeatureValueSchema,
+      reason: Type.String(),
+      actor: Type.String(),
+      expiresAt: Type.Union([Type.String(), Type.Null()]),
+      version: Type.Integer(),
+    }),
     Type.Null(),
   ]),
-  billing: Type.Optional(Type.Object({ cause: Type.String(), status: Type.String() }, { description: 'billing decides the plan: why, and the deciding subscription status' })),
-  trial: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) })),
-  gracePeriod: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'a payment failed: the plan stays until endsAt unless it is paid' })),
-  release: Type.Optional(
-    Type.Object({ toggle: Type.String(), entitledValue: FeatureValueSchema }, { description: 'the release toggle (rollout.unleash) holding an entitled tenant back' }),
+  billing: Type.Optional(
+    Type.Object(
+      { cause: Type.String(), status: Type.String() },
+      { description: 'billing decides the plan: why, and the deciding subscription status' },
+    ),
   ),
-  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when not granted: the lowest plan that grants it; null when no upgrade would help (an override or a release toggle decides)' })),
+  trial: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) })),
+  gracePeriod: Type.Optional(
+    Type.Object(
+      { endsAt: Type.String({ format: 'date-time' }) },
+      { description: 'a payment failed: the plan stays until endsAt unless it is paid' },
+    ),
+  ),
+  release: Type.Optional(
+    Type.Object(
+      { toggle: Type.String(), entitledValue: FeatureValueSchema },
+      { description: 'the release toggle (rollout.unleash) holding an entitled tenant back' },
+    ),
+  ),
+  requiredPlan: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description:
+        'when not granted: the lowest plan that grants it; null when no upgrade would help (an override or a release toggle decides)',
+    }),
+  ),
   upgradeMessage: Type.Optional(Type.String()),
 });
 
 export const AuditQuery = Type.Object(
   {
     tenant: Type.Optional(TenantId),
-    action: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_.-]+\\*?$', description: 'an action such as override.set, or a prefix ending in * such as override.*', examples: ['override.*'] })),
+    action: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9_.-]+\\*?$',
+        description: 'an action such as override.set, or a prefix ending in * such as override.*',
+        examples: ['override.*'],
+      }),
+    ),
     since: Type.Optional(Type.String({ format: 'date-time' })),
     until: Type.Optional(Type.String({ format: 'date-time' })),
     after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'nextCursor of the previous page' })),
@@ -118,7 +174,13 @@ export const AuditRecordBody = Type.Object({
   hash: Type.String(),
 });
 
-export const PolicyIssueBody = Type.Object({ file: Type.String(), line: Type.Integer(), column: Type.Integer(), message: Type.String(), text: Type.String() });
+export const PolicyIssueBody = Type.Object({
+  file: Type.String(),
+  line: Type.Integer(),
+  column: Type.Integer(),
+  message: Type.String(),
+  text: Type.String(),
+});
 
 // Feature and plan definitions belong to the policy format: fields it adds are passed through.
 export const FeatureDefinitionBody = Type.Object(
@@ -151,7 +213,12 @@ export const PlanDefinitionBody = Type.Object(
   { additionalProperties: true },
 );
 
-const ImpactCounts = Type.Object({ revoked: Type.Integer(), lowered: Type.Integer(), granted: Type.Integer(), changed: Type.Integer() });
+const ImpactCounts = Type.Object({
+  revoked: Type.Integer(),
+  lowered: Type.Integer(),
+  granted: Type.Integer(),
+  changed: Type.Integer(),
+});
 
 export const PolicyImpactBody = Type.Object(
   {
@@ -169,7 +236,12 @@ export const PolicyImpactBody = Type.Object(
         changed: Type.Integer({ description: 'other value changes: a higher limit, another string value' }),
         byPlan: Type.Record(Type.String(), ImpactCounts),
         examples: Type.Array(
-          Type.Object({ tenant: Type.String(), plan: Type.String(), before: Type.Union([FeatureValueSchema, Type.Null()]), after: Type.Union([FeatureValueSchema, Type.Null()]) }),
+          Type.Object({
+            tenant: Type.String(),
+            plan: Type.String(),
+            before: Type.Union([FeatureValueSchema, Type.Null()]),
+            after: Type.Union([FeatureValueSchema, Type.Null()]),
+          }),
         ),
         summary: Type.Array(Type.String(), { examples: [['revokes can_use_webhooks from 37 tenants on plan pro']] }),
       }),
@@ -188,7 +260,9 @@ export const PolicyBody = Type.Object({
   files: Type.Array(Type.String(), { description: 'the files the policy in force was read from, in load order' }),
   version: Type.String(),
   loadedAt: Type.String({ description: 'ISO 8601' }),
-  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], { description: 'the last failed reload, if it came after the last good one' }),
+  lastError: Type.Union([Type.Object({ at: Type.String(), issues: Type.Array(PolicyIssueBody) }), Type.Null()], {
+    description: 'the last failed reload, if it came after the last good one',
+  }),
   features: Type.Array(FeatureDefinitionBody),
   plans: Type.Array(PlanDefinitionBody),
 });

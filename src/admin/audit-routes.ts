@@ -18,7 +18,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       schema: {
         tags: ['audit'],
         summary: 'Audit rows, newest first',
-        description: 'action: an exact action (override.set) or a prefix ending in * (override.*). after: the nextCursor of the previous page.',
+        description:
+          'action: an exact action (override.set) or a prefix ending in * (override.*). after: the nextCursor of the previous page.',
         querystring: AuditQuery,
         response: { ...LIMITED_ERRORS, 200: pageOf(AuditRecordBody), 400: ErrorBody },
       },

@@ -7,7 +7,19 @@ import { Type } from 'typebox';
 import { actorOf, principalOf } from '../auth/principal.js';
 import { FeatureNotFoundError, InvalidInputError, OverrideNotFoundError, TenantNotFoundError } from '../errors.js';
 import type { EntitleStore, Override, WriteCondition } from '../store/store.js';
-import { ADMIN, DeleteOverrideQuery, ErrorBody, FeatureKey, LIMITED_ERRORS, OverrideBody, OverrideParams, pageOf, PutOverrideBody, TenantId, TenantParams } from './admin-schemas.js';
+import {
+  ADMIN,
+  DeleteOverrideQuery,
+  ErrorBody,
+  FeatureKey,
+  LIMITED_ERRORS,
+  OverrideBody,
+  OverrideParams,
+  pageOf,
+  PutOverrideBody,
+  TenantId,
+  TenantParams,
+} from './admin-schemas.js';
 import type { TenantOperations } from '../tenants/tenant-operations.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 
@@ -30,7 +42,12 @@ const AllOverridesQuery = Type.Object(
   {
     tenant: Type.Optional(TenantId),
     feature: Type.Optional(FeatureKey),
-    after: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}:[a-z][a-z0-9_]{0,63}$', description: 'nextCursor of the previous page' })),
+    after: Type.Optional(
+      Type.String({
+        pattern: '^[a-z0-9][a-z0-9._-]{0,63}:[a-z][a-z0-9_]{0,63}$',
+        description: 'nextCursor of the previous page',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   },
   { additionalProperties: false },
@@ -50,8 +67,12 @@ export interface OverrideRoutesOptions {
 export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = async (fastify, deps) => {
   const { store, operations } = deps;
   const tags = ['overrides'];
-  const present = (override: Override) => ({ ...override, active: override.expiresAt === null || Date.parse(override.expiresAt) > deps.clock() });
-  const send = (reply: FastifyReply, override: Override, status = 200) => reply.status(status).header('etag', etagOf(override.version)).send(present(override));
+  const present = (override: Override) => ({
+    ...override,
+    active: override.expiresAt === null || Date.parse(override.expiresAt) > deps.clock(),
+  });
+  const send = (reply: FastifyReply, override: Override, status = 200) =>
+    reply.status(status).header('etag', etagOf(override.version)).send(present(override));
 
   async function requireTenant(tenantId: string): Promise<void> {
     if (!(await store.tenants.get(tenantId))) throw new TenantNotFoundError(tenantId);
@@ -61,7 +82,9 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
   }
   /** No override: a feature the policy does not know is named as such. An override left from an older policy can still be read and removed. */
   function notFound(tenant: string, feature: string): Error {
-    return deps.policy.snapshot.features.has(feature) ? new OverrideNotFoundError(tenant, feature) : new FeatureNotFoundError(feature);
+    return deps.policy.snapshot.features.has(feature)
+      ? new OverrideNotFoundError(tenant, feature)
+      : new FeatureNotFoundError(feature);
   }
 
   // Overrides are per-tenant exceptions, few next to tenants: a page is cut from the filtered list.
@@ -79,7 +102,10 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
     },
     async (request) => {
       const { tenant, feature, after, limit = 100 } = request.query;
-      const all = await store.overrides.list({ ...(tenant ? { tenantId: tenant } : {}), ...(feature ? { feature } : {}) });
+      const all = await store.overrides.list({
+        ...(tenant ? { tenantId: tenant } : {}),
+        ...(feature ? { feature } : {}),
+      });
       const sorted = [...all].sort((a, b) => (cursorOf(a) < cursorOf(b) ? -1 : cursorOf(a) > cursorOf(b) ? 1 : 0));
       const rest = after === undefined ? sorted : sorted.filter((override) => cursorOf(override) > after);
       const items = rest.slice(0, limit).map(present);
@@ -90,7 +116,20 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
 
   fastify.get(
     '/tenants/:tenant/overrides',
-    { config: ADMIN, schema: { tags, summary: "A tenant's overrides", params: TenantParams, response: { ...LIMITED_ERRORS, 200: Type.Object({ items: Type.Array(OverrideBody) }), 400: ErrorBody, 404: ErrorBody } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: "A tenant's overrides",
+        params: TenantParams,
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({ items: Type.Array(OverrideBody) }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
     async (request) => {
       await requireTenant(request.params.tenant);
       return { items: (await store.overrides.list({ tenantId: request.params.tenant })).map(present) };
@@ -99,7 +138,15 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
 
   fastify.get(
     '/tenants/:tenant/overrides/:feature',
-    { config: ADMIN, schema: { tags, summary: 'Read an override (its ETag is its version)', params: OverrideParams, response: { ...LIMITED_ERRORS, 200: OverrideBody, 400: ErrorBody, 404: ErrorBody } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Read an override (its ETag is its version)',
+        params: OverrideParams,
+        response: { ...LIMITED_ERRORS, 200: OverrideBody, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
     async (request, reply) => {
       const { tenant, feature } = request.params;
       await requireTenant(tenant);
@@ -116,11 +163,19 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
       schema: {
         tags,
         summary: 'Create or replace an override',
-        description: 'The value must fit the feature type. With If-Match, the write happens only if the override is still at that version ("0": only if there is none).',
+        description:
+          'The value must fit the feature type. With If-Match, the write happens only if the override is still at that version ("0": only if there is none).',
         params: OverrideParams,
         headers: IfMatchHeaders,
         body: PutOverrideBody,
-        response: { ...LIMITED_ERRORS, 200: OverrideBody, 201: OverrideBody, 400: ErrorBody, 404: ErrorBody, 412: ErrorBody },
+        response: {
+          ...LIMITED_ERRORS,
+          200: OverrideBody,
+          201: OverrideBody,
+          400: ErrorBody,
+          404: ErrorBody,
+          412: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -129,7 +184,13 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
       const condition = conditionFrom(request.headers['if-match']);
       const principal = principalOf(request);
       const { before, after } = await operations.setOverride(
-        { tenantId: tenant, feature, value: request.body.value, reason: request.body.reason, expiresAt: request.body.expiresAt ?? null },
+        {
+          tenantId: tenant,
+          feature,
+          value: request.body.value,
+          reason: request.body.reason,
+          expiresAt: request.body.expiresAt ?? null,
+        },
         { actor: actorOf(principal), requestId: request.id },
         condition,
       );
@@ -159,7 +220,11 @@ export const overrideRoutes: FastifyPluginAsyncTypebox<OverrideRoutesOptions> = 
         const removed = await operations.clearOverride(
           tenant,
           feature,
-          { actor: actorOf(principal), requestId: request.id, ...(request.query.reason ? { reason: request.query.reason } : {}) },
+          {
+            actor: actorOf(principal),
+            requestId: request.id,
+            ...(request.query.reason ? { reason: request.query.reason } : {}),
+          },
           condition,
         );
         return present(removed);

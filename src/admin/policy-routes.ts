@@ -10,7 +10,16 @@ import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue } from '../policy/read-policy.js';
 import type { FeatureDefinition, PlanDefinition, PolicyIssue, PolicySnapshot } from '../policy/types.js';
-import { ADMIN, ErrorBody, type FeatureDefinitionBody, LIMITED_ERRORS, type PlanDefinitionBody, PolicyBody, PolicyImpactBody, PolicyIssueBody } from './admin-schemas.js';
+import {
+  ADMIN,
+  ErrorBody,
+  type FeatureDefinitionBody,
+  LIMITED_ERRORS,
+  type PlanDefinitionBody,
+  PolicyBody,
+  PolicyImpactBody,
+  PolicyIssueBody,
+} from './admin-schemas.js';
 import type { PolicyReader } from '../policy/policy-reader.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
@@ -18,21 +27,30 @@ import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
 
-
 const PolicyFilesBody = Type.Object(
   {
-    files: Type.Array(Type.Object({ name: Type.String({ maxLength: 255 }), text: Type.String() }, { additionalProperties: false }), {
-      minItems: 1,
-      maxItems: 100,
-      description: 'the whole proposed policy, file by file',
-    }),
+    files: Type.Array(
+      Type.Object({ name: Type.String({ maxLength: 255 }), text: Type.String() }, { additionalProperties: false }),
+      {
+        minItems: 1,
+        maxItems: 100,
+        description: 'the whole proposed policy, file by file',
+      },
+    ),
   },
   { additionalProperties: false },
 );
 const YamlText = Type.String({ description: 'one policy file in YAML' });
 
 const ValidateQuery = Type.Object(
-  { file: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+\\.ya?ml$', description: 'replace this file of the current policy and check the result' })) },
+  {
+    file: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9._-]+\\.ya?ml$',
+        description: 'replace this file of the current policy and check the result',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -49,20 +67,33 @@ export interface PolicyRoutesOptions {
 
 export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = async (fastify, deps) => {
   // A YAML body arrives as text; only this plugin's routes see the parser.
-  fastify.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES }, (_request, body, done) => done(null, body));
+  fastify.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES }, (_request, body, done) =>
+    done(null, body),
+  );
   const tags = ['policy'];
 
-  fastify.get('/policy', { config: ADMIN, schema: { tags, summary: 'The policy in force: version, features, plans, last load error', response: { 200: PolicyBody, ...LIMITED_ERRORS } } }, async () => {
-    const { snapshot } = deps.policy;
-    const status = deps.policy.status;
-    return {
-      ...status,
-      files: snapshot.files.map((file) => basename(file)),
-      lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
-      features: [...snapshot.features.values()].map(featureBody),
-      plans: [...snapshot.plans.values()].map(planBody),
-    };
-  });
+  fastify.get(
+    '/policy',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'The policy in force: version, features, plans, last load error',
+        response: { 200: PolicyBody, ...LIMITED_ERRORS },
+      },
+    },
+    async () => {
+      const { snapshot } = deps.policy;
+      const status = deps.policy.status;
+      return {
+        ...status,
+        files: snapshot.files.map((file) => basename(file)),
+        lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
+        features: [...snapshot.features.values()].map(featureBody),
+        plans: [...snapshot.plans.values()].map(planBody),
+      };
+    },
+  );
 
   fastify.post(
     '/policy/validate',
@@ -84,7 +115,10 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
         response: {
           200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
           400: ErrorBody,
-          422: Type.Union([Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody], { description: 'the policy is invalid (issues), or too large to validate (ENT_ERR_POLICY_TOO_LARGE)' }),
+          422: Type.Union(
+            [Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody],
+            { description: 'the policy is invalid (issues), or too large to validate (ENT_ERR_POLICY_TOO_LARGE)' },
+          ),
           503: ErrorBody,
           ...LIMITED_ERRORS,
         },
@@ -103,7 +137,12 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
 // Absent optional fields are left out rather than sent as undefined; other fields pass through.
 function featureBody(feature: FeatureDefinition): Static<typeof FeatureDefinitionBody> {
   const { values, rollout, requiredPlan, ...rest } = feature;
-  return { ...rest, ...(values ? { values: [...values] } : {}), ...(rollout ? { rollout } : {}), ...(requiredPlan !== undefined ? { requiredPlan } : {}) };
+  return {
+    ...rest,
+    ...(values ? { values: [...values] } : {}),
+    ...(rollout ? { rollout } : {}),
+    ...(requiredPlan !== undefined ? { requiredPlan } : {}),
+  };
 }
 
 function planBody(plan: PlanDefinition): Static<typeof PlanDefinitionBody> {
@@ -122,21 +161,33 @@ function withText(issue: PolicyIssue) {
 
 /** The impact as its response schema types it (the same shape, with mutable arrays). */
 function impactOf(deps: PolicyRoutesOptions, proposed: PolicySnapshot): Static<typeof PolicyImpactBody> {
-  return policyImpact(deps.policy.snapshot, proposed, deps.tenants.tenants(), deps.clock()) as Static<typeof PolicyImpactBody>;
+  return policyImpact(deps.policy.snapshot, proposed, deps.tenants.tenants(), deps.clock()) as Static<
+    typeof PolicyImpactBody
+  >;
 }
 
-async function proposedTexts(deps: PolicyRoutesOptions, body: unknown, file: string | undefined): Promise<{ file: string; text: string }[]> {
+async function proposedTexts(
+  deps: PolicyRoutesOptions,
+  body: unknown,
+  file: string | undefined,
+): Promise<{ file: string; text: string }[]> {
   if (typeof body === 'string') {
     if (body.trim() === '') throw new InvalidInputError('body: empty; send the YAML of a policy file');
     if (file === undefined) return [{ file: 'request.yaml', text: body }];
     const current = await currentTexts(deps.policyDirectory);
-    return [...current.filter((entry) => entry.file !== file), { file, text: body }].sort((a, b) => a.file.localeCompare(b.file));
+    return [...current.filter((entry) => entry.file !== file), { file, text: body }].sort((a, b) =>
+      a.file.localeCompare(b.file),
+    );
   }
   const files = (body as { files?: unknown } | null)?.files;
-  if (!Array.isArray(files) || files.length === 0) throw new InvalidInputError('body.files: required, a non-empty array of {name, text} (or send YAML with Content-Type application/yaml)');
+  if (!Array.isArray(files) || files.length === 0)
+    throw new InvalidInputError(
+      'body.files: required, a non-empty array of {name, text} (or send YAML with Content-Type application/yaml)',
+    );
   return files.map((entry: unknown, index) => {
     const { name, text } = (entry ?? {}) as { name?: unknown; text?: unknown };
-    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+\.ya?ml$/.test(name)) throw new InvalidInputError(`body.files[${index}].name: must be a file name ending in .yaml or .yml`);
+    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+\.ya?ml$/.test(name))
+      throw new InvalidInputError(`body.files[${index}].name: must be a file name ending in .yaml or .yml`);
     if (typeof text !== 'string') throw new InvalidInputError(`body.files[${index}].text: must be a string`);
     return { file: name, text };
   });

@@ -16,7 +16,10 @@ const LinkBody = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 });
-const LinkInput = Type.Object({ provider: Type.Literal('stripe'), customerId: LinkBody.properties.customerId }, { additionalProperties: false });
+const LinkInput = Type.Object(
+  { provider: Type.Literal('stripe'), customerId: LinkBody.properties.customerId },
+  { additionalProperties: false },
+);
 const NullableLink = Type.Union([LinkBody, Type.Null()]);
 
 /** What the tenant billing routes use. */
@@ -26,7 +29,10 @@ export interface TenantBillingRoutesOptions {
   readonly clock: () => number;
 }
 
-export const tenantBillingRoutes: FastifyPluginAsyncTypebox<TenantBillingRoutesOptions> = async (fastify, { store, policy, clock }) => {
+export const tenantBillingRoutes: FastifyPluginAsyncTypebox<TenantBillingRoutesOptions> = async (
+  fastify,
+  { store, policy, clock },
+) => {
   const context = (request: FastifyRequest) => ({ actor: actorOf(principalOf(request)), requestId: request.id });
   const tags = ['tenants', 'billing'];
 
@@ -34,7 +40,17 @@ export const tenantBillingRoutes: FastifyPluginAsyncTypebox<TenantBillingRoutesO
     '/tenants/:tenant/billing',
     {
       config: ADMIN,
-      schema: { tags, summary: "A tenant's billing: link, plan and cause now, subscriptions", params: TenantParams, response: { ...LIMITED_ERRORS, 200: Type.Union([BillingStatusBody, Type.Null()]), 400: ErrorBody, 404: ErrorBody } },
+      schema: {
+        tags,
+        summary: "A tenant's billing: link, plan and cause now, subscriptions",
+        params: TenantParams,
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Union([BillingStatusBody, Type.Null()]),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
     },
     async (request) => {
       const [snapshot] = await store.changes.load([request.params.tenant]);
@@ -52,11 +68,22 @@ export const tenantBillingRoutes: FastifyPluginAsyncTypebox<TenantBillingRoutesO
         summary: 'Link a tenant to its billing customer (replacing its link)',
         params: TenantParams,
         body: LinkInput,
-        response: { ...LIMITED_ERRORS, 200: Type.Object({ before: NullableLink, after: LinkBody }), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({ before: NullableLink, after: LinkBody }),
+          400: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
       },
     },
     async (request) => {
-      const { before, after } = await store.billing.link(request.params.tenant, request.body.provider, request.body.customerId, context(request));
+      const { before, after } = await store.billing.link(
+        request.params.tenant,
+        request.body.provider,
+        request.body.customerId,
+        context(request),
+      );
       return { before: before ?? null, after };
     },
   );
@@ -65,7 +92,12 @@ export const tenantBillingRoutes: FastifyPluginAsyncTypebox<TenantBillingRoutesO
     '/tenants/:tenant/billing',
     {
       config: ADMIN,
-      schema: { tags, summary: "Remove a tenant's billing link", params: TenantParams, response: { ...LIMITED_ERRORS, 200: Type.Object({ before: NullableLink }), 400: ErrorBody, 404: ErrorBody } },
+      schema: {
+        tags,
+        summary: "Remove a tenant's billing link",
+        params: TenantParams,
+        response: { ...LIMITED_ERRORS, 200: Type.Object({ before: NullableLink }), 400: ErrorBody, 404: ErrorBody },
+      },
     },
     async (request) => ({ before: (await store.billing.unlink(request.params.tenant, context(request))) ?? null }),
   );

@@ -10,13 +10,28 @@ import { explain } from '../entitlements/explain.js';
 import { heldBackBy, type ReleaseSwitch } from '../entitlements/release-switch.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import { TenantNotFoundError } from '../errors.js';
-import { ADMIN, CreateTenantBody, ErrorBody, Explanation, LIMITED_ERRORS, pageOf, TenantBody, TenantDetailBody, TenantListQuery, TenantParams, UpdateTenantBody } from './admin-schemas.js';
+import {
+  ADMIN,
+  CreateTenantBody,
+  ErrorBody,
+  Explanation,
+  LIMITED_ERRORS,
+  pageOf,
+  TenantBody,
+  TenantDetailBody,
+  TenantListQuery,
+  TenantParams,
+  UpdateTenantBody,
+} from './admin-schemas.js';
 import { searchTenants } from './tenant-search.js';
 import type { EntitleStore } from '../store/store.js';
 import type { TenantOperations } from '../tenants/tenant-operations.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 
-const TenantWithBilling = Type.Object({ ...TenantDetailBody.properties, billing: Type.Union([BillingStatusBody, Type.Null()]) });
+const TenantWithBilling = Type.Object({
+  ...TenantDetailBody.properties,
+  billing: Type.Union([BillingStatusBody, Type.Null()]),
+});
 
 /** What the tenant routes use. */
 export interface TenantRoutesOptions {
@@ -34,7 +49,15 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
 
   fastify.post(
     '/tenants',
-    { config: ADMIN, schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { ...LIMITED_ERRORS, 201: TenantBody, 400: ErrorBody, 409: ErrorBody } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Create a tenant',
+        body: CreateTenantBody,
+        response: { ...LIMITED_ERRORS, 201: TenantBody, 400: ErrorBody, 409: ErrorBody },
+      },
+    },
     async (request, reply) => {
       const tenant = await operations.createTenant(request.body, context(principalOf(request), request.id));
       return reply.status(201).header('location', `/api/admin/tenants/${tenant.id}`).send(tenant);
@@ -65,13 +88,25 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
 
   fastify.get(
     '/tenants/:tenant',
-    { config: ADMIN, schema: { tags, summary: 'Read a tenant, with a summary of what it holds and its billing status', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantWithBilling, 400: ErrorBody, 404: ErrorBody } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Read a tenant, with a summary of what it holds and its billing status',
+        params: TenantParams,
+        response: { ...LIMITED_ERRORS, 200: TenantWithBilling, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
     async (request) => {
       const [snapshot] = await store.changes.load([request.params.tenant]);
       if (!snapshot) throw new TenantNotFoundError(request.params.tenant);
       const connections = await store.connections.list(snapshot.tenant.id);
       const valid = connections.filter((connection) => connection.status === 'valid').length;
-      return { ...snapshot.tenant, connections: { valid, invalid: connections.length - valid }, billing: billingStatus(deps.policy.snapshot, snapshot.billing, deps.clock()) };
+      return {
+        ...snapshot.tenant,
+        connections: { valid, invalid: connections.length - valid },
+        billing: billingStatus(deps.policy.snapshot, snapshot.billing, deps.clock()),
+      };
     },
   );
 
@@ -84,15 +119,29 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
         summary: "Change a tenant's plan",
         params: TenantParams,
         body: UpdateTenantBody,
-        response: { ...LIMITED_ERRORS, 200: Type.Object({ before: TenantBody, after: TenantBody }), 400: ErrorBody, 404: ErrorBody },
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({ before: TenantBody, after: TenantBody }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
-    async (request) => operations.changePlan(request.params.tenant, request.body.plan, context(principalOf(request), request.id)),
+    async (request) =>
+      operations.changePlan(request.params.tenant, request.body.plan, context(principalOf(request), request.id)),
   );
 
   fastify.delete(
     '/tenants/:tenant',
-    { config: ADMIN, schema: { tags, summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)', params: TenantParams, response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Delete a tenant with its overrides, connections and tokens (its audit rows stay)',
+        params: TenantParams,
+        response: { ...LIMITED_ERRORS, 200: TenantBody, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
     async (request) => operations.deleteTenant(request.params.tenant, context(principalOf(request), request.id)),
   );
 
@@ -104,7 +153,17 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
         tags,
         summary: 'Every feature resolved for a tenant, with value, source, plan and why',
         params: TenantParams,
-        response: { ...LIMITED_ERRORS, 200: Type.Object({ tenant: Type.String(), plan: Type.String(), policyVersion: Type.String(), features: Type.Array(Explanation) }), 400: ErrorBody, 404: ErrorBody },
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({
+            tenant: Type.String(),
+            plan: Type.String(),
+            policyVersion: Type.String(),
+            features: Type.Array(Explanation),
+          }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
     async (request) => {
@@ -117,7 +176,11 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
       const state = tenantState(snapshot);
       const now = deps.clock();
       const features = decideAll(policy, state, now).map((decision) => {
-        const { tenant: _tenant, ...rest } = explain(tenantId, decision, heldBackBy(decision, deps.releases, { tenantId }));
+        const { tenant: _tenant, ...rest } = explain(
+          tenantId,
+          decision,
+          heldBackBy(decision, deps.releases, { tenantId }),
+        );
         return rest;
       });
       return { tenant: tenantId, plan: planNow(policy, state, now).plan, policyVersion: policy.version, features };

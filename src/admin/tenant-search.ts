@@ -9,11 +9,17 @@ const SCAN_PAGE = 500;
 
 export async function searchTenants(
   store: Pick<EntitleStore, 'tenants'>,
-  query: { readonly after?: string | undefined; readonly limit: number; readonly q?: string | undefined; readonly plan?: string | undefined },
+  query: {
+    readonly after?: string | undefined;
+    readonly limit: number;
+    readonly q?: string | undefined;
+    readonly plan?: string | undefined;
+  },
 ): Promise<{ items: Tenant[]; nextCursor?: string }> {
   const needle = query.q?.toLowerCase();
   const matches = (tenant: Tenant) =>
-    (query.plan === undefined || tenant.plan === query.plan) && (needle === undefined || tenant.id.includes(needle) || tenant.name.toLowerCase().includes(needle));
+    (query.plan === undefined || tenant.plan === query.plan) &&
+    (needle === undefined || tenant.id.includes(needle) || tenant.name.toLowerCase().includes(needle));
   const items: Tenant[] = [];
   let after = query.after;
   for (let scanned = 0; scanned < MAX_SCANNED_PAGES; scanned++) {

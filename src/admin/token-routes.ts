@@ -33,7 +33,10 @@ export interface TokenRoutesOptions {
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async (fastify, deps) => {
   const { store } = deps;
-  const context = (request: { principal: Principal | null; id: string }) => ({ actor: actorOf(principalOf(request)), requestId: request.id });
+  const context = (request: { principal: Principal | null; id: string }) => ({
+    actor: actorOf(principalOf(request)),
+    requestId: request.id,
+  });
 
   fastify.post(
     '/tokens',
@@ -47,23 +50,39 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
             tenantId: TenantId,
             userId: Type.String({ minLength: 1, maxLength: 128 }),
             role: Type.Optional(
-              Type.Enum(ROLES, { description: 'member: its own tenant; admin: the admin API; client: read-only decisions for any tenant (Unleash SDKs, OFREP)', default: 'member' }),
+              Type.Enum(ROLES, {
+                description:
+                  'member: its own tenant; admin: the admin API; client: read-only decisions for any tenant (Unleash SDKs, OFREP)',
+                default: 'member',
+              }),
             ),
             name: Type.Optional(Type.String({ maxLength: 200 })),
             expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
           },
           { additionalProperties: false },
         ),
-        response: { ...LIMITED_ERRORS, 201: Type.Object({ token: Type.String(), record: TokenBody }), 400: ErrorBody, 404: ErrorBody },
+        response: {
+          ...LIMITED_ERRORS,
+          201: Type.Object({ token: Type.String(), record: TokenBody }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
       const { tenantId, userId, role = 'member', name, expiresAt } = request.body;
       if (!(await store.tenants.get(tenantId))) throw new TenantNotFoundError(tenantId);
-      if (expiresAt !== undefined && Date.parse(expiresAt) <= deps.clock()) throw new InvalidInputError('expiresAt: must be in the future');
+      if (expiresAt !== undefined && Date.parse(expiresAt) <= deps.clock())
+        throw new InvalidInputError('expiresAt: must be in the future');
       const issued = await issueApiToken(
         store,
-        { tenantId, userId, role, ...(name ? { name } : {}), expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null },
+        {
+          tenantId,
+          userId,
+          role,
+          ...(name ? { name } : {}),
+          expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null,
+        },
         context(request),
       );
       return reply.status(201).header('cache-control', 'no-store').send({ token: issued.token, record: issued.record });
@@ -81,7 +100,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
         response: { ...LIMITED_ERRORS, 200: Type.Object({ items: Type.Array(TokenBody) }), 400: ErrorBody },
       },
     },
-    async (request) => ({ items: [...(await store.tokens.list(request.query.tenant ? { tenantId: request.query.tenant } : {}))] }),
+    async (request) => ({
+      items: [...(await store.tokens.list(request.query.tenant ? { tenantId: request.query.tenant } : {}))],
+    }),
   );
 
   fastify.delete(
@@ -105,14 +126,23 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       schema: {
         tags: ['audit'],
         summary: 'Check the audit hash chain',
-        description: 'With anchor=seq:hash (a head printed by an earlier check, kept elsewhere) it also detects rows removed from the end.',
-        querystring: Type.Object({ anchor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}:[0-9a-f]{64}$' })) }, { additionalProperties: false }),
+        description:
+          'With anchor=seq:hash (a head printed by an earlier check, kept elsewhere) it also detects rows removed from the end.',
+        querystring: Type.Object(
+          { anchor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}:[0-9a-f]{64}$' })) },
+          { additionalProperties: false },
+        ),
         response: {
           ...LIMITED_ERRORS,
           200: Type.Object({
             ok: Type.Boolean(),
             checked: Type.Integer(),
-            head: Type.Optional(Type.Object({ seq: Type.Integer(), hash: Type.String() }, { description: 'the last row checked: keep it outside the database as the next anchor' })),
+            head: Type.Optional(
+              Type.Object(
+                { seq: Type.Integer(), hash: Type.String() },
+                { description: 'the last row checked: keep it outside the database as the next anchor' },
+              ),
+            ),
             firstBroken: Type.Optional(Type.Object({ seq: Type.Integer(), problem: Type.String() })),
           }),
           400: ErrorBody,
@@ -131,9 +161,18 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       schema: {
         tags: ['keys'],
         summary: 'Re-encrypt every stored OAuth token and PKCE verifier under the active key',
-        response: { ...LIMITED_ERRORS, 200: Type.Object({ reencrypted: Type.Integer({ description: 'how many secrets were re-encrypted' }), activeKeyId: Type.String() }) },
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({
+            reencrypted: Type.Integer({ description: 'how many secrets were re-encrypted' }),
+            activeKeyId: Type.String(),
+          }),
+        },
       },
     },
-    async (request) => ({ reencrypted: await rotateSecrets(store, deps.cipher, context(request)), activeKeyId: deps.cipher.activeKeyId }),
+    async (request) => ({
+      reencrypted: await rotateSecrets(store, deps.cipher, context(request)),
+      activeKeyId: deps.cipher.activeKeyId,
+    }),
   );
 };

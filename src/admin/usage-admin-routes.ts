@@ -12,7 +12,9 @@ const MeterParams = Type.Object({ tenant: TenantId, feature: Type.String({ minLe
 const GrantBody = Type.Object(
   {
     amount: Type.Integer({ minimum: 1, maximum: MAX_USAGE_AMOUNT, description: 'extra units' }),
-    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'when unused units lapse (default: never)' })),
+    expiresAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'when unused units lapse (default: never)' }),
+    ),
     reason: Type.String({ minLength: 1, maxLength: 500, description: 'why, for the audit log' }),
   },
   { additionalProperties: false },
@@ -21,9 +23,17 @@ const GrantBody = Type.Object(
 const UsageReport = Type.Object({
   tenant: Type.String(),
   meters: Type.Array(withReading({ grants: Type.Array(GrantSchema) })),
-  history: Type.Array(Type.Object({ feature: Type.String(), periodStart: Type.String(), used: Type.Integer(), fromGrants: Type.Integer() }), {
-    description: "every period's usage, current and past, newest first per feature",
-  }),
+  history: Type.Array(
+    Type.Object({
+      feature: Type.String(),
+      periodStart: Type.String(),
+      used: Type.Integer(),
+      fromGrants: Type.Integer(),
+    }),
+    {
+      description: "every period's usage, current and past, newest first per feature",
+    },
+  ),
 });
 
 export interface UsageAdminRoutesOptions {
@@ -37,29 +47,65 @@ export const usageAdminRoutes: FastifyPluginAsyncTypebox<UsageAdminRoutesOptions
 
   fastify.get(
     '/tenants/:tenant/usage',
-    { config: ADMIN, schema: { tags, summary: "A tenant's meters now, their top-ups, and every period's usage", params: Type.Object({ tenant: TenantId }), response: { ...errors, 200: UsageReport } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: "A tenant's meters now, their top-ups, and every period's usage",
+        params: Type.Object({ tenant: TenantId }),
+        response: { ...errors, 200: UsageReport },
+      },
+    },
     async (request) => {
       const tenant = request.params.tenant;
       const readings = await meters.readAll(tenant);
       const withGrants = [];
-      for (const reading of readings) withGrants.push({ ...reading, grants: await meters.grants(tenant, reading.feature) });
+      for (const reading of readings)
+        withGrants.push({ ...reading, grants: await meters.grants(tenant, reading.feature) });
       return { tenant, meters: withGrants, history: await meters.history(tenant) };
     },
   );
 
   fastify.post(
     '/tenants/:tenant/usage/:feature/grants',
-    { config: ADMIN, schema: { tags, summary: 'Top up a meter: extra units, used after the allowance, soonest-expiring first', params: MeterParams, body: GrantBody, response: { ...errors, 201: GrantSchema } } },
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Top up a meter: extra units, used after the allowance, soonest-expiring first',
+        params: MeterParams,
+        body: GrantBody,
+        response: { ...errors, 201: GrantSchema },
+      },
+    },
     async (request, reply) => {
       const { tenant, feature } = request.params;
-      const grant = await meters.grant(tenant, feature, { amount: request.body.amount, reason: request.body.reason, expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt).toISOString() : null }, context(principalOf(request), request.id));
+      const grant = await meters.grant(
+        tenant,
+        feature,
+        {
+          amount: request.body.amount,
+          reason: request.body.reason,
+          expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt).toISOString() : null,
+        },
+        context(principalOf(request), request.id),
+      );
       return reply.status(201).send(grant);
     },
   );
 
   fastify.post(
     '/tenants/:tenant/usage/:feature/reset',
-    { config: ADMIN, schema: { tags, summary: "Set the current period's usage of a meter back to 0 (audited)", params: MeterParams, response: { ...errors, 200: MeterReadingSchema } } },
-    async (request) => meters.reset(request.params.tenant, request.params.feature, context(principalOf(request), request.id)),
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: "Set the current period's usage of a meter back to 0 (audited)",
+        params: MeterParams,
+        response: { ...errors, 200: MeterReadingSchema },
+      },
+    },
+    async (request) =>
+      meters.reset(request.params.tenant, request.params.feature, context(principalOf(request), request.id)),
   );
 };

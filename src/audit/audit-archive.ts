@@ -28,7 +28,12 @@ export interface ArchiveHeader {
  * then renamed: a crash leaves no half file under the name) and deletes them from the store.
  * Nothing is written and nothing deleted when no row is that old.
  */
-export async function archiveAudit(audit: Pick<AuditRepository, 'archive'>, before: string, path: string, now: () => number = Date.now): Promise<AuditArchived> {
+export async function archiveAudit(
+  audit: Pick<AuditRepository, 'archive'>,
+  before: string,
+  path: string,
+  now: () => number = Date.now,
+): Promise<AuditArchived> {
   return audit.archive(before, async (rows, from) => {
     const first = rows[0] as AuditRecord;
     const last = rows.at(-1) as AuditRecord;
@@ -53,14 +58,19 @@ export async function archiveAudit(audit: Pick<AuditRepository, 'archive'>, befo
 }
 
 /** The store's chain, from the anchor of the last archive (or the genesis) to its head. */
-export async function verifyAuditLog(audit: Pick<AuditRepository, 'scan' | 'anchor'>, expectHead?: ChainAnchor): Promise<ChainVerification> {
+export async function verifyAuditLog(
+  audit: Pick<AuditRepository, 'scan' | 'anchor'>,
+  expectHead?: ChainAnchor,
+): Promise<ChainVerification> {
   const verifier = new ChainVerifier(expectHead, await audit.anchor());
   await audit.scan((record) => verifier.visit(record));
   return verifier.result;
 }
 
 /** An archive file on its own: its rows chain from its `from` anchor to its `to` anchor, unchanged. */
-export async function verifyArchiveFile(path: string): Promise<ChainVerification & { readonly header?: ArchiveHeader }> {
+export async function verifyArchiveFile(
+  path: string,
+): Promise<ChainVerification & { readonly header?: ArchiveHeader }> {
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let header: ArchiveHeader | undefined;
   let verifier: ChainVerifier | undefined;
@@ -70,30 +80,54 @@ export async function verifyArchiveFile(path: string): Promise<ChainVerification
     if (line === '') continue;
     if (!header) {
       header = parseHeader(line);
-      if (!header) return { ok: false, checked: 0, firstBroken: { seq: 0, problem: `line 1 is not an ${ARCHIVE_FORMAT} header` } };
+      if (!header)
+        return { ok: false, checked: 0, firstBroken: { seq: 0, problem: `line 1 is not an ${ARCHIVE_FORMAT} header` } };
       // The genesis start has no row before it: the verifier starts from the genesis hash itself.
-      verifier = new ChainVerifier(header.to, header.from.seq === 0 && header.from.hash === GENESIS_HASH ? undefined : header.from);
+      verifier = new ChainVerifier(
+        header.to,
+        header.from.seq === 0 && header.from.hash === GENESIS_HASH ? undefined : header.from,
+      );
       continue;
     }
     let record: AuditRecord;
     try {
       record = JSON.parse(line) as AuditRecord;
     } catch {
-      return { ok: false, checked: lineNumber - 2, header, firstBroken: { seq: 0, problem: `line ${lineNumber} is not JSON` } };
+      return {
+        ok: false,
+        checked: lineNumber - 2,
+        header,
+        firstBroken: { seq: 0, problem: `line ${lineNumber} is not JSON` },
+      };
     }
     verifier?.visit(record);
   }
   if (!header || !verifier) return { ok: false, checked: 0, firstBroken: { seq: 0, problem: 'the file is empty' } };
   const result = verifier.result;
-  if (result.ok && result.checked !== header.rows) return { ok: false, checked: result.checked, header, firstBroken: { seq: header.to.seq, problem: `the header says ${header.rows} rows, the file has ${result.checked}` } };
+  if (result.ok && result.checked !== header.rows)
+    return {
+      ok: false,
+      checked: result.checked,
+      header,
+      firstBroken: {
+        seq: header.to.seq,
+        problem: `the header says ${header.rows} rows, the file has ${result.checked}`,
+      },
+    };
   return { ...result, header };
 }
 
 function parseHeader(line: string): ArchiveHeader | undefined {
   try {
     const header = JSON.parse(line) as Partial<ArchiveHeader>;
-    const anchor = (value: unknown): value is ChainAnchor => typeof value === 'object' && value !== null && Number.isInteger((value as ChainAnchor).seq) && typeof (value as ChainAnchor).hash === 'string';
-    return header.format === ARCHIVE_FORMAT && anchor(header.from) && anchor(header.to) && Number.isInteger(header.rows) ? (header as ArchiveHeader) : undefined;
+    const anchor = (value: unknown): value is ChainAnchor =>
+      typeof value === 'object' &&
+      value !== null &&
+      Number.isInteger((value as ChainAnchor).seq) &&
+      typeof (value as ChainAnchor).hash === 'string';
+    return header.format === ARCHIVE_FORMAT && anchor(header.from) && anchor(header.to) && Number.isInteger(header.rows)
+      ? (header as ArchiveHeader)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -64,7 +64,8 @@ export class AuditBacklog {
    */
   async append(event: AuditEvent): Promise<void> {
     // Bounded: each pass writes a batch, or finds the store out of reach and stops waiting.
-    for (let tries = 0; this.#pending.length >= this.#maxBatch && this.#reachable() && tries < 3; tries++) await this.flush();
+    for (let tries = 0; this.#pending.length >= this.#maxBatch && this.#reachable() && tries < 3; tries++)
+      await this.flush();
     this.#keep(event);
     if (this.#windowMs === 0 || this.#closed) await this.flush();
     else this.#timer ??= setTimeout(this.#onTimer, this.#windowMs);
@@ -86,7 +87,10 @@ export class AuditBacklog {
     this.#timer = undefined;
     await this.flush();
     if (this.#pending.length > 0 || this.#dropped > 0) {
-      this.options.logger?.error({ lost: this.#pending.length + this.#dropped }, 'audit rows lost at shutdown: the store did not answer');
+      this.options.logger?.error(
+        { lost: this.#pending.length + this.#dropped },
+        'audit rows lost at shutdown: the store did not answer',
+      );
     }
   }
 
@@ -94,7 +98,8 @@ export class AuditBacklog {
     this.#timer = undefined;
     void this.flush().then(() => {
       // A failure keeps the rows: try again after another window (or on the store's 'fresh').
-      if (this.#pending.length > 0 && this.#reachable() && !this.#closed) this.#timer ??= setTimeout(this.#onTimer, this.#windowMs || DEFAULT_AUDIT_WINDOW_MS);
+      if (this.#pending.length > 0 && this.#reachable() && !this.#closed)
+        this.#timer ??= setTimeout(this.#onTimer, this.#windowMs || DEFAULT_AUDIT_WINDOW_MS);
     });
   };
 
@@ -104,7 +109,11 @@ export class AuditBacklog {
 
   #keep(event: AuditEvent): void {
     if (this.#pending.length >= this.#maxEvents) {
-      if (this.#dropped++ === 0) this.options.logger?.error({ maxEvents: this.#maxEvents }, 'audit backlog full: further audit rows are dropped until the store answers');
+      if (this.#dropped++ === 0)
+        this.options.logger?.error(
+          { maxEvents: this.#maxEvents },
+          'audit backlog full: further audit rows are dropped until the store answers',
+        );
       return;
     }
     // Written later than it happened (the store is out of reach): the row says when it happened.
@@ -135,7 +144,10 @@ export class AuditBacklog {
             action: 'audit.dropped',
             target: null,
             outcome: 'failure',
-            details: { dropped, reason: `the store was out of reach and the in-memory backlog (${this.#maxEvents} rows) was full` },
+            details: {
+              dropped,
+              reason: `the store was out of reach and the in-memory backlog (${this.#maxEvents} rows) was full`,
+            },
           },
         ]);
         this.#dropped -= dropped;
@@ -144,8 +156,15 @@ export class AuditBacklog {
     } catch (error) {
       // These rows will be written later than they happened: each says when it happened.
       const occurredAt = new Date((this.options.clock ?? Date.now)()).toISOString();
-      this.#pending = this.#pending.map((event) => (event.details?.deferred === true ? event : { ...event, details: { ...event.details, deferred: true, occurredAt } }));
-      this.options.logger?.warn({ err: error, pending: this.#pending.length }, 'audit rows not yet written: the store does not answer');
+      this.#pending = this.#pending.map((event) =>
+        event.details?.deferred === true
+          ? event
+          : { ...event, details: { ...event.details, deferred: true, occurredAt } },
+      );
+      this.options.logger?.warn(
+        { err: error, pending: this.#pending.length },
+        'audit rows not yet written: the store does not answer',
+      );
     }
   }
 }

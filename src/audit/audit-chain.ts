@@ -82,7 +82,11 @@ export class ChainVerifier {
       if (anchor && anchor.seq < start.seq) this.#anchorSeen = true;
       if (anchor && anchor.seq === start.seq) {
         if (anchor.hash === start.hash) this.#anchorSeen = true;
-        else this.#broken = { seq: start.seq, problem: 'the archive anchor differs from the anchor recorded earlier (the log was rewritten from here)' };
+        else
+          this.#broken = {
+            seq: start.seq,
+            problem: 'the archive anchor differs from the anchor recorded earlier (the log was rewritten from here)',
+          };
       }
     }
   }
@@ -91,12 +95,18 @@ export class ChainVerifier {
     if (this.#broken) return;
     this.#checked++;
     if (this.#expectedSeq !== undefined && record.seq !== this.#expectedSeq) {
-      this.#broken = { seq: record.seq, problem: `expected row ${this.#expectedSeq} after the archive anchor (rows were removed)` };
+      this.#broken = {
+        seq: record.seq,
+        problem: `expected row ${this.#expectedSeq} after the archive anchor (rows were removed)`,
+      };
       return;
     }
     this.#expectedSeq = undefined;
     if (record.prevHash !== this.#expectedPrev) {
-      this.#broken = { seq: record.seq, problem: 'link to the previous row does not match (a row was removed, inserted or reordered)' };
+      this.#broken = {
+        seq: record.seq,
+        problem: 'link to the previous row does not match (a row was removed, inserted or reordered)',
+      };
       return;
     }
     if (chainHash(record.prevHash, record) !== record.hash) {
@@ -105,7 +115,10 @@ export class ChainVerifier {
     }
     if (this.anchor && record.seq === this.anchor.seq) {
       if (record.hash !== this.anchor.hash) {
-        this.#broken = { seq: record.seq, problem: 'differs from the anchor recorded earlier (the log was rewritten from here)' };
+        this.#broken = {
+          seq: record.seq,
+          problem: 'differs from the anchor recorded earlier (the log was rewritten from here)',
+        };
         return;
       }
       this.#anchorSeen = true;
@@ -118,7 +131,12 @@ export class ChainVerifier {
     if (this.#broken) return { ok: false, checked: this.#checked, firstBroken: this.#broken };
     const head = this.#head ? { head: this.#head } : {};
     if (this.anchor && !this.#anchorSeen) {
-      return { ok: false, checked: this.#checked, ...head, firstBroken: { seq: this.anchor.seq, problem: 'the anchored row is gone (rows were removed from the end)' } };
+      return {
+        ok: false,
+        checked: this.#checked,
+        ...head,
+        firstBroken: { seq: this.anchor.seq, problem: 'the anchored row is gone (rows were removed from the end)' },
+      };
     }
     return { ok: true, checked: this.#checked, ...head };
   }

@@ -63,10 +63,16 @@ export class AuditRetention {
         const archived = await archiveAudit(this.options.audit, before, file, this.#clock);
         if (archived.rows === 0) break;
         total += archived.rows;
-        this.options.logger?.info({ rows: archived.rows, file, anchor: archived.anchor }, 'audit rows archived (retention)');
+        this.options.logger?.info(
+          { rows: archived.rows, file, anchor: archived.anchor },
+          'audit rows archived (retention)',
+        );
       }
     } catch (error) {
-      this.options.logger?.error({ err: error }, 'audit retention: archive failed; the rows stay in the store until the next sweep');
+      this.options.logger?.error(
+        { err: error },
+        'audit retention: archive failed; the rows stay in the store until the next sweep',
+      );
     }
     return total;
   }

@@ -29,15 +29,29 @@ export interface IssueTokenInput {
 }
 
 /** Creates a token and returns it with its secret: the only time the secret exists. */
-export async function issueApiToken(store: Pick<EntitleStore, 'tokens'>, input: IssueTokenInput, context: WriteContext): Promise<{ token: string; record: ApiToken }> {
+export async function issueApiToken(
+  store: Pick<EntitleStore, 'tokens'>,
+  input: IssueTokenInput,
+  context: WriteContext,
+): Promise<{ token: string; record: ApiToken }> {
   checkTenantId(input.tenantId);
-  if (!USER_ID_PATTERN.test(input.userId)) throw new InvalidInputError('user: 1 to 128 letters, digits or @._+- characters');
+  if (!USER_ID_PATTERN.test(input.userId))
+    throw new InvalidInputError('user: 1 to 128 letters, digits or @._+- characters');
   const role = input.role ?? 'member';
-  if (!ROLES.includes(role)) throw new InvalidInputError(`role: must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role)})`);
+  if (!ROLES.includes(role))
+    throw new InvalidInputError(`role: must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role)})`);
   const id = randomBytes(6).toString('hex');
   const token = `ent_${id}_${randomBytes(32).toString('base64url')}`;
   const record = await store.tokens.create(
-    { id, tenantId: input.tenantId, userId: input.userId, role, name: input.name ?? null, secretHash: hashToken(token), expiresAt: input.expiresAt ?? null },
+    {
+      id,
+      tenantId: input.tenantId,
+      userId: input.userId,
+      role,
+      name: input.name ?? null,
+      secretHash: hashToken(token),
+      expiresAt: input.expiresAt ?? null,
+    },
     context,
   );
   return { token, record };

@@ -6,7 +6,15 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JwtConfig } from '../config.js';
-import { AdminRequiredError, AuthRequiredError, CsrfError, InvalidTokenError, RateLimitedError, RoleNotAllowedError, withDetails } from '../errors.js';
+import {
+  AdminRequiredError,
+  AuthRequiredError,
+  CsrfError,
+  InvalidTokenError,
+  RateLimitedError,
+  RoleNotAllowedError,
+  withDetails,
+} from '../errors.js';
 import { checkTenantId } from '../tenants/tenant-operations.js';
 import { ROLES, type ApiToken, type Role } from '../store/store.js';
 import { hashToken, looksLikeApiToken } from './api-tokens.js';
@@ -52,7 +60,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   const clock = options.clock ?? Date.now;
   const verifyJwt = options.jwt ? jwtVerifier(options.jwt, clock) : undefined;
   const maxFailures = options.maxFailuresPerMinute ?? 30;
-  if (!Number.isInteger(maxFailures) || maxFailures < 1) throw new TypeError('options.maxFailuresPerMinute should be a positive integer');
+  if (!Number.isInteger(maxFailures) || maxFailures < 1)
+    throw new TypeError('options.maxFailuresPerMinute should be a positive integer');
   // Keyed on request.ip: the socket address, or the client's behind a trusted proxy (ENTITLE_TRUST_PROXY).
   const failures = new FailedLogins(maxFailures, clock);
 
@@ -61,8 +70,14 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   /** A valid token's principal; InvalidTokenError for an unknown, revoked or expired one. */
   async function tokenPrincipal(secretHash: string): Promise<Principal & { via: { kind: 'token' } }> {
     const token = await options.findToken(secretHash);
-    if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock())) throw new InvalidTokenError();
-    return { tenantId: token.tenantId, userId: token.userId, role: token.role, via: { kind: 'token', tokenId: token.id } };
+    if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= clock()))
+      throw new InvalidTokenError();
+    return {
+      tenantId: token.tenantId,
+      userId: token.userId,
+      role: token.role,
+      via: { kind: 'token', tokenId: token.id },
+    };
   }
 
   /** A console session: checked against its token on every request, and its CSRF header on writes. */
@@ -78,7 +93,10 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   async function authenticate(request: FastifyRequest, sessions = false): Promise<Principal> {
     const header = request.headers.authorization;
     // Parsed here, only for the admin routes a session may reach: no cookie work on any other request.
-    const cookie = sessions && options.openSession && request.headers.cookie ? parseCookies(request.headers.cookie)[SESSION_COOKIE] : undefined;
+    const cookie =
+      sessions && options.openSession && request.headers.cookie
+        ? parseCookies(request.headers.cookie)[SESSION_COOKIE]
+        : undefined;
     if ((header === undefined || header === '') && cookie) return sessionPrincipal(request, cookie);
     if (header === undefined || header === '') throw new AuthRequiredError();
     // Unleash SDKs send their API token without a scheme: a bare Entitle API token is accepted too.
@@ -107,7 +125,9 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
         throw error;
       }
       if (roles.includes(request.principal.role)) return;
-      throw roles.length === 1 && roles[0] === 'admin' ? new AdminRequiredError() : new RoleNotAllowedError(request.principal.role, needs);
+      throw roles.length === 1 && roles[0] === 'admin'
+        ? new AdminRequiredError()
+        : new RoleNotAllowedError(request.principal.role, needs);
     };
   }
   const required = allow(['member', 'admin']);
@@ -117,16 +137,35 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.addHook('onRoute', (route) => {
     const mode = route.config?.auth;
     if (mode === undefined) return;
-    const valid = mode === 'required' || mode === 'admin' || mode === 'optional' || (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
-    if (!valid) throw new TypeError(`route ${route.url}: config.auth should be 'required', 'admin', 'optional' or a list of roles (${ROLES.join(', ')})`);
-    const hook = mode === 'admin' ? admin : mode === 'required' ? required : mode === 'optional' ? optional : allow(mode as readonly Role[]);
+    const valid =
+      mode === 'required' ||
+      mode === 'admin' ||
+      mode === 'optional' ||
+      (Array.isArray(mode) && mode.length > 0 && mode.every((role) => ROLES.includes(role)));
+    if (!valid)
+      throw new TypeError(
+        `route ${route.url}: config.auth should be 'required', 'admin', 'optional' or a list of roles (${ROLES.join(', ')})`,
+      );
+    const hook =
+      mode === 'admin'
+        ? admin
+        : mode === 'required'
+          ? required
+          : mode === 'optional'
+            ? optional
+            : allow(mode as readonly Role[]);
     // First in line: every later check (the gate) can rely on request.principal.
-    route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
+    route.onRequest = [
+      hook,
+      ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]),
+    ];
   });
 };
 
 function jwtVerifier(config: JwtConfig, clock: () => number): (token: string) => Promise<Principal> {
-  const key: Uint8Array | JWTVerifyGetKey = config.secret ? new TextEncoder().encode(config.secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
+  const key: Uint8Array | JWTVerifyGetKey = config.secret
+    ? new TextEncoder().encode(config.secret)
+    : createRemoteJWKSet(new URL(config.jwksUrl as string));
   const algorithms = config.secret ? ['HS256'] : ['RS256', 'ES256', 'PS256', 'EdDSA'];
   return async (token) => {
     let payload: JWTPayload;

@@ -36,7 +36,13 @@ export class ConsoleSessions {
   /** A new session for a verified admin token, and the cookie value that carries it. */
   async create(tokenId: string, secretHash: string): Promise<{ session: ConsoleSession; cookie: string }> {
     const now = this.clock();
-    const session: ConsoleSession = { id: randomUUID(), tokenId, secretHash, csrf: randomBytes(24).toString('base64url'), expiresAt: now + this.ttlMs };
+    const session: ConsoleSession = {
+      id: randomUUID(),
+      tokenId,
+      secretHash,
+      csrf: randomBytes(24).toString('base64url'),
+      expiresAt: now + this.ttlMs,
+    };
     const cookie = await new EncryptJWT({ tid: tokenId, th: secretHash, csrf: session.csrf })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .setJti(session.id)
@@ -50,9 +56,19 @@ export class ConsoleSessions {
   /** The session a cookie carries; undefined when it is forged, expired or signed out. */
   async open(cookie: string): Promise<ConsoleSession | undefined> {
     try {
-      const { payload } = await jwtDecrypt(cookie, this.key, { audience: AUDIENCE, currentDate: new Date(this.clock()) });
+      const { payload } = await jwtDecrypt(cookie, this.key, {
+        audience: AUDIENCE,
+        currentDate: new Date(this.clock()),
+      });
       const { jti, tid, th, csrf, exp } = payload;
-      if (typeof jti !== 'string' || typeof tid !== 'string' || typeof th !== 'string' || typeof csrf !== 'string' || typeof exp !== 'number') return undefined;
+      if (
+        typeof jti !== 'string' ||
+        typeof tid !== 'string' ||
+        typeof th !== 'string' ||
+        typeof csrf !== 'string' ||
+        typeof exp !== 'number'
+      )
+        return undefined;
       if (this.#ended.has(jti)) return undefined;
       return { id: jti, tokenId: tid, secretHash: th, csrf, expiresAt: exp * 1000 };
     } catch (error) {

@@ -21,7 +21,9 @@ export interface Principal {
  * spelling of the Authorization header makes a new caller.
  */
 export function principalKey(principal: Principal): string {
-  return principal.via.kind === 'jwt' ? `jwt:${JSON.stringify([principal.via.issuer, principal.via.subject])}` : `token:${principal.via.tokenId}`;
+  return principal.via.kind === 'jwt'
+    ? `jwt:${JSON.stringify([principal.via.issuer, principal.via.subject])}`
+    : `token:${principal.via.tokenId}`;
 }
 
 /** The audit log's name for a principal. */

@@ -35,7 +35,10 @@ export class BillingReconciler {
     try {
       if (!(await store.billing.acquireLease(RECONCILE_LEASE, this.#holder, intervalMs * 2))) return undefined;
       const report = await sync.reconcile({ dryRun: false });
-      logger?.info({ checked: report.checked, drift: report.drift.length, fixed: report.fixed }, 'billing reconcile done');
+      logger?.info(
+        { checked: report.checked, drift: report.drift.length, fixed: report.fixed },
+        'billing reconcile done',
+      );
       return report;
     } catch (error) {
       logger?.error({ err: error }, 'billing reconcile failed; the next interval tries again');

@@ -24,14 +24,21 @@ const StripeEvent = Type.Object(
     created: Type.Integer({ description: 'seconds since the epoch' }),
     data: Type.Object({ object: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: true }),
   },
-  { additionalProperties: true, description: 'A Stripe event exactly as Stripe sent it: checked by its signature over the raw bytes, not by this schema' },
+  {
+    additionalProperties: true,
+    description:
+      'A Stripe event exactly as Stripe sent it: checked by its signature over the raw bytes, not by this schema',
+  },
 );
 
 const Received = Type.Object(
   {
     received: Type.Literal(true),
     id: Type.String(),
-    outcome: Type.String({ description: 'applied, unchanged, stale, canceled, linked, unlinked_customer, unmapped_price, unknown_subscription, audited or ignored' }),
+    outcome: Type.String({
+      description:
+        'applied, unchanged, stale, canceled, linked, unlinked_customer, unmapped_price, unknown_subscription, audited or ignored',
+    }),
     duplicate: Type.Boolean({ description: 'true when this event id was handled before: nothing changed now' }),
   },
   { description: 'The event was handled (or had been): Stripe need not retry' },
@@ -39,7 +46,11 @@ const Received = Type.Object(
 
 export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (fastify, { sync }) => {
   // Scoped to this plugin: every other route keeps parsing JSON.
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT },
+    (_request, body, done) => done(null, body),
+  );
 
   fastify.post(
     '/api/billing/stripe/webhook',
@@ -48,7 +59,8 @@ export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = as
       schema: {
         tags: ['billing'],
         summary: 'Stripe webhook: subscription, invoice and checkout events change tenant plans',
-        description: 'Authenticated by the Stripe-Signature header over the raw body (300 s tolerance). Idempotent on the event id.',
+        description:
+          'Authenticated by the Stripe-Signature header over the raw body (300 s tolerance). Idempotent on the event id.',
         security: [],
         body: StripeEvent,
         response: { 200: Received, 400: ErrorBody, 503: ErrorBody },
@@ -59,7 +71,10 @@ export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = as
     async (request) => {
       if (!sync) throw new BillingNotConfiguredError('STRIPE_WEBHOOK_SECRET');
       const body = request.body;
-      if (!Buffer.isBuffer(body)) throw new BillingPayloadInvalidError('body: expected the JSON event as Stripe sent it (content-type application/json)');
+      if (!Buffer.isBuffer(body))
+        throw new BillingPayloadInvalidError(
+          'body: expected the JSON event as Stripe sent it (content-type application/json)',
+        );
       let event;
       try {
         event = sync.source.verify(body, request.headers);
@@ -72,7 +87,16 @@ export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = as
         throw error;
       }
       const result = await sync.handle(event);
-      request.log.info({ eventId: event.id, type: event.type, outcome: result.outcome, duplicate: result.duplicate, tenantId: result.tenantId }, 'billing webhook handled');
+      request.log.info(
+        {
+          eventId: event.id,
+          type: event.type,
+          outcome: result.outcome,
+          duplicate: result.duplicate,
+          tenantId: result.tenantId,
+        },
+        'billing webhook handled',
+      );
       return { received: true as const, id: event.id, outcome: result.outcome, duplicate: result.duplicate };
     },
   );

@@ -7,13 +7,32 @@ import type { SubscriptionState } from './subscription.js';
 /** A verified billing event, reduced to what changes a tenant. */
 export type BillingEvent =
   /** A subscription's new state, from the event's payload. */
-  | (EventHeader & { readonly kind: 'subscription'; readonly subscription: SubscriptionState; readonly tenantHint: string | undefined })
+  | (EventHeader & {
+      readonly kind: 'subscription';
+      readonly subscription: SubscriptionState;
+      readonly tenantHint: string | undefined;
+    })
   /** A payment of a subscription's invoice succeeded or failed. */
-  | (EventHeader & { readonly kind: 'invoice'; readonly paid: boolean; readonly customerId: string; readonly subscriptionId: string })
+  | (EventHeader & {
+      readonly kind: 'invoice';
+      readonly paid: boolean;
+      readonly customerId: string;
+      readonly subscriptionId: string;
+    })
   /** A checkout finished: links the customer to the tenant it names. */
-  | (EventHeader & { readonly kind: 'checkout'; readonly customerId: string; readonly tenantHint: string | undefined; readonly subscriptionId: string | undefined })
+  | (EventHeader & {
+      readonly kind: 'checkout';
+      readonly customerId: string;
+      readonly tenantHint: string | undefined;
+      readonly subscriptionId: string | undefined;
+    })
   /** Worth an audit row only (a trial ends soon). */
-  | (EventHeader & { readonly kind: 'notice'; readonly customerId: string; readonly subscriptionId: string | undefined; readonly details: Readonly<Record<string, unknown>> })
+  | (EventHeader & {
+      readonly kind: 'notice';
+      readonly customerId: string;
+      readonly subscriptionId: string | undefined;
+      readonly details: Readonly<Record<string, unknown>>;
+    })
   /** A type Entitle does not act on. */
   | (EventHeader & { readonly kind: 'ignored' });
 
@@ -35,7 +54,9 @@ export interface BillingSource {
   /** Whether the source can read subscriptions back (an API key is configured). */
   readonly canRead: boolean;
   /** The subscription as the billing system has it now; undefined when it does not know it. */
-  retrieveSubscription(id: string): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined } | undefined>;
+  retrieveSubscription(
+    id: string,
+  ): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined } | undefined>;
   /** Every subscription, page by page (the source pages; the caller just iterates). */
   listSubscriptions(): AsyncIterable<{ subscription: SubscriptionState; tenantHint: string | undefined }>;
 }

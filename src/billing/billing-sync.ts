@@ -77,19 +77,33 @@ export class BillingSync {
   async #readBack(event: BillingEvent): Promise<Fresh | undefined> {
     const { source } = this.options;
     if (!source.canRead) return undefined;
-    const id = event.kind === 'subscription' ? event.subscription.id : event.kind === 'invoice' || event.kind === 'checkout' ? event.subscriptionId : undefined;
+    const id =
+      event.kind === 'subscription'
+        ? event.subscription.id
+        : event.kind === 'invoice' || event.kind === 'checkout'
+          ? event.subscriptionId
+          : undefined;
     if (id === undefined) return undefined;
     return source.retrieveSubscription(id);
   }
 
-  async #apply(tx: BillingTransaction, event: BillingEvent, fresh: Fresh | undefined): Promise<{ outcome: string; tenantId: string | null }> {
+  async #apply(
+    tx: BillingTransaction,
+    event: BillingEvent,
+    fresh: Fresh | undefined,
+  ): Promise<{ outcome: string; tenantId: string | null }> {
     const meta = { eventId: event.id, eventType: event.type };
     switch (event.kind) {
       case 'ignored':
         return { outcome: 'ignored', tenantId: null };
       case 'notice': {
         const tenantId = (await tx.tenantOfCustomer(event.provider, event.customerId)) ?? null;
-        await tx.audit([audit(event.provider, tenantId, 'billing.trial_will_end', `subscription:${event.subscriptionId ?? '-'}`, { ...meta, ...event.details })]);
+        await tx.audit([
+          audit(event.provider, tenantId, 'billing.trial_will_end', `subscription:${event.subscriptionId ?? '-'}`, {
+            ...meta,
+            ...event.details,
+          }),
+        ]);
         return { outcome: 'audited', tenantId };
       }
       case 'checkout': {
@@ -99,33 +113,77 @@ export class BillingSync {
         return { outcome: 'linked', tenantId: linked };
       }
       case 'subscription':
-        return this.#statement(tx, fresh?.subscription ?? event.subscription, fresh?.tenantHint ?? event.tenantHint, meta);
+        return this.#statement(
+          tx,
+          fresh?.subscription ?? event.subscription,
+          fresh?.tenantHint ?? event.tenantHint,
+          meta,
+        );
       case 'invoice': {
         if (fresh) return this.#statement(tx, fresh.subscription, fresh.tenantHint, meta);
         const stored = await tx.subscription(event.provider, event.subscriptionId);
         // Without a stored subscription there is nothing to mark paid or past due; its own event brings it.
-        if (!stored) return { outcome: 'unknown_subscription', tenantId: (await tx.tenantOfCustomer(event.provider, event.customerId)) ?? null };
-        return this.#store(tx, stored.tenantId, stored, mergeInvoice(stored, { paid: event.paid, at: event.createdAt }), meta);
+        if (!stored)
+          return {
+            outcome: 'unknown_subscription',
+            tenantId: (await tx.tenantOfCustomer(event.provider, event.customerId)) ?? null,
+          };
+        return this.#store(
+          tx,
+          stored.tenantId,
+          stored,
+          mergeInvoice(stored, { paid: event.paid, at: event.createdAt }),
+          meta,
+        );
       }
     }
   }
 
   /** A full statement of a subscription: linked, mapped, ordered, stored, re-planned, audited. */
-  async #statement(tx: BillingTransaction, statement: SubscriptionState, tenantHint: string | undefined, meta: Readonly<Record<string, string>>): Promise<{ outcome: string; tenantId: string | null }> {
+  async #statement(
+    tx: BillingTransaction,
+    statement: SubscriptionState,
+    tenantHint: string | undefined,
+    meta: Readonly<Record<string, string>>,
+  ): Promise<{ outcome: string; tenantId: string | null }> {
     const tenantId = await this.#tenantFor(tx, statement.provider, statement.customerId, tenantHint, meta);
     if (!tenantId) {
-      await tx.audit([audit(statement.provider, null, 'billing.unlinked_customer', `customer:${statement.customerId}`, { ...meta, subscriptionId: statement.id }, 'failure')]);
+      await tx.audit([
+        audit(
+          statement.provider,
+          null,
+          'billing.unlinked_customer',
+          `customer:${statement.customerId}`,
+          { ...meta, subscriptionId: statement.id },
+          'failure',
+        ),
+      ]);
       return { outcome: 'unlinked_customer', tenantId: null };
     }
     if (planOfPrices(this.options.policy(), statement.provider, statement.prices) === undefined) {
-      await tx.audit([audit(statement.provider, tenantId, 'billing.unmapped_price', `subscription:${statement.id}`, { ...meta, prices: statement.prices, status: statement.status }, 'failure')]);
+      await tx.audit([
+        audit(
+          statement.provider,
+          tenantId,
+          'billing.unmapped_price',
+          `subscription:${statement.id}`,
+          { ...meta, prices: statement.prices, status: statement.status },
+          'failure',
+        ),
+      ]);
       return { outcome: 'unmapped_price', tenantId };
     }
     const stored = await tx.subscription(statement.provider, statement.id);
     return this.#store(tx, tenantId, stored, mergeSubscription(stored, statement), meta);
   }
 
-  async #store(tx: BillingTransaction, tenantId: string, stored: SubscriptionState | undefined, merge: MergeResult, meta: Readonly<Record<string, string>>): Promise<{ outcome: string; tenantId: string | null }> {
+  async #store(
+    tx: BillingTransaction,
+    tenantId: string,
+    stored: SubscriptionState | undefined,
+    merge: MergeResult,
+    meta: Readonly<Record<string, string>>,
+  ): Promise<{ outcome: string; tenantId: string | null }> {
     if (!merge.applied) return { outcome: merge.reason, tenantId };
     const { next } = merge;
     await tx.putSubscription(tenantId, next);
@@ -145,11 +203,23 @@ export class BillingSync {
   }
 
   /** The customer's tenant; links it on first sight when the billing system names an existing, unlinked tenant. */
-  async #tenantFor(tx: BillingTransaction, provider: SubscriptionState['provider'], customerId: string, hint: string | undefined, meta: Readonly<Record<string, string>>): Promise<string | undefined> {
+  async #tenantFor(
+    tx: BillingTransaction,
+    provider: SubscriptionState['provider'],
+    customerId: string,
+    hint: string | undefined,
+    meta: Readonly<Record<string, string>>,
+  ): Promise<string | undefined> {
     const linked = await tx.tenantOfCustomer(provider, customerId);
     if (linked || hint === undefined || !(await tx.tenantExists(hint))) return linked;
     if (!(await tx.linkIfFree(hint, provider, customerId))) return undefined;
-    await tx.audit([audit(provider, hint, 'billing.link', `tenant:${hint}`, { ...meta, before: null, after: { provider, customerId } })]);
+    await tx.audit([
+      audit(provider, hint, 'billing.link', `tenant:${hint}`, {
+        ...meta,
+        before: null,
+        after: { provider, customerId },
+      }),
+    ]);
     return hint;
   }
 
@@ -166,36 +236,61 @@ export class BillingSync {
     for await (const { subscription, tenantHint } of source.listSubscriptions()) {
       checked++;
       const tenantId = (await store.billing.tenantOfCustomer(subscription.provider, subscription.customerId)) ?? null;
-      const stored = tenantId ? (await store.billing.subscriptionsOf(tenantId)).find((s) => s.id === subscription.id) : undefined;
+      const stored = tenantId
+        ? (await store.billing.subscriptionsOf(tenantId)).find((s) => s.id === subscription.id)
+        : undefined;
       const found = this.#drift(subscription, tenantId, stored, tenantHint);
       if (!found) continue;
       drift.push(found);
       if (options.dryRun || found.kind === 'unmapped_price') continue;
-      const result = await store.billing.handle({ provider: subscription.provider, id: null, type: 'reconcile' }, (tx) =>
-        this.#statement(tx, subscription, tenantHint, { eventId: 'reconcile', eventType: 'reconcile' }),
+      const result = await store.billing.handle(
+        { provider: subscription.provider, id: null, type: 'reconcile' },
+        (tx) => this.#statement(tx, subscription, tenantHint, { eventId: 'reconcile', eventType: 'reconcile' }),
       );
       if (result.outcome === 'applied' || result.outcome === 'unchanged') fixed++;
     }
     return { dryRun: options.dryRun, checked, drift, fixed };
   }
 
-  #drift(actual: SubscriptionState, tenantId: string | null, stored: SubscriptionState | undefined, hint: string | undefined): Drift | undefined {
+  #drift(
+    actual: SubscriptionState,
+    tenantId: string | null,
+    stored: SubscriptionState | undefined,
+    hint: string | undefined,
+  ): Drift | undefined {
     const base = { subscriptionId: actual.id, customerId: actual.customerId, tenantId, actual: facts(actual) };
     if (!tenantId) return { ...base, tenantId: hint ?? null, kind: 'unlinked_customer', stored: null };
-    if (planOfPrices(this.options.policy(), actual.provider, actual.prices) === undefined) return { ...base, kind: 'unmapped_price', stored: stored ? facts(stored) : null };
+    if (planOfPrices(this.options.policy(), actual.provider, actual.prices) === undefined)
+      return { ...base, kind: 'unmapped_price', stored: stored ? facts(stored) : null };
     if (!stored) return { ...base, kind: 'missing', stored: null };
     const a = facts(actual);
     const s = facts(stored);
     const keys = Object.keys(a) as (keyof typeof a)[];
-    return keys.some((key) => JSON.stringify(a[key]) !== JSON.stringify(s[key])) ? { ...base, kind: 'changed', stored: s } : undefined;
+    return keys.some((key) => JSON.stringify(a[key]) !== JSON.stringify(s[key]))
+      ? { ...base, kind: 'changed', stored: s }
+      : undefined;
   }
 }
 
 /** What the audit log and reports keep of a subscription. */
 function facts(s: SubscriptionState) {
-  return { status: s.status, prices: s.prices, currentPeriodEnd: s.currentPeriodEnd, cancelAtPeriodEnd: s.cancelAtPeriodEnd, trialEnd: s.trialEnd, customerId: s.customerId };
+  return {
+    status: s.status,
+    prices: s.prices,
+    currentPeriodEnd: s.currentPeriodEnd,
+    cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+    trialEnd: s.trialEnd,
+    customerId: s.customerId,
+  };
 }
 
-function audit(provider: string, tenantId: string | null, action: string, target: string, details: Record<string, unknown>, outcome: AuditEvent['outcome'] = 'success'): AuditEvent {
+function audit(
+  provider: string,
+  tenantId: string | null,
+  action: string,
+  target: string,
+  details: Record<string, unknown>,
+  outcome: AuditEvent['outcome'] = 'success',
+): AuditEvent {
   return { actor: ACTOR(provider), tenantId, action, target, outcome, details };
 }

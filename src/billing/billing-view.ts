@@ -14,7 +14,14 @@ export const BillingStatusBody = Type.Object(
     customerId: Type.Union([Type.String(), Type.Null()]),
     /** null when no subscription decides the plan (no subscription yet, or no billing section in the policy). */
     plan: Type.Union([Type.String(), Type.Null()]),
-    cause: Type.Union([Type.Literal('ACTIVE'), Type.Literal('TRIAL'), Type.Literal('CANCELING'), Type.Literal('GRACE_PERIOD'), Type.Literal('ENDED'), Type.Null()]),
+    cause: Type.Union([
+      Type.Literal('ACTIVE'),
+      Type.Literal('TRIAL'),
+      Type.Literal('CANCELING'),
+      Type.Literal('GRACE_PERIOD'),
+      Type.Literal('ENDED'),
+      Type.Null(),
+    ]),
     status: Type.Union([Type.String(), Type.Null()]),
     trial: Type.Optional(Type.Object({ endsAt: Time })),
     gracePeriod: Type.Optional(Type.Object({ endsAt: Time })),
@@ -36,7 +43,11 @@ export const BillingStatusBody = Type.Object(
 export type BillingStatus = Static<typeof BillingStatusBody>;
 
 /** The billing status of a tenant at `now`; null for a tenant billing knows nothing of. */
-export function billingStatus(snapshot: PolicySnapshot, billing: TenantBilling | undefined, now: number): BillingStatus | null {
+export function billingStatus(
+  snapshot: PolicySnapshot,
+  billing: TenantBilling | undefined,
+  now: number,
+): BillingStatus | null {
   if (!billing) return null;
   const evaluation = evaluateBilling(snapshot, billing.subscriptions, now);
   const provider = billing.link?.provider ?? billing.subscriptions[0]?.provider ?? 'stripe';

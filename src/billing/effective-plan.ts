@@ -32,10 +32,20 @@ export interface BillingEvaluation {
 const DAY_MS = 86_400_000;
 
 /** How much a cause is worth when two subscriptions grant the same plan: the one with fewer caveats shows. */
-const CAUSE_RANK: Readonly<Record<BillingCause, number>> = { ACTIVE: 4, TRIAL: 3, CANCELING: 2, GRACE_PERIOD: 1, ENDED: 0 };
+const CAUSE_RANK: Readonly<Record<BillingCause, number>> = {
+  ACTIVE: 4,
+  TRIAL: 3,
+  CANCELING: 2,
+  GRACE_PERIOD: 1,
+  ENDED: 0,
+};
 
 /** The plan one subscription's prices map to: the highest when its items map to several. */
-export function planOfPrices(snapshot: PolicySnapshot, provider: BillingProviderName, prices: readonly string[]): string | undefined {
+export function planOfPrices(
+  snapshot: PolicySnapshot,
+  provider: BillingProviderName,
+  prices: readonly string[],
+): string | undefined {
   const mapping = snapshot.billing?.prices.get(provider);
   if (!mapping) return undefined;
   let best: string | undefined;
@@ -70,7 +80,11 @@ interface Grant {
  * subscription wins; with none granting, the policy's fallback plan. Undefined when there is no
  * subscription or the policy has no billing section: the tenant keeps the plan an operator set.
  */
-export function evaluateBilling(snapshot: PolicySnapshot, subscriptions: readonly SubscriptionState[], now: number): BillingEvaluation | undefined {
+export function evaluateBilling(
+  snapshot: PolicySnapshot,
+  subscriptions: readonly SubscriptionState[],
+  now: number,
+): BillingEvaluation | undefined {
   const policy = snapshot.billing;
   if (!policy || subscriptions.length === 0) return undefined;
   let best: Grant | undefined;
@@ -108,13 +122,20 @@ function outranks(snapshot: PolicySnapshot, a: Grant, b: Grant): boolean {
 }
 
 /** What one subscription grants at `now`; reports through `until` when that may change. */
-function grantOf(snapshot: PolicySnapshot, policy: BillingPolicy, subscription: SubscriptionState, now: number, until: (ms: number) => void): Grant | undefined {
+function grantOf(
+  snapshot: PolicySnapshot,
+  policy: BillingPolicy,
+  subscription: SubscriptionState,
+  now: number,
+  until: (ms: number) => void,
+): Grant | undefined {
   const plan = planOfPrices(snapshot, subscription.provider, subscription.prices);
   if (plan === undefined) return undefined;
   switch (subscription.status) {
     case 'active':
     case 'trialing': {
-      const trial = subscription.status === 'trialing' && subscription.trialEnd ? { trialEndsAt: subscription.trialEnd } : {};
+      const trial =
+        subscription.status === 'trialing' && subscription.trialEnd ? { trialEndsAt: subscription.trialEnd } : {};
       if (subscription.cancelAtPeriodEnd && subscription.currentPeriodEnd) {
         const end = Date.parse(subscription.currentPeriodEnd);
         if (now >= end) return undefined;

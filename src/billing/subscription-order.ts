@@ -26,7 +26,10 @@ export function mergeSubscription(stored: SubscriptionState | undefined, incomin
  * invoice ends a past_due, unpaid or incomplete run. A paid invoice does not touch a trial (a
  * trial's first invoice is paid at 0) and neither outcome touches a canceled subscription.
  */
-export function mergeInvoice(stored: SubscriptionState, invoice: { readonly paid: boolean; readonly at: string }): MergeResult {
+export function mergeInvoice(
+  stored: SubscriptionState,
+  invoice: { readonly paid: boolean; readonly at: string },
+): MergeResult {
   if (stored.status === 'canceled') return { applied: false, reason: 'canceled' };
   let status = stored.status;
   if (invoice.paid && (status === 'past_due' || status === 'unpaid' || status === 'incomplete')) status = 'active';

@@ -46,8 +46,7 @@ export interface BusyBlock {
 }
 
 export type EventChange =
-  | { readonly type: 'upsert'; readonly block: BusyBlock }
-  | { readonly type: 'delete'; readonly eventId: string };
+  { readonly type: 'upsert'; readonly block: BusyBlock } | { readonly type: 'delete'; readonly eventId: string };
 
 /** One sync pass over one calendar. */
 export interface SyncResult {
@@ -68,7 +67,11 @@ export interface CalendarClient {
   /** The URL to send the user to for consent (authorization code flow with PKCE S256, offline access). */
   authorizationUrl(request: AuthorizationRequest): string;
   /** Exchanges an authorization code (with the PKCE verifier) for tokens and the account's e-mail. */
-  exchangeCode(code: string, codeVerifier: string, redirectUri: string): Promise<OAuthTokenSet & { readonly accountEmail: string | null }>;
+  exchangeCode(
+    code: string,
+    codeVerifier: string,
+    redirectUri: string,
+  ): Promise<OAuthTokenSet & { readonly accountEmail: string | null }>;
   /** A new access token from a refresh token. Throws ProviderGrantError when the grant is gone. */
   refreshTokens(refreshToken: string): Promise<OAuthTokenSet>;
   /** Revokes a token at the provider. Returns false when the provider has no revocation endpoint. */

@@ -12,13 +12,23 @@ export const CALENDAR_LIMIT_FEATURE = 'max_connected_calendars';
 export const CALENDAR_PURPOSE = 'calendar';
 
 /** What counts against the limit: the tenant's valid calendar connections, of every user. */
-export async function countCalendars(connections: Pick<ConnectionRepository, 'list'>, tenantId: string): Promise<number> {
+export async function countCalendars(
+  connections: Pick<ConnectionRepository, 'list'>,
+  tenantId: string,
+): Promise<number> {
   return (await connections.list(tenantId, { purpose: CALENDAR_PURPOSE, status: 'valid' })).length;
 }
 
 /** The caller's calendar limit and how much of it is used; no decision is a limit of 0 (the closed side). */
-export async function calendarLimit(entitlements: RequestEntitlements, connections: Pick<ConnectionRepository, 'list'>, tenantId: string): Promise<{ max: number; used: number }> {
-  const [max, used] = await Promise.all([entitlements.limit(CALENDAR_LIMIT_FEATURE), countCalendars(connections, tenantId)]);
+export async function calendarLimit(
+  entitlements: RequestEntitlements,
+  connections: Pick<ConnectionRepository, 'list'>,
+  tenantId: string,
+): Promise<{ max: number; used: number }> {
+  const [max, used] = await Promise.all([
+    entitlements.limit(CALENDAR_LIMIT_FEATURE),
+    countCalendars(connections, tenantId),
+  ]);
   return { max, used };
 }
 

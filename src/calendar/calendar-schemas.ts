@@ -16,7 +16,9 @@ export const SyncCountsBody = Type.Object(
     added: Type.Integer(),
     updated: Type.Integer(),
     deleted: Type.Integer(),
-    fullResync: Type.Boolean({ description: 'true when the provider dropped the sync state and a calendar was read again in full' }),
+    fullResync: Type.Boolean({
+      description: 'true when the provider dropped the sync state and a calendar was read again in full',
+    }),
   },
   { description: 'the counts of a sync, over all its calendars' },
 );
@@ -25,8 +27,12 @@ const connectionFields = {
   id: Type.String(),
   provider: Provider,
   purpose: Type.String({ examples: ['calendar'] }),
-  accountEmail: Type.Union([Type.String(), Type.Null()], { description: 'the connected account, when the provider said' }),
-  status: Type.Enum(['valid', 'invalid'], { description: 'invalid: disconnected, or the grant was revoked at the provider' }),
+  accountEmail: Type.Union([Type.String(), Type.Null()], {
+    description: 'the connected account, when the provider said',
+  }),
+  status: Type.Enum(['valid', 'invalid'], {
+    description: 'invalid: disconnected, or the grant was revoked at the provider',
+  }),
   invalidReason: Type.Optional(Type.String()),
   createdAt: Timestamp,
   lastSyncAt: NullableTimestamp,
@@ -34,7 +40,9 @@ const connectionFields = {
 };
 
 /** What clients see of a connection: never its tokens. */
-export const ConnectionBody = Type.Object(connectionFields, { description: "a user's link to a calendar account (its tokens stay on the server)" });
+export const ConnectionBody = Type.Object(connectionFields, {
+  description: "a user's link to a calendar account (its tokens stay on the server)",
+});
 
 export const ProviderCalendarBody = Type.Object({
   id: Type.String(),
@@ -48,24 +56,39 @@ export const CalendarStatusBody = Type.Object({
   available: Type.Boolean({ description: 'whether the tenant may use calendar sync' }),
   feature: Type.String({ examples: ['can_use_calendar_sync'] }),
   featureName: Type.String(),
-  message: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "when not available: the feature's upgrade message" })),
-  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when not available: the lowest plan that has it' })),
+  message: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: "when not available: the feature's upgrade message" }),
+  ),
+  requiredPlan: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: 'when not available: the lowest plan that has it' }),
+  ),
   limit: Type.Object(
     { feature: Type.String({ examples: ['max_connected_calendars'] }), max: Type.Number(), used: Type.Integer() },
     { description: "the tenant's limit of connected calendars and how many are connected" },
   ),
-  providers: Type.Object({ google: Type.Boolean(), microsoft: Type.Boolean() }, { description: 'which providers this server is configured for' }),
+  providers: Type.Object(
+    { google: Type.Boolean(), microsoft: Type.Boolean() },
+    { description: 'which providers this server is configured for' },
+  ),
   connections: Type.Array(ConnectionBody, { description: "the caller's own calendar connections, valid or not" }),
 });
 
 export const CalendarListBody = Type.Object({
-  connections: Type.Array(Type.Object({ ...connectionFields, calendars: Type.Array(ProviderCalendarBody) }), { description: "the caller's valid connections, each with its calendars" }),
+  connections: Type.Array(Type.Object({ ...connectionFields, calendars: Type.Array(ProviderCalendarBody) }), {
+    description: "the caller's valid connections, each with its calendars",
+  }),
 });
 
 export const SyncAnswerBody = Type.Object({
   connection: ConnectionBody,
   calendars: Type.Array(
-    Type.Object({ calendarId: Type.String(), added: Type.Integer(), updated: Type.Integer(), deleted: Type.Integer(), fullResync: Type.Boolean() }),
+    Type.Object({
+      calendarId: Type.String(),
+      added: Type.Integer(),
+      updated: Type.Integer(),
+      deleted: Type.Integer(),
+      fullResync: Type.Boolean(),
+    }),
   ),
   lastSyncAt: NullableTimestamp,
   totals: Type.Union([SyncCountsBody, Type.Null()]),
@@ -73,18 +96,24 @@ export const SyncAnswerBody = Type.Object({
 
 export const DisconnectAnswerBody = Type.Object({
   connection: ConnectionBody,
-  revokedAtProvider: Type.Boolean({ description: 'false when the provider has no revocation endpoint or is no longer configured here' }),
+  revokedAtProvider: Type.Boolean({
+    description: 'false when the provider has no revocation endpoint or is no longer configured here',
+  }),
 });
 
 export const InitiateAnswerBody = Type.Object({
-  authorizationUrl: Type.String({ description: "send the user here: the provider's consent page, with the state and a PKCE S256 challenge" }),
+  authorizationUrl: Type.String({
+    description: "send the user here: the provider's consent page, with the state and a PKCE S256 challenge",
+  }),
   state: Type.String({ description: 'single-use; comes back on the callback' }),
   expiresAt: Timestamp,
 });
 
 export const CallbackAnswerBody = Type.Object({
   connection: ConnectionBody,
-  replaced: Type.Boolean({ description: 'true when the same account was connected already: its tokens were replaced (200, not 201)' }),
+  replaced: Type.Boolean({
+    description: 'true when the same account was connected already: its tokens were replaced (200, not 201)',
+  }),
 });
 
 // Error bodies: `{ error, code }` plus their details, which are passed through.
@@ -100,7 +129,10 @@ export const FeatureNotAvailableBody = Type.Object(
     requiredPlan: Type.Union([Type.String(), Type.Null()], { description: 'the lowest plan that grants the feature' }),
     message: Type.String({ description: "the feature's upgrade message" }),
   },
-  { additionalProperties: true, description: 'Feature not available: the tenant is not entitled to can_use_calendar_sync' },
+  {
+    additionalProperties: true,
+    description: 'Feature not available: the tenant is not entitled to can_use_calendar_sync',
+  },
 );
 
 export const LimitReachedBody = Type.Object(
@@ -113,12 +145,16 @@ export const LimitReachedBody = Type.Object(
     current: Type.Integer(),
     message: Type.String(),
   },
-  { additionalProperties: true, description: 'Limit reached: the tenant has as many connected calendars as its plan allows' },
+  {
+    additionalProperties: true,
+    description: 'Limit reached: the tenant has as many connected calendars as its plan allows',
+  },
 );
 
 /** 403 of a gated route: the feature is not available, or the role may not use the route. */
 export const GatedForbidden = Type.Union([FeatureNotAvailableBody, AUTH_ERRORS[403]], {
-  description: "Feature not available (the tenant's plan or an override), or the credential's role may not use this route",
+  description:
+    "Feature not available (the tenant's plan or an override), or the credential's role may not use this route",
 });
 
 /** 403 of a route that adds a connection: as GatedForbidden, or the calendar limit is reached. */
@@ -126,23 +162,41 @@ export const ConnectForbidden = Type.Union([FeatureNotAvailableBody, LimitReache
   description: 'Feature not available, the limit of connected calendars reached, or a role that may not use this route',
 });
 
-export const NotFoundBody = Type.Object({ ...error }, { additionalProperties: true, description: "No such connection of the caller's (another tenant's or user's connection does not exist)" });
+export const NotFoundBody = Type.Object(
+  { ...error },
+  {
+    additionalProperties: true,
+    description: "No such connection of the caller's (another tenant's or user's connection does not exist)",
+  },
+);
 
 export const ReconnectBody = Type.Object(
   { ...error, provider: Type.Optional(Provider) },
-  { additionalProperties: true, description: 'The provider no longer accepts the grant: the user must connect the calendar again' },
+  {
+    additionalProperties: true,
+    description: 'The provider no longer accepts the grant: the user must connect the calendar again',
+  },
 );
 
 export const ProviderFailedBody = Type.Object(
-  { ...error, provider: Type.Optional(Provider), providerStatus: Type.Optional(Type.Integer({ description: "the provider's HTTP status" })) },
+  {
+    ...error,
+    provider: Type.Optional(Provider),
+    providerStatus: Type.Optional(Type.Integer({ description: "the provider's HTTP status" })),
+  },
   { additionalProperties: true, description: 'The calendar provider failed' },
 );
 
 export const UnavailableBody = Type.Object(
-  { ...error, provider: Type.Optional(Provider), retryAfterSeconds: Type.Optional(Type.Integer({ description: 'also in Retry-After' })) },
+  {
+    ...error,
+    provider: Type.Optional(Provider),
+    retryAfterSeconds: Type.Optional(Type.Integer({ description: 'also in Retry-After' })),
+  },
   {
     additionalProperties: true,
-    description: 'Entitlements cannot be checked (access is denied until they can), the store is unavailable, the provider is not configured here, or it is rate-limiting (see Retry-After)',
+    description:
+      'Entitlements cannot be checked (access is denied until they can), the store is unavailable, the provider is not configured here, or it is rate-limiting (see Retry-After)',
   },
 );
 

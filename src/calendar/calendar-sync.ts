@@ -19,7 +19,13 @@ export interface SyncOptions {
 
 export interface SyncOutcome {
   readonly connection: Connection;
-  readonly calendars: readonly { readonly calendarId: string; readonly added: number; readonly updated: number; readonly deleted: number; readonly fullResync: boolean }[];
+  readonly calendars: readonly {
+    readonly calendarId: string;
+    readonly added: number;
+    readonly updated: number;
+    readonly deleted: number;
+    readonly fullResync: boolean;
+  }[];
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -31,7 +37,8 @@ export async function syncConnection(
   context: WriteContext,
   options: SyncOptions,
 ): Promise<SyncOutcome> {
-  const use = <T>(call: (token: string) => Promise<T>): Promise<T> => withRateLimit(connection, options, () => withAccessToken(deps, client, connection, context, call));
+  const use = <T>(call: (token: string) => Promise<T>): Promise<T> =>
+    withRateLimit(connection, options, () => withAccessToken(deps, client, connection, context, call));
   const calendarIds =
     options.calendarIds && options.calendarIds.length > 0
       ? options.calendarIds
@@ -75,10 +82,15 @@ async function withRateLimit<T>(connection: Connection, options: SyncOptions, ca
       const wait = error.retryAfterMs ?? options.maxRetryWaitMs;
       if (attempt >= options.maxRetries || wait > options.maxRetryWaitMs) {
         const retryAfterSeconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
-        throw withDetails(new ProviderRateLimitedError(`${providerName(connection)} is rate-limiting requests; retry after ${retryAfterSeconds} s`), {
-          provider: connection.provider,
-          retryAfterSeconds,
-        });
+        throw withDetails(
+          new ProviderRateLimitedError(
+            `${providerName(connection)} is rate-limiting requests; retry after ${retryAfterSeconds} s`,
+          ),
+          {
+            provider: connection.provider,
+            retryAfterSeconds,
+          },
+        );
       }
       await sleep(wait);
     }

@@ -22,7 +22,10 @@ export interface ConnectionTokenDeps {
 export function sealTokens(cipher: TokenCipher, connectionId: string, tokens: OAuthTokenSet): ConnectionTokens {
   return {
     accessToken: cipher.encrypt(tokens.accessToken, secretContext('connection.access_token', connectionId)),
-    refreshToken: tokens.refreshToken === null ? null : cipher.encrypt(tokens.refreshToken, secretContext('connection.refresh_token', connectionId)),
+    refreshToken:
+      tokens.refreshToken === null
+        ? null
+        : cipher.encrypt(tokens.refreshToken, secretContext('connection.refresh_token', connectionId)),
     expiresAt: tokens.expiresAt === null ? null : new Date(tokens.expiresAt).toISOString(),
   };
 }
@@ -38,7 +41,9 @@ export async function withAccessToken<T>(
   const stored = await deps.store.connections.tokens(connection.tenantId, connection.id);
   if (!stored || connection.status !== 'valid') throw new ConnectionNotFoundError();
   const expired = stored.expiresAt !== null && Date.parse(stored.expiresAt) - EXPIRY_MARGIN_MS <= deps.clock();
-  let accessToken = expired ? await refresh(deps, client, connection, stored, context) : decrypt(deps, connection.id, 'connection.access_token', stored.accessToken);
+  let accessToken = expired
+    ? await refresh(deps, client, connection, stored, context)
+    : decrypt(deps, connection.id, 'connection.access_token', stored.accessToken);
   try {
     return await call(accessToken);
   } catch (error) {
@@ -48,7 +53,13 @@ export async function withAccessToken<T>(
   }
 }
 
-async function refresh(deps: ConnectionTokenDeps, client: CalendarClient, connection: Connection, stored: ConnectionTokens, context: WriteContext): Promise<string> {
+async function refresh(
+  deps: ConnectionTokenDeps,
+  client: CalendarClient,
+  connection: Connection,
+  stored: ConnectionTokens,
+  context: WriteContext,
+): Promise<string> {
   if (stored.refreshToken === null) throw new ReconnectRequiredError(providerName(connection));
   const refreshToken = decrypt(deps, connection.id, 'connection.refresh_token', stored.refreshToken);
   let fresh: OAuthTokenSet;
@@ -56,16 +67,29 @@ async function refresh(deps: ConnectionTokenDeps, client: CalendarClient, connec
     fresh = await client.refreshTokens(refreshToken);
   } catch (error) {
     if (error instanceof ProviderGrantError) {
-      await deps.store.connections.disconnect(connection.tenantId, connection.id, { ...context, reason: 'the provider revoked the grant' });
+      await deps.store.connections.disconnect(connection.tenantId, connection.id, {
+        ...context,
+        reason: 'the provider revoked the grant',
+      });
       throw new ReconnectRequiredError(providerName(connection));
     }
     throw error;
   }
-  await deps.store.connections.updateTokens(connection.tenantId, connection.id, sealTokens(deps.cipher, connection.id, fresh), context);
+  await deps.store.connections.updateTokens(
+    connection.tenantId,
+    connection.id,
+    sealTokens(deps.cipher, connection.id, fresh),
+    context,
+  );
   return fresh.accessToken;
 }
 
-function decrypt(deps: ConnectionTokenDeps, connectionId: string, kind: 'connection.access_token' | 'connection.refresh_token', ciphertext: string): string {
+function decrypt(
+  deps: ConnectionTokenDeps,
+  connectionId: string,
+  kind: 'connection.access_token' | 'connection.refresh_token',
+  ciphertext: string,
+): string {
   return deps.cipher.decrypt(ciphertext, secretContext(kind, connectionId));
 }
 

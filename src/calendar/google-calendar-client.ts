@@ -38,7 +38,9 @@ export class GoogleCalendarClient implements CalendarClient {
     this.#timeout = options.timeoutMs ?? 10_000;
     // google-auth-library asks gaxios to retry token requests by itself; we don't want that.
     this.#transporter = new gaxios.Gaxios({ timeout: this.#timeout });
-    this.#transporter.interceptors.request.add({ resolved: async (request) => Object.assign(request, { retry: false, retryConfig: undefined }) });
+    this.#transporter.interceptors.request.add({
+      resolved: async (request) => Object.assign(request, { retry: false, retryConfig: undefined }),
+    });
     this.#oauth = this.#newOAuthClient();
   }
 
@@ -60,7 +62,11 @@ export class GoogleCalendarClient implements CalendarClient {
 
   /** A Calendar API client that authenticates with one access token (never shared between calls). */
   #api(accessToken: string): calendar_v3.Calendar {
-    return calendar({ version: 'v3', auth: this.#newOAuthClient({ access_token: accessToken }), rootUrl: withSlash(this.#config.apiUrl) });
+    return calendar({
+      version: 'v3',
+      auth: this.#newOAuthClient({ access_token: accessToken }),
+      rootUrl: withSlash(this.#config.apiUrl),
+    });
   }
 
   authorizationUrl(request: AuthorizationRequest): string {
@@ -77,7 +83,11 @@ export class GoogleCalendarClient implements CalendarClient {
     });
   }
 
-  async exchangeCode(code: string, codeVerifier: string, redirectUri: string): Promise<OAuthTokenSet & { readonly accountEmail: string | null }> {
+  async exchangeCode(
+    code: string,
+    codeVerifier: string,
+    redirectUri: string,
+  ): Promise<OAuthTokenSet & { readonly accountEmail: string | null }> {
     try {
       const { tokens } = await this.#oauth.getToken({ code, codeVerifier, redirect_uri: redirectUri });
       return { ...tokenSet(tokens), accountEmail: emailFromIdToken(tokens.id_token) };
@@ -103,7 +113,12 @@ export class GoogleCalendarClient implements CalendarClient {
       return true;
     } catch (error) {
       // Already revoked or expired: the token is dead either way, which is what was asked.
-      if (error instanceof gaxios.GaxiosError && statusOf(error) === 400 && /invalid_token/.test(JSON.stringify(error.response?.data ?? ''))) return true;
+      if (
+        error instanceof gaxios.GaxiosError &&
+        statusOf(error) === 400 &&
+        /invalid_token/.test(JSON.stringify(error.response?.data ?? ''))
+      )
+        return true;
       throw toProviderError(error, 'token revocation');
     }
   }
@@ -114,7 +129,10 @@ export class GoogleCalendarClient implements CalendarClient {
     let pageToken: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const response = await call('calendar list', () =>
-        api.calendarList.list({ maxResults: 250, ...(pageToken ? { pageToken } : {}) }, { retry: false, timeout: this.#timeout }),
+        api.calendarList.list(
+          { maxResults: 250, ...(pageToken ? { pageToken } : {}) },
+          { retry: false, timeout: this.#timeout },
+        ),
       );
       for (const entry of response.data.items ?? []) {
         if (!entry.id) continue;
@@ -220,15 +238,24 @@ function statusOf(error: gaxios.GaxiosError): number | undefined {
 export function toProviderError(error: unknown, operation: string, tokenEndpoint = false): ProviderError {
   if (error instanceof ProviderError) return error;
   if (!(error instanceof gaxios.GaxiosError)) {
-    const reason = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'network error';
+    const reason =
+      error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'network error';
     return new ProviderRequestError('google', `${operation} failed (${reason})`);
   }
   const status = statusOf(error);
   // No answer to read (the request never got one): gaxios's error code says why.
-  if (!status) return new ProviderRequestError('google', `${operation} failed (${providerCode(error.code) ?? 'no response'})`, status ?? null);
+  if (!status)
+    return new ProviderRequestError(
+      'google',
+      `${operation} failed (${providerCode(error.code) ?? 'no response'})`,
+      status ?? null,
+    );
   const data = error.response?.data as { error?: unknown; error_description?: unknown } | undefined;
   const oauthError = typeof data?.error === 'string' ? data.error : undefined;
-  const apiError = typeof data?.error === 'object' && data.error !== null ? (data.error as { message?: unknown; errors?: { reason?: unknown }[] }) : undefined;
+  const apiError =
+    typeof data?.error === 'object' && data.error !== null
+      ? (data.error as { message?: unknown; errors?: { reason?: unknown }[] })
+      : undefined;
   const reason = typeof apiError?.errors?.[0]?.reason === 'string' ? apiError.errors[0].reason : undefined;
   return providerFailure('google', operation, {
     status,
@@ -240,4 +267,3 @@ export function toProviderError(error: unknown, operation: string, tokenEndpoint
     code: providerCode(oauthError) ?? reason,
   });
 }
-

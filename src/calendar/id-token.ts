@@ -9,10 +9,15 @@ export function emailFromIdToken(idToken: string | null | undefined): string | n
   const payload = idToken?.split('.')[1];
   if (!payload) return null;
   try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { email?: unknown; preferred_username?: unknown };
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      email?: unknown;
+      preferred_username?: unknown;
+    };
     if (typeof claims.email === 'string') return claims.email;
     // preferred_username may be a phone number: only an e-mail-shaped one will do.
-    return typeof claims.preferred_username === 'string' && claims.preferred_username.includes('@') ? claims.preferred_username : null;
+    return typeof claims.preferred_username === 'string' && claims.preferred_username.includes('@')
+      ? claims.preferred_username
+      : null;
   } catch {
     return null;
   }

@@ -3,11 +3,33 @@
 // URLs of Graph or of its customHosts, so a configured Graph URL is added as a custom host.
 // Its retry handler is left out of the middleware chain: the sync decides when to retry.
 
-import { AuthenticationHandler, Client, GraphError, HTTPMessageHandler, type AuthenticationProvider } from '@microsoft/microsoft-graph-client';
+import {
+  AuthenticationHandler,
+  Client,
+  GraphError,
+  HTTPMessageHandler,
+  type AuthenticationProvider,
+} from '@microsoft/microsoft-graph-client';
 import type { MicrosoftConfig } from '../config.js';
-import type { AuthorizationRequest, BusyBlock, CalendarClient, EventChange, OAuthTokenSet, ProviderCalendar, SyncResult } from './calendar-client.js';
+import type {
+  AuthorizationRequest,
+  BusyBlock,
+  CalendarClient,
+  EventChange,
+  OAuthTokenSet,
+  ProviderCalendar,
+  SyncResult,
+} from './calendar-client.js';
 import { emailFromIdToken } from './id-token.js';
-import { parseRetryAfter, providerCode, ProviderError, providerFailure, ProviderGrantError, ProviderRateLimitError, ProviderRequestError } from './provider-errors.js';
+import {
+  parseRetryAfter,
+  providerCode,
+  ProviderError,
+  providerFailure,
+  ProviderGrantError,
+  ProviderRateLimitError,
+  ProviderRequestError,
+} from './provider-errors.js';
 
 export const MICROSOFT_SCOPES = ['openid', 'email', 'offline_access', 'User.Read', 'Calendars.Read'] as const;
 
@@ -104,14 +126,26 @@ export class MicrosoftCalendarClient implements CalendarClient {
     return url.toString();
   }
 
-  async exchangeCode(code: string, codeVerifier: string, redirectUri: string): Promise<OAuthTokenSet & { readonly accountEmail: string | null }> {
-    const tokens = await this.#token('code exchange', { grant_type: 'authorization_code', code, code_verifier: codeVerifier, redirect_uri: redirectUri });
+  async exchangeCode(
+    code: string,
+    codeVerifier: string,
+    redirectUri: string,
+  ): Promise<OAuthTokenSet & { readonly accountEmail: string | null }> {
+    const tokens = await this.#token('code exchange', {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: codeVerifier,
+      redirect_uri: redirectUri,
+    });
     return { ...this.#tokenSet(tokens, null), accountEmail: emailFromIdToken(tokens.id_token) };
   }
 
   async refreshTokens(refreshToken: string): Promise<OAuthTokenSet> {
     // Microsoft may rotate the refresh token: keep the new one when it sends one.
-    return this.#tokenSet(await this.#token('token refresh', { grant_type: 'refresh_token', refresh_token: refreshToken }), refreshToken);
+    return this.#tokenSet(
+      await this.#token('token refresh', { grant_type: 'refresh_token', refresh_token: refreshToken }),
+      refreshToken,
+    );
   }
 
   /** The Microsoft identity platform has no endpoint to revoke a code-flow token: nothing to call. */
@@ -125,7 +159,12 @@ export class MicrosoftCalendarClient implements CalendarClient {
       response = await fetch(this.#endpoint('token'), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ client_id: this.#config.clientId, client_secret: this.#config.clientSecret, scope: MICROSOFT_SCOPES.join(' '), ...fields }),
+        body: new URLSearchParams({
+          client_id: this.#config.clientId,
+          client_secret: this.#config.clientSecret,
+          scope: MICROSOFT_SCOPES.join(' '),
+          ...fields,
+        }),
         signal: AbortSignal.timeout(this.#timeout),
       });
     } catch (error) {
@@ -133,12 +172,26 @@ export class MicrosoftCalendarClient implements CalendarClient {
     }
     const body = (await response.json().catch(() => ({}))) as TokenResponse;
     if (response.ok && body.access_token) return body;
-    if (body.error === 'invalid_grant') throw new ProviderGrantError('microsoft', `${operation}: the grant is invalid or revoked (invalid_grant)`, response.status);
+    if (body.error === 'invalid_grant')
+      throw new ProviderGrantError(
+        'microsoft',
+        `${operation}: the grant is invalid or revoked (invalid_grant)`,
+        response.status,
+      );
     if (response.status === 429 || (response.status === 503 && response.headers.has('retry-after'))) {
-      throw new ProviderRateLimitError('microsoft', `${operation}: rate limited (${response.status})`, response.status, parseRetryAfter(response.headers.get('retry-after')));
+      throw new ProviderRateLimitError(
+        'microsoft',
+        `${operation}: rate limited (${response.status})`,
+        response.status,
+        parseRetryAfter(response.headers.get('retry-after')),
+      );
     }
     const code = providerCode(body.error);
-    throw new ProviderRequestError('microsoft', `${operation} failed (${response.status}${code ? ` ${code}` : ''})`, response.status);
+    throw new ProviderRequestError(
+      'microsoft',
+      `${operation} failed (${response.status}${code ? ` ${code}` : ''})`,
+      response.status,
+    );
   }
 
   #tokenSet(tokens: TokenResponse, previousRefreshToken: string | null): OAuthTokenSet {
@@ -156,10 +209,19 @@ export class MicrosoftCalendarClient implements CalendarClient {
     for (let page = 0; page < MAX_PAGES && next; page++) {
       const url: string = next;
       // A client per page: each request gets its own timeout.
-      const body: GraphPage<GraphCalendar> = await call('calendar list', () => this.#graph(accessToken).api(url).get() as Promise<GraphPage<GraphCalendar>>);
+      const body: GraphPage<GraphCalendar> = await call(
+        'calendar list',
+        () => this.#graph(accessToken).api(url).get() as Promise<GraphPage<GraphCalendar>>,
+      );
       for (const calendar of body.value ?? []) {
         if (!calendar.id) continue;
-        calendars.push({ id: calendar.id, name: calendar.name ?? calendar.id, primary: calendar.isDefaultCalendar === true, timeZone: null, canEdit: calendar.canEdit === true });
+        calendars.push({
+          id: calendar.id,
+          name: calendar.name ?? calendar.id,
+          primary: calendar.isDefaultCalendar === true,
+          timeZone: null,
+          canEdit: calendar.canEdit === true,
+        });
       }
       next = body['@odata.nextLink'];
     }
@@ -178,14 +240,20 @@ export class MicrosoftCalendarClient implements CalendarClient {
       })}`;
     for (let page = 0; page < MAX_PAGES && next; page++) {
       const url: string = next;
-      const body: GraphPage<GraphEvent> = await call('event sync', () =>
-        this.#graph(accessToken).api(url).header('Prefer', 'odata.maxpagesize=50, outlook.timezone="UTC"').get() as Promise<GraphPage<GraphEvent>>,
+      const body: GraphPage<GraphEvent> = await call(
+        'event sync',
+        () =>
+          this.#graph(accessToken)
+            .api(url)
+            .header('Prefer', 'odata.maxpagesize=50, outlook.timezone="UTC"')
+            .get() as Promise<GraphPage<GraphEvent>>,
       );
       for (const event of body.value ?? []) {
         const change = eventChange(event);
         if (change) changes.push(change);
       }
-      if (body['@odata.deltaLink']) return { changes, syncState: body['@odata.deltaLink'], fullSync: syncState === null };
+      if (body['@odata.deltaLink'])
+        return { changes, syncState: body['@odata.deltaLink'], fullSync: syncState === null };
       next = body['@odata.nextLink'];
       if (!next) throw new ProviderRequestError('microsoft', 'event sync: the last page carried no deltaLink');
     }
@@ -231,12 +299,19 @@ function networkReason(error: unknown): string {
 /** A Graph client error in provider-errors terms. Messages name the operation and status, never a token. */
 export function toProviderError(error: unknown, operation: string): ProviderError {
   if (error instanceof ProviderError) return error;
-  if (!(error instanceof GraphError) || error.statusCode <= 0) return new ProviderRequestError('microsoft', `${operation} failed (${networkReason(error)})`);
+  if (!(error instanceof GraphError) || error.statusCode <= 0)
+    return new ProviderRequestError('microsoft', `${operation} failed (${networkReason(error)})`);
   const status = error.statusCode;
   return providerFailure('microsoft', operation, {
     status,
     retryAfter: error.headers?.get('retry-after') ?? null,
-    expiredSyncState: status === 410 || error.code === 'syncStateNotFound' || error.code === 'resyncRequired' || error.code === 'SyncStateNotFound' ? 'delta link' : undefined,
+    expiredSyncState:
+      status === 410 ||
+      error.code === 'syncStateNotFound' ||
+      error.code === 'resyncRequired' ||
+      error.code === 'SyncStateNotFound'
+        ? 'delta link'
+        : undefined,
     code: error.code,
   });
 }

@@ -74,14 +74,29 @@ export interface FailedAnswer {
 }
 
 /** One reading of a failed answer for every provider: the grant, the access token, a rate limit, the sync state, or anything else. */
-export function providerFailure(provider: CalendarProviderName, operation: string, answer: FailedAnswer): ProviderError {
+export function providerFailure(
+  provider: CalendarProviderName,
+  operation: string,
+  answer: FailedAnswer,
+): ProviderError {
   const { status, retryAfter } = answer;
-  if (answer.grantRevoked) return new ProviderGrantError(provider, `${operation}: the grant is invalid or revoked (invalid_grant)`, status);
+  if (answer.grantRevoked)
+    return new ProviderGrantError(provider, `${operation}: the grant is invalid or revoked (invalid_grant)`, status);
   if (status === 401) return new ProviderAuthError(provider, `${operation}: access token rejected (401)`, status);
   if (status === 429 || answer.rateLimited || (status === 503 && retryAfter !== null)) {
-    return new ProviderRateLimitError(provider, `${operation}: rate limited (${status})`, status, parseRetryAfter(retryAfter));
+    return new ProviderRateLimitError(
+      provider,
+      `${operation}: rate limited (${status})`,
+      status,
+      parseRetryAfter(retryAfter),
+    );
   }
-  if (answer.expiredSyncState) return new SyncStateExpiredError(provider, `${operation}: the ${answer.expiredSyncState} is no longer valid (${status})`, status);
+  if (answer.expiredSyncState)
+    return new SyncStateExpiredError(
+      provider,
+      `${operation}: the ${answer.expiredSyncState} is no longer valid (${status})`,
+      status,
+    );
   const code = providerCode(answer.code);
   return new ProviderRequestError(provider, `${operation} failed (${status}${code ? ` ${code}` : ''})`, status);
 }

@@ -13,11 +13,17 @@ export function providerHttpError(error: unknown, provider: CalendarProviderName
   const name = NAMES[provider];
   if (error instanceof ProviderRateLimitError) {
     const retryAfterSeconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
-    return withDetails(new ProviderRateLimitedError(`${name} is rate-limiting requests; retry after ${retryAfterSeconds} s`), { provider, retryAfterSeconds });
+    return withDetails(
+      new ProviderRateLimitedError(`${name} is rate-limiting requests; retry after ${retryAfterSeconds} s`),
+      { provider, retryAfterSeconds },
+    );
   }
   if (error instanceof ProviderGrantError) return withDetails(new ReconnectRequiredError(name), { provider });
   if (error instanceof ProviderError) {
-    return withDetails(new ProviderFailedError(`${name} request failed: ${error.message}`), { provider, providerStatus: error.status });
+    return withDetails(new ProviderFailedError(`${name} request failed: ${error.message}`), {
+      provider,
+      providerStatus: error.status,
+    });
   }
   // A stored token that no longer decrypts (tampered, or its key was removed) cannot be used.
   if (error instanceof TokenDecryptionError) return withDetails(new ReconnectRequiredError(name), { provider });

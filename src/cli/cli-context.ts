@@ -55,7 +55,9 @@ export class CliContext {
   async store(options: { readonly seedDemo?: boolean } = {}): Promise<EntitleStore> {
     this.#store ??= await openStore(this.config);
     if (options.seedDemo && this.config.seedDemo && (await seedDemoTenant(this.#store, await this.policy()))) {
-      this.io.stderr(`empty database: created tenant "${DEMO_TENANT}" on plan ${DEMO_PLAN} (development only; ENTITLE_SEED_DEMO=false turns this off)\n`);
+      this.io.stderr(
+        `empty database: created tenant "${DEMO_TENANT}" on plan ${DEMO_PLAN} (development only; ENTITLE_SEED_DEMO=false turns this off)\n`,
+      );
     }
     return this.#store;
   }
@@ -90,6 +92,10 @@ export class CliContext {
 /** Rows as aligned columns for a terminal. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }

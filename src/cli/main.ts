@@ -39,7 +39,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerStore(program, context);
   registerUsage(program, context, (code) => (exitCode = code));
   registerBilling(program, context);
-  for (const command of program.commands) applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
+  for (const command of program.commands)
+    applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 
   try {
     await program.parseAsync([...args], { from: 'user' });
@@ -61,7 +62,11 @@ function reportError(error: unknown, rawIo: CliIo): number {
   const io = { ...rawIo, stderr: (text: string) => rawIo.stderr(terminalSafe(text)) };
   if (error instanceof CommanderError) {
     // Commander has printed its own message (or the help/version text it was asked for).
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+    return error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+      ? 0
+      : 2;
   }
   if (error instanceof InvalidPolicyError) {
     io.stderr(`error: the policy is invalid:\n${error.issues.map(formatIssue).join('\n')}\n`);

@@ -47,7 +47,10 @@ const SessionBody = Type.Object({
 
 export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fastify, options) => {
   if (!existsSync(join(options.assetsDirectory, 'index.html'))) {
-    fastify.log.warn({ directory: options.assetsDirectory }, 'the console is not built (npm run build): /console answers 503');
+    fastify.log.warn(
+      { directory: options.assetsDirectory },
+      'the console is not built (npm run build): /console answers 503',
+    );
   }
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
@@ -69,14 +72,21 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
   });
 
   const page = async (_request: FastifyRequest, reply: FastifyReply) => {
-    if (!existsSync(join(options.assetsDirectory, 'index.html'))) return reply.status(503).type('text/plain').send('The console is not built: run npm run build');
+    if (!existsSync(join(options.assetsDirectory, 'index.html')))
+      return reply.status(503).type('text/plain').send('The console is not built: run npm run build');
     return reply.header('cache-control', 'no-cache').sendFile('index.html', options.assetsDirectory);
   };
   fastify.get('/console', { schema: { hide: true } }, page);
 
   // Secure when the browser talks https, here or to a proxy in front (the header can only add Secure, never remove it).
-  const secure = (request: FastifyRequest) => request.protocol === 'https' || String(request.headers['x-forwarded-proto'] ?? '').startsWith('https');
-  const cookieOptions = (request: FastifyRequest) => ({ path: '/', httpOnly: true, sameSite: 'strict' as const, secure: secure(request) });
+  const secure = (request: FastifyRequest) =>
+    request.protocol === 'https' || String(request.headers['x-forwarded-proto'] ?? '').startsWith('https');
+  const cookieOptions = (request: FastifyRequest) => ({
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: secure(request),
+  });
   const present = (principal: Principal, session: ConsoleSession) => ({
     actor: actorOf(principal),
     tokenId: session.tokenId,
@@ -103,18 +113,37 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
         const { token } = request.body as { token: string };
         const secretHash = looksLikeApiToken(token) ? hashToken(token) : undefined;
         const record = secretHash === undefined ? undefined : await options.findToken(secretHash);
-        if (secretHash === undefined || !record || record.revokedAt !== null || (record.expiresAt !== null && Date.parse(record.expiresAt) <= options.clock())) {
+        if (
+          secretHash === undefined ||
+          !record ||
+          record.revokedAt !== null ||
+          (record.expiresAt !== null && Date.parse(record.expiresAt) <= options.clock())
+        ) {
           const wait = failures.blockedFor(request.ip);
-          if (wait !== undefined) throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
+          if (wait !== undefined)
+            throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
           failures.record(request.ip);
           throw new InvalidTokenError();
         }
         if (record.role !== 'admin') throw new AdminRequiredError();
         const { session, cookie } = await options.sessions.create(record.id, secretHash);
         // A session never outlives its token.
-        const expiresAt = record.expiresAt === null ? session.expiresAt : Math.min(session.expiresAt, Date.parse(record.expiresAt));
-        const principal: Principal = { tenantId: record.tenantId, userId: record.userId, role: record.role, via: { kind: 'session', tokenId: record.id, session } };
-        await options.audit.append({ actor: actorOf(principal), tenantId: null, action: 'console.sign_in', target: `token:${record.id}`, outcome: 'success', details: { requestId: request.id } });
+        const expiresAt =
+          record.expiresAt === null ? session.expiresAt : Math.min(session.expiresAt, Date.parse(record.expiresAt));
+        const principal: Principal = {
+          tenantId: record.tenantId,
+          userId: record.userId,
+          role: record.role,
+          via: { kind: 'session', tokenId: record.id, session },
+        };
+        await options.audit.append({
+          actor: actorOf(principal),
+          tenantId: null,
+          action: 'console.sign_in',
+          target: `token:${record.id}`,
+          outcome: 'success',
+          details: { requestId: request.id },
+        });
         void reply.setCookie(SESSION_COOKIE, cookie, { ...cookieOptions(request), expires: new Date(expiresAt) });
         return reply.status(201).send(present(principal, { ...session, expiresAt }));
       },
@@ -123,7 +152,14 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
 
   fastify.get(
     '/console/session',
-    { config: { auth: 'admin' }, schema: { tags, summary: 'The current console session and its CSRF token', response: { 200: SessionBody, 401: ErrorBody, 403: ErrorBody } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags,
+        summary: 'The current console session and its CSRF token',
+        response: { 200: SessionBody, 401: ErrorBody, 403: ErrorBody },
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
       if (principal.via.kind !== 'session') throw new InvalidTokenError();
@@ -133,7 +169,14 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
 
   fastify.delete(
     '/console/session',
-    { config: { auth: 'admin' }, schema: { tags, summary: 'Sign out: the session ends and its cookie is cleared', response: { 204: Type.Null(), 401: ErrorBody, 403: ErrorBody } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags,
+        summary: 'Sign out: the session ends and its cookie is cleared',
+        response: { 204: Type.Null(), 401: ErrorBody, 403: ErrorBody },
+      },
+    },
     async (request, reply) => {
       const principal = principalOf(request);
       if (principal.via.kind === 'session') options.sessions.end(principal.via.session);

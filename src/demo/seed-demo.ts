@@ -21,7 +21,10 @@ export async function seedDemoTenant(store: EntitleStore, policy: PolicySnapshot
   if (!policy.plans.has(DEMO_PLAN)) return false;
   const { items } = await store.tenants.list({ limit: 1 });
   if (items.length > 0) return false;
-  await new TenantOperations({ store, policy: () => policy }).createTenant({ id: DEMO_TENANT, name: 'Demo Scheduling Co', plan: DEMO_PLAN }, SEED);
+  await new TenantOperations({ store, policy: () => policy }).createTenant(
+    { id: DEMO_TENANT, name: 'Demo Scheduling Co', plan: DEMO_PLAN },
+    SEED,
+  );
   return true;
 }
 
@@ -34,7 +37,15 @@ export async function seedDemo(store: EntitleStore, policy: PolicySnapshot): Pro
   await seedDemoTenant(store, policy);
   if (!(await store.tenants.get(DEMO_TENANT))) return undefined;
   if ((await store.tokens.list({ tenantId: DEMO_TENANT })).length > 0) return undefined;
-  const user = await issueApiToken(store, { tenantId: DEMO_TENANT, userId: 'demo-user', name: 'demo user (seeded)' }, SEED);
-  const admin = await issueApiToken(store, { tenantId: DEMO_TENANT, userId: 'operator', role: 'admin', name: 'operator (seeded)' }, SEED);
+  const user = await issueApiToken(
+    store,
+    { tenantId: DEMO_TENANT, userId: 'demo-user', name: 'demo user (seeded)' },
+    SEED,
+  );
+  const admin = await issueApiToken(
+    store,
+    { tenantId: DEMO_TENANT, userId: 'operator', role: 'admin', name: 'operator (seeded)' },
+    SEED,
+  );
   return { userToken: user.token, adminToken: admin.token };
 }

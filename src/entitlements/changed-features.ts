@@ -10,7 +10,13 @@ export function changedFeatures(previous: PolicySnapshot, next: PolicySnapshot):
   for (const key of keys) {
     const before = previous.features.get(key);
     const after = next.features.get(key);
-    if (!before || !after || before.type !== after.type || before.default !== after.default || before.rollout?.unleash !== after.rollout?.unleash) {
+    if (
+      !before ||
+      !after ||
+      before.type !== after.type ||
+      before.default !== after.default ||
+      before.rollout?.unleash !== after.rollout?.unleash
+    ) {
       changed.add(key);
       continue;
     }

@@ -86,7 +86,12 @@ export interface DecisionResolution {
  * Decides one feature for one tenant at time `now` (ms since the epoch). Returns undefined
  * only when the policy has no such feature. An unknown tenant gets the feature's default.
  */
-export function decide(snapshot: PolicySnapshot, tenant: TenantState | undefined, featureKey: string, now: number): Decision | undefined {
+export function decide(
+  snapshot: PolicySnapshot,
+  tenant: TenantState | undefined,
+  featureKey: string,
+  now: number,
+): Decision | undefined {
   return decideNow(snapshot, tenant, featureKey, () => now);
 }
 
@@ -94,14 +99,20 @@ export function decide(snapshot: PolicySnapshot, tenant: TenantState | undefined
  * `decide` for the provider's hot path: the same rule, but the clock is read only when the
  * tenant has an override of the feature (only an override's expiry depends on the time).
  */
-export function decideNow(snapshot: PolicySnapshot, tenant: TenantState | undefined, featureKey: string, clock: () => number): Decision | undefined {
+export function decideNow(
+  snapshot: PolicySnapshot,
+  tenant: TenantState | undefined,
+  featureKey: string,
+  clock: () => number,
+): Decision | undefined {
   const decisions = decisionTable(snapshot).feature(featureKey);
   if (!decisions) return undefined;
   if (!tenant) return decisions.unknownTenant;
   const billed = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, clock());
   const plan = billed?.plan ?? tenant.plan;
   const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
-  if (override !== undefined && applies(decisions.feature, override, clock())) return decisions.fromOverride(plan, override);
+  if (override !== undefined && applies(decisions.feature, override, clock()))
+    return decisions.fromOverride(plan, override);
   return billed ? decisions.fromBilling(billed) : decisions.fromPlan(plan);
 }
 
@@ -133,9 +144,19 @@ const evaluations = new WeakMap<TenantBillingState, CachedEvaluation>();
  * decide its plan (no subscription, or no billing section in the policy). Lazy: a grace period
  * ends when a decision after its end is made, with no job running.
  */
-export function billingOf(snapshot: PolicySnapshot, billing: TenantBillingState, now: number): BillingEvaluation | undefined {
+export function billingOf(
+  snapshot: PolicySnapshot,
+  billing: TenantBillingState,
+  now: number,
+): BillingEvaluation | undefined {
   const cached = evaluations.get(billing);
-  if (cached && cached.snapshot === snapshot && now >= cached.from && (cached.evaluation?.validUntil ?? Number.POSITIVE_INFINITY) > now) return cached.evaluation;
+  if (
+    cached &&
+    cached.snapshot === snapshot &&
+    now >= cached.from &&
+    (cached.evaluation?.validUntil ?? Number.POSITIVE_INFINITY) > now
+  )
+    return cached.evaluation;
   const evaluation = evaluateBilling(snapshot, billing.subscriptions, now);
   evaluations.set(billing, { snapshot, from: now, evaluation: evaluation ? Object.freeze(evaluation) : undefined });
   return evaluation;

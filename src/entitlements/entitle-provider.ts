@@ -56,7 +56,11 @@ export interface EntitleProviderOptions {
   /** Usage of meters; without it a meter evaluates as its allowance with nothing used. */
   readonly meters?: MeterUsageReader;
   /** Told of every decision made (metrics): the feature and the resolution's source and cause. */
-  readonly onDecision?: (decision: { readonly feature: string; readonly source: string; readonly cause: string }) => void;
+  readonly onDecision?: (decision: {
+    readonly feature: string;
+    readonly source: string;
+    readonly cause: string;
+  }) => void;
 }
 
 const DEFAULT_STALE_BOUND_MS = 60_000;
@@ -112,19 +116,35 @@ export class EntitleProvider implements Provider {
     return decide(this.#policy.snapshot, this.#tenants.get(tenantId), featureKey, this.#clock());
   }
 
-  resolveBooleanEvaluation(flagKey: string, _default: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
+  resolveBooleanEvaluation(
+    flagKey: string,
+    _default: boolean,
+    context: EvaluationContext,
+  ): Promise<ResolutionDetails<boolean>> {
     return this.#answer(flagKey, 'boolean', context) as Promise<ResolutionDetails<boolean>>;
   }
 
-  resolveStringEvaluation(flagKey: string, _default: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
+  resolveStringEvaluation(
+    flagKey: string,
+    _default: string,
+    context: EvaluationContext,
+  ): Promise<ResolutionDetails<string>> {
     return this.#answer(flagKey, 'string', context) as Promise<ResolutionDetails<string>>;
   }
 
-  resolveNumberEvaluation(flagKey: string, _default: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
+  resolveNumberEvaluation(
+    flagKey: string,
+    _default: number,
+    context: EvaluationContext,
+  ): Promise<ResolutionDetails<number>> {
     return this.#answer(flagKey, 'number', context) as Promise<ResolutionDetails<number>>;
   }
 
-  async resolveObjectEvaluation<T extends JsonValue>(flagKey: string, _default: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
+  async resolveObjectEvaluation<T extends JsonValue>(
+    flagKey: string,
+    _default: T,
+    context: EvaluationContext,
+  ): Promise<ResolutionDetails<T>> {
     // Features are booleans, numbers or strings: asking for an object is always a mismatch.
     this.resolve(flagKey, 'object', context);
     throw new TypeMismatchError(`feature "${flagKey}" is not an object`);
@@ -133,7 +153,8 @@ export class EntitleProvider implements Provider {
   /** `resolve` as a promise, rejected with its error: cheaper than an async method on the hot path. */
   #answer(flagKey: string, type: FeatureType, context: EvaluationContext): Promise<ResolutionDetails<FeatureValue>> {
     try {
-      if (this.#policy.snapshot.features.get(flagKey)?.type === 'meter') return this.#meterAnswer(flagKey, type, context);
+      if (this.#policy.snapshot.features.get(flagKey)?.type === 'meter')
+        return this.#meterAnswer(flagKey, type, context);
       return Promise.resolve(this.resolve(flagKey, type, context));
     } catch (error) {
       return Promise.reject(error);
@@ -150,7 +171,10 @@ export class EntitleProvider implements Provider {
       throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
     }
     const decision = decideNow(this.#policy.snapshot, this.#tenants.get(tenantId), flagKey, this.#clock);
-    if (!decision) throw new FlagNotFoundError(`feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`);
+    if (!decision)
+      throw new FlagNotFoundError(
+        `feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`,
+      );
     if (decision.feature.type !== type) {
       throw new TypeMismatchError(`feature "${flagKey}" is a ${decision.feature.type}, not a ${type}`);
     }
@@ -158,7 +182,8 @@ export class EntitleProvider implements Provider {
     const toggle = decision.feature.rollout?.unleash;
     if (toggle !== undefined && this.#releases && decision.granted) {
       const userId = context.targetingKey;
-      if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId })) resolution = notReleased(decision, toggle);
+      if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId }))
+        resolution = notReleased(decision, toggle);
     }
     if (this.#onDecision) {
       const { source, cause } = resolution.flagMetadata ?? {};
@@ -167,7 +192,9 @@ export class EntitleProvider implements Provider {
     const staleSince = this.#tenants.staleSince;
     if (staleSince === undefined) return resolution;
     if (this.#clock() - staleSince > this.#staleBoundMs) {
-      throw new GeneralError(`the store has been out of reach for more than ${Math.round(this.#staleBoundMs / 1000)} s: no decision is trusted (fail closed)`);
+      throw new GeneralError(
+        `the store has been out of reach for more than ${Math.round(this.#staleBoundMs / 1000)} s: no decision is trusted (fail closed)`,
+      );
     }
     return staleOf(resolution);
   }
@@ -177,38 +204,75 @@ export class EntitleProvider implements Provider {
    * (whether any remain), with limit, used and resetsAt in the flag metadata. Usage changes with
    * every consume, so this is read from the store on each evaluation.
    */
-  async #meterAnswer(flagKey: string, type: FeatureType, context: EvaluationContext): Promise<ResolutionDetails<FeatureValue>> {
-    if (type !== 'number' && type !== 'boolean') throw new TypeMismatchError(`feature "${flagKey}" is a meter: evaluate it as a number (remaining) or a boolean (any remaining)`);
+  async #meterAnswer(
+    flagKey: string,
+    type: FeatureType,
+    context: EvaluationContext,
+  ): Promise<ResolutionDetails<FeatureValue>> {
+    if (type !== 'number' && type !== 'boolean')
+      throw new TypeMismatchError(
+        `feature "${flagKey}" is a meter: evaluate it as a number (remaining) or a boolean (any remaining)`,
+      );
     const tenantId = context[TENANT_CONTEXT_KEY];
     if (typeof tenantId !== 'string' || tenantId.length === 0) {
       throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
     }
     const decision = decideNow(this.#policy.snapshot, this.#tenants.get(tenantId), flagKey, this.#clock);
-    if (!decision) throw new FlagNotFoundError(`feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`);
+    if (!decision)
+      throw new FlagNotFoundError(
+        `feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`,
+      );
     const staleSince = this.#tenants.staleSince;
-    if (staleSince !== undefined) throw new GeneralError('the store is out of reach: usage cannot be read (fail closed)');
+    if (staleSince !== undefined)
+      throw new GeneralError('the store is out of reach: usage cannot be read (fail closed)');
     const allowance = decision.value;
     const usage: MeterUsage =
       this.#meters && decision.cause !== 'UNKNOWN_TENANT'
         ? await this.#meters(tenantId, decision)
-        : { limit: allowance === 'unlimited' ? 'unlimited' : Number(allowance), used: 0, remaining: allowance === 'unlimited' ? 'unlimited' : Number(allowance), resetsAt: null, unit: decision.feature.meter?.unit ?? '' };
+        : {
+            limit: allowance === 'unlimited' ? 'unlimited' : Number(allowance),
+            used: 0,
+            remaining: allowance === 'unlimited' ? 'unlimited' : Number(allowance),
+            resetsAt: null,
+            unit: decision.feature.meter?.unit ?? '',
+          };
     const remaining = usage.remaining === 'unlimited' ? Number.MAX_SAFE_INTEGER : usage.remaining;
-    const flagMetadata = { ...decision.metadata, limit: usage.limit, used: usage.used, remaining: usage.remaining, unit: usage.unit, ...(usage.resetsAt ? { resetsAt: usage.resetsAt } : {}) };
-    return { value: type === 'number' ? remaining : remaining > 0, variant: decision.variant, reason: decision.reason, flagMetadata };
+    const flagMetadata = {
+      ...decision.metadata,
+      limit: usage.limit,
+      used: usage.used,
+      remaining: usage.remaining,
+      unit: usage.unit,
+      ...(usage.resetsAt ? { resetsAt: usage.resetsAt } : {}),
+    };
+    return {
+      value: type === 'number' ? remaining : remaining > 0,
+      variant: decision.variant,
+      reason: decision.reason,
+      flagMetadata,
+    };
   }
 
   #onStale = (since: number): void => {
-    this.events.emit(ProviderEvents.Stale, { message: `the store is out of reach since ${new Date(since).toISOString()}: decisions come from the last known state` });
+    this.events.emit(ProviderEvents.Stale, {
+      message: `the store is out of reach since ${new Date(since).toISOString()}: decisions come from the last known state`,
+    });
   };
 
   #onFresh = (): void => {
     this.events.emit(ProviderEvents.Ready, { message: 'the store is back' });
-    this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: [...this.#policy.snapshot.features.keys()], metadata: { recovered: true } });
+    this.events.emit(ProviderEvents.ConfigurationChanged, {
+      flagsChanged: [...this.#policy.snapshot.features.keys()],
+      metadata: { recovered: true },
+    });
   };
 
   #onReleaseChange = (): void => {
-    const gated = [...this.#policy.snapshot.features.values()].filter((feature) => feature.rollout).map((feature) => feature.key);
-    if (gated.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: gated, metadata: { source: 'unleash' } });
+    const gated = [...this.#policy.snapshot.features.values()]
+      .filter((feature) => feature.rollout)
+      .map((feature) => feature.key);
+    if (gated.length > 0)
+      this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: gated, metadata: { source: 'unleash' } });
   };
 
   #onPolicyChange = (snapshot: PolicySnapshot, previous: PolicySnapshot): void => {
@@ -221,7 +285,10 @@ export class EntitleProvider implements Provider {
   #onTenantChange = (change: TenantChange): void => {
     this.events.emit(ProviderEvents.ConfigurationChanged, {
       flagsChanged: change.features === 'all' ? [...this.#policy.snapshot.features.keys()] : [...change.features],
-      metadata: change.tenantIds.length <= 20 ? { tenants: change.tenantIds.join(',') } : { tenantCount: change.tenantIds.length },
+      metadata:
+        change.tenantIds.length <= 20
+          ? { tenants: change.tenantIds.join(',') }
+          : { tenantCount: change.tenantIds.length },
     });
   };
 }

@@ -25,9 +25,26 @@ export interface EntitlementRoutesOptions {
 
 const PreflightBody = Type.Object(
   {
-    feature: Type.String({ minLength: 1, maxLength: 64, description: 'a number feature, e.g. max_connected_calendars' }),
-    add: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, description: 'how many more the tenant wants to add' })),
-    current: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'how many the tenant has now, for limits the server does not count' })),
+    feature: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'a number feature, e.g. max_connected_calendars',
+    }),
+    add: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000,
+        default: 1,
+        description: 'how many more the tenant wants to add',
+      }),
+    ),
+    current: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000_000,
+        description: 'how many the tenant has now, for limits the server does not count',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -36,30 +53,68 @@ const FeatureEntry = Type.Object({
   name: Type.String(),
   type: Type.String(),
   value: FeatureValueSchema,
-  enabled: Type.Boolean({ description: 'whether the value gives the feature (true, a limit above 0, a non-empty string)' }),
-  cause: Type.Union([Type.String(), Type.Null()], { description: 'IN_PLAN, NOT_IN_PLAN, GRANTED_BY_OVERRIDE, REVOKED_BY_OVERRIDE, NOT_RELEASED, DEFAULT…, or an evaluation error code' }),
-  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when off: the lowest plan that has it; null when no upgrade would help (an override or a release toggle decides)' })),
-  message: Type.Optional(Type.String({ description: "when off and an upgrade would help: the feature's upgrade message" })),
-  limit: Type.Optional(Type.Union([Type.Integer(), Type.Literal('unlimited')], { description: "meters: the period's allowance (the value is what remains)" })),
+  enabled: Type.Boolean({
+    description: 'whether the value gives the feature (true, a limit above 0, a non-empty string)',
+  }),
+  cause: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'IN_PLAN, NOT_IN_PLAN, GRANTED_BY_OVERRIDE, REVOKED_BY_OVERRIDE, NOT_RELEASED, DEFAULT…, or an evaluation error code',
+  }),
+  requiredPlan: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description:
+        'when off: the lowest plan that has it; null when no upgrade would help (an override or a release toggle decides)',
+    }),
+  ),
+  message: Type.Optional(
+    Type.String({ description: "when off and an upgrade would help: the feature's upgrade message" }),
+  ),
+  limit: Type.Optional(
+    Type.Union([Type.Integer(), Type.Literal('unlimited')], {
+      description: "meters: the period's allowance (the value is what remains)",
+    }),
+  ),
   used: Type.Optional(Type.Integer({ description: 'meters: units consumed in the period' })),
-  remaining: Type.Optional(Type.Union([Type.Integer(), Type.Literal('unlimited')], { description: 'meters: units that can still be consumed' })),
+  remaining: Type.Optional(
+    Type.Union([Type.Integer(), Type.Literal('unlimited')], {
+      description: 'meters: units that can still be consumed',
+    }),
+  ),
   unit: Type.Optional(Type.String({ description: 'meters: the unit, e.g. SMS' })),
-  resetsAt: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'meters: when the allowance starts afresh; null for a lifetime allowance' })),
+  resetsAt: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description: 'meters: when the allowance starts afresh; null for a lifetime allowance',
+    }),
+  ),
 });
-
 
 const EntitlementsBody = Type.Object({
   tenant: Type.String(),
   plan: Type.Union([Type.String(), Type.Null()]),
   billing: Type.Optional(
     Type.Object(
-      { cause: Type.String({ description: 'ACTIVE, TRIAL, CANCELING, GRACE_PERIOD or ENDED' }), status: Type.String({ description: "the deciding subscription's status" }) },
+      {
+        cause: Type.String({ description: 'ACTIVE, TRIAL, CANCELING, GRACE_PERIOD or ENDED' }),
+        status: Type.String({ description: "the deciding subscription's status" }),
+      },
       { description: 'present when billing decides the plan' },
     ),
   ),
-  trial: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'trialing: the trial ends at endsAt' })),
-  gracePeriod: Type.Optional(Type.Object({ endsAt: Type.String({ format: 'date-time' }) }, { description: 'a payment failed: the plan stays until endsAt unless it is paid' })),
-  planEndsAt: Type.Optional(Type.String({ format: 'date-time', description: 'canceled at period end: the plan ends then' })),
+  trial: Type.Optional(
+    Type.Object(
+      { endsAt: Type.String({ format: 'date-time' }) },
+      { description: 'trialing: the trial ends at endsAt' },
+    ),
+  ),
+  gracePeriod: Type.Optional(
+    Type.Object(
+      { endsAt: Type.String({ format: 'date-time' }) },
+      { description: 'a payment failed: the plan stays until endsAt unless it is paid' },
+    ),
+  ),
+  planEndsAt: Type.Optional(
+    Type.String({ format: 'date-time', description: 'canceled at period end: the plan ends then' }),
+  ),
   policyVersion: Type.String(),
   features: Type.Record(Type.String(), FeatureEntry, { description: 'by feature key, in policy order' }),
 });
@@ -73,14 +128,28 @@ const PreflightAnswer = Type.Object({
   requested: Type.Integer(),
   remaining: Type.Number({ description: 'how many more fit under the limit now' }),
   countedBy: Type.Union([Type.Literal('server'), Type.Literal('client')]),
-  requiredPlan: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'when not allowed: the lowest plan with a higher limit; null when no plan would help' })),
+  requiredPlan: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description: 'when not allowed: the lowest plan with a higher limit; null when no plan would help',
+    }),
+  ),
   message: Type.Optional(Type.String()),
 });
 
-export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptions> = async (fastify, { policy: policyInForce, planOf, counters }) => {
+export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptions> = async (
+  fastify,
+  { policy: policyInForce, planOf, counters },
+) => {
   fastify.get(
     '/api/entitlements/',
-    { config: { auth: 'required' }, schema: { tags: ['entitlements'], summary: "Every feature for the caller's tenant", response: { 200: EntitlementsBody, ...AUTH_ERRORS } } },
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['entitlements'],
+        summary: "Every feature for the caller's tenant",
+        response: { 200: EntitlementsBody, ...AUTH_ERRORS },
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
       const policy = policyInForce();
@@ -98,7 +167,12 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
           value: entitlement.value,
           enabled: granted,
           cause,
-          ...(advice ? { requiredPlan: advice.requiredPlan, ...(advice.upgradeMessage !== undefined ? { message: advice.upgradeMessage } : {}) } : {}),
+          ...(advice
+            ? {
+                requiredPlan: advice.requiredPlan,
+                ...(advice.upgradeMessage !== undefined ? { message: advice.upgradeMessage } : {}),
+              }
+            : {}),
           ...(entitlement.meter ?? {}),
         };
       }
@@ -134,17 +208,22 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
       const policy = policyInForce();
       const feature = policy.features.get(key);
       if (!feature) throw new FeatureNotFoundError(key);
-      if (feature.type !== 'number') throw new InvalidInputError(`feature: "${key}" is a ${feature.type} feature, not a numeric limit`);
+      if (feature.type !== 'number')
+        throw new InvalidInputError(`feature: "${key}" is a ${feature.type} feature, not a numeric limit`);
       const counter = counters[key];
       let current = request.body.current;
       if (counter) current = await counter(principal.tenantId);
-      else if (current === undefined) throw new InvalidInputError(`current: required for "${key}" (the server does not count it; send how many the tenant has now)`);
+      else if (current === undefined)
+        throw new InvalidInputError(
+          `current: required for "${key}" (the server does not count it; send how many the tenant has now)`,
+        );
       // An evaluation error counts as a limit of 0: the closed side.
       const limit = await request.entitlements.details(key);
       const max = typeof limit.value === 'number' ? limit.value : 0;
       const allowed = fitsLimit(max, current as number, add);
       // An override or a release toggle sets this tenant's limit: a higher plan would not change it.
-      const planDecides = limit.errorCode === undefined && limit.source !== 'override' && limit.cause !== 'NOT_RELEASED';
+      const planDecides =
+        limit.errorCode === undefined && limit.source !== 'override' && limit.cause !== 'NOT_RELEASED';
       return {
         feature: key,
         featureName: feature.name,
@@ -154,7 +233,11 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
         requested: add,
         remaining: Math.max(0, allowedCount(max) - (current as number)),
         countedBy: counter ? ('server' as const) : ('client' as const),
-        ...(allowed ? {} : planDecides ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(policy, max, key) } : { requiredPlan: null }),
+        ...(allowed
+          ? {}
+          : planDecides
+            ? { message: feature.upgradeMessage, requiredPlan: nextPlanAbove(policy, max, key) }
+            : { requiredPlan: null }),
       };
     },
   );

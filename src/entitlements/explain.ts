@@ -12,9 +12,14 @@ export type ExplanationCause = DecisionCause | 'NOT_RELEASED';
  * an upgrade: an override beats every plan, and a release toggle is not the tenant's to change,
  * so for those there is no required plan and no upgrade message.
  */
-export function upgradeAdvice(feature: FeatureDefinition, cause: string | undefined): { readonly requiredPlan: string | null; readonly upgradeMessage?: string } {
+export function upgradeAdvice(
+  feature: FeatureDefinition,
+  cause: string | undefined,
+): { readonly requiredPlan: string | null; readonly upgradeMessage?: string } {
   const upgradeHelps = cause === 'NOT_IN_PLAN' || cause === 'UNKNOWN_PLAN' || cause === 'UNKNOWN_TENANT';
-  return upgradeHelps ? { requiredPlan: feature.requiredPlan ?? null, upgradeMessage: feature.upgradeMessage } : { requiredPlan: null };
+  return upgradeHelps
+    ? { requiredPlan: feature.requiredPlan ?? null, upgradeMessage: feature.upgradeMessage }
+    : { requiredPlan: null };
 }
 
 export interface Explanation {
@@ -31,7 +36,13 @@ export interface Explanation {
   readonly plan: string | null;
   readonly definedBy: string | null;
   readonly policyVersion: string;
-  readonly override: { value: FeatureValue; reason: string; actor: string; expiresAt: string | null; version: number } | null;
+  readonly override: {
+    value: FeatureValue;
+    reason: string;
+    actor: string;
+    expiresAt: string | null;
+    version: number;
+  } | null;
   /** Billing decides the tenant's plan: why (ACTIVE, TRIAL, CANCELING, GRACE_PERIOD, ENDED) and the subscription status. */
   readonly billing?: { readonly cause: string; readonly status: string };
   /** Trialing: when the trial ends. */
@@ -69,7 +80,13 @@ export function explain(tenantId: string, decision: Decision, heldBackBy?: strin
     definedBy: decision.definedBy ?? null,
     policyVersion: decision.policyVersion,
     override: override
-      ? { value: override.value, reason: override.reason, actor: override.actor, expiresAt: override.expiresAt, version: override.version }
+      ? {
+          value: override.value,
+          reason: override.reason,
+          actor: override.actor,
+          expiresAt: override.expiresAt,
+          version: override.version,
+        }
       : null,
     ...billingFields(decision),
     ...(heldBackBy === undefined ? {} : { release: { toggle: heldBackBy, entitledValue: decision.value } }),
@@ -94,10 +111,17 @@ export function explainText(explanation: Explanation): string {
     `  plan ${explanation.plan ?? '-'}${explanation.definedBy && explanation.definedBy !== explanation.plan ? ` (value from ${explanation.definedBy})` : ''}, policy ${explanation.policyVersion}`,
   ];
   if (explanation.billing) {
-    const until = explanation.trial ? `, trial ends ${explanation.trial.endsAt}` : explanation.gracePeriod ? `, grace period ends ${explanation.gracePeriod.endsAt}` : '';
+    const until = explanation.trial
+      ? `, trial ends ${explanation.trial.endsAt}`
+      : explanation.gracePeriod
+        ? `, grace period ends ${explanation.gracePeriod.endsAt}`
+        : '';
     lines.push(`  billing: ${explanation.billing.cause} (subscription ${explanation.billing.status}${until})`);
   }
-  if (explanation.release) lines.push(`  held back by release toggle ${explanation.release.toggle} (entitled to ${JSON.stringify(explanation.release.entitledValue)})`);
+  if (explanation.release)
+    lines.push(
+      `  held back by release toggle ${explanation.release.toggle} (entitled to ${JSON.stringify(explanation.release.entitledValue)})`,
+    );
   if (explanation.override) {
     const o = explanation.override;
     lines.push(`  override by ${o.actor}: ${o.reason}${o.expiresAt ? ` (expires ${o.expiresAt})` : ''}`);

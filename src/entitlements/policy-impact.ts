@@ -23,7 +23,12 @@ export interface FeatureImpact {
   /** The same counts by the tenant's plan. */
   readonly byPlan: Readonly<Record<string, Readonly<Counts>>>;
   /** Up to `sampleSize` tenants of each kind, for a reviewer to look at. */
-  readonly examples: readonly { readonly tenant: string; readonly plan: string; readonly before: FeatureValue | null; readonly after: FeatureValue | null }[];
+  readonly examples: readonly {
+    readonly tenant: string;
+    readonly plan: string;
+    readonly before: FeatureValue | null;
+    readonly after: FeatureValue | null;
+  }[];
   /** A sentence per plan, e.g. "revokes can_use_webhooks from 37 tenants on plan pro". */
   readonly summary: readonly string[];
 }
@@ -84,12 +89,19 @@ export function policyImpact(
       const kind = kindOf(before, after);
       if (kind === undefined) continue;
       let entry = counts.get(key);
-      if (!entry) counts.set(key, (entry = { revoked: 0, lowered: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
+      if (!entry)
+        counts.set(key, (entry = { revoked: 0, lowered: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
       entry[kind]++;
       const plan = (entry.byPlan[tenant.plan] ??= { revoked: 0, lowered: 0, granted: 0, changed: 0 });
       plan[kind]++;
       if (entry.examples.filter((e) => e.kind === kind).length < sampleSize) {
-        entry.examples.push({ kind, tenant: tenant.id, plan: tenant.plan, before: before?.value ?? null, after: after?.value ?? null });
+        entry.examples.push({
+          kind,
+          tenant: tenant.id,
+          plan: tenant.plan,
+          before: before?.value ?? null,
+          after: after?.value ?? null,
+        });
       }
     }
   }

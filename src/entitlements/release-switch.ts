@@ -26,7 +26,12 @@ export function notReleased(decision: Decision, toggle: string): ResolutionDetai
       value,
       variant: 'not-released',
       reason: 'DISABLED',
-      flagMetadata: Object.freeze({ ...decision.metadata, cause: 'NOT_RELEASED', entitledValue: decision.value, releaseToggle: toggle }),
+      flagMetadata: Object.freeze({
+        ...decision.metadata,
+        cause: 'NOT_RELEASED',
+        entitledValue: decision.value,
+        releaseToggle: toggle,
+      }),
     });
     held.set(decision, resolution);
   }
@@ -38,7 +43,11 @@ export function notReleased(decision: Decision, toggle: string): ResolutionDetai
  * that decides outside the provider (the admin API, the Unleash payload). Undefined without a
  * release switch, for features without `rollout.unleash`, and for decisions that grant nothing.
  */
-export function heldBackBy(decision: Decision, releases: ReleaseSwitch | undefined, context: { readonly tenantId: string; readonly userId?: string }): string | undefined {
+export function heldBackBy(
+  decision: Decision,
+  releases: ReleaseSwitch | undefined,
+  context: { readonly tenantId: string; readonly userId?: string },
+): string | undefined {
   const toggle = decision.feature.rollout?.unleash;
   if (toggle === undefined || releases === undefined || !decision.granted) return undefined;
   return releases.isEnabled(toggle, context) ? undefined : toggle;

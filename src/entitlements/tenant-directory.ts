@@ -38,9 +38,19 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
   const overrides: ReadonlyMap<string, OverrideState> =
     snapshot.overrides.length === 0
       ? NO_OVERRIDES
-      : new Map(snapshot.overrides.map((override) => [override.feature, Object.freeze({ ...override, expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt) })]));
+      : new Map(
+          snapshot.overrides.map((override) => [
+            override.feature,
+            Object.freeze({
+              ...override,
+              expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt),
+            }),
+          ]),
+        );
   const { id, name, plan } = snapshot.tenant;
-  const billing = snapshot.billing ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) }) : undefined;
+  const billing = snapshot.billing
+    ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
+    : undefined;
   return Object.freeze({ id, name, plan: internPlan(plan), overrides, ...(billing ? { billing } : {}) });
 }
 
@@ -121,7 +131,10 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     this.#retryTimer.unref();
   }
 
-  static async open(store: Pick<EntitleStore, 'changes' | 'afterWrite'>, options: TenantDirectoryOptions = {}): Promise<TenantDirectory> {
+  static async open(
+    store: Pick<EntitleStore, 'changes' | 'afterWrite'>,
+    options: TenantDirectoryOptions = {},
+  ): Promise<TenantDirectory> {
     const directory = new TenantDirectory(store.changes, store, options);
     await directory.#reloadAll();
     return directory;

@@ -78,14 +78,18 @@ export class DecisionCache {
   }
 
   /** The cached details, or the evaluation's (stored when it succeeded and nothing changed meanwhile). */
-  async get<T extends FlagValue>(key: DecisionKey, evaluate: () => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> {
+  async get<T extends FlagValue>(
+    key: DecisionKey,
+    evaluate: () => Promise<EvaluationDetails<T>>,
+  ): Promise<EvaluationDetails<T>> {
     const hit = this.peek<T>(key);
     if (hit !== undefined) return hit;
     const generation = this.#generation;
     const details = await evaluate();
     // A decision from a stale state is not kept: the next request must see the staleness bound.
     // One that began before a change (a write that has returned since) is not kept either.
-    if (details.errorCode === undefined && details.reason !== 'STALE' && generation === this.#generation) this.#store(key, details);
+    if (details.errorCode === undefined && details.reason !== 'STALE' && generation === this.#generation)
+      this.#store(key, details);
     return details;
   }
 

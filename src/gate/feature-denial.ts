@@ -6,7 +6,11 @@ import { FeatureNotAvailableError, withDetails, type EntitleError } from '../err
 import type { FeatureDefinition } from '../policy/types.js';
 
 /** Builds the 403 for `key`; `cause` is the decision's flagMetadata.cause (NOT_IN_PLAN when absent). */
-export function featureNotAvailable(key: string, definition: FeatureDefinition | undefined, cause: unknown): EntitleError {
+export function featureNotAvailable(
+  key: string,
+  definition: FeatureDefinition | undefined,
+  cause: unknown,
+): EntitleError {
   const reason = typeof cause === 'string' ? cause : 'NOT_IN_PLAN';
   return withDetails(new FeatureNotAvailableError(), {
     feature: key,

@@ -12,7 +12,13 @@ import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { featureNotAvailable } from './feature-denial.js';
 import type { FeatureDefinition } from '../policy/types.js';
 import type { DecisionCache, DecisionKey } from './decision-cache.js';
-import { EntitlementReader, evaluationContext, type ConsumeForPrincipal, type EntitlementReaderOptions, type RequestEntitlements } from './request-entitlements.js';
+import {
+  EntitlementReader,
+  evaluationContext,
+  type ConsumeForPrincipal,
+  type EntitlementReaderOptions,
+  type RequestEntitlements,
+} from './request-entitlements.js';
 
 /**
  * What a route declares: a feature key, a feature that applies only when `when` says so, or a
@@ -57,16 +63,32 @@ export interface GatePluginOptions {
 }
 
 const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, options) => {
-  if (!options.client || typeof options.client.getBooleanDetails !== 'function') throw new TypeError('options.client should be an OpenFeature client');
+  if (!options.client || typeof options.client.getBooleanDetails !== 'function')
+    throw new TypeError('options.client should be an OpenFeature client');
   if (typeof options.features !== 'function') throw new TypeError('options.features should be a function');
   const { client, cache } = options;
   const feature = (key: string): FeatureDefinition | undefined => options.features().get(key);
   /** Evaluates through the cache when there is one. The key holds everything a decision depends on. */
-  const cached = <T extends FlagValue>(type: DecisionKey['type'], feature: string, principal: Principal, evaluate: () => Promise<EvaluationDetails<T>>): Promise<EvaluationDetails<T>> =>
+  const cached = <T extends FlagValue>(
+    type: DecisionKey['type'],
+    feature: string,
+    principal: Principal,
+    evaluate: () => Promise<EvaluationDetails<T>>,
+  ): Promise<EvaluationDetails<T>> =>
     cache ? cache.get({ type, feature, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : evaluate();
 
-  async function deny(request: FastifyRequest, feature: string, error: Error & { statusCode?: number }, reason: string): Promise<never> {
-    await options.onDenied?.(request, { principal: request.principal, feature, status: error.statusCode as GateDenial['status'], reason });
+  async function deny(
+    request: FastifyRequest,
+    feature: string,
+    error: Error & { statusCode?: number },
+    reason: string,
+  ): Promise<never> {
+    await options.onDenied?.(request, {
+      principal: request.principal,
+      feature,
+      status: error.statusCode as GateDenial['status'],
+      reason,
+    });
     throw error;
   }
 
@@ -81,7 +103,8 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     } catch {
       return deny(request, key, new EntitlementUnavailableError(), 'EVALUATION_FAILED');
     }
-    if (details.errorCode !== undefined) return deny(request, key, new EntitlementUnavailableError(), `EVALUATION_ERROR:${details.errorCode}`);
+    if (details.errorCode !== undefined)
+      return deny(request, key, new EntitlementUnavailableError(), `EVALUATION_ERROR:${details.errorCode}`);
     if (details.value === true) return;
     const error = featureNotAvailable(key, feature(key), details.flagMetadata.cause);
     const reason = String(error.details?.reason);
@@ -95,7 +118,12 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
   function gate(key: string): onRequestHookHandler {
     return function gateHook(request, _reply, done) {
       const principal = request.principal;
-      if (cache && principal && cache.peek<boolean>({ type: 'boolean', feature: key, tenantId: principal.tenantId, userId: principal.userId })?.value === true) {
+      if (
+        cache &&
+        principal &&
+        cache.peek<boolean>({ type: 'boolean', feature: key, tenantId: principal.tenantId, userId: principal.userId })
+          ?.value === true
+      ) {
         done();
         return;
       }
@@ -107,8 +135,10 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
     const requirement = route.config?.feature;
     if (requirement === undefined) return;
     const key = typeof requirement === 'string' ? requirement : requirement.key;
-    if (typeof key !== 'string' || key === '') throw new TypeError(`route ${route.url}: config.feature should name a feature`);
-    if (!feature(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
+    if (typeof key !== 'string' || key === '')
+      throw new TypeError(`route ${route.url}: config.feature should name a feature`);
+    if (!feature(key))
+      throw new TypeError(`route ${route.url}: config.feature "${key}" is not a feature of the policy`);
     // A meter to consume from: the meter gate's (it consumes, and gives back when the handler fails).
     if (typeof requirement === 'object' && 'consume' in requirement) return;
     if (typeof requirement === 'string') {

@@ -14,7 +14,12 @@ import type { ConsumeAnswer, Consumption } from '../usage/meters.js';
 export interface MeterGateOptions {
   /** Whether `key` is a meter of the policy in force. */
   readonly isMeter: (key: string) => boolean;
-  readonly consume: (principal: Principal, feature: string, amount: number, options: { readonly idempotencyKey?: string; readonly requestId: string }) => Promise<ConsumeAnswer>;
+  readonly consume: (
+    principal: Principal,
+    feature: string,
+    amount: number,
+    options: { readonly idempotencyKey?: string; readonly requestId: string },
+  ) => Promise<ConsumeAnswer>;
   readonly giveBack: (consumption: Consumption) => Promise<void>;
 }
 
@@ -33,7 +38,10 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
       if (!principal) throw new AuthRequiredError();
       const header = request.headers[IDEMPOTENCY_HEADER];
       if (Array.isArray(header)) throw new InvalidInputError('headers.idempotency-key: only one may be sent');
-      const answer = await options.consume(principal, key, amount, { requestId: request.id, ...(header ? { idempotencyKey: header } : {}) });
+      const answer = await options.consume(principal, key, amount, {
+        requestId: request.id,
+        ...(header ? { idempotencyKey: header } : {}),
+      });
       if (!answer.granted) {
         const { error: _error, code: _code, ...details } = answer.body;
         throw withDetails(new LimitReachedError(), details);
@@ -46,9 +54,12 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
     const requirement = route.config?.feature;
     if (typeof requirement !== 'object' || !('consume' in requirement)) return;
     const { key, consume } = requirement;
-    if (!options.isMeter(key)) throw new TypeError(`route ${route.url}: config.feature "${key}" is not a meter of the policy`);
-    if (!Number.isInteger(consume) || consume < 1) throw new TypeError(`route ${route.url}: config.feature.consume should be a positive whole number`);
-    const hooks = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    if (!options.isMeter(key))
+      throw new TypeError(`route ${route.url}: config.feature "${key}" is not a meter of the policy`);
+    if (!Number.isInteger(consume) || consume < 1)
+      throw new TypeError(`route ${route.url}: config.feature.consume should be a positive whole number`);
+    const hooks =
+      route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
     route.preHandler = [...hooks, consumeHook(key, consume)];
   });
 

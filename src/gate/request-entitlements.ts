@@ -2,7 +2,15 @@
 // through the OpenFeature client (and the gate's decision cache), for the tenant of the
 // authenticated principal only, and an evaluation error always reads as the closed side.
 
-import { OpenFeature, OpenFeatureError, type Client, type EvaluationContext, type EvaluationDetails, type FlagValue, type ResolutionDetails } from '@openfeature/server-sdk';
+import {
+  OpenFeature,
+  OpenFeatureError,
+  type Client,
+  type EvaluationContext,
+  type EvaluationDetails,
+  type FlagValue,
+  type ResolutionDetails,
+} from '@openfeature/server-sdk';
 import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, EntitlementUnavailableError } from '../errors.js';
 import { isGranted } from '../policy/compile.js';
@@ -37,7 +45,12 @@ export interface ConsumeResult {
 }
 
 /** Consumes units of a meter for a principal's tenant (usage/meters.ts, narrowed). */
-export type ConsumeForPrincipal = (principal: Principal, feature: string, amount: number, options: { readonly idempotencyKey?: string | undefined }) => Promise<ConsumeResult>;
+export type ConsumeForPrincipal = (
+  principal: Principal,
+  feature: string,
+  amount: number,
+  options: { readonly idempotencyKey?: string | undefined },
+) => Promise<ConsumeResult>;
 
 /** `request.entitlements`: reads for the authenticated caller; each throws 401 without one. */
 export interface RequestEntitlements {
@@ -71,7 +84,13 @@ export interface EntitlementReaderOptions {
    * The provider behind the client: a decision set's meters are read from it directly while no
    * OpenFeature hook is registered (as the cache reads everything else), not through the SDK.
    */
-  readonly provider?: { resolveNumberEvaluation(key: string, defaultValue: number, context: EvaluationContext): Promise<ResolutionDetails<number>> };
+  readonly provider?: {
+    resolveNumberEvaluation(
+      key: string,
+      defaultValue: number,
+      context: EvaluationContext,
+    ): Promise<ResolutionDetails<number>>;
+  };
 }
 
 /** Every feature decided for one tenant and user, while nothing it depends on has changed. */
@@ -122,7 +141,8 @@ export class EntitlementReader {
   async all(principal: Principal): Promise<readonly Entitlement[]> {
     const { cache, client } = this.#options;
     const hooked = client.getHooks().length > 0 || OpenFeature.getHooks().length > 0;
-    if (!cache || hooked) return Promise.all([...this.#options.features().keys()].map((key) => this.decide(principal, key, !hooked)));
+    if (!cache || hooked)
+      return Promise.all([...this.#options.features().keys()].map((key) => this.decide(principal, key, !hooked)));
     const features = this.#options.features();
     const held = this.#sets.get(principal.tenantId)?.get(principal.userId);
     if (held && held.generation === cache.generation && held.features === features && held.validUntil > cache.now()) {
@@ -136,7 +156,9 @@ export class EntitlementReader {
 
   /** The set with each meter decided now (usage changes with every consume). */
   async #withFreshMeters(principal: Principal, set: DecisionSet): Promise<readonly Entitlement[]> {
-    const fresh = await Promise.all(set.meters.map((index) => this.#meterNow(principal, (set.entitlements[index] as Entitlement).feature)));
+    const fresh = await Promise.all(
+      set.meters.map((index) => this.#meterNow(principal, (set.entitlements[index] as Entitlement).feature)),
+    );
     const entitlements = set.entitlements.slice();
     set.meters.forEach((index, i) => (entitlements[index] = fresh[i] as Entitlement));
     return entitlements;
@@ -154,7 +176,12 @@ export class EntitlementReader {
   }
 
   /** Keeps the set only when every decision but the meters' is one the cache holds (not STALE, not an error) and nothing changed meanwhile. */
-  #keepSet(principal: Principal, generation: number, features: ReadonlyMap<string, FeatureDefinition>, entitlements: readonly Entitlement[]): void {
+  #keepSet(
+    principal: Principal,
+    generation: number,
+    features: ReadonlyMap<string, FeatureDefinition>,
+    entitlements: readonly Entitlement[],
+  ): void {
     const cache = this.#options.cache as DecisionCache;
     if (cache.generation !== generation) return;
     let until = Number.POSITIVE_INFINITY;
@@ -165,7 +192,12 @@ export class EntitlementReader {
         meters.push(index);
         continue;
       }
-      const details = cache.peek({ type: entitlement.type, feature: entitlement.feature, tenantId: principal.tenantId, userId: principal.userId });
+      const details = cache.peek({
+        type: entitlement.type,
+        feature: entitlement.feature,
+        tenantId: principal.tenantId,
+        userId: principal.userId,
+      });
       if (details === undefined) return;
       until = Math.min(until, validUntil(details));
     }
@@ -188,12 +220,19 @@ export class EntitlementReader {
     const { client, cache } = this.#options;
     // A meter evaluates as a number: its remaining units.
     const evaluate = (): Promise<EvaluationDetails<FlagValue>> =>
-      type === 'number' || type === 'meter' ? client.getNumberDetails(key, 0, context) : type === 'string' ? client.getStringDetails(key, '', context) : client.getBooleanDetails(key, false, context);
+      type === 'number' || type === 'meter'
+        ? client.getNumberDetails(key, 0, context)
+        : type === 'string'
+          ? client.getStringDetails(key, '', context)
+          : client.getBooleanDetails(key, false, context);
     let details: EvaluationDetails<FlagValue>;
     try {
       // Usage changes with every consume: a meter is never answered from the cache (a decision
       // set keeps only its place, and reads it afresh).
-      details = cache && cached && type !== 'meter' ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate) : await evaluate();
+      details =
+        cache && cached && type !== 'meter'
+          ? await cache.get({ type, feature: key, tenantId: principal.tenantId, userId: principal.userId }, evaluate)
+          : await evaluate();
     } catch {
       // The SDK does not throw from get*Details; should a hook do so, it is still no decision.
       return closed(key, type, 'GENERAL');
@@ -240,7 +279,13 @@ export class EntitlementReader {
 }
 
 /** A decision (the SDK's details or the provider's resolution) as an entitlement. */
-function entitlementOf(key: string, type: FeatureType, details: Pick<EvaluationDetails<FlagValue>, 'value' | 'variant'> & { readonly flagMetadata?: Readonly<Record<string, unknown>> }): Entitlement {
+function entitlementOf(
+  key: string,
+  type: FeatureType,
+  details: Pick<EvaluationDetails<FlagValue>, 'value' | 'variant'> & {
+    readonly flagMetadata?: Readonly<Record<string, unknown>>;
+  },
+): Entitlement {
   const value = details.value as FeatureValue;
   const metadata = details.flagMetadata ?? {};
   return {
@@ -257,7 +302,16 @@ function entitlementOf(key: string, type: FeatureType, details: Pick<EvaluationD
 }
 
 function closed(feature: string, type: FeatureType, errorCode: string): Entitlement {
-  return { feature, type, value: CLOSED[type], granted: false, cause: undefined, source: undefined, variant: undefined, errorCode };
+  return {
+    feature,
+    type,
+    value: CLOSED[type],
+    granted: false,
+    cause: undefined,
+    source: undefined,
+    variant: undefined,
+    errorCode,
+  };
 }
 
 function stringOrUndefined(value: unknown): string | undefined {
@@ -265,7 +319,8 @@ function stringOrUndefined(value: unknown): string | undefined {
 }
 
 function meterUsageOf(metadata: Readonly<Record<string, unknown>>): MeterUsage {
-  const count = (value: unknown): number | 'unlimited' => (value === 'unlimited' ? 'unlimited' : typeof value === 'number' ? value : 0);
+  const count = (value: unknown): number | 'unlimited' =>
+    value === 'unlimited' ? 'unlimited' : typeof value === 'number' ? value : 0;
   return {
     limit: count(metadata.limit),
     used: typeof metadata.used === 'number' ? metadata.used : 0,

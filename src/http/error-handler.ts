@@ -7,22 +7,34 @@ import type { EntitleError } from '../errors.js';
 
 const UNAUTHORIZED_CHALLENGE = 'Bearer realm="entitle"';
 
-export function errorHandler(error: FastifyError & EntitleError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+export function errorHandler(
+  error: FastifyError & EntitleError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const status =
+    typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
   if (status >= 500 && !error.code?.startsWith('ENT_ERR_')) {
     request.log.error({ err: error }, 'request failed');
     return reply.status(500).send({ error: 'Internal error', code: 'ENT_ERR_INTERNAL', requestId: request.id });
   }
   if (status >= 500) request.log.warn({ err: error, cause: (error as { cause?: unknown }).cause }, error.message);
   if (status === 401) {
-    reply.header('www-authenticate', error.code === 'ENT_ERR_INVALID_TOKEN' ? `${UNAUTHORIZED_CHALLENGE}, error="invalid_token"` : UNAUTHORIZED_CHALLENGE);
+    reply.header(
+      'www-authenticate',
+      error.code === 'ENT_ERR_INVALID_TOKEN'
+        ? `${UNAUTHORIZED_CHALLENGE}, error="invalid_token"`
+        : UNAUTHORIZED_CHALLENGE,
+    );
   }
   if (error.validation) {
     return reply.status(400).send({ error: validationMessage(error), code: 'ENT_ERR_VALIDATION' });
   }
   const retryAfter = error.details?.retryAfterSeconds;
   if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-  return reply.status(status).send({ error: error.message, code: error.code ?? 'ENT_ERR_REQUEST', ...(error.details ?? {}) });
+  return reply
+    .status(status)
+    .send({ error: error.message, code: error.code ?? 'ENT_ERR_REQUEST', ...(error.details ?? {}) });
 }
 
 /** "body.purpose: must be string" — names the field, the way people read it. */
@@ -46,5 +58,7 @@ function validationMessage(error: FastifyError): string {
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return reply.status(404).send({ error: `Route ${request.method} ${request.url.split('?')[0]} not found`, code: 'ENT_ERR_NOT_FOUND' });
+  return reply
+    .status(404)
+    .send({ error: `Route ${request.method} ${request.url.split('?')[0]} not found`, code: 'ENT_ERR_NOT_FOUND' });
 }

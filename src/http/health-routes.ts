@@ -19,7 +19,11 @@ const Ready = Type.Object(
   { description: 'ready; the details come with an admin token' },
 );
 const Unavailable = Type.Object(
-  { status: Type.Literal('unavailable'), store: Type.Optional(Type.String()), policyVersion: Type.Optional(Type.String()) },
+  {
+    status: Type.Literal('unavailable'),
+    store: Type.Optional(Type.String()),
+    policyVersion: Type.Optional(Type.String()),
+  },
   { description: 'the store does not answer' },
 );
 
@@ -33,11 +37,30 @@ export interface HealthRoutesOptions {
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (fastify, deps) => {
   // No credential: load balancers and orchestrators call these.
   const tags = ['health'];
-  fastify.get('/healthz', { schema: { tags, summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  fastify.get(
+    '/healthz',
+    {
+      schema: {
+        tags,
+        summary: 'Liveness',
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
   fastify.get(
     '/readyz',
-    { config: { auth: 'optional' }, schema: { tags, summary: 'Readiness: the store answers and a policy is in force', security: [], response: { 200: Ready, 503: Unavailable } } },
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags,
+        summary: 'Readiness: the store answers and a policy is in force',
+        security: [],
+        response: { 200: Ready, 503: Unavailable },
+      },
+    },
     async (request, reply) => {
       const policy = deps.policy.status;
       const detailed = request.principal?.role === 'admin';
@@ -45,10 +68,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         // A read through the store proves the database answers.
         await deps.store.tenants.list({ limit: 1 });
       } catch {
-        return reply.status(503).send({ status: 'unavailable' as const, ...(detailed ? { store: deps.store.kind, policyVersion: policy.version } : {}) });
+        return reply.status(503).send({
+          status: 'unavailable' as const,
+          ...(detailed ? { store: deps.store.kind, policyVersion: policy.version } : {}),
+        });
       }
       if (!detailed) return { status: 'ready' as const };
-      return { status: 'ready' as const, store: deps.store.kind, policyVersion: policy.version, policyLoadedAt: policy.loadedAt, tenants: deps.tenants.size };
+      return {
+        status: 'ready' as const,
+        store: deps.store.kind,
+        policyVersion: policy.version,
+        policyLoadedAt: policy.loadedAt,
+        tenants: deps.tenants.size,
+      };
     },
   );
 };

@@ -40,7 +40,10 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fasti
   await fastify.register(rateLimit, {
     global: false,
     timeWindow: RATE_WINDOW_MS,
-    errorResponseBuilder: (_request, context) => withDetails(new RateLimitedError(context.after), { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)) }),
+    errorResponseBuilder: (_request, context) =>
+      withDetails(new RateLimitedError(context.after), {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
   });
   const limiters = new Map(
     (['admin', 'oauth', 'calendar', 'decisions'] as const).map((family) => [
@@ -49,7 +52,8 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fasti
         max: options.limits[family],
         timeWindow: RATE_WINDOW_MS,
         // Authentication ran first (it is the route's first onRequest hook), so the principal is set.
-        keyGenerator: (request: FastifyRequest) => `${family}:${request.principal ? principalKey(request.principal) : `ip:${request.ip}`}`,
+        keyGenerator: (request: FastifyRequest) =>
+          `${family}:${request.principal ? principalKey(request.principal) : `ip:${request.ip}`}`,
       }),
     ]),
   );
@@ -59,7 +63,10 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fasti
     const limiter = limiters.get(routeFamily(route.url));
     if (!limiter) return;
     // The auth plugin put its hook first; the gate's (registered later) comes after this one.
-    route.onRequest = [...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]), limiter];
+    route.onRequest = [
+      ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]),
+      limiter,
+    ];
   });
 };
 

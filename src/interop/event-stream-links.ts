@@ -73,12 +73,23 @@ export class StreamLinks {
   /** Throws StreamLinkError for a token that is malformed, forged, expired or for another purpose. */
   async verify(token: string): Promise<StreamGrant> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], audience: AUDIENCE, currentDate: new Date(this.clock()) });
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        audience: AUDIENCE,
+        currentDate: new Date(this.clock()),
+      });
       const { tid, uid, role, fp } = payload;
-      if (typeof tid !== 'string' || typeof uid !== 'string' || typeof fp !== 'string' || (role !== 'member' && role !== 'admin' && role !== 'client')) throw new StreamLinkError('malformed');
+      if (
+        typeof tid !== 'string' ||
+        typeof uid !== 'string' ||
+        typeof fp !== 'string' ||
+        (role !== 'member' && role !== 'admin' && role !== 'client')
+      )
+        throw new StreamLinkError('malformed');
       return { tenantId: tid, userId: uid, role, fingerprint: fp };
     } catch (error) {
-      if (error instanceof joseErrors.JOSEError || error instanceof StreamLinkError) throw new StreamLinkError('invalid stream link');
+      if (error instanceof joseErrors.JOSEError || error instanceof StreamLinkError)
+        throw new StreamLinkError('invalid stream link');
       throw error;
     }
   }

@@ -169,7 +169,10 @@ export class EventStreams {
     } catch (error) {
       // No timer for an answer that could not be read: the next change evaluates it again.
       group.changesAt = undefined;
-      this.options.logger?.warn({ err: error, tenant: group.key.tenantId }, 'OFREP event stream: could not evaluate the answer');
+      this.options.logger?.warn(
+        { err: error, tenant: group.key.tenantId },
+        'OFREP event stream: could not evaluate the answer',
+      );
       return;
     }
     group.fingerprint = fingerprint;
@@ -191,7 +194,8 @@ export class EventStreams {
   }
 
   #beat(): void {
-    for (const group of this.#groups.values()) for (const stream of group.streams) this.#send(stream, ': heartbeat\n\n');
+    for (const group of this.#groups.values())
+      for (const stream of group.streams) this.#send(stream, ': heartbeat\n\n');
   }
 
   #remove(id: string, group: Group, stream: Stream): void {

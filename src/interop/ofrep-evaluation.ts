@@ -37,12 +37,26 @@ export type Evaluation =
 /** What evaluating needs: the policy in force and the provider every decision goes through. */
 export interface OfrepEvaluator {
   readonly policy: Pick<PolicyWatcher, 'snapshot'>;
-  readonly provider: Pick<EntitleProvider, 'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'>;
+  readonly provider: Pick<
+    EntitleProvider,
+    'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'
+  >;
 }
 
-export async function evaluate(deps: OfrepEvaluator, key: string, context: EvaluationContext, principal: Pick<Principal, 'role'>, log: Pick<Logger, 'error'>): Promise<Evaluation> {
+export async function evaluate(
+  deps: OfrepEvaluator,
+  key: string,
+  context: EvaluationContext,
+  principal: Pick<Principal, 'role'>,
+  log: Pick<Logger, 'error'>,
+): Promise<Evaluation> {
   const feature = deps.policy.snapshot.features.get(key);
-  if (!feature) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `feature "${key}" is not in the policy` } };
+  if (!feature)
+    return {
+      ok: false,
+      status: 404,
+      body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `feature "${key}" is not in the policy` },
+    };
   try {
     const { provider } = deps;
     const resolution: ResolutionDetails<FeatureValue> =
@@ -54,12 +68,28 @@ export async function evaluate(deps: OfrepEvaluator, key: string, context: Evalu
           : await provider.resolveStringEvaluation(key, '', context);
     const metadata: Record<string, string | number | boolean> = { ...resolution.flagMetadata };
     if (principal.role !== 'admin') for (const field of OPERATOR_METADATA) delete metadata[field];
-    return { ok: true, body: { key, value: resolution.value, reason: resolution.reason ?? 'UNKNOWN', ...(resolution.variant ? { variant: resolution.variant } : {}), metadata } };
+    return {
+      ok: true,
+      body: {
+        key,
+        value: resolution.value,
+        reason: resolution.reason ?? 'UNKNOWN',
+        ...(resolution.variant ? { variant: resolution.variant } : {}),
+        metadata,
+      },
+    };
   } catch (error) {
     const code = error instanceof OpenFeatureError ? error.code : ErrorCode.GENERAL;
-    if (code === ErrorCode.FLAG_NOT_FOUND) return { ok: false, status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: error instanceof Error ? error.message : 'not found' } };
+    if (code === ErrorCode.FLAG_NOT_FOUND)
+      return {
+        ok: false,
+        status: 404,
+        body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: error instanceof Error ? error.message : 'not found' },
+      };
     // The protocol's codes only: anything else (a type mismatch, a provider not ready) is GENERAL, a server-side failure.
-    const errorCode: FailureCode = (FAILURE_CODES as readonly string[]).includes(code) ? (code as FailureCode) : 'GENERAL';
+    const errorCode: FailureCode = (FAILURE_CODES as readonly string[]).includes(code)
+      ? (code as FailureCode)
+      : 'GENERAL';
     // Our errors say what went wrong; anything else stays in the log.
     if (!(error instanceof OpenFeatureError)) log.error({ err: error, feature: key }, 'OFREP evaluation failed');
     const errorDetails = error instanceof OpenFeatureError ? error.message : 'evaluation failed';
@@ -75,7 +105,12 @@ export interface BulkAnswer {
 }
 
 /** Every feature of the policy for one context. */
-export async function evaluateAll(deps: OfrepEvaluator, context: EvaluationContext, principal: Pick<Principal, 'role'>, log: Pick<Logger, 'error'>): Promise<BulkAnswer> {
+export async function evaluateAll(
+  deps: OfrepEvaluator,
+  context: EvaluationContext,
+  principal: Pick<Principal, 'role'>,
+  log: Pick<Logger, 'error'>,
+): Promise<BulkAnswer> {
   const flags: (EvaluationSuccess | EvaluationFailure)[] = [];
   for (const key of deps.policy.snapshot.features.keys()) {
     const result = await evaluate(deps, key, context, principal, log);

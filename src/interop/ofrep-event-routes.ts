@@ -26,7 +26,13 @@ export interface OfrepEvents {
 export const EVENTS_PATH = '/ofrep/v1/events';
 
 /** The advertised stream for this caller and answer: scoped to the evaluated tenant, never carrying the bearer token. */
-export async function streamLinkOf(events: OfrepEvents, request: FastifyRequest, context: EvaluationContext, principal: Principal, fingerprint: string) {
+export async function streamLinkOf(
+  events: OfrepEvents,
+  request: FastifyRequest,
+  context: EvaluationContext,
+  principal: Principal,
+  fingerprint: string,
+) {
   const token = await events.links.issue({
     tenantId: context[TENANT_CONTEXT_KEY] as string,
     userId: typeof context.targetingKey === 'string' ? context.targetingKey : principal.userId,
@@ -34,7 +40,11 @@ export async function streamLinkOf(events: OfrepEvents, request: FastifyRequest,
     fingerprint,
   });
   const base = events.publicUrl ?? `${request.protocol}://${request.host}`;
-  return { type: 'sse' as const, url: `${base}${EVENTS_PATH}?token=${token}`, inactivityDelaySec: events.inactivityDelaySec };
+  return {
+    type: 'sse' as const,
+    url: `${base}${EVENTS_PATH}?token=${token}`,
+    inactivityDelaySec: events.inactivityDelaySec,
+  };
 }
 
 export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = async (fastify, { events }) => {
@@ -44,12 +54,20 @@ export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = asy
       schema: {
         tags: ['ofrep'],
         summary: 'OFREP event stream (server-sent events): refetchEvaluation when the answer changes',
-        description: 'Open the URL a bulk evaluation advertises in eventStreams, as it is. Heartbeat comments keep it open.',
+        description:
+          'Open the URL a bulk evaluation advertises in eventStreams, as it is. Heartbeat comments keep it open.',
         security: [],
-        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2048, description: 'the short-lived credential from the advertised URL' }) }),
+        querystring: Type.Object({
+          token: Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description: 'the short-lived credential from the advertised URL',
+          }),
+        }),
         response: {
           200: {
-            description: 'server-sent events: `data: {"type":"refetchEvaluation","etag","lastModified"}` when the answer changes, `: heartbeat` comments',
+            description:
+              'server-sent events: `data: {"type":"refetchEvaluation","etag","lastModified"}` when the answer changes, `: heartbeat` comments',
             content: { 'text/event-stream': { schema: Type.String() } },
           },
           400: ErrorBody,
@@ -78,7 +96,11 @@ export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = asy
         'x-request-id': request.id,
       });
       response.write('retry: 3000\n: connected\n\n');
-      const opened = events.streams.open({ tenantId: grant.tenantId, userId: grant.userId, role: grant.role }, grant.fingerprint, response);
+      const opened = events.streams.open(
+        { tenantId: grant.tenantId, userId: grant.userId, role: grant.role },
+        grant.fingerprint,
+        response,
+      );
       if (!opened.ok) {
         response.end();
         return;

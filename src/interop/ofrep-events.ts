@@ -21,7 +21,12 @@ export interface RunningOfrepEvents extends OfrepEvents {
   close(): void;
 }
 
-export function openOfrepEvents(services: EntitleServices, streamKey: Uint8Array, config: Pick<Config, 'streams'>, logger: Logger): RunningOfrepEvents {
+export function openOfrepEvents(
+  services: EntitleServices,
+  streamKey: Uint8Array,
+  config: Pick<Config, 'streams'>,
+  logger: Logger,
+): RunningOfrepEvents {
   const { clock } = services;
   const links = new StreamLinks(streamKey, clock);
   const etag = (fingerprint: string) => `"${fingerprint}-${links.window()}"`;
@@ -33,7 +38,12 @@ export function openOfrepEvents(services: EntitleServices, streamKey: Uint8Array
     logger,
     etag,
     evaluate: async ({ tenantId, userId, role }) => {
-      const answer = await evaluateAll(services, { [TENANT_CONTEXT_KEY]: tenantId, targetingKey: userId }, { role }, logger);
+      const answer = await evaluateAll(
+        services,
+        { [TENANT_CONTEXT_KEY]: tenantId, targetingKey: userId },
+        { role },
+        logger,
+      );
       return { fingerprint: answer.fingerprint, changesAt: refillAt(answer) };
     },
     nextExpiry: (tenantId) => {

@@ -22,7 +22,13 @@ const EvaluationRequest = Type.Object(
     context: Type.Optional(
       Type.Object(
         {
-          [TENANT_CONTEXT_KEY]: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "defaults to the caller's tenant; only admin and client tokens may name another" })),
+          [TENANT_CONTEXT_KEY]: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 64,
+              description: "defaults to the caller's tenant; only admin and client tokens may name another",
+            }),
+          ),
           targetingKey: Type.Optional(Type.String({ maxLength: 256, description: "defaults to the caller's user id" })),
         },
         { additionalProperties: true },
@@ -45,11 +51,20 @@ const EvaluationFailure = Type.Object(
   { key: Key, errorCode: Type.Enum(FAILURE_CODES), errorDetails: Type.Optional(Type.String()) },
   { description: 'OFREP evaluationFailure' },
 );
-const FlagNotFound = Type.Object({ key: Key, errorCode: Type.Literal('FLAG_NOT_FOUND'), errorDetails: Type.Optional(Type.String()) }, { description: 'OFREP flagNotFound' });
-const BulkFailure = Type.Object({ errorCode: Type.Enum(FAILURE_CODES), errorDetails: Type.Optional(Type.String()) }, { description: 'OFREP bulkEvaluationFailure' });
+const FlagNotFound = Type.Object(
+  { key: Key, errorCode: Type.Literal('FLAG_NOT_FOUND'), errorDetails: Type.Optional(Type.String()) },
+  { description: 'OFREP flagNotFound' },
+);
+const BulkFailure = Type.Object(
+  { errorCode: Type.Enum(FAILURE_CODES), errorDetails: Type.Optional(Type.String()) },
+  { description: 'OFREP bulkEvaluationFailure' },
+);
 const GeneralError = Type.Object(
   { errorDetails: Type.String(), errorCode: Type.Optional(Type.Literal('GENERAL')), key: Type.Optional(Key) },
-  { description: 'OFREP generalErrorResponse: the server could not evaluate (e.g. the store has been out of reach too long)' },
+  {
+    description:
+      'OFREP generalErrorResponse: the server could not evaluate (e.g. the store has been out of reach too long)',
+  },
 );
 const Forbidden = Type.Object(
   { key: Type.Optional(Key), errorCode: Type.Literal('INVALID_CONTEXT'), errorDetails: Type.String() },
@@ -58,8 +73,13 @@ const Forbidden = Type.Object(
 const EventStream = Type.Object(
   {
     type: Type.Literal('sse'),
-    url: Type.String({ description: "the stream, with a short-lived credential for the caller's tenant in its query: open it as it is (EventSource)" }),
-    inactivityDelaySec: Type.Integer({ description: 'close the stream after this long in the background; fetch again on return' }),
+    url: Type.String({
+      description:
+        "the stream, with a short-lived credential for the caller's tenant in its query: open it as it is (EventSource)",
+    }),
+    inactivityDelaySec: Type.Integer({
+      description: 'close the stream after this long in the background; fetch again on return',
+    }),
   },
   { description: 'OFREP ADR-0008: a stream that sends refetchEvaluation when this answer changes' },
 );
@@ -88,7 +108,10 @@ const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 /** What the OFREP routes use: the provider itself, for contexts that may name another tenant. */
 export interface OfrepRoutesOptions {
   readonly policy: Pick<PolicyWatcher, 'snapshot'>;
-  readonly provider: Pick<EntitleProvider, 'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'>;
+  readonly provider: Pick<
+    EntitleProvider,
+    'resolveBooleanEvaluation' | 'resolveNumberEvaluation' | 'resolveStringEvaluation'
+  >;
   /** Event streams (ADR-0008): advertised in bulk answers when given. */
   readonly events?: OfrepEvents;
 }
@@ -99,10 +122,15 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const key = (request.params as { key?: string } | undefined)?.key;
     const keyed = key ? { key } : {};
-    if (error instanceof OfrepRequestError) return reply.status(error.statusCode).send({ ...keyed, errorCode: error.errorCode, errorDetails: error.message });
+    if (error instanceof OfrepRequestError)
+      return reply.status(error.statusCode).send({ ...keyed, errorCode: error.errorCode, errorDetails: error.message });
     if (error.validation) {
       const inContext = error.validationContext === 'body' && error.validation[0]?.instancePath.startsWith('/context');
-      return reply.status(400).send({ ...keyed, errorCode: inContext ? 'INVALID_CONTEXT' : 'PARSE_ERROR', errorDetails: `${error.validationContext ?? 'body'}${error.validation[0]?.instancePath.replaceAll('/', '.') ?? ''}: ${error.validation[0]?.message ?? 'is invalid'}` });
+      return reply.status(400).send({
+        ...keyed,
+        errorCode: inContext ? 'INVALID_CONTEXT' : 'PARSE_ERROR',
+        errorDetails: `${error.validationContext ?? 'body'}${error.validation[0]?.instancePath.replaceAll('/', '.') ?? ''}: ${error.validation[0]?.message ?? 'is invalid'}`,
+      });
     }
     if (error.statusCode === 400 || error.statusCode === 415 || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       return reply.status(400).send({ ...keyed, errorCode: 'PARSE_ERROR', errorDetails: error.message });
@@ -111,20 +139,32 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     if (status >= 500) {
       const ours = isClientFacing(error) && error.code.startsWith('ENT_ERR_');
       if (!ours) request.log.error({ err: error }, 'OFREP request failed');
-      return reply.status(ours ? status : 500).send({ ...keyed, errorCode: 'GENERAL', errorDetails: ours ? error.message : 'Internal error' });
+      return reply
+        .status(ours ? status : 500)
+        .send({ ...keyed, errorCode: 'GENERAL', errorDetails: ours ? error.message : 'Internal error' });
     }
     throw error; // the app's handler: 401 from authentication
   });
 
   /** The evaluation context: the caller's tenant unless an admin or client token names another; the user as targeting key. */
-  function contextOf(request: FastifyRequest<{ Body: Static<typeof EvaluationRequest> | undefined }>): EvaluationContext {
+  function contextOf(
+    request: FastifyRequest<{ Body: Static<typeof EvaluationRequest> | undefined }>,
+  ): EvaluationContext {
     const principal = principalOf(request);
     const given = (request.body?.context ?? {}) as EvaluationContext;
     const tenant = given[TENANT_CONTEXT_KEY] as string | undefined;
     if (tenant !== undefined && tenant !== principal.tenantId && principal.role === 'member') {
-      throw new OfrepRequestError(403, 'INVALID_CONTEXT', `context.${TENANT_CONTEXT_KEY} must be your own tenant (only admin and client tokens may evaluate for another tenant)`);
+      throw new OfrepRequestError(
+        403,
+        'INVALID_CONTEXT',
+        `context.${TENANT_CONTEXT_KEY} must be your own tenant (only admin and client tokens may evaluate for another tenant)`,
+      );
     }
-    return { ...given, [TENANT_CONTEXT_KEY]: tenant ?? principal.tenantId, targetingKey: typeof given.targetingKey === 'string' ? given.targetingKey : principal.userId };
+    return {
+      ...given,
+      [TENANT_CONTEXT_KEY]: tenant ?? principal.tenantId,
+      targetingKey: typeof given.targetingKey === 'string' ? given.targetingKey : principal.userId,
+    };
   }
 
   const EVALUATE = ['member', 'admin', 'client'] as const;
@@ -139,12 +179,20 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
         summary: 'OFREP: evaluate one feature',
         params: Type.Object({ key: Type.String({ maxLength: 256 }) }),
         body: EvaluationRequest,
-        response: { 200: EvaluationSuccess, 400: EvaluationFailure, 401: AUTH_ERRORS[401], 403: Forbidden, 404: FlagNotFound, 500: GeneralError },
+        response: {
+          200: EvaluationSuccess,
+          400: EvaluationFailure,
+          401: AUTH_ERRORS[401],
+          403: Forbidden,
+          404: FlagNotFound,
+          500: GeneralError,
+        },
       },
     },
     async (request, reply) => {
       const { key } = request.params;
-      if (!KEY_PATTERN.test(key)) return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND' as const, errorDetails: 'not a feature key' });
+      if (!KEY_PATTERN.test(key))
+        return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND' as const, errorDetails: 'not a feature key' });
       const result = await evaluate(deps, key, contextOf(request), principalOf(request), request.log);
       return result.ok ? result.body : reply.status(result.status).send(result.body);
     },
@@ -159,12 +207,21 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
         summary: 'OFREP: evaluate every feature (ETag / If-None-Match)',
         querystring: Type.Object(
           {
-            flagConfigEtag: Type.Optional(Type.String({ maxLength: 256, description: 'sent by providers on a re-fetch an event triggered (ADR-0008); informational' })),
+            flagConfigEtag: Type.Optional(
+              Type.String({
+                maxLength: 256,
+                description: 'sent by providers on a re-fetch an event triggered (ADR-0008); informational',
+              }),
+            ),
             flagConfigLastModified: Type.Optional(Type.String({ maxLength: 64 })),
           },
           { additionalProperties: true },
         ),
-        headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags of earlier answers (weak ones and lists too): 304 when one is current' })) }),
+        headers: Type.Object({
+          'if-none-match': Type.Optional(
+            Type.String({ description: 'ETags of earlier answers (weak ones and lists too): 304 when one is current' }),
+          ),
+        }),
         body: EvaluationRequest,
         response: {
           200: BulkSuccess,

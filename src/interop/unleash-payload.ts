@@ -26,12 +26,28 @@ interface Strategy {
 
 export interface UnleashPayload {
   version: 2;
-  features: { name: string; description: string; type: 'release'; project: 'default'; enabled: true; stale: false; impressionData: false; variants: []; strategies: Strategy[] }[];
+  features: {
+    name: string;
+    description: string;
+    type: 'release';
+    project: 'default';
+    enabled: true;
+    stale: false;
+    impressionData: false;
+    variants: [];
+    strategies: Strategy[];
+  }[];
   segments: { id: number; name: string; constraints: Constraint[] }[];
   meta: { policyVersion: string; tenants: number };
 }
 
-const tenantConstraint = (operator: 'IN' | 'NOT_IN', values: string[]): Constraint => ({ contextName: 'tenantId', operator, values, inverted: false, caseInsensitive: false });
+const tenantConstraint = (operator: 'IN' | 'NOT_IN', values: string[]): Constraint => ({
+  contextName: 'tenantId',
+  operator,
+  values,
+  inverted: false,
+  caseInsensitive: false,
+});
 
 /**
  * Builds the payload at time `now`: every tenant gets exactly the provider's decision, release
@@ -53,7 +69,8 @@ export function buildUnleashPayload(
     list.push(tenant.id);
     byPlan.set(tenant.plan, list);
     for (const override of tenant.overrides.values()) {
-      if (override.expiresAtMs !== null && override.expiresAtMs > now) validUntil = Math.min(validUntil, override.expiresAtMs);
+      if (override.expiresAtMs !== null && override.expiresAtMs > now)
+        validUntil = Math.min(validUntil, override.expiresAtMs);
     }
     // A grace period or a paid period ending changes the tenant's plan then, with no write.
     const billingUntil = tenant.billing ? billingOf(policy, tenant.billing, now)?.validUntil : undefined;
@@ -72,7 +89,10 @@ export function buildUnleashPayload(
     const off = new Map<string, string[]>();
     for (const tenant of all) {
       const decision = decide(policy, tenant, feature.key, now);
-      const enabled = decision !== undefined && decision.value === true && heldBackBy(decision, releases, { tenantId: tenant.id }) === undefined;
+      const enabled =
+        decision !== undefined &&
+        decision.value === true &&
+        heldBackBy(decision, releases, { tenantId: tenant.id }) === undefined;
       const lists = enabled ? on : off;
       const list = lists.get(tenant.plan) ?? [];
       list.push(tenant.id);
@@ -85,19 +105,49 @@ export function buildUnleashPayload(
       const disabled = off.get(plan) ?? [];
       // Whichever is shorter is spelled out: the plan's segment minus the exceptions, or the tenants one by one.
       if (enabled.length > disabled.length) {
-        strategies.push({ name: 'default', parameters: {}, segments: [segmentIds.get(plan) as number], constraints: disabled.length > 0 ? [tenantConstraint('NOT_IN', disabled)] : [] });
+        strategies.push({
+          name: 'default',
+          parameters: {},
+          segments: [segmentIds.get(plan) as number],
+          constraints: disabled.length > 0 ? [tenantConstraint('NOT_IN', disabled)] : [],
+        });
       } else {
         listed.push(...enabled);
       }
     }
-    if (listed.length > 0) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', listed.sort())] });
+    if (listed.length > 0)
+      strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', listed.sort())] });
     // Unknown tenants get the feature's default; behind a release switch the toggle cannot be
     // evaluated here for a tenant nobody knows yet, so they get the closed side.
     const switched = feature.rollout !== undefined && releases !== undefined;
-    if (feature.default === true && !switched) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('NOT_IN', all.map((tenant) => tenant.id))] });
+    if (feature.default === true && !switched)
+      strategies.push({
+        name: 'default',
+        parameters: {},
+        constraints: [
+          tenantConstraint(
+            'NOT_IN',
+            all.map((tenant) => tenant.id),
+          ),
+        ],
+      });
     // No strategy would mean "on for everyone" in Unleash: an impossible constraint keeps it off.
-    if (strategies.length === 0) strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', [])] });
-    features.push({ name: feature.key, description: feature.name, type: 'release', project: 'default', enabled: true, stale: false, impressionData: false, variants: [], strategies });
+    if (strategies.length === 0)
+      strategies.push({ name: 'default', parameters: {}, constraints: [tenantConstraint('IN', [])] });
+    features.push({
+      name: feature.key,
+      description: feature.name,
+      type: 'release',
+      project: 'default',
+      enabled: true,
+      stale: false,
+      impressionData: false,
+      variants: [],
+      strategies,
+    });
   }
-  return { payload: { version: 2, features, segments, meta: { policyVersion: policy.version, tenants: all.length } }, validUntil };
+  return {
+    payload: { version: 2, features, segments, meta: { policyVersion: policy.version, tenants: all.length } },
+    validUntil,
+  };
 }

@@ -31,18 +31,30 @@ export class UnleashReleaseSwitch implements ReleaseSwitch {
       skipInstanceCountWarning: true,
     });
     // unleash-client reports fetch failures as 'error' events: without a listener Node would throw.
-    client.on(UnleashEvents.Error, (error: Error) => options.logger.warn({ err: { message: error.message } }, 'unleash: could not refresh release toggles'));
-    client.on(UnleashEvents.Warn, (message: unknown) => options.logger.warn({ message: String(message) }, 'unleash: warning'));
+    client.on(UnleashEvents.Error, (error: Error) =>
+      options.logger.warn({ err: { message: error.message } }, 'unleash: could not refresh release toggles'),
+    );
+    client.on(UnleashEvents.Warn, (message: unknown) =>
+      options.logger.warn({ message: String(message) }, 'unleash: warning'),
+    );
     const synchronized = new Promise<boolean>((resolve) => {
       client.once(UnleashEvents.Synchronized, () => resolve(true));
       setTimeout(() => resolve(false), options.startTimeoutMs ?? 5_000).unref();
     });
-    if (!(await synchronized)) options.logger.warn({ url: config.url }, 'unleash: no toggles fetched yet; features with rollout.unleash stay off until they are');
+    if (!(await synchronized))
+      options.logger.warn(
+        { url: config.url },
+        'unleash: no toggles fetched yet; features with rollout.unleash stay off until they are',
+      );
     return new UnleashReleaseSwitch(client);
   }
 
   isEnabled(toggle: string, context: { tenantId: string; userId?: string }): boolean {
-    return this.client.isEnabled(toggle, { ...(context.userId ? { userId: context.userId } : {}), properties: { tenantId: context.tenantId } }, false);
+    return this.client.isEnabled(
+      toggle,
+      { ...(context.userId ? { userId: context.userId } : {}), properties: { tenantId: context.tenantId } },
+      false,
+    );
   }
 
   onChange(listener: () => void): () => void {
@@ -57,8 +69,13 @@ export class UnleashReleaseSwitch implements ReleaseSwitch {
 
 /** Without Unleash configured, `rollout.unleash` references are reported and ignored. */
 export function reportIgnoredRollouts(policy: PolicySnapshot, logger: Logger): void {
-  const references = [...policy.features.values()].filter((feature) => feature.rollout).map((feature) => `${feature.key} → ${feature.rollout?.unleash}`);
+  const references = [...policy.features.values()]
+    .filter((feature) => feature.rollout)
+    .map((feature) => `${feature.key} → ${feature.rollout?.unleash}`);
   if (references.length > 0) {
-    logger.warn({ features: references }, 'rollout.unleash is ignored: set UNLEASH_URL and UNLEASH_API_TOKEN to use release toggles');
+    logger.warn(
+      { features: references },
+      'rollout.unleash is ignored: set UNLEASH_URL and UNLEASH_API_TOKEN to use release toggles',
+    );
   }
 }

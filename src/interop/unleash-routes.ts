@@ -39,7 +39,14 @@ const FeaturesBody = Type.Object(
         stale: Type.Boolean(),
         impressionData: Type.Boolean(),
         variants: Type.Array(Type.Unknown()),
-        strategies: Type.Array(Type.Object({ name: Type.String(), parameters: Type.Object({}), constraints: Type.Array(Constraint), segments: Type.Optional(Type.Array(Type.Integer())) })),
+        strategies: Type.Array(
+          Type.Object({
+            name: Type.String(),
+            parameters: Type.Object({}),
+            constraints: Type.Array(Constraint),
+            segments: Type.Optional(Type.Array(Type.Integer())),
+          }),
+        ),
       }),
     ),
     segments: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), constraints: Type.Array(Constraint) })),
@@ -49,11 +56,19 @@ const FeaturesBody = Type.Object(
 );
 // What SDKs send: only the app name is read (for the log); the rest is accepted as it comes.
 const RegisterBody = Type.Object(
-  { appName: Type.Optional(Type.String({ maxLength: 256 })), instanceId: Type.Optional(Type.String({ maxLength: 256 })), sdkVersion: Type.Optional(Type.String({ maxLength: 256 })) },
+  {
+    appName: Type.Optional(Type.String({ maxLength: 256 })),
+    instanceId: Type.Optional(Type.String({ maxLength: 256 })),
+    sdkVersion: Type.Optional(Type.String({ maxLength: 256 })),
+  },
   { additionalProperties: true, description: 'Unleash client registration' },
 );
 const MetricsBody = Type.Object(
-  { appName: Type.Optional(Type.String({ maxLength: 256 })), instanceId: Type.Optional(Type.String({ maxLength: 256 })), bucket: Type.Optional(Type.Object({}, { additionalProperties: true })) },
+  {
+    appName: Type.Optional(Type.String({ maxLength: 256 })),
+    instanceId: Type.Optional(Type.String({ maxLength: 256 })),
+    bucket: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  },
   { additionalProperties: true, description: 'Unleash client metrics' },
 );
 const Accepted = noContent('Accepted (and not kept: Entitle has its own audit log and metrics)');
@@ -83,7 +98,12 @@ export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = as
   function current(): CachedPayload {
     const now = deps.clock();
     if (cached && now < cached.validUntil) return cached;
-    const { payload, validUntil } = buildUnleashPayload(deps.policy.snapshot, deps.tenants.tenants(), now, deps.releases);
+    const { payload, validUntil } = buildUnleashPayload(
+      deps.policy.snapshot,
+      deps.tenants.tenants(),
+      now,
+      deps.releases,
+    );
     const json = JSON.stringify(payload);
     cached = { json, etag: etagOf(json), validUntil };
     return cached;
@@ -100,7 +120,11 @@ export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = as
         tags,
         summary: 'Unleash client API: boolean features as toggles (ETag / If-None-Match)',
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String()) }),
-        response: { 200: FeaturesBody, 304: noContent('Not modified: the answer carrying this ETag is still current'), ...AUTH_ERRORS },
+        response: {
+          200: FeaturesBody,
+          304: noContent('Not modified: the answer carrying this ETag is still current'),
+          ...AUTH_ERRORS,
+        },
       },
     },
     async (request, reply) => {
@@ -114,7 +138,15 @@ export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = as
 
   fastify.post(
     '/api/client/register',
-    { config: SDK, schema: { tags, summary: 'Unleash client registration (accepted)', body: RegisterBody, response: { 202: Accepted, 400: ErrorBody, ...AUTH_ERRORS } } },
+    {
+      config: SDK,
+      schema: {
+        tags,
+        summary: 'Unleash client registration (accepted)',
+        body: RegisterBody,
+        response: { 202: Accepted, 400: ErrorBody, ...AUTH_ERRORS },
+      },
+    },
     async (request, reply) => {
       request.log.debug({ appName: request.body.appName }, 'unleash client registered');
       return reply.status(202).send();
@@ -123,7 +155,15 @@ export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = as
 
   fastify.post(
     '/api/client/metrics',
-    { config: SDK, schema: { tags, summary: 'Unleash client metrics (accepted)', body: MetricsBody, response: { 202: Accepted, 400: ErrorBody, ...AUTH_ERRORS } } },
+    {
+      config: SDK,
+      schema: {
+        tags,
+        summary: 'Unleash client metrics (accepted)',
+        body: MetricsBody,
+        response: { 202: Accepted, 400: ErrorBody, ...AUTH_ERRORS },
+      },
+    },
     async (_request, reply) => reply.status(202).send(),
   );
 };

@@ -50,7 +50,8 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   /** Adds a task; it is scheduled at once when the registry has started. */
   register(task: MaintenanceTask): void {
     if (this.#tasks.has(task.name)) throw new TypeError(`maintenance task "${task.name}" is registered already`);
-    if (!Number.isFinite(task.everyMs) || task.everyMs < 1000) throw new TypeError(`maintenance task "${task.name}": everyMs should be at least 1000`);
+    if (!Number.isFinite(task.everyMs) || task.everyMs < 1000)
+      throw new TypeError(`maintenance task "${task.name}": everyMs should be at least 1000`);
     const registered: Registered = { task, lastRun: undefined, running: undefined, timer: undefined };
     this.#tasks.set(task.name, registered);
     if (this.#started) this.#schedule(registered, true);
@@ -75,7 +76,8 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     const registered = this.#tasks.get(name);
     if (!registered || this.#closed) return Promise.resolve();
     const { lastRun } = registered;
-    if (lastRun !== undefined && this.options.clock() - lastRun < registered.task.everyMs) return registered.running ?? Promise.resolve();
+    if (lastRun !== undefined && this.options.clock() - lastRun < registered.task.everyMs)
+      return registered.running ?? Promise.resolve();
     return this.#run(registered);
   }
 
@@ -112,11 +114,15 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       .run(now)
       .then(
         (removed) => {
-          if (removed > 0) this.options.logger?.info({ task: registered.task.name, removed }, 'maintenance: expired rows removed');
+          if (removed > 0)
+            this.options.logger?.info({ task: registered.task.name, removed }, 'maintenance: expired rows removed');
           this.emit('ran', registered.task.name, removed);
         },
         (error: unknown) => {
-          this.options.logger?.warn({ task: registered.task.name, err: error }, 'maintenance task failed; it runs again at its next turn');
+          this.options.logger?.warn(
+            { task: registered.task.name, err: error },
+            'maintenance task failed; it runs again at its next turn',
+          );
           this.emit('failed', registered.task.name, error);
         },
       )

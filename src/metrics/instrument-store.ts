@@ -24,7 +24,8 @@ export function instrumentStore<S extends object>(store: S, histogram: Observe):
       }
       if (typeof value !== 'object' || value === null) return value;
       let wrapped = repositories.get(property);
-      if (wrapped === undefined) repositories.set(property, (wrapped = instrumentRepository(value, property, histogram)));
+      if (wrapped === undefined)
+        repositories.set(property, (wrapped = instrumentRepository(value, property, histogram)));
       return wrapped;
     },
   });

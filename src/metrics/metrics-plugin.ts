@@ -14,7 +14,8 @@ export interface MetricsPluginOptions {
 }
 
 const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (fastify, { metrics }) => {
-  if (!metrics || typeof metrics.scrape !== 'function') throw new TypeError('options.metrics should be an EntitleMetrics');
+  if (!metrics || typeof metrics.scrape !== 'function')
+    throw new TypeError('options.metrics should be an EntitleMetrics');
   // One child per method/route/status seen: a lookup instead of hashing a labels object per request.
   const children = new Map<string, Histogram.Internal<'method' | 'route' | 'status'>>();
   const observe: onResponseHookHandler = function observeDuration(request, reply, done) {
@@ -22,7 +23,11 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (fastify, 
     const status = reply.statusCode;
     const key = `${request.method} ${status} ${route}`;
     let child = children.get(key);
-    if (child === undefined) children.set(key, (child = metrics.httpDuration.labels({ method: request.method, route, status: String(status) })));
+    if (child === undefined)
+      children.set(
+        key,
+        (child = metrics.httpDuration.labels({ method: request.method, route, status: String(status) })),
+      );
     child.observe(reply.elapsedTime / 1000);
     done();
   };

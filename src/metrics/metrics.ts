@@ -23,21 +23,59 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 export class EntitleMetrics {
   readonly registry = new Registry();
-  readonly httpDuration = this.#latency('entitle_http_request_duration_seconds', 'HTTP request duration by route pattern, method and status', ['method', 'route', 'status']);
-  readonly decisions = this.#counter('entitle_decisions_total', 'Decisions the provider made, by feature, source (override, plan, default) and cause', ['feature', 'source', 'cause']);
-  readonly gateDenials = this.#counter('entitle_gate_denials_total', 'Requests the gate refused, by feature and reason', ['feature', 'reason']);
-  readonly storeDuration = this.#latency('entitle_store_operation_duration_seconds', 'Store operation latency by repository operation (e.g. tenants.get), failed ones included', ['operation', 'outcome']);
-  readonly policyReloadFailures = this.#counter('entitle_policy_reload_failures_total', 'Policy reloads refused because the new policy was invalid (the previous one stays in force)');
+  readonly httpDuration = this.#latency(
+    'entitle_http_request_duration_seconds',
+    'HTTP request duration by route pattern, method and status',
+    ['method', 'route', 'status'],
+  );
+  readonly decisions = this.#counter(
+    'entitle_decisions_total',
+    'Decisions the provider made, by feature, source (override, plan, default) and cause',
+    ['feature', 'source', 'cause'],
+  );
+  readonly gateDenials = this.#counter(
+    'entitle_gate_denials_total',
+    'Requests the gate refused, by feature and reason',
+    ['feature', 'reason'],
+  );
+  readonly storeDuration = this.#latency(
+    'entitle_store_operation_duration_seconds',
+    'Store operation latency by repository operation (e.g. tenants.get), failed ones included',
+    ['operation', 'outcome'],
+  );
+  readonly policyReloadFailures = this.#counter(
+    'entitle_policy_reload_failures_total',
+    'Policy reloads refused because the new policy was invalid (the previous one stays in force)',
+  );
   readonly billingEvents = this.#counter(
     'entitle_billing_events_total',
     'Billing webhook events handled, by type and outcome (applied, unchanged, stale, duplicate, unmapped_price, unlinked_customer, …)',
     ['type', 'outcome'],
   );
-  readonly billingUnmappedPrices = this.#counter('entitle_billing_unmapped_prices_total', 'Billing events naming a price no plan maps (audited as billing.unmapped_price; nothing changed)');
-  readonly calendarProviderErrors = this.#counter('entitle_calendar_provider_errors_total', 'Failed calls to a calendar provider, by provider and error code', ['provider', 'code']);
-  readonly usageConsumes = this.#counter('entitle_usage_consumes_total', 'Consumes of meters, by feature and outcome (granted, refused)', ['feature', 'outcome']);
-  readonly usageUnits = this.#counter('entitle_usage_units_consumed_total', 'Units of meters consumed (granted consumes), by feature', ['feature']);
-  readonly usageThresholds = this.#counter('entitle_usage_threshold_crossings_total', "First crossings of 80 % and 100 % of a meter's allowance in a period, by feature and threshold", ['feature', 'threshold']);
+  readonly billingUnmappedPrices = this.#counter(
+    'entitle_billing_unmapped_prices_total',
+    'Billing events naming a price no plan maps (audited as billing.unmapped_price; nothing changed)',
+  );
+  readonly calendarProviderErrors = this.#counter(
+    'entitle_calendar_provider_errors_total',
+    'Failed calls to a calendar provider, by provider and error code',
+    ['provider', 'code'],
+  );
+  readonly usageConsumes = this.#counter(
+    'entitle_usage_consumes_total',
+    'Consumes of meters, by feature and outcome (granted, refused)',
+    ['feature', 'outcome'],
+  );
+  readonly usageUnits = this.#counter(
+    'entitle_usage_units_consumed_total',
+    'Units of meters consumed (granted consumes), by feature',
+    ['feature'],
+  );
+  readonly usageThresholds = this.#counter(
+    'entitle_usage_threshold_crossings_total',
+    "First crossings of 80 % and 100 % of a meter's allowance in a period, by feature and threshold",
+    ['feature', 'threshold'],
+  );
   /** Holders of audit rows not yet written (the denial backlog, the read-audit batch). */
   readonly #backlogs = new Set<() => number>();
   /** Decision counters by feature and cause: looked up, not hashed from a labels object, on every decision. */
@@ -46,7 +84,11 @@ export class EntitleMetrics {
   constructor(sources: MetricSources) {
     // process_* and nodejs_* (event-loop lag, heap, GC) under their usual names, for the usual dashboards.
     collectDefaultMetrics({ register: this.registry });
-    this.#gauge('entitle_store_stale', '1 while the store is out of reach and decisions come from the last known state (STALE), else 0', () => (sources.staleSince() === undefined ? 0 : 1));
+    this.#gauge(
+      'entitle_store_stale',
+      '1 while the store is out of reach and decisions come from the last known state (STALE), else 0',
+      () => (sources.staleSince() === undefined ? 0 : 1),
+    );
     this.#gauge('entitle_store_stale_seconds', 'How long the store has been out of reach (0 when it answers)', () => {
       const since = sources.staleSince();
       return since === undefined ? 0 : Math.max(0, (sources.clock() - since) / 1000);
@@ -62,16 +104,24 @@ export class EntitleMetrics {
       },
     });
     const backlogs = this.#backlogs;
-    this.#gauge('entitle_audit_backlog_events', 'Audit rows held in memory, not yet in the store (denials during an outage, batched read rows)', () => {
-      let size = 0;
-      for (const backlog of backlogs) size += backlog();
-      return size;
-    });
+    this.#gauge(
+      'entitle_audit_backlog_events',
+      'Audit rows held in memory, not yet in the store (denials during an outage, batched read rows)',
+      () => {
+        let size = 0;
+        for (const backlog of backlogs) size += backlog();
+        return size;
+      },
+    );
   }
 
   // The declarations in one place each: every metric lands in this app's registry, and the two
   // latency histograms share their buckets. (Private methods exist before the fields above run.)
-  #counter<Label extends string = string>(name: string, help: string, labelNames: readonly Label[] = []): Counter<Label> {
+  #counter<Label extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly Label[] = [],
+  ): Counter<Label> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
@@ -101,7 +151,8 @@ export class EntitleMetrics {
   countDecision({ feature, source, cause }: DecisionLabels): void {
     const key = `${feature}\u0000${source}\u0000${cause}`;
     let child = this.#decisionChildren.get(key);
-    if (child === undefined) this.#decisionChildren.set(key, (child = this.decisions.labels({ feature, source, cause })));
+    if (child === undefined)
+      this.#decisionChildren.set(key, (child = this.decisions.labels({ feature, source, cause })));
     child.inc();
   }
 

@@ -7,8 +7,22 @@ import { Type, type Static } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import type { CalendarClient, CalendarProviderName, OAuthTokenSet } from '../calendar/calendar-client.js';
 import { requireClient, type CalendarClients } from '../calendar/calendar-clients.js';
-import { CALENDAR_FEATURE, CALENDAR_LIMIT_FEATURE, CALENDAR_PURPOSE, calendarLimit, calendarLimitReached } from '../calendar/calendar-features.js';
-import { CallbackAnswerBody, ConnectForbidden, InitiateAnswerBody, ProviderFailedBody, publicConnection, ReconnectBody, UnavailableBody } from '../calendar/calendar-schemas.js';
+import {
+  CALENDAR_FEATURE,
+  CALENDAR_LIMIT_FEATURE,
+  CALENDAR_PURPOSE,
+  calendarLimit,
+  calendarLimitReached,
+} from '../calendar/calendar-features.js';
+import {
+  CallbackAnswerBody,
+  ConnectForbidden,
+  InitiateAnswerBody,
+  ProviderFailedBody,
+  publicConnection,
+  ReconnectBody,
+  UnavailableBody,
+} from '../calendar/calendar-schemas.js';
 import { sealTokens } from '../calendar/connection-tokens.js';
 import { providerHttpError } from '../calendar/provider-http-errors.js';
 import type { Config } from '../config.js';
@@ -37,7 +51,10 @@ export interface OAuthRoutesOptions {
 }
 
 const ProviderParams = Type.Object({ provider: Type.Union([Type.Literal('google'), Type.Literal('microsoft')]) });
-const Purpose = Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: 'what the connection is for, e.g. "calendar" or "login"' });
+const Purpose = Type.String({
+  pattern: '^[a-z][a-z0-9_]{0,31}$',
+  description: 'what the connection is for, e.g. "calendar" or "login"',
+});
 const CallbackFields = Type.Object(
   {
     code: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
@@ -73,28 +90,43 @@ async function revokeQuietly(client: CalendarClient, tokens: OAuthTokenSet): Pro
   }
 }
 
-export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (fastify, { store, cipher, clock, feature, redirects: config, clients, maintenance }) => {
+export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (
+  fastify,
+  { store, cipher, clock, feature, redirects: config, clients, maintenance },
+) => {
   const stateDeps = { store, cipher, clock };
   const tags = ['oauth'];
 
   function redirectUriFor(provider: CalendarProviderName, requested: string | undefined): string {
     const configured = provider === 'google' ? config.google?.redirectUri : config.microsoft?.redirectUri;
     if (requested === undefined || requested === configured) return configured as string;
-    if (!config.oauthRedirectAllowList.includes(requested)) throw new InvalidInputError('redirectUri: not on the allow-list (ENTITLE_OAUTH_REDIRECT_ALLOWLIST)');
+    if (!config.oauthRedirectAllowList.includes(requested))
+      throw new InvalidInputError('redirectUri: not on the allow-list (ENTITLE_OAUTH_REDIRECT_ALLOWLIST)');
     return requested;
   }
 
   fastify.post(
     '/api/oauth/:provider/initiate/',
     {
-      config: { auth: 'required', feature: { key: CALENDAR_FEATURE, when: (request) => (request.body as { purpose?: unknown }).purpose === CALENDAR_PURPOSE } },
+      config: {
+        auth: 'required',
+        feature: {
+          key: CALENDAR_FEATURE,
+          when: (request) => (request.body as { purpose?: unknown }).purpose === CALENDAR_PURPOSE,
+        },
+      },
       schema: {
         tags,
         summary: "Start connecting a provider account: the URL of the provider's consent page",
-        description: 'For purpose "calendar": gated on can_use_calendar_sync and refused (403) when the tenant has reached max_connected_calendars.',
+        description:
+          'For purpose "calendar": gated on can_use_calendar_sync and refused (403) when the tenant has reached max_connected_calendars.',
         params: ProviderParams,
         body: Type.Object(
-          { purpose: Purpose, redirectUri: Type.Optional(Type.String({ maxLength: 2048 })), loginHint: Type.Optional(Type.String({ maxLength: 320 })) },
+          {
+            purpose: Purpose,
+            redirectUri: Type.Optional(Type.String({ maxLength: 2048 })),
+            loginHint: Type.Optional(Type.String({ maxLength: 320 })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: InitiateAnswerBody, ...OAUTH_ERRORS },
@@ -114,12 +146,22 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
             action: 'oauth.initiate',
             target: `provider:${provider}`,
             outcome: 'denied',
-            details: { reason: 'limit reached', feature: CALENDAR_LIMIT_FEATURE, limit: max, current: used, requestId: request.id },
+            details: {
+              reason: 'limit reached',
+              feature: CALENDAR_LIMIT_FEATURE,
+              limit: max,
+              current: used,
+              requestId: request.id,
+            },
           });
           throw calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), max, used);
         }
       }
-      const started = await startAuthorization(stateDeps, { principal, provider, purpose: request.body.purpose, redirectUri }, { actor: actorOf(principal), requestId: request.id });
+      const started = await startAuthorization(
+        stateDeps,
+        { principal, provider, purpose: request.body.purpose, redirectUri },
+        { actor: actorOf(principal), requestId: request.id },
+      );
       // Each initiation adds a state: purge the expired ones if the timer is overdue (not awaited).
       void maintenance.nudge(PURGE_OAUTH_STATES);
       const authorizationUrl = client.authorizationUrl({
@@ -132,22 +174,44 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
   );
 
-  async function callback(principal: Principal, entitlements: RequestEntitlements, provider: CalendarProviderName, input: CallbackInput, requestId: string) {
+  async function callback(
+    principal: Principal,
+    entitlements: RequestEntitlements,
+    provider: CalendarProviderName,
+    input: CallbackInput,
+    requestId: string,
+  ) {
     const context = { actor: actorOf(principal), requestId };
     const client = requireClient(clients, provider);
     const deny = async (error: Error, reason: string): Promise<never> => {
-      await store.audit.append({ ...context, tenantId: principal.tenantId, action: 'oauth.callback', target: `provider:${provider}`, outcome: 'denied', details: { reason, requestId } });
+      await store.audit.append({
+        ...context,
+        tenantId: principal.tenantId,
+        action: 'oauth.callback',
+        target: `provider:${provider}`,
+        outcome: 'denied',
+        details: { reason, requestId },
+      });
       throw error;
     };
     let authorization;
     try {
-      authorization = await finishAuthorization(stateDeps, { state: input.state, provider, principal, ...(input.purpose ? { purpose: input.purpose } : {}) });
+      authorization = await finishAuthorization(stateDeps, {
+        state: input.state,
+        provider,
+        principal,
+        ...(input.purpose ? { purpose: input.purpose } : {}),
+      });
     } catch (error) {
       if (error instanceof OAuthStateError) return deny(error, error.message);
       throw error;
     }
     const { record, codeVerifier } = authorization;
-    if (input.error !== undefined) return deny(new OAuthStateError(`authorization was not granted at ${provider}: ${input.error}`), `provider error ${input.error}`);
+    if (input.error !== undefined)
+      return deny(
+        new OAuthStateError(`authorization was not granted at ${provider}: ${input.error}`),
+        `provider error ${input.error}`,
+      );
     if (input.code === undefined) return deny(new InvalidInputError('code: required'), 'no code');
 
     let limit: { feature: string; max: number } | undefined;
@@ -155,7 +219,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       // Entitlements may have changed since the flow started: check again before storing anything.
       const allowed = await entitlements.details(CALENDAR_FEATURE);
       // Fail closed, as the gate does: no decision is a 503, never a connection.
-      if (allowed.errorCode !== undefined) return deny(new EntitlementUnavailableError(), `evaluation error ${allowed.errorCode}`);
+      if (allowed.errorCode !== undefined)
+        return deny(new EntitlementUnavailableError(), `evaluation error ${allowed.errorCode}`);
       if (allowed.value !== true) {
         const denial = featureNotAvailable(CALENDAR_FEATURE, feature(CALENDAR_FEATURE), allowed.cause);
         return deny(denial, 'feature not available');
@@ -168,7 +233,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       tokens = await client.exchangeCode(input.code, codeVerifier, record.redirectUri);
     } catch (error) {
       const mapped = providerHttpError(error, provider);
-      await store.audit.append({ ...context, tenantId: principal.tenantId, action: 'oauth.callback', target: `provider:${provider}`, outcome: 'failure', details: { error: (mapped as Error).message } });
+      await store.audit.append({
+        ...context,
+        tenantId: principal.tenantId,
+        action: 'oauth.callback',
+        target: `provider:${provider}`,
+        outcome: 'failure',
+        details: { error: (mapped as Error).message },
+      });
       throw mapped;
     }
     try {
@@ -192,7 +264,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
         // Another connection won the race for the last place: the grant just made is given back.
         const revoked = await revokeQuietly(client, tokens);
         const details = (error as { details?: { limit?: number; current?: number } }).details;
-        return deny(calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), details?.limit ?? 0, details?.current ?? 0), revoked ? 'limit reached; the grant was revoked at the provider' : 'limit reached');
+        return deny(
+          calendarLimitReached(feature(CALENDAR_LIMIT_FEATURE), details?.limit ?? 0, details?.current ?? 0),
+          revoked ? 'limit reached; the grant was revoked at the provider' : 'limit reached',
+        );
       }
       throw error;
     }
@@ -200,22 +275,49 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
 
   // The provider's redirect brings code and state in the query string (GET); a client that
   // caught the redirect itself may post them (POST). Otherwise one route: same checks, same answers.
-  const callbackSchema = { tags, description: CALLBACK_DESCRIPTION, params: ProviderParams, response: CALLBACK_RESPONSES };
+  const callbackSchema = {
+    tags,
+    description: CALLBACK_DESCRIPTION,
+    params: ProviderParams,
+    response: CALLBACK_RESPONSES,
+  };
 
   fastify.get(
     '/api/oauth/:provider/callback/',
-    { config: { auth: 'required' }, schema: { ...callbackSchema, summary: 'Finish connecting: code and state in the query string, as the provider redirected with them', querystring: CallbackFields } },
+    {
+      config: { auth: 'required' },
+      schema: {
+        ...callbackSchema,
+        summary: 'Finish connecting: code and state in the query string, as the provider redirected with them',
+        querystring: CallbackFields,
+      },
+    },
     async (request, reply) => {
-      const result = await callback(principalOf(request), request.entitlements, request.params.provider, request.query, request.id);
+      const result = await callback(
+        principalOf(request),
+        request.entitlements,
+        request.params.provider,
+        request.query,
+        request.id,
+      );
       return reply.status(result.replaced ? 200 : 201).send(result);
     },
   );
 
   fastify.post(
     '/api/oauth/:provider/callback/',
-    { config: { auth: 'required' }, schema: { ...callbackSchema, summary: 'Finish connecting: code and state in the body', body: CallbackFields } },
+    {
+      config: { auth: 'required' },
+      schema: { ...callbackSchema, summary: 'Finish connecting: code and state in the body', body: CallbackFields },
+    },
     async (request, reply) => {
-      const result = await callback(principalOf(request), request.entitlements, request.params.provider, request.body, request.id);
+      const result = await callback(
+        principalOf(request),
+        request.entitlements,
+        request.params.provider,
+        request.body,
+        request.id,
+      );
       return reply.status(result.replaced ? 200 : 201).send(result);
     },
   );

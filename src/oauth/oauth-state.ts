@@ -19,7 +19,11 @@ export const PURGE_OAUTH_STATES = 'oauth-states';
 
 /** Removes states whose time is up: an abandoned consent leaves nothing behind for long. */
 export function purgeExpiredStatesTask(store: Pick<EntitleStore, 'oauthStates'>): MaintenanceTask {
-  return { name: PURGE_OAUTH_STATES, everyMs: STATE_TTL_MS / 2, run: (now) => store.oauthStates.purgeExpired(new Date(now).toISOString()) };
+  return {
+    name: PURGE_OAUTH_STATES,
+    everyMs: STATE_TTL_MS / 2,
+    run: (now) => store.oauthStates.purgeExpired(new Date(now).toISOString()),
+  };
 }
 
 export interface OAuthStateDeps {
@@ -46,7 +50,12 @@ export interface StartedAuthorization {
 
 export async function startAuthorization(
   deps: OAuthStateDeps,
-  input: { readonly principal: Principal; readonly provider: CalendarProviderName; readonly purpose: string; readonly redirectUri: string },
+  input: {
+    readonly principal: Principal;
+    readonly provider: CalendarProviderName;
+    readonly purpose: string;
+    readonly redirectUri: string;
+  },
   context: WriteContext,
 ): Promise<StartedAuthorization> {
   const state = randomBytes(32).toString('base64url');
@@ -77,15 +86,29 @@ export async function startAuthorization(
  */
 export async function finishAuthorization(
   deps: OAuthStateDeps,
-  input: { readonly state: string; readonly provider: CalendarProviderName; readonly principal: Principal; readonly purpose?: string },
+  input: {
+    readonly state: string;
+    readonly provider: CalendarProviderName;
+    readonly principal: Principal;
+    readonly purpose?: string;
+  },
 ): Promise<{ record: OAuthState; codeVerifier: string }> {
   const record = await deps.store.oauthStates.consume(hashState(input.state));
   if (!record) throw new OAuthStateError('state: unknown or already used; start the connection again');
-  if (Date.parse(record.expiresAt) <= deps.clock()) throw new OAuthStateError('state: expired; start the connection again');
-  if (record.provider !== input.provider) throw new OAuthStateError(`state: was issued for ${record.provider}, not ${input.provider}`);
+  if (Date.parse(record.expiresAt) <= deps.clock())
+    throw new OAuthStateError('state: expired; start the connection again');
+  if (record.provider !== input.provider)
+    throw new OAuthStateError(`state: was issued for ${record.provider}, not ${input.provider}`);
   if (record.tenantId !== input.principal.tenantId || record.userId !== input.principal.userId) {
     throw new OAuthStateError('state: was issued to another user');
   }
-  if (input.purpose !== undefined && input.purpose !== record.purpose) throw new OAuthStateError(`state: was issued for purpose "${record.purpose}", not "${input.purpose}"`);
-  return { record, codeVerifier: deps.cipher.decrypt(record.codeVerifier, secretContext('oauth_state.code_verifier', record.stateHash)) };
+  if (input.purpose !== undefined && input.purpose !== record.purpose)
+    throw new OAuthStateError(`state: was issued for purpose "${record.purpose}", not "${input.purpose}"`);
+  return {
+    record,
+    codeVerifier: deps.cipher.decrypt(
+      record.codeVerifier,
+      secretContext('oauth_state.code_verifier', record.stateHash),
+    ),
+  };
 }

@@ -80,7 +80,10 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
         upgradeMessage: spec.upgradeMessage,
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
         rollout: spec.rollout ? Object.freeze({ unleash: spec.rollout.unleash }) : undefined,
-        meter: spec.type === 'meter' && spec.unit !== undefined && spec.period !== undefined ? Object.freeze({ unit: spec.unit, period: spec.period, reset: spec.reset ?? 'calendar' }) : undefined,
+        meter:
+          spec.type === 'meter' && spec.unit !== undefined && spec.period !== undefined
+            ? Object.freeze({ unit: spec.unit, period: spec.period, reset: spec.reset ?? 'calendar' })
+            : undefined,
         requiredPlan,
         ...(spec.integer === true ? { integer: true as const } : {}),
         ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
@@ -91,7 +94,13 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
 
   const files = [...new Set([...merged.features, ...merged.plans].map((entry) => entry.file.file))];
   const billing = billingSpec ? compileBilling(billingSpec, planSpecs) : undefined;
-  return Object.freeze({ version, features: new FrozenMap(features), plans: new FrozenMap(plans), files: Object.freeze(files), billing });
+  return Object.freeze({
+    version,
+    features: new FrozenMap(features),
+    plans: new FrozenMap(plans),
+    files: Object.freeze(files),
+    billing,
+  });
 }
 
 /** Default days a past_due subscription keeps its plan. */
@@ -101,7 +110,11 @@ function compileBilling(spec: BillingSettingsSpec, plans: readonly (readonly [st
   const stripe = new Map<string, string>();
   for (const [key, plan] of plans) for (const price of plan.billing?.stripe?.prices ?? []) stripe.set(price, key);
   const prices = new Map<BillingProviderName, ReadonlyMap<string, string>>([['stripe', new FrozenMap(stripe)]]);
-  return Object.freeze({ fallbackPlan: spec.fallbackPlan, gracePeriodDays: spec.gracePeriodDays ?? DEFAULT_GRACE_PERIOD_DAYS, prices: new FrozenMap(prices) });
+  return Object.freeze({
+    fallbackPlan: spec.fallbackPlan,
+    gracePeriodDays: spec.gracePeriodDays ?? DEFAULT_GRACE_PERIOD_DAYS,
+    prices: new FrozenMap(prices),
+  });
 }
 
 function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string[] {
@@ -115,7 +128,11 @@ function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string
   return chain;
 }
 
-function contentVersion(features: readonly (readonly [string, FeatureSpec])[], plans: readonly (readonly [string, PlanSpec])[], billing: BillingSettingsSpec | undefined): string {
+function contentVersion(
+  features: readonly (readonly [string, FeatureSpec])[],
+  plans: readonly (readonly [string, PlanSpec])[],
+  billing: BillingSettingsSpec | undefined,
+): string {
   // Without a billing section the version is what it was before billing existed.
   const content = billing === undefined ? { features, plans } : { features, plans, billing };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);

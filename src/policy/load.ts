@@ -61,7 +61,10 @@ export async function listPolicyFiles(dir: string): Promise<string[]> {
  */
 export function parsePolicyText(file: string, text: string): ParseResult {
   if (text.includes('\u0000')) {
-    return { issues: [{ file, line: 1, column: 1, message: 'not a text file (contains NUL bytes)' }], incomplete: true };
+    return {
+      issues: [{ file, line: 1, column: 1, message: 'not a text file (contains NUL bytes)' }],
+      incomplete: true,
+    };
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -91,10 +94,18 @@ export async function loadPolicyDirectory(dir: string, relativeTo?: string): Pro
   try {
     paths = await listPolicyFiles(dir);
   } catch (error) {
-    return { files: [], issues: [{ file: name, line: 1, column: 1, message: `cannot read policy directory: ${describeFsError(error)}` }], incomplete: true };
+    return {
+      files: [],
+      issues: [{ file: name, line: 1, column: 1, message: `cannot read policy directory: ${describeFsError(error)}` }],
+      incomplete: true,
+    };
   }
   if (paths.length === 0) {
-    return { files: [], issues: [{ file: name, line: 1, column: 1, message: 'no policy files (*.yaml) in this directory' }], incomplete: false };
+    return {
+      files: [],
+      issues: [{ file: name, line: 1, column: 1, message: 'no policy files (*.yaml) in this directory' }],
+      incomplete: false,
+    };
   }
   const files: PolicyFile[] = [];
   const issues: PolicyIssue[] = [];

@@ -30,7 +30,11 @@ function startWorker(job: PolicyJob, maxHeapMb: number): Worker {
   const options = { workerData: job, resourceLimits: { maxOldGenerationSizeMb: maxHeapMb }, execArgv: [] };
   if (!SOURCE) return new Worker(WORKER_URL, options);
   // The ESM build of tsx's API (require.resolve names the CommonJS one beside it).
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const tsx = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
   return new Worker(bootstrap, { ...options, eval: true });
 }
@@ -59,7 +63,9 @@ export class PolicyReader extends EventEmitter<PolicyReaderEvents> {
 
   /** A policy directory (a hot reload). */
   async readDirectory(dir: string, relativeTo?: string): Promise<PolicyReadResult> {
-    return compileChecked(await this.#run({ kind: 'directory', dir, ...(relativeTo === undefined ? {} : { relativeTo }) }));
+    return compileChecked(
+      await this.#run({ kind: 'directory', dir, ...(relativeTo === undefined ? {} : { relativeTo }) }),
+    );
   }
 
   /** Stops every running read; waiting ones fail. */
@@ -90,7 +96,11 @@ export class PolicyReader extends EventEmitter<PolicyReaderEvents> {
         });
         worker.once('error', (error: Error & { code?: string }) => {
           clearTimeout(timer);
-          reject(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new PolicyTooLargeError(`needs more than ${this.#options.maxHeapMb} MB`) : error);
+          reject(
+            error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+              ? new PolicyTooLargeError(`needs more than ${this.#options.maxHeapMb} MB`)
+              : error,
+          );
         });
         worker.once('exit', () => {
           clearTimeout(timer);

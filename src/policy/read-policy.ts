@@ -14,7 +14,9 @@ export type PolicyReadResult =
  * A policy checked but not compiled: its entries as plain data (what a worker thread sends back;
  * compiling them is cheap next to parsing the YAML), or every issue.
  */
-export type PolicyCheckResult = { readonly ok: true; readonly entries: PolicyEntries } | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
+export type PolicyCheckResult =
+  | { readonly ok: true; readonly entries: PolicyEntries }
+  | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
 
 /** Reads and validates a directory without compiling (the worker thread's half). */
 export async function checkPolicyDirectory(dir: string, relativeTo?: string): Promise<PolicyCheckResult> {
@@ -23,7 +25,9 @@ export async function checkPolicyDirectory(dir: string, relativeTo?: string): Pr
 }
 
 /** The same for policy text that is not on disk. */
-export function checkPolicyTexts(texts: readonly { readonly file: string; readonly text: string }[]): PolicyCheckResult {
+export function checkPolicyTexts(
+  texts: readonly { readonly file: string; readonly text: string }[],
+): PolicyCheckResult {
   const files: PolicyFile[] = [];
   const issues: PolicyIssue[] = [];
   let incomplete = false;
@@ -54,16 +58,31 @@ export function readPolicyTexts(texts: readonly { readonly file: string; readonl
   return compileChecked(checkPolicyTexts(texts));
 }
 
-function check(files: readonly PolicyFile[], loadIssues: readonly PolicyIssue[], incomplete: boolean): PolicyCheckResult {
+function check(
+  files: readonly PolicyFile[],
+  loadIssues: readonly PolicyIssue[],
+  incomplete: boolean,
+): PolicyCheckResult {
   const issues = [...loadIssues];
   for (const file of files) issues.push(...validateFileSchema(file));
   const semantic = validateSemantics(files, { incomplete });
   issues.push(...semantic.issues);
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
   // Only keys and specs: plain data that crosses a thread boundary (the parsed documents stay behind).
-  const plain = ({ key, spec, file }: PolicyEntry<Record<string, unknown>>) => ({ key, spec, file: { file: file.file } });
+  const plain = ({ key, spec, file }: PolicyEntry<Record<string, unknown>>) => ({
+    key,
+    spec,
+    file: { file: file.file },
+  });
   const { billing } = semantic.merged;
-  return { ok: true, entries: { features: semantic.merged.features.map(plain), plans: semantic.merged.plans.map(plain), ...(billing ? { billing: plain(billing) } : {}) } };
+  return {
+    ok: true,
+    entries: {
+      features: semantic.merged.features.map(plain),
+      plans: semantic.merged.plans.map(plain),
+      ...(billing ? { billing: plain(billing) } : {}),
+    },
+  };
 }
 
 /** Formats an issue the way compilers do, so editors and terminals can jump to it. */

@@ -50,7 +50,21 @@ function policySchema(): ValidateFunction {
   return compiledSchema;
 }
 
-const FEATURE_PROPERTIES = ['name', 'description', 'type', 'default', 'upgradeMessage', 'values', 'rollout', 'integer', 'minimum', 'maximum', 'unit', 'period', 'reset'];
+const FEATURE_PROPERTIES = [
+  'name',
+  'description',
+  'type',
+  'default',
+  'upgradeMessage',
+  'values',
+  'rollout',
+  'integer',
+  'minimum',
+  'maximum',
+  'unit',
+  'period',
+  'reset',
+];
 const NUMBER_CONSTRAINTS = ['integer', 'minimum', 'maximum'] as const;
 const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
 
@@ -96,19 +110,38 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
   switch (error.keyword) {
     case 'additionalProperties': {
       const property = String(params.additionalProperty);
-      const known = path.length === 0 ? TOP_PROPERTIES : path[0] === 'features' ? FEATURE_PROPERTIES : path[0] === 'billing' ? BILLING_PROPERTIES : PLAN_PROPERTIES;
+      const known =
+        path.length === 0
+          ? TOP_PROPERTIES
+          : path[0] === 'features'
+            ? FEATURE_PROPERTIES
+            : path[0] === 'billing'
+              ? BILLING_PROPERTIES
+              : PLAN_PROPERTIES;
       const hint = closest(property, known);
-      return { ...where([...path, property], 'key'), message: `${label}unknown property "${property}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
+      return {
+        ...where([...path, property], 'key'),
+        message: `${label}unknown property "${property}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      };
     }
     case 'required':
-      return { ...where(path, 'key'), message: `${label}missing required property "${String(params.missingProperty)}"` };
+      return {
+        ...where(path, 'key'),
+        message: `${label}missing required property "${String(params.missingProperty)}"`,
+      };
     case 'minLength':
       if (params.limit === 1) return { ...where(path), message: `${label}must not be empty` };
       return { ...where(path), message: `${label}${error.message ?? 'is too short'}` };
     case 'minProperties':
-      return { ...where(path), message: path.length === 0 ? 'a policy file needs "features" or "plans"' : `${label}must not be empty` };
+      return {
+        ...where(path),
+        message: path.length === 0 ? 'a policy file needs "features" or "plans"' : `${label}must not be empty`,
+      };
     case 'enum':
-      return { ...where(path), message: `${label}must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        ...where(path),
+        message: `${label}must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'type': {
       const types = Array.isArray(params.type) ? params.type.join(' or ') : String(params.type);
       return { ...where(path), message: `${label}must be ${types === 'object' ? 'a mapping' : `a ${types}`}` };
@@ -129,7 +162,10 @@ export interface SemanticOptions {
 }
 
 /** Checks what no schema can: references between features and plans across all files. */
-export function validateSemantics(files: readonly PolicyFile[], options: SemanticOptions = {}): { issues: PolicyIssue[]; merged: MergedPolicy } {
+export function validateSemantics(
+  files: readonly PolicyFile[],
+  options: SemanticOptions = {},
+): { issues: PolicyIssue[]; merged: MergedPolicy } {
   const checkReferences = options.incomplete !== true;
   const issues: PolicyIssue[] = [];
   const features = collectEntries(files, 'features', 'feature', issues);
@@ -151,25 +187,45 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
         : { values };
     featureConstraints.set(key, constraints);
     if (spec.values !== undefined && type !== undefined && type !== 'string') {
-      issues.push({ ...positionOf(file, ['features', key, 'values'], 'key'), message: `features.${key}.values: only string features may list values` });
+      issues.push({
+        ...positionOf(file, ['features', key, 'values'], 'key'),
+        message: `features.${key}.values: only string features may list values`,
+      });
     }
     if (type !== undefined && type !== 'meter') {
       for (const property of METER_PROPERTIES) {
         if (spec[property] === undefined) continue;
-        issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only meter features have a ${property}` });
+        issues.push({
+          ...positionOf(file, ['features', key, property], 'key'),
+          message: `features.${key}.${property}: only meter features have a ${property}`,
+        });
       }
     }
     for (const property of NUMBER_CONSTRAINTS) {
       if (spec[property] !== undefined && type !== undefined && type !== 'number') {
-        issues.push({ ...positionOf(file, ['features', key, property], 'key'), message: `features.${key}.${property}: only number features may declare ${property}` });
+        issues.push({
+          ...positionOf(file, ['features', key, property], 'key'),
+          message: `features.${key}.${property}: only number features may declare ${property}`,
+        });
       }
     }
-    if (constraints.minimum !== undefined && constraints.maximum !== undefined && constraints.minimum > constraints.maximum) {
-      issues.push({ ...positionOf(file, ['features', key, 'maximum']), message: `features.${key}.maximum: must not be below minimum ${constraints.minimum}` });
+    if (
+      constraints.minimum !== undefined &&
+      constraints.maximum !== undefined &&
+      constraints.minimum > constraints.maximum
+    ) {
+      issues.push({
+        ...positionOf(file, ['features', key, 'maximum']),
+        message: `features.${key}.maximum: must not be below minimum ${constraints.minimum}`,
+      });
     }
     if (type && spec.default !== undefined) {
       const problem = valueProblem(spec.default, type, constraints);
-      if (problem) issues.push({ ...positionOf(file, ['features', key, 'default']), message: `features.${key}.default: ${problem}` });
+      if (problem)
+        issues.push({
+          ...positionOf(file, ['features', key, 'default']),
+          message: `features.${key}.default: ${problem}`,
+        });
     }
   }
 
@@ -193,7 +249,11 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
       }
       const type = featureTypes.get(feature);
       const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
-      if (problem) issues.push({ ...positionOf(file, ['plans', key, 'features', feature]), message: `plans.${key}.features.${feature}: ${problem}` });
+      if (problem)
+        issues.push({
+          ...positionOf(file, ['plans', key, 'features', feature]),
+          message: `plans.${key}.features.${feature}: ${problem}`,
+        });
     }
   }
   issues.push(...extendsCycles(plans));
@@ -203,14 +263,20 @@ export function validateSemantics(files: readonly PolicyFile[], options: Semanti
 }
 
 /** The one `billing` section of the policy; a second one is an issue. */
-function collectBilling(files: readonly PolicyFile[], issues: PolicyIssue[]): PolicyEntry<Record<string, unknown>> | undefined {
+function collectBilling(
+  files: readonly PolicyFile[],
+  issues: PolicyIssue[],
+): PolicyEntry<Record<string, unknown>> | undefined {
   let found: PolicyEntry<Record<string, unknown>> | undefined;
   for (const file of files) {
     const content = file.content;
     if (!isRecord(content) || !isRecord(content.billing)) continue;
     if (found) {
       const first = positionOf(found.file, ['billing'], 'key');
-      issues.push({ ...positionOf(file, ['billing'], 'key'), message: `billing: the billing section is already defined at ${first.file}:${first.line}:${first.column}` });
+      issues.push({
+        ...positionOf(file, ['billing'], 'key'),
+        message: `billing: the billing section is already defined at ${first.file}:${first.line}:${first.column}`,
+      });
       continue;
     }
     found = { key: 'billing', spec: content.billing, file };
@@ -229,7 +295,8 @@ function billingIssues(
   const owners = new Map<string, { plan: string; file: PolicyFile; index: number }>();
   let firstPriced: PolicyEntry<Record<string, unknown>> | undefined;
   for (const entry of plans) {
-    const stripe = isRecord(entry.spec.billing) && isRecord(entry.spec.billing.stripe) ? entry.spec.billing.stripe : undefined;
+    const stripe =
+      isRecord(entry.spec.billing) && isRecord(entry.spec.billing.stripe) ? entry.spec.billing.stripe : undefined;
     if (!stripe || !Array.isArray(stripe.prices)) continue;
     firstPriced ??= entry;
     stripe.prices.forEach((price: unknown, index) => {
@@ -250,7 +317,10 @@ function billingIssues(
   if (billing) {
     const fallback = billing.spec.fallbackPlan;
     if (checkReferences && typeof fallback === 'string' && !planKeys.has(fallback)) {
-      issues.push({ ...positionOf(billing.file, ['billing', 'fallbackPlan']), message: `billing.fallbackPlan: unknown plan "${fallback}"${hintFor(fallback, planKeys)}` });
+      issues.push({
+        ...positionOf(billing.file, ['billing', 'fallbackPlan']),
+        message: `billing.fallbackPlan: unknown plan "${fallback}"${hintFor(fallback, planKeys)}`,
+      });
     }
   } else if (firstPriced && checkReferences) {
     issues.push({
@@ -265,7 +335,11 @@ function billingIssues(
  * Why a value does not fit a feature (its type, allowed strings, whole numbers, bounds), or
  * undefined when it fits. The one check for defaults, plan values and overrides alike.
  */
-export function valueProblem(value: unknown, type: FeatureType, constraints: ValueConstraints = {}): string | undefined {
+export function valueProblem(
+  value: unknown,
+  type: FeatureType,
+  constraints: ValueConstraints = {},
+): string | undefined {
   if (type === 'meter') {
     if (value === UNLIMITED) return undefined;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_METER_ALLOWANCE) {
@@ -274,17 +348,22 @@ export function valueProblem(value: unknown, type: FeatureType, constraints: Val
     return undefined;
   }
   if (type === 'number') {
-    if (typeof value !== 'number') return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
+    if (typeof value !== 'number')
+      return `must be a number, as the feature's type is "number" (got ${describe(value)})`;
     if (!Number.isFinite(value)) return 'must be a finite number';
     // Beyond 2^53 a "whole number" is already rounded: 2^53 + 1 arrives as 2^53.
-    if (constraints.integer && !Number.isSafeInteger(value)) return `must be a whole number (at most ${Number.MAX_SAFE_INTEGER}), as the feature declares integer (got ${value})`;
-    if (constraints.minimum !== undefined && value < constraints.minimum) return `must be at least ${constraints.minimum} (got ${value})`;
-    if (constraints.maximum !== undefined && value > constraints.maximum) return `must be at most ${constraints.maximum} (got ${value})`;
+    if (constraints.integer && !Number.isSafeInteger(value))
+      return `must be a whole number (at most ${Number.MAX_SAFE_INTEGER}), as the feature declares integer (got ${value})`;
+    if (constraints.minimum !== undefined && value < constraints.minimum)
+      return `must be at least ${constraints.minimum} (got ${value})`;
+    if (constraints.maximum !== undefined && value > constraints.maximum)
+      return `must be at most ${constraints.maximum} (got ${value})`;
     return undefined;
   }
   if (typeof value !== type) return `must be a ${type}, as the feature's type is "${type}" (got ${describe(value)})`;
   const allowed = constraints.values;
-  if (allowed && !allowed.includes(value as string)) return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
+  if (allowed && !allowed.includes(value as string))
+    return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`;
   return undefined;
 }
 
@@ -341,7 +420,10 @@ function extendsCycles(plans: readonly PolicyEntry<Record<string, unknown>>[]): 
 
 function pointerToPath(pointer: string): string[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -386,10 +468,13 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }
   return previous[b.length] ?? Number.POSITIVE_INFINITY;
 }
-

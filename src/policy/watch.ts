@@ -116,7 +116,17 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       result = await read(this.options.directory);
     } catch (error) {
       // A read that could not finish (too large, too many at once) is a rejected reload, not a crash.
-      result = { ok: false, issues: [{ file: this.options.directory, line: 1, column: 1, message: `cannot check the policy: ${(error as Error).message}` }] };
+      result = {
+        ok: false,
+        issues: [
+          {
+            file: this.options.directory,
+            line: 1,
+            column: 1,
+            message: `cannot check the policy: ${(error as Error).message}`,
+          },
+        ],
+      };
     }
     if (!result.ok) {
       this.#lastError = { at: new Date().toISOString(), issues: result.issues };

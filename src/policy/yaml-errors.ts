@@ -36,7 +36,12 @@ function yamlIssue(file: string, lineCounter: LineCounter, nodes: NodeIndex, err
     if (!duplicate) return { file, line, column: col, message: `YAML duplicate key: ${message}` };
     const first = lineCounter.linePos(duplicate.firstOffset);
     const where = duplicate.parents.length > 0 ? ` in ${duplicate.parents.join('.')}` : '';
-    return { file, line, column: col, message: `YAML duplicate key "${duplicate.key}"${where}: already defined at ${file}:${first.line}:${first.col}` };
+    return {
+      file,
+      line,
+      column: col,
+      message: `YAML duplicate key "${duplicate.key}"${where}: already defined at ${file}:${first.line}:${first.col}`,
+    };
   }
   // The library reports an unclosed quote where the text ends; the quote that opened it is the
   // place to fix, and can be many lines earlier.
@@ -61,12 +66,15 @@ function indexNodes(document: Document.Parsed): NodeIndex {
           firstByKey.set(key, offset);
           continue;
         }
-        const parents = [...path, map].filter(isPair).map((parent) => (isScalar(parent.key) ? String(parent.key.value) : '?'));
+        const parents = [...path, map]
+          .filter(isPair)
+          .map((parent) => (isScalar(parent.key) ? String(parent.key.value) : '?'));
         duplicateKeys.set(offset, { key, parents, firstOffset });
       }
     },
     Scalar(_, scalar) {
-      if ((scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE') && scalar.range) quotedByEnd.set(scalar.range[1], scalar.range[0]);
+      if ((scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE') && scalar.range)
+        quotedByEnd.set(scalar.range[1], scalar.range[0]);
     },
   });
   return { duplicateKeys, quotedByEnd };

@@ -18,7 +18,9 @@ export function devKeyFilePath(databasePath: string): string | undefined {
 }
 
 /** A new key as `keyid:base64`, for ENTITLE_ENCRYPTION_KEYS. */
-export function generateKeyEntry(keyId = `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(2).toString('hex')}`): string {
+export function generateKeyEntry(
+  keyId = `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(2).toString('hex')}`,
+): string {
   return `${keyId}:${randomBytes(32).toString('base64')}`;
 }
 
@@ -28,7 +30,8 @@ export function generateKeyEntry(keyId = `k${new Date().toISOString().slice(0, 1
  * in-memory key when there is no file to keep it in.
  */
 export function openTokenCipher(encryption: EncryptionConfig, databasePath: string): TokenCipher {
-  if (encryption.keys.size > 0 && encryption.activeKeyId) return new TokenCipher(encryption.keys, encryption.activeKeyId);
+  if (encryption.keys.size > 0 && encryption.activeKeyId)
+    return new TokenCipher(encryption.keys, encryption.activeKeyId);
   const path = devKeyFilePath(databasePath);
   if (!path) return new TokenCipher(new Map([['ephemeral', randomBytes(32)]]), 'ephemeral');
   const file = readOrCreateKeyFile(path);

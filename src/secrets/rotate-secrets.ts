@@ -18,7 +18,11 @@ export class KeyRotationError extends Error {
   }
 }
 
-export async function rotateSecrets(store: Pick<EntitleStore, 'secrets'>, cipher: TokenCipher, context: WriteContext): Promise<number> {
+export async function rotateSecrets(
+  store: Pick<EntitleStore, 'secrets'>,
+  cipher: TokenCipher,
+  context: WriteContext,
+): Promise<number> {
   // The store reports any failure inside its transaction as "unavailable": keep ours to say which key.
   let failure: KeyRotationError | undefined;
   try {

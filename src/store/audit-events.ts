@@ -3,7 +3,16 @@
 
 import type { CalendarProviderName } from '../calendar/calendar-client.js';
 import type { MeterCounter, MeterKey, UsageGrant } from './repositories/usage.js';
-import type { AuditEvent, NewApiToken, NewConnection, OAuthState, Override, SyncCounts, Tenant, WriteContext } from './store.js';
+import type {
+  AuditEvent,
+  NewApiToken,
+  NewConnection,
+  OAuthState,
+  Override,
+  SyncCounts,
+  Tenant,
+  WriteContext,
+} from './store.js';
 
 /** Audit details with the request id when there is one. */
 export function withRequest(context: WriteContext, details: Record<string, unknown>): Record<string, unknown> {
@@ -13,10 +22,22 @@ export function withRequest(context: WriteContext, details: Record<string, unkno
 /** What the audit log keeps of an override. */
 export function auditedOverride(override: Override | undefined): Record<string, unknown> | null {
   if (!override) return null;
-  return { value: override.value, reason: override.reason, expiresAt: override.expiresAt, actor: override.actor, version: override.version };
+  return {
+    value: override.value,
+    reason: override.reason,
+    expiresAt: override.expiresAt,
+    actor: override.actor,
+    version: override.version,
+  };
 }
 
-const event = (context: WriteContext, tenantId: string | null, action: string, target: string | null, details: Record<string, unknown>): AuditEvent => ({
+const event = (
+  context: WriteContext,
+  tenantId: string | null,
+  action: string,
+  target: string | null,
+  details: Record<string, unknown>,
+): AuditEvent => ({
   actor: context.actor,
   tenantId,
   action,
@@ -27,24 +48,67 @@ const event = (context: WriteContext, tenantId: string | null, action: string, t
 
 export const auditEvents = {
   usageGranted: (context: WriteContext, grant: UsageGrant) =>
-    event(context, grant.tenantId, 'usage.grant', `feature:${grant.feature}`, { grantId: grant.id, amount: grant.amount, reason: grant.reason, expiresAt: grant.expiresAt }),
+    event(context, grant.tenantId, 'usage.grant', `feature:${grant.feature}`, {
+      grantId: grant.id,
+      amount: grant.amount,
+      reason: grant.reason,
+      expiresAt: grant.expiresAt,
+    }),
   usageReset: (context: WriteContext, meter: MeterKey, before: MeterCounter) =>
-    event(context, meter.tenantId, 'usage.reset', `feature:${meter.feature}`, { periodStart: meter.periodStart, before: { used: before.used + before.fromGrants } }),
-  usageThreshold: (context: WriteContext, meter: MeterKey, crossing: { threshold: number; limit: number; used: number }) =>
-    event(context, meter.tenantId, `usage.threshold.${crossing.threshold}`, `feature:${meter.feature}`, { periodStart: meter.periodStart, limit: crossing.limit, used: crossing.used }),
-  tenantCreated: (context: WriteContext, created: Tenant) => event(context, created.id, 'tenant.create', `tenant:${created.id}`, { after: created }),
+    event(context, meter.tenantId, 'usage.reset', `feature:${meter.feature}`, {
+      periodStart: meter.periodStart,
+      before: { used: before.used + before.fromGrants },
+    }),
+  usageThreshold: (
+    context: WriteContext,
+    meter: MeterKey,
+    crossing: { threshold: number; limit: number; used: number },
+  ) =>
+    event(context, meter.tenantId, `usage.threshold.${crossing.threshold}`, `feature:${meter.feature}`, {
+      periodStart: meter.periodStart,
+      limit: crossing.limit,
+      used: crossing.used,
+    }),
+  tenantCreated: (context: WriteContext, created: Tenant) =>
+    event(context, created.id, 'tenant.create', `tenant:${created.id}`, { after: created }),
   tenantPlanChanged: (context: WriteContext, before: Tenant, plan: string) =>
-    event(context, before.id, 'tenant.plan.change', `tenant:${before.id}`, { before: { plan: before.plan }, after: { plan } }),
-  tenantDeleted: (context: WriteContext, before: Tenant) => event(context, before.id, 'tenant.delete', `tenant:${before.id}`, { before }),
-  overrideSet: (context: WriteContext, tenantId: string, feature: string, before: Override | undefined, after: Override) =>
-    event(context, tenantId, 'override.set', `feature:${feature}`, { before: auditedOverride(before), after: auditedOverride(after) }),
+    event(context, before.id, 'tenant.plan.change', `tenant:${before.id}`, {
+      before: { plan: before.plan },
+      after: { plan },
+    }),
+  tenantDeleted: (context: WriteContext, before: Tenant) =>
+    event(context, before.id, 'tenant.delete', `tenant:${before.id}`, { before }),
+  overrideSet: (
+    context: WriteContext,
+    tenantId: string,
+    feature: string,
+    before: Override | undefined,
+    after: Override,
+  ) =>
+    event(context, tenantId, 'override.set', `feature:${feature}`, {
+      before: auditedOverride(before),
+      after: auditedOverride(after),
+    }),
   overrideCleared: (context: WriteContext & { reason?: string }, tenantId: string, feature: string, before: Override) =>
-    event(context, tenantId, 'override.clear', `feature:${feature}`, { before: auditedOverride(before), after: null, ...(context.reason ? { reason: context.reason } : {}) }),
+    event(context, tenantId, 'override.clear', `feature:${feature}`, {
+      before: auditedOverride(before),
+      after: null,
+      ...(context.reason ? { reason: context.reason } : {}),
+    }),
   tokenCreated: (context: WriteContext, token: NewApiToken) =>
-    event(context, token.tenantId, 'token.create', `token:${token.id}`, { userId: token.userId, role: token.role, expiresAt: token.expiresAt }),
-  tokenRevoked: (context: WriteContext, tenantId: string, id: string, userId: string) => event(context, tenantId, 'token.revoke', `token:${id}`, { userId }),
+    event(context, token.tenantId, 'token.create', `token:${token.id}`, {
+      userId: token.userId,
+      role: token.role,
+      expiresAt: token.expiresAt,
+    }),
+  tokenRevoked: (context: WriteContext, tenantId: string, id: string, userId: string) =>
+    event(context, tenantId, 'token.revoke', `token:${id}`, { userId }),
   oauthInitiated: (context: WriteContext, state: OAuthState) =>
-    event(context, state.tenantId, 'oauth.initiate', `provider:${state.provider}`, { purpose: state.purpose, redirectUri: state.redirectUri, expiresAt: state.expiresAt }),
+    event(context, state.tenantId, 'oauth.initiate', `provider:${state.provider}`, {
+      purpose: state.purpose,
+      redirectUri: state.redirectUri,
+      expiresAt: state.expiresAt,
+    }),
   connectionStored: (context: WriteContext, input: NewConnection, id: string, replaced: boolean) =>
     event(context, input.tenantId, replaced ? 'connection.reconnect' : 'connection.create', `connection:${id}`, {
       provider: input.provider,
@@ -54,9 +118,27 @@ export const auditEvents = {
     }),
   connectionTokensRefreshed: (context: WriteContext, tenantId: string, id: string, expiresAt: string | null) =>
     event(context, tenantId, 'connection.tokens.refresh', `connection:${id}`, { expiresAt }),
-  connectionDisconnected: (context: WriteContext & { reason: string }, tenantId: string, id: string, provider: CalendarProviderName | string, busyBlocksDeleted: number) =>
-    event(context, tenantId, 'connection.disconnect', `connection:${id}`, { provider, reason: context.reason, busyBlocksDeleted }),
-  calendarSynced: (context: WriteContext, tenantId: string, id: string, counts: SyncCounts) => event(context, tenantId, 'calendar.sync', `connection:${id}`, { ...counts }),
+  connectionDisconnected: (
+    context: WriteContext & { reason: string },
+    tenantId: string,
+    id: string,
+    provider: CalendarProviderName | string,
+    busyBlocksDeleted: number,
+  ) =>
+    event(context, tenantId, 'connection.disconnect', `connection:${id}`, {
+      provider,
+      reason: context.reason,
+      busyBlocksDeleted,
+    }),
+  calendarSynced: (context: WriteContext, tenantId: string, id: string, counts: SyncCounts) =>
+    event(context, tenantId, 'calendar.sync', `connection:${id}`, { ...counts }),
   // Key rotation names no request: it is an operator's batch job.
-  keysRotated: (context: WriteContext, rewritten: number): AuditEvent => ({ actor: context.actor, tenantId: null, action: 'keys.rotate', target: null, outcome: 'success', details: { rewritten } }),
+  keysRotated: (context: WriteContext, rewritten: number): AuditEvent => ({
+    actor: context.actor,
+    tenantId: null,
+    action: 'keys.rotate',
+    target: null,
+    outcome: 'success',
+    details: { rewritten },
+  }),
 };

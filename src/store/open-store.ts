@@ -17,7 +17,11 @@ export async function openStore(config: StoreConfig, options: OpenStoreOptions =
   if (config.databaseUrl) {
     // Loaded only when used: an embedded deployment never opens a PostgreSQL connection.
     const { PostgresStore } = await import('./postgres/postgres-store.js');
-    return PostgresStore.open({ url: config.databaseUrl, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}), ...clock });
+    return PostgresStore.open({
+      url: config.databaseUrl,
+      ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+      ...clock,
+    });
   }
   return SqliteStore.open({ path: config.databasePath, ...clock });
 }

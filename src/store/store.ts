@@ -78,11 +78,20 @@ export interface TenantRepository {
 
 export interface OverrideRepository {
   /** Creates or replaces an override. Throws TenantNotFoundError, VersionConflictError. */
-  set(input: OverrideInput, context: WriteContext, condition?: WriteCondition): Promise<{ before: Override | undefined; after: Override }>;
+  set(
+    input: OverrideInput,
+    context: WriteContext,
+    condition?: WriteCondition,
+  ): Promise<{ before: Override | undefined; after: Override }>;
   get(tenantId: string, feature: string): Promise<Override | undefined>;
   list(filter?: { readonly tenantId?: string; readonly feature?: string }): Promise<readonly Override[]>;
   /** Removes an override. Throws OverrideNotFoundError, VersionConflictError. */
-  clear(tenantId: string, feature: string, context: WriteContext & { readonly reason?: string }, condition?: WriteCondition): Promise<Override>;
+  clear(
+    tenantId: string,
+    feature: string,
+    context: WriteContext & { readonly reason?: string },
+    condition?: WriteCondition,
+  ): Promise<Override>;
 }
 
 export type AuditOutcome = 'success' | 'denied' | 'failure';
@@ -132,7 +141,11 @@ export interface AuditRepository {
    * when it resolves; then they are deleted and their last row becomes the new anchor. A sink
    * that throws leaves the store unchanged. At most `limit` rows per call.
    */
-  archive(before: string, sink: (rows: readonly AuditRecord[], from: AuditAnchor | undefined) => Promise<void>, options?: { readonly limit?: number }): Promise<AuditArchived>;
+  archive(
+    before: string,
+    sink: (rows: readonly AuditRecord[], from: AuditAnchor | undefined) => Promise<void>,
+    options?: { readonly limit?: number },
+  ): Promise<AuditArchived>;
 }
 
 /** A row of the chain by its position and hash (the last archived row, or a head kept elsewhere). */
@@ -254,9 +267,16 @@ export interface ConnectionRepository {
    * same account. With `limit`, refuses (LimitReachedError) when the tenant already has `max`
    * valid connections of this purpose — checked inside the write transaction.
    */
-  connect(connection: NewConnection, context: WriteContext, limit?: { readonly feature: string; readonly max: number }): Promise<{ connection: Connection; replaced: boolean }>;
+  connect(
+    connection: NewConnection,
+    context: WriteContext,
+    limit?: { readonly feature: string; readonly max: number },
+  ): Promise<{ connection: Connection; replaced: boolean }>;
   get(tenantId: string, id: string): Promise<Connection | undefined>;
-  list(tenantId: string, filter?: { readonly userId?: string; readonly purpose?: string; readonly status?: 'valid' | 'invalid' }): Promise<readonly Connection[]>;
+  list(
+    tenantId: string,
+    filter?: { readonly userId?: string; readonly purpose?: string; readonly status?: 'valid' | 'invalid' },
+  ): Promise<readonly Connection[]>;
   tokens(tenantId: string, id: string): Promise<ConnectionTokens | undefined>;
   updateTokens(tenantId: string, id: string, tokens: ConnectionTokens, context: WriteContext): Promise<void>;
   /** Deletes the tokens, sync state and busy blocks, and marks the connection invalid. Throws ConnectionNotFoundError. */

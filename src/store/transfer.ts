@@ -41,7 +41,17 @@ export const DUMP_TABLES = {
     'last_sync',
   ],
   connection_calendars: ['connection_id', 'calendar_id', 'sync_state', 'last_sync_at'],
-  busy_blocks: ['tenant_id', 'connection_id', 'calendar_id', 'event_id', 'start_at', 'end_at', 'all_day', 'show_as', 'updated_at'],
+  busy_blocks: [
+    'tenant_id',
+    'connection_id',
+    'calendar_id',
+    'event_id',
+    'start_at',
+    'end_at',
+    'all_day',
+    'show_as',
+    'updated_at',
+  ],
   billing_links: ['tenant_id', 'provider', 'customer_id', 'created_at', 'updated_at'],
   billing_subscriptions: [
     'provider',
@@ -133,7 +143,12 @@ export async function importStore(store: EntitleStore, dump: unknown, context: W
     action: 'store.import',
     target: null,
     outcome: 'success',
-    details: { from: (dump as StoreDump).from, exportedAt: (dump as StoreDump).exportedAt, rows: summary, ...(context.requestId ? { requestId: context.requestId } : {}) },
+    details: {
+      from: (dump as StoreDump).from,
+      exportedAt: (dump as StoreDump).exportedAt,
+      rows: summary,
+      ...(context.requestId ? { requestId: context.requestId } : {}),
+    },
   });
   return summary;
 }
@@ -151,7 +166,9 @@ export function notEmptyMessage(counts: Readonly<Record<string, number>>): strin
 function checkDump(dump: unknown): StoreDump['tables'] {
   const candidate = dump as Partial<StoreDump> | null;
   if (typeof candidate !== 'object' || candidate === null || candidate.format !== DUMP_FORMAT) {
-    throw new InvalidInputError(`not an Entitle dump (format ${JSON.stringify(candidate?.format)}, expected ${DUMP_FORMAT}); nothing was imported`);
+    throw new InvalidInputError(
+      `not an Entitle dump (format ${JSON.stringify(candidate?.format)}, expected ${DUMP_FORMAT}); nothing was imported`,
+    );
   }
   const tables = { ...(candidate.tables as Record<string, unknown> | undefined) };
   for (const table of DUMP_TABLE_NAMES) {
@@ -160,10 +177,13 @@ function checkDump(dump: unknown): StoreDump['tables'] {
     if (!Array.isArray(rows)) throw new InvalidInputError(`the dump has no table "${table}"; nothing was imported`);
     const columns = new Set<string>(DUMP_TABLES[table]);
     rows.forEach((row: unknown, index) => {
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new InvalidInputError(`${table}[${index}]: not a row; nothing was imported`);
+      if (typeof row !== 'object' || row === null || Array.isArray(row))
+        throw new InvalidInputError(`${table}[${index}]: not a row; nothing was imported`);
       for (const [column, value] of Object.entries(row)) {
-        if (!columns.has(column)) throw new InvalidInputError(`${table}[${index}]: unknown column "${column}"; nothing was imported`);
-        if (value !== null && typeof value !== 'string' && typeof value !== 'number') throw new InvalidInputError(`${table}[${index}].${column}: not a text, number or null; nothing was imported`);
+        if (!columns.has(column))
+          throw new InvalidInputError(`${table}[${index}]: unknown column "${column}"; nothing was imported`);
+        if (value !== null && typeof value !== 'string' && typeof value !== 'number')
+          throw new InvalidInputError(`${table}[${index}].${column}: not a text, number or null; nothing was imported`);
       }
     });
   }

@@ -38,7 +38,8 @@ export class TenantOperations {
   createTenant(input: CreateTenantInput, context: WriteContext): Promise<Tenant> {
     checkTenantId(input.id);
     const name = (input.name ?? input.id).trim();
-    if (name.length === 0 || name.length > MAX_NAME) throw new InvalidInputError(`name: must be 1 to ${MAX_NAME} characters`);
+    if (name.length === 0 || name.length > MAX_NAME)
+      throw new InvalidInputError(`name: must be 1 to ${MAX_NAME} characters`);
     this.#checkPlan(input.plan);
     return this.deps.store.tenants.create({ id: input.id, name, plan: input.plan }, context);
   }
@@ -52,13 +53,18 @@ export class TenantOperations {
     return this.deps.store.tenants.delete(tenantId, context);
   }
 
-  setOverride(input: SetOverrideInput, context: WriteContext, condition?: WriteCondition): Promise<{ before: Override | undefined; after: Override }> {
+  setOverride(
+    input: SetOverrideInput,
+    context: WriteContext,
+    condition?: WriteCondition,
+  ): Promise<{ before: Override | undefined; after: Override }> {
     const feature = this.deps.policy().features.get(input.feature);
     if (!feature) throw new FeatureNotFoundError(input.feature);
     const problem = valueProblem(input.value, feature.type, feature);
     if (problem) throw new InvalidInputError(`value: ${problem}`);
     const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
-    if (reason.length === 0) throw new InvalidInputError('reason: required (say why this tenant differs from its plan)');
+    if (reason.length === 0)
+      throw new InvalidInputError('reason: required (say why this tenant differs from its plan)');
     if (reason.length > MAX_REASON) throw new InvalidInputError(`reason: at most ${MAX_REASON} characters`);
     const expiresAt = this.#checkExpiry(input.expiresAt);
     return this.deps.store.overrides.set(
@@ -68,7 +74,12 @@ export class TenantOperations {
     );
   }
 
-  clearOverride(tenantId: string, feature: string, context: WriteContext & { reason?: string }, condition?: WriteCondition): Promise<Override> {
+  clearOverride(
+    tenantId: string,
+    feature: string,
+    context: WriteContext & { reason?: string },
+    condition?: WriteCondition,
+  ): Promise<Override> {
     return this.deps.store.overrides.clear(tenantId, feature, context, condition);
   }
 
@@ -78,8 +89,12 @@ export class TenantOperations {
 
   #checkExpiry(expiresAt: string | null | undefined): string | null {
     if (expiresAt === undefined || expiresAt === null) return null;
-    const ms = typeof expiresAt === 'string' && ISO_TIMESTAMP.test(expiresAt) && isCalendarDate(expiresAt) ? Date.parse(expiresAt) : Number.NaN;
-    if (Number.isNaN(ms)) throw new InvalidInputError('expiresAt: must be an ISO 8601 timestamp such as 2030-01-31T00:00:00Z');
+    const ms =
+      typeof expiresAt === 'string' && ISO_TIMESTAMP.test(expiresAt) && isCalendarDate(expiresAt)
+        ? Date.parse(expiresAt)
+        : Number.NaN;
+    if (Number.isNaN(ms))
+      throw new InvalidInputError('expiresAt: must be an ISO 8601 timestamp such as 2030-01-31T00:00:00Z');
     if (ms <= (this.deps.clock ?? Date.now)()) throw new InvalidInputError('expiresAt: must be in the future');
     return new Date(ms).toISOString();
   }
@@ -97,6 +112,8 @@ function isCalendarDate(timestamp: string): boolean {
 /** Throws a 400 naming the field when a tenant id is not acceptable. */
 export function checkTenantId(id: string): void {
   if (typeof id !== 'string' || !TENANT_ID_PATTERN.test(id)) {
-    throw new InvalidInputError('id: tenant ids are 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
+    throw new InvalidInputError(
+      'id: tenant ids are 1 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
   }
 }

@@ -18,7 +18,10 @@ export function allowanceOf(decision: Decision): Allowance {
 }
 
 /** The period last computed for each kind, reused until it ends: consuming needs no date math. */
-const currentPeriods = new Map<string, { readonly period: UsagePeriod; readonly fromMs: number; readonly untilMs: number }>();
+const currentPeriods = new Map<
+  string,
+  { readonly period: UsagePeriod; readonly fromMs: number; readonly untilMs: number }
+>();
 
 /**
  * The period of a meter feature at `now`. `reset: billing` counts from the tenant's billing cycle
@@ -31,7 +34,11 @@ export function meterPeriod(feature: FeatureDefinition, now: number, cycleAnchor
   const known = currentPeriods.get(kind);
   if (known && now >= known.fromMs && now < known.untilMs) return known.period;
   const period = periodAt(kind, now);
-  currentPeriods.set(kind, { period, fromMs: Date.parse(period.start), untilMs: period.end === null ? Number.POSITIVE_INFINITY : Date.parse(period.end) });
+  currentPeriods.set(kind, {
+    period,
+    fromMs: Date.parse(period.start),
+    untilMs: period.end === null ? Number.POSITIVE_INFINITY : Date.parse(period.end),
+  });
   return period;
 }
 
@@ -56,7 +63,13 @@ export interface MeterReading {
 }
 
 /** Combines allowance, counter and grant balance into a reading. */
-export function meterReading(feature: FeatureDefinition, allowance: Allowance, period: UsagePeriod, counter: MeterCounter, grantBalance: number): MeterReading {
+export function meterReading(
+  feature: FeatureDefinition,
+  allowance: Allowance,
+  period: UsagePeriod,
+  counter: MeterCounter,
+  grantBalance: number,
+): MeterReading {
   return {
     feature: feature.key,
     featureName: feature.name,

@@ -20,7 +20,15 @@ import type { FeatureDefinition, PolicySnapshot } from '../policy/types.js';
 import type { ConsumeOutcome, MeterKey, UsageGrant, UsageSources, UsageStore } from '../store/repositories/usage.js';
 import type { SqlExecutor } from '../store/sql-port.js';
 import type { WriteContext } from '../store/store.js';
-import { allowanceOf, meterPeriod, meterReading, planWithMore, refilled, type Allowance, type MeterReading } from './meter-state.js';
+import {
+  allowanceOf,
+  meterPeriod,
+  meterReading,
+  planWithMore,
+  refilled,
+  type Allowance,
+  type MeterReading,
+} from './meter-state.js';
 
 /** The largest amount one consume, refund or reservation may name. */
 export const MAX_USAGE_AMOUNT = 1_000_000;
@@ -65,7 +73,12 @@ export interface MetersOptions {
   readonly tenants: Pick<TenantDirectory, 'get'>;
   readonly clock: () => number;
   /** Told of every consume (metrics): the feature, the amount, whether it was granted and the thresholds it crossed first. */
-  readonly onConsume?: (consume: { readonly feature: string; readonly amount: number; readonly granted: boolean; readonly crossed: readonly number[] }) => void;
+  readonly onConsume?: (consume: {
+    readonly feature: string;
+    readonly amount: number;
+    readonly granted: boolean;
+    readonly crossed: readonly number[];
+  }) => void;
   /** Where a failed announcement of a meter running out or refilling is reported. */
   readonly logger?: Pick<Logger, 'warn'>;
 }
@@ -112,7 +125,13 @@ export class Meters {
   async readDecided(tenantId: string, decision: Decision): Promise<MeterReading> {
     const now = this.#clock();
     const period = meterPeriod(decision.feature, now, decision.billing?.cycleAnchor);
-    const resolved: ResolvedMeter = { feature: decision.feature, decision, allowance: allowanceOf(decision), meter: { tenantId, feature: decision.feature.key, periodStart: period.start }, resetsAt: period.end };
+    const resolved: ResolvedMeter = {
+      feature: decision.feature,
+      decision,
+      allowance: allowanceOf(decision),
+      meter: { tenantId, feature: decision.feature.key, periodStart: period.start },
+      resetsAt: period.end,
+    };
     return this.#reading(resolved, new Date(now).toISOString());
   }
 
@@ -136,9 +155,20 @@ export class Meters {
     const resolved = this.#resolve(request.tenantId, request.feature);
     const now = this.#nowIso();
     const consume = async (tx?: SqlExecutor) => {
-      const consumeRequest = { meter: resolved.meter, amount: request.amount, limit: resolved.allowance, now, context: request.context };
+      const consumeRequest = {
+        meter: resolved.meter,
+        amount: request.amount,
+        limit: resolved.allowance,
+        now,
+        context: request.context,
+      };
       const outcome = tx ? await this.#usage.consumeIn(tx, consumeRequest) : await this.#usage.consume(consumeRequest);
-      this.#onConsume?.({ feature: request.feature, amount: request.amount, granted: outcome.granted, crossed: outcome.granted ? outcome.crossed : [] });
+      this.#onConsume?.({
+        feature: request.feature,
+        amount: request.amount,
+        granted: outcome.granted,
+        crossed: outcome.granted ? outcome.crossed : [],
+      });
       const answer = await this.#consumeAnswer(resolved, outcome, now, tx);
       return { result: outcome, answer };
     };
@@ -150,7 +180,12 @@ export class Meters {
       answer = fresh.answer;
       if (fresh.result.granted) sources = fresh.result.sources;
     } else {
-      const outcome = await this.#usage.idempotent(request.tenantId, this.#claim(request.idempotencyKey, ['consume', request.feature, request.amount]), now, consume);
+      const outcome = await this.#usage.idempotent(
+        request.tenantId,
+        this.#claim(request.idempotencyKey, ['consume', request.feature, request.amount]),
+        now,
+        consume,
+      );
       answer = this.#answerOf(outcome, request.idempotencyKey);
       if (outcome.kind === 'fresh' && outcome.result.granted) sources = outcome.result.sources;
     }
@@ -178,14 +213,22 @@ export class Meters {
       const refunded = before.used + before.fromGrants - (after.used + after.fromGrants);
       const reading = await this.#reading(resolved, now, tx);
       // Units refunded from grants stay used up (grants are not refilled): only allowance units come back.
-      return { result: refilled(reading, before.used - after.used), answer: { status: 200, body: { refunded, ...reading } } };
+      return {
+        result: refilled(reading, before.used - after.used),
+        answer: { status: 200, body: { refunded, ...reading } },
+      };
     };
     if (request.idempotencyKey === undefined) {
       const { result, answer } = await this.#usage.write(refund);
       if (result) await this.#announce(request.tenantId);
       return answer;
     }
-    const outcome = await this.#usage.idempotent(request.tenantId, this.#claim(request.idempotencyKey, ['refund', request.feature, request.amount]), now, refund);
+    const outcome = await this.#usage.idempotent(
+      request.tenantId,
+      this.#claim(request.idempotencyKey, ['refund', request.feature, request.amount]),
+      now,
+      refund,
+    );
     if (outcome.kind === 'fresh' && outcome.result) await this.#announce(request.tenantId);
     return this.#answerOf(outcome, request.idempotencyKey);
   }
@@ -193,7 +236,11 @@ export class Meters {
   /** Holds `amount` units for up to `ttlSeconds`: 200 with the reservation, or 403 "Limit reached". */
   async reserve(request: UsageRequest & { readonly ttlSeconds: number }): Promise<UsageAnswer> {
     checkAmount(request.amount);
-    if (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > MAX_RESERVATION_SECONDS) {
+    if (
+      !Number.isInteger(request.ttlSeconds) ||
+      request.ttlSeconds < 1 ||
+      request.ttlSeconds > MAX_RESERVATION_SECONDS
+    ) {
       throw new InvalidInputError(`ttlSeconds: must be a whole number from 1 to ${MAX_RESERVATION_SECONDS}`);
     }
     const resolved = this.#resolve(request.tenantId, request.feature);
@@ -201,11 +248,24 @@ export class Meters {
     const now = new Date(nowMs).toISOString();
     const expiresAt = new Date(nowMs + request.ttlSeconds * 1000).toISOString();
     const reserve = async (tx: SqlExecutor) => {
-      const held = await this.#usage.reserveIn(tx, { meter: resolved.meter, amount: request.amount, limit: resolved.allowance, now, expiresAt, context: request.context });
+      const held = await this.#usage.reserveIn(tx, {
+        meter: resolved.meter,
+        amount: request.amount,
+        limit: resolved.allowance,
+        now,
+        expiresAt,
+        context: request.context,
+      });
       const reading = await this.#reading(resolved, now, tx);
       if (!held) return { result: false, answer: this.#limitReached(resolved, reading) };
       // Holding the last units empties the meter as consuming them would.
-      return { result: reading.remaining === 0, answer: { status: 200, body: { reservationId: held.reservation.id, amount: request.amount, expiresAt, ...reading } } };
+      return {
+        result: reading.remaining === 0,
+        answer: {
+          status: 200,
+          body: { reservationId: held.reservation.id, amount: request.amount, expiresAt, ...reading },
+        },
+      };
     };
     if (request.idempotencyKey === undefined) {
       const { result, answer } = await this.#usage.write(reserve);
@@ -222,43 +282,79 @@ export class Meters {
    * Ends a reservation: `commit` consumes `amount` (default: all it holds; at most that), the
    * rest goes back; without `commit` (a release) it all goes back.
    */
-  async endReservation(tenantId: string, reservationId: string, end: { readonly commit?: number | undefined; readonly context: WriteContext }): Promise<UsageAnswer> {
-    if (end.commit !== undefined && (!Number.isInteger(end.commit) || end.commit < 0 || end.commit > MAX_USAGE_AMOUNT)) {
+  async endReservation(
+    tenantId: string,
+    reservationId: string,
+    end: { readonly commit?: number | undefined; readonly context: WriteContext },
+  ): Promise<UsageAnswer> {
+    if (
+      end.commit !== undefined &&
+      (!Number.isInteger(end.commit) || end.commit < 0 || end.commit > MAX_USAGE_AMOUNT)
+    ) {
       throw new InvalidInputError(`amount: must be a whole number from 0 to ${MAX_USAGE_AMOUNT}`);
     }
     this.#requireTenant(tenantId);
     const nowIso = this.#nowIso();
-    const { answer, refill } = await this.#usage.write(async (tx): Promise<{ answer: UsageAnswer; refill: boolean }> => {
-      // The reservation's feature decides the allowance; read it before ending it.
-      const held = await tx.get('SELECT feature, amount FROM usage_reservations WHERE id = $1 AND tenant_id = $2', [reservationId, tenantId]);
-      if (!held) throw new ReservationNotFoundError(reservationId);
-      const feature = String(held.feature);
-      const commit = end.commit === undefined ? undefined : end.commit;
-      if (commit !== undefined && commit > Number(held.amount)) throw new InvalidInputError(`amount: at most the ${Number(held.amount)} units reserved`);
-      const resolved = this.#resolve(tenantId, feature);
-      const ended = await this.#usage.endReservationIn(tx, tenantId, reservationId, {
-        ...(commit === undefined ? {} : { commit }),
-        limit: resolved.allowance,
-        now: nowIso,
-        context: end.context,
-      });
-      if (ended.kind === 'missing') throw new ReservationNotFoundError(reservationId);
-      if (ended.kind === 'expired') return { answer: { status: 409, body: expiredBody(reservationId) }, refill: false };
-      const reading = await this.#reading({ ...resolved, meter: { ...resolved.meter, periodStart: ended.reservation.periodStart } }, nowIso, tx);
-      const committed = commit ?? 0;
-      const released = ended.reservation.amount - committed;
-      return { answer: { status: 200, body: { reservationId, committed, released, ...reading } }, refill: refilled(reading, released) };
-    });
+    const { answer, refill } = await this.#usage.write(
+      async (tx): Promise<{ answer: UsageAnswer; refill: boolean }> => {
+        // The reservation's feature decides the allowance; read it before ending it.
+        const held = await tx.get('SELECT feature, amount FROM usage_reservations WHERE id = $1 AND tenant_id = $2', [
+          reservationId,
+          tenantId,
+        ]);
+        if (!held) throw new ReservationNotFoundError(reservationId);
+        const feature = String(held.feature);
+        const commit = end.commit === undefined ? undefined : end.commit;
+        if (commit !== undefined && commit > Number(held.amount))
+          throw new InvalidInputError(`amount: at most the ${Number(held.amount)} units reserved`);
+        const resolved = this.#resolve(tenantId, feature);
+        const ended = await this.#usage.endReservationIn(tx, tenantId, reservationId, {
+          ...(commit === undefined ? {} : { commit }),
+          limit: resolved.allowance,
+          now: nowIso,
+          context: end.context,
+        });
+        if (ended.kind === 'missing') throw new ReservationNotFoundError(reservationId);
+        if (ended.kind === 'expired')
+          return { answer: { status: 409, body: expiredBody(reservationId) }, refill: false };
+        const reading = await this.#reading(
+          { ...resolved, meter: { ...resolved.meter, periodStart: ended.reservation.periodStart } },
+          nowIso,
+          tx,
+        );
+        const committed = commit ?? 0;
+        const released = ended.reservation.amount - committed;
+        return {
+          answer: { status: 200, body: { reservationId, committed, released, ...reading } },
+          refill: refilled(reading, released),
+        };
+      },
+    );
     if (refill) await this.#announce(tenantId);
     return answer;
   }
 
   /** Adds a top-up for a tenant's meter (audited). */
-  async grant(tenantId: string, featureKey: string, input: { amount: number; reason: string; expiresAt: string | null }, context: WriteContext): Promise<UsageGrant> {
+  async grant(
+    tenantId: string,
+    featureKey: string,
+    input: { amount: number; reason: string; expiresAt: string | null },
+    context: WriteContext,
+  ): Promise<UsageGrant> {
     checkAmount(input.amount);
-    if (input.expiresAt !== null && Date.parse(input.expiresAt) <= this.#clock()) throw new InvalidInputError('expiresAt: must be in the future');
+    if (input.expiresAt !== null && Date.parse(input.expiresAt) <= this.#clock())
+      throw new InvalidInputError('expiresAt: must be in the future');
     const resolved = this.#resolve(tenantId, featureKey);
-    const grant = await this.#usage.grant({ tenantId, feature: resolved.feature.key, amount: input.amount, reason: input.reason, expiresAt: input.expiresAt }, context);
+    const grant = await this.#usage.grant(
+      {
+        tenantId,
+        feature: resolved.feature.key,
+        amount: input.amount,
+        reason: input.reason,
+        expiresAt: input.expiresAt,
+      },
+      context,
+    );
     if (refilled(await this.#reading(resolved, this.#nowIso()), input.amount)) await this.#announce(tenantId);
     return grant;
   }
@@ -299,7 +395,13 @@ export class Meters {
     const now = this.#clock();
     const decision = decide(snapshot, tenant, featureKey, now) as Decision;
     const period = meterPeriod(feature, now, decision.billing?.cycleAnchor);
-    return { feature, decision, allowance: allowanceOf(decision), meter: { tenantId, feature: featureKey, periodStart: period.start }, resetsAt: period.end };
+    return {
+      feature,
+      decision,
+      allowance: allowanceOf(decision),
+      meter: { tenantId, feature: featureKey, periodStart: period.start },
+      resetsAt: period.end,
+    };
   }
 
   #requireTenant(tenantId: string) {
@@ -310,18 +412,38 @@ export class Meters {
 
   async #reading(resolved: ResolvedMeter, now: string, tx?: SqlExecutor): Promise<MeterReading> {
     const { counter, grantBalance } = await this.#usage.reading(resolved.meter, now, tx);
-    return meterReading(resolved.feature, resolved.allowance, { start: resolved.meter.periodStart, end: resolved.resetsAt }, counter, grantBalance);
+    return meterReading(
+      resolved.feature,
+      resolved.allowance,
+      { start: resolved.meter.periodStart, end: resolved.resetsAt },
+      counter,
+      grantBalance,
+    );
   }
 
-  async #consumeAnswer(resolved: ResolvedMeter, outcome: ConsumeOutcome, now: string, tx?: SqlExecutor): Promise<UsageAnswer> {
+  async #consumeAnswer(
+    resolved: ResolvedMeter,
+    outcome: ConsumeOutcome,
+    now: string,
+    tx?: SqlExecutor,
+  ): Promise<UsageAnswer> {
     // The one-statement consume brought every figure back with its write: no second read.
     const reading =
       outcome.granted && outcome.grantBalance !== undefined
-        ? meterReading(resolved.feature, resolved.allowance, { start: resolved.meter.periodStart, end: resolved.resetsAt }, outcome.counter, outcome.grantBalance)
+        ? meterReading(
+            resolved.feature,
+            resolved.allowance,
+            { start: resolved.meter.periodStart, end: resolved.resetsAt },
+            outcome.counter,
+            outcome.grantBalance,
+          )
         : await this.#reading(resolved, now, tx);
     if (!outcome.granted) return this.#limitReached(resolved, reading);
     const fromGrants = outcome.sources.grants.reduce((sum, take) => sum + take.amount, 0);
-    return { status: 200, body: { granted: true, ...reading, from: { allowance: outcome.sources.allowance, grants: fromGrants } } };
+    return {
+      status: 200,
+      body: { granted: true, ...reading, from: { allowance: outcome.sources.allowance, grants: fromGrants } },
+    };
   }
 
   #limitReached(resolved: ResolvedMeter, reading: MeterReading): UsageAnswer {
@@ -330,11 +452,22 @@ export class Meters {
     const message = requiredPlan
       ? resolved.feature.upgradeMessage
       : `The limit of ${String(reading.limit)}${unit} for this period is reached${reading.resetsAt ? `; it resets at ${reading.resetsAt}` : ''}.`;
-    return { status: 403, body: { error: 'Limit reached', code: 'ENT_ERR_LIMIT_REACHED', granted: false, ...reading, requiredPlan, message } };
+    return {
+      status: 403,
+      body: {
+        error: 'Limit reached',
+        code: 'ENT_ERR_LIMIT_REACHED',
+        granted: false,
+        ...reading,
+        requiredPlan,
+        message,
+      },
+    };
   }
 
   #claim(key: string, request: readonly unknown[]) {
-    if (key.length === 0 || key.length > 200) throw new InvalidInputError('idempotencyKey: must be 1 to 200 characters');
+    if (key.length === 0 || key.length > 200)
+      throw new InvalidInputError('idempotencyKey: must be 1 to 200 characters');
     this.#purgeNowAndThen();
     return {
       key,
@@ -369,7 +502,10 @@ export class Meters {
     try {
       await this.#usage.announce(tenantId);
     } catch (error) {
-      this.#logger?.warn({ err: error, tenant: tenantId }, 'a meter ran out or refilled, and the change feed could not be told');
+      this.#logger?.warn(
+        { err: error, tenant: tenantId },
+        'a meter ran out or refilled, and the change feed could not be told',
+      );
     }
   }
 
@@ -379,7 +515,8 @@ export class Meters {
 }
 
 function checkAmount(amount: number): void {
-  if (!Number.isInteger(amount) || amount < 1 || amount > MAX_USAGE_AMOUNT) throw new InvalidInputError(`amount: must be a whole number from 1 to ${MAX_USAGE_AMOUNT}`);
+  if (!Number.isInteger(amount) || amount < 1 || amount > MAX_USAGE_AMOUNT)
+    throw new InvalidInputError(`amount: must be a whole number from 1 to ${MAX_USAGE_AMOUNT}`);
 }
 
 function expiredBody(reservationId: string): Record<string, unknown> {

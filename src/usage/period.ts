@@ -75,7 +75,10 @@ export function anchoredPeriodAt(period: MeterPeriod, anchor: number, now: numbe
   const to = new Date(now);
   let months = (to.getUTCFullYear() - from.getUTCFullYear()) * 12 + (to.getUTCMonth() - from.getUTCMonth());
   if (addMonths(anchor, months) > now) months -= 1;
-  return { start: new Date(addMonths(anchor, months)).toISOString(), end: new Date(addMonths(anchor, months + 1)).toISOString() };
+  return {
+    start: new Date(addMonths(anchor, months)).toISOString(),
+    end: new Date(addMonths(anchor, months + 1)).toISOString(),
+  };
 }
 
 /** The anchor moved by whole months, its day clamped to the target month's length. */
@@ -84,5 +87,13 @@ function addMonths(anchor: number, months: number): number {
   const year = date.getUTCFullYear();
   const month = date.getUTCMonth() + months;
   const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  return Date.UTC(year, month, Math.min(date.getUTCDate(), lastDay), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), date.getUTCMilliseconds());
+  return Date.UTC(
+    year,
+    month,
+    Math.min(date.getUTCDate(), lastDay),
+    date.getUTCHours(),
+    date.getUTCMinutes(),
+    date.getUTCSeconds(),
+    date.getUTCMilliseconds(),
+  );
 }

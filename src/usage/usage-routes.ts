@@ -18,19 +18,44 @@ export interface UsageRoutesOptions {
 
 const USAGE_ROLES = ['member', 'admin', 'client'] as const;
 
-const TenantField = Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "the tenant; defaults to the caller's, only admin and client tokens may name another" }));
-const FeatureField = Type.String({ minLength: 1, maxLength: 128, description: 'a meter feature, e.g. sms_reminders_per_month' });
-const AmountField = Type.Integer({ minimum: 1, maximum: MAX_USAGE_AMOUNT, description: `units, a whole number from 1 to ${MAX_USAGE_AMOUNT}` });
+const TenantField = Type.Optional(
+  Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: "the tenant; defaults to the caller's, only admin and client tokens may name another",
+  }),
+);
+const FeatureField = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'a meter feature, e.g. sms_reminders_per_month',
+});
+const AmountField = Type.Integer({
+  minimum: 1,
+  maximum: MAX_USAGE_AMOUNT,
+  description: `units, a whole number from 1 to ${MAX_USAGE_AMOUNT}`,
+});
 const KeyField = Type.Optional(
-  Type.String({ minLength: 1, maxLength: 200, description: 'the same key within 24 hours gets the first answer and counts once; with another body it is a 409' }),
+  Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: 'the same key within 24 hours gets the first answer and counts once; with another body it is a 409',
+  }),
 );
 
-const UsageBody = Type.Object({ feature: FeatureField, amount: AmountField, idempotencyKey: KeyField, tenantId: TenantField }, { additionalProperties: false });
+const UsageBody = Type.Object(
+  { feature: FeatureField, amount: AmountField, idempotencyKey: KeyField, tenantId: TenantField },
+  { additionalProperties: false },
+);
 const ReserveBody = Type.Object(
   {
     feature: FeatureField,
     amount: AmountField,
-    ttlSeconds: Type.Integer({ minimum: 1, maximum: MAX_RESERVATION_SECONDS, description: 'how long the units are held; unused they go back by themselves' }),
+    ttlSeconds: Type.Integer({
+      minimum: 1,
+      maximum: MAX_RESERVATION_SECONDS,
+      description: 'how long the units are held; unused they go back by themselves',
+    }),
     idempotencyKey: KeyField,
     tenantId: TenantField,
   },
@@ -38,7 +63,13 @@ const ReserveBody = Type.Object(
 );
 const CommitBody = Type.Object(
   {
-    amount: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_USAGE_AMOUNT, description: 'units used, at most what was reserved (default: all); the rest goes back' })),
+    amount: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_USAGE_AMOUNT,
+        description: 'units used, at most what was reserved (default: all); the rest goes back',
+      }),
+    ),
     tenantId: TenantField,
   },
   { additionalProperties: false },
@@ -51,7 +82,8 @@ const UsageErrors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: Error
 /** The tenant a request works on: its own, or the one an admin or client token names. */
 export function usageTenant(principal: Principal, tenantId: string | undefined): string {
   if (tenantId === undefined || tenantId === principal.tenantId) return principal.tenantId;
-  if (principal.role === 'member') throw new RoleNotAllowedError('member', 'an admin or client token to name another tenant');
+  if (principal.role === 'member')
+    throw new RoleNotAllowedError('member', 'an admin or client token to name another tenant');
   return tenantId;
 }
 
@@ -68,7 +100,8 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       config: { auth: USAGE_ROLES },
       schema: {
         tags: ['usage'],
-        summary: "Consume units of a meter, atomically: granted only while the tenant's allowance (then top-ups) covers them",
+        summary:
+          "Consume units of a meter, atomically: granted only while the tenant's allowance (then top-ups) covers them",
         body: UsageBody,
         response: { 200: GrantedBody, ...UsageErrors, 403: LimitReachedBody },
       },
@@ -76,7 +109,13 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     async (request, reply) => {
       const principal = principalOf(request);
       const { feature, amount, idempotencyKey, tenantId } = request.body;
-      const answer = await meters.consume({ tenantId: usageTenant(principal, tenantId), feature, amount, idempotencyKey, context: context(principal, request.id) });
+      const answer = await meters.consume({
+        tenantId: usageTenant(principal, tenantId),
+        feature,
+        amount,
+        idempotencyKey,
+        context: context(principal, request.id),
+      });
       return send(reply, answer);
     },
   );
@@ -87,7 +126,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       config: { auth: USAGE_ROLES },
       schema: {
         tags: ['usage'],
-        summary: "Give units back to the current period (usage never goes below 0)",
+        summary: 'Give units back to the current period (usage never goes below 0)',
         body: UsageBody,
         response: { 200: withReading({ refunded: Type.Integer() }), ...UsageErrors },
       },
@@ -95,7 +134,16 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     async (request, reply) => {
       const principal = principalOf(request);
       const { feature, amount, idempotencyKey, tenantId } = request.body;
-      return send(reply, await meters.refund({ tenantId: usageTenant(principal, tenantId), feature, amount, idempotencyKey, context: context(principal, request.id) }));
+      return send(
+        reply,
+        await meters.refund({
+          tenantId: usageTenant(principal, tenantId),
+          feature,
+          amount,
+          idempotencyKey,
+          context: context(principal, request.id),
+        }),
+      );
     },
   );
 
@@ -113,7 +161,17 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     async (request, reply) => {
       const principal = principalOf(request);
       const { feature, amount, ttlSeconds, idempotencyKey, tenantId } = request.body;
-      return send(reply, await meters.reserve({ tenantId: usageTenant(principal, tenantId), feature, amount, ttlSeconds, idempotencyKey, context: context(principal, request.id) }));
+      return send(
+        reply,
+        await meters.reserve({
+          tenantId: usageTenant(principal, tenantId),
+          feature,
+          amount,
+          ttlSeconds,
+          idempotencyKey,
+          context: context(principal, request.id),
+        }),
+      );
     },
   );
 
@@ -121,12 +179,24 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     '/api/usage/reservations/:id/commit',
     {
       config: { auth: USAGE_ROLES },
-      schema: { tags: ['usage'], summary: 'Consume what a reservation held (or part of it; the rest goes back)', params: ReservationParams, body: CommitBody, response: { 200: EndedBody, ...UsageErrors } },
+      schema: {
+        tags: ['usage'],
+        summary: 'Consume what a reservation held (or part of it; the rest goes back)',
+        params: ReservationParams,
+        body: CommitBody,
+        response: { 200: EndedBody, ...UsageErrors },
+      },
     },
     async (request, reply) => {
       const principal = principalOf(request);
       const tenant = usageTenant(principal, request.body.tenantId);
-      return send(reply, await meters.endReservation(tenant, request.params.id, { commit: request.body.amount, context: context(principal, request.id) }));
+      return send(
+        reply,
+        await meters.endReservation(tenant, request.params.id, {
+          commit: request.body.amount,
+          context: context(principal, request.id),
+        }),
+      );
     },
   );
 
@@ -134,12 +204,21 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     '/api/usage/reservations/:id/release',
     {
       config: { auth: USAGE_ROLES },
-      schema: { tags: ['usage'], summary: 'Give back everything a reservation held', params: ReservationParams, body: Type.Optional(ReleaseBody), response: { 200: EndedBody, ...UsageErrors } },
+      schema: {
+        tags: ['usage'],
+        summary: 'Give back everything a reservation held',
+        params: ReservationParams,
+        body: Type.Optional(ReleaseBody),
+        response: { 200: EndedBody, ...UsageErrors },
+      },
     },
     async (request, reply) => {
       const principal = principalOf(request);
       const tenant = usageTenant(principal, request.body?.tenantId);
-      return send(reply, await meters.endReservation(tenant, request.params.id, { context: context(principal, request.id) }));
+      return send(
+        reply,
+        await meters.endReservation(tenant, request.params.id, { context: context(principal, request.id) }),
+      );
     },
   );
 
@@ -149,9 +228,12 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       config: { auth: USAGE_ROLES },
       schema: {
         tags: ['usage'],
-        summary: "Every meter of the tenant: limit, used, remaining and when it resets",
+        summary: 'Every meter of the tenant: limit, used, remaining and when it resets',
         querystring: Type.Object({ tenantId: TenantField }, { additionalProperties: false }),
-        response: { 200: Type.Object({ tenant: Type.String(), meters: Type.Array(MeterReadingSchema) }), ...UsageErrors },
+        response: {
+          200: Type.Object({ tenant: Type.String(), meters: Type.Array(MeterReadingSchema) }),
+          ...UsageErrors,
+        },
       },
     },
     async (request) => {

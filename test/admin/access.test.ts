@@ -21,18 +21,28 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const call = (operation: Operation, headers: Record<string, string> = {}) => t.app.inject({ method: operation.method, url: operation.url, headers, payload: {} });
+const call = (operation: Operation, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: operation.method, url: operation.url, headers, payload: {} });
 // The console's session routes belong to admin tokens too (signing in takes the token in the body).
-const isAdmin = (operation: Operation) => operation.path.startsWith('/api/admin/') || (operation.path === '/console/session' && operation.authenticated);
+const isAdmin = (operation: Operation) =>
+  operation.path.startsWith('/api/admin/') || (operation.path === '/console/session' && operation.authenticated);
 // /metrics too: the client role is what a Prometheus scraper is given.
-const forSdks = (operation: Operation) => operation.path.startsWith('/api/client/') || operation.path.startsWith('/ofrep/') || operation.path === '/metrics';
-const forServices = (operation: Operation) => operation.path === '/api/usage' || operation.path.startsWith('/api/usage/');
+const forSdks = (operation: Operation) =>
+  operation.path.startsWith('/api/client/') || operation.path.startsWith('/ofrep/') || operation.path === '/metrics';
+const forServices = (operation: Operation) =>
+  operation.path === '/api/usage' || operation.path.startsWith('/api/usage/');
 
 describe('the routes under test', () => {
   it('come from the OpenAPI document, admin routes included', () => {
     const admin = operations.filter(isAdmin).map((operation) => `${operation.method} ${operation.path}`);
     expect(admin.length).toBeGreaterThanOrEqual(19);
-    expect(admin).toEqual(expect.arrayContaining(['GET /api/admin/overrides', 'DELETE /api/admin/tenants/{tenant}', 'POST /api/admin/keys/rotate']));
+    expect(admin).toEqual(
+      expect.arrayContaining([
+        'GET /api/admin/overrides',
+        'DELETE /api/admin/tenants/{tenant}',
+        'POST /api/admin/keys/rotate',
+      ]),
+    );
   });
 });
 
@@ -65,7 +75,10 @@ describe('the client role', () => {
         expected[name] = 'allowed';
       } else if (forServices(operation)) {
         // Past the role check: an empty body is then a 400 naming the field, an unknown reservation a 404.
-        seen[name] = response.statusCode < 300 || response.statusCode === 400 || response.statusCode === 404 ? 'allowed' : response.statusCode;
+        seen[name] =
+          response.statusCode < 300 || response.statusCode === 400 || response.statusCode === 404
+            ? 'allowed'
+            : response.statusCode;
         expected[name] = 'allowed';
       } else {
         seen[name] = response.json().code;

@@ -13,7 +13,12 @@ export interface AdminApp {
   /** The app's clock (ms); starts at 2030-01-01T00:00:00Z in every test. */
   now: number;
   /** app.inject as the admin. */
-  inject(method: Method, url: string, payload?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  inject(
+    method: Method,
+    url: string,
+    payload?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
 }
 
 /** Registers beforeEach/afterEach; read the fields inside tests only. */
@@ -29,7 +34,12 @@ export function useAdminApp(): AdminApp {
     },
     now: 0,
     inject: (method, url, payload, headers = {}) =>
-      (t as TestApp).app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as object }), headers: { ...admin, ...headers } }),
+      (t as TestApp).app.inject({
+        method,
+        url,
+        ...(payload === undefined ? {} : { payload: payload as object }),
+        headers: { ...admin, ...headers },
+      }),
   };
   beforeEach(async () => {
     harness.now = Date.parse('2030-01-01T00:00:00Z');

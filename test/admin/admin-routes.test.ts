@@ -40,18 +40,27 @@ describe('tenants', () => {
     expect(unknownPlan.json().error).toMatch(/platinum/);
     await inject('POST', '/api/admin/tenants', { id: 'x', plan: 'free' });
     expect((await inject('POST', '/api/admin/tenants', { id: 'x', plan: 'free' })).statusCode).toBe(409);
-    expect((await inject('PATCH', '/api/admin/tenants/nobody', { plan: 'pro' })).json()).toMatchObject({ code: 'ENT_ERR_TENANT_NOT_FOUND', error: expect.stringContaining('nobody') });
+    expect((await inject('PATCH', '/api/admin/tenants/nobody', { plan: 'pro' })).json()).toMatchObject({
+      code: 'ENT_ERR_TENANT_NOT_FOUND',
+      error: expect.stringContaining('nobody'),
+    });
   });
 
-  it("deleting a tenant removes its overrides and tokens in one go; its audit rows stay", async () => {
+  it('deleting a tenant removes its overrides and tokens in one go; its audit rows stay', async () => {
     await inject('POST', '/api/admin/tenants', { id: 'gone', plan: 'free' });
     await inject('PUT', '/api/admin/tenants/gone/overrides/can_use_webhooks', { value: true, reason: 'pilot' });
     const token = await h.t.token('gone', 'u1');
-    expect((await h.t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: h.t.auth(token) })).statusCode).toBe(200);
+    expect(
+      (await h.t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: h.t.auth(token) })).statusCode,
+    ).toBe(200);
     expect((await inject('DELETE', '/api/admin/tenants/gone')).statusCode).toBe(200);
     expect(await h.t.app.entitle.store.overrides.list({ tenantId: 'gone' })).toEqual([]);
-    expect((await h.t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: h.t.auth(token) })).statusCode).toBe(401);
-    const audit = (await inject('GET', '/api/admin/audit?tenant=gone')).json().items.map((row: { action: string }) => row.action);
+    expect(
+      (await h.t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: h.t.auth(token) })).statusCode,
+    ).toBe(401);
+    const audit = (await inject('GET', '/api/admin/audit?tenant=gone'))
+      .json()
+      .items.map((row: { action: string }) => row.action);
     expect(audit).toEqual(expect.arrayContaining(['tenant.delete', 'override.set', 'tenant.create']));
   });
 });
@@ -59,13 +68,22 @@ describe('tenants', () => {
 describe('entitlements of a tenant', () => {
   it('resolves every feature with value, source, plan and why', async () => {
     await inject('POST', '/api/admin/tenants', { id: 'acme', plan: 'pro' });
-    await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_sms_reminders', { value: false, reason: 'carrier issue' });
+    await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_sms_reminders', {
+      value: false,
+      reason: 'carrier issue',
+    });
     const response = await inject('GET', '/api/admin/tenants/acme/entitlements');
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body).toMatchObject({ tenant: 'acme', plan: 'pro' });
     const byKey = Object.fromEntries(body.features.map((f: { feature: string }) => [f.feature, f]));
-    expect(byKey.can_use_calendar_sync).toMatchObject({ value: true, source: 'plan', cause: 'IN_PLAN', plan: 'pro', definedBy: 'pro' });
+    expect(byKey.can_use_calendar_sync).toMatchObject({
+      value: true,
+      source: 'plan',
+      cause: 'IN_PLAN',
+      plan: 'pro',
+      definedBy: 'pro',
+    });
     // Revoked by an override on a plan that has it: no upgrade would bring it back.
     expect(byKey.can_use_sms_reminders).toEqual({
       feature: 'can_use_sms_reminders',
@@ -83,7 +101,12 @@ describe('entitlements of a tenant', () => {
       override: { value: false, reason: 'carrier issue', actor: 'user:olivia@ops', expiresAt: null, version: 1 },
       requiredPlan: null,
     });
-    expect(byKey.can_use_webhooks).toMatchObject({ value: false, cause: 'NOT_IN_PLAN', requiredPlan: 'business', upgradeMessage: expect.any(String) });
+    expect(byKey.can_use_webhooks).toMatchObject({
+      value: false,
+      cause: 'NOT_IN_PLAN',
+      requiredPlan: 'business',
+      upgradeMessage: expect.any(String),
+    });
     expect(byKey.max_connected_calendars).toMatchObject({ value: 2, definedBy: 'pro' });
     expect((await inject('GET', '/api/admin/tenants/nobody/entitlements')).statusCode).toBe(404);
   });
@@ -120,7 +143,9 @@ describe('audit', () => {
   it('a cursor that is not one is 400 naming the field', async () => {
     const response = await inject('GET', '/api/admin/audit?after=abc');
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toEqual({ code: 'ENT_ERR_VALIDATION', error: 'querystring.after: must match pattern "^[0-9]{1,15}$"' });
+    expect(response.json()).toEqual({
+      code: 'ENT_ERR_VALIDATION',
+      error: 'querystring.after: must match pattern "^[0-9]{1,15}$"',
+    });
   });
 });
-

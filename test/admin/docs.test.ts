@@ -21,14 +21,24 @@ afterAll(() => t.close());
 
 const name = (operation: Operation) => `${operation.method} ${operation.path}`;
 /** Path and query parameters are checked against their schemas (headers here only document). */
-const checksParameters = (operation: Operation) => ((operation.spec.parameters ?? []) as { in: string }[]).some((parameter) => parameter.in === 'path' || parameter.in === 'query');
+const checksParameters = (operation: Operation) =>
+  ((operation.spec.parameters ?? []) as { in: string }[]).some(
+    (parameter) => parameter.in === 'path' || parameter.in === 'query',
+  );
 
 describe('the OpenAPI document', () => {
   it('is served with interactive docs at /docs', async () => {
     const spec = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(spec.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/api/admin/tenants/{tenant}/overrides/{feature}', '/api/admin/audit', '/api/entitlements/', '/ofrep/v1/evaluate/flags', '/api/calendar/sync/', '/api/oauth/{provider}/callback/']),
+      expect.arrayContaining([
+        '/api/admin/tenants/{tenant}/overrides/{feature}',
+        '/api/admin/audit',
+        '/api/entitlements/',
+        '/ofrep/v1/evaluate/flags',
+        '/api/calendar/sync/',
+        '/api/oauth/{provider}/callback/',
+      ]),
     );
     expect((await t.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(200);
     expect(operations.length).toBeGreaterThanOrEqual(35);
@@ -45,8 +55,13 @@ describe('the OpenAPI document', () => {
           continue;
         }
         // JSON everywhere but the Prometheus exposition (text/plain) and OFREP's event stream (text/event-stream).
-        const schema = (response.content?.['application/json'] ?? response.content?.['text/plain'] ?? response.content?.['text/event-stream'])?.schema as Record<string, unknown> | undefined;
-        if (!schema || !('type' in schema || 'anyOf' in schema || 'oneOf' in schema || '$ref' in schema)) problems.push(`${name(operation)} ${status}: no response schema`);
+        const schema = (
+          response.content?.['application/json'] ??
+          response.content?.['text/plain'] ??
+          response.content?.['text/event-stream']
+        )?.schema as Record<string, unknown> | undefined;
+        if (!schema || !('type' in schema || 'anyOf' in schema || 'oneOf' in schema || '$ref' in schema))
+          problems.push(`${name(operation)} ${status}: no response schema`);
       }
     }
     expect(problems).toEqual([]);
@@ -77,11 +92,19 @@ describe('the OpenAPI document', () => {
   it('describes health checks, console sign-in, event streams and the Stripe webhook as open, everything else as needing a bearer token', () => {
     const open = operations.filter((operation) => !operation.authenticated).map(name);
     // Sign-in takes the admin token in its body; an event stream's URL carries its own credential; Stripe signs its webhook.
-    expect([...open].sort()).toEqual(['GET /healthz', 'GET /ofrep/v1/events', 'GET /readyz', 'POST /api/billing/stripe/webhook', 'POST /console/session']);
+    expect([...open].sort()).toEqual([
+      'GET /healthz',
+      'GET /ofrep/v1/events',
+      'GET /readyz',
+      'POST /api/billing/stripe/webhook',
+      'POST /console/session',
+    ]);
   });
 
   it('has every authenticated operation in the route list of the bad-input and tenant-isolation tests, and nothing else', () => {
-    const documented = operations.filter((operation) => operation.authenticated).map((operation) => `${operation.method} ${operation.url}`);
+    const documented = operations
+      .filter((operation) => operation.authenticated)
+      .map((operation) => `${operation.method} ${operation.url}`);
     const listed = ROUTES.map((route) => `${route.method} ${fill(route.url, {})}`);
     expect([...listed].sort()).toEqual([...documented].sort());
   });

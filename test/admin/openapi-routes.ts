@@ -14,13 +14,24 @@ export interface Operation {
   /** false when the route declares `security: []` (health checks). */
   readonly authenticated: boolean;
   // The OpenAPI operation object as it is.
-  readonly spec: Record<string, unknown> & { responses: Record<string, { content?: Record<string, { schema?: unknown }> }>; requestBody?: unknown };
+  readonly spec: Record<string, unknown> & {
+    responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+    requestBody?: unknown;
+  };
 }
 
-const PARAMETERS: Record<string, string> = { tenant: 'acme', feature: 'can_use_webhooks', provider: 'google', key: 'can_use_webhooks', id: '000000000000' };
+const PARAMETERS: Record<string, string> = {
+  tenant: 'acme',
+  feature: 'can_use_webhooks',
+  provider: 'google',
+  key: 'can_use_webhooks',
+  id: '000000000000',
+};
 
 export async function operationsOf(app: FastifyInstance): Promise<Operation[]> {
-  const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, Operation['spec']>> };
+  const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+    paths: Record<string, Record<string, Operation['spec']>>;
+  };
   const operations: Operation[] = [];
   for (const [path, methods] of Object.entries(spec.paths)) {
     for (const [method, operation] of Object.entries(methods)) {
@@ -30,7 +41,13 @@ export async function operationsOf(app: FastifyInstance): Promise<Operation[]> {
         return value;
       });
       const security = operation.security as unknown[] | undefined;
-      operations.push({ method: method.toUpperCase() as Method, path, url, authenticated: !(Array.isArray(security) && security.length === 0), spec: operation });
+      operations.push({
+        method: method.toUpperCase() as Method,
+        path,
+        url,
+        authenticated: !(Array.isArray(security) && security.length === 0),
+        spec: operation,
+      });
     }
   }
   return operations;

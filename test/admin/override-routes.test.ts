@@ -13,56 +13,144 @@ describe('overrides', () => {
   });
 
   it('sets, reads (with ETag), replaces with If-Match, refuses a stale If-Match (412) and deletes', async () => {
-    const created = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_calendar_sync', { value: true, reason: 'trial', expiresAt: '2030-02-01T00:00:00Z' });
+    const created = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_calendar_sync', {
+      value: true,
+      reason: 'trial',
+      expiresAt: '2030-02-01T00:00:00Z',
+    });
     expect(created.statusCode).toBe(201);
     expect(created.headers.etag).toBe('"1"');
-    expect(created.json()).toMatchObject({ tenantId: 'acme', feature: 'can_use_calendar_sync', value: true, reason: 'trial', actor: 'user:olivia@ops', expiresAt: '2030-02-01T00:00:00.000Z', version: 1, active: true });
+    expect(created.json()).toMatchObject({
+      tenantId: 'acme',
+      feature: 'can_use_calendar_sync',
+      value: true,
+      reason: 'trial',
+      actor: 'user:olivia@ops',
+      expiresAt: '2030-02-01T00:00:00.000Z',
+      version: 1,
+      active: true,
+    });
 
     const read = await inject('GET', '/api/admin/tenants/acme/overrides/can_use_calendar_sync');
     expect(read.headers.etag).toBe('"1"');
-    const replaced = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_calendar_sync', { value: true, reason: 'trial extended' }, { 'if-match': '"1"' });
+    const replaced = await inject(
+      'PUT',
+      '/api/admin/tenants/acme/overrides/can_use_calendar_sync',
+      { value: true, reason: 'trial extended' },
+      { 'if-match': '"1"' },
+    );
     expect(replaced.statusCode).toBe(200);
     expect(replaced.headers.etag).toBe('"2"');
 
-    const stale = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_calendar_sync', { value: false, reason: 'late' }, { 'if-match': '"1"' });
+    const stale = await inject(
+      'PUT',
+      '/api/admin/tenants/acme/overrides/can_use_calendar_sync',
+      { value: false, reason: 'late' },
+      { 'if-match': '"1"' },
+    );
     expect(stale.statusCode).toBe(412);
     expect(stale.json().error).toMatch(/ETag/);
-    expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_calendar_sync')).json()).toMatchObject({ value: true, reason: 'trial extended', version: 2 });
+    expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_calendar_sync')).json()).toMatchObject({
+      value: true,
+      reason: 'trial extended',
+      version: 2,
+    });
 
-    expect((await inject('DELETE', '/api/admin/tenants/acme/overrides/can_use_calendar_sync?reason=trial%20over', undefined, { 'if-match': '"1"' })).statusCode).toBe(412);
-    expect((await inject('DELETE', '/api/admin/tenants/acme/overrides/can_use_calendar_sync?reason=trial%20over', undefined, { 'if-match': '"2"' })).statusCode).toBe(200);
+    expect(
+      (
+        await inject(
+          'DELETE',
+          '/api/admin/tenants/acme/overrides/can_use_calendar_sync?reason=trial%20over',
+          undefined,
+          { 'if-match': '"1"' },
+        )
+      ).statusCode,
+    ).toBe(412);
+    expect(
+      (
+        await inject(
+          'DELETE',
+          '/api/admin/tenants/acme/overrides/can_use_calendar_sync?reason=trial%20over',
+          undefined,
+          { 'if-match': '"2"' },
+        )
+      ).statusCode,
+    ).toBe(200);
     expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_calendar_sync')).statusCode).toBe(404);
   });
 
   it('If-Match "0" creates only when there is no override yet', async () => {
-    expect((await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', { value: true, reason: 'a' }, { 'if-match': '"0"' })).statusCode).toBe(201);
-    expect((await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', { value: true, reason: 'b' }, { 'if-match': '"0"' })).statusCode).toBe(412);
+    expect(
+      (
+        await inject(
+          'PUT',
+          '/api/admin/tenants/acme/overrides/can_use_webhooks',
+          { value: true, reason: 'a' },
+          { 'if-match': '"0"' },
+        )
+      ).statusCode,
+    ).toBe(201);
+    expect(
+      (
+        await inject(
+          'PUT',
+          '/api/admin/tenants/acme/overrides/can_use_webhooks',
+          { value: true, reason: 'b' },
+          { 'if-match': '"0"' },
+        )
+      ).statusCode,
+    ).toBe(412);
   });
 
   it('checks the value against the feature type and names what is wrong', async () => {
-    const wrongType = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 'lots', reason: 'x' });
+    const wrongType = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', {
+      value: 'lots',
+      reason: 'x',
+    });
     expect(wrongType.statusCode).toBe(400);
     expect(wrongType.json().error).toMatch(/^value/);
     const noReason = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 3 });
     expect(noReason.statusCode).toBe(400);
     expect(noReason.json().error).toMatch(/reason/);
-    const past = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 3, reason: 'x', expiresAt: '2020-01-01T00:00:00Z' });
+    const past = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', {
+      value: 3,
+      reason: 'x',
+      expiresAt: '2020-01-01T00:00:00Z',
+    });
     expect(past.json().error).toMatch(/expiresAt/);
-    const badEtag = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 3, reason: 'x' }, { 'if-match': 'yesterday' });
+    const badEtag = await inject(
+      'PUT',
+      '/api/admin/tenants/acme/overrides/max_connected_calendars',
+      { value: 3, reason: 'x' },
+      { 'if-match': 'yesterday' },
+    );
     expect(badEtag.statusCode).toBe(400);
     expect(badEtag.json().error).toMatch(/If-Match/);
     expect(await h.t.app.entitle.store.overrides.list({ tenantId: 'acme' })).toEqual([]);
   });
 
   it('takes JSON types as they are: 1 stays a number, true stays a boolean, unknown fields are refused', async () => {
-    const one = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 1, reason: 'x' });
+    const one = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', {
+      value: 1,
+      reason: 'x',
+    });
     expect(one.statusCode).toBe(201);
     expect(one.json().value).toBe(1);
-    const yes = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: true, reason: 'x' });
+    const yes = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', {
+      value: true,
+      reason: 'x',
+    });
     expect(yes.statusCode).toBe(400);
-    const text = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', { value: 'true', reason: 'x' });
+    const text = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', {
+      value: 'true',
+      reason: 'x',
+    });
     expect(text.statusCode).toBe(400);
-    const extra = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', { value: true, reason: 'x', tenantId: 'other' });
+    const extra = await inject('PUT', '/api/admin/tenants/acme/overrides/can_use_webhooks', {
+      value: true,
+      reason: 'x',
+      tenantId: 'other',
+    });
     expect(extra.statusCode).toBe(400);
     expect(extra.json().error).toBe('body.tenantId: unknown field');
   });
@@ -71,7 +159,10 @@ describe('overrides', () => {
     const feature = await inject('PUT', '/api/admin/tenants/acme/overrides/can_fly', { value: true, reason: 'x' });
     expect(feature.statusCode).toBe(404);
     expect(feature.json().error).toContain('can_fly');
-    const tenant = await inject('PUT', '/api/admin/tenants/nobody/overrides/can_use_webhooks', { value: true, reason: 'x' });
+    const tenant = await inject('PUT', '/api/admin/tenants/nobody/overrides/can_use_webhooks', {
+      value: true,
+      reason: 'x',
+    });
     expect(tenant.statusCode).toBe(404);
     expect(tenant.json().error).toContain('nobody');
     for (const method of ['GET', 'DELETE'] as const) {
@@ -85,27 +176,46 @@ describe('overrides', () => {
       expect({ method, status: none.statusCode, body: none.json() }).toEqual({
         method,
         status: 404,
-        body: { code: 'ENT_ERR_OVERRIDE_NOT_FOUND', error: 'Tenant "acme" has no override for feature "can_use_webhooks"' },
+        body: {
+          code: 'ENT_ERR_OVERRIDE_NOT_FOUND',
+          error: 'Tenant "acme" has no override for feature "can_use_webhooks"',
+        },
       });
     }
   });
 
   it('an override left from an older policy can still be read and removed', async () => {
-    await h.t.app.entitle.store.overrides.set({ tenantId: 'acme', feature: 'can_use_fax', value: true, reason: 'legacy', expiresAt: null }, { actor: 'test:old-policy' });
-    expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_fax')).json()).toMatchObject({ feature: 'can_use_fax', reason: 'legacy' });
+    await h.t.app.entitle.store.overrides.set(
+      { tenantId: 'acme', feature: 'can_use_fax', value: true, reason: 'legacy', expiresAt: null },
+      { actor: 'test:old-policy' },
+    );
+    expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_fax')).json()).toMatchObject({
+      feature: 'can_use_fax',
+      reason: 'legacy',
+    });
     expect((await inject('DELETE', '/api/admin/tenants/acme/overrides/can_use_fax')).statusCode).toBe(200);
-    expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_fax')).json().code).toBe('ENT_ERR_FEATURE_NOT_FOUND');
+    expect((await inject('GET', '/api/admin/tenants/acme/overrides/can_use_fax')).json().code).toBe(
+      'ENT_ERR_FEATURE_NOT_FOUND',
+    );
   });
 
   it('refuses a number that is not finite', async () => {
-    const response = await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', '{"value": 1e999, "reason": "unlimited"}', { 'content-type': 'application/json' });
+    const response = await inject(
+      'PUT',
+      '/api/admin/tenants/acme/overrides/max_connected_calendars',
+      '{"value": 1e999, "reason": "unlimited"}',
+      { 'content-type': 'application/json' },
+    );
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ code: 'ENT_ERR_INVALID_INPUT', error: 'value: must be a finite number' });
   });
 
   it('each change is audited with before and after and the actor from the token', async () => {
     await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 3, reason: 'pilot' });
-    await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', { value: 5, reason: 'pilot grows' });
+    await inject('PUT', '/api/admin/tenants/acme/overrides/max_connected_calendars', {
+      value: 5,
+      reason: 'pilot grows',
+    });
     await inject('DELETE', '/api/admin/tenants/acme/overrides/max_connected_calendars');
     const rows = (await inject('GET', '/api/admin/audit?tenant=acme&action=override.set')).json().items;
     expect(rows).toHaveLength(2);
@@ -128,12 +238,25 @@ describe('overrides across tenants', () => {
   beforeEach(async () => {
     const ops = h.t.app.entitle.operations;
     for (const id of ['acme', 'beta', 'corp']) await ops.createTenant({ id, plan: 'free' }, { actor: 'test' });
-    await ops.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'pilot' }, { actor: 'test' });
-    await ops.setOverride({ tenantId: 'acme', feature: 'max_team_members', value: 5, reason: 'team' }, { actor: 'test' });
-    await ops.setOverride({ tenantId: 'beta', feature: 'can_use_webhooks', value: true, reason: 'partner' }, { actor: 'test' });
-    await ops.setOverride({ tenantId: 'corp', feature: 'can_use_sso', value: true, reason: 'deal', expiresAt: '2030-06-01T00:00:00Z' }, { actor: 'test' });
+    await ops.setOverride(
+      { tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'pilot' },
+      { actor: 'test' },
+    );
+    await ops.setOverride(
+      { tenantId: 'acme', feature: 'max_team_members', value: 5, reason: 'team' },
+      { actor: 'test' },
+    );
+    await ops.setOverride(
+      { tenantId: 'beta', feature: 'can_use_webhooks', value: true, reason: 'partner' },
+      { actor: 'test' },
+    );
+    await ops.setOverride(
+      { tenantId: 'corp', feature: 'can_use_sso', value: true, reason: 'deal', expiresAt: '2030-06-01T00:00:00Z' },
+      { actor: 'test' },
+    );
   });
-  const keys = (body: { items: { tenantId: string; feature: string }[] }) => body.items.map((item) => `${item.tenantId}:${item.feature}`);
+  const keys = (body: { items: { tenantId: string; feature: string }[] }) =>
+    body.items.map((item) => `${item.tenantId}:${item.feature}`);
 
   it('lists every override by tenant then feature, a page at a time', async () => {
     const first = (await inject('GET', '/api/admin/overrides?limit=3')).json();
@@ -159,8 +282,13 @@ describe('overrides across tenants', () => {
   });
 
   it('filters by tenant or feature', async () => {
-    expect(keys((await inject('GET', '/api/admin/overrides?feature=can_use_webhooks')).json())).toEqual(['acme:can_use_webhooks', 'beta:can_use_webhooks']);
-    expect(keys((await inject('GET', '/api/admin/overrides?tenant=acme&limit=1')).json())).toEqual(['acme:can_use_webhooks']);
+    expect(keys((await inject('GET', '/api/admin/overrides?feature=can_use_webhooks')).json())).toEqual([
+      'acme:can_use_webhooks',
+      'beta:can_use_webhooks',
+    ]);
+    expect(keys((await inject('GET', '/api/admin/overrides?tenant=acme&limit=1')).json())).toEqual([
+      'acme:can_use_webhooks',
+    ]);
     expect((await inject('GET', '/api/admin/overrides?tenant=nobody')).json()).toEqual({ items: [] });
     const bad = await inject('GET', '/api/admin/overrides?after=not-a-cursor');
     expect(bad.statusCode).toBe(400);

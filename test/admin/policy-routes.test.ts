@@ -23,18 +23,37 @@ describe('policy', () => {
       lastError: null,
       // The response schema must drop nothing: the JSON of the snapshot itself.
       features: JSON.parse(JSON.stringify([...snapshot.features.values()])),
-      plans: [...snapshot.plans.values()].map((plan) => JSON.parse(JSON.stringify({ ...plan, values: Object.fromEntries(plan.values) }))),
+      plans: [...snapshot.plans.values()].map((plan) =>
+        JSON.parse(JSON.stringify({ ...plan, values: Object.fromEntries(plan.values) })),
+      ),
     });
-    expect(body.features.find((f: { key: string }) => f.key === 'support_tier')).toMatchObject({ values: ['community', 'email', 'priority', 'dedicated'], requiredPlan: 'free' });
-    expect(body.plans.find((p: { key: string }) => p.key === 'pro')).toMatchObject({ extends: 'free', chain: ['pro', 'free'], values: { max_connected_calendars: { value: 2, definedBy: 'pro' } } });
+    expect(body.features.find((f: { key: string }) => f.key === 'support_tier')).toMatchObject({
+      values: ['community', 'email', 'priority', 'dedicated'],
+      requiredPlan: 'free',
+    });
+    expect(body.plans.find((p: { key: string }) => p.key === 'pro')).toMatchObject({
+      extends: 'free',
+      chain: ['pro', 'free'],
+      values: { max_connected_calendars: { value: 2, definedBy: 'pro' } },
+    });
   });
 
   it('validates a YAML body without applying it, with positions', async () => {
     const broken = 'plans:\n  pro:\n    extends: gold\n    features:\n      can_use_webhooks: "yes"\n';
-    const response = await h.t.app.inject({ method: 'POST', url: '/api/admin/policy/validate?file=plans.yaml', payload: broken, headers: { ...h.admin, 'content-type': 'application/yaml' } });
+    const response = await h.t.app.inject({
+      method: 'POST',
+      url: '/api/admin/policy/validate?file=plans.yaml',
+      payload: broken,
+      headers: { ...h.admin, 'content-type': 'application/yaml' },
+    });
     expect(response.statusCode).toBe(422);
     const texts = response.json().issues.map((issue: { text: string }) => issue.text);
-    expect(texts).toEqual(expect.arrayContaining([expect.stringMatching(/^plans\.yaml:3:\d+: .*gold/), expect.stringMatching(/^plans\.yaml:5:\d+: /)]));
+    expect(texts).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^plans\.yaml:3:\d+: .*gold/),
+        expect.stringMatching(/^plans\.yaml:5:\d+: /),
+      ]),
+    );
     const before = (await inject('GET', '/api/admin/policy')).json().version;
     expect(before).toBe(h.t.app.entitle.policy.snapshot.version);
   });
@@ -44,9 +63,16 @@ describe('policy', () => {
     await inject('PUT', '/api/admin/tenants/p0/overrides/can_use_sms_reminders', { value: true, reason: 'keeps it' });
     const plans = await readFile(join(h.t.app.entitle.config.policyDirectory, 'plans.yaml'), 'utf8');
     // Pro loses SMS reminders and gets one more calendar.
-    const proposed = plans.replace('      can_use_sms_reminders: true\n', '').replace('      max_connected_calendars: 2\n', '      max_connected_calendars: 3\n');
+    const proposed = plans
+      .replace('      can_use_sms_reminders: true\n', '')
+      .replace('      max_connected_calendars: 2\n', '      max_connected_calendars: 3\n');
     expect(proposed).not.toBe(plans);
-    const response = await h.t.app.inject({ method: 'POST', url: '/api/admin/policy/validate?file=plans.yaml', payload: proposed, headers: { ...h.admin, 'content-type': 'application/yaml' } });
+    const response = await h.t.app.inject({
+      method: 'POST',
+      url: '/api/admin/policy/validate?file=plans.yaml',
+      payload: proposed,
+      headers: { ...h.admin, 'content-type': 'application/yaml' },
+    });
     expect(response.statusCode, response.body).toBe(200);
     const { impact } = response.json();
     expect(impact.revokes).toBe(true);
@@ -57,11 +83,22 @@ describe('policy', () => {
     expect(calendars).toMatchObject({ changed: 3, lowered: 0, revoked: 0 });
     // Nothing of the impact is lost on the way out.
     const expected = readPolicyTexts([
-      ...(await Promise.all(['features.yaml'].map(async (file) => ({ file, text: await readFile(join(h.t.app.entitle.config.policyDirectory, file), 'utf8') })))),
+      ...(await Promise.all(
+        ['features.yaml'].map(async (file) => ({
+          file,
+          text: await readFile(join(h.t.app.entitle.config.policyDirectory, file), 'utf8'),
+        })),
+      )),
       { file: 'plans.yaml', text: proposed },
     ]);
     if (!expected.ok) throw new Error('the proposal should be valid');
-    expect(impact).toEqual(JSON.parse(JSON.stringify(policyImpact(h.t.app.entitle.policy.snapshot, expected.snapshot, h.t.app.entitle.tenants.tenants(), h.now))));
+    expect(impact).toEqual(
+      JSON.parse(
+        JSON.stringify(
+          policyImpact(h.t.app.entitle.policy.snapshot, expected.snapshot, h.t.app.entitle.tenants.tenants(), h.now),
+        ),
+      ),
+    );
   });
 
   it('counts a lower limit as a revocation: business calendars 6 → 1', async () => {
@@ -69,7 +106,12 @@ describe('policy', () => {
     const plans = await readFile(join(h.t.app.entitle.config.policyDirectory, 'plans.yaml'), 'utf8');
     const proposed = plans.replace('      max_connected_calendars: 6\n', '      max_connected_calendars: 1\n');
     expect(proposed).not.toBe(plans);
-    const response = await h.t.app.inject({ method: 'POST', url: '/api/admin/policy/validate?file=plans.yaml', payload: proposed, headers: { ...h.admin, 'content-type': 'text/yaml' } });
+    const response = await h.t.app.inject({
+      method: 'POST',
+      url: '/api/admin/policy/validate?file=plans.yaml',
+      payload: proposed,
+      headers: { ...h.admin, 'content-type': 'text/yaml' },
+    });
     const { impact } = response.json();
     expect(impact.revokes).toBe(true);
     expect(impact.features).toEqual([
@@ -91,10 +133,18 @@ describe('policy', () => {
 
   it('takes the whole policy as JSON files, and names a bad one', async () => {
     const dir = h.t.app.entitle.config.policyDirectory;
-    const files = await Promise.all(['features.yaml', 'plans.yaml'].map(async (name) => ({ name, text: await readFile(join(dir, name), 'utf8') })));
+    const files = await Promise.all(
+      ['features.yaml', 'plans.yaml'].map(async (name) => ({ name, text: await readFile(join(dir, name), 'utf8') })),
+    );
     const same = await inject('POST', '/api/admin/policy/validate', { files });
-    expect(same.json()).toMatchObject({ valid: true, version: h.t.app.entitle.policy.snapshot.version, impact: { revokes: false, features: [] } });
-    const badName = await inject('POST', '/api/admin/policy/validate', { files: [{ name: '../etc/passwd', text: 'x' }] });
+    expect(same.json()).toMatchObject({
+      valid: true,
+      version: h.t.app.entitle.policy.snapshot.version,
+      impact: { revokes: false, features: [] },
+    });
+    const badName = await inject('POST', '/api/admin/policy/validate', {
+      files: [{ name: '../etc/passwd', text: 'x' }],
+    });
     expect(badName.statusCode).toBe(400);
     expect(badName.json().error).toMatch(/^body\.files\[0\]\.name/);
     const noText = await inject('POST', '/api/admin/policy/validate', { files: [{ name: 'a.yaml' }] });
@@ -102,4 +152,3 @@ describe('policy', () => {
     expect(noText.json().error).toMatch(/text/);
   });
 });
-

@@ -8,7 +8,8 @@ describe('tenant search', () => {
     const t = await buildTestApp();
     try {
       const admin = t.auth(await t.token('ops', 'olga', { role: 'admin' }));
-      const create = (id: string, name: string, plan: string) => t.app.entitle.operations.createTenant({ id, name, plan }, { actor: 'test:setup' });
+      const create = (id: string, name: string, plan: string) =>
+        t.app.entitle.operations.createTenant({ id, name, plan }, { actor: 'test:setup' });
       await create('acme', 'Acme Corporation', 'free');
       await create('acme-eu', 'Acme Europe', 'pro');
       await create('globex', 'Globex Corp', 'pro');

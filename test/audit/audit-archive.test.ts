@@ -13,7 +13,14 @@ import type { AuditEvent, EntitleStore } from '../../src/store/store.js';
 import { buildTestApp, NO_RATE_LIMITS } from '../support/app.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
 
-const event = (n: number): AuditEvent => ({ actor: `user:u${n}`, tenantId: 'acme', action: 'calendar.list', target: null, outcome: 'success', details: { n } });
+const event = (n: number): AuditEvent => ({
+  actor: `user:u${n}`,
+  tenantId: 'acme',
+  action: 'calendar.list',
+  target: null,
+  outcome: 'success',
+  details: { n },
+});
 const MINUTE = 60_000;
 const START = Date.parse('2030-01-01T00:00:00Z');
 
@@ -56,9 +63,16 @@ describe('audit archive', () => {
     expect(await store.audit.anchor()).toEqual(archived.anchor);
 
     const file = await verifyArchiveFile(first);
-    expect(file).toMatchObject({ ok: true, checked: 4, head: archived.anchor, header: { from: { seq: 0 }, to: archived.anchor, rows: 4 } });
+    expect(file).toMatchObject({
+      ok: true,
+      checked: 4,
+      head: archived.anchor,
+      header: { from: { seq: 0 }, to: archived.anchor, rows: 4 },
+    });
     const lines = readFileSync(first, 'utf8').trim().split('\n');
-    expect(lines.slice(1).map((line) => (JSON.parse(line) as { details: { n: number } }).details.n)).toEqual([1, 2, 3, 4]);
+    expect(lines.slice(1).map((line) => (JSON.parse(line) as { details: { n: number } }).details.n)).toEqual([
+      1, 2, 3, 4,
+    ]);
 
     expect(await verifyAuditLog(store.audit)).toMatchObject({ ok: true, checked: 6, head: { seq: 10 } });
     // A head recorded before the archive is still honoured: it is in the archive now.
@@ -104,8 +118,14 @@ describe('audit archive', () => {
     const path = join(dir, 'a.jsonl');
     await archiveAudit(store.audit, minute(4), path);
     const lines = readFileSync(path, 'utf8').trim().split('\n');
-    writeFileSync(path, `${[...lines.slice(0, 2), lines[2]?.replace('"n":2', '"n":7'), ...lines.slice(3)].join('\n')}\n`);
-    expect(await verifyArchiveFile(path)).toMatchObject({ ok: false, firstBroken: { seq: 2, problem: expect.stringMatching(/changed/) } });
+    writeFileSync(
+      path,
+      `${[...lines.slice(0, 2), lines[2]?.replace('"n":2', '"n":7'), ...lines.slice(3)].join('\n')}\n`,
+    );
+    expect(await verifyArchiveFile(path)).toMatchObject({
+      ok: false,
+      firstBroken: { seq: 2, problem: expect.stringMatching(/changed/) },
+    });
     writeFileSync(path, `${lines.slice(0, -1).join('\n')}\n`);
     expect(await verifyArchiveFile(path)).toMatchObject({ ok: false, firstBroken: { seq: 4 } });
   });
@@ -116,13 +136,19 @@ describe('ENTITLE_AUDIT_RETENTION', () => {
     let now = START;
     const dir = mkdtempSync(join(tmpdir(), 'entitle-retention-'));
     // The rate limiter counts real minutes while this test moves its own clock: it is lifted here.
-    const t = await buildTestApp({ env: { ...NO_RATE_LIMITS, ENTITLE_AUDIT_RETENTION: '2m', ENTITLE_AUDIT_ARCHIVE_DIR: dir }, clock: () => now });
+    const t = await buildTestApp({
+      env: { ...NO_RATE_LIMITS, ENTITLE_AUDIT_RETENTION: '2m', ENTITLE_AUDIT_ARCHIVE_DIR: dir },
+      clock: () => now,
+    });
     try {
       const free = await t.token('globex', 'bob', { plan: 'free' });
       const sizes: number[] = [];
       // Ten minutes of denials (each an audit row), 20 a minute, a sweep each minute.
       for (let minuteOf = 0; minuteOf < 10; minuteOf++) {
-        for (let i = 0; i < 20; i++) expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode).toBe(403);
+        for (let i = 0; i < 20; i++)
+          expect(
+            (await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode,
+          ).toBe(403);
         now += MINUTE;
         await t.app.entitle.auditRetention?.sweep();
         let rows = 0;
@@ -142,7 +168,11 @@ describe('ENTITLE_AUDIT_RETENTION', () => {
   });
 
   it('refuses a retention that is not a duration, or one without an archive directory', async () => {
-    await expect(buildTestApp({ env: { ENTITLE_AUDIT_RETENTION: 'forever', ENTITLE_AUDIT_ARCHIVE_DIR: '/tmp' } })).rejects.toThrow(/ENTITLE_AUDIT_RETENTION must be a duration/);
-    await expect(buildTestApp({ env: { ENTITLE_AUDIT_RETENTION: '90d' } })).rejects.toThrow(/ENTITLE_AUDIT_ARCHIVE_DIR must be set/);
+    await expect(
+      buildTestApp({ env: { ENTITLE_AUDIT_RETENTION: 'forever', ENTITLE_AUDIT_ARCHIVE_DIR: '/tmp' } }),
+    ).rejects.toThrow(/ENTITLE_AUDIT_RETENTION must be a duration/);
+    await expect(buildTestApp({ env: { ENTITLE_AUDIT_RETENTION: '90d' } })).rejects.toThrow(
+      /ENTITLE_AUDIT_ARCHIVE_DIR must be set/,
+    );
   });
 });

@@ -5,7 +5,14 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import type { AuditEvent, EntitleStore } from '../../src/store/store.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
 
-const denial = (n: number): AuditEvent => ({ actor: `user:u${n}`, tenantId: 'acme', action: 'gate.denied', target: 'feature:sync', outcome: 'denied', details: { n } });
+const denial = (n: number): AuditEvent => ({
+  actor: `user:u${n}`,
+  tenantId: 'acme',
+  action: 'gate.denied',
+  target: 'feature:sync',
+  outcome: 'denied',
+  details: { n },
+});
 
 describe('AuditBacklog', () => {
   let database: TestDatabase;
@@ -13,7 +20,12 @@ describe('AuditBacklog', () => {
   let down: boolean;
   let health: EventEmitter<{ fresh: [] }> & { staleSince: number | undefined };
   const logged: { level: string; message: string | undefined; details: object }[] = [];
-  const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (details: object, message?: string) => void logged.push({ level, message, details })])) as never;
+  const logger = Object.fromEntries(
+    ['debug', 'info', 'warn', 'error'].map((level) => [
+      level,
+      (details: object, message?: string) => void logged.push({ level, message, details }),
+    ]),
+  ) as never;
 
   beforeEach(async () => {
     logged.length = 0;
@@ -38,7 +50,8 @@ describe('AuditBacklog', () => {
       await store.audit.appendBatch(events);
     },
   };
-  const rows = async () => [...(await store.audit.list()).items].reverse().map(({ action, details }) => ({ action, details }));
+  const rows = async () =>
+    [...(await store.audit.list()).items].reverse().map(({ action, details }) => ({ action, details }));
 
   describe('batching', () => {
     it('writes rows of one window together in one transaction, in order, and nothing before', async () => {
@@ -69,7 +82,8 @@ describe('AuditBacklog', () => {
       await backlog.append(denial(1));
       await backlog.append(denial(2));
       // Bounded wait (in time, not turns: a busy machine runs a thousand turns before a 5 ms timer) for the timer's transaction.
-      for (const deadline = Date.now() + 5_000; batches.length === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 2));
+      for (const deadline = Date.now() + 5_000; batches.length === 0 && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 2));
       expect(batches).toEqual([2]);
       await backlog.close();
     });
@@ -83,7 +97,13 @@ describe('AuditBacklog', () => {
   });
 
   it('keeps events (in order, with when they happened) while the store fails, and appends them when it is fresh again', async () => {
-    const backlog = new AuditBacklog({ audit, health, logger, windowMs: 0, clock: () => Date.parse('2030-01-01T00:00:01Z') });
+    const backlog = new AuditBacklog({
+      audit,
+      health,
+      logger,
+      windowMs: 0,
+      clock: () => Date.parse('2030-01-01T00:00:01Z'),
+    });
     down = true;
     await backlog.append(denial(1)); // tried, failed, kept
     health.staleSince = 1;
@@ -117,7 +137,9 @@ describe('AuditBacklog', () => {
     health.staleSince = 1;
     for (let n = 1; n <= 5; n++) await backlog.append(denial(n));
     expect(backlog.size).toBe(2);
-    expect(logged.filter((entry) => entry.level === 'error')).toEqual([{ level: 'error', message: expect.stringMatching(/backlog full/), details: { maxEvents: 2 } }]);
+    expect(logged.filter((entry) => entry.level === 'error')).toEqual([
+      { level: 'error', message: expect.stringMatching(/backlog full/), details: { maxEvents: 2 } },
+    ]);
 
     health.staleSince = undefined;
     await backlog.flush();
@@ -131,6 +153,10 @@ describe('AuditBacklog', () => {
     health.staleSince = 1;
     await backlog.append(denial(1));
     await backlog.close();
-    expect(logged.at(-1)).toEqual({ level: 'error', message: expect.stringMatching(/lost at shutdown/), details: { lost: 1 } });
+    expect(logged.at(-1)).toEqual({
+      level: 'error',
+      message: expect.stringMatching(/lost at shutdown/),
+      details: { lost: 1 },
+    });
   });
 });

@@ -23,9 +23,14 @@ describe('batched read audit in the running server', () => {
   /** Starts a server whose rows wait a minute unless MAX_BATCH of them wait; REQUESTS denials, one after another. */
   async function deny(): Promise<string> {
     const database = join(mkdtempSync(join(tmpdir(), 'entitle-read-audit-')), 'entitle.db');
-    child = await startChildServer({ ENTITLE_DB: database, ENTITLE_AUDIT_READS_WINDOW_MS: '60000', ENTITLE_AUDIT_READS_MAX_BATCH: String(MAX_BATCH) });
+    child = await startChildServer({
+      ENTITLE_DB: database,
+      ENTITLE_AUDIT_READS_WINDOW_MS: '60000',
+      ENTITLE_AUDIT_READS_MAX_BATCH: String(MAX_BATCH),
+    });
     const headers = { authorization: `Bearer ${child.userToken}` };
-    for (let i = 0; i < REQUESTS; i++) expect((await fetch(`${child.url}/api/calendar/list/`, { headers })).status).toBe(403);
+    for (let i = 0; i < REQUESTS; i++)
+      expect((await fetch(`${child.url}/api/calendar/list/`, { headers })).status).toBe(403);
     return database;
   }
 
@@ -52,7 +57,12 @@ describe('batched read audit in the running server', () => {
     // The rows were written in batches: whole batches of MAX_BATCH made it.
     expect(written).toBe(Math.floor(REQUESTS / MAX_BATCH) * MAX_BATCH);
     let out = '';
-    const code = await runCli(['audit', 'verify'], { stdout: (text) => (out += text), stderr: (text) => (out += text), env: { ENTITLE_DB: database }, cwd: tmpdir() });
+    const code = await runCli(['audit', 'verify'], {
+      stdout: (text) => (out += text),
+      stderr: (text) => (out += text),
+      env: { ENTITLE_DB: database },
+      cwd: tmpdir(),
+    });
     expect(code, out).toBe(0);
   });
 });

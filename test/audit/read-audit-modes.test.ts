@@ -19,8 +19,12 @@ describe('ENTITLE_AUDIT_READS', () => {
       const free = await t.token('globex', 'bob', { plan: 'free' });
       await connectCalendar(t, fakes.google, pro);
       const before = (await t.app.entitle.store.audit.list({ limit: 1000 })).items.length;
-      expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(pro) })).statusCode).toBe(200);
-      expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode).toBe(403);
+      expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(pro) })).statusCode).toBe(
+        200,
+      );
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode,
+      ).toBe(403);
       const after = (await t.app.entitle.store.audit.list({ limit: 1000 })).items;
       // The connection's own write (oauth.callback) is audited with its write, in every mode.
       expect(after.some((row) => row.action === 'connection.create' || row.action.startsWith('oauth.'))).toBe(true);

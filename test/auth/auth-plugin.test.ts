@@ -9,11 +9,17 @@ const SECRET = 'a-test-secret-that-is-at-least-32-chars';
 function routes(app: FastifyInstance): void {
   app.get('/test/whoami', { config: { auth: 'required' } }, async (request) => request.principal);
   app.get('/test/admin', { config: { auth: 'admin' } }, async () => ({ ok: true }));
-  app.post('/test/whoami', { config: { auth: 'required' } }, async (request) => ({ tenantId: request.principal?.tenantId }));
+  app.post('/test/whoami', { config: { auth: 'required' } }, async (request) => ({
+    tenantId: request.principal?.tenantId,
+  }));
 }
 
 async function jwt(claims: Record<string, unknown>, secret = SECRET, expiresIn = '5m') {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
 }
 
 describe('authentication', () => {
@@ -27,7 +33,12 @@ describe('authentication', () => {
       t = await buildTestApp({ routes });
       const token = await t.token('acme', 'alice');
       const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
-      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'alice', role: 'member', via: { kind: 'token', tokenId: token.slice(4, 16) } });
+      expect(res.json()).toEqual({
+        tenantId: 'acme',
+        userId: 'alice',
+        role: 'member',
+        via: { kind: 'token', tokenId: token.slice(4, 16) },
+      });
     });
 
     it('never takes the tenant from a header or the body', async () => {
@@ -49,11 +60,21 @@ describe('authentication', () => {
       await operations.createTenant({ id: 'acme', plan: 'free' }, { actor: 't' });
       const revoked = await issueApiToken(store, { tenantId: 'acme', userId: 'a' }, { actor: 't' });
       await store.tokens.revoke(revoked.record.id, { actor: 't' });
-      expect((await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(revoked.token) })).statusCode).toBe(401);
-      const expiring = await issueApiToken(store, { tenantId: 'acme', userId: 'b', expiresAt: '2030-01-01T01:00:00.000Z' }, { actor: 't' });
-      expect((await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(expiring.token) })).statusCode).toBe(200);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(revoked.token) })).statusCode,
+      ).toBe(401);
+      const expiring = await issueApiToken(
+        store,
+        { tenantId: 'acme', userId: 'b', expiresAt: '2030-01-01T01:00:00.000Z' },
+        { actor: 't' },
+      );
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(expiring.token) })).statusCode,
+      ).toBe(200);
       now += 3_600_000;
-      expect((await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(expiring.token) })).statusCode).toBe(401);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(expiring.token) })).statusCode,
+      ).toBe(401);
     });
 
     it('stores only a hash of the token', async () => {
@@ -76,7 +97,11 @@ describe('authentication', () => {
   });
 
   describe('JWTs', () => {
-    const env = { ENTITLE_JWT_SECRET: SECRET, ENTITLE_JWT_TENANT_CLAIM: 'org', ENTITLE_JWT_ISSUER: 'https://id.example.test' };
+    const env = {
+      ENTITLE_JWT_SECRET: SECRET,
+      ENTITLE_JWT_TENANT_CLAIM: 'org',
+      ENTITLE_JWT_ISSUER: 'https://id.example.test',
+    };
 
     it('accepts an HS256 JWT and reads tenant, user and role from the configured claims', async () => {
       t = await buildTestApp({ routes, env });
@@ -86,7 +111,12 @@ describe('authentication', () => {
         .setExpirationTime('5m')
         .sign(new TextEncoder().encode(SECRET));
       const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
-      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'carol', role: 'admin', via: { kind: 'jwt', issuer: 'https://id.example.test', subject: 'carol' } });
+      expect(res.json()).toEqual({
+        tenantId: 'acme',
+        userId: 'carol',
+        role: 'admin',
+        via: { kind: 'jwt', issuer: 'https://id.example.test', subject: 'carol' },
+      });
     });
 
     it.each([
@@ -95,9 +125,19 @@ describe('authentication', () => {
       ['nothing', undefined, 'member'],
     ])('maps a role claim of %s to its role', async (_, claim, role) => {
       t = await buildTestApp({ routes, env });
-      const token = await jwt({ org: 'acme', sub: 'dave', iss: 'https://id.example.test', ...(claim === undefined ? {} : { role: claim }) });
+      const token = await jwt({
+        org: 'acme',
+        sub: 'dave',
+        iss: 'https://id.example.test',
+        ...(claim === undefined ? {} : { role: claim }),
+      });
       const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
-      expect(res.json()).toEqual({ tenantId: 'acme', userId: 'dave', role, via: { kind: 'jwt', issuer: 'https://id.example.test', subject: 'dave' } });
+      expect(res.json()).toEqual({
+        tenantId: 'acme',
+        userId: 'dave',
+        role,
+        via: { kind: 'jwt', issuer: 'https://id.example.test', subject: 'dave' },
+      });
     });
 
     it('maps the SDK client value to the read-only client role, which app routes refuse', async () => {
@@ -111,7 +151,10 @@ describe('authentication', () => {
     it('rejects a JWT with a bad signature, a wrong issuer, an expired one, or no tenant claim', async () => {
       t = await buildTestApp({ routes, env });
       const bad = [
-        await jwt({ org: 'acme', sub: 'x', iss: 'https://id.example.test' }, 'another-secret-that-is-at-least-32-chars'),
+        await jwt(
+          { org: 'acme', sub: 'x', iss: 'https://id.example.test' },
+          'another-secret-that-is-at-least-32-chars',
+        ),
         await jwt({ org: 'acme', sub: 'x', iss: 'https://evil.test' }),
         await jwt({ org: 'acme', sub: 'x', iss: 'https://id.example.test' }, SECRET, '-1m'),
         await jwt({ sub: 'x', iss: 'https://id.example.test' }),
@@ -123,7 +166,10 @@ describe('authentication', () => {
     });
 
     it('rejects a JWT without exp, unless ENTITLE_JWT_ALLOW_NO_EXP=true', async () => {
-      const forever = await new SignJWT({ org: 'acme', sub: 'erin' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://id.example.test').sign(new TextEncoder().encode(SECRET));
+      const forever = await new SignJWT({ org: 'acme', sub: 'erin' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer('https://id.example.test')
+        .sign(new TextEncoder().encode(SECRET));
       t = await buildTestApp({ routes, env });
       const refused = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(forever) });
       expect(refused.statusCode).toBe(401);
@@ -133,16 +179,27 @@ describe('authentication', () => {
       expect(accepted.json()).toMatchObject({ tenantId: 'acme', userId: 'erin' });
     });
 
-    it.each(['../globex', 'Acme', 'acme/../globex', '', 'a'.repeat(65), 'acme\u0000'])('rejects a tenant claim that is not a tenant id: %j', async (tenant) => {
-      t = await buildTestApp({ routes, env });
-      const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(await jwt({ org: tenant, sub: 'x', iss: 'https://id.example.test' })) });
-      expect(res.statusCode).toBe(401);
-      expect(res.body).not.toContain('globex');
-    });
+    it.each(['../globex', 'Acme', 'acme/../globex', '', 'a'.repeat(65), 'acme\u0000'])(
+      'rejects a tenant claim that is not a tenant id: %j',
+      async (tenant) => {
+        t = await buildTestApp({ routes, env });
+        const res = await t.app.inject({
+          method: 'GET',
+          url: '/test/whoami',
+          headers: t.auth(await jwt({ org: tenant, sub: 'x', iss: 'https://id.example.test' })),
+        });
+        expect(res.statusCode).toBe(401);
+        expect(res.body).not.toContain('globex');
+      },
+    );
 
     it('does not accept JWTs when none is configured', async () => {
       t = await buildTestApp({ routes });
-      const res = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(await jwt({ org: 'acme', sub: 'x' })) });
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/test/whoami',
+        headers: t.auth(await jwt({ org: 'acme', sub: 'x' })),
+      });
       expect(res.statusCode).toBe(401);
     });
   });

@@ -27,7 +27,10 @@ describe('billing across two instances', () => {
 
   it('handles a delivery that reaches both at the same moment exactly once', async () => {
     await a.token('acme');
-    const event = eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme' }), { id: 'evt_race', created: seconds(a.now) });
+    const event = eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme' }), {
+      id: 'evt_race',
+      created: seconds(a.now),
+    });
     const answers = await Promise.all([a.deliver(event), b.deliver(event, { app: b.app })]);
     expect(answers.map((res) => res.statusCode)).toEqual([200, 200]);
     expect(answers.map((res) => res.json().duplicate).sort()).toEqual([false, true]);
@@ -39,9 +42,16 @@ describe('billing across two instances', () => {
   it('brings the plan billing set to the other instance through the change feed', async () => {
     const token = await a.token('acme');
     await b.app.entitle.tenants.sync();
-    const entitlements = async (t: BillingTestApp) => (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).json();
+    const entitlements = async (t: BillingTestApp) =>
+      (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).json();
     expect((await entitlements(b)).plan).toBe('free');
-    await a.deliver(eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', prices: ['business_yearly'] }), { created: seconds(a.now) }));
+    await a.deliver(
+      eventObject(
+        'customer.subscription.created',
+        subscriptionObject({ tenant: 'acme', prices: ['business_yearly'] }),
+        { created: seconds(a.now) },
+      ),
+    );
     // Bounded: B follows on its feed's signal (polling on SQLite, NOTIFY on PostgreSQL).
     for (let i = 0; i < 50 && b.app.entitle.tenants.get('acme')?.billing === undefined; i++) {
       await new Promise((resolve) => b.app.entitle.tenants.once('change', resolve));

@@ -27,7 +27,11 @@ interface Case {
   readonly stripeHas: SubscriptionFields;
 }
 
-const sub = (fields: SubscriptionFields = {}): SubscriptionFields => ({ tenant: 'acme', currentPeriodEnd: PERIOD_END, ...fields });
+const sub = (fields: SubscriptionFields = {}): SubscriptionFields => ({
+  tenant: 'acme',
+  currentPeriodEnd: PERIOD_END,
+  ...fields,
+});
 
 const CASES: readonly Case[] = [
   {
@@ -48,7 +52,10 @@ const CASES: readonly Case[] = [
     name: 'an upgrade, then a trial of the higher plan (a later update must not wipe the trial)',
     setup: sub(),
     first: { type: 'customer.subscription.updated', fields: sub({ prices: ['business_monthly'] }) },
-    second: { type: 'customer.subscription.updated', fields: sub({ prices: ['business_monthly'], status: 'trialing', trialEnd: seconds(START + 14 * DAY_MS) }) },
+    second: {
+      type: 'customer.subscription.updated',
+      fields: sub({ prices: ['business_monthly'], status: 'trialing', trialEnd: seconds(START + 14 * DAY_MS) }),
+    },
     expected: { plan: 'business', status: 'trialing', cause: 'TRIAL' },
     stripeHas: sub({ prices: ['business_monthly'], status: 'trialing', trialEnd: seconds(START + 14 * DAY_MS) }),
   },
@@ -56,7 +63,10 @@ const CASES: readonly Case[] = [
     name: 'updated, then deleted',
     setup: sub(),
     first: { type: 'customer.subscription.updated', fields: sub({ prices: ['business_monthly'] }) },
-    second: { type: 'customer.subscription.deleted', fields: sub({ prices: ['business_monthly'], status: 'canceled' }) },
+    second: {
+      type: 'customer.subscription.deleted',
+      fields: sub({ prices: ['business_monthly'], status: 'canceled' }),
+    },
     expected: { plan: 'free', status: 'canceled', cause: 'ENDED' },
     stripeHas: sub({ prices: ['business_monthly'], status: 'canceled' }),
   },
@@ -107,10 +117,15 @@ function eventOf(step: Step, created: number): Record<string, unknown> {
 }
 
 async function run(t: BillingTestApp, c: Case, order: 'in order' | 'reversed'): Promise<unknown> {
-  if (c.setup) expect((await t.deliver(eventObject('customer.subscription.created', subscriptionObject(c.setup), { created: T0 }))).statusCode).toBe(200);
+  if (c.setup)
+    expect(
+      (await t.deliver(eventObject('customer.subscription.created', subscriptionObject(c.setup), { created: T0 })))
+        .statusCode,
+    ).toBe(200);
   const first = eventOf(c.first, T1);
   const second = eventOf(c.second, T2);
-  for (const event of order === 'in order' ? [first, second] : [second, first]) expect((await t.deliver(event)).statusCode).toBe(200);
+  for (const event of order === 'in order' ? [first, second] : [second, first])
+    expect((await t.deliver(event)).statusCode).toBe(200);
   const token = await t.token('acme');
   const body = (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).json();
   return { plan: body.plan, status: body.billing?.status, cause: body.billing?.cause };
@@ -140,16 +155,22 @@ describe('out-of-order deliveries, read back from the Stripe API', () => {
   afterAll(() => fake.close());
 
   for (const c of CASES) {
-    it.each(['in order', 'reversed'] as const)(`${c.name}: ends in what Stripe says when delivered %s`, async (order) => {
-      const t = await buildBillingApp({ start: START, env: { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_URL: fake.url } });
-      try {
-        await t.token('acme');
-        // Stripe already has the final state when the (late) events arrive: every event reads it back.
-        fake.put(subscriptionObject(c.stripeHas));
-        expect(await run(t, c, order)).toEqual(c.expected);
-      } finally {
-        await t.close();
-      }
-    });
+    it.each(['in order', 'reversed'] as const)(
+      `${c.name}: ends in what Stripe says when delivered %s`,
+      async (order) => {
+        const t = await buildBillingApp({
+          start: START,
+          env: { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_URL: fake.url },
+        });
+        try {
+          await t.token('acme');
+          // Stripe already has the final state when the (late) events arrive: every event reads it back.
+          fake.put(subscriptionObject(c.stripeHas));
+          expect(await run(t, c, order)).toEqual(c.expected);
+        } finally {
+          await t.close();
+        }
+      },
+    );
   }
 });

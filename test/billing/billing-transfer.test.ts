@@ -23,11 +23,22 @@ async function withStores(work: (t: BillingTestApp, store: EntitleStore) => Prom
 describe('moving a store with billing', () => {
   it('exports and imports billing links, subscriptions and handled events', () =>
     withStores(async (t, store) => {
-      await t.deliver(eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', status: 'past_due' }), { id: 'evt_moved', created: seconds(t.now) }));
+      await t.deliver(
+        eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', status: 'past_due' }), {
+          id: 'evt_moved',
+          created: seconds(t.now),
+        }),
+      );
       const dump = await exportStore(t.app.entitle.store);
-      expect(await importStore(store, JSON.parse(JSON.stringify(dump)), { actor: 'test:import' })).toMatchObject({ billing_links: 1, billing_subscriptions: 1, billing_events: 1 });
+      expect(await importStore(store, JSON.parse(JSON.stringify(dump)), { actor: 'test:import' })).toMatchObject({
+        billing_links: 1,
+        billing_subscriptions: 1,
+        billing_events: 1,
+      });
       expect(await store.billing.tenantOfCustomer('stripe', 'cus_1')).toBe('acme');
-      expect(await store.billing.subscriptionsOf('acme')).toEqual(await t.app.entitle.store.billing.subscriptionsOf('acme'));
+      expect(await store.billing.subscriptionsOf('acme')).toEqual(
+        await t.app.entitle.store.billing.subscriptionsOf('acme'),
+      );
       expect(await store.billing.processed('stripe', 'evt_moved')).toBe('applied');
     }));
 

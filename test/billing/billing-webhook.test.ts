@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildBillingApp, DAY_MS, WEBHOOK_URL, type BillingTestApp } from '../support/billing.js';
-import { eventObject, invoiceObject, OLD_WEBHOOK_SECRET, seconds, subscriptionObject, WEBHOOK_SECRET } from '../support/stripe.js';
+import {
+  eventObject,
+  invoiceObject,
+  OLD_WEBHOOK_SECRET,
+  seconds,
+  subscriptionObject,
+  WEBHOOK_SECRET,
+} from '../support/stripe.js';
 
 describe('POST /api/billing/stripe/webhook', () => {
   let t: BillingTestApp;
@@ -12,17 +19,27 @@ describe('POST /api/billing/stripe/webhook', () => {
   });
   afterEach(() => t.close());
 
-  const entitlements = async () => (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).json();
+  const entitlements = async () =>
+    (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).json();
   const audit = async (action: string) => (await t.app.entitle.store.audit.list({ action })).items;
-  const subscribed = (fields: Parameters<typeof subscriptionObject>[0] = {}, options: { id?: string; type?: string; at?: number } = {}) =>
-    eventObject(options.type ?? 'customer.subscription.created', subscriptionObject({ tenant: 'acme', ...fields }), { ...(options.id ? { id: options.id } : {}), created: seconds(options.at ?? t.now) });
+  const subscribed = (
+    fields: Parameters<typeof subscriptionObject>[0] = {},
+    options: { id?: string; type?: string; at?: number } = {},
+  ) =>
+    eventObject(options.type ?? 'customer.subscription.created', subscriptionObject({ tenant: 'acme', ...fields }), {
+      ...(options.id ? { id: options.id } : {}),
+      created: seconds(options.at ?? t.now),
+    });
 
   describe('signatures', () => {
     it('rejects a bad signature with 400 and writes nothing', async () => {
       const before = (await t.app.entitle.store.audit.list({})).items.length;
       const res = await t.deliver(subscribed(), { secret: 'whsec_wrong' });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toEqual({ error: 'Webhook signature rejected: signature does not match', code: 'ENT_ERR_BILLING_SIGNATURE' });
+      expect(res.json()).toEqual({
+        error: 'Webhook signature rejected: signature does not match',
+        code: 'ENT_ERR_BILLING_SIGNATURE',
+      });
       expect((await t.app.entitle.store.audit.list({})).items).toHaveLength(before);
       expect(await t.app.entitle.store.billing.linkOf('acme')).toBeUndefined();
       expect((await entitlements()).plan).toBe('free');
@@ -36,7 +53,12 @@ describe('POST /api/billing/stripe/webhook', () => {
     });
 
     it('rejects a delivery without Stripe-Signature, and accepts the previous secret during a rotation', async () => {
-      const missing = await t.app.inject({ method: 'POST', url: WEBHOOK_URL, headers: { 'content-type': 'application/json' }, payload: '{}' });
+      const missing = await t.app.inject({
+        method: 'POST',
+        url: WEBHOOK_URL,
+        headers: { 'content-type': 'application/json' },
+        payload: '{}',
+      });
       expect(missing.statusCode).toBe(400);
       expect((await t.deliver(subscribed(), { secret: OLD_WEBHOOK_SECRET })).statusCode).toBe(200);
     });
@@ -51,7 +73,10 @@ describe('POST /api/billing/stripe/webhook', () => {
     it('links the tenant named in the metadata and puts it on the plan of the price, audited with the event id', async () => {
       const res = await t.deliver(subscribed({ prices: ['business_monthly'] }, { id: 'evt_created' }));
       expect(res.json()).toEqual({ received: true, id: 'evt_created', outcome: 'applied', duplicate: false });
-      expect(await t.app.entitle.store.billing.linkOf('acme')).toMatchObject({ provider: 'stripe', customerId: 'cus_1' });
+      expect(await t.app.entitle.store.billing.linkOf('acme')).toMatchObject({
+        provider: 'stripe',
+        customerId: 'cus_1',
+      });
       const body = await entitlements();
       expect(body).toMatchObject({ plan: 'business', billing: { cause: 'ACTIVE', status: 'active' } });
       expect(body.features.can_use_webhooks).toMatchObject({ enabled: true, cause: 'IN_PLAN' });
@@ -60,7 +85,13 @@ describe('POST /api/billing/stripe/webhook', () => {
         actor: 'billing:stripe',
         tenantId: 'acme',
         target: 'subscription:sub_1',
-        details: { eventId: 'evt_created', eventType: 'customer.subscription.created', before: null, after: { status: 'active', prices: ['price_business_monthly', 'business_monthly'] }, plan: { before: 'free', after: 'business', cause: 'ACTIVE' } },
+        details: {
+          eventId: 'evt_created',
+          eventType: 'customer.subscription.created',
+          before: null,
+          after: { status: 'active', prices: ['price_business_monthly', 'business_monthly'] },
+          plan: { before: 'free', after: 'business', cause: 'ACTIVE' },
+        },
       });
       expect(await audit('billing.link')).toHaveLength(1);
       expect((await t.app.entitle.store.tenants.get('acme'))?.plan).toBe('business');
@@ -80,11 +111,22 @@ describe('POST /api/billing/stripe/webhook', () => {
       const trialEnd = seconds(t.now + 14 * DAY_MS);
       await t.deliver(subscribed({ status: 'trialing', trialEnd }));
       const endsAt = new Date(trialEnd * 1000).toISOString();
-      expect(await entitlements()).toMatchObject({ plan: 'pro', billing: { cause: 'TRIAL', status: 'trialing' }, trial: { endsAt } });
+      expect(await entitlements()).toMatchObject({
+        plan: 'pro',
+        billing: { cause: 'TRIAL', status: 'trialing' },
+        trial: { endsAt },
+      });
       const admin = await t.token('ops', 'root', { role: 'admin' });
-      const explained = (await t.app.inject({ method: 'GET', url: '/api/admin/tenants/acme/entitlements', headers: t.auth(admin) })).json();
+      const explained = (
+        await t.app.inject({ method: 'GET', url: '/api/admin/tenants/acme/entitlements', headers: t.auth(admin) })
+      ).json();
       expect(explained.plan).toBe('pro');
-      expect(explained.features.find((f: { feature: string }) => f.feature === 'can_use_calendar_sync')).toMatchObject({ granted: true, cause: 'IN_PLAN', trial: { endsAt }, billing: { cause: 'TRIAL' } });
+      expect(explained.features.find((f: { feature: string }) => f.feature === 'can_use_calendar_sync')).toMatchObject({
+        granted: true,
+        cause: 'IN_PLAN',
+        trial: { endsAt },
+        billing: { cause: 'TRIAL' },
+      });
     });
 
     it('keeps the plan through the grace period of a failed payment, then falls back on time with no event', async () => {
@@ -93,7 +135,10 @@ describe('POST /api/billing/stripe/webhook', () => {
       await t.deliver(eventObject('invoice.payment_failed', invoiceObject('sub_1'), { created: seconds(failedAt) }));
       const graceEnd = new Date(seconds(failedAt) * 1000 + 7 * DAY_MS).toISOString();
       expect(await entitlements()).toMatchObject({ plan: 'pro', gracePeriod: { endsAt: graceEnd } });
-      expect((await entitlements()).features.can_use_calendar_sync).toMatchObject({ enabled: true, cause: 'GRACE_PERIOD' });
+      expect((await entitlements()).features.can_use_calendar_sync).toMatchObject({
+        enabled: true,
+        cause: 'GRACE_PERIOD',
+      });
       t.now = Date.parse(graceEnd) - 1;
       expect((await entitlements()).plan).toBe('pro');
       t.now = Date.parse(graceEnd);
@@ -101,7 +146,9 @@ describe('POST /api/billing/stripe/webhook', () => {
       expect(after).toMatchObject({ plan: 'free', billing: { cause: 'ENDED', status: 'past_due' } });
       expect(after.features.can_use_calendar_sync).toMatchObject({ enabled: false, cause: 'NOT_IN_PLAN' });
       // The gate follows too (its cache keeps a grace-period decision only until the grace ends).
-      expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(token) })).statusCode).toBe(403);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(token) })).statusCode,
+      ).toBe(403);
     });
 
     it('keeps the plan when the invoice is paid within the grace period', async () => {
@@ -116,8 +163,17 @@ describe('POST /api/billing/stripe/webhook', () => {
     it('keeps a plan canceled at period end until the period ends', async () => {
       const periodEnd = seconds(t.now + 10 * DAY_MS);
       await t.deliver(subscribed({ currentPeriodEnd: periodEnd }));
-      await t.deliver(subscribed({ currentPeriodEnd: periodEnd, cancelAtPeriodEnd: true }, { type: 'customer.subscription.updated', at: t.now + 1000 }));
-      expect(await entitlements()).toMatchObject({ plan: 'pro', billing: { cause: 'CANCELING' }, planEndsAt: new Date(periodEnd * 1000).toISOString() });
+      await t.deliver(
+        subscribed(
+          { currentPeriodEnd: periodEnd, cancelAtPeriodEnd: true },
+          { type: 'customer.subscription.updated', at: t.now + 1000 },
+        ),
+      );
+      expect(await entitlements()).toMatchObject({
+        plan: 'pro',
+        billing: { cause: 'CANCELING' },
+        planEndsAt: new Date(periodEnd * 1000).toISOString(),
+      });
       t.now = periodEnd * 1000;
       expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED' } });
     });
@@ -139,30 +195,58 @@ describe('POST /api/billing/stripe/webhook', () => {
       await t.deliver(subscribed({ id: 'sub_pro', prices: ['pro_monthly'] }));
       await t.deliver(subscribed({ id: 'sub_biz', prices: ['business_yearly'] }));
       expect((await entitlements()).plan).toBe('business');
-      await t.deliver(subscribed({ id: 'sub_biz', prices: ['business_yearly'], status: 'canceled' }, { type: 'customer.subscription.deleted', at: t.now + 1000 }));
+      await t.deliver(
+        subscribed(
+          { id: 'sub_biz', prices: ['business_yearly'], status: 'canceled' },
+          { type: 'customer.subscription.deleted', at: t.now + 1000 },
+        ),
+      );
       expect((await entitlements()).plan).toBe('pro');
     });
 
     it('answers an unmapped price with 200, changes nothing, audits and counts it', async () => {
       await t.deliver(subscribed());
-      const res = await t.deliver(subscribed({ prices: ['enterprise_custom'] }, { type: 'customer.subscription.updated', at: t.now + 1000, id: 'evt_unmapped' }));
+      const res = await t.deliver(
+        subscribed(
+          { prices: ['enterprise_custom'] },
+          { type: 'customer.subscription.updated', at: t.now + 1000, id: 'evt_unmapped' },
+        ),
+      );
       expect(res.statusCode).toBe(200);
       expect(res.json().outcome).toBe('unmapped_price');
       expect((await entitlements()).plan).toBe('pro');
-      expect(await audit('billing.unmapped_price')).toMatchObject([{ tenantId: 'acme', outcome: 'failure', details: { eventId: 'evt_unmapped', prices: ['price_enterprise_custom', 'enterprise_custom'] } }]);
+      expect(await audit('billing.unmapped_price')).toMatchObject([
+        {
+          tenantId: 'acme',
+          outcome: 'failure',
+          details: { eventId: 'evt_unmapped', prices: ['price_enterprise_custom', 'enterprise_custom'] },
+        },
+      ]);
       expect(t.app.entitle.billing?.unmappedPrices).toBe(1);
     });
 
     it('links through the Checkout client_reference_id, then applies subscription events without metadata', async () => {
-      const checkout = { id: 'cs_1', object: 'checkout.session', customer: 'cus_9', client_reference_id: 'acme', subscription: 'sub_9' };
+      const checkout = {
+        id: 'cs_1',
+        object: 'checkout.session',
+        customer: 'cus_9',
+        client_reference_id: 'acme',
+        subscription: 'sub_9',
+      };
       expect((await t.deliver(eventObject('checkout.session.completed', checkout))).json().outcome).toBe('linked');
-      const created = eventObject('customer.subscription.created', subscriptionObject({ id: 'sub_9', customer: 'cus_9' }), { created: seconds(t.now) });
+      const created = eventObject(
+        'customer.subscription.created',
+        subscriptionObject({ id: 'sub_9', customer: 'cus_9' }),
+        { created: seconds(t.now) },
+      );
       expect((await t.deliver(created)).json().outcome).toBe('applied');
       expect((await entitlements()).plan).toBe('pro');
     });
 
     it('answers an event of an unknown customer with 200 and audits it', async () => {
-      const stranger = eventObject('customer.subscription.created', subscriptionObject({ customer: 'cus_nobody' }), { created: seconds(t.now) });
+      const stranger = eventObject('customer.subscription.created', subscriptionObject({ customer: 'cus_nobody' }), {
+        created: seconds(t.now),
+      });
       expect((await t.deliver(stranger)).json().outcome).toBe('unlinked_customer');
       expect(await audit('billing.unlinked_customer')).toHaveLength(1);
       expect((await entitlements()).plan).toBe('free');
@@ -170,7 +254,12 @@ describe('POST /api/billing/stripe/webhook', () => {
 
     it('audits trial_will_end and changes nothing', async () => {
       await t.deliver(subscribed({ status: 'trialing', trialEnd: seconds(t.now + 3 * DAY_MS) }));
-      const res = await t.deliver(eventObject('customer.subscription.trial_will_end', subscriptionObject({ status: 'trialing', trialEnd: seconds(t.now + 3 * DAY_MS) })));
+      const res = await t.deliver(
+        eventObject(
+          'customer.subscription.trial_will_end',
+          subscriptionObject({ status: 'trialing', trialEnd: seconds(t.now + 3 * DAY_MS) }),
+        ),
+      );
       expect(res.json().outcome).toBe('audited');
       expect(await audit('billing.trial_will_end')).toHaveLength(1);
     });
@@ -183,7 +272,10 @@ describe('POST /api/billing/stripe/webhook without Stripe configured', () => {
     try {
       const res = await t.deliver(eventObject('customer.subscription.created', subscriptionObject()));
       expect(res.statusCode).toBe(503);
-      expect(res.json()).toEqual({ error: 'Billing is not configured on this server: set STRIPE_WEBHOOK_SECRET', code: 'ENT_ERR_BILLING_NOT_CONFIGURED' });
+      expect(res.json()).toEqual({
+        error: 'Billing is not configured on this server: set STRIPE_WEBHOOK_SECRET',
+        code: 'ENT_ERR_BILLING_NOT_CONFIGURED',
+      });
     } finally {
       await t.close();
     }
@@ -196,13 +288,22 @@ describe('billing through the Unleash client API', () => {
     try {
       await t.token('acme');
       const client = t.auth(await t.token('sdk', 'server', { role: 'client' }));
-      await t.deliver(eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', status: 'past_due' }), { created: seconds(t.now) }));
+      await t.deliver(
+        eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', status: 'past_due' }), {
+          created: seconds(t.now),
+        }),
+      );
       const syncOn = async () => {
         type Strategy = { segments?: number[]; constraints: { operator: string; values: string[] }[] };
-        const features = (await t.app.inject({ method: 'GET', url: '/api/client/features', headers: client })).json().features as { name: string; strategies: Strategy[] }[];
+        const features = (await t.app.inject({ method: 'GET', url: '/api/client/features', headers: client })).json()
+          .features as { name: string; strategies: Strategy[] }[];
         // acme is the only tenant that could have it: on through its plan's segment, or listed by id.
         const strategies = features.find((f) => f.name === 'can_use_calendar_sync')?.strategies ?? [];
-        return strategies.some((s) => (s.segments ?? []).length > 0 || s.constraints.some((c) => c.operator === 'IN' && c.values.includes('acme')));
+        return strategies.some(
+          (s) =>
+            (s.segments ?? []).length > 0 ||
+            s.constraints.some((c) => c.operator === 'IN' && c.values.includes('acme')),
+        );
       };
       expect(await syncOn()).toBe(true);
       t.now += 7 * DAY_MS + 1000;
@@ -218,13 +319,21 @@ describe('billing in /metrics', () => {
     const t = await buildBillingApp();
     try {
       await t.token('acme');
-      const event = eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme', prices: ['price_nobody_maps'] }), { created: seconds(t.now) });
+      const event = eventObject(
+        'customer.subscription.created',
+        subscriptionObject({ tenant: 'acme', prices: ['price_nobody_maps'] }),
+        { created: seconds(t.now) },
+      );
       await t.deliver(event);
       await t.deliver(event);
       const text = await t.app.entitle.metrics.registry.metrics();
       expect(text).toContain('entitle_billing_unmapped_prices_total 1');
-      expect(text).toContain('entitle_billing_events_total{type="customer.subscription.created",outcome="unmapped_price"} 1');
-      expect(text).toContain('entitle_billing_events_total{type="customer.subscription.created",outcome="duplicate"} 1');
+      expect(text).toContain(
+        'entitle_billing_events_total{type="customer.subscription.created",outcome="unmapped_price"} 1',
+      );
+      expect(text).toContain(
+        'entitle_billing_events_total{type="customer.subscription.created",outcome="duplicate"} 1',
+      );
     } finally {
       await t.close();
     }

@@ -60,40 +60,86 @@ describe('evaluateBilling', () => {
 
   it('shows a trial with its end', () => {
     const trialEnd = iso(T0 + 14 * DAY);
-    expect(evaluateBilling(policy, [subscription({ status: 'trialing', trialEnd })], T0)).toMatchObject({ plan: 'pro', cause: 'TRIAL', trialEndsAt: trialEnd });
+    expect(evaluateBilling(policy, [subscription({ status: 'trialing', trialEnd })], T0)).toMatchObject({
+      plan: 'pro',
+      cause: 'TRIAL',
+      trialEndsAt: trialEnd,
+    });
   });
 
   it('keeps a past_due plan for the grace period, then falls back on time with no event', () => {
     const past = subscription({ status: 'past_due', pastDueSince: iso(T0 + DAY) });
     const graceEndsAt = iso(T0 + 8 * DAY);
-    expect(evaluateBilling(policy, [past], T0 + 8 * DAY - 1)).toMatchObject({ plan: 'pro', cause: 'GRACE_PERIOD', graceEndsAt, validUntil: T0 + 8 * DAY });
-    expect(evaluateBilling(policy, [past], T0 + 8 * DAY)).toMatchObject({ plan: 'free', cause: 'ENDED', status: 'past_due' });
+    expect(evaluateBilling(policy, [past], T0 + 8 * DAY - 1)).toMatchObject({
+      plan: 'pro',
+      cause: 'GRACE_PERIOD',
+      graceEndsAt,
+      validUntil: T0 + 8 * DAY,
+    });
+    expect(evaluateBilling(policy, [past], T0 + 8 * DAY)).toMatchObject({
+      plan: 'free',
+      cause: 'ENDED',
+      status: 'past_due',
+    });
   });
 
   it('keeps a plan canceled at period end until the period ends', () => {
     const canceling = subscription({ cancelAtPeriodEnd: true });
-    expect(evaluateBilling(policy, [canceling], T0 + 29 * DAY)).toMatchObject({ plan: 'pro', cause: 'CANCELING', endsAt: iso(T0 + 30 * DAY), validUntil: T0 + 30 * DAY });
+    expect(evaluateBilling(policy, [canceling], T0 + 29 * DAY)).toMatchObject({
+      plan: 'pro',
+      cause: 'CANCELING',
+      endsAt: iso(T0 + 30 * DAY),
+      validUntil: T0 + 30 * DAY,
+    });
     expect(evaluateBilling(policy, [canceling], T0 + 30 * DAY)).toMatchObject({ plan: 'free', cause: 'ENDED' });
   });
 
-  it.each(['canceled', 'unpaid', 'incomplete_expired', 'incomplete', 'paused'] as const)('falls back when the subscription is %s', (status) => {
-    expect(evaluateBilling(policy, [subscription({ status })], T0)).toMatchObject({ plan: 'free', cause: 'ENDED', status });
-  });
+  it.each(['canceled', 'unpaid', 'incomplete_expired', 'incomplete', 'paused'] as const)(
+    'falls back when the subscription is %s',
+    (status) => {
+      expect(evaluateBilling(policy, [subscription({ status })], T0)).toMatchObject({
+        plan: 'free',
+        cause: 'ENDED',
+        status,
+      });
+    },
+  );
 
   it('lets the highest plan win across a customer’s subscriptions', () => {
-    const subs = [subscription({ id: 'sub_b', prices: ['business_monthly'], status: 'past_due', pastDueSince: iso(T0) }), subscription({ id: 'sub_p' })];
-    expect(evaluateBilling(policy, subs, T0 + DAY)).toMatchObject({ plan: 'business', cause: 'GRACE_PERIOD', subscriptionId: 'sub_b' });
+    const subs = [
+      subscription({ id: 'sub_b', prices: ['business_monthly'], status: 'past_due', pastDueSince: iso(T0) }),
+      subscription({ id: 'sub_p' }),
+    ];
+    expect(evaluateBilling(policy, subs, T0 + DAY)).toMatchObject({
+      plan: 'business',
+      cause: 'GRACE_PERIOD',
+      subscriptionId: 'sub_b',
+    });
     // Once the business grace period is over, the paid pro subscription is what is left.
-    expect(evaluateBilling(policy, subs, T0 + 7 * DAY)).toMatchObject({ plan: 'pro', cause: 'ACTIVE', subscriptionId: 'sub_p' });
+    expect(evaluateBilling(policy, subs, T0 + 7 * DAY)).toMatchObject({
+      plan: 'pro',
+      cause: 'ACTIVE',
+      subscriptionId: 'sub_p',
+    });
   });
 
   it('prefers the subscription with fewer caveats when two grant the same plan', () => {
-    const subs = [subscription({ id: 'sub_trial', status: 'trialing', trialEnd: iso(T0 + DAY) }), subscription({ id: 'sub_paid' })];
-    expect(evaluateBilling(policy, subs, T0)).toMatchObject({ plan: 'pro', cause: 'ACTIVE', subscriptionId: 'sub_paid' });
+    const subs = [
+      subscription({ id: 'sub_trial', status: 'trialing', trialEnd: iso(T0 + DAY) }),
+      subscription({ id: 'sub_paid' }),
+    ];
+    expect(evaluateBilling(policy, subs, T0)).toMatchObject({
+      plan: 'pro',
+      cause: 'ACTIVE',
+      subscriptionId: 'sub_paid',
+    });
   });
 
   it('grants nothing for a price no plan maps: the fallback plan applies', () => {
-    expect(evaluateBilling(policy, [subscription({ prices: ['price_unknown'] })], T0)).toMatchObject({ plan: 'free', cause: 'ENDED' });
+    expect(evaluateBilling(policy, [subscription({ prices: ['price_unknown'] })], T0)).toMatchObject({
+      plan: 'free',
+      cause: 'ENDED',
+    });
   });
 
   it('leaves a tenant without subscriptions, or a policy without billing, to the operator', () => {

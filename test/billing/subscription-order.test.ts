@@ -4,7 +4,11 @@ import { mergeInvoice, mergeSubscription } from '../../src/billing/subscription-
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 0, minute)).toISOString();
 
-function state(status: SubscriptionState['status'], minute: number, fields: Partial<SubscriptionState> = {}): SubscriptionState {
+function state(
+  status: SubscriptionState['status'],
+  minute: number,
+  fields: Partial<SubscriptionState> = {},
+): SubscriptionState {
   return {
     provider: 'stripe',
     id: 'sub_1',
@@ -23,7 +27,11 @@ function state(status: SubscriptionState['status'], minute: number, fields: Part
 
 describe('mergeSubscription', () => {
   it('stores the first statement', () => {
-    expect(mergeSubscription(undefined, state('active', 1))).toEqual({ applied: true, changed: true, next: state('active', 1) });
+    expect(mergeSubscription(undefined, state('active', 1))).toEqual({
+      applied: true,
+      changed: true,
+      next: state('active', 1),
+    });
   });
 
   it('never lets an older statement replace a newer one', () => {
@@ -35,7 +43,11 @@ describe('mergeSubscription', () => {
   });
 
   it('records a repeat with its newer time but as no change', () => {
-    expect(mergeSubscription(state('active', 1), state('active', 2))).toEqual({ applied: true, changed: false, next: state('active', 2) });
+    expect(mergeSubscription(state('active', 1), state('active', 2))).toEqual({
+      applied: true,
+      changed: false,
+      next: state('active', 2),
+    });
   });
 
   it('starts the grace period at the first past_due statement and keeps it', () => {
@@ -48,19 +60,33 @@ describe('mergeSubscription', () => {
 
 describe('mergeInvoice', () => {
   it('makes an active subscription past_due on a failed payment, from the payment time', () => {
-    expect(mergeInvoice(state('active', 1), { paid: false, at: at(3) })).toMatchObject({ applied: true, changed: true, next: { status: 'past_due', pastDueSince: at(3) } });
+    expect(mergeInvoice(state('active', 1), { paid: false, at: at(3) })).toMatchObject({
+      applied: true,
+      changed: true,
+      next: { status: 'past_due', pastDueSince: at(3) },
+    });
   });
 
   it('ends a past_due run on a paid invoice', () => {
-    expect(mergeInvoice(state('past_due', 3, { pastDueSince: at(3) }), { paid: true, at: at(4) })).toMatchObject({ applied: true, next: { status: 'active', pastDueSince: null } });
+    expect(mergeInvoice(state('past_due', 3, { pastDueSince: at(3) }), { paid: true, at: at(4) })).toMatchObject({
+      applied: true,
+      next: { status: 'active', pastDueSince: null },
+    });
   });
 
   it('does not end a trial on its zero invoice being paid', () => {
-    expect(mergeInvoice(state('trialing', 1), { paid: true, at: at(2) })).toMatchObject({ applied: true, changed: false, next: { status: 'trialing' } });
+    expect(mergeInvoice(state('trialing', 1), { paid: true, at: at(2) })).toMatchObject({
+      applied: true,
+      changed: false,
+      next: { status: 'trialing' },
+    });
   });
 
   it('ignores an invoice older than the stored state, and any invoice of a canceled subscription', () => {
     expect(mergeInvoice(state('active', 5), { paid: false, at: at(4) })).toEqual({ applied: false, reason: 'stale' });
-    expect(mergeInvoice(state('canceled', 1), { paid: true, at: at(4) })).toEqual({ applied: false, reason: 'canceled' });
+    expect(mergeInvoice(state('canceled', 1), { paid: true, at: at(4) })).toEqual({
+      applied: false,
+      reason: 'canceled',
+    });
   });
 });

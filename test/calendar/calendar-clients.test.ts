@@ -4,7 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalendarClient } from '../../src/calendar/calendar-client.js';
 import { createCalendarClients } from '../../src/calendar/calendar-clients.js';
-import { ProviderAuthError, ProviderGrantError, ProviderRateLimitError, ProviderRequestError, SyncStateExpiredError } from '../../src/calendar/provider-errors.js';
+import {
+  ProviderAuthError,
+  ProviderGrantError,
+  ProviderRateLimitError,
+  ProviderRequestError,
+  SyncStateExpiredError,
+} from '../../src/calendar/provider-errors.js';
 import { loadConfig } from '../../src/config.js';
 import { newPkce } from '../../src/oauth/oauth-state.js';
 import type { FakeProvider } from '../fakes/fake-provider.js';
@@ -26,17 +32,30 @@ describe.each(PROVIDERS)('%s client', (provider) => {
     client = clients[provider] as CalendarClient;
   });
 
-  const redirectUri = () => fake.env[provider === 'google' ? 'GOOGLE_REDIRECT_URI' : 'MICROSOFT_REDIRECT_URI'] as string;
+  const redirectUri = () =>
+    fake.env[provider === 'google' ? 'GOOGLE_REDIRECT_URI' : 'MICROSOFT_REDIRECT_URI'] as string;
 
   async function connect(email = `c${++counter}@example.com`) {
     const pkce = newPkce();
-    const url = client.authorizationUrl({ state: `state-${counter}`, codeChallenge: pkce.challenge, redirectUri: redirectUri(), loginHint: email });
+    const url = client.authorizationUrl({
+      state: `state-${counter}`,
+      codeChallenge: pkce.challenge,
+      redirectUri: redirectUri(),
+      loginHint: email,
+    });
     const { code } = fake.authorize(url, { email });
     return { email, tokens: await client.exchangeCode(code, pkce.verifier, redirectUri()) };
   }
 
   it('builds an authorization URL for the code flow with PKCE S256, offline access and the state', () => {
-    const url = new URL(client.authorizationUrl({ state: 'st4te', codeChallenge: 'c'.repeat(43), redirectUri: redirectUri(), loginHint: 'a@b.example' }));
+    const url = new URL(
+      client.authorizationUrl({
+        state: 'st4te',
+        codeChallenge: 'c'.repeat(43),
+        redirectUri: redirectUri(),
+        loginHint: 'a@b.example',
+      }),
+    );
     expect(url.origin).toBe(fake.baseUrl);
     const query = url.searchParams;
     expect(query.get('state')).toBe('st4te');
@@ -53,7 +72,11 @@ describe.each(PROVIDERS)('%s client', (provider) => {
     const url = client.authorizationUrl({ state: 's', codeChallenge: pkce.challenge, redirectUri: redirectUri() });
     const { code } = fake.authorize(url, { email: `once-${provider}@example.com` });
     const tokens = await client.exchangeCode(code, pkce.verifier, redirectUri());
-    expect(tokens).toMatchObject({ accountEmail: `once-${provider}@example.com`, accessToken: expect.any(String), refreshToken: expect.any(String) });
+    expect(tokens).toMatchObject({
+      accountEmail: `once-${provider}@example.com`,
+      accessToken: expect.any(String),
+      refreshToken: expect.any(String),
+    });
     expect(tokens.expiresAt).toBeGreaterThan(Date.now());
     expect(tokens.scopes.length).toBeGreaterThan(0);
     await expect(client.exchangeCode(code, pkce.verifier, redirectUri())).rejects.toBeInstanceOf(ProviderGrantError);
@@ -61,8 +84,12 @@ describe.each(PROVIDERS)('%s client', (provider) => {
 
   it('refuses a wrong PKCE verifier', async () => {
     const pkce = newPkce();
-    const { code } = fake.authorize(client.authorizationUrl({ state: 's', codeChallenge: pkce.challenge, redirectUri: redirectUri() }));
-    await expect(client.exchangeCode(code, newPkce().verifier, redirectUri())).rejects.toBeInstanceOf(ProviderGrantError);
+    const { code } = fake.authorize(
+      client.authorizationUrl({ state: 's', codeChallenge: pkce.challenge, redirectUri: redirectUri() }),
+    );
+    await expect(client.exchangeCode(code, newPkce().verifier, redirectUri())).rejects.toBeInstanceOf(
+      ProviderGrantError,
+    );
   });
 
   it('refreshes the access token; a revoked grant is ProviderGrantError', async () => {
@@ -87,7 +114,11 @@ describe.each(PROVIDERS)('%s client', (provider) => {
 
   it('lists calendars across pages', async () => {
     const { email, tokens } = await connect();
-    const calendars = Array.from({ length: 5 }, (_, i) => ({ id: `${email}-cal${i}`, name: `Cal ${i}`, primary: i === 0 }));
+    const calendars = Array.from({ length: 5 }, (_, i) => ({
+      id: `${email}-cal${i}`,
+      name: `Cal ${i}`,
+      primary: i === 0,
+    }));
     fake.setCalendars(email, calendars);
     const listed = await client.listCalendars(tokens.accessToken);
     expect(listed.map((c) => c.name)).toEqual(['Cal 0', 'Cal 1', 'Cal 2', 'Cal 3', 'Cal 4']);
@@ -100,23 +131,60 @@ describe.each(PROVIDERS)('%s client', (provider) => {
     const id = calendar?.id as string;
     fake.putEvent(email, id, { id: 'a', start: '2026-12-01T09:00:00Z', end: '2026-12-01T10:00:00Z' });
     fake.putEvent(email, id, { id: 'b', start: '2026-12-02', end: '2026-12-03', allDay: true, showAs: 'free' });
-    fake.putEvent(email, id, { id: 'c', start: '2026-12-03T09:00:00Z', end: '2026-12-03T09:30:00Z', showAs: 'tentative' });
+    fake.putEvent(email, id, {
+      id: 'c',
+      start: '2026-12-03T09:00:00Z',
+      end: '2026-12-03T09:30:00Z',
+      showAs: 'tentative',
+    });
     const full = await client.syncEvents(tokens.accessToken, id, null);
     expect(full.fullSync).toBe(true);
     expect(full.changes).toEqual([
-      { type: 'upsert', block: { eventId: 'a', start: '2026-12-01T09:00:00.000Z', end: '2026-12-01T10:00:00.000Z', allDay: false, showAs: 'busy' } },
-      { type: 'upsert', block: { eventId: 'b', start: '2026-12-02T00:00:00.000Z', end: '2026-12-03T00:00:00.000Z', allDay: true, showAs: 'free' } },
-      { type: 'upsert', block: { eventId: 'c', start: '2026-12-03T09:00:00.000Z', end: '2026-12-03T09:30:00.000Z', allDay: false, showAs: 'tentative' } },
+      {
+        type: 'upsert',
+        block: {
+          eventId: 'a',
+          start: '2026-12-01T09:00:00.000Z',
+          end: '2026-12-01T10:00:00.000Z',
+          allDay: false,
+          showAs: 'busy',
+        },
+      },
+      {
+        type: 'upsert',
+        block: {
+          eventId: 'b',
+          start: '2026-12-02T00:00:00.000Z',
+          end: '2026-12-03T00:00:00.000Z',
+          allDay: true,
+          showAs: 'free',
+        },
+      },
+      {
+        type: 'upsert',
+        block: {
+          eventId: 'c',
+          start: '2026-12-03T09:00:00.000Z',
+          end: '2026-12-03T09:30:00.000Z',
+          allDay: false,
+          showAs: 'tentative',
+        },
+      },
     ]);
     fake.deleteEvent(email, id, 'a');
     fake.putEvent(email, id, { id: 'd', start: '2026-12-04T09:00:00Z', end: '2026-12-04T10:00:00Z' });
     const incremental = await client.syncEvents(tokens.accessToken, id, full.syncState);
     expect(incremental.fullSync).toBe(false);
-    expect(incremental.changes).toEqual([{ type: 'delete', eventId: 'a' }, { type: 'upsert', block: expect.objectContaining({ eventId: 'd' }) }]);
+    expect(incremental.changes).toEqual([
+      { type: 'delete', eventId: 'a' },
+      { type: 'upsert', block: expect.objectContaining({ eventId: 'd' }) },
+    ]);
     const nothing = await client.syncEvents(tokens.accessToken, id, incremental.syncState);
     expect(nothing.changes).toEqual([]);
     fake.expireSyncState();
-    await expect(client.syncEvents(tokens.accessToken, id, nothing.syncState)).rejects.toBeInstanceOf(SyncStateExpiredError);
+    await expect(client.syncEvents(tokens.accessToken, id, nothing.syncState)).rejects.toBeInstanceOf(
+      SyncStateExpiredError,
+    );
   });
 
   it('maps 401, 429 with Retry-After and 5xx, retries nothing itself, and never puts a token in a message', async () => {
@@ -132,7 +200,13 @@ describe.each(PROVIDERS)('%s client', (provider) => {
       return undefined;
     };
     const path = /calendarList|calendars/;
-    fake.failNext({ method: 'GET', path, status: 429, headers: { 'retry-after': '7' }, body: { error: { code: 429, message: 'Too many requests' } } });
+    fake.failNext({
+      method: 'GET',
+      path,
+      status: 429,
+      headers: { 'retry-after': '7' },
+      body: { error: { code: 429, message: 'Too many requests' } },
+    });
     let before = fake.requests.length;
     const limited = await attempt();
     expect(limited).toBeInstanceOf(ProviderRateLimitError);

@@ -17,7 +17,12 @@ describe('entitle policy diff', () => {
     env = { ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR };
     proposed = join(cwd, 'proposed');
     cpSync(STARTER_POLICY_DIR, proposed, { recursive: true });
-    for (const [id, plan] of [['a', 'business'], ['b', 'business'], ['c', 'pro'], ['d', 'enterprise']] as const) {
+    for (const [id, plan] of [
+      ['a', 'business'],
+      ['b', 'business'],
+      ['c', 'pro'],
+      ['d', 'enterprise'],
+    ] as const) {
       expect((await cli('tenants', 'create', id, '--plan', plan)).code).toBe(0);
     }
   });
@@ -35,7 +40,11 @@ describe('entitle policy diff', () => {
     expect(result.stderr).toMatch(/--allow-revocations/);
     expect((await cli('policy', 'diff', proposed, '--allow-revocations')).code).toBe(0);
     const json = JSON.parse((await cli('policy', 'diff', proposed, '--json', '--allow-revocations')).stdout);
-    expect(json.features[0]).toMatchObject({ feature: 'can_use_webhooks', revoked: 3, byPlan: { business: { revoked: 2 }, enterprise: { revoked: 1 } } });
+    expect(json.features[0]).toMatchObject({
+      feature: 'can_use_webhooks',
+      revoked: 3,
+      byPlan: { business: { revoked: 2 }, enterprise: { revoked: 1 } },
+    });
   });
 
   it('counts a lower limit as a revocation, and a higher one or another string value as a change', async () => {
@@ -58,13 +67,20 @@ describe('entitle policy diff', () => {
     expect((await cli('policy', 'diff', proposed, '--allow-revocations')).code).toBe(0);
     const json = JSON.parse((await cli('policy', 'diff', proposed, '--json', '--allow-revocations')).stdout);
     expect(json.revokes).toBe(true);
-    expect(json.features.find((feature: { feature: string }) => feature.feature === 'max_connected_calendars')).toMatchObject({ revoked: 0, lowered: 2, changed: 1 });
+    expect(
+      json.features.find((feature: { feature: string }) => feature.feature === 'max_connected_calendars'),
+    ).toMatchObject({ revoked: 0, lowered: 2, changed: 1 });
   });
 
   it('does not count a raised limit or another string value as a revocation', async () => {
     const plans = join(proposed, 'plans.yaml');
     const text = readFileSync(plans, 'utf8');
-    writeFileSync(plans, text.replace('      max_connected_calendars: 6\n', '      max_connected_calendars: 7\n').replace('      support_tier: priority\n', '      support_tier: email\n'));
+    writeFileSync(
+      plans,
+      text
+        .replace('      max_connected_calendars: 6\n', '      max_connected_calendars: 7\n')
+        .replace('      support_tier: priority\n', '      support_tier: email\n'),
+    );
     const result = await cli('policy', 'diff', proposed);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('changes max_connected_calendars for 2 tenants on plan business');

@@ -19,7 +19,11 @@ describe('entitle CLI: tokens, keys, audit', () => {
     cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-'));
     database = testDatabase(join(cwd, 'data', 'entitle.db'));
     // On PostgreSQL too, the development key file lives beside ENTITLE_DB.
-    env = { ...database.env, ENTITLE_DB: join(cwd, 'data', 'entitle.db'), ENTITLE_POLICIES: STARTER_POLICY_DIR } as Record<string, string>;
+    env = {
+      ...database.env,
+      ENTITLE_DB: join(cwd, 'data', 'entitle.db'),
+      ENTITLE_POLICIES: STARTER_POLICY_DIR,
+    } as Record<string, string>;
     await cli('tenants', 'create', 'demo', '--plan', 'free');
   });
   afterEach(() => database.drop());
@@ -38,9 +42,14 @@ describe('entitle CLI: tokens, keys, audit', () => {
       expect(token).toMatch(/^ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
       expect(created.stderr).toContain('(admin): store it now, it cannot be shown again');
       const store = await openStore();
-      expect(await store.tokens.findBySecretHash(hashToken(token))).toMatchObject({ tenantId: 'demo', userId: 'alice', role: 'admin' });
+      expect(await store.tokens.findBySecretHash(hashToken(token))).toMatchObject({
+        tenantId: 'demo',
+        userId: 'alice',
+        role: 'admin',
+      });
       await store.close();
-      if (database.kind === 'sqlite') expect(readFileSync(env.ENTITLE_DB as string).includes(Buffer.from(token.slice(17)))).toBe(false);
+      if (database.kind === 'sqlite')
+        expect(readFileSync(env.ENTITLE_DB as string).includes(Buffer.from(token.slice(17)))).toBe(false);
       const listed = await cli('tokens', 'list');
       expect(listed.stdout).toContain('alice');
       expect(listed.stdout).not.toContain(token.slice(17));
@@ -54,64 +63,181 @@ describe('entitle CLI: tokens, keys, audit', () => {
     });
 
     it('refuses a token for a missing tenant or with an unknown role', async () => {
-      expect(await cli('tokens', 'create', '--tenant', 'ghost', '--user', 'x')).toMatchObject({ code: 1, stderr: 'error: Tenant "ghost" not found\n' });
-      expect(await cli('tokens', 'create', '--tenant', 'demo', '--user', 'x', '--role', 'root')).toMatchObject({ code: 1, stderr: 'error: role: must be one of member, admin, client (got "root")\n' });
+      expect(await cli('tokens', 'create', '--tenant', 'ghost', '--user', 'x')).toMatchObject({
+        code: 1,
+        stderr: 'error: Tenant "ghost" not found\n',
+      });
+      expect(await cli('tokens', 'create', '--tenant', 'demo', '--user', 'x', '--role', 'root')).toMatchObject({
+        code: 1,
+        stderr: 'error: role: must be one of member, admin, client (got "root")\n',
+      });
     });
   });
 
   describe('audit', () => {
     it('verifies an intact chain and detects a changed row', async () => {
-      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      await cli(
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_webhooks',
+        '--value',
+        'true',
+        '--reason',
+        'beta',
+      );
       const intact = await cli('audit', 'verify');
-      expect(intact).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log ok: 2 rows, chain intact\nhead: 2:[0-9a-f]{64} {2}\(keep it outside/) });
+      expect(intact).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/^audit log ok: 2 rows, chain intact\nhead: 2:[0-9a-f]{64} {2}\(keep it outside/),
+      });
       const change = "UPDATE audit_log SET details = replace(details, 'beta', 'gamma') WHERE seq = 2";
-      await database.raw({ sqlite: `DROP TRIGGER audit_log_no_update; ${change}`, postgres: `ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; ${change}` });
+      await database.raw({
+        sqlite: `DROP TRIGGER audit_log_no_update; ${change}`,
+        postgres: `ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; ${change}`,
+      });
       const tampered = await cli('audit', 'verify');
-      expect(tampered).toMatchObject({ code: 1, stdout: 'audit log TAMPERED at row 2: content does not match its hash (the row was changed) (2 rows checked)\n' });
+      expect(tampered).toMatchObject({
+        code: 1,
+        stdout: 'audit log TAMPERED at row 2: content does not match its hash (the row was changed) (2 rows checked)\n',
+      });
     });
 
     it('detects rows removed from the end against a head recorded earlier', async () => {
-      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      await cli(
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_webhooks',
+        '--value',
+        'true',
+        '--reason',
+        'beta',
+      );
       const head = /head: (\S+)/.exec((await cli('audit', 'verify')).stdout)?.[1] as string;
       expect((await cli('audit', 'verify', '--expect-head', head)).code).toBe(0);
       // Rows can be deleted (archives do it): the chain and the anchors are what catch a removal.
-      await database.raw({ sqlite: 'DELETE FROM audit_log WHERE seq = 2', postgres: 'DELETE FROM audit_log WHERE seq = 2' });
+      await database.raw({
+        sqlite: 'DELETE FROM audit_log WHERE seq = 2',
+        postgres: 'DELETE FROM audit_log WHERE seq = 2',
+      });
       // The chain that is left is intact on its own…
       expect((await cli('audit', 'verify')).code).toBe(0);
       // …but the anchor shows what went missing.
       expect(await cli('audit', 'verify', '--expect-head', head)).toMatchObject({
         code: 1,
-        stdout: 'audit log TAMPERED at row 2: the anchored row is gone (rows were removed from the end) (1 rows checked)\n',
+        stdout:
+          'audit log TAMPERED at row 2: the anchored row is gone (rows were removed from the end) (1 rows checked)\n',
       });
-      expect(await cli('audit', 'verify', '--expect-head', 'nonsense')).toMatchObject({ code: 1, stderr: expect.stringContaining('--expect-head') });
+      expect(await cli('audit', 'verify', '--expect-head', 'nonsense')).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('--expect-head'),
+      });
     });
 
     it('archives rows older than a time to a file that verifies on its own, and verifies the rest from the anchor', async () => {
-      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      await cli(
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_webhooks',
+        '--value',
+        'true',
+        '--reason',
+        'beta',
+      );
       const out = join(cwd, 'archive.jsonl');
-      const archived = await cli('audit', 'archive', '--before', new Date(Date.now() + 60_000).toISOString(), '--out', out);
-      expect(archived).toMatchObject({ code: 0, stdout: expect.stringMatching(/^archived 2 rows before .* to .*archive\.jsonl; the store's chain now starts after 2:[0-9a-f]{64}\n$/) });
+      const archived = await cli(
+        'audit',
+        'archive',
+        '--before',
+        new Date(Date.now() + 60_000).toISOString(),
+        '--out',
+        out,
+      );
+      expect(archived).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(
+          /^archived 2 rows before .* to .*archive\.jsonl; the store's chain now starts after 2:[0-9a-f]{64}\n$/,
+        ),
+      });
       expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(3);
-      expect(await cli('audit', 'verify', '--file', out)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^archive .* ok: 2 rows, chain intact/) });
-      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_sso', '--value', 'true', '--reason', 'pilot');
-      expect(await cli('audit', 'verify')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log ok: 1 rows, chain intact\nhead: 3:/) });
+      expect(await cli('audit', 'verify', '--file', out)).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/^archive .* ok: 2 rows, chain intact/),
+      });
+      await cli(
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_sso',
+        '--value',
+        'true',
+        '--reason',
+        'pilot',
+      );
+      expect(await cli('audit', 'verify')).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/^audit log ok: 1 rows, chain intact\nhead: 3:/),
+      });
       // Nothing older than a day: nothing archived, no file.
-      expect(await cli('audit', 'archive', '--before', '1d', '--out', join(cwd, 'none.jsonl'))).toMatchObject({ code: 0, stdout: expect.stringMatching(/^no audit rows before/) });
-      expect(await cli('audit', 'archive', '--before', 'yesterday', '--out', join(cwd, 'x.jsonl'))).toMatchObject({ code: 1, stderr: expect.stringContaining('--before') });
+      expect(await cli('audit', 'archive', '--before', '1d', '--out', join(cwd, 'none.jsonl'))).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/^no audit rows before/),
+      });
+      expect(await cli('audit', 'archive', '--before', 'yesterday', '--out', join(cwd, 'x.jsonl'))).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('--before'),
+      });
     });
 
     it('fails verify --file on a changed archive', async () => {
-      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      await cli(
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_webhooks',
+        '--value',
+        'true',
+        '--reason',
+        'beta',
+      );
       const out = join(cwd, 'archive.jsonl');
       await cli('audit', 'archive', '--before', new Date(Date.now() + 60_000).toISOString(), '--out', out);
       writeFileSync(out, readFileSync(out, 'utf8').replace('beta', 'gamma'));
-      expect(await cli('audit', 'verify', '--file', out)).toMatchObject({ code: 1, stdout: expect.stringMatching(/TAMPERED at row 2: content does not match its hash/) });
+      expect(await cli('audit', 'verify', '--file', out)).toMatchObject({
+        code: 1,
+        stdout: expect.stringMatching(/TAMPERED at row 2: content does not match its hash/),
+      });
     });
 
     it('lists rows newest first, filtered by action', async () => {
-      await cli('overrides', 'set', '--tenant', 'demo', '--feature', 'can_use_webhooks', '--value', 'true', '--reason', 'beta');
+      await cli(
+        'overrides',
+        'set',
+        '--tenant',
+        'demo',
+        '--feature',
+        'can_use_webhooks',
+        '--value',
+        'true',
+        '--reason',
+        'beta',
+      );
       const rows = JSON.parse((await cli('audit', 'list', '--action', 'override.*', '--json')).stdout);
-      expect(rows).toEqual([expect.objectContaining({ action: 'override.set', tenantId: 'demo', target: 'feature:can_use_webhooks' })]);
+      expect(rows).toEqual([
+        expect.objectContaining({ action: 'override.set', tenantId: 'demo', target: 'feature:can_use_webhooks' }),
+      ]);
     });
   });
 
@@ -148,7 +274,9 @@ describe('entitle CLI: tokens, keys, audit', () => {
       const reopened = await openStore();
       const tokens = await reopened.connections.tokens('demo', 'c1');
       expect(TokenCipher.keyIdOf(tokens?.accessToken as string)).toBe(after.activeKeyId);
-      expect(after.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'c1'))).toBe('refresh-1');
+      expect(after.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'c1'))).toBe(
+        'refresh-1',
+      );
       await reopened.close();
       expect((await cli('keys', 'rotate')).stdout).toBe(`re-encrypted 0 secrets under key ${after.activeKeyId}\n`);
     });

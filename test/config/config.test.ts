@@ -63,7 +63,9 @@ describe('configuration', () => {
     const config = loadConfig({ ENTITLE_ENCRYPTION_KEYS: `old:${key}, new:${key}`, ENTITLE_ENCRYPTION_KEY_ID: 'new' });
     expect([...config.encryption.keys.keys()]).toEqual(['old', 'new']);
     expect(config.encryption.activeKeyId).toBe('new');
-    expect(problems({ ENTITLE_ENCRYPTION_KEYS: `k1:${key}`, ENTITLE_ENCRYPTION_KEY_ID: 'k2' })).toEqual(['ENTITLE_ENCRYPTION_KEY_ID "k2" is not one of ENTITLE_ENCRYPTION_KEYS']);
+    expect(problems({ ENTITLE_ENCRYPTION_KEYS: `k1:${key}`, ENTITLE_ENCRYPTION_KEY_ID: 'k2' })).toEqual([
+      'ENTITLE_ENCRYPTION_KEY_ID "k2" is not one of ENTITLE_ENCRYPTION_KEYS',
+    ]);
     expect(problems({ ENTITLE_ENCRYPTION_KEYS: 'k1:short' })).toHaveLength(1);
   });
 
@@ -73,7 +75,10 @@ describe('configuration', () => {
 
   it('allows no other origin by default, and reads an allow-list of exact origins', () => {
     expect(loadConfig({}).corsOrigins).toEqual([]);
-    expect(loadConfig({ ENTITLE_CORS_ORIGINS: 'https://app.example.com, http://127.0.0.1:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://127.0.0.1:5173']);
+    expect(loadConfig({ ENTITLE_CORS_ORIGINS: 'https://app.example.com, http://127.0.0.1:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://127.0.0.1:5173',
+    ]);
     expect(problems({ ENTITLE_CORS_ORIGINS: 'https://app.example.com/, *, app.example.com' })).toEqual([
       'ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got "https://app.example.com/")',
       'ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got "*")',
@@ -82,9 +87,17 @@ describe('configuration', () => {
   });
 
   it('has console session and event stream defaults, and checks their settings', () => {
-    expect(loadConfig({})).toMatchObject({ sessionSecret: undefined, consoleSessionMs: 8 * 3_600_000, streams: { max: 10_000, perTenant: 1_000, heartbeatMs: 15_000, publicUrl: undefined } });
-    expect(loadConfig({ ENTITLE_PUBLIC_URL: 'https://flags.example.com/' }).streams.publicUrl).toBe('https://flags.example.com');
-    expect(problems({ ENTITLE_SESSION_SECRET: 'short' })).toEqual(['ENTITLE_SESSION_SECRET must be at least 32 characters']);
+    expect(loadConfig({})).toMatchObject({
+      sessionSecret: undefined,
+      consoleSessionMs: 8 * 3_600_000,
+      streams: { max: 10_000, perTenant: 1_000, heartbeatMs: 15_000, publicUrl: undefined },
+    });
+    expect(loadConfig({ ENTITLE_PUBLIC_URL: 'https://flags.example.com/' }).streams.publicUrl).toBe(
+      'https://flags.example.com',
+    );
+    expect(problems({ ENTITLE_SESSION_SECRET: 'short' })).toEqual([
+      'ENTITLE_SESSION_SECRET must be at least 32 characters',
+    ]);
     expect(problems({ ENTITLE_STREAMS_PER_TENANT: 'many', ENTITLE_CONSOLE_SESSION_MINUTES: '0' })).toEqual([
       'ENTITLE_CONSOLE_SESSION_MINUTES must be a whole number from 1 to 10080 (got "0")',
       'ENTITLE_STREAMS_PER_TENANT must be a whole number from 0 to 1000000 (got "many")',
@@ -99,22 +112,40 @@ describe('billing configuration', () => {
 
   it('reads several webhook secrets, the API key and URL, and the reconcile interval', () => {
     const config = loadConfig(
-      { STRIPE_WEBHOOK_SECRET: 'whsec_new, whsec_old', STRIPE_API_KEY: 'rk_test_1', STRIPE_API_URL: 'http://127.0.0.1:12111', ENTITLE_BILLING_RECONCILE_INTERVAL: '15m' },
+      {
+        STRIPE_WEBHOOK_SECRET: 'whsec_new, whsec_old',
+        STRIPE_API_KEY: 'rk_test_1',
+        STRIPE_API_URL: 'http://127.0.0.1:12111',
+        ENTITLE_BILLING_RECONCILE_INTERVAL: '15m',
+      },
       '/srv/entitle',
     );
     expect(config.billing).toEqual({
-      stripe: { webhookSecrets: ['whsec_new', 'whsec_old'], apiKey: 'rk_test_1', apiUrl: new URL('http://127.0.0.1:12111') },
+      stripe: {
+        webhookSecrets: ['whsec_new', 'whsec_old'],
+        apiKey: 'rk_test_1',
+        apiUrl: new URL('http://127.0.0.1:12111'),
+      },
       reconcileIntervalMs: 900_000,
     });
   });
 
   it('names every bad billing setting', () => {
-    expect(problems({ STRIPE_WEBHOOK_SECRET: 'secret', STRIPE_API_KEY: 'pk_live_1', STRIPE_API_URL: 'ftp://x', ENTITLE_BILLING_RECONCILE_INTERVAL: '5s' })).toEqual([
+    expect(
+      problems({
+        STRIPE_WEBHOOK_SECRET: 'secret',
+        STRIPE_API_KEY: 'pk_live_1',
+        STRIPE_API_URL: 'ftp://x',
+        ENTITLE_BILLING_RECONCILE_INTERVAL: '5s',
+      }),
+    ).toEqual([
       'STRIPE_WEBHOOK_SECRET must be one or more whsec_… secrets, comma-separated',
       'STRIPE_API_KEY must be a secret or restricted key (sk_… or rk_…)',
       'STRIPE_API_URL must be an http(s) URL (got "ftp://x")',
       'ENTITLE_BILLING_RECONCILE_INTERVAL must be a duration of at least 10s, like 90s, 15m or 1h (got "5s")',
     ]);
-    expect(problems({ STRIPE_WEBHOOK_SECRET: 'whsec_1', ENTITLE_BILLING_RECONCILE_INTERVAL: '1h' })).toEqual(['ENTITLE_BILLING_RECONCILE_INTERVAL needs STRIPE_API_KEY to read subscriptions']);
+    expect(problems({ STRIPE_WEBHOOK_SECRET: 'whsec_1', ENTITLE_BILLING_RECONCILE_INTERVAL: '1h' })).toEqual([
+      'ENTITLE_BILLING_RECONCILE_INTERVAL needs STRIPE_API_KEY to read subscriptions',
+    ]);
   });
 });

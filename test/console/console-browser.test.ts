@@ -43,7 +43,10 @@ interface Console {
 async function startConsole(): Promise<Console> {
   const t = await buildTestApp({ consoleDirectory, env: { ENTITLE_RATE_LIMIT_ADMIN: '100000' } });
   const adminToken = await t.token('ops', 'olga', { role: 'admin' });
-  await t.app.entitle.operations.createTenant({ id: 'acme', name: 'Acme Corporation', plan: 'free' }, { actor: 'test:setup' });
+  await t.app.entitle.operations.createTenant(
+    { id: 'acme', name: 'Acme Corporation', plan: 'free' },
+    { actor: 'test:setup' },
+  );
   await t.app.entitle.operations.createTenant({ id: 'globex', name: 'Globex', plan: 'pro' }, { actor: 'test:setup' });
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = t.app.server.address() as { port: number };
@@ -58,19 +61,28 @@ async function startConsole(): Promise<Console> {
 }
 
 /** Presses Tab until the focused element matches (at most `max` times): what a keyboard user does. */
-async function tabTo(page: Page, matches: (element: { tag: string; name: string; type: string }) => boolean, max = 80): Promise<void> {
+async function tabTo(
+  page: Page,
+  matches: (element: { tag: string; name: string; type: string }) => boolean,
+  max = 80,
+): Promise<void> {
   for (let i = 0; i < max; i++) {
     await page.keyboard.press('Tab');
     const focused = await page.evaluate(() => {
       const element = document.activeElement as HTMLElement | null;
       const label = element?.id ? document.querySelector(`label[for="${element.id}"]`)?.textContent : undefined;
-      return { tag: element?.tagName.toLowerCase() ?? '', name: (element?.getAttribute('aria-label') ?? label ?? element?.textContent ?? '').trim(), type: element?.getAttribute('type') ?? '' };
+      return {
+        tag: element?.tagName.toLowerCase() ?? '',
+        name: (element?.getAttribute('aria-label') ?? label ?? element?.textContent ?? '').trim(),
+        type: element?.getAttribute('type') ?? '',
+      };
     });
     if (matches(focused)) return;
   }
   throw new Error('the element was not reachable with Tab');
 }
-const named = (name: string | RegExp) => (element: { name: string }) => (typeof name === 'string' ? element.name === name : name.test(element.name));
+const named = (name: string | RegExp) => (element: { name: string }) =>
+  typeof name === 'string' ? element.name === name : name.test(element.name);
 
 async function signInWithKeyboard(c: Console): Promise<void> {
   await c.page.goto(`${c.origin}/console`);
@@ -119,13 +131,27 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     expect(await page.getByLabel('Until (optional)').inputValue()).toBe('2030-12-31');
     await tabTo(page, named('Save override'));
     await page.keyboard.press('Enter');
-    await page.locator('#main').getByText(/^Saved: .* is on for acme until 2030-12-31\./).waitFor();
+    await page
+      .locator('#main')
+      .getByText(/^Saved: .* is on for acme until 2030-12-31\./)
+      .waitFor();
     expect(await sso.locator('td').nth(1).textContent()).toBe('on');
     expect(await sso.locator('td').nth(2).textContent()).toBe('override');
     const overrideRow = page.locator('section[aria-labelledby="overrides-heading"] tbody tr');
-    expect(await overrideRow.locator('td').allTextContents()).toEqual(['can_use_sso', 'on', 'trial for the Q4 pilot', 'user:olga@ops', expect.stringContaining('2030'), 'yes', 'Remove']);
+    expect(await overrideRow.locator('td').allTextContents()).toEqual([
+      'can_use_sso',
+      'on',
+      'trial for the Q4 pilot',
+      'user:olga@ops',
+      expect.stringContaining('2030'),
+      'yes',
+      'Remove',
+    ]);
     // The API agrees: the same decision for the tenant itself.
-    const decision = await c.t.app.entitle.client.getBooleanValue('can_use_sso', false, { tenantId: 'acme', targetingKey: 'x' });
+    const decision = await c.t.app.entitle.client.getBooleanValue('can_use_sso', false, {
+      tenantId: 'acme',
+      targetingKey: 'x',
+    });
     expect(decision).toBe(true);
 
     // The audit page lists the change, and the chain verifies with a head to keep.
@@ -154,7 +180,10 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     await c.page.goto(`${c.origin}/console#/tenants/acme`);
     await c.page.getByRole('heading', { name: 'Acme Corporation (acme)', level: 1 }).waitFor();
     // Another operator grants webhooks after this page was loaded.
-    await c.t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'beta program', expiresAt: null }, { actor: 'user:kim@ops' });
+    await c.t.app.entitle.operations.setOverride(
+      { tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'beta program', expiresAt: null },
+      { actor: 'user:kim@ops' },
+    );
 
     await c.page.getByRole('button', { name: /^Grant .*webhooks/i }).press('Enter');
     await c.page.getByLabel('Value').selectOption('false');
@@ -167,7 +196,10 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     expect((await c.t.app.entitle.store.overrides.get('acme', 'can_use_webhooks'))?.value).toBe(true);
     // Having seen the current value, the operator submits again: now it applies.
     await c.page.getByRole('button', { name: 'Save override' }).press('Enter');
-    await c.page.locator('#main').getByText(/^Saved: .* is off for acme\./).waitFor();
+    await c.page
+      .locator('#main')
+      .getByText(/^Saved: .* is off for acme\./)
+      .waitFor();
     expect((await c.t.app.entitle.store.overrides.get('acme', 'can_use_webhooks'))?.value).toBe(false);
   }, 60_000);
 
@@ -211,7 +243,11 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     await c.page.getByRole('button', { name: 'Sign out' }).press('Enter');
     await c.page.getByText('You are signed out.').waitFor();
     // The old cookie value no longer opens anything.
-    const replay = await c.t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: `entitle_session=${cookie?.value}` } });
+    const replay = await c.t.app.inject({
+      method: 'GET',
+      url: '/api/admin/tenants',
+      headers: { cookie: `entitle_session=${cookie?.value}` },
+    });
     expect(replay.statusCode).toBe(401);
     expect(c.cspErrors).toEqual([]);
   }, 60_000);

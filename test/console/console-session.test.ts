@@ -8,7 +8,12 @@ import { buildTestApp, type TestApp } from '../support/app.js';
 async function signIn(t: TestApp, token: string, headers: Record<string, string> = {}) {
   const response = await t.app.inject({ method: 'POST', url: '/console/session', payload: { token }, headers });
   const cookie = response.cookies.find((candidate) => candidate.name === 'entitle_session');
-  return { response, cookie: cookie ? `entitle_session=${cookie.value}` : '', attributes: cookie, csrf: (response.json() as { csrfToken?: string }).csrfToken ?? '' };
+  return {
+    response,
+    cookie: cookie ? `entitle_session=${cookie.value}` : '',
+    attributes: cookie,
+    csrf: (response.json() as { csrfToken?: string }).csrfToken ?? '',
+  };
 }
 
 describe('console sessions', () => {
@@ -19,8 +24,18 @@ describe('console sessions', () => {
       const admin = await t.token('ops', 'olga', { role: 'admin' });
       const { response, attributes, cookie } = await signIn(t, admin);
       expect(response.statusCode).toBe(201);
-      expect(response.json()).toEqual({ actor: 'user:olga@ops', tokenId: expect.any(String), csrfToken: expect.stringMatching(/^[\w-]{32}$/), expiresAt: '2030-01-01T08:00:00.000Z' });
-      expect(attributes).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/', expires: new Date('2030-01-01T08:00:00.000Z') });
+      expect(response.json()).toEqual({
+        actor: 'user:olga@ops',
+        tokenId: expect.any(String),
+        csrfToken: expect.stringMatching(/^[\w-]{32}$/),
+        expiresAt: '2030-01-01T08:00:00.000Z',
+      });
+      expect(attributes).toMatchObject({
+        httpOnly: true,
+        sameSite: 'Strict',
+        path: '/',
+        expires: new Date('2030-01-01T08:00:00.000Z'),
+      });
       expect(attributes?.secure).toBeUndefined();
       expect(cookie).not.toContain(admin);
       const audit = await t.app.entitle.store.audit.list({ action: 'console.sign_in' });
@@ -39,7 +54,9 @@ describe('console sessions', () => {
   it('mark the cookie Secure behind https', async () => {
     const t = await buildTestApp();
     try {
-      const { attributes } = await signIn(t, await t.token('ops', 'olga', { role: 'admin' }), { 'x-forwarded-proto': 'https' });
+      const { attributes } = await signIn(t, await t.token('ops', 'olga', { role: 'admin' }), {
+        'x-forwarded-proto': 'https',
+      });
       expect(attributes?.secure).toBe(true);
     } finally {
       await t.close();
@@ -66,7 +83,12 @@ describe('console sessions', () => {
       await t.token('acme', 'alice');
       const { cookie, csrf } = await signIn(t, await t.token('ops', 'olga', { role: 'admin' }));
       const write = (headers: Record<string, string>) =>
-        t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_sso', headers: { cookie, ...headers }, payload: { value: true, reason: 'trial' } });
+        t.app.inject({
+          method: 'PUT',
+          url: '/api/admin/tenants/acme/overrides/can_use_sso',
+          headers: { cookie, ...headers },
+          payload: { value: true, reason: 'trial' },
+        });
       // A wrong token: the real one with its last character changed (to one it is not).
       const wrong = `${csrf.slice(0, -1)}${csrf.endsWith('x') ? 'y' : 'x'}`;
       for (const headers of [{}, { 'x-csrf-token': wrong }] as Record<string, string>[]) {
@@ -87,7 +109,12 @@ describe('console sessions', () => {
     const t = await buildTestApp();
     try {
       const { cookie } = await signIn(t, await t.token('ops', 'olga', { role: 'admin' }));
-      const ofrep = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: { cookie }, payload: {} });
+      const ofrep = await t.app.inject({
+        method: 'POST',
+        url: '/ofrep/v1/evaluate/flags',
+        headers: { cookie },
+        payload: {},
+      });
       expect(ofrep.statusCode).toBe(401);
       const entitlements = await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: { cookie } });
       expect(entitlements.statusCode).toBe(401);
@@ -105,16 +132,33 @@ describe('console sessions', () => {
       const current = await t.app.inject({ method: 'GET', url: '/console/session', headers: { cookie: first.cookie } });
       expect(current.json()).toMatchObject({ actor: 'user:olga@ops', csrfToken: first.csrf });
 
-      const out = await t.app.inject({ method: 'DELETE', url: '/console/session', headers: { cookie: first.cookie, 'x-csrf-token': first.csrf } });
+      const out = await t.app.inject({
+        method: 'DELETE',
+        url: '/console/session',
+        headers: { cookie: first.cookie, 'x-csrf-token': first.csrf },
+      });
       expect(out.statusCode).toBe(204);
       expect(out.cookies.find((cookie) => cookie.name === 'entitle_session')?.value).toBe('');
-      expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: first.cookie } })).statusCode).toBe(401);
-      expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: second.cookie } })).statusCode).toBe(200);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: first.cookie } }))
+          .statusCode,
+      ).toBe(401);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: second.cookie } }))
+          .statusCode,
+      ).toBe(200);
 
       const tokenId = second.response.json().tokenId as string;
-      const revoke = await t.app.inject({ method: 'DELETE', url: `/api/admin/tokens/${tokenId}`, headers: { cookie: second.cookie, 'x-csrf-token': second.csrf } });
+      const revoke = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/admin/tokens/${tokenId}`,
+        headers: { cookie: second.cookie, 'x-csrf-token': second.csrf },
+      });
       expect(revoke.statusCode).toBe(200);
-      expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: second.cookie } })).statusCode).toBe(401);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { cookie: second.cookie } }))
+          .statusCode,
+      ).toBe(401);
     } finally {
       await t.close();
     }
@@ -125,7 +169,9 @@ describe('console sessions', () => {
     try {
       const missing = await t.app.inject({ method: 'GET', url: '/console' });
       expect(missing.statusCode).toBe(503);
-      expect(missing.headers['content-security-policy']).toBe("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+      expect(missing.headers['content-security-policy']).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      );
       expect(missing.headers['x-frame-options']).toBe('DENY');
     } finally {
       await t.close();

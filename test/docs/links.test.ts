@@ -108,23 +108,38 @@ describe('README and docs/', () => {
         .filter((target) => !isExternal(target))
         .map((target) => resolve(ROOT, decodeURIComponent(target.split('#')[0] ?? ''))),
     );
-    const unlinked = docPages().filter((page) => !linked.has(page)).map((page) => relative(ROOT, page));
+    const unlinked = docPages()
+      .filter((page) => !linked.has(page))
+      .map((page) => relative(ROOT, page));
     expect(unlinked).toEqual([]);
   });
 
   it('gives every docs page a title', () => {
-    const untitled = docPages().filter((page) => !/^# \S/.test(readFileSync(page, 'utf8'))).map((page) => relative(ROOT, page));
+    const untitled = docPages()
+      .filter((page) => !/^# \S/.test(readFileSync(page, 'utf8')))
+      .map((page) => relative(ROOT, page));
     expect(untitled).toEqual([]);
   });
 });
 
 describe('the link checker itself', () => {
   it('slugs headings the way GitHub does', () => {
-    const anchors = headingAnchors('# Store and scale-out\n## PostgreSQL: several instances\n## Key rotation and running servers\n```\n# not a heading\n```\n## Outages\n## Outages\n');
-    expect([...anchors]).toEqual(['store-and-scale-out', 'postgresql-several-instances', 'key-rotation-and-running-servers', 'outages', 'outages-1']);
+    const anchors = headingAnchors(
+      '# Store and scale-out\n## PostgreSQL: several instances\n## Key rotation and running servers\n```\n# not a heading\n```\n## Outages\n## Outages\n',
+    );
+    expect([...anchors]).toEqual([
+      'store-and-scale-out',
+      'postgresql-several-instances',
+      'key-rotation-and-running-servers',
+      'outages',
+      'outages-1',
+    ]);
   });
 
   it('finds links outside code only', () => {
-    expect(linkTargets('See [a](a.md#x) and `[b](b.md)`.\n```\n[c](c.md)\n```\n[d](https://example.org)')).toEqual(['a.md#x', 'https://example.org']);
+    expect(linkTargets('See [a](a.md#x) and `[b](b.md)`.\n```\n[c](c.md)\n```\n[d](https://example.org)')).toEqual([
+      'a.md#x',
+      'https://example.org',
+    ]);
   });
 });

@@ -8,7 +8,14 @@ import { EntitleProvider } from '../../src/entitlements/entitle-provider.js';
 import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
 import type { PolicySnapshot } from '../../src/policy/types.js';
 import { TestPolicySource } from '../support/policy.js';
-import { caseStores, evaluateCase, expectedDetails, loadResolutionSuites, seedSuite, suitePolicy } from '../support/resolution-cases.js';
+import {
+  caseStores,
+  evaluateCase,
+  expectedDetails,
+  loadResolutionSuites,
+  seedSuite,
+  suitePolicy,
+} from '../support/resolution-cases.js';
 
 for (const caseStore of caseStores()) {
   describe.skipIf(caseStore.unavailable !== undefined)(`resolution cases on ${caseStore.name}`, () => {
@@ -26,7 +33,10 @@ for (const caseStore of caseStores()) {
           await seedSuite(opened.store, suite);
           directory = await TenantDirectory.open(opened.store);
           policy = await suitePolicy(suite);
-          await OpenFeature.setProviderAndWait(domain, new EntitleProvider({ policy: new TestPolicySource(policy), tenants: directory, clock: () => now }));
+          await OpenFeature.setProviderAndWait(
+            domain,
+            new EntitleProvider({ policy: new TestPolicySource(policy), tenants: directory, clock: () => now }),
+          );
         });
 
         afterAll(async () => {
@@ -53,7 +63,12 @@ for (const caseStore of caseStores()) {
                 expect(typeof decision?.value).not.toBe(testCase.type);
                 return;
               }
-              expect({ value: decision?.value, variant: decision?.variant, reason: decision?.reason, metadata: decision?.metadata }).toEqual({
+              expect({
+                value: decision?.value,
+                variant: decision?.variant,
+                reason: decision?.reason,
+                metadata: decision?.metadata,
+              }).toEqual({
                 value: expected.value,
                 variant: expected.variant,
                 reason: expected.reason,

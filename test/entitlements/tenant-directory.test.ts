@@ -71,11 +71,17 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
   it('loads every tenant with its overrides at open', async () => {
     const store = await openStore();
     await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'pro' }, { actor: 't' });
-    await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'r', expiresAt: '2031-01-01T00:00:00.000Z' }, { actor: 't' });
+    await store.overrides.set(
+      { tenantId: 'acme', feature: 'sync', value: true, reason: 'r', expiresAt: '2031-01-01T00:00:00.000Z' },
+      { actor: 't' },
+    );
     const directory = await openDirectory(store);
     const acme = directory.get('acme');
     expect(acme).toMatchObject({ id: 'acme', plan: 'pro' });
-    expect(acme?.overrides.get('sync')).toMatchObject({ value: true, expiresAtMs: Date.parse('2031-01-01T00:00:00.000Z') });
+    expect(acme?.overrides.get('sync')).toMatchObject({
+      value: true,
+      expiresAtMs: Date.parse('2031-01-01T00:00:00.000Z'),
+    });
   });
 
   it('is up to date when a write through the same store resolves', async () => {
@@ -100,7 +106,10 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
     expect(directory.get('acme')?.plan).toBe('free');
 
     const overrideChanged = once(directory, 'change') as Promise<[TenantChange]>;
-    await cli.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null }, { actor: 'cli' });
+    await cli.overrides.set(
+      { tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null },
+      { actor: 'cli' },
+    );
     expect((await overrideChanged)[0]).toEqual({ tenantIds: ['acme'], features: ['sync'] });
     expect(directory.get('acme')?.overrides.get('sync')?.value).toBe(true);
   });
@@ -108,7 +117,12 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
   describe('when the store does not answer', () => {
     /** A feed over a real store whose catch-ups fail while `failures` is above zero, and whose signals the test sends. */
     function flakyFeed(store: EntitleStore) {
-      const feed = { failures: 0, sinceCalls: 0, signal: () => undefined as void, health: (_connected: boolean) => undefined as void };
+      const feed = {
+        failures: 0,
+        sinceCalls: 0,
+        signal: () => undefined as void,
+        health: (_connected: boolean) => undefined as void,
+      };
       const changes: ChangeFeed = {
         loadAll: () => store.changes.loadAll(),
         load: (ids) => store.changes.load(ids),
@@ -186,7 +200,11 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
   it('shares one catch-up among concurrent syncs and misses no write', async () => {
     const store = await openStore();
     const directory = await openDirectory(store);
-    await Promise.all(Array.from({ length: 20 }, (_, i) => store.tenants.create({ id: `t${i}`, name: `T${i}`, plan: 'free' }, { actor: 't' })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.tenants.create({ id: `t${i}`, name: `T${i}`, plan: 'free' }, { actor: 't' }),
+      ),
+    );
     await Promise.all([directory.sync(), directory.sync(), directory.sync()]);
     expect(directory.size).toBe(20);
   });

@@ -120,10 +120,15 @@ export class FakeBackend {
   // OAuth
 
   /** Checks an authorization URL the way the consent screen would, and issues a code. */
-  authorize(authorizationUrl: string, email: string, requiredScopes: readonly string[]): { code: string; state: string } {
+  authorize(
+    authorizationUrl: string,
+    email: string,
+    requiredScopes: readonly string[],
+  ): { code: string; state: string } {
     const query = new URL(authorizationUrl).searchParams;
     const expect = (name: string, ok: (value: string | null) => boolean) => {
-      if (!ok(query.get(name))) throw new Error(`fake consent: bad ${name} in the authorization URL: ${query.get(name)}`);
+      if (!ok(query.get(name)))
+        throw new Error(`fake consent: bad ${name} in the authorization URL: ${query.get(name)}`);
     };
     expect('client_id', (value) => value === this.clientId);
     expect('response_type', (value) => value === 'code');
@@ -132,10 +137,17 @@ export class FakeBackend {
     expect('redirect_uri', (value) => value !== null && URL.canParse(value));
     expect('state', (value) => value !== null && value.length > 0);
     const scopes = (query.get('scope') ?? '').split(' ').filter(Boolean);
-    for (const scope of requiredScopes) if (!scopes.includes(scope)) throw new Error(`fake consent: scope ${scope} was not requested`);
+    for (const scope of requiredScopes)
+      if (!scopes.includes(scope)) throw new Error(`fake consent: scope ${scope} was not requested`);
     this.account(email);
     const code = `code-${randomBytes(12).toString('base64url')}`;
-    this.#codes.set(code, { email, challenge: query.get('code_challenge') as string, redirectUri: query.get('redirect_uri') as string, clientId: this.clientId, scopes });
+    this.#codes.set(code, {
+      email,
+      challenge: query.get('code_challenge') as string,
+      redirectUri: query.get('redirect_uri') as string,
+      clientId: this.clientId,
+      scopes,
+    });
     return { code, state: query.get('state') as string };
   }
 
@@ -146,13 +158,19 @@ export class FakeBackend {
     this.#codes.delete(code); // single-use, even when the attempt fails
     if (!clientSecretOk) return { error: 'invalid_client', description: 'client authentication failed' };
     if (!pending) return { error: 'invalid_grant', description: 'the code is unknown or was used already' };
-    if (form.get('redirect_uri') !== pending.redirectUri) return { error: 'invalid_grant', description: 'redirect_uri does not match the authorization request' };
+    if (form.get('redirect_uri') !== pending.redirectUri)
+      return { error: 'invalid_grant', description: 'redirect_uri does not match the authorization request' };
     const verifier = form.get('code_verifier') ?? '';
-    if (createHash('sha256').update(verifier).digest('base64url') !== pending.challenge) return { error: 'invalid_grant', description: 'PKCE verification failed' };
+    if (createHash('sha256').update(verifier).digest('base64url') !== pending.challenge)
+      return { error: 'invalid_grant', description: 'PKCE verification failed' };
     return this.#grant(pending.email, pending.scopes);
   }
 
-  refresh(form: URLSearchParams, clientSecretOk: boolean, rotate: boolean): TokenGrant | { error: string; description: string } {
+  refresh(
+    form: URLSearchParams,
+    clientSecretOk: boolean,
+    rotate: boolean,
+  ): TokenGrant | { error: string; description: string } {
     if (!clientSecretOk) return { error: 'invalid_client', description: 'client authentication failed' };
     const refreshToken = form.get('refresh_token') ?? '';
     const record = this.#refreshTokens.get(refreshToken);
@@ -207,7 +225,8 @@ export class FakeBackend {
       requests: this.requests,
       revokedTokens: this.revokedTokens,
       issuedTokens: this.issuedTokens,
-      authorize: (authorizationUrl, account = {}) => this.authorize(authorizationUrl, account.email ?? DEFAULT_EMAIL, requiredScopes),
+      authorize: (authorizationUrl, account = {}) =>
+        this.authorize(authorizationUrl, account.email ?? DEFAULT_EMAIL, requiredScopes),
       setCalendars: (email, calendars) => this.setCalendars(email, calendars),
       putEvent: (email, calendarId, event) => this.putEvent(email, calendarId, event),
       deleteEvent: (email, calendarId, eventId) => this.deleteEvent(email, calendarId, eventId),
@@ -240,7 +259,9 @@ export class FakeBackend {
 }
 
 /** Reads a request body (form or JSON) with a size bound. */
-export async function readBody(request: IncomingMessage): Promise<{ text: string; form: URLSearchParams; json: unknown }> {
+export async function readBody(
+  request: IncomingMessage,
+): Promise<{ text: string; form: URLSearchParams; json: unknown }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -258,7 +279,12 @@ export async function readBody(request: IncomingMessage): Promise<{ text: string
   return { text, form: new URLSearchParams(text), json };
 }
 
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   response.end(JSON.stringify(body));
 }
@@ -270,7 +296,10 @@ export function idToken(claims: Record<string, unknown>): string {
 }
 
 /** Client credentials from the form or from HTTP Basic authentication. */
-export function clientCredentials(request: IncomingMessage, form: URLSearchParams): { id: string | null; secret: string | null } {
+export function clientCredentials(
+  request: IncomingMessage,
+  form: URLSearchParams,
+): { id: string | null; secret: string | null } {
   const basic = /^Basic (.+)$/.exec(request.headers.authorization ?? '')?.[1];
   if (basic) {
     const [id, secret] = Buffer.from(basic, 'base64').toString('utf8').split(':');

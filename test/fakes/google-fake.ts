@@ -5,7 +5,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GOOGLE_SCOPES } from '../../src/calendar/google-calendar-client.js';
-import { clientCredentials, decodeToken, DEFAULT_EMAIL, encodeToken, FakeBackend, idToken, readBody, sendJson, type Change } from './fake-backend.js';
+import {
+  clientCredentials,
+  decodeToken,
+  DEFAULT_EMAIL,
+  encodeToken,
+  FakeBackend,
+  idToken,
+  readBody,
+  sendJson,
+  type Change,
+} from './fake-backend.js';
 import type { FakeProvider } from './fake-provider.js';
 
 const CLIENT_ID = 'test-google-client';
@@ -19,11 +29,15 @@ interface EventsCursor {
 }
 
 export async function startFakeGoogle(): Promise<FakeProvider> {
-  const backend = new FakeBackend(CLIENT_ID, (email) => [{ id: email, name: email, primary: true, timeZone: 'UTC', canEdit: true }]);
+  const backend = new FakeBackend(CLIENT_ID, (email) => [
+    { id: email, name: email, primary: true, timeZone: 'UTC', canEdit: true },
+  ]);
   backend.account(DEFAULT_EMAIL);
 
   const apiError = (response: ServerResponse, status: number, message: string, reason?: string) =>
-    sendJson(response, status, { error: { code: status, message, errors: [{ domain: 'global', reason: reason ?? 'error', message }] } });
+    sendJson(response, status, {
+      error: { code: status, message, errors: [{ domain: 'global', reason: reason ?? 'error', message }] },
+    });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
@@ -35,21 +49,42 @@ export async function startFakeGoogle(): Promise<FakeProvider> {
       const secretOk = credentials.id === CLIENT_ID && credentials.secret === CLIENT_SECRET;
       const grantType = body.form.get('grant_type');
       const result =
-        grantType === 'authorization_code' ? backend.exchange(body.form, secretOk) : grantType === 'refresh_token' ? backend.refresh(body.form, secretOk, false) : { error: 'unsupported_grant_type', description: String(grantType) };
-      if ('error' in result) return sendJson(response, result.error === 'invalid_client' ? 401 : 400, { error: result.error, error_description: result.description });
+        grantType === 'authorization_code'
+          ? backend.exchange(body.form, secretOk)
+          : grantType === 'refresh_token'
+            ? backend.refresh(body.form, secretOk, false)
+            : { error: 'unsupported_grant_type', description: String(grantType) };
+      if ('error' in result)
+        return sendJson(response, result.error === 'invalid_client' ? 401 : 400, {
+          error: result.error,
+          error_description: result.description,
+        });
       return sendJson(response, 200, {
         access_token: result.accessToken,
         expires_in: 3599,
         scope: result.scopes.join(' '),
         token_type: 'Bearer',
         // Google sends the refresh token only with the code exchange.
-        ...(grantType === 'authorization_code' ? { refresh_token: result.refreshToken, id_token: idToken({ iss: 'https://accounts.google.com', aud: CLIENT_ID, email: result.email, email_verified: true, sub: result.email }) } : {}),
+        ...(grantType === 'authorization_code'
+          ? {
+              refresh_token: result.refreshToken,
+              id_token: idToken({
+                iss: 'https://accounts.google.com',
+                aud: CLIENT_ID,
+                email: result.email,
+                email_verified: true,
+                sub: result.email,
+              }),
+            }
+          : {}),
       });
     }
 
     if (request.method === 'POST' && url.pathname === '/revoke') {
       const token = url.searchParams.get('token') ?? body?.form.get('token') ?? '';
-      return backend.revoke(token) ? sendJson(response, 200, {}) : sendJson(response, 400, { error: 'invalid_token', error_description: 'Token expired or revoked' });
+      return backend.revoke(token)
+        ? sendJson(response, 200, {})
+        : sendJson(response, 400, { error: 'invalid_token', error_description: 'Token expired or revoked' });
     }
 
     if (!url.pathname.startsWith('/calendar/v3/')) return apiError(response, 404, 'Not Found', 'notFound');
@@ -112,7 +147,9 @@ export async function startFakeGoogle(): Promise<FakeProvider> {
   }
 
   const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => sendJson(response, 500, { error: { code: 500, message: String(error) } }));
+    handle(request, response).catch((error: unknown) =>
+      sendJson(response, 500, { error: { code: 500, message: String(error) } }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

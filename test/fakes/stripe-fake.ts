@@ -31,7 +31,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
 
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    requests.push({ method: request.method ?? 'GET', path: `${url.pathname}${url.search}`, authorization: request.headers.authorization });
+    requests.push({
+      method: request.method ?? 'GET',
+      path: `${url.pathname}${url.search}`,
+      authorization: request.headers.authorization,
+    });
     request.resume();
     if (failures > 0) {
       failures--;
@@ -46,7 +50,15 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     if (one) {
       const found = subscriptions.get(decodeURIComponent(one[1] as string));
       if (found) send(response, 200, found);
-      else send(response, 404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such subscription: '${one[1]}'`, param: 'id' } });
+      else
+        send(response, 404, {
+          error: {
+            type: 'invalid_request_error',
+            code: 'resource_missing',
+            message: `No such subscription: '${one[1]}'`,
+            param: 'id',
+          },
+        });
       return;
     }
     if (url.pathname === '/v1/subscriptions') {
@@ -54,7 +66,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const after = url.searchParams.get('starting_after');
       const status = url.searchParams.get('status');
       // Stripe's default list leaves canceled subscriptions out; status=all includes them.
-      const all = [...subscriptions.values()].filter((s) => status === 'all' || (status ? s.status === status : s.status !== 'canceled'));
+      const all = [...subscriptions.values()].filter(
+        (s) => status === 'all' || (status ? s.status === status : s.status !== 'canceled'),
+      );
       const start = after ? all.findIndex((s) => s.id === after) + 1 : 0;
       const data = all.slice(start, start + limit);
       send(response, 200, { object: 'list', url: '/v1/subscriptions', has_more: start + limit < all.length, data });

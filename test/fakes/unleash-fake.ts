@@ -28,7 +28,13 @@ export async function startFakeUnleash(toggles: Record<string, readonly string[]
         name,
         enabled: true,
         type: 'release',
-        strategies: [{ name: 'default', parameters: {}, constraints: [{ contextName: 'tenantId', operator: 'IN', values: [...tenants] }] }],
+        strategies: [
+          {
+            name: 'default',
+            parameters: {},
+            constraints: [{ contextName: 'tenantId', operator: 'IN', values: [...tenants] }],
+          },
+        ],
       })),
     });
 

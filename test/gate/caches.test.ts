@@ -24,7 +24,9 @@ beforeEach(async () => {
     env: database.env,
     routes: (app) => {
       app.get('/gated', { config: { auth: 'required', feature: 'can_use_webhooks' } }, async () => ({ ok: true }));
-      app.get('/limit', { config: { auth: 'required' } }, async (request) => ({ max: await request.entitlements.limit('max_connected_calendars') }));
+      app.get('/limit', { config: { auth: 'required' } }, async (request) => ({
+        max: await request.entitlements.limit('max_connected_calendars'),
+      }));
     },
   });
 });
@@ -59,8 +61,14 @@ describe('decision cache', () => {
       // Two reads first, so the previous decision is certainly cached.
       await gated();
       await limit();
-      await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: on, reason: `flip ${i}` }, { actor: 'test' });
-      await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'max_connected_calendars', value: i, reason: `flip ${i}` }, { actor: 'test' });
+      await t.app.entitle.operations.setOverride(
+        { tenantId: 'acme', feature: 'can_use_webhooks', value: on, reason: `flip ${i}` },
+        { actor: 'test' },
+      );
+      await t.app.entitle.operations.setOverride(
+        { tenantId: 'acme', feature: 'max_connected_calendars', value: i, reason: `flip ${i}` },
+        { actor: 'test' },
+      );
       if ((await gated()) !== (on ? 200 : 403)) stale++;
       if ((await limit()) !== i) stale++;
     }
@@ -73,7 +81,10 @@ describe('decision cache', () => {
     expect(await gated()).toBe(403);
     await t.app.entitle.operations.changePlan('acme', 'business', { actor: 'test' });
     expect(await gated()).toBe(200);
-    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'x' }, { actor: 'test' });
+    await t.app.entitle.operations.setOverride(
+      { tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'x' },
+      { actor: 'test' },
+    );
     expect(await gated()).toBe(403);
     await t.app.entitle.operations.clearOverride('acme', 'can_use_webhooks', { actor: 'test' });
     expect(await gated()).toBe(200);
@@ -81,7 +92,16 @@ describe('decision cache', () => {
 
   it('an entry built on an expiring override ends when the override does', async () => {
     const token = await t.token('acme', 'alice', { plan: 'free' });
-    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'trial', expiresAt: '2030-01-01T00:01:00Z' }, { actor: 'test' });
+    await t.app.entitle.operations.setOverride(
+      {
+        tenantId: 'acme',
+        feature: 'can_use_webhooks',
+        value: true,
+        reason: 'trial',
+        expiresAt: '2030-01-01T00:01:00Z',
+      },
+      { actor: 'test' },
+    );
     const gated = async () => (await t.app.inject({ method: 'GET', url: '/gated', headers: t.auth(token) })).statusCode;
     expect(await gated()).toBe(200);
     expect(await gated()).toBe(200);
@@ -108,7 +128,10 @@ describe('decision cache', () => {
     });
     const first = gated();
     await evaluated;
-    await t.app.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'chargeback' }, { actor: 'test' });
+    await t.app.entitle.operations.setOverride(
+      { tenantId: 'acme', feature: 'can_use_webhooks', value: false, reason: 'chargeback' },
+      { actor: 'test' },
+    );
     release();
     // The request that began before the write may pass; no request after the write may.
     expect((await first).statusCode).toBe(200);
@@ -123,7 +146,10 @@ describe('decision cache', () => {
     try {
       const ops = new TenantOperations({ store: other, policy: () => t.app.entitle.policy.snapshot, clock: () => now });
       const started = Date.now();
-      await ops.setOverride({ tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'cli' }, { actor: 'cli:test' });
+      await ops.setOverride(
+        { tenantId: 'acme', feature: 'can_use_webhooks', value: true, reason: 'cli' },
+        { actor: 'cli:test' },
+      );
       const seen = await waitFor(async () => (await gated()) === 200);
       expect(seen - started).toBeLessThan(otherProcessBound());
     } finally {
@@ -135,7 +161,8 @@ describe('decision cache', () => {
 describe('token cache', () => {
   it('a revoked token stops working on the next request', async () => {
     const token = await t.token('acme', 'alice');
-    const status = async () => (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).statusCode;
+    const status = async () =>
+      (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).statusCode;
     expect(await status()).toBe(200);
     expect(await status()).toBe(200);
     const id = token.split('_')[1] as string;
@@ -145,7 +172,8 @@ describe('token cache', () => {
 
   it('a token revoked by another process stops working within the bound (SQLite 100 ms, PostgreSQL 1 s)', async () => {
     const token = await t.token('acme', 'alice');
-    const status = async () => (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).statusCode;
+    const status = async () =>
+      (await t.app.inject({ method: 'GET', url: '/limit', headers: t.auth(token) })).statusCode;
     expect(await status()).toBe(200);
     const other = await database.open();
     try {
@@ -162,19 +190,28 @@ describe('token cache', () => {
 describe('decision cache and policy reloads', () => {
   it('drops cached decisions when the policy reloads', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'entitle-cache-policy-'));
-    for (const file of ['features.yaml', 'plans.yaml']) copyFileSync(join(STARTER_POLICY_DIR, file), join(directory, file));
+    for (const file of ['features.yaml', 'plans.yaml'])
+      copyFileSync(join(STARTER_POLICY_DIR, file), join(directory, file));
     const app = await buildTestApp({
       env: { ENTITLE_POLICIES: directory },
-      routes: (scope) => scope.get('/gated', { config: { auth: 'required', feature: 'can_use_webhooks' } }, async () => ({ ok: true })),
+      routes: (scope) =>
+        scope.get('/gated', { config: { auth: 'required', feature: 'can_use_webhooks' } }, async () => ({ ok: true })),
     });
     try {
       const token = await app.token('acme', 'alice', { plan: 'pro' });
-      const gated = async () => (await app.app.inject({ method: 'GET', url: '/gated', headers: app.auth(token) })).statusCode;
+      const gated = async () =>
+        (await app.app.inject({ method: 'GET', url: '/gated', headers: app.auth(token) })).statusCode;
       expect(await gated()).toBe(403);
       expect(await gated()).toBe(403); // now certainly from the cache
       // The new policy gives webhooks to Pro as well.
       const plans = readFileSync(join(directory, 'plans.yaml'), 'utf8');
-      writeFileSync(join(directory, 'plans.yaml'), plans.replace('      can_use_calendar_sync: true\n', '      can_use_calendar_sync: true\n      can_use_webhooks: true\n'));
+      writeFileSync(
+        join(directory, 'plans.yaml'),
+        plans.replace(
+          '      can_use_calendar_sync: true\n',
+          '      can_use_calendar_sync: true\n      can_use_webhooks: true\n',
+        ),
+      );
       await app.app.entitle.policy.reload();
       expect(await gated()).toBe(200);
     } finally {

@@ -5,7 +5,14 @@ import { DecisionCache, type DecisionKey } from '../../src/gate/decision-cache.j
 const KEY: DecisionKey = { type: 'boolean', feature: 'can_use_webhooks', tenantId: 'acme', userId: 'alice' };
 
 function details<T extends FlagValue>(value: T, extra: Partial<EvaluationDetails<T>> = {}): EvaluationDetails<T> {
-  return { flagKey: KEY.feature, value, variant: 'plan:business', reason: 'TARGETING_MATCH', flagMetadata: {}, ...extra };
+  return {
+    flagKey: KEY.feature,
+    value,
+    variant: 'plan:business',
+    reason: 'TARGETING_MATCH',
+    flagMetadata: {},
+    ...extra,
+  };
 }
 
 /** A promise resolved from outside: an evaluation held in flight. */
@@ -21,10 +28,12 @@ describe('DecisionCache', () => {
   let subscribed: boolean;
   let cache: DecisionCache;
   let evaluations: number;
-  const evaluate = <T extends FlagValue>(result: EvaluationDetails<T>) => async () => {
-    evaluations++;
-    return result;
-  };
+  const evaluate =
+    <T extends FlagValue>(result: EvaluationDetails<T>) =>
+    async () => {
+      evaluations++;
+      return result;
+    };
 
   beforeEach(() => {
     now = Date.parse('2030-01-01T00:00:00Z');
@@ -49,7 +58,12 @@ describe('DecisionCache', () => {
 
   it('keeps tenants, users, features and flag types apart', async () => {
     await cache.get(KEY, evaluate(details(true)));
-    for (const other of [{ ...KEY, tenantId: 'globex' }, { ...KEY, userId: 'bob' }, { ...KEY, feature: 'can_use_round_robin' }, { ...KEY, type: 'number' as const }]) {
+    for (const other of [
+      { ...KEY, tenantId: 'globex' },
+      { ...KEY, userId: 'bob' },
+      { ...KEY, feature: 'can_use_round_robin' },
+      { ...KEY, type: 'number' as const },
+    ]) {
       expect(cache.peek(other)).toBeUndefined();
     }
     expect(cache.size).toBe(1);
@@ -81,7 +95,10 @@ describe('DecisionCache', () => {
   });
 
   it('ends an entry built on an expiring override when the override expires', async () => {
-    await cache.get(KEY, evaluate(details(true, { variant: 'override', flagMetadata: { overrideExpiresAt: '2030-01-01T00:01:00.000Z' } })));
+    await cache.get(
+      KEY,
+      evaluate(details(true, { variant: 'override', flagMetadata: { overrideExpiresAt: '2030-01-01T00:01:00.000Z' } })),
+    );
     now += 59_999;
     expect(cache.peek(KEY)?.value).toBe(true);
     now += 1;

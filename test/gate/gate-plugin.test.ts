@@ -5,11 +5,19 @@ import { CALENDAR_SYNC_NOT_IN_PLAN } from '../support/denials.js';
 
 function testRoutes(app: FastifyInstance): void {
   app.get('/test/open', { config: { auth: 'required' } }, async () => ({ ok: true }));
-  app.get('/test/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({ ok: true }));
+  app.get('/test/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({
+    ok: true,
+  }));
   app.post<{ Body: { purpose: string } }>(
     '/test/conditional',
     {
-      config: { auth: 'required', feature: { key: 'can_use_calendar_sync', when: (request) => (request.body as { purpose?: string }).purpose === 'calendar' } },
+      config: {
+        auth: 'required',
+        feature: {
+          key: 'can_use_calendar_sync',
+          when: (request) => (request.body as { purpose?: string }).purpose === 'calendar',
+        },
+      },
       schema: { body: { type: 'object', required: ['purpose'], properties: { purpose: { type: 'string' } } } },
     },
     async (request) => ({ purpose: request.body.purpose }),
@@ -18,7 +26,9 @@ function testRoutes(app: FastifyInstance): void {
     const limit = await request.entitlements.details('max_connected_calendars');
     return { limit: limit.value, variant: limit.variant };
   });
-  app.get('/test/number-gate', { config: { auth: 'required', feature: 'max_connected_calendars' } }, async () => ({ ok: true }));
+  app.get('/test/number-gate', { config: { auth: 'required', feature: 'max_connected_calendars' } }, async () => ({
+    ok: true,
+  }));
 }
 
 describe('gate plugin', () => {
@@ -38,7 +48,11 @@ describe('gate plugin', () => {
   });
 
   it('answers 401 invalid_token for an unknown or malformed token', async () => {
-    for (const authorization of ['Bearer ent_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'Bearer nonsense', 'Basic abc']) {
+    for (const authorization of [
+      'Bearer ent_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      'Bearer nonsense',
+      'Basic abc',
+    ]) {
       const res = await t.app.inject({ method: 'GET', url: '/test/gated', headers: { authorization } });
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer realm="entitle", error="invalid_token"');
@@ -63,7 +77,10 @@ describe('gate plugin', () => {
   it('follows an override on the very next request, and says when an override revoked it', async () => {
     const token = await t.token('acme', 'alice', { plan: 'pro' });
     const { operations } = t.app.entitle;
-    await operations.setOverride({ tenantId: 'acme', feature: 'can_use_calendar_sync', value: false, reason: 'chargeback' }, { actor: 'ops' });
+    await operations.setOverride(
+      { tenantId: 'acme', feature: 'can_use_calendar_sync', value: false, reason: 'chargeback' },
+      { actor: 'ops' },
+    );
     const revoked = await t.app.inject({ method: 'GET', url: '/test/gated', headers: t.auth(token) });
     expect(revoked.statusCode).toBe(403);
     expect(revoked.json()).toMatchObject({ reason: 'REVOKED_BY_OVERRIDE' });
@@ -91,7 +108,10 @@ describe('gate plugin', () => {
     // A boolean gate on a number feature is an evaluation error (TYPE_MISMATCH): never a pass.
     const res = await t.app.inject({ method: 'GET', url: '/test/number-gate', headers: t.auth(token) });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ error: 'Entitlements cannot be checked right now; access is denied until they can', code: 'ENT_ERR_ENTITLEMENT_UNAVAILABLE' });
+    expect(res.json()).toEqual({
+      error: 'Entitlements cannot be checked right now; access is denied until they can',
+      code: 'ENT_ERR_ENTITLEMENT_UNAVAILABLE',
+    });
   });
 
   it('fails closed when the provider throws', async () => {
@@ -106,18 +126,31 @@ describe('gate plugin', () => {
 
   it('applies a conditional requirement only when its condition holds, after the body is parsed', async () => {
     const token = await t.token('demo');
-    const gated = await t.app.inject({ method: 'POST', url: '/test/conditional', headers: t.auth(token), payload: { purpose: 'calendar' } });
+    const gated = await t.app.inject({
+      method: 'POST',
+      url: '/test/conditional',
+      headers: t.auth(token),
+      payload: { purpose: 'calendar' },
+    });
     expect(gated.statusCode).toBe(403);
-    const other = await t.app.inject({ method: 'POST', url: '/test/conditional', headers: t.auth(token), payload: { purpose: 'login' } });
+    const other = await t.app.inject({
+      method: 'POST',
+      url: '/test/conditional',
+      headers: t.auth(token),
+      payload: { purpose: 'login' },
+    });
     expect(other.statusCode).toBe(200);
     expect(other.json()).toEqual({ purpose: 'login' });
     const noAuth = await t.app.inject({ method: 'POST', url: '/test/conditional', payload: { purpose: 'login' } });
     expect(noAuth.statusCode).toBe(401);
   });
 
-  it('lets handlers read numeric entitlements of the caller\'s tenant', async () => {
+  it("lets handlers read numeric entitlements of the caller's tenant", async () => {
     const token = await t.token('acme', 'alice', { plan: 'business' });
-    expect((await t.app.inject({ method: 'GET', url: '/test/limit', headers: t.auth(token) })).json()).toEqual({ limit: 6, variant: 'plan:business' });
+    expect((await t.app.inject({ method: 'GET', url: '/test/limit', headers: t.auth(token) })).json()).toEqual({
+      limit: 6,
+      variant: 'plan:business',
+    });
   });
 
   it('accepts trailing slashes or none', async () => {
@@ -126,7 +159,9 @@ describe('gate plugin', () => {
   });
 
   it('refuses at boot a route gated on a feature the policy does not have', async () => {
-    const error = await buildTestApp({ routes: (app) => app.get('/x', { config: { feature: 'can_teleport' } }, async () => ({})) }).catch((e: unknown) => e);
+    const error = await buildTestApp({
+      routes: (app) => app.get('/x', { config: { feature: 'can_teleport' } }, async () => ({})),
+    }).catch((e: unknown) => e);
     expect(String(error)).toContain('config.feature "can_teleport" is not a feature of the policy');
   });
 });

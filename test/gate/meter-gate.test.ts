@@ -16,7 +16,13 @@ describe('the meter gate (config.feature.consume)', () => {
           '/test/send-sms',
           {
             config: { auth: 'required', feature: { key: SMS, consume: 1 } },
-            schema: { body: { type: 'object', required: ['outcome'], properties: { outcome: { enum: ['sent', 'throw', '502', 'rejected'] } } } },
+            schema: {
+              body: {
+                type: 'object',
+                required: ['outcome'],
+                properties: { outcome: { enum: ['sent', 'throw', '502', 'rejected'] } },
+              },
+            },
           },
           async (request, reply) => {
             if (request.body.outcome === 'throw') throw new Error('SMS provider unreachable');
@@ -29,20 +35,36 @@ describe('the meter gate (config.feature.consume)', () => {
     });
     headers = t.auth(await t.token('acme', 'alice', { plan: 'pro' }));
     const admin = t.auth(await t.token('ops', 'root', { role: 'admin' }));
-    const res = await t.app.inject({ method: 'PUT', url: `/api/admin/tenants/acme/overrides/${SMS}`, headers: admin, payload: { value: 2, reason: 'small allowance for the test' } });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `/api/admin/tenants/acme/overrides/${SMS}`,
+      headers: admin,
+      payload: { value: 2, reason: 'small allowance for the test' },
+    });
     expect(res.statusCode).toBe(201);
   });
   afterEach(() => t.close());
 
-  const send = (outcome: string, extra: Record<string, string> = {}) => t.app.inject({ method: 'POST', url: '/test/send-sms', headers: { ...headers, ...extra }, payload: { outcome } });
-  const used = async () => (await t.app.inject({ method: 'GET', url: '/api/usage', headers })).json().meters[0].used as number;
+  const send = (outcome: string, extra: Record<string, string> = {}) =>
+    t.app.inject({ method: 'POST', url: '/test/send-sms', headers: { ...headers, ...extra }, payload: { outcome } });
+  const used = async () =>
+    (await t.app.inject({ method: 'GET', url: '/api/usage', headers })).json().meters[0].used as number;
 
   it('consumes one unit per handled request and refuses with 403 Limit reached once the allowance is used', async () => {
     expect((await send('sent')).json()).toEqual({ sent: true });
     expect((await send('sent')).statusCode).toBe(200);
     const refused = await send('sent');
     expect(refused.statusCode).toBe(403);
-    expect(refused.json()).toMatchObject({ error: 'Limit reached', code: 'ENT_ERR_LIMIT_REACHED', feature: SMS, limit: 2, used: 2, remaining: 0, resetsAt: '2026-06-01T00:00:00.000Z', requiredPlan: null });
+    expect(refused.json()).toMatchObject({
+      error: 'Limit reached',
+      code: 'ENT_ERR_LIMIT_REACHED',
+      feature: SMS,
+      limit: 2,
+      used: 2,
+      remaining: 0,
+      resetsAt: '2026-06-01T00:00:00.000Z',
+      requiredPlan: null,
+    });
     expect(await used()).toBe(2);
   });
 
@@ -74,7 +96,14 @@ describe('the meter gate (config.feature.consume)', () => {
 
   it('stops boot when a route names a feature that is not a meter', async () => {
     await expect(
-      buildTestApp({ routes: (app) => app.get('/bad', { config: { auth: 'required', feature: { key: 'can_use_webhooks', consume: 1 } } }, async () => ({})) }),
+      buildTestApp({
+        routes: (app) =>
+          app.get(
+            '/bad',
+            { config: { auth: 'required', feature: { key: 'can_use_webhooks', consume: 1 } } },
+            async () => ({}),
+          ),
+      }),
     ).rejects.toThrow('route /bad: config.feature "can_use_webhooks" is not a meter of the policy');
   });
 });

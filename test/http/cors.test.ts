@@ -27,7 +27,12 @@ describe('CORS', () => {
         });
       }
       const token = await t.token('acme');
-      const bulk = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: { ...t.auth(token), origin: APP }, payload: {} });
+      const bulk = await t.app.inject({
+        method: 'POST',
+        url: '/ofrep/v1/evaluate/flags',
+        headers: { ...t.auth(token), origin: APP },
+        payload: {},
+      });
       expect(bulk.statusCode).toBe(200);
       expect(bulk.headers['access-control-allow-origin']).toBe(APP);
       expect(bulk.headers['access-control-expose-headers']).toBe('ETag, x-request-id, Retry-After');
@@ -42,7 +47,12 @@ describe('CORS', () => {
     try {
       const response = await t.app.inject(preflight('/ofrep/v1/evaluate/flags', 'http://evil.example.test'));
       expect(response.headers['access-control-allow-origin']).toBeUndefined();
-      const bulk = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: { ...t.auth(await t.token('acme')), origin: 'http://evil.example.test' }, payload: {} });
+      const bulk = await t.app.inject({
+        method: 'POST',
+        url: '/ofrep/v1/evaluate/flags',
+        headers: { ...t.auth(await t.token('acme')), origin: 'http://evil.example.test' },
+        payload: {},
+      });
       expect(bulk.headers['access-control-allow-origin']).toBeUndefined();
     } finally {
       await t.close();
@@ -52,12 +62,21 @@ describe('CORS', () => {
   it('never opens the admin API or the console to another origin, allow-listed or not', async () => {
     const t = await buildTestApp({ env: { ENTITLE_CORS_ORIGINS: APP } });
     try {
-      for (const url of ['/api/admin/tenants', '/api/admin/tenants/acme/overrides/can_use_sso', '/console/session', '/console']) {
+      for (const url of [
+        '/api/admin/tenants',
+        '/api/admin/tenants/acme/overrides/can_use_sso',
+        '/console/session',
+        '/console',
+      ]) {
         const response = await t.app.inject(preflight(url, APP, 'PUT'));
         expect(response.statusCode, url).toBe(404);
         expect(response.headers['access-control-allow-origin'], url).toBeUndefined();
       }
-      const admin = await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { ...t.auth(await t.token('ops', 'olga', { role: 'admin' })), origin: APP } });
+      const admin = await t.app.inject({
+        method: 'GET',
+        url: '/api/admin/tenants',
+        headers: { ...t.auth(await t.token('ops', 'olga', { role: 'admin' })), origin: APP },
+      });
       expect(admin.statusCode).toBe(200);
       expect(admin.headers['access-control-allow-origin']).toBeUndefined();
     } finally {

@@ -13,72 +13,98 @@ import { NO_RATE_LIMITS } from '../support/app.js';
 import { startChildServer } from '../support/child-server.js';
 import { RELIABILITY } from '../support/runs.js';
 
-const FEATURES = ['max_connected_calendars', 'max_team_members', 'max_booking_pages', 'can_use_webhooks', 'can_use_sms_reminders', 'support_tier'] as const;
-const valueFor = (feature: string, n: number) => (feature.startsWith('max_') ? n : feature === 'support_tier' ? (['community', 'email', 'priority'][n % 3] as string) : n % 2 === 0);
+const FEATURES = [
+  'max_connected_calendars',
+  'max_team_members',
+  'max_booking_pages',
+  'can_use_webhooks',
+  'can_use_sms_reminders',
+  'support_tier',
+] as const;
+const valueFor = (feature: string, n: number) =>
+  feature.startsWith('max_')
+    ? n
+    : feature === 'support_tier'
+      ? (['community', 'email', 'priority'][n % 3] as string)
+      : n % 2 === 0;
 
 describe('crash safety', () => {
-  it(`keeps every acknowledged write through ${RELIABILITY ? 12 : 2} SIGKILLs`, { timeout: RELIABILITY ? 600_000 : 90_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'entitle-crash-'));
-    // A write load, not a rate-limit test: the admin limit is lifted for this run.
-    const env = { ENTITLE_DB: join(dir, 'entitle.db'), ...NO_RATE_LIMITS };
-    let server = await startChildServer(env);
-    const admin = server.adminToken as string;
-    expect(admin).toMatch(/^ent_/);
-    const acknowledged = new Set<string>();
-    let attempted = 0;
-    let counter = 0;
-    const cycles = RELIABILITY ? 12 : 2;
+  it(
+    `keeps every acknowledged write through ${RELIABILITY ? 12 : 2} SIGKILLs`,
+    { timeout: RELIABILITY ? 600_000 : 90_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'entitle-crash-'));
+      // A write load, not a rate-limit test: the admin limit is lifted for this run.
+      const env = { ENTITLE_DB: join(dir, 'entitle.db'), ...NO_RATE_LIMITS };
+      let server = await startChildServer(env);
+      const admin = server.adminToken as string;
+      expect(admin).toMatch(/^ent_/);
+      const acknowledged = new Set<string>();
+      let attempted = 0;
+      let counter = 0;
+      const cycles = RELIABILITY ? 12 : 2;
 
-    for (let cycle = 0; cycle < cycles; cycle++) {
-      if (cycle > 0) server = await startChildServer(env);
-      let stop = false;
-      const writers = FEATURES.map(async (feature) => {
-        while (!stop) {
-          const n = ++counter;
-          const reason = `write-${n}`;
-          attempted++;
-          try {
-            const response = await fetch(`${server.url}/api/admin/tenants/demo/overrides/${feature}`, {
-              method: 'PUT',
-              headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ value: valueFor(feature, n), reason }),
-            });
-            if (response.ok) acknowledged.add(reason);
-            else if (response.status !== 503) throw new Error(`unexpected ${response.status} for ${feature}=${JSON.stringify(valueFor(feature, n))}: ${await response.text()}`);
-          } catch (error) {
-            // The connection died with the server: this write was never acknowledged.
-            if (error instanceof Error && error.message.startsWith('unexpected')) throw error;
-            return;
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        if (cycle > 0) server = await startChildServer(env);
+        let stop = false;
+        const writers = FEATURES.map(async (feature) => {
+          while (!stop) {
+            const n = ++counter;
+            const reason = `write-${n}`;
+            attempted++;
+            try {
+              const response = await fetch(`${server.url}/api/admin/tenants/demo/overrides/${feature}`, {
+                method: 'PUT',
+                headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+                body: JSON.stringify({ value: valueFor(feature, n), reason }),
+              });
+              if (response.ok) acknowledged.add(reason);
+              else if (response.status !== 503)
+                throw new Error(
+                  `unexpected ${response.status} for ${feature}=${JSON.stringify(valueFor(feature, n))}: ${await response.text()}`,
+                );
+            } catch (error) {
+              // The connection died with the server: this write was never acknowledged.
+              if (error instanceof Error && error.message.startsWith('unexpected')) throw error;
+              return;
+            }
           }
-        }
-      });
-      await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 400)));
-      await server.kill('SIGKILL');
-      stop = true;
-      await Promise.all(writers);
-    }
+        });
+        await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 400)));
+        await server.kill('SIGKILL');
+        stop = true;
+        await Promise.all(writers);
+      }
 
-    const store = await openStore({ databasePath: env.ENTITLE_DB, databaseUrl: undefined, databaseSchema: undefined });
-    try {
-      const verifier = new ChainVerifier();
-      const reasons = new Set<string>();
-      const latest = new Map<string, string>();
-      await store.audit.scan((record) => {
-        verifier.visit(record);
-        if (record.action !== 'override.set') return;
-        const after = (record.details as { after?: { reason?: string } } | undefined)?.after;
-        const feature = record.target?.replace(/^feature:/, '');
-        if (after?.reason) reasons.add(after.reason);
-        if (feature && after?.reason) latest.set(feature, after.reason);
+      const store = await openStore({
+        databasePath: env.ENTITLE_DB,
+        databaseUrl: undefined,
+        databaseSchema: undefined,
       });
-      expect(verifier.result).toMatchObject({ ok: true });
-      const lost = [...acknowledged].filter((reason) => !reasons.has(reason));
-      expect(lost).toEqual([]);
-      for (const override of await store.overrides.list({ tenantId: 'demo' })) expect(override.reason).toBe(latest.get(override.feature));
-      expect(acknowledged.size).toBeGreaterThan(0);
-      console.info(`crash safety: ${cycles} SIGKILLs, ${attempted} writes attempted, ${acknowledged.size} acknowledged, 0 lost`);
-    } finally {
-      await store.close();
-    }
-  });
+      try {
+        const verifier = new ChainVerifier();
+        const reasons = new Set<string>();
+        const latest = new Map<string, string>();
+        await store.audit.scan((record) => {
+          verifier.visit(record);
+          if (record.action !== 'override.set') return;
+          const after = (record.details as { after?: { reason?: string } } | undefined)?.after;
+          const feature = record.target?.replace(/^feature:/, '');
+          if (after?.reason) reasons.add(after.reason);
+          if (feature && after?.reason) latest.set(feature, after.reason);
+        });
+        expect(verifier.result).toMatchObject({ ok: true });
+        const lost = [...acknowledged].filter((reason) => !reasons.has(reason));
+        expect(lost).toEqual([]);
+        for (const override of await store.overrides.list({ tenantId: 'demo' }))
+          expect(override.reason).toBe(latest.get(override.feature));
+        expect(acknowledged.size).toBeGreaterThan(0);
+        console.info(
+          `crash safety: ${cycles} SIGKILLs, ${attempted} writes attempted, ${acknowledged.size} acknowledged, 0 lost`,
+        );
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });

@@ -20,7 +20,15 @@ afterEach(async () => {
 function bigPolicy(bytes: number): string {
   let text = 'features:\n';
   for (let i = 0; i < 1_000_000; i++) {
-    const feature = [`  generated_${i}:`, `    name: Generated ${i}`, `    description: A generated feature, number ${i}, to make the file large`, '    type: boolean', '    default: false', `    upgradeMessage: Upgrade for generated feature ${i}.`, ''].join('\n');
+    const feature = [
+      `  generated_${i}:`,
+      `    name: Generated ${i}`,
+      `    description: A generated feature, number ${i}, to make the file large`,
+      '    type: boolean',
+      '    default: false',
+      `    upgradeMessage: Upgrade for generated feature ${i}.`,
+      '',
+    ].join('\n');
     if (text.length + feature.length > bytes) break;
     text += feature;
   }
@@ -49,7 +57,12 @@ describe('heavy policy work runs off the event loop', () => {
     const started = once(t.app.entitle.policyReader, 'started');
     let finished = false;
     const validating = t.app
-      .inject({ method: 'POST', url: '/api/admin/policy/validate?file=generated.yaml', headers: { ...admin, 'content-type': 'application/yaml' }, payload: yaml })
+      .inject({
+        method: 'POST',
+        url: '/api/admin/policy/validate?file=generated.yaml',
+        headers: { ...admin, 'content-type': 'application/yaml' },
+        payload: yaml,
+      })
       .finally(() => (finished = true));
     // Should the request be refused before it reaches a worker, its answer ends the wait.
     await Promise.race([started, validating]);
@@ -59,7 +72,10 @@ describe('heavy policy work runs off the event loop', () => {
     expect(slowest).toBeLessThan(100);
     const response = await validating;
     expect(response.statusCode, response.body.slice(0, 300)).toBe(200);
-    expect(response.json()).toMatchObject({ valid: true, impact: { addedFeatures: expect.arrayContaining(['generated_0']) } });
+    expect(response.json()).toMatchObject({
+      valid: true,
+      impact: { addedFeatures: expect.arrayContaining(['generated_0']) },
+    });
   });
 
   it('answers /healthz within 100 ms while a 2 MB policy file is hot-reloaded', { timeout: 180_000 }, async () => {
@@ -93,7 +109,11 @@ describe('heavy policy work runs off the event loop', () => {
   it('stops a read that takes too long with 422 naming the limit', async () => {
     const { PolicyReader } = await import('../../src/policy/policy-reader.js');
     const reader = new PolicyReader({ timeoutMs: 1 });
-    await expect(reader.readTexts([{ file: 'a.yaml', text: bigPolicy(200 * 1024) }])).rejects.toMatchObject({ code: 'ENT_ERR_POLICY_TOO_LARGE', statusCode: 422, message: 'The policy is too large to validate: it took longer than 0 s' });
+    await expect(reader.readTexts([{ file: 'a.yaml', text: bigPolicy(200 * 1024) }])).rejects.toMatchObject({
+      code: 'ENT_ERR_POLICY_TOO_LARGE',
+      statusCode: 422,
+      message: 'The policy is too large to validate: it took longer than 0 s',
+    });
     await reader.close();
   });
 });

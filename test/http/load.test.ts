@@ -15,7 +15,8 @@ const tokens: Record<string, string> = {};
 beforeAll(async () => {
   t = await buildTestApp({
     env: { ...NO_RATE_LIMITS },
-    routes: (app) => app.get('/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({ ok: true })),
+    routes: (app) =>
+      app.get('/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({ ok: true })),
   });
   tokens.allowed = await t.token('pro-co', 'alice', { plan: 'pro' });
   tokens.denied = await t.token('free-co', 'bob', { plan: 'free' });
@@ -34,13 +35,21 @@ describe('load', () => {
       if (status >= 500) serverErrors++;
       if (!expected.includes(status) && wrong.length < 20) wrong.push(`${label}: ${status} ${body.slice(0, 120)}`);
     };
-    const auth = (token: string | undefined) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+    const auth = (token: string | undefined) => ({
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    });
     const result = await autocannon({
       url: base,
       connections: 20,
       duration: SECONDS,
       requests: [
-        { method: 'GET', path: '/gated', headers: auth(tokens.allowed), onResponse: checkStatus([200], 'allowed read') },
+        {
+          method: 'GET',
+          path: '/gated',
+          headers: auth(tokens.allowed),
+          onResponse: checkStatus([200], 'allowed read'),
+        },
         { method: 'GET', path: '/gated', headers: auth(tokens.denied), onResponse: checkStatus([403], 'denied read') },
         {
           method: 'POST',
@@ -49,14 +58,18 @@ describe('load', () => {
           body: '{"context":{}}',
           onResponse: (status: number, body: string) => {
             checkStatus([200], 'ofrep')(status, body);
-            if (status === 200 && (JSON.parse(body) as { value: unknown }).value !== false && wrong.length < 20) wrong.push(`ofrep: ${body}`);
+            if (status === 200 && (JSON.parse(body) as { value: unknown }).value !== false && wrong.length < 20)
+              wrong.push(`ofrep: ${body}`);
           },
         },
         {
           method: 'PUT',
           path: '/api/admin/tenants/writes/overrides/max_team_members',
           headers: auth(tokens.admin),
-          setupRequest: (request) => ({ ...request, body: JSON.stringify({ value: ++writes, reason: `load ${writes}` }) }),
+          setupRequest: (request) => ({
+            ...request,
+            body: JSON.stringify({ value: ++writes, reason: `load ${writes}` }),
+          }),
           onResponse: checkStatus([200, 201], 'admin write'),
         },
       ],

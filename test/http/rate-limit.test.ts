@@ -16,17 +16,26 @@ afterEach(async () => {
 const bogus = (i: number) => `Bearer ent_${String(i).padStart(12, '0')}_${'x'.repeat(43)}`;
 const JWT_SECRET = 'a-test-secret-that-is-at-least-32-chars';
 const jwt = (claims: Record<string, unknown>) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(JWT_SECRET));
 
 describe('admin routes', () => {
   it('answer 429 with Retry-After past the limit', async () => {
     t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_ADMIN: '3' } });
     const headers = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers })).statusCode);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers })).statusCode);
     expect(statuses).toEqual([200, 200, 200, 429]);
     const last = await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers });
-    expect(last.json()).toEqual({ code: 'ENT_ERR_RATE_LIMITED', error: expect.stringMatching(/^Too many requests; retry in /), retryAfterSeconds: expect.any(Number) });
+    expect(last.json()).toEqual({
+      code: 'ENT_ERR_RATE_LIMITED',
+      error: expect.stringMatching(/^Too many requests; retry in /),
+      retryAfterSeconds: expect.any(Number),
+    });
     expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
   });
 
@@ -35,11 +44,16 @@ describe('admin routes', () => {
     const token = await t.token('ops', 'olivia', { role: 'admin' });
     const spellings = [`Bearer ${token}`, `bearer ${token}`, `BEARER  ${token}`, token, `Bearer ${token} `];
     const statuses = [];
-    for (const authorization of spellings) statuses.push((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization } })).statusCode);
+    for (const authorization of spellings)
+      statuses.push(
+        (await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization } })).statusCode,
+      );
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     // Another token of the same user is another principal with a budget of its own.
     const other = await t.token('ops', 'olivia', { role: 'admin' });
-    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: t.auth(other) })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: t.auth(other) })).statusCode).toBe(
+      200,
+    );
   });
 
   it('count a JWT by issuer and subject, whatever else the token says', async () => {
@@ -49,11 +63,15 @@ describe('admin routes', () => {
     for (let i = 0; i < 3; i++) {
       // A fresh token each time (another jti): the same subject of the same issuer.
       const token = await jwt({ sub: 'carol', tenant_id: 'acme', iss: 'idp', jti: String(i) });
-      statuses.push((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).statusCode);
+      statuses.push(
+        (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).statusCode,
+      );
     }
     expect(statuses).toEqual([200, 200, 429]);
     const dave = await jwt({ sub: 'dave', tenant_id: 'acme', iss: 'idp' });
-    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(dave) })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(dave) })).statusCode).toBe(
+      200,
+    );
   });
 });
 
@@ -63,12 +81,19 @@ describe('OAuth routes', () => {
     const token = await t.token('acme', 'alice', { plan: 'pro' });
     const statuses = [];
     for (const authorization of [`Bearer ${token}`, `bearer ${token}`, token]) {
-      const response = await t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers: { authorization }, payload: { purpose: 'calendar' } });
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/api/oauth/google/initiate/',
+        headers: { authorization },
+        payload: { purpose: 'calendar' },
+      });
       statuses.push(response.statusCode === 429 ? 429 : 'answered');
     }
     expect(statuses).toEqual(['answered', 'answered', 429]);
     // Other route families keep their own budgets.
-    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers: t.auth(token) })).statusCode).toBe(
+      200,
+    );
   });
 });
 
@@ -78,7 +103,8 @@ describe('calendar routes', () => {
     const headers = t.auth(await t.token('acme', 'alice', { plan: 'free' }));
     const before = (await t.app.entitle.store.audit.list({ tenantId: 'acme', limit: 1000 })).items.length;
     const statuses = [];
-    for (let i = 0; i < 20; i++) statuses.push((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers })).statusCode);
+    for (let i = 0; i < 20; i++)
+      statuses.push((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers })).statusCode);
     expect(statuses).toEqual([...Array(5).fill(403), ...Array(15).fill(429)]);
     const after = (await t.app.entitle.store.audit.list({ tenantId: 'acme', limit: 1000 })).items.length;
     expect(after - before).toBe(5);
@@ -91,7 +117,17 @@ describe('failed authentications', () => {
     const urls = ['/api/entitlements/', '/api/calendar/status/', '/api/admin/tenants', '/api/client/features'];
     for (const [n, url] of urls.entries()) {
       const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push((await t.app.inject({ method: 'GET', url, headers: { authorization: bogus(i) }, remoteAddress: `10.0.0.${n}` })).statusCode);
+      for (let i = 0; i < 4; i++)
+        statuses.push(
+          (
+            await t.app.inject({
+              method: 'GET',
+              url,
+              headers: { authorization: bogus(i) },
+              remoteAddress: `10.0.0.${n}`,
+            })
+          ).statusCode,
+        );
       expect(statuses, url).toEqual([401, 401, 401, 429]);
     }
   });
@@ -100,23 +136,41 @@ describe('failed authentications', () => {
     t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '3' } });
     const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await t.app.inject({ method: 'DELETE', url: '/api/admin/tenants/ops', headers: { authorization: bogus(i) } })).statusCode);
+    for (let i = 0; i < 5; i++)
+      statuses.push(
+        (await t.app.inject({ method: 'DELETE', url: '/api/admin/tenants/ops', headers: { authorization: bogus(i) } }))
+          .statusCode,
+      );
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     expect(await t.app.entitle.store.tenants.get('ops')).toBeDefined();
     expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: admin })).statusCode).toBe(200);
     // A bad guess from the address still is refused.
-    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization: bogus(9) } })).statusCode).toBe(429);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: { authorization: bogus(9) } }))
+        .statusCode,
+    ).toBe(429);
   });
 
   it('key on the client behind a proxy named in ENTITLE_TRUST_PROXY, and on the socket otherwise', async () => {
     t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '2', ENTITLE_TRUST_PROXY: '10.1.0.0/16' } });
     const fail = (forwardedFor: string, remoteAddress = '10.1.2.3') =>
-      t!.app.inject({ method: 'GET', url: '/api/entitlements/', headers: { authorization: bogus(1), 'x-forwarded-for': forwardedFor }, remoteAddress }).then((r) => r.statusCode);
+      t!.app
+        .inject({
+          method: 'GET',
+          url: '/api/entitlements/',
+          headers: { authorization: bogus(1), 'x-forwarded-for': forwardedFor },
+          remoteAddress,
+        })
+        .then((r) => r.statusCode);
     // Two clients behind the trusted proxy: each has its own count.
     expect([await fail('203.0.113.7'), await fail('203.0.113.7'), await fail('203.0.113.7')]).toEqual([401, 401, 429]);
     expect(await fail('203.0.113.8')).toBe(401);
     // An untrusted sender's X-Forwarded-For is ignored: its own address counts.
-    expect([await fail('198.51.100.1', '192.0.2.9'), await fail('198.51.100.2', '192.0.2.9'), await fail('198.51.100.3', '192.0.2.9')]).toEqual([401, 401, 429]);
+    expect([
+      await fail('198.51.100.1', '192.0.2.9'),
+      await fail('198.51.100.2', '192.0.2.9'),
+      await fail('198.51.100.3', '192.0.2.9'),
+    ]).toEqual([401, 401, 429]);
   });
 });
 

@@ -12,7 +12,8 @@ function collect(): { stream: Writable; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -33,12 +34,23 @@ describe('the access log', () => {
     const { stream, lines } = collect();
     t = await buildTestApp({ logger: { level: 'info', stream } });
     const token = await t.token('acme', 'alice', { plan: 'pro' });
-    const response = await t.app.inject({ method: 'GET', url: '/api/calendar/status/?code=secret-code', headers: t.auth(token) });
+    const response = await t.app.inject({
+      method: 'GET',
+      url: '/api/calendar/status/?code=secret-code',
+      headers: t.auth(token),
+    });
     expect(response.statusCode).toBe(200);
 
     const requestLines = lines.filter((line) => line.msg === 'request');
     expect(requestLines).toHaveLength(1);
-    expect(requestLines[0]).toMatchObject({ level: 30, method: 'GET', route: '/api/calendar/status/', status: 200, tenant: 'acme', reqId: response.headers['x-request-id'] });
+    expect(requestLines[0]).toMatchObject({
+      level: 30,
+      method: 'GET',
+      route: '/api/calendar/status/',
+      status: 200,
+      tenant: 'acme',
+      reqId: response.headers['x-request-id'],
+    });
     expect(typeof requestLines[0]?.ms).toBe('number');
     // fastify's own "incoming request" / "request completed" pair is gone.
     expect(lines.filter((line) => line.msg === 'incoming request' || line.msg === 'request completed')).toEqual([]);
@@ -51,7 +63,9 @@ describe('the access log', () => {
     const { stream, lines } = collect();
     t = await buildTestApp({ logger: { level: 'info', stream } });
     await t.app.inject({ method: 'GET', url: '/nowhere?state=abc' });
-    expect(lines.filter((line) => line.msg === 'request')).toMatchObject([{ method: 'GET', route: '/nowhere', status: 404, tenant: null }]);
+    expect(lines.filter((line) => line.msg === 'request')).toMatchObject([
+      { method: 'GET', route: '/nowhere', status: 404, tenant: null },
+    ]);
   });
 
   it('writes no request lines with ENTITLE_REQUEST_LOG=false', async () => {
@@ -62,7 +76,9 @@ describe('the access log', () => {
   });
 
   it('refuses an ENTITLE_REQUEST_LOG that is not true or false', async () => {
-    await expect(buildTestApp({ env: { ENTITLE_REQUEST_LOG: 'yes' } })).rejects.toThrow(/ENTITLE_REQUEST_LOG must be true or false/);
+    await expect(buildTestApp({ env: { ENTITLE_REQUEST_LOG: 'yes' } })).rejects.toThrow(
+      /ENTITLE_REQUEST_LOG must be true or false/,
+    );
   });
 
   it('flushes every line of the running server when it is stopped with SIGTERM', async () => {

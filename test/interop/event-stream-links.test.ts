@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { STREAM_WINDOW_MS, StreamLinks } from '../../src/interop/event-stream-links.js';
 
 const grant = { tenantId: 'acme', userId: 'alice', role: 'member' as const, fingerprint: 'fp1' };
-const issuedAt = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { iat: number }).iat;
+const issuedAt = (token: string) =>
+  (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { iat: number }).iat;
 
 describe('stream links', () => {
   it('give the same token for the same grant within a window, and a fresh one in the next', async () => {

@@ -8,7 +8,15 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
 import { StreamLinks } from '../../src/interop/event-stream-links.js';
-import { bulk, listeningApp, openStream, refetch, twoPostgresInstances, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
+import {
+  bulk,
+  listeningApp,
+  openStream,
+  refetch,
+  twoPostgresInstances,
+  type Closing,
+  type ListeningApp,
+} from '../support/ofrep-streams.js';
 import { copyPolicyDir } from '../support/policy.js';
 import { openSse } from '../support/sse.js';
 
@@ -20,8 +28,19 @@ afterEach(async () => {
 const start = (options: Parameters<typeof listeningApp>[1] = {}) => listeningApp(closing, options);
 const stream = (url: string, token: string) => openStream(closing, url, token);
 
-async function override(r: ListeningApp, tenant: string, feature: string, value: unknown, expiresAt: string | null = null) {
-  const response = await r.t.app.inject({ method: 'PUT', url: `/api/admin/tenants/${tenant}/overrides/${feature}`, headers: r.t.auth(r.admin), payload: { value, reason: 'test', expiresAt } });
+async function override(
+  r: ListeningApp,
+  tenant: string,
+  feature: string,
+  value: unknown,
+  expiresAt: string | null = null,
+) {
+  const response = await r.t.app.inject({
+    method: 'PUT',
+    url: `/api/admin/tenants/${tenant}/overrides/${feature}`,
+    headers: r.t.auth(r.admin),
+    payload: { value, reason: 'test', expiresAt },
+  });
   expect(response.statusCode).toBeLessThan(300);
 }
 
@@ -30,10 +49,18 @@ describe('OFREP event streams', () => {
     const r = await start();
     const token = await r.t.token('acme', 'alice');
     const { body } = await bulk(r.url, token);
-    expect(body?.eventStreams).toEqual([{ type: 'sse', url: expect.stringMatching(new RegExp(`^${r.url}/ofrep/v1/events\\?token=[\\w-]+\\.[\\w-]+\\.[\\w-]+$`)), inactivityDelaySec: 120 }]);
+    expect(body?.eventStreams).toEqual([
+      {
+        type: 'sse',
+        url: expect.stringMatching(new RegExp(`^${r.url}/ofrep/v1/events\\?token=[\\w-]+\\.[\\w-]+\\.[\\w-]+$`)),
+        inactivityDelaySec: 120,
+      },
+    ]);
     const link = body?.eventStreams?.[0]?.url as string;
     expect(link).not.toContain(token);
-    const claims = JSON.parse(Buffer.from((new URL(link).searchParams.get('token') as string).split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(
+      Buffer.from((new URL(link).searchParams.get('token') as string).split('.')[1] as string, 'base64url').toString(),
+    ) as Record<string, unknown>;
     expect(claims).toMatchObject({ tid: 'acme', uid: 'alice', role: 'member', aud: 'entitle:ofrep-events' });
     expect((claims.exp as number) - (claims.iat as number)).toBe(600);
   });
@@ -62,7 +89,12 @@ describe('OFREP event streams', () => {
     const policyDirectory = copyPolicyDir();
     const r = await start({ env: { ENTITLE_POLICIES: policyDirectory } });
     const sse = await stream(r.url, await r.t.token('acme', 'alice'));
-    const plan = await r.t.app.inject({ method: 'PATCH', url: '/api/admin/tenants/acme', headers: r.t.auth(r.admin), payload: { plan: 'pro' } });
+    const plan = await r.t.app.inject({
+      method: 'PATCH',
+      url: '/api/admin/tenants/acme',
+      headers: r.t.auth(r.admin),
+      payload: { plan: 'pro' },
+    });
     expect(plan.statusCode).toBe(200);
     const afterPlan = await refetch(sse);
     const { writeFile, readFile } = await import('node:fs/promises');
@@ -87,8 +119,18 @@ describe('OFREP event streams', () => {
 
   it('refuse a forged, expired or missing credential with 401', async () => {
     const r = await start();
-    const forged = await new StreamLinks(randomBytes(32)).issue({ tenantId: 'acme', userId: 'alice', role: 'member', fingerprint: 'x' });
-    const expired = await new StreamLinks(randomBytes(32), () => Date.now() - 3_600_000).issue({ tenantId: 'acme', userId: 'alice', role: 'member', fingerprint: 'x' });
+    const forged = await new StreamLinks(randomBytes(32)).issue({
+      tenantId: 'acme',
+      userId: 'alice',
+      role: 'member',
+      fingerprint: 'x',
+    });
+    const expired = await new StreamLinks(randomBytes(32), () => Date.now() - 3_600_000).issue({
+      tenantId: 'acme',
+      userId: 'alice',
+      role: 'member',
+      fingerprint: 'x',
+    });
     const token = await r.t.token('acme', 'alice');
     for (const query of [`token=${forged}`, `token=${expired}`, `token=${token}`]) {
       const sse = await openSse(`${r.url}/ofrep/v1/events?${query}`);
@@ -107,7 +149,10 @@ describe('OFREP event streams', () => {
     const third = await openSse(body?.eventStreams?.[0]?.url as string);
     expect(third.status).toBe(503);
     expect(third.headers['retry-after']).toBe('30');
-    expect(JSON.parse(third.body)).toMatchObject({ code: 'ENT_ERR_STREAM_LIMIT', error: 'Too many open event streams (for this tenant); retry later' });
+    expect(JSON.parse(third.body)).toMatchObject({
+      code: 'ENT_ERR_STREAM_LIMIT',
+      error: 'Too many open event streams (for this tenant); retry later',
+    });
     const globex = await r.t.token('globex', 'gina');
     await stream(r.url, globex);
     const overall = await openSse((await bulk(r.url, globex)).body?.eventStreams?.[0]?.url as string);
@@ -150,12 +195,19 @@ describe.skipIf(!process.env.DATABASE_URL)('OFREP event streams on PostgreSQL', 
   it('deliver a change written on another instance, through the change feed', async () => {
     const [a, b] = await twoPostgresInstances(closing, copyPolicyDir(), 'entitle_events');
     await a.entitle.operations.createTenant({ id: 'acme', plan: 'free' }, { actor: 'test:setup' });
-    const { token } = await issueApiToken(a.entitle.store, { tenantId: 'acme', userId: 'alice', role: 'member' }, { actor: 'test:setup' });
+    const { token } = await issueApiToken(
+      a.entitle.store,
+      { tenantId: 'acme', userId: 'alice', role: 'member' },
+      { actor: 'test:setup' },
+    );
     await a.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(a.server.address() as { port: number }).port}`;
     const sse = await stream(url, token);
 
-    await b.entitle.operations.setOverride({ tenantId: 'acme', feature: 'can_use_sso', value: true, reason: 'elsewhere', expiresAt: null }, { actor: 'test:b' });
+    await b.entitle.operations.setOverride(
+      { tenantId: 'acme', feature: 'can_use_sso', value: true, reason: 'elsewhere', expiresAt: null },
+      { actor: 'test:b' },
+    );
     const event = await refetch(sse);
     expect(event.etag).toBe((await bulk(url, token)).etag);
   });

@@ -4,7 +4,16 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
-import { bulk, listeningApp, openStream, refetch, valueOf, twoPostgresInstances, type Closing, type ListeningApp } from '../support/ofrep-streams.js';
+import {
+  bulk,
+  listeningApp,
+  openStream,
+  refetch,
+  valueOf,
+  twoPostgresInstances,
+  type Closing,
+  type ListeningApp,
+} from '../support/ofrep-streams.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import type { SseStream } from '../support/sse.js';
 
@@ -16,9 +25,17 @@ afterEach(async () => {
 });
 
 /** A Pro tenant whose SMS allowance an override sets, its member's token, and an open stream. */
-async function meteredTenant(r: ListeningApp, allowance: number): Promise<{ token: string; headers: { authorization: string }; sse: SseStream }> {
+async function meteredTenant(
+  r: ListeningApp,
+  allowance: number,
+): Promise<{ token: string; headers: { authorization: string }; sse: SseStream }> {
   const token = await r.t.token('acme', 'alice', { plan: 'pro' });
-  const set = await r.t.app.inject({ method: 'PUT', url: `/api/admin/tenants/acme/overrides/${SMS}`, headers: r.t.auth(r.admin), payload: { value: allowance, reason: 'test allowance' } });
+  const set = await r.t.app.inject({
+    method: 'PUT',
+    url: `/api/admin/tenants/acme/overrides/${SMS}`,
+    headers: r.t.auth(r.admin),
+    payload: { value: allowance, reason: 'test allowance' },
+  });
   expect(set.statusCode).toBe(201);
   return { token, headers: r.t.auth(token), sse: await openStream(closing, r.url, token) };
 }
@@ -36,8 +53,15 @@ describe('OFREP event streams and meters', () => {
   it('send refetchEvaluation when a meter runs out and when a refund, a release, a grant or a reset gives units back, and not for other consumes', async () => {
     const r = await listeningApp(closing);
     const { token, headers, sse } = await meteredTenant(r, 2);
-    const usage = (path: string, body: Record<string, unknown>) => r.t.app.inject({ method: 'POST', url: `/api/usage/${path}`, headers, payload: { feature: SMS, ...body } });
-    const admin = (path: string, body: Record<string, unknown>) => r.t.app.inject({ method: 'POST', url: `/api/admin/tenants/acme/usage/${SMS}/${path}`, headers: r.t.auth(r.admin), payload: body });
+    const usage = (path: string, body: Record<string, unknown>) =>
+      r.t.app.inject({ method: 'POST', url: `/api/usage/${path}`, headers, payload: { feature: SMS, ...body } });
+    const admin = (path: string, body: Record<string, unknown>) =>
+      r.t.app.inject({
+        method: 'POST',
+        url: `/api/admin/tenants/acme/usage/${SMS}/${path}`,
+        headers: r.t.auth(r.admin),
+        payload: body,
+      });
 
     expect((await usage('consume', { amount: 1 })).json()).toMatchObject({ remaining: 1 });
     expect((await usage('consume', { amount: 1 })).json()).toMatchObject({ remaining: 0 });
@@ -50,7 +74,12 @@ describe('OFREP event streams and meters', () => {
     const held = (await usage('reserve', { amount: 1, ttlSeconds: 60 })).json();
     expect(held).toMatchObject({ remaining: 0 });
     await expectRefetch(r, sse, token, 0);
-    const released = await r.t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.reservationId}/release`, headers, payload: {} });
+    const released = await r.t.app.inject({
+      method: 'POST',
+      url: `/api/usage/reservations/${held.reservationId}/release`,
+      headers,
+      payload: {},
+    });
     expect(released.json()).toMatchObject({ released: 1, remaining: 1 });
     await expectRefetch(r, sse, token, 1);
 
@@ -58,7 +87,10 @@ describe('OFREP event streams and meters', () => {
     await expectRefetch(r, sse, token, 0);
     expect((await admin('grants', { amount: 3, reason: 'top-up' })).statusCode).toBe(201);
     await expectRefetch(r, sse, token, 3);
-    expect((await usage('consume', { amount: 3 })).json()).toMatchObject({ remaining: 0, from: { allowance: 0, grants: 3 } });
+    expect((await usage('consume', { amount: 3 })).json()).toMatchObject({
+      remaining: 0,
+      from: { allowance: 0, grants: 3 },
+    });
     await expectRefetch(r, sse, token, 0);
     expect((await admin('reset', {})).json()).toMatchObject({ used: 0, remaining: 2 });
     await expectRefetch(r, sse, token, 2);
@@ -90,7 +122,12 @@ describe('OFREP event streams and meters', () => {
     // The app's clock runs on, 2.5 s before a month's boundary.
     const boundary = '2027-03-01T00:00:00.000Z';
     offset = Date.parse(boundary) - 2_500 - Date.now();
-    const consumed = await r.t.app.inject({ method: 'POST', url: '/api/usage/consume', headers, payload: { feature: SMS, amount: 1 } });
+    const consumed = await r.t.app.inject({
+      method: 'POST',
+      url: '/api/usage/consume',
+      headers,
+      payload: { feature: SMS, amount: 1 },
+    });
     expect(consumed.json()).toMatchObject({ remaining: 0, resetsAt: boundary });
     const emptied = await refetch(sse);
     const refilled = await refetch(sse);
@@ -106,15 +143,27 @@ describe.skipIf(!process.env.DATABASE_URL)('OFREP event streams and meters on Po
   it('deliver a meter running out on another instance, through the change feed', async () => {
     const [a, b] = await twoPostgresInstances(closing, STARTER_POLICY_DIR, 'entitle_meter_events');
     await a.entitle.operations.createTenant({ id: 'acme', plan: 'pro' }, { actor: 'test:setup' });
-    await a.entitle.operations.setOverride({ tenantId: 'acme', feature: SMS, value: 1, reason: 'test allowance', expiresAt: null }, { actor: 'test:setup' });
-    const { token } = await issueApiToken(a.entitle.store, { tenantId: 'acme', userId: 'alice', role: 'member' }, { actor: 'test:setup' });
+    await a.entitle.operations.setOverride(
+      { tenantId: 'acme', feature: SMS, value: 1, reason: 'test allowance', expiresAt: null },
+      { actor: 'test:setup' },
+    );
+    const { token } = await issueApiToken(
+      a.entitle.store,
+      { tenantId: 'acme', userId: 'alice', role: 'member' },
+      { actor: 'test:setup' },
+    );
     await a.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(a.server.address() as { port: number }).port}`;
     const sse = await openStream(closing, url, token);
 
     // B has read the tenant A created (its change feed may still be on the way).
     await b.entitle.tenants.sync();
-    const consumed = await b.entitle.meters.consume({ tenantId: 'acme', feature: SMS, amount: 1, context: { actor: 'test:b' } });
+    const consumed = await b.entitle.meters.consume({
+      tenantId: 'acme',
+      feature: SMS,
+      amount: 1,
+      context: { actor: 'test:b' },
+    });
     expect(consumed.body).toMatchObject({ remaining: 0 });
     const event = await refetch(sse);
     const after = await bulk(url, token);

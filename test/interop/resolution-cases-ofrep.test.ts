@@ -6,7 +6,13 @@ import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
-import { evaluateCase, expectedDetails, loadResolutionSuites, seedSuite, suitePolicyDirectory } from '../support/resolution-cases.js';
+import {
+  evaluateCase,
+  expectedDetails,
+  loadResolutionSuites,
+  seedSuite,
+  suitePolicyDirectory,
+} from '../support/resolution-cases.js';
 
 for (const suite of loadResolutionSuites()) {
   describe(`resolution cases through OFREP: ${suite.file}`, () => {
@@ -23,7 +29,10 @@ for (const suite of loadResolutionSuites()) {
       const admin = await t.token('ofrep-cases-admin', 'olivia', { role: 'admin' });
       now = casesAt;
       const baseUrl = await t.app.listen({ host: '127.0.0.1', port: 0 });
-      await OpenFeature.setProviderAndWait(domain, new OFREPProvider({ baseUrl, headers: { authorization: `Bearer ${admin}` } }));
+      await OpenFeature.setProviderAndWait(
+        domain,
+        new OFREPProvider({ baseUrl, headers: { authorization: `Bearer ${admin}` } }),
+      );
     });
 
     afterAll(async () => {

@@ -7,7 +7,12 @@
 import { InMemStorageProvider, Unleash, UnleashEvents } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
-import { loadResolutionSuites, seedSuite, suitePolicyDirectory, type ResolutionCase } from '../support/resolution-cases.js';
+import {
+  loadResolutionSuites,
+  seedSuite,
+  suitePolicyDirectory,
+  type ResolutionCase,
+} from '../support/resolution-cases.js';
 
 /** The Unleash context of a case: tenantId is a custom property, targetingKey the user id. */
 function unleashContext(testCase: ResolutionCase) {
@@ -57,7 +62,10 @@ for (const suite of loadResolutionSuites()) {
         const { expected } = testCase;
         const enabled = client.isEnabled(testCase.flag, unleashContext(testCase));
         if (expected.errorCode === undefined) {
-          expect({ toggle: client.getFeatureToggleDefinition(testCase.flag)?.name, enabled }).toEqual({ toggle: testCase.flag, enabled: expected.value });
+          expect({ toggle: client.getFeatureToggleDefinition(testCase.flag)?.name, enabled }).toEqual({
+            toggle: testCase.flag,
+            enabled: expected.value,
+          });
           return;
         }
         const feature = t.app.entitle.policy.snapshot.features.get(testCase.flag);

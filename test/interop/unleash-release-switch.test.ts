@@ -60,11 +60,19 @@ describe('rollout.unleash', () => {
     fake = await startFakeUnleash({ 'webhooks-v2': ['acme'] });
     policyDir = rolloutPolicy();
     t = await buildTestApp({
-      env: { ENTITLE_POLICIES: policyDir, UNLEASH_URL: fake.url, UNLEASH_API_TOKEN: 'default:development.test-token', UNLEASH_REFRESH_INTERVAL_MS: '50' },
+      env: {
+        ENTITLE_POLICIES: policyDir,
+        UNLEASH_URL: fake.url,
+        UNLEASH_API_TOKEN: 'default:development.test-token',
+        UNLEASH_REFRESH_INTERVAL_MS: '50',
+      },
     });
     for (const [id, plan] of TENANTS) await t.app.entitle.operations.createTenant({ id, plan }, { actor: 'test' });
     // An override grants webhooks to a pro tenant: the toggle still holds it back.
-    await t.app.entitle.operations.setOverride({ tenantId: 'odd', feature: 'can_use_webhooks', value: true, reason: 'pilot' }, { actor: 'test' });
+    await t.app.entitle.operations.setOverride(
+      { tenantId: 'odd', feature: 'can_use_webhooks', value: true, reason: 'pilot' },
+      { actor: 'test' },
+    );
     admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
     const baseUrl = await t.app.listen({ host: '127.0.0.1', port: 0 });
     // An app's Unleash SDK, holding a read-only client token.
@@ -90,30 +98,51 @@ describe('rollout.unleash', () => {
     await fake?.close();
   });
 
-  const provider = (tenantId: string) => t.app.entitle.client.getBooleanDetails('can_use_webhooks', false, { tenantId });
+  const provider = (tenantId: string) =>
+    t.app.entitle.client.getBooleanDetails('can_use_webhooks', false, { tenantId });
   const adminView = async (tenantId: string) => {
-    const response = await t.app.inject({ method: 'GET', url: `/api/admin/tenants/${tenantId}/entitlements`, headers: admin });
+    const response = await t.app.inject({
+      method: 'GET',
+      url: `/api/admin/tenants/${tenantId}/entitlements`,
+      headers: admin,
+    });
     expect(response.statusCode).toBe(200);
     return response.json().features.find((f: { feature: string }) => f.feature === 'can_use_webhooks');
   };
   const ofrep = async (tenantId: string) =>
-    (await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/can_use_webhooks', headers: admin, payload: { context: { tenantId } } })).json();
+    (
+      await t.app.inject({
+        method: 'POST',
+        url: '/ofrep/v1/evaluate/flags/can_use_webhooks',
+        headers: admin,
+        payload: { context: { tenantId } },
+      })
+    ).json();
 
   it('is on only for entitled tenants whose toggle is on', async () => {
     expect((await provider('acme')).value).toBe(true);
     const held = await provider('globex');
     expect(held).toMatchObject({ value: false, variant: 'not-released', reason: 'DISABLED' });
-    expect(held.flagMetadata).toMatchObject({ cause: 'NOT_RELEASED', releaseToggle: 'webhooks-v2', entitledValue: true });
+    expect(held.flagMetadata).toMatchObject({
+      cause: 'NOT_RELEASED',
+      releaseToggle: 'webhooks-v2',
+      entitledValue: true,
+    });
     // Not entitled stays not entitled, whatever the toggle says.
     expect(await provider('tiny')).toMatchObject({ value: false, flagMetadata: { cause: 'NOT_IN_PLAN' } });
     // Features without rollout are untouched.
-    expect((await t.app.entitle.client.getBooleanDetails('can_use_round_robin', false, { tenantId: 'globex' })).value).toBe(true);
-    expect(fake.requests.find((request) => request.path === '/api/client/features')?.authorization).toBe('default:development.test-token');
+    expect(
+      (await t.app.entitle.client.getBooleanDetails('can_use_round_robin', false, { tenantId: 'globex' })).value,
+    ).toBe(true);
+    expect(fake.requests.find((request) => request.path === '/api/client/features')?.authorization).toBe(
+      'default:development.test-token',
+    );
   });
 
   it('decisions read the local cache: no request to Unleash per decision', async () => {
     const before = fake.requests.length;
-    for (let i = 0; i < 200; i++) await t.app.entitle.client.getBooleanValue('can_use_webhooks', false, { tenantId: 'acme' });
+    for (let i = 0; i < 200; i++)
+      await t.app.entitle.client.getBooleanValue('can_use_webhooks', false, { tenantId: 'acme' });
     // Background refreshes go on every 50 ms; 200 decisions without a request each take far fewer.
     expect(fake.requests.length - before).toBeLessThan(20);
   });
@@ -144,7 +173,14 @@ describe('rollout.unleash', () => {
       const mine = await provider(tenantId);
       const remote = await ofrep(tenantId);
       const view = await adminView(tenantId);
-      expect({ tenantId, ofrep: remote.value, ofrepCause: remote.metadata.cause, admin: view.value, adminCause: view.cause, unleash: sdk.isEnabled('can_use_webhooks', { properties: { tenantId } }) }).toEqual({
+      expect({
+        tenantId,
+        ofrep: remote.value,
+        ofrepCause: remote.metadata.cause,
+        admin: view.value,
+        adminCause: view.cause,
+        unleash: sdk.isEnabled('can_use_webhooks', { properties: { tenantId } }),
+      }).toEqual({
         tenantId,
         ofrep: mine.value,
         ofrepCause: mine.flagMetadata.cause,
@@ -228,14 +264,25 @@ plans:
     const { payload } = buildUnleashPayload(policy, tenants, 0, releases);
     const beta = payload.features.find((feature) => feature.name === 'beta');
     expect(beta?.strategies).toEqual([
-      { name: 'default', parameters: {}, segments: [1], constraints: [{ contextName: 'tenantId', operator: 'NOT_IN', values: ['d'], inverted: false, caseInsensitive: false }] },
+      {
+        name: 'default',
+        parameters: {},
+        segments: [1],
+        constraints: [
+          { contextName: 'tenantId', operator: 'NOT_IN', values: ['d'], inverted: false, caseInsensitive: false },
+        ],
+      },
     ]);
   });
 
   it('gives tenants it does not know the closed side when a toggle decides, and the default otherwise', () => {
     const { payload } = buildUnleashPayload(policy, tenants, 0, releases);
     const unknownTenantStrategy = (name: string) =>
-      payload.features.find((feature) => feature.name === name)?.strategies.some((strategy) => strategy.constraints.some((constraint) => constraint.operator === 'NOT_IN' && constraint.values.length === 4));
+      payload.features
+        .find((feature) => feature.name === name)
+        ?.strategies.some((strategy) =>
+          strategy.constraints.some((constraint) => constraint.operator === 'NOT_IN' && constraint.values.length === 4),
+        );
     expect(unknownTenantStrategy('beta')).toBe(false);
     expect(unknownTenantStrategy('old')).toBe(true);
   });

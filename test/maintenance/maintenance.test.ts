@@ -45,10 +45,14 @@ describe('Maintenance', () => {
     let now = 0;
     let fail = true;
     maintenance = new Maintenance({ clock: () => now });
-    maintenance.register({ name: 'flaky', everyMs: 1000, run: async () => {
-      if (fail) throw new Error('store unavailable');
-      return 1;
-    } });
+    maintenance.register({
+      name: 'flaky',
+      everyMs: 1000,
+      run: async () => {
+        if (fail) throw new Error('store unavailable');
+        return 1;
+      },
+    });
     const failed = once(maintenance, 'failed');
     await maintenance.nudge('flaky');
     expect((await failed)[0]).toBe('flaky');

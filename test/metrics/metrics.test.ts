@@ -24,7 +24,10 @@ describe('GET /metrics', () => {
     // Erased of its type, each run of a series is a family of its own: gathered by name.
     for (const family of [...series, ...families]) {
       const known = byName.get(family.name);
-      byName.set(family.name, known && family.type === 'UNTYPED' ? { ...known, metrics: [...known.metrics, ...family.metrics] } : family);
+      byName.set(
+        family.name,
+        known && family.type === 'UNTYPED' ? { ...known, metrics: [...known.metrics, ...family.metrics] } : family,
+      );
     }
     return byName;
   }
@@ -48,30 +51,61 @@ describe('GET /metrics', () => {
     const free = await t.token('globex', 'bob', { plan: 'free' });
     const admin = await t.token('ops', 'olivia', { role: 'admin' });
     await connectCalendar(t, apps.fakes.google, pro);
-    expect((await t.app.inject({ method: 'GET', url: '/api/calendar/status/', headers: t.auth(free) })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode).toBe(403);
-    apps.fakes.google.failNext({ method: 'GET', path: /calendar/i, status: 500, body: { error: { code: 500, message: 'backend error' } } });
-    expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(pro) })).statusCode).toBe(502);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/calendar/status/', headers: t.auth(free) })).statusCode,
+    ).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(free) })).statusCode).toBe(
+      403,
+    );
+    apps.fakes.google.failNext({
+      method: 'GET',
+      path: /calendar/i,
+      status: 500,
+      body: { error: { code: 500, message: 'backend error' } },
+    });
+    expect((await t.app.inject({ method: 'GET', url: '/api/calendar/list/', headers: t.auth(pro) })).statusCode).toBe(
+      502,
+    );
 
     const families = await scrape(t, admin);
     expect(families.get('entitle_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
-    expect(samples(families, 'entitle_http_request_duration_seconds_count')).toContainEqual({ labels: { method: 'GET', route: '/api/calendar/status/', status: '200' }, value: '1' });
-    expect(samples(families, 'entitle_http_request_duration_seconds_count')).toContainEqual({ labels: { method: 'GET', route: '/api/calendar/list/', status: '403' }, value: '1' });
-    expect(samples(families, 'entitle_decisions_total')).toContainEqual({ labels: { feature: 'can_use_calendar_sync', source: 'default', cause: 'NOT_IN_PLAN' }, value: expect.any(String) });
-    expect(samples(families, 'entitle_gate_denials_total')).toEqual([{ labels: { feature: 'can_use_calendar_sync', reason: 'NOT_IN_PLAN' }, value: '1' }]);
+    expect(samples(families, 'entitle_http_request_duration_seconds_count')).toContainEqual({
+      labels: { method: 'GET', route: '/api/calendar/status/', status: '200' },
+      value: '1',
+    });
+    expect(samples(families, 'entitle_http_request_duration_seconds_count')).toContainEqual({
+      labels: { method: 'GET', route: '/api/calendar/list/', status: '403' },
+      value: '1',
+    });
+    expect(samples(families, 'entitle_decisions_total')).toContainEqual({
+      labels: { feature: 'can_use_calendar_sync', source: 'default', cause: 'NOT_IN_PLAN' },
+      value: expect.any(String),
+    });
+    expect(samples(families, 'entitle_gate_denials_total')).toEqual([
+      { labels: { feature: 'can_use_calendar_sync', reason: 'NOT_IN_PLAN' }, value: '1' },
+    ]);
     expect(families.get('entitle_store_operation_duration_seconds')?.type).toBe('HISTOGRAM');
-    expect(samples(families, 'entitle_store_operation_duration_seconds_count')).toContainEqual({ labels: { operation: 'connections.list', outcome: 'ok' }, value: expect.stringMatching(/^[1-9]/) });
-    expect(samples(families, 'entitle_calendar_provider_errors_total')).toEqual([{ labels: { provider: 'google', code: 'ENT_ERR_PROVIDER_FAILED' }, value: '1' }]);
+    expect(samples(families, 'entitle_store_operation_duration_seconds_count')).toContainEqual({
+      labels: { operation: 'connections.list', outcome: 'ok' },
+      value: expect.stringMatching(/^[1-9]/),
+    });
+    expect(samples(families, 'entitle_calendar_provider_errors_total')).toEqual([
+      { labels: { provider: 'google', code: 'ENT_ERR_PROVIDER_FAILED' }, value: '1' },
+    ]);
     expect(samples(families, 'entitle_store_stale')).toEqual([{ value: '0' }]);
     expect(samples(families, 'entitle_store_stale_seconds')).toEqual([{ value: '0' }]);
-    expect(samples(families, 'entitle_policy_info')).toEqual([{ labels: { version: t.app.entitle.policy.snapshot.version }, value: '1' }]);
+    expect(samples(families, 'entitle_policy_info')).toEqual([
+      { labels: { version: t.app.entitle.policy.snapshot.version }, value: '1' },
+    ]);
     expect(samples(families, 'entitle_policy_reload_failures_total')).toEqual([{ value: '0' }]);
     expect(samples(families, 'entitle_audit_backlog_events')).toEqual([{ value: '0' }]);
     expect(samples(families, 'process_cpu_user_seconds_total')).toHaveLength(1);
     expect(samples(families, 'nodejs_eventloop_lag_seconds')).toHaveLength(1);
 
     // Labels are bounded sets: no tenant or user id, anywhere.
-    const labelValues = [...families.values()].flatMap((family) => family.metrics.flatMap((sample) => Object.values(sample.labels ?? {})));
+    const labelValues = [...families.values()].flatMap((family) =>
+      family.metrics.flatMap((sample) => Object.values(sample.labels ?? {})),
+    );
     for (const id of ['acme', 'globex', 'ops', 'alice', 'bob', 'olivia']) expect(labelValues).not.toContain(id);
   });
 });

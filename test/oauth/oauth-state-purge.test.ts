@@ -18,7 +18,8 @@ it('removes expired states when an initiation finds the purge overdue', async ()
   let now = Date.parse('2026-11-25T10:00:00Z');
   const t = await apps.build({ clock: () => now });
   const headers = t.auth(await t.token('acme', 'alice', { plan: 'pro' }));
-  const initiate = () => t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers, payload: { purpose: 'login' } });
+  const initiate = () =>
+    t.app.inject({ method: 'POST', url: '/api/oauth/google/initiate/', headers, payload: { purpose: 'login' } });
   const abandoned = (await initiate()).json().state as string;
   // The first initiation's purge (nothing expired yet) is over before time moves.
   await t.app.entitle.maintenance.nudge('oauth-states');
@@ -27,8 +28,16 @@ it('removes expired states when an initiation finds the purge overdue', async ()
   const fresh = (await initiate()).json().state as string;
   expect(await purged).toEqual(['oauth-states', 1]);
   // The abandoned state is gone (not merely expired); the fresh one is still there.
-  const late = await t.app.inject({ method: 'POST', url: '/api/oauth/google/callback/', headers, payload: { code: 'x', state: abandoned } });
-  expect(late.json()).toMatchObject({ code: 'ENT_ERR_OAUTH_STATE', error: 'state: unknown or already used; start the connection again' });
+  const late = await t.app.inject({
+    method: 'POST',
+    url: '/api/oauth/google/callback/',
+    headers,
+    payload: { code: 'x', state: abandoned },
+  });
+  expect(late.json()).toMatchObject({
+    code: 'ENT_ERR_OAUTH_STATE',
+    error: 'state: unknown or already used; start the connection again',
+  });
   expect(await t.app.entitle.store.oauthStates.purgeExpired(new Date(now).toISOString())).toBe(0);
   expect(await t.app.entitle.store.oauthStates.consume(hash(fresh))).toBeDefined();
 });

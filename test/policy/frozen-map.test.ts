@@ -8,7 +8,13 @@ describe('FrozenMap', () => {
       ['pro', 2],
     ]);
     expect(map).toBeInstanceOf(Map);
-    expect({ free: map.get('free'), gold: map.get('gold'), hasPro: map.has('pro'), size: map.size, entries: [...map] }).toEqual({
+    expect({
+      free: map.get('free'),
+      gold: map.get('gold'),
+      hasPro: map.has('pro'),
+      size: map.size,
+      entries: [...map],
+    }).toEqual({
       free: 1,
       gold: undefined,
       hasPro: true,
@@ -23,7 +29,9 @@ describe('FrozenMap', () => {
   it('refuses set, delete and clear with a coded error, and changes nothing', () => {
     const map = new FrozenMap([['free', 1]]);
     expect(() => map.set('pro', 2)).toThrow(FrozenMapError);
-    expect(() => map.delete('free')).toThrow(expect.objectContaining({ code: 'ENT_ERR_FROZEN_MAP', message: expect.stringContaining('cannot delete') }));
+    expect(() => map.delete('free')).toThrow(
+      expect.objectContaining({ code: 'ENT_ERR_FROZEN_MAP', message: expect.stringContaining('cannot delete') }),
+    );
     expect(() => map.clear()).toThrow(FrozenMapError);
     expect([...map]).toEqual([['free', 1]]);
   });

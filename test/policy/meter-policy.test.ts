@@ -27,7 +27,11 @@ describe('meter features in the policy', () => {
     const result = await readPolicyDirectory(STARTER_POLICY_DIR);
     if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
     const feature = result.snapshot.features.get('sms_reminders_per_month');
-    expect(feature).toMatchObject({ type: 'meter', meter: { unit: 'SMS', period: 'month', reset: 'calendar' }, requiredPlan: 'pro' });
+    expect(feature).toMatchObject({
+      type: 'meter',
+      meter: { unit: 'SMS', period: 'month', reset: 'calendar' },
+      requiredPlan: 'pro',
+    });
     const allowance = (plan: string) => result.snapshot.plans.get(plan)?.values.get('sms_reminders_per_month')?.value;
     expect(['free', 'pro', 'business', 'enterprise'].map(allowance)).toEqual([0, 500, 5000, 'unlimited']);
   });
@@ -46,7 +50,10 @@ describe('meter features in the policy', () => {
     default: 0
     upgradeMessage: more
 `;
-    expect(issuesOf(text)).toEqual(['p.yaml:2:3: features.sms: missing required property "unit"', 'p.yaml:2:3: features.sms: missing required property "period"']);
+    expect(issuesOf(text)).toEqual([
+      'p.yaml:2:3: features.sms: missing required property "unit"',
+      'p.yaml:2:3: features.sms: missing required property "period"',
+    ]);
   });
 
   it('rejects allowances that are not whole non-negative numbers or "unlimited", at their positions', () => {
@@ -88,13 +95,39 @@ describe('meter features in the policy', () => {
       name: 'T',
       plan,
       overrides: new Map(
-        override === undefined ? [] : [['sms', { tenantId: 't', feature: 'sms', value: override, reason: 'deal', actor: 'ops', expiresAt: null, expiresAtMs: null, createdAt: '', updatedAt: '', version: 1 }]],
+        override === undefined
+          ? []
+          : [
+              [
+                'sms',
+                {
+                  tenantId: 't',
+                  feature: 'sms',
+                  value: override,
+                  reason: 'deal',
+                  actor: 'ops',
+                  expiresAt: null,
+                  expiresAtMs: null,
+                  createdAt: '',
+                  updatedAt: '',
+                  version: 1,
+                },
+              ],
+            ],
       ),
     });
-    expect(decide(snapshot, tenant('free'), 'sms', 0)).toMatchObject({ value: 0, granted: false, cause: 'NOT_IN_PLAN' });
+    expect(decide(snapshot, tenant('free'), 'sms', 0)).toMatchObject({
+      value: 0,
+      granted: false,
+      cause: 'NOT_IN_PLAN',
+    });
     expect(decide(snapshot, tenant('pro'), 'sms', 0)).toMatchObject({ value: 500, granted: true, cause: 'IN_PLAN' });
     expect(decide(snapshot, tenant('enterprise'), 'sms', 0)).toMatchObject({ value: 'unlimited', granted: true });
-    expect(decide(snapshot, tenant('free', 50), 'sms', 0)).toMatchObject({ value: 50, granted: true, cause: 'GRANTED_BY_OVERRIDE' });
+    expect(decide(snapshot, tenant('free', 50), 'sms', 0)).toMatchObject({
+      value: 50,
+      granted: true,
+      cause: 'GRANTED_BY_OVERRIDE',
+    });
     // An override that no longer fits a meter (a boolean from an older policy) is ignored.
     expect(decide(snapshot, tenant('pro', 'yes'), 'sms', 0)).toMatchObject({ value: 500, source: 'plan' });
   });
@@ -106,7 +139,14 @@ describe('meter features in the policy', () => {
     const impact = policyImpact(current, proposed, tenants, 0);
     expect(impact.revokes).toBe(true);
     expect(impact.features).toEqual([
-      expect.objectContaining({ feature: 'sms', revoked: 0, lowered: 2, granted: 0, changed: 0, summary: ['lowers sms for 1 tenant on plan pro', 'lowers sms for 1 tenant on plan enterprise'] }),
+      expect.objectContaining({
+        feature: 'sms',
+        revoked: 0,
+        lowered: 2,
+        granted: 0,
+        changed: 0,
+        summary: ['lowers sms for 1 tenant on plan pro', 'lowers sms for 1 tenant on plan enterprise'],
+      }),
     ]);
     const raised = policyImpact(proposed, current, tenants, 0);
     expect(raised.revokes).toBe(false);

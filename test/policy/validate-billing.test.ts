@@ -42,7 +42,9 @@ describe('billing in the policy', () => {
   });
 
   it('reports an unknown fallback plan with a hint', () => {
-    expect(issuesOf({ 'plans.yaml': `${PLANS}billing:\n  fallbackPlan: fre\n` })).toEqual(['plans.yaml:12:17: billing.fallbackPlan: unknown plan "fre" (did you mean "free"?)']);
+    expect(issuesOf({ 'plans.yaml': `${PLANS}billing:\n  fallbackPlan: fre\n` })).toEqual([
+      'plans.yaml:12:17: billing.fallbackPlan: unknown plan "fre" (did you mean "free"?)',
+    ]);
   });
 
   it('requires a billing section when plans map prices', () => {
@@ -52,15 +54,17 @@ describe('billing in the policy', () => {
   });
 
   it('reports schema problems of the billing settings with their positions', () => {
-    expect(issuesOf({ 'plans.yaml': `${PLANS}billing:\n  fallbackPlan: free\n  gracePeriodDays: -1\n  grace: 2\n` })).toEqual([
+    expect(
+      issuesOf({ 'plans.yaml': `${PLANS}billing:\n  fallbackPlan: free\n  gracePeriodDays: -1\n  grace: 2\n` }),
+    ).toEqual([
       'plans.yaml:13:20: billing.gracePeriodDays: must be >= 0',
       'plans.yaml:14:3: billing: unknown property "grace"',
     ]);
   });
 
   it('reports a second billing section in another file', () => {
-    expect(issuesOf({ 'a.yaml': `${PLANS}billing:\n  fallbackPlan: free\n`, 'b.yaml': 'billing:\n  fallbackPlan: pro\n' })).toEqual([
-      'b.yaml:1:1: billing: the billing section is already defined at a.yaml:11:1',
-    ]);
+    expect(
+      issuesOf({ 'a.yaml': `${PLANS}billing:\n  fallbackPlan: free\n`, 'b.yaml': 'billing:\n  fallbackPlan: pro\n' }),
+    ).toEqual(['b.yaml:1:1: billing: the billing section is already defined at a.yaml:11:1']);
   });
 });

@@ -48,18 +48,21 @@ describe('policy validation', () => {
   });
 
   it('reports a duplicate key inside one file, naming the key and where it was first defined', () => {
-    expect(issuesOf({ 'a.yaml': `${FEATURES}  sync:\n    name: Again\n    type: boolean\n    default: true\n` })).toEqual([
-      'a.yaml:14:3: YAML duplicate key "sync" in features: already defined at a.yaml:2:3',
-    ]);
+    expect(
+      issuesOf({ 'a.yaml': `${FEATURES}  sync:\n    name: Again\n    type: boolean\n    default: true\n` }),
+    ).toEqual(['a.yaml:14:3: YAML duplicate key "sync" in features: already defined at a.yaml:2:3']);
     expect(issuesOf({ 'a.yaml': FEATURES.replace('    default: 1\n', '    default: 1\n    default: 2\n') })).toEqual([
       'a.yaml:13:5: YAML duplicate key "default" in features.seats: already defined at a.yaml:12:5',
     ]);
-    expect(issuesOf({ 'a.yaml': `${FEATURES}features: {}\n` })).toEqual(['a.yaml:14:1: YAML duplicate key "features": already defined at a.yaml:1:1']);
+    expect(issuesOf({ 'a.yaml': `${FEATURES}features: {}\n` })).toEqual([
+      'a.yaml:14:1: YAML duplicate key "features": already defined at a.yaml:1:1',
+    ]);
   });
 
   describe('a file that does not parse', () => {
     const starter = (name: string) => readFileSync(join(STARTER_POLICY_DIR, name), 'utf8');
-    const brokenFeatures = () => starter('features.yaml').replace('    default: false\n', '    default: false\n    default: true\n');
+    const brokenFeatures = () =>
+      starter('features.yaml').replace('    default: false\n', '    default: false\n    default: true\n');
 
     it('reports only its own error, not the plans that name features it defines as unknown', () => {
       expect(brokenFeatures()).not.toBe(starter('features.yaml'));
@@ -69,7 +72,10 @@ describe('policy validation', () => {
     });
 
     it('does the same when read from a directory, for a syntax error', async () => {
-      const directory = policyDirectory({ 'features.yaml': starter('features.yaml').replace('name: Calendar Sync', 'name: "Calendar Sync'), 'plans.yaml': starter('plans.yaml') });
+      const directory = policyDirectory({
+        'features.yaml': starter('features.yaml').replace('name: Calendar Sync', 'name: "Calendar Sync'),
+        'plans.yaml': starter('plans.yaml'),
+      });
       const result = await readPolicyDirectory(directory, directory);
       expect(result.issues.map(formatIssue)).toEqual([
         'features.yaml:7:11: YAML syntax error: Missing closing "quote (the quoted value that starts here is never closed)',
@@ -77,7 +83,8 @@ describe('policy validation', () => {
     });
 
     it('still reports what does not depend on it: schema errors, wrong values of known features, extends cycles', () => {
-      const plans = 'plans:\n  free:\n    extends: free\n    nmae: Free\n    features:\n      sync: 3\n      ghost: true\n  pro:\n    extends: gold\n';
+      const plans =
+        'plans:\n  free:\n    extends: free\n    nmae: Free\n    features:\n      sync: 3\n      ghost: true\n  pro:\n    extends: gold\n';
       expect(issuesOf({ 'a.yaml': FEATURES, 'b.yaml': plans, 'c.yaml': 'features:\n  x: [\n' })).toEqual([
         'b.yaml:3:14: plans.free.extends: extends cycle free → free',
         'b.yaml:4:5: plans.free: unknown property "nmae" (did you mean "name"?)',
@@ -88,7 +95,10 @@ describe('policy validation', () => {
   });
 
   it('reports a feature defined in two files at the second, naming the first', () => {
-    const issues = issuesOf({ 'a.yaml': FEATURES, 'b.yaml': `features:\n  sync:\n    name: Sync\n    type: boolean\n    default: true\n${TEXTS}` });
+    const issues = issuesOf({
+      'a.yaml': FEATURES,
+      'b.yaml': `features:\n  sync:\n    name: Sync\n    type: boolean\n    default: true\n${TEXTS}`,
+    });
     expect(issues).toEqual(['b.yaml:2:3: features.sync: feature "sync" is already defined at a.yaml:2:3']);
   });
 
@@ -127,7 +137,8 @@ ${TEXTS}`;
   });
 
   it('requires a description and a non-empty upgrade message on every feature', () => {
-    const text = 'features:\n  sync:\n    name: Sync\n    type: boolean\n    default: false\n  seats:\n    name: Seats\n    description: Seats.\n    type: number\n    default: 1\n    upgradeMessage: ""\n';
+    const text =
+      'features:\n  sync:\n    name: Sync\n    type: boolean\n    default: false\n  seats:\n    name: Seats\n    description: Seats.\n    type: number\n    default: 1\n    upgradeMessage: ""\n';
     expect(issuesOf({ 'a.yaml': text })).toEqual([
       'a.yaml:2:3: features.sync: missing required property "description"',
       'a.yaml:2:3: features.sync: missing required property "upgradeMessage"',
@@ -153,7 +164,9 @@ ${TEXTS}`;
 
   it('reports an unknown feature referenced by a plan, with a hint', () => {
     const plans = 'plans:\n  free:\n    features:\n      snyc: true\n';
-    expect(issuesOf({ 'a.yaml': FEATURES, 'b.yaml': plans })).toEqual(['b.yaml:4:7: plans.free.features: unknown feature "snyc" (did you mean "sync"?)']);
+    expect(issuesOf({ 'a.yaml': FEATURES, 'b.yaml': plans })).toEqual([
+      'b.yaml:4:7: plans.free.features: unknown feature "snyc" (did you mean "sync"?)',
+    ]);
   });
 
   it('reports a plan value of the wrong type at the value', () => {
@@ -164,7 +177,7 @@ ${TEXTS}`;
     ]);
   });
 
-  it('reports a string value outside the feature\'s listed values', () => {
+  it("reports a string value outside the feature's listed values", () => {
     const text = `features:
   tier:
     name: Tier
@@ -216,7 +229,9 @@ ${TEXTS}plans:
 
   it('reports a directory without policy files and a missing directory', async () => {
     const empty = policyDirectory({ 'notes.txt': 'hello' });
-    expect((await readPolicyDirectory(empty)).issues.map((issue) => issue.message)).toEqual(['no policy files (*.yaml) in this directory']);
+    expect((await readPolicyDirectory(empty)).issues.map((issue) => issue.message)).toEqual([
+      'no policy files (*.yaml) in this directory',
+    ]);
     expect((await readPolicyDirectory(`${empty}/missing`)).issues.map((issue) => issue.message)).toEqual([
       'cannot read policy directory: no such file or directory',
     ]);

@@ -104,11 +104,23 @@ describe('policy validator fuzzing', () => {
   });
 
   it('pathological YAML (alias bombs, deep nesting, huge keys) answers quickly with positions', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+    ].join('\n');
     check([{ file: 'bomb.yaml', text: bomb }]);
     check([{ file: 'deep.yaml', text: `features: ${'['.repeat(500)}${']'.repeat(500)}` }]);
     check([{ file: 'key.yaml', text: `features:\n  ${'k'.repeat(100_000)}: {}` }]);
-    check([{ file: 'proto.yaml', text: 'features:\n  __proto__:\n    name: x\n    type: boolean\n    default: true\nplans: {}\n' }]);
+    check([
+      {
+        file: 'proto.yaml',
+        text: 'features:\n  __proto__:\n    name: x\n    type: boolean\n    default: true\nplans: {}\n',
+      },
+    ]);
     check([{ file: 'empty.yaml', text: '' }]);
     check([{ file: 'nul.yaml', text: 'features:\u0000' }]);
   });

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidPolicyError, PolicyWatcher } from '../../src/policy/watch.js';
 import { policyDirectory } from '../support/policy.js';
 
-const FEATURES = 'features:\n  sync:\n    name: Sync\n    description: Two-way sync.\n    type: boolean\n    default: false\n    upgradeMessage: Upgrade for sync.\n';
+const FEATURES =
+  'features:\n  sync:\n    name: Sync\n    description: Two-way sync.\n    type: boolean\n    default: false\n    upgradeMessage: Upgrade for sync.\n';
 const PLANS = (value: boolean) => `plans:\n  free:\n    features:\n      sync: ${value}\n`;
 
 describe('policy hot reload', () => {
@@ -25,9 +26,9 @@ describe('policy hot reload', () => {
     const directory = policyDirectory({ 'a.yaml': 'plans:\n  free:\n    extends: gold\n' });
     const error = await PolicyWatcher.open({ directory, watch: false }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidPolicyError);
-    expect((error as InvalidPolicyError).issues.map((issue) => `${issue.line}:${issue.column} ${issue.message}`)).toEqual([
-      '3:14 plans.free.extends: unknown plan "gold"',
-    ]);
+    expect(
+      (error as InvalidPolicyError).issues.map((issue) => `${issue.line}:${issue.column} ${issue.message}`),
+    ).toEqual(['3:14 plans.free.extends: unknown plan "gold"']);
   });
 
   it('swaps in a valid change when a file is written', async () => {
@@ -54,7 +55,8 @@ describe('policy hot reload', () => {
         file: expect.stringMatching(/plans\.yaml$/),
         line: 4,
         column: 13,
-        message: 'plans.free.features.sync: must be a boolean, as the feature\'s type is "boolean" (got string "maybe")',
+        message:
+          'plans.free.features.sync: must be a boolean, as the feature\'s type is "boolean" (got string "maybe")',
       },
     ]);
     expect(watcher.status.lastError?.issues).toEqual(issues);

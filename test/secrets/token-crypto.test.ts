@@ -35,11 +35,19 @@ describe('TokenCipher', () => {
 
   it('detects a ciphertext moved to another record (its context is bound in)', () => {
     const envelope = cipher.encrypt('token', 'connection.access_token:c1');
-    expect(() => cipher.decrypt(envelope, 'connection.access_token:c2')).toThrow('tampered, or bound to another record');
+    expect(() => cipher.decrypt(envelope, 'connection.access_token:c2')).toThrow(
+      'tampered, or bound to another record',
+    );
   });
 
   it('detects a changed key id', () => {
-    const both = new TokenCipher(new Map([['k1', k1], ['k2', k2]]), 'k1');
+    const both = new TokenCipher(
+      new Map([
+        ['k1', k1],
+        ['k2', k2],
+      ]),
+      'k1',
+    );
     const envelope = both.encrypt('token', 'ctx').replace('v1.k1.', 'v1.k2.');
     expect(() => both.decrypt(envelope, 'ctx')).toThrow(TokenDecryptionError);
     expect(() => cipher.decrypt(envelope, 'ctx')).toThrow('encrypted with key "k2", which is not configured');
@@ -47,7 +55,13 @@ describe('TokenCipher', () => {
 
   it('decrypts with any configured key and re-encrypts under the active one', () => {
     const old = new TokenCipher(new Map([['k1', k1]]), 'k1');
-    const rotated = new TokenCipher(new Map([['k1', k1], ['k2', k2]]), 'k2');
+    const rotated = new TokenCipher(
+      new Map([
+        ['k1', k1],
+        ['k2', k2],
+      ]),
+      'k2',
+    );
     const envelope = old.encrypt('token', 'ctx');
     const fresh = rotated.reencrypt(envelope, 'ctx') as string;
     expect(TokenCipher.keyIdOf(fresh)).toBe('k2');

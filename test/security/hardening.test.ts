@@ -32,7 +32,9 @@ describe('request timeouts', () => {
     let answer = '';
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
     // Headers promise 100 bytes; one arrives, the rest never does.
-    socket.write(`POST /api/entitlements/preflight HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+    socket.write(
+      `POST /api/entitlements/preflight HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+    );
     try {
       await once(socket, 'close');
     } finally {
@@ -111,7 +113,14 @@ describe('numeric features', () => {
     expect(fitsLimit(1.5, 0)).toBe(true);
     expect(fitsLimit(1.5, 1)).toBe(false);
     // The store refuses when count >= max: given allowedCount, it agrees with fitsLimit.
-    for (const [limit, used] of [[1.5, 1], [2, 1], [0, 0], [-1, 0], [Number.NaN, 0]] as const) expect(used >= allowedCount(limit)).toBe(!fitsLimit(limit, used));
+    for (const [limit, used] of [
+      [1.5, 1],
+      [2, 1],
+      [0, 0],
+      [-1, 0],
+      [Number.NaN, 0],
+    ] as const)
+      expect(used >= allowedCount(limit)).toBe(!fitsLimit(limit, used));
   });
 });
 
@@ -120,11 +129,21 @@ describe('override expiry dates', () => {
     t = await buildTestApp();
     await t.token('acme');
     const headers = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
-    const response = await t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_webhooks', headers, payload: { value: true, reason: 'trial', expiresAt: '2030-02-30T00:00:00Z' } });
+    const response = await t.app.inject({
+      method: 'PUT',
+      url: '/api/admin/tenants/acme/overrides/can_use_webhooks',
+      headers,
+      payload: { value: true, reason: 'trial', expiresAt: '2030-02-30T00:00:00Z' },
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toMatch(/^expiresAt: /);
     expect(await t.app.entitle.store.overrides.list({ tenantId: 'acme' })).toEqual([]);
-    const leap = await t.app.inject({ method: 'PUT', url: '/api/admin/tenants/acme/overrides/can_use_webhooks', headers, payload: { value: true, reason: 'trial', expiresAt: '2032-02-29T00:00:00Z' } });
+    const leap = await t.app.inject({
+      method: 'PUT',
+      url: '/api/admin/tenants/acme/overrides/can_use_webhooks',
+      headers,
+      payload: { value: true, reason: 'trial', expiresAt: '2032-02-29T00:00:00Z' },
+    });
     expect(leap.json()).toMatchObject({ expiresAt: '2032-02-29T00:00:00.000Z' });
   });
 });
@@ -132,7 +151,9 @@ describe('override expiry dates', () => {
 describe('the access log', () => {
   it('redacts secret query parameters wherever a request URL is logged', async () => {
     const { redactUrl } = await import('../../src/http/log-redaction.js');
-    expect(redactUrl('/api/oauth/google/callback/?code=abc&state=xyz&x=1&Access_Token=t')).toBe('/api/oauth/google/callback/?code=[redacted]&state=[redacted]&x=1&Access_Token=[redacted]');
+    expect(redactUrl('/api/oauth/google/callback/?code=abc&state=xyz&x=1&Access_Token=t')).toBe(
+      '/api/oauth/google/callback/?code=[redacted]&state=[redacted]&x=1&Access_Token=[redacted]',
+    );
     expect(redactUrl('/api/calendar/list/')).toBe('/api/calendar/list/');
   });
 
@@ -146,7 +167,11 @@ describe('the access log', () => {
     });
     t = await buildTestApp({ logger: { level: 'info', stream } });
     const headers = t.auth(await t.token('acme'));
-    await t.app.inject({ method: 'GET', url: '/api/oauth/google/callback/?code=SECRET-CODE-4711&state=SECRET-STATE-0815&x=1', headers });
+    await t.app.inject({
+      method: 'GET',
+      url: '/api/oauth/google/callback/?code=SECRET-CODE-4711&state=SECRET-STATE-0815&x=1',
+      headers,
+    });
     // The request was logged (its route), without the query's secrets.
     expect(logs).toContain('/api/oauth/:provider/callback/');
     expect(logs).not.toContain('SECRET-CODE-4711');
@@ -159,10 +184,34 @@ describe('the CLI', () => {
 
   it('shows control characters in stored names escaped, never raw', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'entitle-cli-'));
-    const env = { ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_SEED_DEMO: 'false', ENTITLE_POLICIES: STARTER_POLICY_DIR };
-    expect((await cli(env, cwd, 'tenants', 'create', 'acme', '--plan', 'free', '--name', 'Acme\u001b]0;pwned\u0007\u001b[2J\u0000')).code).toBe(0);
-    expect((await cli(env, cwd, 'tokens', 'create', '--tenant', 'acme', '--user', 'alice', '--name', 'ci\u001b[31mred')).code).toBe(0);
-    const output = (await cli(env, cwd, 'tenants', 'list')).stdout + (await cli(env, cwd, 'tokens', 'list')).stdout + (await cli(env, cwd, 'audit', 'list')).stdout;
+    const env = {
+      ENTITLE_DB: join(cwd, 'entitle.db'),
+      ENTITLE_SEED_DEMO: 'false',
+      ENTITLE_POLICIES: STARTER_POLICY_DIR,
+    };
+    expect(
+      (
+        await cli(
+          env,
+          cwd,
+          'tenants',
+          'create',
+          'acme',
+          '--plan',
+          'free',
+          '--name',
+          'Acme\u001b]0;pwned\u0007\u001b[2J\u0000',
+        )
+      ).code,
+    ).toBe(0);
+    expect(
+      (await cli(env, cwd, 'tokens', 'create', '--tenant', 'acme', '--user', 'alice', '--name', 'ci\u001b[31mred'))
+        .code,
+    ).toBe(0);
+    const output =
+      (await cli(env, cwd, 'tenants', 'list')).stdout +
+      (await cli(env, cwd, 'tokens', 'list')).stdout +
+      (await cli(env, cwd, 'audit', 'list')).stdout;
     // eslint-disable-next-line no-control-regex
     expect(output).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     expect(output).toContain('Acme\\x1b]0;pwned\\x07\\x1b[2J\\x00');
@@ -171,19 +220,44 @@ describe('the CLI', () => {
 
   it('names the key that fails when keys rotate cannot decrypt a stored secret', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'entitle-keys-'));
-    const keys = (value: string) => ({ ENTITLE_DB: join(cwd, 'entitle.db'), ENTITLE_SEED_DEMO: 'false', ENTITLE_POLICIES: STARTER_POLICY_DIR, ENTITLE_ENCRYPTION_KEYS: `k1:${value}` });
+    const keys = (value: string) => ({
+      ENTITLE_DB: join(cwd, 'entitle.db'),
+      ENTITLE_SEED_DEMO: 'false',
+      ENTITLE_POLICIES: STARTER_POLICY_DIR,
+      ENTITLE_ENCRYPTION_KEYS: `k1:${value}`,
+    });
     const original = keys(randomBytes(32).toString('base64'));
     t = await buildTestApp({ env: original });
-    const principal = { tenantId: 'acme', userId: 'alice', role: 'member' as const, via: { kind: 'token' as const, tokenId: 'x' } };
+    const principal = {
+      tenantId: 'acme',
+      userId: 'alice',
+      role: 'member' as const,
+      via: { kind: 'token' as const, tokenId: 'x' },
+    };
     await t.app.entitle.operations.createTenant({ id: 'acme', plan: 'free' }, { actor: 'test' });
     const { startAuthorization } = await import('../../src/oauth/oauth-state.js');
-    await startAuthorization(t.app.entitle, { principal, provider: 'google', purpose: 'login', redirectUri: 'http://localhost/cb' }, { actor: 'test' });
+    await startAuthorization(
+      t.app.entitle,
+      { principal, provider: 'google', purpose: 'login', redirectUri: 'http://localhost/cb' },
+      { actor: 'test' },
+    );
     await t.close();
     t = undefined;
     // The same key id with other bytes: the configuration was changed by mistake.
-    const rotated = await cli({ ...keys(randomBytes(32).toString('base64')), ENTITLE_ENCRYPTION_KEYS: `k2:${randomBytes(32).toString('base64')},k1:${randomBytes(32).toString('base64')}`, ENTITLE_ENCRYPTION_KEY_ID: 'k2' }, cwd, 'keys', 'rotate');
+    const rotated = await cli(
+      {
+        ...keys(randomBytes(32).toString('base64')),
+        ENTITLE_ENCRYPTION_KEYS: `k2:${randomBytes(32).toString('base64')},k1:${randomBytes(32).toString('base64')}`,
+        ENTITLE_ENCRYPTION_KEY_ID: 'k2',
+      },
+      cwd,
+      'keys',
+      'rotate',
+    );
     expect(rotated.code).toBe(1);
-    expect(rotated.stderr).toMatch(/^error: cannot decrypt oauth_state\.code_verifier of [0-9a-f]{64} with key "k1": .*ENTITLE_ENCRYPTION_KEYS holds key "k1"/);
+    expect(rotated.stderr).toMatch(
+      /^error: cannot decrypt oauth_state\.code_verifier of [0-9a-f]{64} with key "k1": .*ENTITLE_ENCRYPTION_KEYS holds key "k1"/,
+    );
     expect(rotated.stderr).not.toContain('unavailable');
   });
 });
@@ -206,7 +280,9 @@ describe('/readyz', () => {
     const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
     const member = t.auth(await t.token('acme'));
     expect((await t.app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
-    expect((await t.app.inject({ method: 'GET', url: '/readyz', headers: member })).json()).toEqual({ status: 'ready' });
+    expect((await t.app.inject({ method: 'GET', url: '/readyz', headers: member })).json()).toEqual({
+      status: 'ready',
+    });
     expect((await t.app.inject({ method: 'GET', url: '/readyz', headers: admin })).json()).toEqual({
       status: 'ready',
       store: expect.any(String),

@@ -26,11 +26,39 @@ const ctx = { actor: 'test' };
 const TENANT = ['acme', 'Acme', 'pro', '2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z'];
 const TOKENS = [
   ['aaaaaaaaaaaa', 'acme', 'alice', 'member', 'laptop', hashToken('a'), '2030-01-01T00:00:00.000Z', null, null],
-  ['bbbbbbbbbbbb', 'acme', 'olivia', 'admin', null, hashToken('b'), '2030-01-02T00:00:00.000Z', '2031-01-01T00:00:00.000Z', '2030-01-03T00:00:00.000Z'],
+  [
+    'bbbbbbbbbbbb',
+    'acme',
+    'olivia',
+    'admin',
+    null,
+    hashToken('b'),
+    '2030-01-02T00:00:00.000Z',
+    '2031-01-01T00:00:00.000Z',
+    '2030-01-03T00:00:00.000Z',
+  ],
 ];
 const EXPECTED: ApiToken[] = [
-  { id: 'aaaaaaaaaaaa', tenantId: 'acme', userId: 'alice', role: 'member', name: 'laptop', createdAt: '2030-01-01T00:00:00.000Z', expiresAt: null, revokedAt: null },
-  { id: 'bbbbbbbbbbbb', tenantId: 'acme', userId: 'olivia', role: 'admin', name: null, createdAt: '2030-01-02T00:00:00.000Z', expiresAt: '2031-01-01T00:00:00.000Z', revokedAt: '2030-01-03T00:00:00.000Z' },
+  {
+    id: 'aaaaaaaaaaaa',
+    tenantId: 'acme',
+    userId: 'alice',
+    role: 'member',
+    name: 'laptop',
+    createdAt: '2030-01-01T00:00:00.000Z',
+    expiresAt: null,
+    revokedAt: null,
+  },
+  {
+    id: 'bbbbbbbbbbbb',
+    tenantId: 'acme',
+    userId: 'olivia',
+    role: 'admin',
+    name: null,
+    createdAt: '2030-01-02T00:00:00.000Z',
+    expiresAt: '2031-01-01T00:00:00.000Z',
+    revokedAt: '2030-01-03T00:00:00.000Z',
+  },
 ];
 
 /** What both stores must show after the migration. */
@@ -48,19 +76,37 @@ async function checkMigrated(store: EntitleStore, insertRole: (role: string) => 
 describe('migration 3: the client role', () => {
   it('on SQLite, rebuilds api_tokens keeping every token', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'entitle-migrate-')), 'entitle.db');
-    const old = openSqlite(path, SQLITE_MIGRATIONS.filter((migration) => BEFORE(migration.version)));
+    const old = openSqlite(
+      path,
+      SQLITE_MIGRATIONS.filter((migration) => BEFORE(migration.version)),
+    );
     old.prepare('INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(...TENANT);
-    const insert = old.prepare('INSERT INTO api_tokens (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insert = old.prepare(
+      'INSERT INTO api_tokens (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     for (const token of TOKENS) insert.run(...token);
-    expect(() => insert.run('cccccccccccc', 'acme', 'x', 'client', null, hashToken('c'), '2030-01-01T00:00:00.000Z', null, null)).toThrow(/CHECK/);
+    expect(() =>
+      insert.run('cccccccccccc', 'acme', 'x', 'client', null, hashToken('c'), '2030-01-01T00:00:00.000Z', null, null),
+    ).toThrow(/CHECK/);
     old.close();
 
     const store = SqliteStore.open({ path });
     try {
-      expect(store.db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'index' AND name NOT LIKE 'sqlite_%'").pluck().all()).toEqual(['api_tokens_by_tenant']);
+      expect(
+        store.db
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'index' AND name NOT LIKE 'sqlite_%'",
+          )
+          .pluck()
+          .all(),
+      ).toEqual(['api_tokens_by_tenant']);
       expect(store.db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get()).toBeGreaterThanOrEqual(3);
       await checkMigrated(store, async () =>
-        store.db.prepare("INSERT INTO api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('dddddddddddd', 'acme', 'x', ?, 'h', 'now')").run('root'),
+        store.db
+          .prepare(
+            "INSERT INTO api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('dddddddddddd', 'acme', 'x', ?, 'h', 'now')",
+          )
+          .run('root'),
       );
     } finally {
       await store.close();
@@ -72,18 +118,33 @@ describe('migration 3: the client role', () => {
     const admin = new pg.Client({ connectionString: URL });
     await admin.connect();
     try {
-      const old = await openPool({ url: URL as string, schema }, POSTGRES_MIGRATIONS.filter((migration) => BEFORE(migration.version)));
-      await old.query('INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', TENANT);
+      const old = await openPool(
+        { url: URL as string, schema },
+        POSTGRES_MIGRATIONS.filter((migration) => BEFORE(migration.version)),
+      );
+      await old.query(
+        'INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)',
+        TENANT,
+      );
       for (const token of TOKENS) {
-        await old.query('INSERT INTO api_tokens (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', token);
+        await old.query(
+          'INSERT INTO api_tokens (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+          token,
+        );
       }
-      await expect(old.query("INSERT INTO api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('cccccccccccc', 'acme', 'x', 'client', 'h', 'now')")).rejects.toThrow(/check/i);
+      await expect(
+        old.query(
+          "INSERT INTO api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('cccccccccccc', 'acme', 'x', 'client', 'h', 'now')",
+        ),
+      ).rejects.toThrow(/check/i);
       await old.end();
 
       const store = await PostgresStore.open({ url: URL as string, schema });
       try {
         await checkMigrated(store, () =>
-          admin.query(`INSERT INTO "${schema}".api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('dddddddddddd', 'acme', 'x', 'root', 'h2', 'now')`),
+          admin.query(
+            `INSERT INTO "${schema}".api_tokens (id, tenant_id, user_id, role, secret_hash, created_at) VALUES ('dddddddddddd', 'acme', 'x', 'root', 'h2', 'now')`,
+          ),
         );
       } finally {
         await store.close();

@@ -11,13 +11,32 @@ import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/sqlite-ddl.js';
 
 /** A short SHA-256 of each shipped migration's SQL, by version: add the next release's, never edit one. */
 const SHIPPED = {
-  sqlite: { 1: '8e430105d540f207', 2: '1e162c999728e2fa', 3: '2b1a4b7bbfd8c2f5', 4: '8a4e0445e7494624', 5: '7c9b990c6a02b7c0', 6: 'd1ce58d0aa774481' },
-  postgres: { 1: '4bcf8ed0f89d84a5', 2: 'ba6a73288b578ef1', 3: 'da1e5a3c5dae84ee', 4: '6e7f9b868ebe5305', 5: '2300e13cc9ad1b06', 6: '1567b55313ef695a' },
+  sqlite: {
+    1: '8e430105d540f207',
+    2: '1e162c999728e2fa',
+    3: '2b1a4b7bbfd8c2f5',
+    4: '8a4e0445e7494624',
+    5: '7c9b990c6a02b7c0',
+    6: 'd1ce58d0aa774481',
+  },
+  postgres: {
+    1: '4bcf8ed0f89d84a5',
+    2: 'ba6a73288b578ef1',
+    3: 'da1e5a3c5dae84ee',
+    4: '6e7f9b868ebe5305',
+    5: '2300e13cc9ad1b06',
+    6: '1567b55313ef695a',
+  },
 };
 
-function fingerprints(migrations: readonly Migration[], shipped: Readonly<Record<number, string>>): Record<number, string> {
+function fingerprints(
+  migrations: readonly Migration[],
+  shipped: Readonly<Record<number, string>>,
+): Record<number, string> {
   return Object.fromEntries(
-    migrations.filter((migration) => migration.version in shipped).map((migration) => [migration.version, createHash('sha256').update(migration.sql).digest('hex').slice(0, 16)]),
+    migrations
+      .filter((migration) => migration.version in shipped)
+      .map((migration) => [migration.version, createHash('sha256').update(migration.sql).digest('hex').slice(0, 16)]),
   );
 }
 
@@ -25,8 +44,11 @@ describe('the migrations, written once for both dialects', () => {
   it('give SQLite and PostgreSQL the same numbered steps, in order, with nothing left unfilled', () => {
     const steps = (migrations: readonly Migration[]) => migrations.map(({ version, name }) => ({ version, name }));
     expect(steps(SQLITE_MIGRATIONS)).toEqual(steps(POSTGRES_MIGRATIONS));
-    expect(SQLITE_MIGRATIONS.map((migration) => migration.version)).toEqual(SQLITE_MIGRATIONS.map((_, index) => index + 1));
-    for (const migration of [...SQLITE_MIGRATIONS, ...POSTGRES_MIGRATIONS]) expect(migration.sql).not.toMatch(/undefined|\[object /);
+    expect(SQLITE_MIGRATIONS.map((migration) => migration.version)).toEqual(
+      SQLITE_MIGRATIONS.map((_, index) => index + 1),
+    );
+    for (const migration of [...SQLITE_MIGRATIONS, ...POSTGRES_MIGRATIONS])
+      expect(migration.sql).not.toMatch(/undefined|\[object /);
   });
 
   it('keep every shipped migration to the letter on each dialect', () => {
@@ -34,8 +56,10 @@ describe('the migrations, written once for both dialects', () => {
     expect(fingerprints(POSTGRES_MIGRATIONS, SHIPPED.postgres)).toEqual(SHIPPED.postgres);
   });
 
-  it('keep each dialect\'s words to itself: STRICT tables and plain triggers on SQLite, BIGINT and PL/pgSQL on PostgreSQL', () => {
-    const [sqlite, postgres] = [SQLITE_MIGRATIONS, POSTGRES_MIGRATIONS].map((migrations) => migrations.map((migration) => migration.sql).join('\n'));
+  it("keep each dialect's words to itself: STRICT tables and plain triggers on SQLite, BIGINT and PL/pgSQL on PostgreSQL", () => {
+    const [sqlite, postgres] = [SQLITE_MIGRATIONS, POSTGRES_MIGRATIONS].map((migrations) =>
+      migrations.map((migration) => migration.sql).join('\n'),
+    );
     expect(sqlite).not.toMatch(/BIGINT|plpgsql|pg_notify/);
     expect(postgres).not.toMatch(/STRICT|AUTOINCREMENT|RAISE\(ABORT/);
   });

@@ -36,8 +36,12 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
       async breakAuditWrites() {
         await admin(async (client) => {
           await client.query(`SET search_path = "${schema}"`);
-          await client.query("CREATE FUNCTION break_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$");
-          await client.query('CREATE TRIGGER break_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION break_audit()');
+          await client.query(
+            "CREATE FUNCTION break_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$",
+          );
+          await client.query(
+            'CREATE TRIGGER break_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION break_audit()',
+          );
         });
       },
       async tamperAuditRow(seq, actor) {
@@ -70,7 +74,11 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
     });
 
     it('migrates once, even with two instances opening together', async () => {
-      const versions = await admin(async (client) => (await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`)).rows.map((row) => row.version));
+      const versions = await admin(async (client) =>
+        (await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`)).rows.map(
+          (row) => row.version,
+        ),
+      );
       expect(versions).toEqual(POSTGRES_MIGRATIONS.map((migration) => migration.version));
     });
 
@@ -82,7 +90,8 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
         const before = signalled;
         const started = Date.now();
         await b.tenants.create({ id: 'notify-me', name: 'n', plan: 'free' }, ctx);
-        while (signalled === before && Date.now() - started < 1000) await new Promise((resolve) => setTimeout(resolve, 5));
+        while (signalled === before && Date.now() - started < 1000)
+          await new Promise((resolve) => setTimeout(resolve, 5));
         expect(signalled).toBeGreaterThan(before);
         expect(Date.now() - started).toBeLessThan(1000);
         const since = await a.changes.since('0');
@@ -97,11 +106,19 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
       const stop = a.changes.watch(() => signalled++);
       try {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        const killed = await admin(async (client) => (await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`entitle-listener:${schema}`])).rowCount);
+        const killed = await admin(
+          async (client) =>
+            (
+              await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+                `entitle-listener:${schema}`,
+              ])
+            ).rowCount,
+        );
         expect(killed).toBeGreaterThan(0);
         const afterKill = signalled;
         const deadline = Date.now() + 3000;
-        while (signalled === afterKill && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+        while (signalled === afterKill && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 10));
         expect(signalled).toBeGreaterThan(afterKill); // the reconnection itself signals
         await new Promise((resolve) => setTimeout(resolve, 100));
         const before = signalled;
@@ -118,11 +135,17 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
       await a.tenants.create({ id: 'race', name: 'r', plan: 'free' }, ctx);
       await a.overrides.set({ tenantId: 'race', feature: 'f', value: true, reason: 'start', expiresAt: null }, ctx);
       const results = await Promise.allSettled([
-        a.overrides.set({ tenantId: 'race', feature: 'f', value: false, reason: 'from a', expiresAt: null }, ctx, { ifVersion: 1 }),
-        b.overrides.set({ tenantId: 'race', feature: 'f', value: false, reason: 'from b', expiresAt: null }, ctx, { ifVersion: 1 }),
+        a.overrides.set({ tenantId: 'race', feature: 'f', value: false, reason: 'from a', expiresAt: null }, ctx, {
+          ifVersion: 1,
+        }),
+        b.overrides.set({ tenantId: 'race', feature: 'f', value: false, reason: 'from b', expiresAt: null }, ctx, {
+          ifVersion: 1,
+        }),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['ENT_ERR_VERSION_CONFLICT']);
+      expect(
+        results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code),
+      ).toEqual(['ENT_ERR_VERSION_CONFLICT']);
       expect((await a.overrides.get('race', 'f'))?.version).toBe(2);
     });
 
@@ -137,7 +160,9 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
         await holder.query('BEGIN');
         await holder.query('SELECT pg_advisory_xact_lock($1)', [lockKeys(schema).write]);
         let blockedDone = false;
-        const blocked = a.tenants.create({ id: 'waits', name: 'w', plan: 'free' }, ctx).then(() => (blockedDone = true));
+        const blocked = a.tenants
+          .create({ id: 'waits', name: 'w', plan: 'free' }, ctx)
+          .then(() => (blockedDone = true));
         await other.tenants.create({ id: 'goes-through', name: 'g', plan: 'free' }, ctx);
         expect(blockedDone).toBe(false);
         await holder.query('COMMIT');
@@ -152,15 +177,22 @@ describe.skipIf(!URL)('PostgreSQL store', () => {
 
     it('refuses to update or truncate audit rows (archives delete; the chain and its anchors catch a removal)', async () => {
       await a.audit.append({ actor: 'x', tenantId: null, action: 'x', target: null, outcome: 'success' });
-      await expect(admin((client) => client.query(`UPDATE "${schema}".audit_log SET actor = 'b'`))).rejects.toThrow(/append-only/);
+      await expect(admin((client) => client.query(`UPDATE "${schema}".audit_log SET actor = 'b'`))).rejects.toThrow(
+        /append-only/,
+      );
       await expect(admin((client) => client.query(`TRUNCATE "${schema}".audit_log`))).rejects.toThrow(/append-only/);
     });
 
     it('a lost database is a 503 for reads and writes, not a crash', async () => {
       const broken = await PostgresStore.open({ url: URL as string, schema });
       await broken.close(); // every connection gone
-      await expect(broken.tenants.get('x')).rejects.toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE', statusCode: 503 });
-      await expect(broken.tenants.create({ id: 'y', name: 'y', plan: 'free' }, ctx)).rejects.toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE' });
+      await expect(broken.tenants.get('x')).rejects.toMatchObject({
+        code: 'ENT_ERR_STORE_UNAVAILABLE',
+        statusCode: 503,
+      });
+      await expect(broken.tenants.create({ id: 'y', name: 'y', plan: 'free' }, ctx)).rejects.toMatchObject({
+        code: 'ENT_ERR_STORE_UNAVAILABLE',
+      });
     });
   });
 });

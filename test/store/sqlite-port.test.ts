@@ -17,7 +17,9 @@ describe('SqlitePort', () => {
   it('binds $n placeholders by number, in any order and repeated', async () => {
     expect(await port.get('SELECT $2 AS b, $1 AS a, $1 || $2 AS ab', ['x', 'y'])).toEqual({ b: 'y', a: 'x', ab: 'xy' });
     await port.run('INSERT INTO notes (body) VALUES ($1)', ['one']);
-    expect(await port.all(`SELECT body FROM notes WHERE ${port.sql.inList('body', '$1')}`, [port.list(['one', 'two'])])).toEqual([{ body: 'one' }]);
+    expect(
+      await port.all(`SELECT body FROM notes WHERE ${port.sql.inList('body', '$1')}`, [port.list(['one', 'two'])]),
+    ).toEqual([{ body: 'one' }]);
   });
 
   it('makes a read wait while another caller has a transaction open, and shows it only committed', async () => {

@@ -12,7 +12,9 @@ describeStoreContract('SQLite', async (clock) => {
   return {
     store,
     async breakAuditWrites() {
-      store.db.exec("CREATE TRIGGER break_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+      store.db.exec(
+        "CREATE TRIGGER break_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+      );
     },
     async tamperAuditRow(seq, actor) {
       store.db.exec('DROP TRIGGER audit_log_no_update');
@@ -30,7 +32,9 @@ describe('SQLite store specifics', () => {
     expect(first.db.pragma('journal_mode', { simple: true })).toBe('wal');
     await first.close();
     const second = SqliteStore.open({ path });
-    expect(second.db.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
+    expect(second.db.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual(
+      SQLITE_MIGRATIONS.map((m) => m.version),
+    );
     await second.close();
   });
 
@@ -71,7 +75,10 @@ describe('SQLite store specifics', () => {
   it('stores override values as JSON text, so their type survives', async () => {
     const store = SqliteStore.open({ path: ':memory:' });
     await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, { actor: 't' });
-    await store.overrides.set({ tenantId: 'acme', feature: 'tier', value: 'gold', reason: 'r', expiresAt: null }, { actor: 't' });
+    await store.overrides.set(
+      { tenantId: 'acme', feature: 'tier', value: 'gold', reason: 'r', expiresAt: null },
+      { actor: 't' },
+    );
     expect(store.db.prepare('SELECT value FROM overrides').pluck().get()).toBe('"gold"');
     await store.close();
   });

@@ -32,7 +32,14 @@ export function describeCredentialContract(current: () => ContractState): void {
       await store.tenants.create({ id: 'globex', name: 'Globex', plan: 'free' }, ctx);
     });
 
-    const connection = (id: string, overrides: Partial<NewConnection> = {}, tokens: { accessToken: string; refreshToken: string | null } = { accessToken: `access-${id}-plaintext`, refreshToken: `refresh-${id}-plaintext` }): NewConnection => ({
+    const connection = (
+      id: string,
+      overrides: Partial<NewConnection> = {},
+      tokens: { accessToken: string; refreshToken: string | null } = {
+        accessToken: `access-${id}-plaintext`,
+        refreshToken: `refresh-${id}-plaintext`,
+      },
+    ): NewConnection => ({
       id,
       tenantId: 'acme',
       userId: 'alice',
@@ -40,7 +47,8 @@ export function describeCredentialContract(current: () => ContractState): void {
       purpose: 'calendar',
       accountEmail: `${id}@example.com`,
       scopes: ['calendar.readonly'],
-      sealTokens: (connectionId) => sealTokens(cipher, connectionId, { ...tokens, expiresAt: Date.parse('2030-01-01T01:00:00Z'), scopes: [] }),
+      sealTokens: (connectionId) =>
+        sealTokens(cipher, connectionId, { ...tokens, expiresAt: Date.parse('2030-01-01T01:00:00Z'), scopes: [] }),
       ...overrides,
     });
 
@@ -58,8 +66,28 @@ export function describeCredentialContract(current: () => ContractState): void {
 
     describe('api tokens', () => {
       it('creates a token, finds it by its hash, lists it under its tenant, and revokes it once', async () => {
-        const created = await store.tokens.create({ id: 'tok1', tenantId: 'acme', userId: 'alice', role: 'admin', name: 'ci', secretHash: 'a'.repeat(64), expiresAt: null }, ctx);
-        expect(created).toEqual({ id: 'tok1', tenantId: 'acme', userId: 'alice', role: 'admin', name: 'ci', createdAt: '2030-01-01T00:00:00.000Z', expiresAt: null, revokedAt: null });
+        const created = await store.tokens.create(
+          {
+            id: 'tok1',
+            tenantId: 'acme',
+            userId: 'alice',
+            role: 'admin',
+            name: 'ci',
+            secretHash: 'a'.repeat(64),
+            expiresAt: null,
+          },
+          ctx,
+        );
+        expect(created).toEqual({
+          id: 'tok1',
+          tenantId: 'acme',
+          userId: 'alice',
+          role: 'admin',
+          name: 'ci',
+          createdAt: '2030-01-01T00:00:00.000Z',
+          expiresAt: null,
+          revokedAt: null,
+        });
         expect(await store.tokens.findBySecretHash('a'.repeat(64))).toEqual(created);
         expect(await store.tokens.findBySecretHash('b'.repeat(64))).toBeUndefined();
         expect(await store.tokens.list({ tenantId: 'acme' })).toEqual([created]);
@@ -69,14 +97,34 @@ export function describeCredentialContract(current: () => ContractState): void {
         // Revoking again keeps the first revocation time.
         expect((await store.tokens.revoke('tok1', ctx)).revokedAt).toBe('2030-01-01T00:00:00.000Z');
         expect(await store.tokens.findBySecretHash('a'.repeat(64))).toEqual(revoked);
-        expect((await store.audit.list({ action: 'token.*' })).items.map((row) => row.action)).toEqual(['token.revoke', 'token.revoke', 'token.create']);
+        expect((await store.audit.list({ action: 'token.*' })).items.map((row) => row.action)).toEqual([
+          'token.revoke',
+          'token.revoke',
+          'token.create',
+        ]);
       });
 
       it('refuses a token for a missing tenant and a revocation of a missing token, storing nothing', async () => {
-        await expect(store.tokens.create({ id: 'tok1', tenantId: 'ghost', userId: 'u', role: 'member', name: null, secretHash: 'c'.repeat(64), expiresAt: null }, ctx)).rejects.toMatchObject({
+        await expect(
+          store.tokens.create(
+            {
+              id: 'tok1',
+              tenantId: 'ghost',
+              userId: 'u',
+              role: 'member',
+              name: null,
+              secretHash: 'c'.repeat(64),
+              expiresAt: null,
+            },
+            ctx,
+          ),
+        ).rejects.toMatchObject({
           code: 'ENT_ERR_TENANT_NOT_FOUND',
         });
-        await expect(store.tokens.revoke('nope', ctx)).rejects.toMatchObject({ code: 'ENT_ERR_TOKEN_NOT_FOUND', statusCode: 404 });
+        await expect(store.tokens.revoke('nope', ctx)).rejects.toMatchObject({
+          code: 'ENT_ERR_TOKEN_NOT_FOUND',
+          statusCode: 404,
+        });
         expect(await store.tokens.list()).toEqual([]);
       });
     });
@@ -103,8 +151,12 @@ export function describeCredentialContract(current: () => ContractState): void {
         });
         const tokens = await store.connections.tokens('acme', 'c1');
         expect(tokens?.accessToken).toMatch(/^v1\.key-a\./);
-        expect(cipher.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', 'c1'))).toBe('access-c1-plaintext');
-        expect(cipher.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'c1'))).toBe('refresh-c1-plaintext');
+        expect(cipher.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', 'c1'))).toBe(
+          'access-c1-plaintext',
+        );
+        expect(cipher.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'c1'))).toBe(
+          'refresh-c1-plaintext',
+        );
         const dump = await current().harness.dump();
         expect(dump).toContain(tokens?.accessToken);
         expect(dump).not.toContain('access-c1-plaintext');
@@ -114,17 +166,24 @@ export function describeCredentialContract(current: () => ContractState): void {
       it('refreshes the tokens of the same account instead of adding a connection, and keeps the refresh token when none comes', async () => {
         await store.connections.connect(connection('c1'), ctx);
         const before = await store.connections.tokens('acme', 'c1');
-        const again = await store.connections.connect(connection('c2', { accountEmail: 'c1@example.com' }, { accessToken: 'access-new', refreshToken: null }), ctx);
+        const again = await store.connections.connect(
+          connection('c2', { accountEmail: 'c1@example.com' }, { accessToken: 'access-new', refreshToken: null }),
+          ctx,
+        );
         expect(again).toMatchObject({ replaced: true, connection: { id: 'c1' } });
         const after = await store.connections.tokens('acme', 'c1');
-        expect(cipher.decrypt(after?.accessToken as string, secretContext('connection.access_token', 'c1'))).toBe('access-new');
+        expect(cipher.decrypt(after?.accessToken as string, secretContext('connection.access_token', 'c1'))).toBe(
+          'access-new',
+        );
         expect(after?.refreshToken).toBe(before?.refreshToken);
         expect((await store.connections.list('acme')).map((c) => c.id)).toEqual(['c1']);
       });
 
       it('refuses a connection over the limit inside the write, storing nothing', async () => {
         await store.connections.connect(connection('c1'), ctx, { feature: 'max', max: 1 });
-        await expect(store.connections.connect(connection('c2'), ctx, { feature: 'max', max: 1 })).rejects.toMatchObject({
+        await expect(
+          store.connections.connect(connection('c2'), ctx, { feature: 'max', max: 1 }),
+        ).rejects.toMatchObject({
           code: 'ENT_ERR_LIMIT_REACHED',
           details: { feature: 'max', limit: 1, current: 1 },
         });
@@ -136,13 +195,23 @@ export function describeCredentialContract(current: () => ContractState): void {
         expect(await store.connections.get('globex', 'c1')).toBeUndefined();
         expect(await store.connections.tokens('globex', 'c1')).toBeUndefined();
         expect(await store.connections.list('globex')).toEqual([]);
-        await expect(store.connections.disconnect('globex', 'c1', { ...ctx, reason: 'x' })).rejects.toMatchObject({ code: 'ENT_ERR_CONNECTION_NOT_FOUND' });
-        await expect(store.connections.busyBlocks('globex', 'c1')).rejects.toMatchObject({ code: 'ENT_ERR_CONNECTION_NOT_FOUND' });
+        await expect(store.connections.disconnect('globex', 'c1', { ...ctx, reason: 'x' })).rejects.toMatchObject({
+          code: 'ENT_ERR_CONNECTION_NOT_FOUND',
+        });
+        await expect(store.connections.busyBlocks('globex', 'c1')).rejects.toMatchObject({
+          code: 'ENT_ERR_CONNECTION_NOT_FOUND',
+        });
       });
 
       it('applies syncs (incremental, then full), keeps the sync state, records the counts, and forgets it all on disconnect', async () => {
         await store.connections.connect(connection('c1'), ctx);
-        const block = (eventId: string, start: string) => ({ eventId, start, end: start.replace('09:', '10:'), allDay: false, showAs: 'busy' as const });
+        const block = (eventId: string, start: string) => ({
+          eventId,
+          start,
+          end: start.replace('09:', '10:'),
+          allDay: false,
+          showAs: 'busy' as const,
+        });
         expect(
           await store.connections.applySync('acme', 'c1', 'primary', {
             changes: [
@@ -155,14 +224,25 @@ export function describeCredentialContract(current: () => ContractState): void {
         ).toEqual({ added: 2, updated: 0, deleted: 0 });
         expect(await store.connections.syncState('acme', 'c1', 'primary')).toBe('token-1');
         // A full sync is the whole truth: e2 is not in it, so it goes.
-        expect(await store.connections.applySync('acme', 'c1', 'primary', { changes: [{ type: 'upsert', block: block('e1', '2030-01-02T09:00:00.000Z') }], syncState: 'token-2', fullSync: true })).toEqual({
+        expect(
+          await store.connections.applySync('acme', 'c1', 'primary', {
+            changes: [{ type: 'upsert', block: block('e1', '2030-01-02T09:00:00.000Z') }],
+            syncState: 'token-2',
+            fullSync: true,
+          }),
+        ).toEqual({
           added: 0,
           updated: 1,
           deleted: 1,
         });
-        expect(await store.connections.busyBlocks('acme', 'c1')).toEqual([{ connectionId: 'c1', calendarId: 'primary', ...block('e1', '2030-01-02T09:00:00.000Z') }]);
+        expect(await store.connections.busyBlocks('acme', 'c1')).toEqual([
+          { connectionId: 'c1', calendarId: 'primary', ...block('e1', '2030-01-02T09:00:00.000Z') },
+        ]);
         const counts = { calendars: 1, added: 0, updated: 1, deleted: 1, fullResync: true };
-        expect(await store.connections.recordSync('acme', 'c1', counts, ctx)).toMatchObject({ lastSync: counts, lastSyncAt: '2030-01-01T00:00:00.000Z' });
+        expect(await store.connections.recordSync('acme', 'c1', counts, ctx)).toMatchObject({
+          lastSync: counts,
+          lastSyncAt: '2030-01-01T00:00:00.000Z',
+        });
 
         const gone = await store.connections.disconnect('acme', 'c1', { ...ctx, reason: 'user asked' });
         expect(gone).toMatchObject({ status: 'invalid', invalidReason: 'user asked', tokenExpiresAt: null });
@@ -170,7 +250,11 @@ export function describeCredentialContract(current: () => ContractState): void {
         expect(await store.connections.busyBlocks('acme', 'c1')).toEqual([]);
         expect(await store.connections.syncState('acme', 'c1', 'primary')).toBeNull();
         expect((await store.connections.list('acme', { status: 'invalid' })).map((c) => c.id)).toEqual(['c1']);
-        expect((await store.audit.list({ tenantId: 'acme', action: 'c*' })).items.map((row) => row.action)).toEqual(['connection.disconnect', 'calendar.sync', 'connection.create']);
+        expect((await store.audit.list({ tenantId: 'acme', action: 'c*' })).items.map((row) => row.action)).toEqual([
+          'connection.disconnect',
+          'calendar.sync',
+          'connection.create',
+        ]);
       });
     });
 
@@ -206,15 +290,24 @@ export function describeCredentialContract(current: () => ContractState): void {
         for (const id of ['c1', 'c2']) {
           const tokens = await store.connections.tokens('acme', id);
           expect(tokens?.accessToken).toMatch(/^v1\.key-b\./);
-          expect(rotated.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', id))).toBe(`access-${id}-plaintext`);
-          expect(rotated.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', id))).toBe(`refresh-${id}-plaintext`);
+          expect(rotated.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', id))).toBe(
+            `access-${id}-plaintext`,
+          );
+          expect(rotated.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', id))).toBe(
+            `refresh-${id}-plaintext`,
+          );
         }
         const consumed = await store.oauthStates.consume('s1');
-        expect(rotated.decrypt(consumed?.codeVerifier as string, secretContext('oauth_state.code_verifier', 's1'))).toBe('verifier-s1-plaintext');
+        expect(
+          rotated.decrypt(consumed?.codeVerifier as string, secretContext('oauth_state.code_verifier', 's1')),
+        ).toBe('verifier-s1-plaintext');
         // Nothing left under the old key; a second rotation has nothing to do.
         expect(await current().harness.dump()).not.toContain('v1.key-a.');
         expect(await rotateSecrets(store, rotated, ctx)).toBe(0);
-        expect((await store.audit.list({ action: 'keys.rotate' })).items.map((row) => row.details)).toEqual([{ rewritten: 0 }, { rewritten: 5 }]);
+        expect((await store.audit.list({ action: 'keys.rotate' })).items.map((row) => row.details)).toEqual([
+          { rewritten: 0 },
+          { rewritten: 5 },
+        ]);
       });
 
       it('changes nothing when re-encryption fails part-way', async () => {
@@ -236,10 +329,32 @@ export function describeCredentialContract(current: () => ContractState): void {
       it('takes its overrides, tokens, connections, busy blocks and OAuth states with it, keeps its audit rows, and leaves other tenants alone', async () => {
         for (const tenantId of ['acme', 'globex']) {
           await store.overrides.set({ tenantId, feature: 'sync', value: true, reason: 'r', expiresAt: null }, ctx);
-          await store.tokens.create({ id: `tok-${tenantId}`, tenantId, userId: 'alice', role: 'member', name: null, secretHash: `${tenantId}`.padEnd(64, '0'), expiresAt: null }, ctx);
+          await store.tokens.create(
+            {
+              id: `tok-${tenantId}`,
+              tenantId,
+              userId: 'alice',
+              role: 'member',
+              name: null,
+              secretHash: `${tenantId}`.padEnd(64, '0'),
+              expiresAt: null,
+            },
+            ctx,
+          );
           await store.connections.connect(connection(`conn-${tenantId}`, { tenantId }), ctx);
           await store.connections.applySync(tenantId, `conn-${tenantId}`, 'primary', {
-            changes: [{ type: 'upsert', block: { eventId: 'e1', start: '2030-01-02T09:00:00.000Z', end: '2030-01-02T10:00:00.000Z', allDay: false, showAs: 'busy' } }],
+            changes: [
+              {
+                type: 'upsert',
+                block: {
+                  eventId: 'e1',
+                  start: '2030-01-02T09:00:00.000Z',
+                  end: '2030-01-02T10:00:00.000Z',
+                  allDay: false,
+                  showAs: 'busy',
+                },
+              },
+            ],
             syncState: 'sync-token',
             fullSync: true,
           });
@@ -254,7 +369,9 @@ export function describeCredentialContract(current: () => ContractState): void {
         expect(await store.oauthStates.consume('state-acme')).toBeUndefined();
         const dump = await current().harness.dump();
         expect(dump).not.toMatch(/conn-acme[^\n]*primary/); // no busy block or sync state left
-        expect((await store.audit.list({ tenantId: 'acme', action: 'tenant.*' })).items.map((row) => row.action)).toEqual(['tenant.delete', 'tenant.create']);
+        expect(
+          (await store.audit.list({ tenantId: 'acme', action: 'tenant.*' })).items.map((row) => row.action),
+        ).toEqual(['tenant.delete', 'tenant.create']);
 
         expect(await store.overrides.list({ tenantId: 'globex' })).toHaveLength(1);
         expect(await store.tokens.list({ tenantId: 'globex' })).toHaveLength(1);

@@ -42,7 +42,13 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
     describe('tenants', () => {
       it('creates, reads and changes the plan of a tenant', async () => {
         const created = await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
-        expect(created).toEqual({ id: 'acme', name: 'Acme', plan: 'free', createdAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:00:00.000Z' });
+        expect(created).toEqual({
+          id: 'acme',
+          name: 'Acme',
+          plan: 'free',
+          createdAt: '2030-01-01T00:00:00.000Z',
+          updatedAt: '2030-01-01T00:00:00.000Z',
+        });
         now += 1000;
         const { before, after } = await store.tenants.setPlan('acme', 'pro', ctx);
         expect(before.plan).toBe('free');
@@ -73,15 +79,25 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
 
       it('deletes a tenant with its overrides and keeps its audit rows', async () => {
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
-        await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null }, ctx);
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null },
+          ctx,
+        );
         await store.tenants.delete('acme', ctx);
         expect(await store.tenants.get('acme')).toBeUndefined();
         expect(await store.overrides.list({ tenantId: 'acme' })).toEqual([]);
-        expect((await store.audit.list({ tenantId: 'acme' })).items.map((r) => r.action)).toEqual(['tenant.delete', 'override.set', 'tenant.create']);
+        expect((await store.audit.list({ tenantId: 'acme' })).items.map((r) => r.action)).toEqual([
+          'tenant.delete',
+          'override.set',
+          'tenant.create',
+        ]);
       });
 
       it('reports a missing tenant on change and delete', async () => {
-        await expect(store.tenants.setPlan('ghost', 'pro', ctx)).rejects.toMatchObject({ code: 'ENT_ERR_TENANT_NOT_FOUND', statusCode: 404 });
+        await expect(store.tenants.setPlan('ghost', 'pro', ctx)).rejects.toMatchObject({
+          code: 'ENT_ERR_TENANT_NOT_FOUND',
+          statusCode: 404,
+        });
         await expect(store.tenants.delete('ghost', ctx)).rejects.toMatchObject({ code: 'ENT_ERR_TENANT_NOT_FOUND' });
       });
     });
@@ -92,7 +108,10 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
       });
 
       it('creates an override at version 1 and replaces it at version 2, returning before and after', async () => {
-        const first = await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: '2030-02-01T00:00:00.000Z' }, ctx);
+        const first = await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: '2030-02-01T00:00:00.000Z' },
+          ctx,
+        );
         expect(first).toEqual({
           before: undefined,
           after: {
@@ -108,46 +127,83 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
           },
         });
         now += 5000;
-        const second = await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: false, reason: 'abuse', expiresAt: null }, { actor: 'other' });
+        const second = await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: false, reason: 'abuse', expiresAt: null },
+          { actor: 'other' },
+        );
         expect(second.before).toEqual(first.after);
-        expect(second.after).toMatchObject({ value: false, version: 2, actor: 'other', createdAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:00:05.000Z' });
+        expect(second.after).toMatchObject({
+          value: false,
+          version: 2,
+          actor: 'other',
+          createdAt: '2030-01-01T00:00:00.000Z',
+          updatedAt: '2030-01-01T00:00:05.000Z',
+        });
         expect(await store.overrides.get('acme', 'sync')).toEqual(second.after);
       });
 
       it('keeps numbers and strings as their types', async () => {
         await store.overrides.set({ tenantId: 'acme', feature: 'seats', value: 7, reason: 'r', expiresAt: null }, ctx);
-        await store.overrides.set({ tenantId: 'acme', feature: 'tier', value: 'gold', reason: 'r', expiresAt: null }, ctx);
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'tier', value: 'gold', reason: 'r', expiresAt: null },
+          ctx,
+        );
         expect((await store.overrides.list({ tenantId: 'acme' })).map((o) => o.value)).toEqual([7, 'gold']);
       });
 
       it('applies a write only at the version it was read at (If-Match), else 412 and no change', async () => {
-        await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null }, ctx);
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null },
+          ctx,
+        );
         await expect(
-          store.overrides.set({ tenantId: 'acme', feature: 'sync', value: false, reason: 'stale', expiresAt: null }, ctx, { ifVersion: 0 }),
+          store.overrides.set(
+            { tenantId: 'acme', feature: 'sync', value: false, reason: 'stale', expiresAt: null },
+            ctx,
+            { ifVersion: 0 },
+          ),
         ).rejects.toMatchObject({ code: 'ENT_ERR_VERSION_CONFLICT', statusCode: 412 });
-        await expect(store.overrides.clear('acme', 'sync', ctx, { ifVersion: 2 })).rejects.toMatchObject({ code: 'ENT_ERR_VERSION_CONFLICT' });
+        await expect(store.overrides.clear('acme', 'sync', ctx, { ifVersion: 2 })).rejects.toMatchObject({
+          code: 'ENT_ERR_VERSION_CONFLICT',
+        });
         expect(await store.overrides.get('acme', 'sync')).toMatchObject({ value: true, version: 1 });
-        const applied = await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: false, reason: 'fresh', expiresAt: null }, ctx, { ifVersion: 1 });
+        const applied = await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: false, reason: 'fresh', expiresAt: null },
+          ctx,
+          { ifVersion: 1 },
+        );
         expect(applied.after.version).toBe(2);
       });
 
       it('refuses an override for a missing tenant and stores nothing', async () => {
-        await expect(store.overrides.set({ tenantId: 'ghost', feature: 'sync', value: true, reason: 'r', expiresAt: null }, ctx)).rejects.toMatchObject({
+        await expect(
+          store.overrides.set({ tenantId: 'ghost', feature: 'sync', value: true, reason: 'r', expiresAt: null }, ctx),
+        ).rejects.toMatchObject({
           code: 'ENT_ERR_TENANT_NOT_FOUND',
         });
         expect(await store.overrides.list()).toEqual([]);
       });
 
       it('clears an override, and reports one that is not there', async () => {
-        await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null }, ctx);
-        expect(await store.overrides.clear('acme', 'sync', { ...ctx, reason: 'trial over' })).toMatchObject({ value: true });
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null },
+          ctx,
+        );
+        expect(await store.overrides.clear('acme', 'sync', { ...ctx, reason: 'trial over' })).toMatchObject({
+          value: true,
+        });
         expect(await store.overrides.get('acme', 'sync')).toBeUndefined();
-        await expect(store.overrides.clear('acme', 'sync', ctx)).rejects.toMatchObject({ code: 'ENT_ERR_OVERRIDE_NOT_FOUND', statusCode: 404 });
+        await expect(store.overrides.clear('acme', 'sync', ctx)).rejects.toMatchObject({
+          code: 'ENT_ERR_OVERRIDE_NOT_FOUND',
+          statusCode: 404,
+        });
       });
 
       it('leaves the store unchanged when the write fails inside its transaction', async () => {
         await harness.breakAuditWrites();
-        await expect(store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'r', expiresAt: null }, ctx)).rejects.toMatchObject({
+        await expect(
+          store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'r', expiresAt: null }, ctx),
+        ).rejects.toMatchObject({
           code: 'ENT_ERR_STORE_UNAVAILABLE',
           statusCode: 503,
         });
@@ -158,15 +214,24 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
     describe('audit log', () => {
       it('records every write with actor, target and before/after', async () => {
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, { actor: 'alice', requestId: 'req-1' });
-        await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null }, { actor: 'bob' });
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: true, reason: 'trial', expiresAt: null },
+          { actor: 'bob' },
+        );
         await store.overrides.clear('acme', 'sync', { actor: 'carol', reason: 'done' });
         const { items } = await store.audit.list();
-        expect(items.map(({ actor, tenantId, action, target, outcome }) => ({ actor, tenantId, action, target, outcome }))).toEqual([
+        expect(
+          items.map(({ actor, tenantId, action, target, outcome }) => ({ actor, tenantId, action, target, outcome })),
+        ).toEqual([
           { actor: 'carol', tenantId: 'acme', action: 'override.clear', target: 'feature:sync', outcome: 'success' },
           { actor: 'bob', tenantId: 'acme', action: 'override.set', target: 'feature:sync', outcome: 'success' },
           { actor: 'alice', tenantId: 'acme', action: 'tenant.create', target: 'tenant:acme', outcome: 'success' },
         ]);
-        expect(items[0]?.details).toEqual({ before: { value: true, reason: 'trial', expiresAt: null, actor: 'bob', version: 1 }, after: null, reason: 'done' });
+        expect(items[0]?.details).toEqual({
+          before: { value: true, reason: 'trial', expiresAt: null, actor: 'bob', version: 1 },
+          after: null,
+          reason: 'done',
+        });
         expect(items[2]?.details).toMatchObject({ requestId: 'req-1' });
       });
 
@@ -175,22 +240,51 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
           await store.tenants.create({ id, name: id, plan: 'free' }, ctx);
           now += 1000;
         }
-        await store.audit.append({ actor: 'gate', tenantId: 'a', action: 'gate.denied', target: 'feature:sync', outcome: 'denied' });
-        expect((await store.audit.list({ tenantId: 'a' })).items.map((r) => r.action)).toEqual(['gate.denied', 'tenant.create']);
+        await store.audit.append({
+          actor: 'gate',
+          tenantId: 'a',
+          action: 'gate.denied',
+          target: 'feature:sync',
+          outcome: 'denied',
+        });
+        expect((await store.audit.list({ tenantId: 'a' })).items.map((r) => r.action)).toEqual([
+          'gate.denied',
+          'tenant.create',
+        ]);
         expect((await store.audit.list({ action: 'tenant.*' })).items.map((r) => r.tenantId)).toEqual(['b', 'a']);
-        expect((await store.audit.list({ since: '2030-01-01T00:00:01.000Z' })).items.map((r) => r.tenantId)).toEqual(['a', 'b']);
+        expect((await store.audit.list({ since: '2030-01-01T00:00:01.000Z' })).items.map((r) => r.tenantId)).toEqual([
+          'a',
+          'b',
+        ]);
         const page = await store.audit.list({ limit: 2 });
         expect(page.items).toHaveLength(2);
-        expect((await store.audit.list({ limit: 2, after: page.nextCursor as string })).items.map((r) => r.action)).toEqual(['tenant.create']);
+        expect(
+          (await store.audit.list({ limit: 2, after: page.nextCursor as string })).items.map((r) => r.action),
+        ).toEqual(['tenant.create']);
       });
 
       it('chains every row so that verification passes, and detects a changed row', async () => {
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
         await store.tenants.setPlan('acme', 'pro', ctx);
-        await store.audit.append({ actor: 'gate', tenantId: 'acme', action: 'gate.denied', target: null, outcome: 'denied', details: { feature: 'sync' } });
-        expect(await verifyAudit(store)).toEqual({ ok: true, checked: 3, head: { seq: 3, hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+        await store.audit.append({
+          actor: 'gate',
+          tenantId: 'acme',
+          action: 'gate.denied',
+          target: null,
+          outcome: 'denied',
+          details: { feature: 'sync' },
+        });
+        expect(await verifyAudit(store)).toEqual({
+          ok: true,
+          checked: 3,
+          head: { seq: 3, hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        });
         await harness.tamperAuditRow(2, 'mallory');
-        expect(await verifyAudit(store)).toEqual({ ok: false, checked: 2, firstBroken: { seq: 2, problem: 'content does not match its hash (the row was changed)' } });
+        expect(await verifyAudit(store)).toEqual({
+          ok: false,
+          checked: 2,
+          firstBroken: { seq: 2, problem: 'content does not match its hash (the row was changed)' },
+        });
       });
     });
 
@@ -199,7 +293,14 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
         let hooks = 0;
         store.afterWrite(() => void hooks++);
-        const read = (n: number) => ({ actor: 'user:alice', tenantId: 'acme', action: 'connection.tokens.read', target: `connection:c${n}`, outcome: 'success' as const, details: { n } });
+        const read = (n: number) => ({
+          actor: 'user:alice',
+          tenantId: 'acme',
+          action: 'connection.tokens.read',
+          target: `connection:c${n}`,
+          outcome: 'success' as const,
+          details: { n },
+        });
         const records = await store.audit.appendBatch([read(1), read(2), read(3)]);
         expect(records.map((record) => [record.seq, record.target])).toEqual([
           [2, 'connection:c1'],
@@ -215,7 +316,12 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
       it('leaves the log unchanged when a batch cannot be written', async () => {
         await store.audit.append({ actor: 'a', tenantId: null, action: 'x', target: null, outcome: 'success' });
         await harness.breakAuditWrites();
-        await expect(store.audit.appendBatch([{ actor: 'a', tenantId: null, action: 'y', target: null, outcome: 'success' }, { actor: 'a', tenantId: null, action: 'z', target: null, outcome: 'success' }])).rejects.toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE' });
+        await expect(
+          store.audit.appendBatch([
+            { actor: 'a', tenantId: null, action: 'y', target: null, outcome: 'success' },
+            { actor: 'a', tenantId: null, action: 'z', target: null, outcome: 'success' },
+          ]),
+        ).rejects.toMatchObject({ code: 'ENT_ERR_STORE_UNAVAILABLE' });
         expect((await store.audit.list()).items.map((record) => record.action)).toEqual(['x']);
       });
     });
@@ -226,7 +332,10 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
       it('loads every tenant with its overrides and a cursor', async () => {
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'pro' }, ctx);
         await store.tenants.create({ id: 'globex', name: 'Globex', plan: 'free' }, ctx);
-        await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: false, reason: 'r', expiresAt: null }, ctx);
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: false, reason: 'r', expiresAt: null },
+          ctx,
+        );
         const { cursor, tenants } = await store.changes.loadAll();
         expect(typeof cursor).toBe('string');
         expect(tenants.map((t) => [t.tenant.id, t.overrides.map((o) => o.feature)]).sort()).toEqual([
@@ -240,7 +349,10 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         await store.tenants.create({ id: 'globex', name: 'Globex', plan: 'free' }, ctx);
         const { cursor } = await store.changes.loadAll();
         expect(await store.changes.since(cursor)).toEqual({ cursor, tenantIds: [] });
-        await store.overrides.set({ tenantId: 'acme', feature: 'sync', value: true, reason: 'r', expiresAt: null }, ctx);
+        await store.overrides.set(
+          { tenantId: 'acme', feature: 'sync', value: true, reason: 'r', expiresAt: null },
+          ctx,
+        );
         await store.tenants.delete('globex', ctx);
         const changes = await store.changes.since(cursor);
         expect('tenantIds' in changes && [...changes.tenantIds].sort()).toEqual(['acme', 'globex']);

@@ -23,18 +23,45 @@ const ctx = { actor: 'test:operator' };
 
 /** What the fixtures hold, table by table (made by make-fixtures.ts). */
 // Billing, usage and audit anchor tables came after these fixtures were written: a store from then has none.
-const EXPECTED_ROWS = { tenants: 2, overrides: 2, api_tokens: 4, connections: 2, connection_calendars: 1, busy_blocks: 2, billing_links: 0, billing_subscriptions: 0, billing_events: 0, usage_counters: 0, usage_grants: 0, usage_reservations: 0, usage_idempotency: 0, audit_anchors: 0, audit_log: 20 };
+const EXPECTED_ROWS = {
+  tenants: 2,
+  overrides: 2,
+  api_tokens: 4,
+  connections: 2,
+  connection_calendars: 1,
+  busy_blocks: 2,
+  billing_links: 0,
+  billing_subscriptions: 0,
+  billing_events: 0,
+  usage_counters: 0,
+  usage_grants: 0,
+  usage_reservations: 0,
+  usage_idempotency: 0,
+  audit_anchors: 0,
+  audit_log: 20,
+};
 
 async function checkFixture(store: EntitleStore): Promise<void> {
   const dump = await exportStore(store);
-  expect(Object.fromEntries(Object.entries(dump.tables).map(([table, rows]) => [table, rows.length]))).toEqual(EXPECTED_ROWS);
+  expect(Object.fromEntries(Object.entries(dump.tables).map(([table, rows]) => [table, rows.length]))).toEqual(
+    EXPECTED_ROWS,
+  );
   expect((await store.tenants.list()).items.map((tenant) => [tenant.id, tenant.plan])).toEqual([
     ['acme', 'pro'],
     ['globex', 'enterprise'],
   ]);
-  expect(await store.overrides.get('acme', 'max_connected_calendars')).toMatchObject({ value: 5, version: 2, reason: 'pilot extended' });
-  expect(await store.overrides.get('globex', 'can_use_webhooks')).toMatchObject({ value: false, expiresAt: '2099-01-01T00:00:00.000Z' });
-  expect((await store.tokens.list({ tenantId: 'acme' })).map((token) => [token.id, token.role, token.revokedAt !== null])).toEqual([
+  expect(await store.overrides.get('acme', 'max_connected_calendars')).toMatchObject({
+    value: 5,
+    version: 2,
+    reason: 'pilot extended',
+  });
+  expect(await store.overrides.get('globex', 'can_use_webhooks')).toMatchObject({
+    value: false,
+    expiresAt: '2099-01-01T00:00:00.000Z',
+  });
+  expect(
+    (await store.tokens.list({ tenantId: 'acme' })).map((token) => [token.id, token.role, token.revokedAt !== null]),
+  ).toEqual([
     ['tok-member', 'member', false],
     ['tok-admin', 'admin', false],
     ['tok-client', 'client', false],
@@ -42,14 +69,29 @@ async function checkFixture(store: EntitleStore): Promise<void> {
   ]);
   expect(await store.tokens.findBySecretHash('hash-tok-admin')).toMatchObject({ id: 'tok-admin', tenantId: 'acme' });
   const tokens = await store.connections.tokens('acme', 'conn-1');
-  expect(cipher.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', 'conn-1'))).toBe('access-conn-1');
-  expect(cipher.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'conn-1'))).toBe('refresh-conn-1');
-  expect(await store.connections.get('acme', 'conn-2')).toMatchObject({ status: 'invalid', invalidReason: 'revoked by user' });
-  expect(await store.connections.get('acme', 'conn-1')).toMatchObject({ status: 'valid', lastSync: { calendars: 1, added: 2, updated: 0, deleted: 0, fullResync: true } });
+  expect(cipher.decrypt(tokens?.accessToken as string, secretContext('connection.access_token', 'conn-1'))).toBe(
+    'access-conn-1',
+  );
+  expect(cipher.decrypt(tokens?.refreshToken as string, secretContext('connection.refresh_token', 'conn-1'))).toBe(
+    'refresh-conn-1',
+  );
+  expect(await store.connections.get('acme', 'conn-2')).toMatchObject({
+    status: 'invalid',
+    invalidReason: 'revoked by user',
+  });
+  expect(await store.connections.get('acme', 'conn-1')).toMatchObject({
+    status: 'valid',
+    lastSync: { calendars: 1, added: 2, updated: 0, deleted: 0, fullResync: true },
+  });
   expect(await store.connections.syncState('acme', 'conn-1', 'primary')).toBe('sync-token-1');
-  expect((await store.connections.busyBlocks('acme', 'conn-1')).map((block) => block.eventId)).toEqual(['ev-1', 'ev-2']);
+  expect((await store.connections.busyBlocks('acme', 'conn-1')).map((block) => block.eventId)).toEqual([
+    'ev-1',
+    'ev-2',
+  ]);
   const state = await store.oauthStates.consume('state-hash-1');
-  expect(cipher.decrypt(state?.codeVerifier as string, secretContext('oauth_state.code_verifier', 'state-hash-1'))).toBe('verifier-1');
+  expect(
+    cipher.decrypt(state?.codeVerifier as string, secretContext('oauth_state.code_verifier', 'state-hash-1')),
+  ).toBe('verifier-1');
 
   // The chain verifies, and goes on: a new write appends after the fixture's last row.
   await store.tenants.setPlan('acme', 'business', ctx);
@@ -59,7 +101,10 @@ async function checkFixture(store: EntitleStore): Promise<void> {
   // The change feed goes on from the fixture's history too.
   const { cursor, tenants } = await store.changes.loadAll();
   expect(tenants.map((snapshot) => snapshot.tenant.id).sort()).toEqual(['acme', 'globex']);
-  await store.overrides.set({ tenantId: 'globex', feature: 'sso', value: true, reason: 'after migration', expiresAt: null }, ctx);
+  await store.overrides.set(
+    { tenantId: 'globex', feature: 'sso', value: true, reason: 'after migration', expiresAt: null },
+    ctx,
+  );
   expect(await store.changes.since(cursor)).toMatchObject({ tenantIds: ['globex'] });
 }
 

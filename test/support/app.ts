@@ -40,7 +40,10 @@ export interface TestAppOptions {
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   // With DATABASE_URL set, every app test runs on PostgreSQL too, each app in a schema of its
   // own; tests that name an SQLite file (ENTITLE_DB) are about SQLite and stay on it.
-  const postgres = process.env.DATABASE_URL && options.env?.ENTITLE_DB === undefined ? { url: process.env.DATABASE_URL, schema: `entitle_app_${randomBytes(6).toString('hex')}` } : undefined;
+  const postgres =
+    process.env.DATABASE_URL && options.env?.ENTITLE_DB === undefined
+      ? { url: process.env.DATABASE_URL, schema: `entitle_app_${randomBytes(6).toString('hex')}` }
+      : undefined;
   const config = loadConfig({
     ENTITLE_DB: ':memory:',
     ENTITLE_POLICIES: STARTER_POLICY_DIR,
@@ -79,7 +82,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   return {
     app,
     async token(tenantId, userId = 'alice', { plan = 'free', role = 'member' } = {}) {
-      if (!(await store.tenants.get(tenantId))) await operations.createTenant({ id: tenantId, plan }, { actor: 'test:setup' });
+      if (!(await store.tenants.get(tenantId)))
+        await operations.createTenant({ id: tenantId, plan }, { actor: 'test:setup' });
       return (await issueApiToken(store, { tenantId, userId, role }, { actor: 'test:setup' })).token;
     },
     auth: (token) => ({ authorization: `Bearer ${token}` }),

@@ -11,14 +11,28 @@ export interface BillingTestApp extends TestApp {
   /** The app's clock (ms); tests move it. */
   now: number;
   /** Delivers an event signed now (or at `timestamp`, in seconds). */
-  deliver(event: Record<string, unknown>, options?: { secret?: string; timestamp?: number; app?: FastifyInstance }): Promise<LightMyRequestResponse>;
+  deliver(
+    event: Record<string, unknown>,
+    options?: { secret?: string; timestamp?: number; app?: FastifyInstance },
+  ): Promise<LightMyRequestResponse>;
 }
 
-export async function buildBillingApp(options: { env?: Record<string, string>; start?: number } = {}): Promise<BillingTestApp> {
+export async function buildBillingApp(
+  options: { env?: Record<string, string>; start?: number } = {},
+): Promise<BillingTestApp> {
   const state = { now: options.start ?? Date.parse('2026-11-30T05:00:00Z') };
-  const t = await buildTestApp({ env: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...options.env }, clock: () => state.now });
-  const deliver = (event: Record<string, unknown>, deliverOptions: { secret?: string; timestamp?: number; app?: FastifyInstance } = {}) => {
-    const { payload, headers } = signedDelivery(event, { timestamp: deliverOptions.timestamp ?? seconds(state.now), ...(deliverOptions.secret ? { secret: deliverOptions.secret } : {}) });
+  const t = await buildTestApp({
+    env: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...options.env },
+    clock: () => state.now,
+  });
+  const deliver = (
+    event: Record<string, unknown>,
+    deliverOptions: { secret?: string; timestamp?: number; app?: FastifyInstance } = {},
+  ) => {
+    const { payload, headers } = signedDelivery(event, {
+      timestamp: deliverOptions.timestamp ?? seconds(state.now),
+      ...(deliverOptions.secret ? { secret: deliverOptions.secret } : {}),
+    });
     return (deliverOptions.app ?? t.app).inject({ method: 'POST', url: WEBHOOK_URL, headers, payload });
   };
   // Accessors, not copied values: a test that sets `now` moves the app's clock.

@@ -72,11 +72,26 @@ export function useCalendarApps(): CalendarApps {
 }
 
 /** Initiates, consents at the fake and calls back: returns the stored connection's id. */
-export async function connectCalendar(t: TestApp, fake: FakeProvider, token: string, account: { email?: string } = {}): Promise<string> {
-  const initiated = await t.app.inject({ method: 'POST', url: `/api/oauth/${fake.provider}/initiate/`, headers: t.auth(token), payload: { purpose: 'calendar' } });
+export async function connectCalendar(
+  t: TestApp,
+  fake: FakeProvider,
+  token: string,
+  account: { email?: string } = {},
+): Promise<string> {
+  const initiated = await t.app.inject({
+    method: 'POST',
+    url: `/api/oauth/${fake.provider}/initiate/`,
+    headers: t.auth(token),
+    payload: { purpose: 'calendar' },
+  });
   expect(initiated.statusCode, initiated.body).toBe(200);
   const { code, state } = fake.authorize(initiated.json().authorizationUrl, account);
-  const callback = await t.app.inject({ method: 'POST', url: `/api/oauth/${fake.provider}/callback/`, headers: t.auth(token), payload: { code, state } });
+  const callback = await t.app.inject({
+    method: 'POST',
+    url: `/api/oauth/${fake.provider}/callback/`,
+    headers: t.auth(token),
+    payload: { code, state },
+  });
   expect([200, 201], callback.body).toContain(callback.statusCode);
   return callback.json().connection.id as string;
 }

@@ -22,14 +22,30 @@ export interface ChildServer {
  * Starts the server. `preload`: modules (paths from the repository root) imported before the
  * server, e.g. a test's fault injection.
  */
-export async function startChildServer(env: Record<string, string>, timeoutMs = 20_000, preload: readonly string[] = []): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'], {
-    cwd: ROOT,
-    // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
-    // the repository's data/ directory: without ENTITLE_DB, a database (and dev key file) of its own.
-    env: { ...process.env, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-child-')), 'entitle.db'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startChildServer(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  preload: readonly string[] = [],
+): Promise<ChildServer> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'],
+    {
+      cwd: ROOT,
+      // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
+      // the repository's data/ directory: without ENTITLE_DB, a database (and dev key file) of its own.
+      env: {
+        ...process.env,
+        DATABASE_URL: '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-child-')), 'entitle.db'),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

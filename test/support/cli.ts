@@ -11,7 +11,10 @@ export interface CliRun {
 }
 
 /** Runs the CLI with `args` in the given environment and working directory. */
-export async function runCliCaptured(args: readonly string[], { env, cwd }: Pick<CliIo, 'env' | 'cwd'>): Promise<CliRun> {
+export async function runCliCaptured(
+  args: readonly string[],
+  { env, cwd }: Pick<CliIo, 'env' | 'cwd'>,
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env, cwd });

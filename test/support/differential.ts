@@ -7,12 +7,27 @@ import type { FeatureValue } from '../../src/policy/types.js';
 import type { Override, TenantSnapshot } from '../../src/store/store.js';
 
 export interface RawPolicy {
-  features: Record<string, { name: string; description: string; type: 'boolean' | 'number' | 'string'; default: FeatureValue; upgradeMessage: string; values?: string[] }>;
+  features: Record<
+    string,
+    {
+      name: string;
+      description: string;
+      type: 'boolean' | 'number' | 'string';
+      default: FeatureValue;
+      upgradeMessage: string;
+      values?: string[];
+    }
+  >;
   plans: Record<string, { extends?: string; features: Record<string, FeatureValue> }>;
 }
 
 /** The reference: walk the plan chain by hand; override wins while unexpired. Obviously right, slow. */
-export function reference(policy: RawPolicy, tenant: { plan: string; overrides: Override[] } | undefined, feature: string, now: number): FeatureValue | undefined {
+export function reference(
+  policy: RawPolicy,
+  tenant: { plan: string; overrides: Override[] } | undefined,
+  feature: string,
+  now: number,
+): FeatureValue | undefined {
   const definition = policy.features[feature];
   if (!definition) return undefined;
   if (!tenant) return definition.default;
@@ -28,11 +43,15 @@ export function reference(policy: RawPolicy, tenant: { plan: string; overrides: 
   return definition.default;
 }
 
-export const valueOf = (type: 'boolean' | 'number' | 'string', seed: number): FeatureValue => (type === 'boolean' ? seed % 2 === 0 : type === 'number' ? seed % 50 : ['a', 'b', 'c'][seed % 3] as string);
+export const valueOf = (type: 'boolean' | 'number' | 'string', seed: number): FeatureValue =>
+  type === 'boolean' ? seed % 2 === 0 : type === 'number' ? seed % 50 : (['a', 'b', 'c'][seed % 3] as string);
 
 export const policyArbitrary = fc
   .record({
-    types: fc.array(fc.constantFrom<'boolean' | 'number' | 'string'>('boolean', 'number', 'string'), { minLength: 1, maxLength: 8 }),
+    types: fc.array(fc.constantFrom<'boolean' | 'number' | 'string'>('boolean', 'number', 'string'), {
+      minLength: 1,
+      maxLength: 8,
+    }),
     planCount: fc.integer({ min: 1, max: 5 }),
     seeds: fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 60, maxLength: 60 }),
     parents: fc.array(fc.integer({ min: -1, max: 4 }), { minLength: 5, maxLength: 5 }),
@@ -40,7 +59,14 @@ export const policyArbitrary = fc
   .map(({ types, planCount, seeds, parents }): RawPolicy => {
     const features: RawPolicy['features'] = {};
     types.forEach((type, i) => {
-      features[`f${i}`] = { name: `F${i}`, description: `F${i}.`, type, default: valueOf(type, seeds[i] ?? 0), upgradeMessage: `Upgrade for F${i}.`, ...(type === 'string' ? { values: ['a', 'b', 'c'] } : {}) };
+      features[`f${i}`] = {
+        name: `F${i}`,
+        description: `F${i}.`,
+        type,
+        default: valueOf(type, seeds[i] ?? 0),
+        upgradeMessage: `Upgrade for F${i}.`,
+        ...(type === 'string' ? { values: ['a', 'b', 'c'] } : {}),
+      };
     });
     const plans: RawPolicy['plans'] = {};
     for (let p = 0; p < planCount; p++) {
@@ -62,12 +88,19 @@ export const T0 = Date.parse('2030-01-01T00:00:00Z');
 export const tenantsArbitrary = fc.array(
   fc.record({
     plan: fc.integer({ min: 0, max: 5 }),
-    overrides: fc.array(fc.record({ feature: fc.integer({ min: 0, max: 8 }), seed: fc.integer({ min: 0, max: 1000 }), expiry: fc.option(fc.integer({ min: -2, max: 2 })) }), { maxLength: 4 }),
+    overrides: fc.array(
+      fc.record({
+        feature: fc.integer({ min: 0, max: 8 }),
+        seed: fc.integer({ min: 0, max: 1000 }),
+        expiry: fc.option(fc.integer({ min: -2, max: 2 })),
+      }),
+      { maxLength: 4 },
+    ),
   }),
   { minLength: 1, maxLength: 6 },
 );
 
-export type TenantSpecs = (typeof tenantsArbitrary extends fc.Arbitrary<infer T> ? T : never);
+export type TenantSpecs = typeof tenantsArbitrary extends fc.Arbitrary<infer T> ? T : never;
 
 /** The tenants t0, t1, … as stored, their overrides written at T0. */
 export function snapshotsOf(raw: RawPolicy, specs: TenantSpecs): TenantSnapshot[] {
@@ -82,7 +115,17 @@ export function snapshotsOf(raw: RawPolicy, specs: TenantSpecs): TenantSnapshot[
       const type = raw.features[feature]?.type ?? 'boolean';
       // Expiry at T0 + k ms: with the clock around T0, the edges (==, ±1 ms) come up.
       const expiresAt = o.expiry === null ? null : new Date(T0 + o.expiry).toISOString();
-      overrides.push({ tenantId: id, feature, value: valueOf(type, o.seed), reason: 'r', actor: 'a', expiresAt, createdAt: at, updatedAt: at, version: 1 });
+      overrides.push({
+        tenantId: id,
+        feature,
+        value: valueOf(type, o.seed),
+        reason: 'r',
+        actor: 'a',
+        expiresAt,
+        createdAt: at,
+        updatedAt: at,
+        version: 1,
+      });
     }
     // Plan index 5 may not exist: an unknown plan falls back to defaults everywhere.
     return { tenant: { id, name: id, plan: `p${spec.plan}`, createdAt: at, updatedAt: at }, overrides };
@@ -90,9 +133,20 @@ export function snapshotsOf(raw: RawPolicy, specs: TenantSpecs): TenantSnapshot[
 }
 
 /** What the reference expects for a tenant id (absent: unknown tenant) at `now`. */
-export function expectedFor(raw: RawPolicy, snapshots: readonly TenantSnapshot[], tenantId: string, feature: string, now: number): FeatureValue | undefined {
+export function expectedFor(
+  raw: RawPolicy,
+  snapshots: readonly TenantSnapshot[],
+  tenantId: string,
+  feature: string,
+  now: number,
+): FeatureValue | undefined {
   const snapshot = snapshots.find((s) => s.tenant.id === tenantId);
-  return reference(raw, snapshot ? { plan: snapshot.tenant.plan, overrides: [...snapshot.overrides] } : undefined, feature, now);
+  return reference(
+    raw,
+    snapshot ? { plan: snapshot.tenant.plan, overrides: [...snapshot.overrides] } : undefined,
+    feature,
+    now,
+  );
 }
 
 /** The fast-check seed: FC_SEED replays a failure. */

@@ -32,10 +32,21 @@ export async function listeningApp(closing: Closing, options: TestAppOptions = {
  * Two instances of the app on one PostgreSQL schema of their own (DATABASE_URL; dropped when the
  * test closes), with `policies`: what one writes, the other learns through the change feed.
  */
-export async function twoPostgresInstances(closing: Closing, policies: string, schemaPrefix: string): Promise<[FastifyInstance, FastifyInstance]> {
+export async function twoPostgresInstances(
+  closing: Closing,
+  policies: string,
+  schemaPrefix: string,
+): Promise<[FastifyInstance, FastifyInstance]> {
   const url = process.env.DATABASE_URL as string;
   const schema = `${schemaPrefix}_${randomBytes(6).toString('hex')}`;
-  const env: Env = { ENTITLE_DB: ':memory:', ENTITLE_POLICIES: policies, ENTITLE_SEED_DEMO: 'false', DATABASE_URL: url, DATABASE_SCHEMA: schema, ENTITLE_SESSION_SECRET: randomBytes(24).toString('hex') };
+  const env: Env = {
+    ENTITLE_DB: ':memory:',
+    ENTITLE_POLICIES: policies,
+    ENTITLE_SEED_DEMO: 'false',
+    DATABASE_URL: url,
+    DATABASE_SCHEMA: schema,
+    ENTITLE_SESSION_SECRET: randomBytes(24).toString('hex'),
+  };
   const apps: FastifyInstance[] = [];
   closing.push(async () => {
     for (const app of apps) await app.close();
@@ -48,18 +59,28 @@ export async function twoPostgresInstances(closing: Closing, policies: string, s
 export interface BulkResponse {
   readonly status: number;
   readonly etag: string;
-  readonly body: { flags: { key: string; value: unknown }[]; eventStreams?: { type: string; url: string; inactivityDelaySec: number }[] } | undefined;
+  readonly body:
+    | {
+        flags: { key: string; value: unknown }[];
+        eventStreams?: { type: string; url: string; inactivityDelaySec: number }[];
+      }
+    | undefined;
 }
 
 /** A bulk evaluation over HTTP, as a browser app makes it. */
 export async function bulk(url: string, token: string, headers: Record<string, string> = {}): Promise<BulkResponse> {
-  const response = await fetch(`${url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: '{}' });
+  const response = await fetch(`${url}/ofrep/v1/evaluate/flags`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    body: '{}',
+  });
   const body = response.status === 200 ? ((await response.json()) as BulkResponse['body']) : undefined;
   return { status: response.status, etag: response.headers.get('etag') ?? '', body };
 }
 
 /** One flag's value in a bulk answer. */
-export const valueOf = (answer: BulkResponse, key: string): unknown => answer.body?.flags.find((flag) => flag.key === key)?.value;
+export const valueOf = (answer: BulkResponse, key: string): unknown =>
+  answer.body?.flags.find((flag) => flag.key === key)?.value;
 
 /** Opens the stream the caller's bulk answer advertises. */
 export async function openStream(closing: Closing, url: string, token: string): Promise<SseStream> {
@@ -82,6 +103,8 @@ export function refetch(sse: SseStream, withinMs = 5_000): Promise<RefetchEvent>
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no refetchEvaluation within ${withinMs} ms`)), withinMs);
   });
-  const event = sse.next((candidate) => candidate.data !== undefined).then((candidate) => JSON.parse(candidate.data as string) as RefetchEvent);
+  const event = sse
+    .next((candidate) => candidate.data !== undefined)
+    .then((candidate) => JSON.parse(candidate.data as string) as RefetchEvent);
   return Promise.race([event, timeout]).finally(() => clearTimeout(timer));
 }

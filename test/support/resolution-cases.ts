@@ -38,7 +38,13 @@ export interface ResolutionSuite {
   /** An inline policy, or "starter" for the shipped one. */
   readonly policy: object | 'starter';
   readonly tenants: readonly { id: string; name: string; plan: string }[];
-  readonly overrides: readonly { tenantId: string; feature: string; value: boolean | number | string; reason: string; expiresAt: string | null }[];
+  readonly overrides: readonly {
+    tenantId: string;
+    feature: string;
+    value: boolean | number | string;
+    reason: string;
+    expiresAt: string | null;
+  }[];
   readonly cases: readonly ResolutionCase[];
 }
 
@@ -48,7 +54,10 @@ export function loadResolutionSuites(): ResolutionSuite[] {
   return readdirSync(DIR)
     .filter((name) => name.endsWith('.json'))
     .sort()
-    .map((file) => ({ file, ...(JSON.parse(readFileSync(new URL(file, DIR), 'utf8')) as Omit<ResolutionSuite, 'file'>) }));
+    .map((file) => ({
+      file,
+      ...(JSON.parse(readFileSync(new URL(file, DIR), 'utf8')) as Omit<ResolutionSuite, 'file'>),
+    }));
 }
 
 export async function suitePolicy(suite: ResolutionSuite): Promise<PolicySnapshot> {
@@ -61,7 +70,9 @@ export async function suitePolicy(suite: ResolutionSuite): Promise<PolicySnapsho
 /** A policy directory holding the suite's policy, for an app (ENTITLE_POLICIES). */
 export function suitePolicyDirectory(suite: ResolutionSuite): string {
   // JSON is YAML: the inline policy is written as it is.
-  return suite.policy === 'starter' ? STARTER_POLICY_DIR : policyDirectory({ 'policy.yaml': JSON.stringify(suite.policy) });
+  return suite.policy === 'starter'
+    ? STARTER_POLICY_DIR
+    : policyDirectory({ 'policy.yaml': JSON.stringify(suite.policy) });
 }
 
 /** Writes the suite's tenants and overrides through the store (as an operator would). */
@@ -110,7 +121,11 @@ export function caseStores(): CaseStore[] {
 }
 
 /** The default value each evaluation passes: never a value a case expects. */
-export const DEFAULTS: Readonly<Record<Exclude<FeatureType, 'meter'>, FlagValue>> = { boolean: false, number: -1, string: '' };
+export const DEFAULTS: Readonly<Record<Exclude<FeatureType, 'meter'>, FlagValue>> = {
+  boolean: false,
+  number: -1,
+  string: '',
+};
 
 /** Evaluates a case through an OpenFeature client, asking for the case's type. */
 export function evaluateCase(client: Client, testCase: ResolutionCase): Promise<EvaluationDetails<FlagValue>> {

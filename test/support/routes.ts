@@ -62,7 +62,10 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/metrics', admin: true },
 ];
 
-export function fill(url: string, values: { tenant?: string; feature?: string; provider?: string; connection?: string }): string {
+export function fill(
+  url: string,
+  values: { tenant?: string; feature?: string; provider?: string; connection?: string },
+): string {
   return url
     .replace(':tenant', encodeURIComponent(values.tenant ?? 'acme'))
     .replace(':feature', encodeURIComponent(values.feature ?? 'can_use_webhooks'))
@@ -76,7 +79,10 @@ export async function rowsOf(app: FastifyInstance): Promise<string> {
   const { tenants } = await store.changes.loadAll();
   const out: unknown[] = [];
   for (const { tenant, overrides } of [...tenants].sort((a, b) => a.tenant.id.localeCompare(b.tenant.id))) {
-    const tokens = (await store.tokens.list({ tenantId: tenant.id })).map((token) => ({ ...token, lastUsedAt: undefined }));
+    const tokens = (await store.tokens.list({ tenantId: tenant.id })).map((token) => ({
+      ...token,
+      lastUsedAt: undefined,
+    }));
     const connections = await store.connections.list(tenant.id);
     out.push({ tenant, overrides, tokens, connections });
   }

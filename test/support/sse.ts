@@ -28,7 +28,11 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
     const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       res.setEncoding('utf8');
       const queue: SseEvent[] = [];
-      const waiters: { matches: (event: SseEvent) => boolean; resolve: (event: SseEvent) => void; reject: (error: Error) => void }[] = [];
+      const waiters: {
+        matches: (event: SseEvent) => boolean;
+        resolve: (event: SseEvent) => void;
+        reject: (error: Error) => void;
+      }[] = [];
       let buffer = '';
       let body = '';
       let finished = false;
@@ -57,7 +61,8 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
               if (colon > 0) event[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
             }
           }
-          if (event.data !== undefined || event.event !== undefined) deliver({ id: event.id, event: event.event, data: event.data });
+          if (event.data !== undefined || event.event !== undefined)
+            deliver({ id: event.id, event: event.event, data: event.data });
         }
       });
       res.on('close', () => {
@@ -76,7 +81,9 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
           const index = queue.findIndex(matches);
           if (index >= 0) return Promise.resolve(queue.splice(index, 1)[0] as SseEvent);
           if (finished) return Promise.reject(new Error('the stream ended'));
-          return new Promise((resolveEvent, rejectEvent) => waiters.push({ matches, resolve: resolveEvent, reject: rejectEvent }));
+          return new Promise((resolveEvent, rejectEvent) =>
+            waiters.push({ matches, resolve: resolveEvent, reject: rejectEvent }),
+          );
         },
         close: () => req.destroy(),
       };

@@ -28,7 +28,8 @@ export function testDatabase(path = ':memory:'): TestDatabase {
     return {
       kind: 'sqlite',
       env: { ENTITLE_DB: path, DATABASE_URL: '' },
-      open: (options = {}) => openStore({ databasePath: path, databaseUrl: undefined, databaseSchema: undefined }, options),
+      open: (options = {}) =>
+        openStore({ databasePath: path, databaseUrl: undefined, databaseSchema: undefined }, options),
       async raw(sql) {
         const db = new Database(path);
         try {

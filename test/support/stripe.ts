@@ -50,17 +50,35 @@ export function subscriptionObject(fields: SubscriptionFields = {}): Record<stri
 let eventCounter = 0;
 
 /** An event envelope around an object. */
-export function eventObject(type: string, object: Record<string, unknown>, options: { id?: string; created?: number } = {}): Record<string, unknown> {
-  return { id: options.id ?? `evt_${++eventCounter}_${Date.now()}`, object: 'event', type, created: options.created ?? seconds(Date.now()), data: { object } };
+export function eventObject(
+  type: string,
+  object: Record<string, unknown>,
+  options: { id?: string; created?: number } = {},
+): Record<string, unknown> {
+  return {
+    id: options.id ?? `evt_${++eventCounter}_${Date.now()}`,
+    object: 'event',
+    type,
+    created: options.created ?? seconds(Date.now()),
+    data: { object },
+  };
 }
 
 /** An invoice of a subscription, shaped as the current API returns it. */
 export function invoiceObject(subscription: string, customer = 'cus_1'): Record<string, unknown> {
-  return { id: `in_${subscription}`, object: 'invoice', customer, parent: { type: 'subscription_details', subscription_details: { subscription } } };
+  return {
+    id: `in_${subscription}`,
+    object: 'invoice',
+    customer,
+    parent: { type: 'subscription_details', subscription_details: { subscription } },
+  };
 }
 
 /** A delivery: the raw body and its Stripe-Signature header, signed at `timestamp` (seconds). */
-export function signedDelivery(event: Record<string, unknown>, options: { secret?: string; timestamp?: number } = {}): { payload: string; headers: Record<string, string> } {
+export function signedDelivery(
+  event: Record<string, unknown>,
+  options: { secret?: string; timestamp?: number } = {},
+): { payload: string; headers: Record<string, string> } {
   const payload = JSON.stringify(event);
   const signature = stripe.webhooks.generateTestHeaderString({
     payload,

@@ -33,16 +33,28 @@ describe('a meter that resets with the billing cycle, through a real subscriptio
   let acme: { authorization: string };
 
   beforeEach(async () => {
-    t = await buildBillingApp({ env: { ENTITLE_POLICIES: billingCyclePolicy() }, start: Date.parse('2026-02-10T12:00:00.000Z') });
+    t = await buildBillingApp({
+      env: { ENTITLE_POLICIES: billingCyclePolicy() },
+      start: Date.parse('2026-02-10T12:00:00.000Z'),
+    });
     acme = t.auth(await t.token('acme'));
-    const subscription = subscriptionObject({ tenant: 'acme', prices: ['pro_monthly'], cycleAnchor: seconds(Date.parse(ANCHOR)), currentPeriodEnd: seconds(Date.parse(FEBRUARY_BOUNDARY)) });
-    const delivered = await t.deliver(eventObject('customer.subscription.created', subscription, { created: seconds(t.now) }));
+    const subscription = subscriptionObject({
+      tenant: 'acme',
+      prices: ['pro_monthly'],
+      cycleAnchor: seconds(Date.parse(ANCHOR)),
+      currentPeriodEnd: seconds(Date.parse(FEBRUARY_BOUNDARY)),
+    });
+    const delivered = await t.deliver(
+      eventObject('customer.subscription.created', subscription, { created: seconds(t.now) }),
+    );
     expect(delivered.json()).toMatchObject({ received: true, outcome: 'applied' });
   });
   afterEach(() => t.close());
 
-  const consume = (headers: { authorization: string }) => t.app.inject({ method: 'POST', url: '/api/usage/consume', headers, payload: { feature: SMS, amount: 1 } });
-  const entitlements = async (headers: { authorization: string }) => (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers })).json();
+  const consume = (headers: { authorization: string }) =>
+    t.app.inject({ method: 'POST', url: '/api/usage/consume', headers, payload: { feature: SMS, amount: 1 } });
+  const entitlements = async (headers: { authorization: string }) =>
+    (await t.app.inject({ method: 'GET', url: '/api/entitlements/', headers })).json();
 
   it('refuses past the allowance until the next anchored boundary, clamped to the end of February, and grants again from it', async () => {
     const before = await entitlements(acme);
@@ -52,7 +64,12 @@ describe('a meter that resets with the billing cycle, through a real subscriptio
     const granted = [];
     for (let i = 0; i < 3; i++) granted.push(await consume(acme));
     expect(granted.map((res) => res.statusCode)).toEqual([200, 200, 200]);
-    expect(granted[2]?.json()).toMatchObject({ used: 3, remaining: 0, periodStart: ANCHOR, resetsAt: FEBRUARY_BOUNDARY });
+    expect(granted[2]?.json()).toMatchObject({
+      used: 3,
+      remaining: 0,
+      periodStart: ANCHOR,
+      resetsAt: FEBRUARY_BOUNDARY,
+    });
 
     const refused = await consume(acme);
     expect(refused.statusCode).toBe(403);
@@ -73,14 +90,31 @@ describe('a meter that resets with the billing cycle, through a real subscriptio
     t.now = Date.parse(FEBRUARY_BOUNDARY);
     const next = await consume(acme);
     expect(next.statusCode).toBe(200);
-    expect(next.json()).toMatchObject({ granted: true, used: 1, remaining: 2, periodStart: FEBRUARY_BOUNDARY, resetsAt: '2026-03-31T10:00:00.000Z' });
-    expect((await entitlements(acme)).features[SMS]).toMatchObject({ limit: 3, used: 1, remaining: 2, resetsAt: '2026-03-31T10:00:00.000Z' });
+    expect(next.json()).toMatchObject({
+      granted: true,
+      used: 1,
+      remaining: 2,
+      periodStart: FEBRUARY_BOUNDARY,
+      resetsAt: '2026-03-31T10:00:00.000Z',
+    });
+    expect((await entitlements(acme)).features[SMS]).toMatchObject({
+      limit: 3,
+      used: 1,
+      remaining: 2,
+      resetsAt: '2026-03-31T10:00:00.000Z',
+    });
   });
 
   it('counts calendar months for a tenant on the same plan without a subscription', async () => {
     const solo = t.auth(await t.token('solo', 'sam', { plan: 'pro' }));
     const res = await consume(solo);
-    expect(res.json()).toMatchObject({ granted: true, limit: 3, used: 1, periodStart: '2026-02-01T00:00:00.000Z', resetsAt: '2026-03-01T00:00:00.000Z' });
+    expect(res.json()).toMatchObject({
+      granted: true,
+      limit: 3,
+      used: 1,
+      periodStart: '2026-02-01T00:00:00.000Z',
+      resetsAt: '2026-03-01T00:00:00.000Z',
+    });
     expect((await entitlements(solo)).features[SMS]).toMatchObject({ resetsAt: '2026-03-01T00:00:00.000Z' });
   });
 });

@@ -14,7 +14,11 @@ describe('meters read everywhere', () => {
       routes: (app) => {
         app.post<{ Body: { amount: number } }>('/test/batch', { config: { auth: 'required' } }, async (request) => {
           const result = await request.entitlements.consume(SMS, request.body.amount, { idempotencyKey: 'batch-1' });
-          return { granted: result.granted, remaining: result.body.remaining, after: (await request.entitlements.details(SMS)).value };
+          return {
+            granted: result.granted,
+            remaining: result.body.remaining,
+            after: (await request.entitlements.details(SMS)).value,
+          };
         });
       },
     });
@@ -27,7 +31,14 @@ describe('meters read everywhere', () => {
     const { client } = t.app.entitle;
     const number = await client.getNumberDetails(SMS, -1, { tenantId: 'acme' });
     expect(number).toMatchObject({ value: 480, reason: 'TARGETING_MATCH', variant: 'plan:pro' });
-    expect(number.flagMetadata).toMatchObject({ limit: 500, used: 20, remaining: 480, unit: 'SMS', resetsAt: '2026-08-01T00:00:00.000Z', plan: 'pro' });
+    expect(number.flagMetadata).toMatchObject({
+      limit: 500,
+      used: 20,
+      remaining: 480,
+      unit: 'SMS',
+      resetsAt: '2026-08-01T00:00:00.000Z',
+      plan: 'pro',
+    });
     expect(await client.getBooleanValue(SMS, false, { tenantId: 'acme' })).toBe(true);
     const free = t.auth(await t.token('tiny', 'carol', { plan: 'free' }));
     expect(free).toBeDefined();
@@ -36,9 +47,18 @@ describe('meters read everywhere', () => {
   });
 
   it('answers a meter over OFREP as its remaining units with the same metadata', async () => {
-    const res = await t.app.inject({ method: 'POST', url: `/ofrep/v1/evaluate/flags/${SMS}`, headers, payload: { context: {} } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/ofrep/v1/evaluate/flags/${SMS}`,
+      headers,
+      payload: { context: {} },
+    });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ key: SMS, value: 480, metadata: { limit: 500, used: 20, remaining: 480, resetsAt: '2026-08-01T00:00:00.000Z' } });
+    expect(res.json()).toMatchObject({
+      key: SMS,
+      value: 480,
+      metadata: { limit: 500, used: 20, remaining: 480, resetsAt: '2026-08-01T00:00:00.000Z' },
+    });
   });
 
   it('lists each meter in GET /api/entitlements/ with limit, used, remaining and resetsAt', async () => {

@@ -18,11 +18,17 @@ describe('metered usage over HTTP', () => {
   });
   afterEach(() => t.close());
 
-  const consume = (headers: { authorization: string }, body: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/api/usage/consume', headers, payload: { feature: SMS, amount: 1, ...body } });
+  const consume = (headers: { authorization: string }, body: Record<string, unknown>) =>
+    t.app.inject({ method: 'POST', url: '/api/usage/consume', headers, payload: { feature: SMS, amount: 1, ...body } });
   /** A tenant whose allowance an override sets (pro's 500 is too many for a test to use up). */
   const withLimit = async (tenant: string, limit: number, plan = 'pro') => {
     const headers = t.auth(await t.token(tenant, 'bob', { plan }));
-    const res = await t.app.inject({ method: 'PUT', url: `/api/admin/tenants/${tenant}/overrides/${SMS}`, headers: admin, payload: { value: limit, reason: 'test allowance' } });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: `/api/admin/tenants/${tenant}/overrides/${SMS}`,
+      headers: admin,
+      payload: { value: limit, reason: 'test allowance' },
+    });
     expect(res.statusCode).toBe(201);
     return headers;
   };
@@ -79,7 +85,12 @@ describe('metered usage over HTTP', () => {
       expect(res.statusCode, JSON.stringify(amount)).toBe(400);
       expect(res.json().error).toMatch(/^body\.amount: /);
     }
-    const missing = await t.app.inject({ method: 'POST', url: '/api/usage/consume', headers: pro, payload: { amount: 1 } });
+    const missing = await t.app.inject({
+      method: 'POST',
+      url: '/api/usage/consume',
+      headers: pro,
+      payload: { amount: 1 },
+    });
     expect(missing.json()).toMatchObject({ error: 'body.feature: is required' });
     const notMeter = await consume(pro, { feature: 'can_use_webhooks' });
     expect(notMeter.statusCode).toBe(400);
@@ -121,7 +132,12 @@ describe('metered usage over HTTP', () => {
       const headers = await withLimit('refused', 0);
       const first = await consume(headers, { idempotencyKey: 'r1' });
       expect(first.statusCode).toBe(403);
-      await t.app.inject({ method: 'POST', url: `/api/admin/tenants/refused/usage/${SMS}/grants`, headers: admin, payload: { amount: 5, reason: 'goodwill' } });
+      await t.app.inject({
+        method: 'POST',
+        url: `/api/admin/tenants/refused/usage/${SMS}/grants`,
+        headers: admin,
+        payload: { amount: 5, reason: 'goodwill' },
+      });
       const again = await consume(headers, { idempotencyKey: 'r1' });
       expect(again.statusCode).toBe(403);
       expect(again.json()).toEqual(first.json());
@@ -130,7 +146,12 @@ describe('metered usage over HTTP', () => {
 
   it('refunds down to 0 and never below', async () => {
     await consume(pro, { amount: 3 });
-    const res = await t.app.inject({ method: 'POST', url: '/api/usage/refund', headers: pro, payload: { feature: SMS, amount: 10 } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/usage/refund',
+      headers: pro,
+      payload: { feature: SMS, amount: 10 },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ refunded: 3, used: 0, remaining: 500 });
   });
@@ -140,7 +161,12 @@ describe('metered usage over HTTP', () => {
     await consume(pro, { amount: 7 });
     now = Date.parse('2026-02-01T00:00:00.000Z');
     const feb = await consume(pro, { amount: 2 });
-    expect(feb.json()).toMatchObject({ used: 2, remaining: 498, periodStart: '2026-02-01T00:00:00.000Z', resetsAt: '2026-03-01T00:00:00.000Z' });
+    expect(feb.json()).toMatchObject({
+      used: 2,
+      remaining: 498,
+      periodStart: '2026-02-01T00:00:00.000Z',
+      resetsAt: '2026-03-01T00:00:00.000Z',
+    });
     const report = await t.app.inject({ method: 'GET', url: '/api/admin/tenants/acme/usage', headers: admin });
     expect(report.json().history).toEqual([
       { feature: SMS, periodStart: '2026-02-01T00:00:00.000Z', used: 2, fromGrants: 0 },
@@ -151,14 +177,34 @@ describe('metered usage over HTTP', () => {
   it('takes from the allowance first, then from grants that expire soonest', async () => {
     const headers = await withLimit('topped', 2);
     const grant = (amount: number, expiresAt?: string) =>
-      t.app.inject({ method: 'POST', url: `/api/admin/tenants/topped/usage/${SMS}/grants`, headers: admin, payload: { amount, reason: 'top-up', ...(expiresAt ? { expiresAt } : {}) } });
+      t.app.inject({
+        method: 'POST',
+        url: `/api/admin/tenants/topped/usage/${SMS}/grants`,
+        headers: admin,
+        payload: { amount, reason: 'top-up', ...(expiresAt ? { expiresAt } : {}) },
+      });
     const never = (await grant(10)).json();
     const later = (await grant(5, '2026-03-01T00:00:00Z')).json();
     const sooner = (await grant(3, '2026-02-01T00:00:00Z')).json();
-    expect(never).toMatchObject({ amount: 10, remaining: 10, expiresAt: null, reason: 'top-up', actor: 'user:root@ops' });
-    expect((await consume(headers, { amount: 2 })).json()).toMatchObject({ from: { allowance: 2, grants: 0 }, remaining: 18 });
-    expect((await consume(headers, { amount: 4 })).json()).toMatchObject({ from: { allowance: 0, grants: 4 }, used: 6, remaining: 14 });
-    const report = (await t.app.inject({ method: 'GET', url: '/api/admin/tenants/topped/usage', headers: admin })).json();
+    expect(never).toMatchObject({
+      amount: 10,
+      remaining: 10,
+      expiresAt: null,
+      reason: 'top-up',
+      actor: 'user:root@ops',
+    });
+    expect((await consume(headers, { amount: 2 })).json()).toMatchObject({
+      from: { allowance: 2, grants: 0 },
+      remaining: 18,
+    });
+    expect((await consume(headers, { amount: 4 })).json()).toMatchObject({
+      from: { allowance: 0, grants: 4 },
+      used: 6,
+      remaining: 14,
+    });
+    const report = (
+      await t.app.inject({ method: 'GET', url: '/api/admin/tenants/topped/usage', headers: admin })
+    ).json();
     const grants = report.meters[0].grants.map((g: { id: string; remaining: number }) => [g.id, g.remaining]);
     expect(grants).toEqual([
       [later.id, 4],
@@ -167,48 +213,126 @@ describe('metered usage over HTTP', () => {
     expect(sooner.id).toBeDefined();
     // The sooner grant is used up; when the later one expires, only the never-expiring one is left.
     now = Date.parse('2026-03-01T00:00:00Z');
-    expect((await t.app.inject({ method: 'GET', url: '/api/usage', headers })).json().meters[0]).toMatchObject({ used: 0, remaining: 12, grantsRemaining: 10 });
+    expect((await t.app.inject({ method: 'GET', url: '/api/usage', headers })).json().meters[0]).toMatchObject({
+      used: 0,
+      remaining: 12,
+      grantsRemaining: 10,
+    });
   });
 
   describe('reservations', () => {
     it('holds units until committed; the unused rest goes back', async () => {
       const headers = await withLimit('resv', 5);
-      const held = await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers, payload: { feature: SMS, amount: 4, ttlSeconds: 600 } });
+      const held = await t.app.inject({
+        method: 'POST',
+        url: '/api/usage/reserve',
+        headers,
+        payload: { feature: SMS, amount: 4, ttlSeconds: 600 },
+      });
       expect(held.statusCode).toBe(200);
-      expect(held.json()).toMatchObject({ amount: 4, expiresAt: '2026-01-15T12:10:00.000Z', reserved: 4, remaining: 1, used: 0 });
+      expect(held.json()).toMatchObject({
+        amount: 4,
+        expiresAt: '2026-01-15T12:10:00.000Z',
+        reserved: 4,
+        remaining: 1,
+        used: 0,
+      });
       expect((await consume(headers, { amount: 2 })).statusCode).toBe(403);
-      const committed = await t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.json().reservationId}/commit`, headers, payload: { amount: 1 } });
+      const committed = await t.app.inject({
+        method: 'POST',
+        url: `/api/usage/reservations/${held.json().reservationId}/commit`,
+        headers,
+        payload: { amount: 1 },
+      });
       expect(committed.json()).toMatchObject({ committed: 1, released: 3, used: 1, reserved: 0, remaining: 4 });
-      const twice = await t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.json().reservationId}/commit`, headers, payload: {} });
+      const twice = await t.app.inject({
+        method: 'POST',
+        url: `/api/usage/reservations/${held.json().reservationId}/commit`,
+        headers,
+        payload: {},
+      });
       expect(twice.statusCode).toBe(404);
     });
 
     it('gives an expired reservation back without any job, and refuses to commit it', async () => {
       const headers = await withLimit('lapse', 5);
-      const held = (await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers, payload: { feature: SMS, amount: 5, ttlSeconds: 60 } })).json();
+      const held = (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/usage/reserve',
+          headers,
+          payload: { feature: SMS, amount: 5, ttlSeconds: 60 },
+        })
+      ).json();
       expect((await consume(headers, {})).statusCode).toBe(403);
       now += 60_000;
-      expect((await t.app.inject({ method: 'GET', url: '/api/usage', headers })).json().meters[0]).toMatchObject({ reserved: 0, remaining: 5 });
+      expect((await t.app.inject({ method: 'GET', url: '/api/usage', headers })).json().meters[0]).toMatchObject({
+        reserved: 0,
+        remaining: 5,
+      });
       expect((await consume(headers, { amount: 5 })).json()).toMatchObject({ granted: true, used: 5 });
-      const late = await t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.reservationId}/commit`, headers, payload: {} });
+      const late = await t.app.inject({
+        method: 'POST',
+        url: `/api/usage/reservations/${held.reservationId}/commit`,
+        headers,
+        payload: {},
+      });
       expect(late.statusCode).toBe(409);
       expect(late.json()).toMatchObject({ code: 'ENT_ERR_RESERVATION_EXPIRED' });
     });
 
     it('releases everything, and refuses a reservation the allowance cannot cover', async () => {
       const headers = await withLimit('rel', 3);
-      expect((await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers, payload: { feature: SMS, amount: 4, ttlSeconds: 60 } })).statusCode).toBe(403);
-      const held = (await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers, payload: { feature: SMS, amount: 3, ttlSeconds: 60 } })).json();
-      const released = await t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.reservationId}/release`, headers, payload: {} });
+      expect(
+        (
+          await t.app.inject({
+            method: 'POST',
+            url: '/api/usage/reserve',
+            headers,
+            payload: { feature: SMS, amount: 4, ttlSeconds: 60 },
+          })
+        ).statusCode,
+      ).toBe(403);
+      const held = (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/usage/reserve',
+          headers,
+          payload: { feature: SMS, amount: 3, ttlSeconds: 60 },
+        })
+      ).json();
+      const released = await t.app.inject({
+        method: 'POST',
+        url: `/api/usage/reservations/${held.reservationId}/release`,
+        headers,
+        payload: {},
+      });
       expect(released.json()).toMatchObject({ committed: 0, released: 3, reserved: 0, remaining: 3 });
     });
 
     it('rejects a ttl over a day and a commit over the reserved amount', async () => {
-      const long = await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers: pro, payload: { feature: SMS, amount: 1, ttlSeconds: 86_401 } });
+      const long = await t.app.inject({
+        method: 'POST',
+        url: '/api/usage/reserve',
+        headers: pro,
+        payload: { feature: SMS, amount: 1, ttlSeconds: 86_401 },
+      });
       expect(long.statusCode).toBe(400);
       expect(long.json().error).toMatch(/^body\.ttlSeconds: /);
-      const held = (await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers: pro, payload: { feature: SMS, amount: 2, ttlSeconds: 60 } })).json();
-      const over = await t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.reservationId}/commit`, headers: pro, payload: { amount: 3 } });
+      const held = (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/usage/reserve',
+          headers: pro,
+          payload: { feature: SMS, amount: 2, ttlSeconds: 60 },
+        })
+      ).json();
+      const over = await t.app.inject({
+        method: 'POST',
+        url: `/api/usage/reservations/${held.reservationId}/commit`,
+        headers: pro,
+        payload: { amount: 3 },
+      });
       expect(over.statusCode).toBe(400);
       expect(over.json().error).toBe('amount: at most the 2 units reserved');
     });
@@ -226,8 +350,20 @@ describe('metered usage over HTTP', () => {
 
     it("never lets a member commit another tenant's reservation", async () => {
       const other = await withLimit('other', 5);
-      const held = (await t.app.inject({ method: 'POST', url: '/api/usage/reserve', headers: other, payload: { feature: SMS, amount: 2, ttlSeconds: 60 } })).json();
-      const res = await t.app.inject({ method: 'POST', url: `/api/usage/reservations/${held.reservationId}/commit`, headers: pro, payload: {} });
+      const held = (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/usage/reserve',
+          headers: other,
+          payload: { feature: SMS, amount: 2, ttlSeconds: 60 },
+        })
+      ).json();
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/api/usage/reservations/${held.reservationId}/commit`,
+        headers: pro,
+        payload: {},
+      });
       expect(res.statusCode).toBe(404);
     });
   });
@@ -239,11 +375,27 @@ describe('metered usage over HTTP', () => {
     await consume(headers, { amount: 1 }); // 5 of 5: 100 %
     await t.app.inject({ method: 'POST', url: '/api/usage/refund', headers, payload: { feature: SMS, amount: 2 } });
     await consume(headers, { amount: 2 }); // crosses again: not audited twice
-    await t.app.inject({ method: 'POST', url: `/api/admin/tenants/watched/usage/${SMS}/grants`, headers: admin, payload: { amount: 5, reason: 'goodwill' } });
-    const reset = await t.app.inject({ method: 'POST', url: `/api/admin/tenants/watched/usage/${SMS}/reset`, headers: admin });
+    await t.app.inject({
+      method: 'POST',
+      url: `/api/admin/tenants/watched/usage/${SMS}/grants`,
+      headers: admin,
+      payload: { amount: 5, reason: 'goodwill' },
+    });
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: `/api/admin/tenants/watched/usage/${SMS}/reset`,
+      headers: admin,
+    });
     expect(reset.json()).toMatchObject({ used: 0, remaining: 10 });
-    const audit = await t.app.inject({ method: 'GET', url: '/api/admin/audit?tenant=watched&action=usage.*', headers: admin });
-    const rows = audit.json().items.map((row: { action: string; details: Record<string, unknown> }) => [row.action, row.details]).reverse();
+    const audit = await t.app.inject({
+      method: 'GET',
+      url: '/api/admin/audit?tenant=watched&action=usage.*',
+      headers: admin,
+    });
+    const rows = audit
+      .json()
+      .items.map((row: { action: string; details: Record<string, unknown> }) => [row.action, row.details])
+      .reverse();
     expect(rows).toEqual([
       ['usage.threshold.80', expect.objectContaining({ limit: 5, used: 4, periodStart: '2026-01-01T00:00:00.000Z' })],
       ['usage.threshold.100', expect.objectContaining({ limit: 5, used: 5 })],

@@ -17,18 +17,39 @@ describe('moving a store with metered usage', () => {
     try {
       const pro = t.auth(await t.token('acme', 'alice', { plan: 'pro' }));
       const admin = t.auth(await t.token('ops', 'root', { plan: 'free', role: 'admin' }));
-      const post = (url: string, headers: { authorization: string }, payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url, headers, payload });
-      expect((await post('/api/usage/consume', pro, { feature: SMS, amount: 3, idempotencyKey: 'send-1' })).statusCode).toBe(200);
-      expect((await post('/api/usage/reserve', pro, { feature: SMS, amount: 2, ttlSeconds: 600, idempotencyKey: 'batch-1' })).statusCode).toBe(200);
-      expect((await post(`/api/admin/tenants/acme/usage/${SMS}/grants`, admin, { amount: 50, reason: 'goodwill' })).statusCode).toBe(201);
+      const post = (url: string, headers: { authorization: string }, payload: Record<string, unknown>) =>
+        t.app.inject({ method: 'POST', url, headers, payload });
+      expect(
+        (await post('/api/usage/consume', pro, { feature: SMS, amount: 3, idempotencyKey: 'send-1' })).statusCode,
+      ).toBe(200);
+      expect(
+        (await post('/api/usage/reserve', pro, { feature: SMS, amount: 2, ttlSeconds: 600, idempotencyKey: 'batch-1' }))
+          .statusCode,
+      ).toBe(200);
+      expect(
+        (await post(`/api/admin/tenants/acme/usage/${SMS}/grants`, admin, { amount: 50, reason: 'goodwill' }))
+          .statusCode,
+      ).toBe(201);
 
       const dump = JSON.parse(JSON.stringify(await exportStore(t.app.entitle.store)));
-      expect(await importStore(store, dump, { actor: 'test:import' })).toMatchObject({ usage_counters: 1, usage_grants: 1, usage_reservations: 1, usage_idempotency: 2 });
+      expect(await importStore(store, dump, { actor: 'test:import' })).toMatchObject({
+        usage_counters: 1,
+        usage_grants: 1,
+        usage_reservations: 1,
+        usage_idempotency: 2,
+      });
       const now = new Date(JAN_15).toISOString();
       expect(await store.usage.history('acme', SMS)).toEqual(await t.app.entitle.store.usage.history('acme', SMS));
-      expect(await store.usage.grants('acme', SMS, now)).toEqual(await t.app.entitle.store.usage.grants('acme', SMS, now));
-      expect(await store.usage.counter({ tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' }, now)).toEqual(
-        await t.app.entitle.store.usage.counter({ tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' }, now),
+      expect(await store.usage.grants('acme', SMS, now)).toEqual(
+        await t.app.entitle.store.usage.grants('acme', SMS, now),
+      );
+      expect(
+        await store.usage.counter({ tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' }, now),
+      ).toEqual(
+        await t.app.entitle.store.usage.counter(
+          { tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' },
+          now,
+        ),
       );
     } finally {
       await store.close();

@@ -46,7 +46,8 @@ export function subscriptionFromStripe(object: unknown, observedAt: string): Sub
   const id = text(object.id);
   const customerId = idOf(object.customer);
   if (!id || !customerId) throw new StripeObjectError('the subscription has no id or customer');
-  if (!isSubscriptionStatus(object.status)) throw new StripeObjectError(`unknown subscription status ${JSON.stringify(object.status)}`);
+  if (!isSubscriptionStatus(object.status))
+    throw new StripeObjectError(`unknown subscription status ${JSON.stringify(object.status)}`);
   const items = isRecord(object.items) && Array.isArray(object.items.data) ? object.items.data.filter(isRecord) : [];
   const prices = new Set<string>();
   let itemPeriodEnd: number | undefined;
@@ -56,7 +57,8 @@ export function subscriptionFromStripe(object: unknown, observedAt: string): Sub
       for (const key of [text(price.id), text(price.lookup_key)]) if (key) prices.add(key);
     }
     // Since API version 2025-03-31 the period lives on each item.
-    if (typeof item.current_period_end === 'number') itemPeriodEnd = Math.max(itemPeriodEnd ?? 0, item.current_period_end);
+    if (typeof item.current_period_end === 'number')
+      itemPeriodEnd = Math.max(itemPeriodEnd ?? 0, item.current_period_end);
   }
   return {
     provider: 'stripe',

@@ -5,7 +5,15 @@
 import Stripe from 'stripe';
 import type { BillingEvent, BillingSource, EventHeader } from '../billing-source.js';
 import type { SubscriptionState } from '../subscription.js';
-import { idOf, invoiceSubscriptionId, isRecord, subscriptionFromStripe, tenantHintOf, text, time } from './stripe-objects.js';
+import {
+  idOf,
+  invoiceSubscriptionId,
+  isRecord,
+  subscriptionFromStripe,
+  tenantHintOf,
+  text,
+  time,
+} from './stripe-objects.js';
 
 /** How old a signed delivery may be, in seconds: Stripe's own default, stated. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -62,32 +70,52 @@ export class StripeSource implements BillingSource {
       timeout: 10_000,
       telemetry: false,
       ...(url
-        ? { host: url.hostname, protocol: url.protocol === 'http:' ? 'http' : 'https', ...(url.port ? { port: Number(url.port) } : {}) }
+        ? {
+            host: url.hostname,
+            protocol: url.protocol === 'http:' ? 'http' : 'https',
+            ...(url.port ? { port: Number(url.port) } : {}),
+          }
         : {}),
     });
   }
 
   verify(rawBody: Buffer, headers: Readonly<Record<string, string | string[] | undefined>>): BillingEvent {
     const header = headers['stripe-signature'];
-    if (typeof header !== 'string' || header.length === 0) throw new BillingSignatureError('Stripe-Signature header missing');
-    if (this.#secrets.length === 0) throw new BillingSignatureError('no webhook secret is configured (STRIPE_WEBHOOK_SECRET)');
+    if (typeof header !== 'string' || header.length === 0)
+      throw new BillingSignatureError('Stripe-Signature header missing');
+    if (this.#secrets.length === 0)
+      throw new BillingSignatureError('no webhook secret is configured (STRIPE_WEBHOOK_SECRET)');
     let event: Stripe.Event | undefined;
     let failure = 'signature does not match';
     for (const secret of this.#secrets) {
       try {
-        event = this.#stripe.webhooks.constructEvent(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, this.#clock());
+        event = this.#stripe.webhooks.constructEvent(
+          rawBody,
+          header,
+          secret,
+          SIGNATURE_TOLERANCE_SECONDS,
+          undefined,
+          this.#clock(),
+        );
         break;
       } catch (error) {
         // A stale timestamp fails the same way for every secret; say which problem it was.
-        if (error instanceof Error && /tolerance/i.test(error.message)) failure = 'timestamp outside the 300 s tolerance';
-        else if (error instanceof Error && /unable to extract|no signatures found with expected scheme/i.test(error.message)) failure = 'malformed Stripe-Signature header';
+        if (error instanceof Error && /tolerance/i.test(error.message))
+          failure = 'timestamp outside the 300 s tolerance';
+        else if (
+          error instanceof Error &&
+          /unable to extract|no signatures found with expected scheme/i.test(error.message)
+        )
+          failure = 'malformed Stripe-Signature header';
       }
     }
     if (!event) throw new BillingSignatureError(failure);
     return eventFrom(event as unknown as Record<string, unknown>);
   }
 
-  async retrieveSubscription(id: string): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined } | undefined> {
+  async retrieveSubscription(
+    id: string,
+  ): Promise<{ subscription: SubscriptionState; tenantHint: string | undefined } | undefined> {
     const observedAt = new Date(this.#clock()).toISOString();
     try {
       return read(await this.#stripe.subscriptions.retrieve(id), observedAt);
@@ -101,11 +129,15 @@ export class StripeSource implements BillingSource {
   async *listSubscriptions(): AsyncIterable<{ subscription: SubscriptionState; tenantHint: string | undefined }> {
     const observedAt = new Date(this.#clock()).toISOString();
     // status "all" includes canceled ones: a canceled subscription is drift too when we still grant it.
-    for await (const object of this.#stripe.subscriptions.list({ status: 'all', limit: 100 })) yield read(object, observedAt);
+    for await (const object of this.#stripe.subscriptions.list({ status: 'all', limit: 100 }))
+      yield read(object, observedAt);
   }
 }
 
-function read(object: unknown, observedAt: string): { subscription: SubscriptionState; tenantHint: string | undefined } {
+function read(
+  object: unknown,
+  observedAt: string,
+): { subscription: SubscriptionState; tenantHint: string | undefined } {
   const subscription = subscriptionFromStripe(object, observedAt);
   return { subscription, tenantHint: isRecord(object) ? tenantHintOf(object) : undefined };
 }
@@ -116,21 +148,39 @@ export function eventFrom(event: Record<string, unknown>): BillingEvent {
   const type = text(event.type);
   const createdAt = time(event.created);
   const object = isRecord(event.data) && isRecord(event.data.object) ? event.data.object : undefined;
-  if (!id || !type || !createdAt || !object) throw new BillingPayloadError('the event lacks an id, type, created time or data.object');
+  if (!id || !type || !createdAt || !object)
+    throw new BillingPayloadError('the event lacks an id, type, created time or data.object');
   const header: EventHeader = { provider: 'stripe', id, type, createdAt };
   try {
     if (SUBSCRIPTION_EVENTS.has(type)) {
-      return { ...header, kind: 'subscription', subscription: subscriptionFromStripe(object, createdAt), tenantHint: tenantHintOf(object) };
+      return {
+        ...header,
+        kind: 'subscription',
+        subscription: subscriptionFromStripe(object, createdAt),
+        tenantHint: tenantHintOf(object),
+      };
     }
     if (type === 'customer.subscription.trial_will_end') {
       const customerId = required(idOf(object.customer), 'customer');
-      return { ...header, kind: 'notice', customerId, subscriptionId: idOf(object.id), details: { trialEndsAt: time(object.trial_end) } };
+      return {
+        ...header,
+        kind: 'notice',
+        customerId,
+        subscriptionId: idOf(object.id),
+        details: { trialEndsAt: time(object.trial_end) },
+      };
     }
     if (type === 'invoice.paid' || type === 'invoice.payment_failed') {
       const subscriptionId = invoiceSubscriptionId(object);
       // A one-off invoice bills no subscription: nothing to do with plans.
       if (!subscriptionId) return { ...header, kind: 'ignored' };
-      return { ...header, kind: 'invoice', paid: type === 'invoice.paid', customerId: required(idOf(object.customer), 'customer'), subscriptionId };
+      return {
+        ...header,
+        kind: 'invoice',
+        paid: type === 'invoice.paid',
+        customerId: required(idOf(object.customer), 'customer'),
+        subscriptionId,
+      };
     }
     if (type === 'checkout.session.completed') {
       const customerId = idOf(object.customer);

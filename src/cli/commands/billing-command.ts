@@ -18,11 +18,20 @@ export function registerBilling(program: Command, context: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { dryRun?: boolean; json?: boolean }) => {
       const stripe = loadConfig(context.io.env, context.io.cwd).billing?.stripe;
-      if (!stripe?.apiKey) throw new UsageError('reconcile reads subscriptions from Stripe: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)');
+      if (!stripe?.apiKey)
+        throw new UsageError(
+          'reconcile reads subscriptions from Stripe: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)',
+        );
       const policy = await context.policy();
       const store = await context.store();
-      const source = new StripeSource({ webhookSecrets: stripe.webhookSecrets, apiKey: stripe.apiKey, apiUrl: stripe.apiUrl });
-      const report = await new BillingSync({ store, source, policy: () => policy }).reconcile({ dryRun: options.dryRun === true });
+      const source = new StripeSource({
+        webhookSecrets: stripe.webhookSecrets,
+        apiKey: stripe.apiKey,
+        apiUrl: stripe.apiUrl,
+      });
+      const report = await new BillingSync({ store, source, policy: () => policy }).reconcile({
+        dryRun: options.dryRun === true,
+      });
       if (options.json) context.json(report);
       else context.out(reportText(report));
     });
@@ -31,6 +40,13 @@ export function registerBilling(program: Command, context: CliContext): void {
 function reportText(report: ReconcileReport): string {
   const head = `checked ${report.checked} subscription(s): ${report.drift.length} drifted${report.dryRun ? ' (dry run: nothing changed)' : `, ${report.fixed} fixed`}`;
   if (report.drift.length === 0) return head;
-  const rows = report.drift.map((d) => [d.subscriptionId, d.customerId, d.tenantId ?? '-', d.kind, String(d.stored?.status ?? '-'), String(d.actual.status)]);
+  const rows = report.drift.map((d) => [
+    d.subscriptionId,
+    d.customerId,
+    d.tenantId ?? '-',
+    d.kind,
+    String(d.stored?.status ?? '-'),
+    String(d.actual.status),
+  ]);
   return `${head}\n${formatTable(['SUBSCRIPTION', 'CUSTOMER', 'TENANT', 'DRIFT', 'STORED', 'STRIPE'], rows)}`;
 }

@@ -29,7 +29,10 @@ export function registerExplain(program: Command, context: CliContext): void {
         decisions = decideAll(policy, tenant, now);
       }
       const explanations = decisions.map((decision) => explain(options.tenant, decision));
-      if (!tenant) context.io.stderr(`note: tenant "${options.tenant}" does not exist; unknown tenants get each feature's default\n`);
+      if (!tenant)
+        context.io.stderr(
+          `note: tenant "${options.tenant}" does not exist; unknown tenants get each feature's default\n`,
+        );
       if (options.json) context.json(options.feature !== undefined ? explanations[0] : explanations);
       else context.out(explanations.map(explainText).join('\n\n'));
     });

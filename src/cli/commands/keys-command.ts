@@ -29,7 +29,9 @@ export function registerKeys(program: Command, context: CliContext): void {
       let cipher;
       if (options.generate) {
         if (config.encryption.keys.size > 0) {
-          throw new Error('--generate manages the development key file; with ENTITLE_ENCRYPTION_KEYS, add a key there (entitle keys generate) and set ENTITLE_ENCRYPTION_KEY_ID');
+          throw new Error(
+            '--generate manages the development key file; with ENTITLE_ENCRYPTION_KEYS, add a key there (entitle keys generate) and set ENTITLE_ENCRYPTION_KEY_ID',
+          );
         }
         cipher = addDevKey(config.databasePath);
       } else {

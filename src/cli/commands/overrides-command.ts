@@ -7,7 +7,7 @@ import { TenantOperations } from '../../tenants/tenant-operations.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 
 export function registerOverrides(program: Command, context: CliContext): void {
-  const overrides = program.command('overrides').description("set, clear and list per-tenant overrides");
+  const overrides = program.command('overrides').description('set, clear and list per-tenant overrides');
 
   overrides
     .command('set')
@@ -18,25 +18,37 @@ export function registerOverrides(program: Command, context: CliContext): void {
     .requiredOption('--reason <text>', 'why (kept in the audit log)')
     .option('--expires <when>', 'ISO 8601 time, or a duration from now such as 30m, 12h, 7d, 2w')
     .option('--actor <actor>', 'who to name in the audit log')
-    .action(async (options: { tenant: string; feature: string; value: string; reason: string; expires?: string; actor?: string }) => {
-      const policy = await context.policy();
-      const feature = policy.features.get(options.feature);
-      if (!feature) throw new FeatureNotFoundError(options.feature);
-      const operations = new TenantOperations({ store: await context.store({ seedDemo: true }), policy: () => policy });
-      const { after } = await operations.setOverride(
-        {
-          tenantId: options.tenant,
-          feature: options.feature,
-          value: parseValue(feature, options.value),
-          reason: options.reason,
-          expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
-        },
-        { actor: context.actor(options.actor) },
-      );
-      context.out(
-        `override set: ${after.tenantId} ${after.feature} = ${JSON.stringify(after.value)}${after.expiresAt ? ` until ${after.expiresAt}` : ''} (version ${after.version})`,
-      );
-    });
+    .action(
+      async (options: {
+        tenant: string;
+        feature: string;
+        value: string;
+        reason: string;
+        expires?: string;
+        actor?: string;
+      }) => {
+        const policy = await context.policy();
+        const feature = policy.features.get(options.feature);
+        if (!feature) throw new FeatureNotFoundError(options.feature);
+        const operations = new TenantOperations({
+          store: await context.store({ seedDemo: true }),
+          policy: () => policy,
+        });
+        const { after } = await operations.setOverride(
+          {
+            tenantId: options.tenant,
+            feature: options.feature,
+            value: parseValue(feature, options.value),
+            reason: options.reason,
+            expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
+          },
+          { actor: context.actor(options.actor) },
+        );
+        context.out(
+          `override set: ${after.tenantId} ${after.feature} = ${JSON.stringify(after.value)}${after.expiresAt ? ` until ${after.expiresAt}` : ''} (version ${after.version})`,
+        );
+      },
+    );
 
   overrides
     .command('clear')
@@ -47,7 +59,10 @@ export function registerOverrides(program: Command, context: CliContext): void {
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (options: { tenant: string; feature: string; reason?: string; actor?: string }) => {
       const store = await context.store({ seedDemo: true });
-      await store.overrides.clear(options.tenant, options.feature, { actor: context.actor(options.actor), ...(options.reason ? { reason: options.reason } : {}) });
+      await store.overrides.clear(options.tenant, options.feature, {
+        actor: context.actor(options.actor),
+        ...(options.reason ? { reason: options.reason } : {}),
+      });
       context.out(`override cleared: ${options.tenant} ${options.feature}`);
     });
 
@@ -89,7 +104,8 @@ export function parseValue(feature: FeatureDefinition, raw: string): FeatureValu
   }
   if (feature.type === 'number') {
     const value = raw.trim() === '' ? Number.NaN : Number(raw);
-    if (!Number.isFinite(value)) throw new InvalidInputError(`--value: ${feature.key} is a number feature: give a number`);
+    if (!Number.isFinite(value))
+      throw new InvalidInputError(`--value: ${feature.key} is a number feature: give a number`);
     return value;
   }
   return raw;

@@ -13,7 +13,9 @@ export function registerPolicy(program: Command, context: CliContext, setExitCod
   const policy = program.command('policy').description('review policy changes');
   policy
     .command('diff')
-    .description("list, feature by feature, which tenants' decisions a proposed policy would change; exit 1 when it revokes anything (a lower numeric limit counts)")
+    .description(
+      "list, feature by feature, which tenants' decisions a proposed policy would change; exit 1 when it revokes anything (a lower numeric limit counts)",
+    )
     .argument('<new-dir>', 'directory with the proposed policy files')
     .option('--json', 'print JSON')
     .option('--allow-revocations', 'exit 0 even when the proposal revokes features or lowers limits')
@@ -27,14 +29,18 @@ export function registerPolicy(program: Command, context: CliContext, setExitCod
       if (options.json) context.json(impact);
       else context.out(impactText(impact));
       if (impact.revokes && !options.allowRevocations) {
-        context.io.stderr('the proposed policy revokes features from tenants or lowers their limits (pass --allow-revocations if that is intended)\n');
+        context.io.stderr(
+          'the proposed policy revokes features from tenants or lowers their limits (pass --allow-revocations if that is intended)\n',
+        );
         setExitCode(1);
       }
     });
 }
 
 export function impactText(impact: PolicyImpact): string {
-  const lines = [`policy ${impact.fromVersion} → ${impact.toVersion}, ${impact.tenants} tenant${impact.tenants === 1 ? '' : 's'} checked`];
+  const lines = [
+    `policy ${impact.fromVersion} → ${impact.toVersion}, ${impact.tenants} tenant${impact.tenants === 1 ? '' : 's'} checked`,
+  ];
   if (impact.addedFeatures.length > 0) lines.push(`new features: ${impact.addedFeatures.join(', ')}`);
   if (impact.removedFeatures.length > 0) lines.push(`removed features: ${impact.removedFeatures.join(', ')}`);
   if (impact.features.length === 0) lines.push('no decision changes for any tenant');

@@ -20,7 +20,9 @@ export function registerStore(program: Command, context: CliContext): void {
 
   program
     .command('export')
-    .description('write everything the store holds (tenants, overrides, tokens, connections with their tokens still encrypted, sync state, audit log and its archive anchors) as JSON')
+    .description(
+      'write everything the store holds (tenants, overrides, tokens, connections with their tokens still encrypted, sync state, audit log and its archive anchors) as JSON',
+    )
     .option('--out <file>', 'write to a file instead of standard output')
     .action(async (options: { out?: string }) => {
       const dump = await exportStore(await context.store());
@@ -41,7 +43,9 @@ export function registerStore(program: Command, context: CliContext): void {
       try {
         dump = JSON.parse(await readFile(resolve(context.io.cwd, file), 'utf8'));
       } catch (error) {
-        throw new UsageError(`${file}: not a readable JSON file (${error instanceof Error ? error.message : String(error)}); nothing was imported`);
+        throw new UsageError(
+          `${file}: not a readable JSON file (${error instanceof Error ? error.message : String(error)}); nothing was imported`,
+        );
       }
       const summary = await importStore(await context.store(), dump, { actor: context.actor(options.actor) });
       context.out(`imported ${describe(summary)}`);
@@ -68,7 +72,8 @@ function describe(summary: DumpSummary): string {
     audit_log: 'audit rows',
   };
   // Billing, usage and anchor tables are named only when they hold rows: a deployment without them reads as before.
-  const shown = (table: keyof DumpSummary) => !(table.startsWith('billing_') || table.startsWith('usage_') || table === 'audit_anchors') || summary[table] > 0;
+  const shown = (table: keyof DumpSummary) =>
+    !(table.startsWith('billing_') || table.startsWith('usage_') || table === 'audit_anchors') || summary[table] > 0;
   return (Object.keys(names) as (keyof DumpSummary)[])
     .filter(shown)
     .map((table) => `${summary[table]} ${names[table]}`)

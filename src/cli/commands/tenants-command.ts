@@ -20,7 +20,12 @@ export function registerTenants(program: Command, context: CliContext): void {
     .option('--name <name>', 'display name (default: the id)')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (id: string, options: { plan: string; name?: string; actor?: string }) => {
-      const tenant = await (await operations()).createTenant({ id, plan: options.plan, ...(options.name ? { name: options.name } : {}) }, { actor: context.actor(options.actor) });
+      const tenant = await (
+        await operations()
+      ).createTenant(
+        { id, plan: options.plan, ...(options.name ? { name: options.name } : {}) },
+        { actor: context.actor(options.actor) },
+      );
       context.out(`created tenant ${tenant.id} (${tenant.name}) on plan ${tenant.plan}`);
     });
 
@@ -31,7 +36,9 @@ export function registerTenants(program: Command, context: CliContext): void {
     .argument('<plan>', 'plan key')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (id: string, plan: string, options: { actor?: string }) => {
-      const { before, after } = await (await operations()).changePlan(id, plan, { actor: context.actor(options.actor) });
+      const { before, after } = await (
+        await operations()
+      ).changePlan(id, plan, { actor: context.actor(options.actor) });
       context.out(`tenant ${id}: plan ${before.plan} → ${after.plan}`);
     });
 
@@ -51,7 +58,13 @@ export function registerTenants(program: Command, context: CliContext): void {
         after = result.nextCursor;
       }
       if (options.json) context.json(all);
-      else context.out(formatTable(['TENANT', 'NAME', 'PLAN', 'CREATED'], all.map((t) => [t.id, t.name, t.plan, t.createdAt])));
+      else
+        context.out(
+          formatTable(
+            ['TENANT', 'NAME', 'PLAN', 'CREATED'],
+            all.map((t) => [t.id, t.name, t.plan, t.createdAt]),
+          ),
+        );
     });
 
   tenants
@@ -72,10 +85,16 @@ export function registerTenants(program: Command, context: CliContext): void {
     .option('--provider <provider>', 'billing system (only stripe is built)', 'stripe')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (id: string, customer: string, options: { provider: string; actor?: string }) => {
-      if (options.provider !== 'stripe') throw new UsageError(`--provider: only "stripe" is supported (got ${JSON.stringify(options.provider)})`);
-      if (!/^cus_[A-Za-z0-9]{1,250}$/.test(customer)) throw new UsageError(`<customer>: a Stripe customer id starts with cus_ (got ${JSON.stringify(customer)})`);
-      const { before, after } = await (await context.store()).billing.link(id, 'stripe', customer, { actor: context.actor(options.actor) });
-      context.out(`tenant ${id}: billing ${before ? `${before.provider} ${before.customerId}` : 'none'} → ${after.provider} ${after.customerId}`);
+      if (options.provider !== 'stripe')
+        throw new UsageError(`--provider: only "stripe" is supported (got ${JSON.stringify(options.provider)})`);
+      if (!/^cus_[A-Za-z0-9]{1,250}$/.test(customer))
+        throw new UsageError(`<customer>: a Stripe customer id starts with cus_ (got ${JSON.stringify(customer)})`);
+      const { before, after } = await (
+        await context.store()
+      ).billing.link(id, 'stripe', customer, { actor: context.actor(options.actor) });
+      context.out(
+        `tenant ${id}: billing ${before ? `${before.provider} ${before.customerId}` : 'none'} → ${after.provider} ${after.customerId}`,
+      );
     });
 
   tenants
@@ -85,6 +104,10 @@ export function registerTenants(program: Command, context: CliContext): void {
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (id: string, options: { actor?: string }) => {
       const before = await (await context.store()).billing.unlink(id, { actor: context.actor(options.actor) });
-      context.out(before ? `tenant ${id}: unlinked from ${before.provider} ${before.customerId}` : `tenant ${id} had no billing link`);
+      context.out(
+        before
+          ? `tenant ${id}: unlinked from ${before.provider} ${before.customerId}`
+          : `tenant ${id} had no billing link`,
+      );
     });
 }

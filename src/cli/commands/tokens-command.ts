@@ -14,30 +14,46 @@ export function registerTokens(program: Command, context: CliContext): void {
     .description('create a token; it is printed once and stored only as a hash')
     .requiredOption('--tenant <id>', 'tenant id')
     .requiredOption('--user <id>', 'user id within the tenant')
-    .option('--role <role>', 'member (its own tenant), admin (the admin API) or client (read-only decisions for any tenant: Unleash SDKs, OFREP)', 'member')
+    .option(
+      '--role <role>',
+      'member (its own tenant), admin (the admin API) or client (read-only decisions for any tenant: Unleash SDKs, OFREP)',
+      'member',
+    )
     .option('--name <name>', 'a label to recognise the token by')
     .option('--expires <when>', 'ISO 8601 time or a duration such as 90d')
     .option('--actor <actor>', 'who to name in the audit log')
     .option('--json', 'print JSON')
-    .action(async (options: { tenant: string; user: string; role: string; name?: string; expires?: string; actor?: string; json?: boolean }) => {
-      const { token, record } = await issueApiToken(
-        await context.store({ seedDemo: true }),
-        {
-          tenantId: options.tenant,
-          userId: options.user,
-          role: options.role as Role,
-          ...(options.name ? { name: options.name } : {}),
-          expiresAt: options.expires ? parseExpiry(options.expires, Date.now()) : null,
-        },
-        { actor: context.actor(options.actor) },
-      );
-      if (options.json) {
-        context.json({ token, ...record });
-        return;
-      }
-      context.out(token);
-      context.io.stderr(`token ${record.id} for ${record.userId}@${record.tenantId} (${record.role})${record.expiresAt ? `, expires ${record.expiresAt}` : ''}: store it now, it cannot be shown again\n`);
-    });
+    .action(
+      async (options: {
+        tenant: string;
+        user: string;
+        role: string;
+        name?: string;
+        expires?: string;
+        actor?: string;
+        json?: boolean;
+      }) => {
+        const { token, record } = await issueApiToken(
+          await context.store({ seedDemo: true }),
+          {
+            tenantId: options.tenant,
+            userId: options.user,
+            role: options.role as Role,
+            ...(options.name ? { name: options.name } : {}),
+            expiresAt: options.expires ? parseExpiry(options.expires, Date.now()) : null,
+          },
+          { actor: context.actor(options.actor) },
+        );
+        if (options.json) {
+          context.json({ token, ...record });
+          return;
+        }
+        context.out(token);
+        context.io.stderr(
+          `token ${record.id} for ${record.userId}@${record.tenantId} (${record.role})${record.expiresAt ? `, expires ${record.expiresAt}` : ''}: store it now, it cannot be shown again\n`,
+        );
+      },
+    );
 
   tokens
     .command('list')
@@ -51,7 +67,15 @@ export function registerTokens(program: Command, context: CliContext): void {
         context.out(
           formatTable(
             ['ID', 'TENANT', 'USER', 'ROLE', 'NAME', 'CREATED', 'STATUS'],
-            list.map((t) => [t.id, t.tenantId, t.userId, t.role, t.name ?? '', t.createdAt, t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt ? `expires ${t.expiresAt}` : 'active']),
+            list.map((t) => [
+              t.id,
+              t.tenantId,
+              t.userId,
+              t.role,
+              t.name ?? '',
+              t.createdAt,
+              t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt ? `expires ${t.expiresAt}` : 'active',
+            ]),
           ),
         );
     });

@@ -16,12 +16,18 @@ async function metersFor(context: CliContext, tenantId: string): Promise<Meters>
   const tenant = await store.tenants.get(tenantId);
   if (!tenant) throw new TenantNotFoundError(tenantId);
   const state: TenantState = tenantState({ tenant, overrides: [...(await store.overrides.list({ tenantId }))] });
-  return new Meters({ usage: store.usage, policy: { snapshot: policy }, tenants: { get: (id) => (id === tenantId ? state : undefined) }, clock: Date.now });
+  return new Meters({
+    usage: store.usage,
+    policy: { snapshot: policy },
+    tenants: { get: (id) => (id === tenantId ? state : undefined) },
+    clock: Date.now,
+  });
 }
 
 function wholeNumber(name: string, input: string): number {
   const value = Number(input);
-  if (!/^\d+$/.test(input.trim()) || !Number.isSafeInteger(value)) throw new InvalidInputError(`${name}: must be a whole number (got "${input}")`);
+  if (!/^\d+$/.test(input.trim()) || !Number.isSafeInteger(value))
+    throw new InvalidInputError(`${name}: must be a whole number (got "${input}")`);
   return value;
 }
 
@@ -43,7 +49,15 @@ export function registerUsage(program: Command, context: CliContext, setExitCode
       context.out(
         formatTable(
           ['feature', 'limit', 'used', 'remaining', 'reserved', 'top-ups', 'resets at'],
-          readings.map((r) => [r.feature, String(r.limit), String(r.used), String(r.remaining), String(r.reserved), String(r.grantsRemaining), r.resetsAt ?? 'never']),
+          readings.map((r) => [
+            r.feature,
+            String(r.limit),
+            String(r.used),
+            String(r.remaining),
+            String(r.reserved),
+            String(r.grantsRemaining),
+            r.resetsAt ?? 'never',
+          ]),
         ),
       );
     });
@@ -78,12 +92,29 @@ export function registerUsage(program: Command, context: CliContext, setExitCode
     .requiredOption('--reason <text>', 'why (kept in the audit log)')
     .option('--expires <when>', 'ISO 8601 time, or a duration from now such as 30d')
     .option('--actor <actor>', 'who to name in the audit log')
-    .action(async (options: { tenant: string; feature: string; amount: string; reason: string; expires?: string; actor?: string }) => {
-      const meters = await metersFor(context, options.tenant);
-      const expiresAt = options.expires === undefined ? null : new Date(parseExpiry(options.expires, Date.now())).toISOString();
-      const grant = await meters.grant(options.tenant, options.feature, { amount: wholeNumber('--amount', options.amount), reason: options.reason, expiresAt }, { actor: context.actor(options.actor) });
-      context.out(`granted ${grant.amount} ${options.feature} to ${grant.tenantId}${grant.expiresAt ? ` until ${grant.expiresAt}` : ''} (${grant.id})`);
-    });
+    .action(
+      async (options: {
+        tenant: string;
+        feature: string;
+        amount: string;
+        reason: string;
+        expires?: string;
+        actor?: string;
+      }) => {
+        const meters = await metersFor(context, options.tenant);
+        const expiresAt =
+          options.expires === undefined ? null : new Date(parseExpiry(options.expires, Date.now())).toISOString();
+        const grant = await meters.grant(
+          options.tenant,
+          options.feature,
+          { amount: wholeNumber('--amount', options.amount), reason: options.reason, expiresAt },
+          { actor: context.actor(options.actor) },
+        );
+        context.out(
+          `granted ${grant.amount} ${options.feature} to ${grant.tenantId}${grant.expiresAt ? ` until ${grant.expiresAt}` : ''} (${grant.id})`,
+        );
+      },
+    );
 
   usage
     .command('reset')
@@ -94,6 +125,8 @@ export function registerUsage(program: Command, context: CliContext, setExitCode
     .action(async (options: { tenant: string; feature: string; actor?: string }) => {
       const meters = await metersFor(context, options.tenant);
       const after = await meters.reset(options.tenant, options.feature, { actor: context.actor(options.actor) });
-      context.out(`reset ${options.feature} for ${options.tenant}: used ${after.used}, remaining ${String(after.remaining)}`);
+      context.out(
+        `reset ${options.feature} for ${options.tenant}: used ${after.used}, remaining ${String(after.remaining)}`,
+      );
     });
 }

@@ -18,12 +18,20 @@ export function registerValidate(program: Command, context: CliContext, setExitC
       if (options.format === 'json') {
         context.json(
           result.ok
-            ? { ok: true, version: result.snapshot.version, features: result.snapshot.features.size, plans: result.snapshot.plans.size, issues: [] }
+            ? {
+                ok: true,
+                version: result.snapshot.version,
+                features: result.snapshot.features.size,
+                plans: result.snapshot.plans.size,
+                issues: [],
+              }
             : { ok: false, issues: result.issues },
         );
       } else if (result.ok) {
         const { snapshot } = result;
-        context.out(`policy ok: ${snapshot.features.size} features, ${snapshot.plans.size} plans, version ${snapshot.version}`);
+        context.out(
+          `policy ok: ${snapshot.features.size} features, ${snapshot.plans.size} plans, version ${snapshot.version}`,
+        );
       } else {
         context.out(result.issues.map(formatIssue).join('\n'));
         context.io.stderr(`${result.issues.length} issue${result.issues.length === 1 ? '' : 's'} found\n`);

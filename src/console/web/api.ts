@@ -24,7 +24,11 @@ export interface Answer<T> {
   readonly status: number;
 }
 
-export async function call<T>(method: string, path: string, options: { body?: unknown; yaml?: string; headers?: Record<string, string> } = {}): Promise<Answer<T>> {
+export async function call<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; yaml?: string; headers?: Record<string, string> } = {},
+): Promise<Answer<T>> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   let body: string | undefined;
@@ -39,7 +43,12 @@ export async function call<T>(method: string, path: string, options: { body?: un
   const text = await response.text();
   const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   if (!response.ok && !(response.status === 422 && parsed.valid === false)) {
-    throw new ApiError(response.status, String(parsed.code ?? `HTTP_${response.status}`), String(parsed.message ?? parsed.error ?? response.statusText), parsed);
+    throw new ApiError(
+      response.status,
+      String(parsed.code ?? `HTTP_${response.status}`),
+      String(parsed.message ?? parsed.error ?? response.statusText),
+      parsed,
+    );
   }
   return { body: parsed as T, headers: response.headers, status: response.status };
 }
@@ -49,7 +58,8 @@ export const get = async <T>(path: string): Promise<T> => (await call<T>('GET', 
 /** A query string from the set values only. */
 export function query(values: Record<string, string | number | undefined>): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(values)) if (value !== undefined && value !== '') params.set(key, String(value));
+  for (const [key, value] of Object.entries(values))
+    if (value !== undefined && value !== '') params.set(key, String(value));
   const text = params.toString();
   return text ? `?${text}` : '';
 }

@@ -4,7 +4,11 @@ type Child = Node | string | number | boolean | null | undefined | readonly Chil
 type Attributes = Record<string, string | number | boolean | undefined | null | ((event: Event) => void)>;
 
 /** An element with attributes (on* names take listeners; false/null/undefined leave it out) and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Attributes = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
@@ -31,19 +35,46 @@ export function replace(parent: Element, ...children: Child[]): void {
 }
 
 /** A table with a caption and column headers; rows of cells. */
-export function table(caption: string, headers: readonly string[], rows: readonly (readonly Child[])[], empty = 'None.'): HTMLElement {
+export function table(
+  caption: string,
+  headers: readonly string[],
+  rows: readonly (readonly Child[])[],
+  empty = 'None.',
+): HTMLElement {
   if (rows.length === 0) return h('p', {}, `${caption}: ${empty}`);
   return h(
     'table',
     {},
     h('caption', {}, caption),
-    h('thead', {}, h('tr', {}, headers.map((header) => h('th', { scope: 'col' }, header)))),
-    h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell) => h('td', {}, cell))))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((header) => h('th', { scope: 'col' }, header)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((cells) =>
+        h(
+          'tr',
+          {},
+          cells.map((cell) => h('td', {}, cell)),
+        ),
+      ),
+    ),
   );
 }
 
 /** A labelled form control: the label names it for screen readers and clicks. */
-export function field(label: string, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string): HTMLElement {
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string,
+): HTMLElement {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 10)}`;
   control.id = id;
   const hintElement = hint ? h('span', { class: 'hint', id: `${id}-hint` }, hint) : null;
@@ -61,14 +92,31 @@ export function when(iso: string | null | undefined, none = 'never'): Child {
 /** Any value from the API as words: objects as definition lists, arrays as lists. */
 export function generic(value: unknown): Child {
   if (value === null || value === undefined) return '—';
-  if (Array.isArray(value)) return value.length === 0 ? 'none' : h('ul', {}, value.map((item) => h('li', {}, generic(item))));
+  if (Array.isArray(value))
+    return value.length === 0
+      ? 'none'
+      : h(
+          'ul',
+          {},
+          value.map((item) => h('li', {}, generic(item))),
+        );
   if (typeof value === 'object') {
-    return h('dl', { class: 'generic' }, Object.entries(value as Record<string, unknown>).map(([key, item]) => [h('dt', {}, words(key)), h('dd', {}, generic(item))]));
+    return h(
+      'dl',
+      { class: 'generic' },
+      Object.entries(value as Record<string, unknown>).map(([key, item]) => [
+        h('dt', {}, words(key)),
+        h('dd', {}, generic(item)),
+      ]),
+    );
   }
   return String(value);
 }
 
 /** camelCase and snake_case keys as words: "resetsAt" → "resets at". */
 export function words(key: string): string {
-  return key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  return key
+    .replace(/_/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
 }

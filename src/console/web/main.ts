@@ -33,7 +33,8 @@ function renderNav(section: string): void {
     replace(nav);
     return;
   }
-  const link = (href: string, label: string, name: string) => h('li', {}, h('a', { href, 'aria-current': section === name ? 'page' : undefined }, label));
+  const link = (href: string, label: string, name: string) =>
+    h('li', {}, h('a', { href, 'aria-current': section === name ? 'page' : undefined }, label));
   replace(
     nav,
     h(
@@ -96,7 +97,11 @@ async function route(): Promise<void> {
       renderNav('');
       await signInPage(context, 'Your session has ended: sign in again.');
     } else {
-      replace(main, h('h1', { tabindex: -1 }, 'Something went wrong'), h('p', { class: 'alert', role: 'alert' }, error instanceof Error ? error.message : String(error)));
+      replace(
+        main,
+        h('h1', { tabindex: -1 }, 'Something went wrong'),
+        h('p', { class: 'alert', role: 'alert' }, error instanceof Error ? error.message : String(error)),
+      );
     }
   }
   const heading = main.querySelector('h1');

@@ -2,7 +2,16 @@
 // schemas (type imports only: nothing of the server is bundled into the page).
 
 import type { Static } from 'typebox';
-import type { AuditRecordBody, Explanation, OverrideBody, PolicyBody, PolicyImpactBody, PolicyIssueBody, TenantBody, TenantDetailBody } from '../../admin/admin-schemas.js';
+import type {
+  AuditRecordBody,
+  Explanation,
+  OverrideBody,
+  PolicyBody,
+  PolicyImpactBody,
+  PolicyIssueBody,
+  TenantBody,
+  TenantDetailBody,
+} from '../../admin/admin-schemas.js';
 import type { FeatureValue } from '../../policy/types.js';
 
 export type { FeatureValue };

@@ -66,7 +66,10 @@ export class ChangeListener {
   async #connect(): Promise<void> {
     if (!this.#running) return;
     // Named, so an operator (or a test) can find this instance's listener in pg_stat_activity.
-    const listener = new pg.Client({ ...clientConfig(this.options), application_name: `entitle-listener:${this.options.schema ?? 'default'}` });
+    const listener = new pg.Client({
+      ...clientConfig(this.options),
+      application_name: `entitle-listener:${this.options.schema ?? 'default'}`,
+    });
     this.#client = listener;
     let retried = false;
     const current = () => this.#running && !retried && this.#client === listener;
@@ -85,7 +88,10 @@ export class ChangeListener {
     const heartbeatMs = this.options.heartbeatMs ?? HEARTBEAT_MS;
     const beat = () => {
       if (!current()) return;
-      this.#timer = setTimeout(() => void withTimeout(listener.query('SELECT 1'), heartbeatMs * 2).then(beat, retry), heartbeatMs);
+      this.#timer = setTimeout(
+        () => void withTimeout(listener.query('SELECT 1'), heartbeatMs * 2).then(beat, retry),
+        heartbeatMs,
+      );
       this.#timer.unref();
     };
     listener.on('notification', () => this.#signal());

@@ -83,7 +83,10 @@ export function clientConfig(options: PostgresOptions): pg.ClientConfig {
   };
 }
 
-export async function openPool(options: PostgresOptions, migrations: readonly Migration[] = POSTGRES_MIGRATIONS): Promise<pg.Pool> {
+export async function openPool(
+  options: PostgresOptions,
+  migrations: readonly Migration[] = POSTGRES_MIGRATIONS,
+): Promise<pg.Pool> {
   await migrate(options, migrations);
   const pool = new pg.Pool({ ...clientConfig(options), max: options.maxConnections ?? 10 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
@@ -101,12 +104,20 @@ async function migrate(options: PostgresOptions, migrations: readonly Migration[
     await client.query('SELECT pg_advisory_xact_lock($1)', [lockKeys(options.schema).migration]);
     // Under the lock: two instances opening a new schema together do not race to create it.
     if (options.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.schema)}`);
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version),
+    );
     for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()]);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      ]);
     }
     await client.query('COMMIT');
   } catch (error) {
@@ -127,7 +138,10 @@ const CACHE_LIMIT = 500;
  */
 export class PostgresPort implements SqlPort {
   readonly dialect = 'postgres' as const;
-  readonly sql = { byteOrder: ' COLLATE "C"', inList: (column: string, placeholder: string) => `${column} = ANY(${placeholder})` };
+  readonly sql = {
+    byteOrder: ' COLLATE "C"',
+    inList: (column: string, placeholder: string) => `${column} = ANY(${placeholder})`,
+  };
   readonly #names = new Map<string, string>();
 
   constructor(
@@ -193,14 +207,22 @@ export class PostgresPort implements SqlPort {
 
   #executor(client: Queryable): SqlExecutor {
     return {
-      all: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) => (await this.#query<Row>(client, sql, params)).rows,
-      get: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) => (await this.#query<Row>(client, sql, params)).rows[0],
-      run: async (sql: string, params?: readonly SqlParam[]) => ({ changes: (await this.#query(client, sql, params)).rowCount ?? 0 }),
+      all: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) =>
+        (await this.#query<Row>(client, sql, params)).rows,
+      get: async <Row extends SqlRow>(sql: string, params?: readonly SqlParam[]) =>
+        (await this.#query<Row>(client, sql, params)).rows[0],
+      run: async (sql: string, params?: readonly SqlParam[]) => ({
+        changes: (await this.#query(client, sql, params)).rowCount ?? 0,
+      }),
     };
   }
 
   /** A query as a named prepared statement: parsed and planned once per connection. */
-  #query<Row extends SqlRow>(db: Queryable, text: string, params: readonly SqlParam[] = []): Promise<pg.QueryResult<Row>> {
+  #query<Row extends SqlRow>(
+    db: Queryable,
+    text: string,
+    params: readonly SqlParam[] = [],
+  ): Promise<pg.QueryResult<Row>> {
     let name = this.#names.get(text);
     if (name === undefined && this.#names.size < CACHE_LIMIT) {
       name = `entitle_${this.#names.size}`;
@@ -268,5 +290,10 @@ function isTimeout(error: unknown): boolean {
 function isLostConnection(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  return /Connection terminated|Client has encountered a connection error|ECONNRESET|EPIPE/.test(error.message) || code === 'ECONNRESET' || code === 'EPIPE' || code === '57P01';
+  return (
+    /Connection terminated|Client has encountered a connection error|ECONNRESET|EPIPE/.test(error.message) ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === '57P01'
+  );
 }

@@ -1,7 +1,15 @@
 // The audit log: appends outside of other writes (one or a batch), filtered listing, a full scan.
 
 import type { SqlValue } from '../sql-port.js';
-import type { AuditAnchor, AuditArchived, AuditEvent, AuditFilter, AuditRecord, AuditRepository, Page } from '../store.js';
+import type {
+  AuditAnchor,
+  AuditArchived,
+  AuditEvent,
+  AuditFilter,
+  AuditRecord,
+  AuditRepository,
+  Page,
+} from '../store.js';
 import { auditRecordFromRow, type AuditRow } from './rows.js';
 import { pageSize, type StoreContext } from './store-context.js';
 
@@ -28,7 +36,10 @@ export class AuditStore implements AuditRepository {
     const params: SqlValue[] = [];
     if (filter.tenantId !== undefined) where.push(`tenant_id = $${params.push(filter.tenantId)}`);
     if (filter.action !== undefined) {
-      if (filter.action.endsWith('*')) where.push(`action LIKE $${params.push(`${filter.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} ESCAPE '\\'`);
+      if (filter.action.endsWith('*'))
+        where.push(
+          `action LIKE $${params.push(`${filter.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} ESCAPE '\\'`,
+        );
       else where.push(`action = $${params.push(filter.action)}`);
     }
     if (filter.since !== undefined) where.push(`at >= $${params.push(filter.since)}`);
@@ -44,8 +55,11 @@ export class AuditStore implements AuditRepository {
 
   /** Every row in chain order, read in batches (rows are append-only, so batches stay consistent). */
   async scan(visit: (record: AuditRecord) => void): Promise<void> {
-    for (let after = 0; ; ) {
-      const rows = await this.ctx.port.all<AuditRow>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [after, SCAN_BATCH]);
+    for (let after = 0; ;) {
+      const rows = await this.ctx.port.all<AuditRow>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
+        after,
+        SCAN_BATCH,
+      ]);
       for (const row of rows) visit(auditRecordFromRow(row));
       const last = rows.at(-1);
       if (!last || rows.length < SCAN_BATCH) return;
@@ -54,7 +68,9 @@ export class AuditStore implements AuditRepository {
   }
 
   async anchor(): Promise<AuditAnchor | undefined> {
-    const row = await this.ctx.port.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1');
+    const row = await this.ctx.port.get<{ seq: number; hash: string }>(
+      'SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1',
+    );
     return row ? { seq: Number(row.seq), hash: row.hash } : undefined;
   }
 
@@ -63,21 +79,37 @@ export class AuditStore implements AuditRepository {
    * archivers never take the same rows). Only a prefix of the chain is archived — rows before the
    * first one written at or after `before` — so what stays is still one unbroken chain.
    */
-  archive(before: string, sink: (rows: readonly AuditRecord[], from: AuditAnchor | undefined) => Promise<void>, { limit = ARCHIVE_LIMIT } = {}): Promise<AuditArchived> {
+  archive(
+    before: string,
+    sink: (rows: readonly AuditRecord[], from: AuditAnchor | undefined) => Promise<void>,
+    { limit = ARCHIVE_LIMIT } = {},
+  ): Promise<AuditArchived> {
     return this.ctx.write(
       async (tx) => {
-        const from = await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1');
-        const boundary = await tx.get<{ seq: number }>('SELECT min(seq) AS seq FROM audit_log WHERE at >= $1', [before]);
+        const from = await tx.get<{ seq: number; hash: string }>(
+          'SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1',
+        );
+        const boundary = await tx.get<{ seq: number }>('SELECT min(seq) AS seq FROM audit_log WHERE at >= $1', [
+          before,
+        ]);
         const rows = (
           boundary?.seq === null || boundary?.seq === undefined
             ? await tx.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq LIMIT $1', [limit])
-            : await tx.all<AuditRow>('SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq LIMIT $2', [boundary.seq, limit])
+            : await tx.all<AuditRow>('SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq LIMIT $2', [
+                boundary.seq,
+                limit,
+              ])
         ).map(auditRecordFromRow);
         const last = rows.at(-1);
         if (!last) return { rows: 0 };
         await sink(rows, from ? { seq: Number(from.seq), hash: from.hash } : undefined);
         await tx.run('DELETE FROM audit_log WHERE seq <= $1', [last.seq]);
-        await tx.run('INSERT INTO audit_anchors (seq, hash, archived_at, rows) VALUES ($1, $2, $3, $4)', [last.seq, last.hash, this.ctx.nowIso(), rows.length]);
+        await tx.run('INSERT INTO audit_anchors (seq, hash, archived_at, rows) VALUES ($1, $2, $3, $4)', [
+          last.seq,
+          last.hash,
+          this.ctx.nowIso(),
+          rows.length,
+        ]);
         return { rows: rows.length, anchor: { seq: last.seq, hash: last.hash } };
       },
       { hooks: false },

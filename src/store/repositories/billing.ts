@@ -37,7 +37,12 @@ interface SubscriptionRow {
 }
 
 function linkFromRow(row: LinkRow): BillingLink {
-  return { provider: row.provider as BillingProviderName, customerId: row.customer_id, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    provider: row.provider as BillingProviderName,
+    customerId: row.customer_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function subscriptionFromRow(row: SubscriptionRow): SubscriptionState {
@@ -57,12 +62,19 @@ function subscriptionFromRow(row: SubscriptionRow): SubscriptionState {
 }
 
 /** A tenant row's billing link read in the same query: `SELECT t.*, ${JOINED_LINK_COLUMNS} … LEFT JOIN billing_links l`. */
-export const JOINED_LINK_COLUMNS = 'l.provider AS link_provider, l.customer_id AS link_customer_id, l.created_at AS link_created_at, l.updated_at AS link_updated_at';
+export const JOINED_LINK_COLUMNS =
+  'l.provider AS link_provider, l.customer_id AS link_customer_id, l.created_at AS link_created_at, l.updated_at AS link_updated_at';
 
 /** The link of a row read with {@link JOINED_LINK_COLUMNS}; undefined when the tenant has none. */
 export function joinedLinkOf(row: Record<string, unknown>): BillingLink | undefined {
   if (row.link_provider === null || row.link_provider === undefined) return undefined;
-  return linkFromRow({ tenant_id: '', provider: String(row.link_provider), customer_id: String(row.link_customer_id), created_at: String(row.link_created_at), updated_at: String(row.link_updated_at) });
+  return linkFromRow({
+    tenant_id: '',
+    provider: String(row.link_provider),
+    customer_id: String(row.link_customer_id),
+    created_at: String(row.link_created_at),
+    updated_at: String(row.link_updated_at),
+  });
 }
 
 /** Every billing link by tenant (a small table: read whole at start-up). */
@@ -73,9 +85,15 @@ export async function loadLinks(db: SqlExecutor): Promise<Map<string, BillingLin
 }
 
 /** Subscription statements by tenant; with `only`, the tenants whose id meets its condition. */
-export async function loadSubscriptions(db: SqlExecutor, only?: { readonly condition: (column: string) => string; readonly params: readonly SqlParam[] }): Promise<Map<string, SubscriptionState[]>> {
+export async function loadSubscriptions(
+  db: SqlExecutor,
+  only?: { readonly condition: (column: string) => string; readonly params: readonly SqlParam[] },
+): Promise<Map<string, SubscriptionState[]>> {
   const where = only ? ` WHERE ${only.condition('tenant_id')}` : '';
-  const rows = await db.all<SubscriptionRow>(`SELECT * FROM billing_subscriptions${where} ORDER BY id`, only?.params ?? []);
+  const rows = await db.all<SubscriptionRow>(
+    `SELECT * FROM billing_subscriptions${where} ORDER BY id`,
+    only?.params ?? [],
+  );
   const byTenant = new Map<string, SubscriptionState[]>();
   for (const row of rows) {
     const list = byTenant.get(row.tenant_id);
@@ -86,7 +104,10 @@ export async function loadSubscriptions(db: SqlExecutor, only?: { readonly condi
 }
 
 /** A tenant's billing from its link and statements; undefined when it has neither. */
-export function tenantBillingOf(link: BillingLink | undefined, subscriptions: readonly SubscriptionState[] | undefined): TenantBilling | undefined {
+export function tenantBillingOf(
+  link: BillingLink | undefined,
+  subscriptions: readonly SubscriptionState[] | undefined,
+): TenantBilling | undefined {
   return link || subscriptions ? { link, subscriptions: subscriptions ?? [] } : undefined;
 }
 
@@ -98,7 +119,10 @@ export interface BillingTransaction {
   linkOf(tenantId: string): Promise<BillingLink | undefined>;
   /** Links a tenant that has no link yet to a customer no tenant has. Returns false when either is taken. */
   linkIfFree(tenantId: string, provider: BillingProviderName, customerId: string): Promise<boolean>;
-  subscription(provider: BillingProviderName, id: string): Promise<(SubscriptionState & { readonly tenantId: string }) | undefined>;
+  subscription(
+    provider: BillingProviderName,
+    id: string,
+  ): Promise<(SubscriptionState & { readonly tenantId: string }) | undefined>;
   subscriptionsOf(tenantId: string): Promise<SubscriptionState[]>;
   putSubscription(tenantId: string, subscription: SubscriptionState): Promise<void>;
   /** Sets the tenant's stored plan; returns the plan it had. */
@@ -122,26 +146,48 @@ export class BillingStore {
   }
 
   async tenantOfCustomer(provider: BillingProviderName, customerId: string): Promise<string | undefined> {
-    return (await this.ctx.port.get<{ tenant_id: string }>('SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2', [provider, customerId]))?.tenant_id;
+    return (
+      await this.ctx.port.get<{ tenant_id: string }>(
+        'SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2',
+        [provider, customerId],
+      )
+    )?.tenant_id;
   }
 
   async subscriptionsOf(tenantId: string): Promise<SubscriptionState[]> {
-    return (await this.ctx.port.all<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY id', [tenantId])).map(subscriptionFromRow);
+    return (
+      await this.ctx.port.all<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY id', [
+        tenantId,
+      ])
+    ).map(subscriptionFromRow);
   }
 
   /** The outcome an event was handled with, if it was. */
   async processed(provider: BillingProviderName, eventId: string): Promise<string | undefined> {
-    return (await this.ctx.port.get<{ outcome: string }>('SELECT outcome FROM billing_events WHERE provider = $1 AND id = $2', [provider, eventId]))?.outcome;
+    return (
+      await this.ctx.port.get<{ outcome: string }>(
+        'SELECT outcome FROM billing_events WHERE provider = $1 AND id = $2',
+        [provider, eventId],
+      )
+    )?.outcome;
   }
 
   /**
    * Links a tenant to a billing customer (replacing its link). Throws TenantNotFoundError, and
    * BillingLinkConflictError when another tenant has the customer.
    */
-  link(tenantId: string, provider: BillingProviderName, customerId: string, context: WriteContext): Promise<{ before: BillingLink | undefined; after: BillingLink }> {
+  link(
+    tenantId: string,
+    provider: BillingProviderName,
+    customerId: string,
+    context: WriteContext,
+  ): Promise<{ before: BillingLink | undefined; after: BillingLink }> {
     return this.ctx.write(async (tx) => {
       if (!(await findTenant(tx, tenantId))) throw new TenantNotFoundError(tenantId);
-      const owner = await tx.get<{ tenant_id: string }>('SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2', [provider, customerId]);
+      const owner = await tx.get<{ tenant_id: string }>(
+        'SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2',
+        [provider, customerId],
+      );
       if (owner && owner.tenant_id !== tenantId) throw new BillingLinkConflictError(customerId, owner.tenant_id);
       const beforeRow = await tx.get<LinkRow>('SELECT * FROM billing_links WHERE tenant_id = $1', [tenantId]);
       const before = beforeRow ? linkFromRow(beforeRow) : undefined;
@@ -189,13 +235,21 @@ export class BillingStore {
           [event.provider, event.id, event.type, 'processing', now],
         );
         if (claimed.changes === 0) {
-          const stored = await tx.get<{ outcome: string; tenant_id: string | null }>('SELECT outcome, tenant_id FROM billing_events WHERE provider = $1 AND id = $2', [event.provider, event.id]);
+          const stored = await tx.get<{ outcome: string; tenant_id: string | null }>(
+            'SELECT outcome, tenant_id FROM billing_events WHERE provider = $1 AND id = $2',
+            [event.provider, event.id],
+          );
           return { outcome: stored?.outcome ?? 'processing', tenantId: stored?.tenant_id ?? null, duplicate: true };
         }
       }
       const result = await work(this.#transaction(tx, now));
       if (event.id !== null) {
-        await tx.run('UPDATE billing_events SET outcome = $1, tenant_id = $2 WHERE provider = $3 AND id = $4', [result.outcome, result.tenantId, event.provider, event.id]);
+        await tx.run('UPDATE billing_events SET outcome = $1, tenant_id = $2 WHERE provider = $3 AND id = $4', [
+          result.outcome,
+          result.tenantId,
+          event.provider,
+          event.id,
+        ]);
       }
       return { ...result, duplicate: false };
     });
@@ -210,10 +264,16 @@ export class BillingStore {
     return this.ctx.write(
       async (tx) => {
         const now = this.ctx.clock();
-        const row = await tx.get<{ holder: string; expires_at: string }>('SELECT holder, expires_at FROM billing_leases WHERE name = $1', [name]);
+        const row = await tx.get<{ holder: string; expires_at: string }>(
+          'SELECT holder, expires_at FROM billing_leases WHERE name = $1',
+          [name],
+        );
         if (row && row.holder !== holder && Date.parse(row.expires_at) > now) return false;
         const until = new Date(now + ms).toISOString();
-        await tx.run('INSERT INTO billing_leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at', [name, holder, until]);
+        await tx.run(
+          'INSERT INTO billing_leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at',
+          [name, holder, until],
+        );
         return true;
       },
       { hooks: false },
@@ -222,7 +282,9 @@ export class BillingStore {
 
   /** Gives a lease back early (when `holder` still has it). */
   async releaseLease(name: string, holder: string): Promise<void> {
-    await this.ctx.write((tx) => tx.run('DELETE FROM billing_leases WHERE name = $1 AND holder = $2', [name, holder]), { hooks: false });
+    await this.ctx.write((tx) => tx.run('DELETE FROM billing_leases WHERE name = $1 AND holder = $2', [name, holder]), {
+      hooks: false,
+    });
   }
 
   #transaction(tx: SqlExecutor, now: string): BillingTransaction {
@@ -230,24 +292,42 @@ export class BillingStore {
     return {
       now,
       tenantOfCustomer: async (provider, customerId) =>
-        (await tx.get<{ tenant_id: string }>('SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2', [provider, customerId]))?.tenant_id,
+        (
+          await tx.get<{ tenant_id: string }>(
+            'SELECT tenant_id FROM billing_links WHERE provider = $1 AND customer_id = $2',
+            [provider, customerId],
+          )
+        )?.tenant_id,
       tenantExists: async (tenantId) => (await findTenant(tx, tenantId)) !== undefined,
       linkOf: async (tenantId) => {
         const row = await tx.get<LinkRow>('SELECT * FROM billing_links WHERE tenant_id = $1', [tenantId]);
         return row ? linkFromRow(row) : undefined;
       },
       linkIfFree: async (tenantId, provider, customerId) => {
-        const taken = await tx.get('SELECT 1 AS taken FROM billing_links WHERE tenant_id = $1 OR (provider = $2 AND customer_id = $3)', [tenantId, provider, customerId]);
+        const taken = await tx.get(
+          'SELECT 1 AS taken FROM billing_links WHERE tenant_id = $1 OR (provider = $2 AND customer_id = $3)',
+          [tenantId, provider, customerId],
+        );
         if (taken) return false;
-        await tx.run('INSERT INTO billing_links (tenant_id, provider, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)', [tenantId, provider, customerId, now]);
+        await tx.run(
+          'INSERT INTO billing_links (tenant_id, provider, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)',
+          [tenantId, provider, customerId, now],
+        );
         return true;
       },
       subscription: async (provider, id) => {
-        const row = await tx.get<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE provider = $1 AND id = $2', [provider, id]);
+        const row = await tx.get<SubscriptionRow>(
+          'SELECT * FROM billing_subscriptions WHERE provider = $1 AND id = $2',
+          [provider, id],
+        );
         return row ? { ...subscriptionFromRow(row), tenantId: row.tenant_id } : undefined;
       },
       subscriptionsOf: async (tenantId) =>
-        (await tx.all<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY id', [tenantId])).map(subscriptionFromRow),
+        (
+          await tx.all<SubscriptionRow>('SELECT * FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY id', [
+            tenantId,
+          ])
+        ).map(subscriptionFromRow),
       putSubscription: async (tenantId, s) => {
         await tx.run(
           `INSERT INTO billing_subscriptions (provider, id, tenant_id, customer_id, status, prices, current_period_end, cancel_at_period_end, trial_end, past_due_since, cycle_anchor, observed_at, updated_at)
@@ -255,13 +335,28 @@ export class BillingStore {
            ON CONFLICT (provider, id) DO UPDATE SET tenant_id = excluded.tenant_id, customer_id = excluded.customer_id, status = excluded.status, prices = excluded.prices,
              current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, trial_end = excluded.trial_end,
              past_due_since = excluded.past_due_since, cycle_anchor = excluded.cycle_anchor, observed_at = excluded.observed_at, updated_at = excluded.updated_at`,
-          [s.provider, s.id, tenantId, s.customerId, s.status, JSON.stringify(s.prices), s.currentPeriodEnd, s.cancelAtPeriodEnd ? 1 : 0, s.trialEnd, s.pastDueSince, s.cycleAnchor, s.observedAt, now],
+          [
+            s.provider,
+            s.id,
+            tenantId,
+            s.customerId,
+            s.status,
+            JSON.stringify(s.prices),
+            s.currentPeriodEnd,
+            s.cancelAtPeriodEnd ? 1 : 0,
+            s.trialEnd,
+            s.pastDueSince,
+            s.cycleAnchor,
+            s.observedAt,
+            now,
+          ],
         );
       },
       setPlan: async (tenantId, plan) => {
         const tenant = await findTenant(tx, tenantId);
         if (!tenant) return undefined;
-        if (tenant.plan !== plan) await tx.run('UPDATE tenants SET plan = $1, updated_at = $2 WHERE id = $3', [plan, now, tenantId]);
+        if (tenant.plan !== plan)
+          await tx.run('UPDATE tenants SET plan = $1, updated_at = $2 WHERE id = $3', [plan, now, tenantId]);
         return tenant.plan;
       },
       audit: async (events) => {
@@ -271,8 +366,14 @@ export class BillingStore {
   }
 }
 
-function linkAudit(context: WriteContext, tenantId: string, before: BillingLink | undefined, after: BillingLink | undefined): AuditEvent {
-  const shown = (link: BillingLink | undefined) => (link ? { provider: link.provider, customerId: link.customerId } : null);
+function linkAudit(
+  context: WriteContext,
+  tenantId: string,
+  before: BillingLink | undefined,
+  after: BillingLink | undefined,
+): AuditEvent {
+  const shown = (link: BillingLink | undefined) =>
+    link ? { provider: link.provider, customerId: link.customerId } : null;
   return {
     actor: context.actor,
     tenantId,

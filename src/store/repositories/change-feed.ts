@@ -29,11 +29,15 @@ export class ChangeQueries implements ChangeFeed {
   loadAll(): Promise<{ cursor: string; tenants: readonly TenantSnapshot[] }> {
     // One snapshot for the cursor, the tenants and the overrides.
     return this.ctx.port.snapshot(async (tx) => {
-      const cursor = String((await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0);
+      const cursor = String(
+        (await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0,
+      );
       const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
       const subscriptions = await loadSubscriptions(tx);
       const links = await loadLinks(tx);
-      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) => snapshotOf(row, overrides, subscriptions, links.get(row.id)));
+      const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) =>
+        snapshotOf(row, overrides, subscriptions, links.get(row.id)),
+      );
       return { cursor, tenants };
     });
   }
@@ -63,7 +67,10 @@ export class ChangeQueries implements ChangeFeed {
     // Plain reads, no snapshot: this runs after every write, and a change that lands between
     // them is in the feed, so the caller loads the tenant again on its next signal.
     const [tenants, overrides, subscriptions] = await Promise.all([
-      port.all<TenantRow>(`SELECT t.*, ${JOINED_LINK_COLUMNS} FROM tenants t LEFT JOIN billing_links l ON l.tenant_id = t.id WHERE ${where('t.id')}`, [param]),
+      port.all<TenantRow>(
+        `SELECT t.*, ${JOINED_LINK_COLUMNS} FROM tenants t LEFT JOIN billing_links l ON l.tenant_id = t.id WHERE ${where('t.id')}`,
+        [param],
+      ),
       port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${where('tenant_id')}`, [param]),
       loadSubscriptions(port, { condition: where, params: [param] }),
     ]);
@@ -72,9 +79,18 @@ export class ChangeQueries implements ChangeFeed {
   }
 }
 
-function snapshotOf(row: TenantRow, overrides: ReadonlyMap<string, Override[]>, subscriptions: ReadonlyMap<string, readonly SubscriptionState[]>, link: BillingLink | undefined): TenantSnapshot {
+function snapshotOf(
+  row: TenantRow,
+  overrides: ReadonlyMap<string, Override[]>,
+  subscriptions: ReadonlyMap<string, readonly SubscriptionState[]>,
+  link: BillingLink | undefined,
+): TenantSnapshot {
   const tenantBilling = tenantBillingOf(link, subscriptions.get(row.id));
-  return { tenant: tenantFromRow(row), overrides: overrides.get(row.id) ?? [], ...(tenantBilling ? { billing: tenantBilling } : {}) };
+  return {
+    tenant: tenantFromRow(row),
+    overrides: overrides.get(row.id) ?? [],
+    ...(tenantBilling ? { billing: tenantBilling } : {}),
+  };
 }
 
 function byTenant(rows: readonly OverrideRow[]): Map<string, Override[]> {

@@ -5,7 +5,15 @@ import { auditEvents } from '../audit-events.js';
 import type { EventChange } from '../../calendar/calendar-client.js';
 import { ConnectionNotFoundError, LimitReachedError, withDetails } from '../../errors.js';
 import type { SqlExecutor, SqlValue } from '../sql-port.js';
-import type { Connection, ConnectionRepository, ConnectionTokens, NewConnection, StoredBusyBlock, SyncCounts, WriteContext } from '../store.js';
+import type {
+  Connection,
+  ConnectionRepository,
+  ConnectionTokens,
+  NewConnection,
+  StoredBusyBlock,
+  SyncCounts,
+  WriteContext,
+} from '../store.js';
 import { busyBlockFromRow, connectionFromRow, countOf, type BusyBlockRow, type ConnectionRow } from './rows.js';
 import type { StoreContext } from './store-context.js';
 import { requireTenant } from './tenants.js';
@@ -23,7 +31,11 @@ async function requireRow(db: SqlExecutor, tenantId: string, id: string): Promis
 export class ConnectionStore implements ConnectionRepository {
   constructor(private readonly ctx: StoreContext) {}
 
-  connect(input: NewConnection, context: WriteContext, limit?: { feature: string; max: number }): Promise<{ connection: Connection; replaced: boolean }> {
+  connect(
+    input: NewConnection,
+    context: WriteContext,
+    limit?: { feature: string; max: number },
+  ): Promise<{ connection: Connection; replaced: boolean }> {
     return this.ctx.write(async (tx) => {
       await requireTenant(tx, input.tenantId);
       const now = this.ctx.nowIso();
@@ -35,28 +47,46 @@ export class ConnectionStore implements ConnectionRepository {
       const id = existing?.id ?? input.id;
       const tokens = input.sealTokens(id);
       if (existing) {
-        await tx.run('UPDATE connections SET access_token = $1, refresh_token = coalesce($2, refresh_token), token_expires_at = $3, scopes = $4, updated_at = $5 WHERE id = $6', [
-          tokens.accessToken,
-          tokens.refreshToken,
-          tokens.expiresAt,
-          JSON.stringify(input.scopes),
-          now,
-          id,
-        ]);
+        await tx.run(
+          'UPDATE connections SET access_token = $1, refresh_token = coalesce($2, refresh_token), token_expires_at = $3, scopes = $4, updated_at = $5 WHERE id = $6',
+          [tokens.accessToken, tokens.refreshToken, tokens.expiresAt, JSON.stringify(input.scopes), now, id],
+        );
       } else {
         if (limit) {
           // Inside the write transaction: two connects racing for the last slot cannot both pass.
-          const count = countOf(await tx.get("SELECT count(*) AS n FROM connections WHERE tenant_id = $1 AND purpose = $2 AND status = 'valid'", [input.tenantId, input.purpose]));
-          if (count >= limit.max) throw withDetails(new LimitReachedError(), { feature: limit.feature, limit: limit.max, current: count });
+          const count = countOf(
+            await tx.get(
+              "SELECT count(*) AS n FROM connections WHERE tenant_id = $1 AND purpose = $2 AND status = 'valid'",
+              [input.tenantId, input.purpose],
+            ),
+          );
+          if (count >= limit.max)
+            throw withDetails(new LimitReachedError(), { feature: limit.feature, limit: limit.max, current: count });
         }
         await tx.run(
           `INSERT INTO connections (id, tenant_id, user_id, provider, purpose, account_email, status, scopes, access_token, refresh_token, token_expires_at, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $8, $9, $10, $11, $12)`,
-          [id, input.tenantId, input.userId, input.provider, input.purpose, input.accountEmail, JSON.stringify(input.scopes), tokens.accessToken, tokens.refreshToken, tokens.expiresAt, now, now],
+          [
+            id,
+            input.tenantId,
+            input.userId,
+            input.provider,
+            input.purpose,
+            input.accountEmail,
+            JSON.stringify(input.scopes),
+            tokens.accessToken,
+            tokens.refreshToken,
+            tokens.expiresAt,
+            now,
+            now,
+          ],
         );
       }
       await this.ctx.appendAudit(tx, [auditEvents.connectionStored(context, input, id, existing !== undefined)]);
-      return { connection: connectionFromRow(await requireRow(tx, input.tenantId, id)), replaced: existing !== undefined };
+      return {
+        connection: connectionFromRow(await requireRow(tx, input.tenantId, id)),
+        replaced: existing !== undefined,
+      };
     });
   }
 
@@ -65,7 +95,10 @@ export class ConnectionStore implements ConnectionRepository {
     return row ? connectionFromRow(row) : undefined;
   }
 
-  async list(tenantId: string, filter: { userId?: string; purpose?: string; status?: 'valid' | 'invalid' } = {}): Promise<readonly Connection[]> {
+  async list(
+    tenantId: string,
+    filter: { userId?: string; purpose?: string; status?: 'valid' | 'invalid' } = {},
+  ): Promise<readonly Connection[]> {
     const where = ['tenant_id = $1'];
     const params: SqlValue[] = [tenantId];
     for (const [column, value] of [
@@ -75,7 +108,12 @@ export class ConnectionStore implements ConnectionRepository {
     ] as const) {
       if (value !== undefined) where.push(`${column} = $${params.push(value)}`);
     }
-    return (await this.ctx.port.all<ConnectionRow>(`SELECT * FROM connections WHERE ${where.join(' AND ')} ORDER BY created_at, id`, params)).map(connectionFromRow);
+    return (
+      await this.ctx.port.all<ConnectionRow>(
+        `SELECT * FROM connections WHERE ${where.join(' AND ')} ORDER BY created_at, id`,
+        params,
+      )
+    ).map(connectionFromRow);
   }
 
   async tokens(tenantId: string, id: string): Promise<ConnectionTokens | undefined> {
@@ -87,13 +125,10 @@ export class ConnectionStore implements ConnectionRepository {
   updateTokens(tenantId: string, id: string, tokens: ConnectionTokens, context: WriteContext): Promise<void> {
     return this.ctx.write(async (tx) => {
       const row = await requireRow(tx, tenantId, id);
-      await tx.run('UPDATE connections SET access_token = $1, refresh_token = coalesce($2, refresh_token), token_expires_at = $3, updated_at = $4 WHERE id = $5', [
-        tokens.accessToken,
-        tokens.refreshToken,
-        tokens.expiresAt,
-        this.ctx.nowIso(),
-        row.id,
-      ]);
+      await tx.run(
+        'UPDATE connections SET access_token = $1, refresh_token = coalesce($2, refresh_token), token_expires_at = $3, updated_at = $4 WHERE id = $5',
+        [tokens.accessToken, tokens.refreshToken, tokens.expiresAt, this.ctx.nowIso(), row.id],
+      );
       await this.ctx.appendAudit(tx, [auditEvents.connectionTokensRefreshed(context, tenantId, id, tokens.expiresAt)]);
     });
   }
@@ -114,7 +149,10 @@ export class ConnectionStore implements ConnectionRepository {
 
   async syncState(tenantId: string, id: string, calendarId: string): Promise<string | null> {
     await requireRow(this.ctx.port, tenantId, id);
-    const row = await this.ctx.port.get<{ sync_state: string | null }>('SELECT sync_state FROM connection_calendars WHERE connection_id = $1 AND calendar_id = $2', [id, calendarId]);
+    const row = await this.ctx.port.get<{ sync_state: string | null }>(
+      'SELECT sync_state FROM connection_calendars WHERE connection_id = $1 AND calendar_id = $2',
+      [id, calendarId],
+    );
     return row?.sync_state ?? null;
   }
 
@@ -128,8 +166,22 @@ export class ConnectionStore implements ConnectionRepository {
       const row = await requireRow(tx, tenantId, id);
       if (row.status !== 'valid') throw new ConnectionNotFoundError();
       const now = this.ctx.nowIso();
-      const known = new Set((await tx.all<{ event_id: string }>('SELECT event_id FROM busy_blocks WHERE connection_id = $1 AND calendar_id = $2', [id, calendarId])).map((r) => r.event_id));
-      const remove = async (eventId: string) => (await tx.run('DELETE FROM busy_blocks WHERE connection_id = $1 AND calendar_id = $2 AND event_id = $3', [id, calendarId, eventId])).changes;
+      const known = new Set(
+        (
+          await tx.all<{ event_id: string }>(
+            'SELECT event_id FROM busy_blocks WHERE connection_id = $1 AND calendar_id = $2',
+            [id, calendarId],
+          )
+        ).map((r) => r.event_id),
+      );
+      const remove = async (eventId: string) =>
+        (
+          await tx.run('DELETE FROM busy_blocks WHERE connection_id = $1 AND calendar_id = $2 AND event_id = $3', [
+            id,
+            calendarId,
+            eventId,
+          ])
+        ).changes;
       let added = 0;
       let updated = 0;
       let deleted = 0;
@@ -172,7 +224,12 @@ export class ConnectionStore implements ConnectionRepository {
     return this.ctx.write(async (tx) => {
       await requireRow(tx, tenantId, id);
       const now = this.ctx.nowIso();
-      await tx.run('UPDATE connections SET last_sync_at = $1, last_sync = $2, updated_at = $3 WHERE id = $4', [now, JSON.stringify(counts), now, id]);
+      await tx.run('UPDATE connections SET last_sync_at = $1, last_sync = $2, updated_at = $3 WHERE id = $4', [
+        now,
+        JSON.stringify(counts),
+        now,
+        id,
+      ]);
       await this.ctx.appendAudit(tx, [auditEvents.calendarSynced(context, tenantId, id, counts)]);
       return connectionFromRow(await requireRow(tx, tenantId, id));
     });
@@ -180,7 +237,10 @@ export class ConnectionStore implements ConnectionRepository {
 
   async busyBlocks(tenantId: string, id: string): Promise<readonly StoredBusyBlock[]> {
     await requireRow(this.ctx.port, tenantId, id);
-    const rows = await this.ctx.port.all<BusyBlockRow>(`SELECT * FROM busy_blocks WHERE tenant_id = $1 AND connection_id = $2 ORDER BY start_at, event_id${this.ctx.port.sql.byteOrder}`, [tenantId, id]);
+    const rows = await this.ctx.port.all<BusyBlockRow>(
+      `SELECT * FROM busy_blocks WHERE tenant_id = $1 AND connection_id = $2 ORDER BY start_at, event_id${this.ctx.port.sql.byteOrder}`,
+      [tenantId, id],
+    );
     return rows.map(busyBlockFromRow);
   }
 }

@@ -9,7 +9,12 @@ import type { StoreContext } from './store-context.js';
 import { requireTenant } from './tenants.js';
 
 /** The override a set leaves: a new version, the first creation time kept. */
-export function overrideAfterSet(input: OverrideInput, before: Override | undefined, actor: string, now: string): Override {
+export function overrideAfterSet(
+  input: OverrideInput,
+  before: Override | undefined,
+  actor: string,
+  now: string,
+): Override {
   return {
     tenantId: input.tenantId,
     feature: input.feature,
@@ -24,13 +29,20 @@ export function overrideAfterSet(input: OverrideInput, before: Override | undefi
 }
 
 /** Throws VersionConflictError when the condition names another version than the current one (0: absent). */
-export function checkCondition(what: string, current: { version: number } | undefined, condition: WriteCondition | undefined): void {
+export function checkCondition(
+  what: string,
+  current: { version: number } | undefined,
+  condition: WriteCondition | undefined,
+): void {
   if (condition?.ifVersion === undefined) return;
   if ((current?.version ?? 0) !== condition.ifVersion) throw new VersionConflictError(what);
 }
 
 async function findOverride(db: SqlExecutor, tenantId: string, feature: string): Promise<Override | undefined> {
-  const row = await db.get<OverrideRow>('SELECT * FROM overrides WHERE tenant_id = $1 AND feature = $2', [tenantId, feature]);
+  const row = await db.get<OverrideRow>('SELECT * FROM overrides WHERE tenant_id = $1 AND feature = $2', [
+    tenantId,
+    feature,
+  ]);
   return row ? overrideFromRow(row) : undefined;
 }
 
@@ -42,13 +54,27 @@ const UPSERT = `INSERT INTO overrides (tenant_id, feature, value, reason, actor,
 export class OverrideStore implements OverrideRepository {
   constructor(private readonly ctx: StoreContext) {}
 
-  set(input: OverrideInput, context: WriteContext, condition?: WriteCondition): Promise<{ before: Override | undefined; after: Override }> {
+  set(
+    input: OverrideInput,
+    context: WriteContext,
+    condition?: WriteCondition,
+  ): Promise<{ before: Override | undefined; after: Override }> {
     return this.ctx.write(async (tx) => {
       await requireTenant(tx, input.tenantId);
       const before = await findOverride(tx, input.tenantId, input.feature);
       checkCondition(`The override of "${input.feature}" for tenant "${input.tenantId}"`, before, condition);
       const after = overrideAfterSet(input, before, context.actor, this.ctx.nowIso());
-      await tx.run(UPSERT, [after.tenantId, after.feature, JSON.stringify(after.value), after.reason, after.actor, after.expiresAt, after.createdAt, after.updatedAt, after.version]);
+      await tx.run(UPSERT, [
+        after.tenantId,
+        after.feature,
+        JSON.stringify(after.value),
+        after.reason,
+        after.actor,
+        after.expiresAt,
+        after.createdAt,
+        after.updatedAt,
+        after.version,
+      ]);
       await this.ctx.appendAudit(tx, [auditEvents.overrideSet(context, input.tenantId, input.feature, before, after)]);
       return { before, after };
     });
@@ -68,7 +94,12 @@ export class OverrideStore implements OverrideRepository {
     return (await this.ctx.port.all<OverrideRow>(sql, params)).map(overrideFromRow);
   }
 
-  clear(tenantId: string, feature: string, context: WriteContext & { reason?: string }, condition?: WriteCondition): Promise<Override> {
+  clear(
+    tenantId: string,
+    feature: string,
+    context: WriteContext & { reason?: string },
+    condition?: WriteCondition,
+  ): Promise<Override> {
     return this.ctx.write(async (tx) => {
       const before = await findOverride(tx, tenantId, feature);
       if (!before) throw new OverrideNotFoundError(tenantId, feature);

@@ -3,7 +3,17 @@
 
 import type { CalendarProviderName } from '../../calendar/calendar-client.js';
 import type { FeatureValue } from '../../policy/types.js';
-import type { ApiToken, AuditRecord, Connection, OAuthState, Override, Role, StoredBusyBlock, SyncCounts, Tenant } from '../store.js';
+import type {
+  ApiToken,
+  AuditRecord,
+  Connection,
+  OAuthState,
+  Override,
+  Role,
+  StoredBusyBlock,
+  SyncCounts,
+  Tenant,
+} from '../store.js';
 
 export interface TenantRow {
   id: string;

@@ -18,7 +18,9 @@ export class SecretStore implements SecretRepository {
     return this.ctx.write(async (tx) => {
       let rewritten = 0;
       for (const { kind, table, key, column } of PLACES) {
-        const rows = await tx.all<{ record_id: string; ciphertext: string }>(`SELECT ${key} AS record_id, ${column} AS ciphertext FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${key}`);
+        const rows = await tx.all<{ record_id: string; ciphertext: string }>(
+          `SELECT ${key} AS record_id, ${column} AS ciphertext FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${key}`,
+        );
         for (const row of rows) {
           const ciphertext = reencrypt({ kind, recordId: row.record_id, ciphertext: row.ciphertext });
           if (ciphertext === undefined) continue;

@@ -47,18 +47,21 @@ export class StoreContext {
       const at = this.nowIso();
       const fields = { seq, at, ...event };
       const hash = chainHash(prevHash, fields);
-      await tx.run('INSERT INTO audit_log (seq, at, actor, tenant_id, action, target, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-        seq,
-        at,
-        event.actor,
-        event.tenantId,
-        event.action,
-        event.target,
-        event.outcome,
-        serializeDetails(event.details),
-        prevHash,
-        hash,
-      ]);
+      await tx.run(
+        'INSERT INTO audit_log (seq, at, actor, tenant_id, action, target, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+        [
+          seq,
+          at,
+          event.actor,
+          event.tenantId,
+          event.action,
+          event.target,
+          event.outcome,
+          serializeDetails(event.details),
+          prevHash,
+          hash,
+        ],
+      );
       records.push({ ...fields, prevHash, hash });
       prevHash = hash;
     }

@@ -3,7 +3,15 @@
 import { InvalidInputError } from '../../errors.js';
 import type { SqlValue } from '../sql-port.js';
 import type { AuditEvent } from '../store.js';
-import { DUMP_TABLE_NAMES, DUMP_TABLES, notEmptyMessage, type DumpTable, type Row, type StoreDump, type TableTransfer } from '../transfer.js';
+import {
+  DUMP_TABLE_NAMES,
+  DUMP_TABLES,
+  notEmptyMessage,
+  type DumpTable,
+  type Row,
+  type StoreDump,
+  type TableTransfer,
+} from '../transfer.js';
 import { countOf } from './rows.js';
 import type { StoreContext } from './store-context.js';
 
@@ -56,13 +64,17 @@ export class TableTransferStore implements TableTransfer {
         for (let start = 0; start < rows.length; start += BATCH) {
           const batch = rows.slice(start, start + BATCH);
           const values: SqlValue[] = [];
-          const tuples = batch.map((row) => `(${columns.map((column) => `$${values.push(row[column] ?? null)}`).join(', ')})`);
+          const tuples = batch.map(
+            (row) => `(${columns.map((column) => `$${values.push(row[column] ?? null)}`).join(', ')})`,
+          );
           try {
             await tx.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`, values);
           } catch (error) {
             // An operator's tool: the database's own words say which constraint a row breaks.
             if (!port.isConstraintError(error)) throw error;
-            throw new InvalidInputError(`${table}[${start}…${start + batch.length - 1}]: ${(error as Error).message}; nothing was imported`);
+            throw new InvalidInputError(
+              `${table}[${start}…${start + batch.length - 1}]: ${(error as Error).message}; nothing was imported`,
+            );
           }
         }
       }

@@ -24,7 +24,13 @@ export class TenantStore implements TenantRepository {
     return this.ctx.write(async (tx) => {
       if (await findTenant(tx, tenant.id)) throw new TenantExistsError(tenant.id);
       const now = this.ctx.nowIso();
-      await tx.run('INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', [tenant.id, tenant.name, tenant.plan, now, now]);
+      await tx.run('INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', [
+        tenant.id,
+        tenant.name,
+        tenant.plan,
+        now,
+        now,
+      ]);
       const created: Tenant = { ...tenant, createdAt: now, updatedAt: now };
       await this.ctx.appendAudit(tx, [auditEvents.tenantCreated(context, created)]);
       return created;
@@ -39,7 +45,10 @@ export class TenantStore implements TenantRepository {
     const limit = pageSize(options.limit);
     const { byteOrder } = this.ctx.port.sql;
     // Byte order on both databases, whatever PostgreSQL's collation: the cursor pages the same.
-    const rows = await this.ctx.port.all<TenantRow>(`SELECT * FROM tenants WHERE id${byteOrder} > $1 ORDER BY id${byteOrder} LIMIT $2`, [options.after ?? '', limit + 1]);
+    const rows = await this.ctx.port.all<TenantRow>(
+      `SELECT * FROM tenants WHERE id${byteOrder} > $1 ORDER BY id${byteOrder} LIMIT $2`,
+      [options.after ?? '', limit + 1],
+    );
     const items = rows.slice(0, limit).map(tenantFromRow);
     const last = items.at(-1);
     return rows.length > limit && last ? { items, nextCursor: last.id } : { items };

@@ -2,7 +2,14 @@
 
 import { auditEvents } from '../audit-events.js';
 import { TokenNotFoundError } from '../../errors.js';
-import type { ApiToken, NewApiToken, OAuthState, OAuthStateRepository, TokenRepository, WriteContext } from '../store.js';
+import type {
+  ApiToken,
+  NewApiToken,
+  OAuthState,
+  OAuthStateRepository,
+  TokenRepository,
+  WriteContext,
+} from '../store.js';
 import { oauthStateFromRow, tokenFromRow, type StateRow, type TokenRow } from './rows.js';
 import type { StoreContext } from './store-context.js';
 import { requireTenant } from './tenants.js';
@@ -16,7 +23,16 @@ export class TokenStore implements TokenRepository {
       const row = (await tx.get<TokenRow>(
         `INSERT INTO api_tokens (id, tenant_id, user_id, role, name, secret_hash, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-        [token.id, token.tenantId, token.userId, token.role, token.name, token.secretHash, this.ctx.nowIso(), token.expiresAt],
+        [
+          token.id,
+          token.tenantId,
+          token.userId,
+          token.role,
+          token.name,
+          token.secretHash,
+          this.ctx.nowIso(),
+          token.expiresAt,
+        ],
       )) as TokenRow;
       await this.ctx.appendAudit(tx, [auditEvents.tokenCreated(context, token)]);
       return tokenFromRow(row);
@@ -30,8 +46,12 @@ export class TokenStore implements TokenRepository {
 
   async list(filter: { tenantId?: string } = {}): Promise<readonly ApiToken[]> {
     const rows = filter.tenantId
-      ? await this.ctx.port.all<TokenRow>('SELECT * FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id', [filter.tenantId])
-      : await this.ctx.port.all<TokenRow>(`SELECT * FROM api_tokens ORDER BY tenant_id${this.ctx.port.sql.byteOrder}, created_at, id`);
+      ? await this.ctx.port.all<TokenRow>('SELECT * FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id', [
+          filter.tenantId,
+        ])
+      : await this.ctx.port.all<TokenRow>(
+          `SELECT * FROM api_tokens ORDER BY tenant_id${this.ctx.port.sql.byteOrder}, created_at, id`,
+        );
     return rows.map(tokenFromRow);
   }
 
@@ -55,7 +75,17 @@ export class OAuthStateStore implements OAuthStateRepository {
       await tx.run(
         `INSERT INTO oauth_states (state_hash, tenant_id, user_id, provider, purpose, redirect_uri, code_verifier, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [state.stateHash, state.tenantId, state.userId, state.provider, state.purpose, state.redirectUri, state.codeVerifier, state.createdAt, state.expiresAt],
+        [
+          state.stateHash,
+          state.tenantId,
+          state.userId,
+          state.provider,
+          state.purpose,
+          state.redirectUri,
+          state.codeVerifier,
+          state.createdAt,
+          state.expiresAt,
+        ],
       );
       await this.ctx.appendAudit(tx, [auditEvents.oauthInitiated(context, state)]);
     });
@@ -70,6 +100,8 @@ export class OAuthStateStore implements OAuthStateRepository {
   }
 
   purgeExpired(now: string): Promise<number> {
-    return this.ctx.write(async (tx) => (await tx.run('DELETE FROM oauth_states WHERE expires_at <= $1', [now])).changes);
+    return this.ctx.write(
+      async (tx) => (await tx.run('DELETE FROM oauth_states WHERE expires_at <= $1', [now])).changes,
+    );
   }
 }

@@ -166,7 +166,10 @@ export class UsageStore {
         const crossed = await this.write((tx) => this.#reportCrossings(tx, request, fast.crossed, fast.counter));
         return { ...fast, crossed };
       }
-      const row = await port.get(`SELECT ${COUNTER_COLUMNS} FROM usage_counters WHERE tenant_id = $1 AND feature = $2 AND period_start = $3`, [meter.tenantId, meter.feature, meter.periodStart]);
+      const row = await port.get(
+        `SELECT ${COUNTER_COLUMNS} FROM usage_counters WHERE tenant_id = $1 AND feature = $2 AND period_start = $3`,
+        [meter.tenantId, meter.feature, meter.periodStart],
+      );
       if (!row) {
         // The period's first write: its row, then the one-statement consume again (no job starts a period).
         await port.run(INSERT_COUNTER, [meter.tenantId, meter.feature, meter.periodStart, request.now]);
@@ -174,7 +177,8 @@ export class UsageStore {
       }
       // Refused by the allowance, with nothing that could still cover it (no open reservation
       // to reclaim, no grant): refused without taking the write lock.
-      if (Number(row.reserved) === 0 && !(await this.#hasUsableGrant(port, meter, request.now))) return { granted: false, counter: counterOf(row) };
+      if (Number(row.reserved) === 0 && !(await this.#hasUsableGrant(port, meter, request.now)))
+        return { granted: false, counter: counterOf(row) };
       break;
     }
     return this.write((tx) => this.consumeIn(tx, request));
@@ -257,7 +261,10 @@ export class UsageStore {
   }
 
   /** Holds `amount` until `expiresAt` if the allowance (then grants) covers it; undefined when it does not. */
-  async reserveIn(tx: SqlExecutor, request: ConsumeRequest & { readonly expiresAt: string }): Promise<{ reservation: UsageReservation; counter: MeterCounter } | undefined> {
+  async reserveIn(
+    tx: SqlExecutor,
+    request: ConsumeRequest & { readonly expiresAt: string },
+  ): Promise<{ reservation: UsageReservation; counter: MeterCounter } | undefined> {
     const { meter, amount, limit, now } = request;
     const row = await this.#lock(tx, meter, now);
     let counter = counterOf(row);
@@ -269,7 +276,15 @@ export class UsageStore {
       const balance = (await this.#usableGrants(tx, meter, now)).reduce((sum, grant) => sum + grant.remaining, 0);
       if (amount > allowanceFree + Math.max(0, balance - overAllowance)) return undefined;
     }
-    const reservation: UsageReservation = { id: `rsv_${randomUUID()}`, tenantId: meter.tenantId, feature: meter.feature, periodStart: meter.periodStart, amount, expiresAt: request.expiresAt, createdAt: now };
+    const reservation: UsageReservation = {
+      id: `rsv_${randomUUID()}`,
+      tenantId: meter.tenantId,
+      feature: meter.feature,
+      periodStart: meter.periodStart,
+      amount,
+      expiresAt: request.expiresAt,
+      createdAt: now,
+    };
     await tx.run(
       `INSERT INTO usage_reservations (id, tenant_id, feature, period_start, amount, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [reservation.id, meter.tenantId, meter.feature, meter.periodStart, amount, reservation.expiresAt, now],
@@ -286,7 +301,17 @@ export class UsageStore {
    * rest goes back), `release` gives it all back. An expired reservation has already given its
    * units back and can no longer be committed.
    */
-  async endReservationIn(tx: SqlExecutor, tenantId: string, id: string, end: { readonly commit?: number; readonly limit: number | null; readonly now: string; readonly context: WriteContext }): Promise<ReservationEnd> {
+  async endReservationIn(
+    tx: SqlExecutor,
+    tenantId: string,
+    id: string,
+    end: {
+      readonly commit?: number;
+      readonly limit: number | null;
+      readonly now: string;
+      readonly context: WriteContext;
+    },
+  ): Promise<ReservationEnd> {
     const row = await tx.get('SELECT * FROM usage_reservations WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
     if (!row) return { kind: 'missing' };
     const reservation = reservationOf(row);
@@ -302,13 +327,28 @@ export class UsageStore {
     if (end.commit === undefined || end.commit === 0) return { kind: 'done', reservation, outcome: undefined };
     // The units were held for this commit: it consumes from the allowance, then grants, and
     // whatever neither covers any more (a grant expired meanwhile) still counts in the period.
-    const outcome = await this.consumeIn(tx, { meter, amount: end.commit, limit: end.limit, now: end.now, context: end.context });
+    const outcome = await this.consumeIn(tx, {
+      meter,
+      amount: end.commit,
+      limit: end.limit,
+      now: end.now,
+      context: end.context,
+    });
     if (outcome.granted) return { kind: 'done', reservation, outcome };
     const forced = await tx.get(
       `UPDATE usage_counters SET used = used + $1, updated_at = $2 WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 RETURNING ${COUNTER_COLUMNS}`,
       [end.commit, end.now, tenantId, reservation.feature, reservation.periodStart],
     );
-    return { kind: 'done', reservation, outcome: { granted: true, counter: counterOf(forced), sources: { allowance: end.commit, grants: [] }, crossed: [] } };
+    return {
+      kind: 'done',
+      reservation,
+      outcome: {
+        granted: true,
+        counter: counterOf(forced),
+        sources: { allowance: end.commit, grants: [] },
+        crossed: [],
+      },
+    };
   }
 
   /** The counter of one period, with expired reservations not counted. */
@@ -321,7 +361,11 @@ export class UsageStore {
    * reservations not counted; zero before the period's first write) and the balance of the
    * grants still usable ({@link GRANT_BALANCE}: `$2` now, `$3`, `$4` the tenant and feature).
    */
-  async reading(meter: MeterKey, now: string, tx: SqlExecutor = this.ctx.port): Promise<{ counter: MeterCounter; grantBalance: number }> {
+  async reading(
+    meter: MeterKey,
+    now: string,
+    tx: SqlExecutor = this.ctx.port,
+  ): Promise<{ counter: MeterCounter; grantBalance: number }> {
     const counter = 'FROM usage_counters c WHERE c.tenant_id = $3 AND c.feature = $4 AND c.period_start = $1';
     const row = await tx.get(
       `SELECT (SELECT c.used ${counter}) AS used, (SELECT c.from_grants ${counter}) AS from_grants,
@@ -334,17 +378,28 @@ export class UsageStore {
   }
 
   /** Every period's counter of a tenant (past periods are kept for reports), newest first. */
-  async history(tenantId: string, feature?: string): Promise<{ feature: string; periodStart: string; used: number; fromGrants: number }[]> {
+  async history(
+    tenantId: string,
+    feature?: string,
+  ): Promise<{ feature: string; periodStart: string; used: number; fromGrants: number }[]> {
     const rows = await this.ctx.port.all(
       `SELECT feature, period_start, used, from_grants FROM usage_counters WHERE tenant_id = $1 ${feature === undefined ? '' : 'AND feature = $2'}
         ORDER BY feature ${this.ctx.port.sql.byteOrder}, period_start DESC`,
       feature === undefined ? [tenantId] : [tenantId, feature],
     );
-    return rows.map((row) => ({ feature: String(row.feature), periodStart: String(row.period_start), used: Number(row.used), fromGrants: Number(row.from_grants) }));
+    return rows.map((row) => ({
+      feature: String(row.feature),
+      periodStart: String(row.period_start),
+      used: Number(row.used),
+      fromGrants: Number(row.from_grants),
+    }));
   }
 
   /** Adds a top-up, audited with it. */
-  async grant(input: { tenantId: string; feature: string; amount: number; reason: string; expiresAt: string | null }, context: WriteContext): Promise<UsageGrant> {
+  async grant(
+    input: { tenantId: string; feature: string; amount: number; reason: string; expiresAt: string | null },
+    context: WriteContext,
+  ): Promise<UsageGrant> {
     return this.write(async (tx) => {
       const grant = await this.#insertGrant(tx, { ...input, actor: context.actor, now: this.ctx.nowIso() });
       await this.ctx.appendAudit(tx, [auditEvents.usageGranted(context, grant)]);
@@ -352,7 +407,18 @@ export class UsageStore {
     });
   }
 
-  async #insertGrant(tx: SqlExecutor, input: { tenantId: string; feature: string; amount: number; reason: string; actor: string; expiresAt: string | null; now: string }): Promise<UsageGrant> {
+  async #insertGrant(
+    tx: SqlExecutor,
+    input: {
+      tenantId: string;
+      feature: string;
+      amount: number;
+      reason: string;
+      actor: string;
+      expiresAt: string | null;
+      now: string;
+    },
+  ): Promise<UsageGrant> {
     const grant: UsageGrant = {
       id: `grt_${randomUUID()}`,
       tenantId: input.tenantId,
@@ -366,7 +432,17 @@ export class UsageStore {
     };
     await tx.run(
       `INSERT INTO usage_grants (id, tenant_id, feature, amount, remaining, reason, actor, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [grant.id, grant.tenantId, grant.feature, grant.amount, grant.remaining, grant.reason, grant.actor, grant.expiresAt, grant.createdAt],
+      [
+        grant.id,
+        grant.tenantId,
+        grant.feature,
+        grant.amount,
+        grant.remaining,
+        grant.reason,
+        grant.actor,
+        grant.expiresAt,
+        grant.createdAt,
+      ],
     );
     return grant;
   }
@@ -407,12 +483,23 @@ export class UsageStore {
    * gets the first answer, with another hash a conflict. The answer is stored in the same
    * transaction as the work, so a process killed after the commit still answers a retry.
    */
-  async idempotent<T>(tenantId: string, claim: IdempotencyClaim, now: string, work: (tx: SqlExecutor) => Promise<{ result: T; answer: StoredAnswer }>): Promise<IdempotentOutcome<T>> {
+  async idempotent<T>(
+    tenantId: string,
+    claim: IdempotencyClaim,
+    now: string,
+    work: (tx: SqlExecutor) => Promise<{ result: T; answer: StoredAnswer }>,
+  ): Promise<IdempotentOutcome<T>> {
     return this.write(async (tx) => {
-      const seen = await tx.get('SELECT request_hash, status, answer FROM usage_idempotency WHERE tenant_id = $1 AND key = $2 AND expires_at > $3', [tenantId, claim.key, now]);
+      const seen = await tx.get(
+        'SELECT request_hash, status, answer FROM usage_idempotency WHERE tenant_id = $1 AND key = $2 AND expires_at > $3',
+        [tenantId, claim.key, now],
+      );
       if (seen) {
         if (seen.request_hash !== claim.requestHash) return { kind: 'conflict' } as const;
-        return { kind: 'replayed', answer: { status: Number(seen.status), body: JSON.parse(String(seen.answer)) as unknown } } as const;
+        return {
+          kind: 'replayed',
+          answer: { status: Number(seen.status), body: JSON.parse(String(seen.answer)) as unknown },
+        } as const;
       }
       const { result, answer } = await work(tx);
       await tx.run(
@@ -439,23 +526,44 @@ export class UsageStore {
   }
 
   /** Where the database itself checks and counts: one statement, no transaction needed. */
-  async #consumeFromAllowance(executor: SqlExecutor, { meter, amount, limit, now }: ConsumeRequest): Promise<GrantedConsume | undefined> {
+  async #consumeFromAllowance(
+    executor: SqlExecutor,
+    { meter, amount, limit, now }: ConsumeRequest,
+  ): Promise<GrantedConsume | undefined> {
     const params = [amount, now, meter.tenantId, meter.feature, meter.periodStart];
     // The answer's figures come back with the write: open reservations and the grants' balance
     // as subqueries of RETURNING, so a granted consume is one round trip.
     const returning = `RETURNING ${COUNTER_COLUMNS}, ${OPEN_RESERVED}, ${GRANT_BALANCE}`;
     const row =
       limit === null
-        ? await executor.get(`UPDATE usage_counters SET used = used + $1, updated_at = $2 WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 ${returning}`, params)
+        ? await executor.get(
+            `UPDATE usage_counters SET used = used + $1, updated_at = $2 WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 ${returning}`,
+            params,
+          )
         : await executor.get(
             `UPDATE usage_counters SET used = used + $1, updated_at = $2
               WHERE tenant_id = $3 AND feature = $4 AND period_start = $5 AND used + reserved + $1 <= $6 ${returning}`,
             [...params, limit],
           );
     if (!row) return undefined;
-    const counter = { used: Number(row.used), fromGrants: Number(row.from_grants), reserved: Number(row.open_reserved) };
-    const crossed = limit === null ? [] : thresholdsCrossed(limit, counter.used - amount, counter.used).filter((threshold) => Number(row.alerted) < threshold);
-    return { granted: true, counter, sources: { allowance: amount, grants: [] }, crossed, grantBalance: Number(row.grant_balance) };
+    const counter = {
+      used: Number(row.used),
+      fromGrants: Number(row.from_grants),
+      reserved: Number(row.open_reserved),
+    };
+    const crossed =
+      limit === null
+        ? []
+        : thresholdsCrossed(limit, counter.used - amount, counter.used).filter(
+            (threshold) => Number(row.alerted) < threshold,
+          );
+    return {
+      granted: true,
+      counter,
+      sources: { allowance: amount, grants: [] },
+      crossed,
+      grantBalance: Number(row.grant_balance),
+    };
   }
 
   /**
@@ -506,21 +614,30 @@ export class UsageStore {
    * mark is conditional (`alerted < threshold`), so each is audited once per period even when
    * writers race.
    */
-  async #reportCrossings(tx: SqlExecutor, request: ConsumeRequest, candidates: readonly Threshold[], counter: MeterCounter): Promise<Threshold[]> {
+  async #reportCrossings(
+    tx: SqlExecutor,
+    request: ConsumeRequest,
+    candidates: readonly Threshold[],
+    counter: MeterCounter,
+  ): Promise<Threshold[]> {
     const highest = candidates.at(-1);
     if (highest === undefined || request.limit === null) return [];
     const { meter } = request;
-    const marked = await tx.run('UPDATE usage_counters SET alerted = $1 WHERE tenant_id = $2 AND feature = $3 AND period_start = $4 AND alerted < $1', [
-      highest,
-      meter.tenantId,
-      meter.feature,
-      meter.periodStart,
-    ]);
+    const marked = await tx.run(
+      'UPDATE usage_counters SET alerted = $1 WHERE tenant_id = $2 AND feature = $3 AND period_start = $4 AND alerted < $1',
+      [highest, meter.tenantId, meter.feature, meter.periodStart],
+    );
     if (marked.changes !== 1) return [];
     const crossed = [...candidates];
     await this.ctx.appendAudit(
       tx,
-      crossed.map((threshold) => auditEvents.usageThreshold(request.context, meter, { threshold, limit: request.limit as number, used: counter.used })),
+      crossed.map((threshold) =>
+        auditEvents.usageThreshold(request.context, meter, {
+          threshold,
+          limit: request.limit as number,
+          used: counter.used,
+        }),
+      ),
     );
     return crossed;
   }

@@ -19,7 +19,10 @@ interface Prepared {
 
 export class SqlitePort implements SqlPort {
   readonly dialect = 'sqlite' as const;
-  readonly sql = { byteOrder: '', inList: (column: string, placeholder: string) => `${column} IN (SELECT value FROM json_each(${placeholder}))` };
+  readonly sql = {
+    byteOrder: '',
+    inList: (column: string, placeholder: string) => `${column} IN (SELECT value FROM json_each(${placeholder}))`,
+  };
   readonly #cache = new Map<string, Prepared>();
   readonly #begin;
   readonly #beginRead;

@@ -29,7 +29,9 @@ export function openSqlite(path: string, migrations: readonly Migration[] = SQLI
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT',
+  );
   const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     if (applied.get(migration.version)) continue;
@@ -37,7 +39,11 @@ export function openSqlite(path: string, migrations: readonly Migration[] = SQLI
       // Another process may have applied it while we waited for the write lock.
       if (applied.get(migration.version)) return;
       db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      );
     }).immediate();
   }
   return db;

@@ -19,13 +19,22 @@ const isoOf = (local: string) => (local ? new Date(local).toISOString() : undefi
 const localOf = (iso: string | null) => {
   if (!iso) return '';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? '' : new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  return Number.isNaN(date.getTime())
+    ? ''
+    : new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
 
 export async function auditPage(context: PageContext): Promise<void> {
-  const filters = { tenant: context.params.get('tenant') ?? '', action: context.params.get('action') ?? '', since: context.params.get('since') ?? '', until: context.params.get('until') ?? '' };
+  const filters = {
+    tenant: context.params.get('tenant') ?? '',
+    action: context.params.get('action') ?? '',
+    since: context.params.get('since') ?? '',
+    until: context.params.get('until') ?? '',
+  };
   const after = context.params.get('after') ?? '';
-  const page = await get<{ items: AuditView[]; nextCursor?: string }>(`/api/admin/audit${query({ ...filters, after, limit: 50 })}`);
+  const page = await get<{ items: AuditView[]; nextCursor?: string }>(
+    `/api/admin/audit${query({ ...filters, after, limit: 50 })}`,
+  );
 
   const tenant = h('input', { type: 'text', name: 'tenant', value: filters.tenant });
   const action = h('input', { type: 'text', name: 'action', value: filters.action });
@@ -38,7 +47,9 @@ export async function auditPage(context: PageContext): Promise<void> {
       'aria-label': 'Audit',
       onsubmit: (event: Event) => {
         event.preventDefault();
-        context.navigate(`#/audit${query({ tenant: tenant.value.trim(), action: action.value.trim(), since: isoOf(since.value), until: isoOf(until.value) })}`);
+        context.navigate(
+          `#/audit${query({ tenant: tenant.value.trim(), action: action.value.trim(), since: isoOf(since.value), until: isoOf(until.value) })}`,
+        );
       },
     },
     h(
@@ -69,11 +80,25 @@ export async function auditPage(context: PageContext): Promise<void> {
                 'div',
                 { class: 'ok', role: 'alert' },
                 h('p', {}, `The chain is intact: ${result.checked} rows checked.`),
-                result.head ? h('p', {}, 'Head to keep (outside this database, to check against next time): ', h('code', {}, `${result.head.seq}:${result.head.hash}`)) : null,
+                result.head
+                  ? h(
+                      'p',
+                      {},
+                      'Head to keep (outside this database, to check against next time): ',
+                      h('code', {}, `${result.head.seq}:${result.head.hash}`),
+                    )
+                  : null,
               ),
             );
           } else {
-            replace(verifyResult, h('p', { class: 'alert', role: 'alert' }, `The chain is broken at row ${result.firstBroken?.seq ?? '?'}: ${result.firstBroken?.problem ?? 'unknown'}.`));
+            replace(
+              verifyResult,
+              h(
+                'p',
+                { class: 'alert', role: 'alert' },
+                `The chain is broken at row ${result.firstBroken?.seq ?? '?'}: ${result.firstBroken?.problem ?? 'unknown'}.`,
+              ),
+            );
           }
         } catch (error) {
           replace(verifyResult, h('p', { class: 'alert', role: 'alert' }, `Could not check: ${problem(error)}`));
@@ -84,7 +109,9 @@ export async function auditPage(context: PageContext): Promise<void> {
     h('button', { type: 'submit' }, 'Verify the chain'),
   );
 
-  const next = page.nextCursor ? h('a', { href: `#/audit${query({ ...filters, after: page.nextCursor })}` }, 'Older rows') : null;
+  const next = page.nextCursor
+    ? h('a', { href: `#/audit${query({ ...filters, after: page.nextCursor })}` }, 'Older rows')
+    : null;
   const first = after ? h('a', { href: `#/audit${query(filters)}` }, 'Newest rows') : null;
   replace(
     context.main,
@@ -92,6 +119,12 @@ export async function auditPage(context: PageContext): Promise<void> {
     form,
     table('Audit rows, newest first', AUDIT_HEADERS, auditRows(page.items), 'no row matches.'),
     h('nav', { class: 'pager', 'aria-label': 'Pages' }, first, next),
-    h('section', { 'aria-labelledby': 'verify-heading' }, h('h2', { id: 'verify-heading' }, 'Chain verification'), verify, verifyResult),
+    h(
+      'section',
+      { 'aria-labelledby': 'verify-heading' },
+      h('h2', { id: 'verify-heading' }, 'Chain verification'),
+      verify,
+      verifyResult,
+    ),
   );
 }

@@ -15,5 +15,12 @@ function detailsText(details: Record<string, unknown> | undefined): string {
 }
 
 export function auditRows(items: readonly AuditView[]) {
-  return items.map((row) => [when(row.at), row.actor, row.action, row.target ?? '', row.outcome, h('span', { class: 'details' }, detailsText(row.details))]);
+  return items.map((row) => [
+    when(row.at),
+    row.actor,
+    row.action,
+    row.target ?? '',
+    row.outcome,
+    h('span', { class: 'details' }, detailsText(row.details)),
+  ]);
 }

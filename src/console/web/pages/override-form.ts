@@ -29,14 +29,19 @@ export interface OverrideForm {
 const versionOf = (override: OverrideView | undefined) => String(override?.version ?? 0);
 
 export function conflictText(current: OverrideView | undefined): string {
-  if (!current) return 'Someone else changed this since the page was loaded: the override has been removed. Nothing was saved; check and submit again.';
+  if (!current)
+    return 'Someone else changed this since the page was loaded: the override has been removed. Nothing was saved; check and submit again.';
   const until = current.expiresAt ? `, until ${new Date(current.expiresAt).toLocaleString()}` : '';
   return `Someone else changed this since the page was loaded: it is now ${valueText(current.value)} (set by ${current.actor}: "${current.reason}"${until}). Nothing was saved; check and submit again.`;
 }
 
 export function overrideForm(options: OverrideFormOptions): OverrideForm {
   const versions = new Map([...options.overrides].map(([feature, override]) => [feature, versionOf(override)]));
-  const featureSelect = h('select', { name: 'feature', required: true }, options.features.map((feature) => h('option', { value: feature.key }, `${feature.name} (${feature.key})`)));
+  const featureSelect = h(
+    'select',
+    { name: 'feature', required: true },
+    options.features.map((feature) => h('option', { value: feature.key }, `${feature.name} (${feature.key})`)),
+  );
   const valueSlot = h('div');
   const reason = h('input', { type: 'text', name: 'reason', required: true, maxlength: 500 });
   const expires = h('input', { type: 'date', name: 'expires' });
@@ -47,9 +52,18 @@ export function overrideForm(options: OverrideFormOptions): OverrideForm {
     const feature = options.features.find((candidate) => candidate.key === featureSelect.value);
     if (!feature) return;
     if (feature.type === 'boolean') {
-      valueControl = h('select', { name: 'value' }, h('option', { value: 'true' }, 'on (grant)'), h('option', { value: 'false' }, 'off (revoke)'));
+      valueControl = h(
+        'select',
+        { name: 'value' },
+        h('option', { value: 'true' }, 'on (grant)'),
+        h('option', { value: 'false' }, 'off (revoke)'),
+      );
     } else if (feature.values && feature.values.length > 0) {
-      valueControl = h('select', { name: 'value' }, feature.values.map((value) => h('option', { value }, value)));
+      valueControl = h(
+        'select',
+        { name: 'value' },
+        feature.values.map((value) => h('option', { value }, value)),
+      );
     } else {
       valueControl = h('input', { type: feature.type === 'number' ? 'number' : 'text', name: 'value', required: true });
     }
@@ -65,15 +79,21 @@ export function overrideForm(options: OverrideFormOptions): OverrideForm {
     const feature = options.features.find((candidate) => candidate.key === featureSelect.value);
     if (!feature) return;
     const raw = valueControl.value;
-    const value: FeatureValue = feature.type === 'boolean' ? raw === 'true' : feature.type === 'number' ? Number(raw) : raw;
+    const value: FeatureValue =
+      feature.type === 'boolean' ? raw === 'true' : feature.type === 'number' ? Number(raw) : raw;
     // The override ends at the end of the chosen day, UTC.
     const expiresAt = expires.value ? `${expires.value}T23:59:59.000Z` : null;
     const path = `/api/admin/tenants/${encodeURIComponent(options.tenantId)}/overrides/${encodeURIComponent(feature.key)}`;
     try {
-      await call('PUT', path, { body: { value, reason: reason.value.trim(), expiresAt }, headers: { 'if-match': `"${versions.get(feature.key) ?? '0'}"` } });
+      await call('PUT', path, {
+        body: { value, reason: reason.value.trim(), expiresAt },
+        headers: { 'if-match': `"${versions.get(feature.key) ?? '0'}"` },
+      });
       reason.value = '';
       expires.value = '';
-      await options.saved(`Saved: ${feature.name} is ${valueText(value)} for ${options.tenantId}${expiresAt ? ` until ${expiresAt.slice(0, 10)}` : ''}.`);
+      await options.saved(
+        `Saved: ${feature.name} is ${valueText(value)} for ${options.tenantId}${expiresAt ? ` until ${expiresAt.slice(0, 10)}` : ''}.`,
+      );
     } catch (error) {
       if (error instanceof ApiError && error.status === 412) {
         const current = await call<OverrideView>('GET', path).then(

@@ -7,7 +7,8 @@ import { field, h, replace, table, when } from '../dom.js';
 import { problem, type PageContext } from '../page.js';
 import { valueText, type PolicyImpactView, type PolicyIssueView, type PolicyView } from '../views.js';
 
-type Validation = { valid: true; version: string; impact: PolicyImpactView } | { valid: false; issues: readonly PolicyIssueView[] };
+type Validation =
+  { valid: true; version: string; impact: PolicyImpactView } | { valid: false; issues: readonly PolicyIssueView[] };
 
 const tenantsText = (count: number) => `${count} tenant${count === 1 ? '' : 's'}`;
 
@@ -17,7 +18,10 @@ export function impactSentences(impact: PolicyImpactView): string[] {
   for (const feature of impact.addedFeatures) sentences.push(`adds the feature ${feature}`);
   for (const feature of impact.removedFeatures) sentences.push(`removes the feature ${feature}`);
   for (const change of impact.features) {
-    if (change.revoked > 0) sentences.push(`revokes ${change.feature} from ${tenantsText(change.revoked)}${change.lowered > 0 ? ` (${change.lowered} by a lower limit)` : ''}`);
+    if (change.revoked > 0)
+      sentences.push(
+        `revokes ${change.feature} from ${tenantsText(change.revoked)}${change.lowered > 0 ? ` (${change.lowered} by a lower limit)` : ''}`,
+      );
     if (change.granted > 0) sentences.push(`grants ${change.feature} to ${tenantsText(change.granted)}`);
     if (change.changed > 0) sentences.push(`changes ${change.feature} for ${tenantsText(change.changed)}`);
   }
@@ -25,13 +29,30 @@ export function impactSentences(impact: PolicyImpactView): string[] {
 }
 
 function issueList(issues: readonly PolicyIssueView[]): HTMLElement {
-  return h('ul', {}, issues.map((issue) => h('li', {}, h('code', {}, `${issue.file}:${issue.line}:${issue.column}`), ` ${issue.message}`)));
+  return h(
+    'ul',
+    {},
+    issues.map((issue) =>
+      h('li', {}, h('code', {}, `${issue.file}:${issue.line}:${issue.column}`), ` ${issue.message}`),
+    ),
+  );
 }
 
 export async function policyPage(context: PageContext): Promise<void> {
   const policy = await get<PolicyView>('/api/admin/policy');
-  const fileName = h('input', { type: 'text', name: 'file', required: true, pattern: '[A-Za-z0-9._-]+\\.ya?ml', list: 'policy-files', value: policy.files[0] ?? '' });
-  const fileList = h('datalist', { id: 'policy-files' }, policy.files.map((file) => h('option', { value: file })));
+  const fileName = h('input', {
+    type: 'text',
+    name: 'file',
+    required: true,
+    pattern: '[A-Za-z0-9._-]+\\.ya?ml',
+    list: 'policy-files',
+    value: policy.files[0] ?? '',
+  });
+  const fileList = h(
+    'datalist',
+    { id: 'policy-files' },
+    policy.files.map((file) => h('option', { value: file })),
+  );
   const text = h('textarea', { name: 'text', required: true, spellcheck: 'false' });
   const upload = h('input', { type: 'file', accept: '.yaml,.yml,text/yaml' });
   const result = h('div', { 'aria-live': 'polite' });
@@ -47,9 +68,21 @@ export async function policyPage(context: PageContext): Promise<void> {
     event.preventDefault();
     replace(result, h('p', {}, 'Checking…'));
     try {
-      const { body } = await call<Validation>('POST', `/api/admin/policy/validate?file=${encodeURIComponent(fileName.value.trim())}`, { yaml: text.value });
+      const { body } = await call<Validation>(
+        'POST',
+        `/api/admin/policy/validate?file=${encodeURIComponent(fileName.value.trim())}`,
+        { yaml: text.value },
+      );
       if (!body.valid) {
-        replace(result, h('div', { class: 'alert', role: 'alert' }, h('h3', {}, `Not valid: ${body.issues.length} problem${body.issues.length === 1 ? '' : 's'}`), issueList(body.issues)));
+        replace(
+          result,
+          h(
+            'div',
+            { class: 'alert', role: 'alert' },
+            h('h3', {}, `Not valid: ${body.issues.length} problem${body.issues.length === 1 ? '' : 's'}`),
+            issueList(body.issues),
+          ),
+        );
         return;
       }
       const sentences = impactSentences(body.impact);
@@ -59,9 +92,24 @@ export async function policyPage(context: PageContext): Promise<void> {
           'div',
           { class: 'ok', role: 'alert' },
           h('h3', {}, `Valid: version ${body.version}`),
-          h('p', {}, `Across ${tenantsText(body.impact.tenants)}, shipping this file `, sentences.length === 0 ? 'changes no decision.' : h('span', {}, 'would:')),
-          sentences.length > 0 ? h('ul', {}, sentences.map((sentence) => h('li', {}, sentence))) : null,
-          h('p', { class: 'hint' }, 'Nothing was applied: the policy changes when the file is shipped to the policy directory.'),
+          h(
+            'p',
+            {},
+            `Across ${tenantsText(body.impact.tenants)}, shipping this file `,
+            sentences.length === 0 ? 'changes no decision.' : h('span', {}, 'would:'),
+          ),
+          sentences.length > 0
+            ? h(
+                'ul',
+                {},
+                sentences.map((sentence) => h('li', {}, sentence)),
+              )
+            : null,
+          h(
+            'p',
+            { class: 'hint' },
+            'Nothing was applied: the policy changes when the file is shipped to the policy directory.',
+          ),
         ),
       );
     } catch (error) {
@@ -83,7 +131,13 @@ export async function policyPage(context: PageContext): Promise<void> {
       h('dd', {}, policy.files.join(', ')),
     ),
     policy.lastError
-      ? h('div', { class: 'alert' }, h('h2', {}, 'The last reload failed'), h('p', {}, 'At ', when(policy.lastError.at), '; the version above stays in force.'), issueList(policy.lastError.issues))
+      ? h(
+          'div',
+          { class: 'alert' },
+          h('h2', {}, 'The last reload failed'),
+          h('p', {}, 'At ', when(policy.lastError.at), '; the version above stays in force.'),
+          issueList(policy.lastError.issues),
+        )
       : h('p', {}, 'The last reload succeeded.'),
     h(
       'section',
@@ -103,7 +157,12 @@ export async function policyPage(context: PageContext): Promise<void> {
     table(
       'Features',
       ['Key', 'Name', 'Type', 'Default'],
-      policy.features.map((feature) => [h('code', {}, feature.key), feature.name, feature.type, valueText(feature.default)]),
+      policy.features.map((feature) => [
+        h('code', {}, feature.key),
+        feature.name,
+        feature.type,
+        valueText(feature.default),
+      ]),
     ),
   );
 }

@@ -5,7 +5,13 @@ import { field, h, replace } from '../dom.js';
 import { problem, type PageContext, type Session } from '../page.js';
 
 export async function signInPage(context: PageContext, notice?: string): Promise<void> {
-  const token = h('input', { type: 'password', name: 'token', autocomplete: 'off', required: true, spellcheck: 'false' });
+  const token = h('input', {
+    type: 'password',
+    name: 'token',
+    autocomplete: 'off',
+    required: true,
+    spellcheck: 'false',
+  });
   const error = h('div', { role: 'alert' });
   const form = h(
     'form',
@@ -23,7 +29,11 @@ export async function signInPage(context: PageContext, notice?: string): Promise
         }
       },
     },
-    field('Admin API token', token, 'An admin token (entitle tokens create --role admin). It is exchanged for a session and not stored by this page.'),
+    field(
+      'Admin API token',
+      token,
+      'An admin token (entitle tokens create --role admin). It is exchanged for a session and not stored by this page.',
+    ),
     h('button', { type: 'submit' }, 'Sign in'),
     error,
   );

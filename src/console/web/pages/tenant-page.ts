@@ -5,7 +5,14 @@
 import { ApiError, call, get, query } from '../api.js';
 import { field, h, replace, table, when } from '../dom.js';
 import { problem, type PageContext } from '../page.js';
-import { valueText, type AuditView, type FeatureDecisionView, type OverrideView, type PolicyView, type TenantDetailView } from '../views.js';
+import {
+  valueText,
+  type AuditView,
+  type FeatureDecisionView,
+  type OverrideView,
+  type PolicyView,
+  type TenantDetailView,
+} from '../views.js';
 import { auditRows, AUDIT_HEADERS } from './audit-rows.js';
 import { conflictText, overrideForm } from './override-form.js';
 import { extraSections } from './tenant-sections.js';
@@ -23,7 +30,11 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
     tenant = await get<TenantDetailView>(base);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      replace(context.main, h('h1', { tabindex: -1 }, 'Tenant not found'), h('p', {}, `There is no tenant "${tenantId}". `, h('a', { href: '#/tenants' }, 'Back to tenants')));
+      replace(
+        context.main,
+        h('h1', { tabindex: -1 }, 'Tenant not found'),
+        h('p', {}, `There is no tenant "${tenantId}". `, h('a', { href: '#/tenants' }, 'Back to tenants')),
+      );
       return;
     }
     throw error;
@@ -41,7 +52,13 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
     (context.main.querySelector('[data-notice]') as HTMLElement | null)?.focus();
   };
 
-  const form = overrideForm({ tenantId, features: policy.features, overrides: byFeature, announce: context.announce, saved: reload });
+  const form = overrideForm({
+    tenantId,
+    features: policy.features,
+    overrides: byFeature,
+    announce: context.announce,
+    saved: reload,
+  });
 
   const featureRows = entitlements.features.map((decision) => {
     const next = decision.type === 'boolean' ? !decision.value : decision.value;
@@ -51,7 +68,16 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
       valueText(decision.value),
       decision.source,
       decision.cause,
-      h('button', { type: 'button', class: 'secondary', 'aria-label': `${label} ${decision.featureName}`, onclick: () => form.prepare(decision.feature, next) }, label),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          'aria-label': `${label} ${decision.featureName}`,
+          onclick: () => form.prepare(decision.feature, next),
+        },
+        label,
+      ),
     ];
   });
 
@@ -59,11 +85,17 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
   const remove = async (override: OverrideView) => {
     replace(removeMessage);
     try {
-      await call('DELETE', `${base}/overrides/${encodeURIComponent(override.feature)}${query({ reason: 'removed in the console' })}`, { headers: { 'if-match': `"${override.version}"` } });
+      await call(
+        'DELETE',
+        `${base}/overrides/${encodeURIComponent(override.feature)}${query({ reason: 'removed in the console' })}`,
+        { headers: { 'if-match': `"${override.version}"` } },
+      );
       await reload(`Removed the override of ${override.feature}: ${tenantId} gets its plan's value again.`);
     } catch (error) {
       if (error instanceof ApiError && error.status === 412) {
-        const current = await get<OverrideView>(`${base}/overrides/${encodeURIComponent(override.feature)}`).catch(() => undefined);
+        const current = await get<OverrideView>(`${base}/overrides/${encodeURIComponent(override.feature)}`).catch(
+          () => undefined,
+        );
         replace(removeMessage, h('p', { class: 'alert' }, conflictText(current)));
       } else replace(removeMessage, h('p', { class: 'alert' }, `Not removed: ${problem(error)}`));
     }
@@ -75,10 +107,29 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
     override.actor,
     override.expiresAt ? when(override.expiresAt) : 'no end',
     override.active ? 'yes' : 'no (expired)',
-    h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove the override of ${override.feature}`, onclick: () => void remove(override) }, 'Remove'),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        'aria-label': `Remove the override of ${override.feature}`,
+        onclick: () => void remove(override),
+      },
+      'Remove',
+    ),
   ]);
 
-  const planSelect = h('select', { name: 'plan' }, policy.plans.map((plan) => h('option', { value: plan.key, selected: plan.key === tenant.plan }, plan.name === plan.key ? plan.key : `${plan.name} (${plan.key})`)));
+  const planSelect = h(
+    'select',
+    { name: 'plan' },
+    policy.plans.map((plan) =>
+      h(
+        'option',
+        { value: plan.key, selected: plan.key === tenant.plan },
+        plan.name === plan.key ? plan.key : `${plan.name} (${plan.key})`,
+      ),
+    ),
+  );
   const planMessage = h('div', { role: 'alert' });
   const planForm = h(
     'form',
@@ -95,7 +146,12 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
         }
       },
     },
-    h('div', { class: 'row' }, field('Plan', planSelect), h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Change plan'))),
+    h(
+      'div',
+      { class: 'row' },
+      field('Plan', planSelect),
+      h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Change plan')),
+    ),
     planMessage,
   );
 
@@ -118,8 +174,24 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
       h('dd', {}, h('code', {}, entitlements.policyVersion)),
     ),
     planForm,
-    h('section', { 'aria-labelledby': 'features-heading' }, h('h2', { id: 'features-heading' }, 'Features'), table('Every feature for this tenant, and why', ['Feature', 'Value', 'Source', 'Why', 'Action'], featureRows)),
-    h('section', { 'aria-labelledby': 'overrides-heading' }, h('h2', { id: 'overrides-heading' }, 'Overrides'), table('Overrides', ['Feature', 'Value', 'Reason', 'By', 'Until', 'In force', 'Action'], overrideRows, 'none: every feature comes from the plan.'), removeMessage),
+    h(
+      'section',
+      { 'aria-labelledby': 'features-heading' },
+      h('h2', { id: 'features-heading' }, 'Features'),
+      table('Every feature for this tenant, and why', ['Feature', 'Value', 'Source', 'Why', 'Action'], featureRows),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'overrides-heading' },
+      h('h2', { id: 'overrides-heading' }, 'Overrides'),
+      table(
+        'Overrides',
+        ['Feature', 'Value', 'Reason', 'By', 'Until', 'In force', 'Action'],
+        overrideRows,
+        'none: every feature comes from the plan.',
+      ),
+      removeMessage,
+    ),
     form.element,
     extraSections(tenant),
     h(

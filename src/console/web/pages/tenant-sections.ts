@@ -14,7 +14,11 @@ interface MeterLike {
 }
 
 function isMeterList(value: unknown): value is MeterLike[] {
-  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'object' && item !== null && 'used' in item && 'limit' in item);
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((item) => typeof item === 'object' && item !== null && 'used' in item && 'limit' in item)
+  );
 }
 
 function section(key: string, value: unknown): HTMLElement {
@@ -25,11 +29,23 @@ function section(key: string, value: unknown): HTMLElement {
       `${meter.used} / ${meter.limit ?? 'unlimited'}`,
       when((meter.resetsAt ?? meter.resetAt ?? null) as string | null, '—'),
     ]);
-    return h('section', { 'aria-label': title }, h('h2', {}, title), table(title, ['Meter', 'Used / limit', 'Resets'], rows));
+    return h(
+      'section',
+      { 'aria-label': title },
+      h('h2', {}, title),
+      table(title, ['Meter', 'Used / limit', 'Resets'], rows),
+    );
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const record = value as Record<string, unknown>;
-    const link = typeof record.url === 'string' && /^https:\/\//.test(record.url) ? h('p', {}, h('a', { href: record.url, rel: 'noopener noreferrer', target: '_blank' }, `Open in the billing system`)) : null;
+    const link =
+      typeof record.url === 'string' && /^https:\/\//.test(record.url)
+        ? h(
+            'p',
+            {},
+            h('a', { href: record.url, rel: 'noopener noreferrer', target: '_blank' }, `Open in the billing system`),
+          )
+        : null;
     return h('section', { 'aria-label': title }, h('h2', {}, title), generic(record), link);
   }
   return h('section', { 'aria-label': title }, h('h2', {}, title), generic(value));

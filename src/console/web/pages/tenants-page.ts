@@ -12,14 +12,25 @@ export async function tenantsPage(context: PageContext): Promise<void> {
   const plan = context.params.get('plan') ?? '';
   const after = context.params.get('after') ?? '';
   // Earlier pages' cursors, so "Previous page" is a link too.
-  const trail = (context.params.get('trail') ?? '').split(',').filter((cursor, index, all) => cursor !== '' || index < all.length - 1);
+  const trail = (context.params.get('trail') ?? '')
+    .split(',')
+    .filter((cursor, index, all) => cursor !== '' || index < all.length - 1);
   const [policy, page] = await Promise.all([
     get<PolicyView>('/api/admin/policy'),
-    get<{ items: TenantView[]; nextCursor?: string }>(`/api/admin/tenants${query({ q, plan, after, limit: PAGE_SIZE })}`),
+    get<{ items: TenantView[]; nextCursor?: string }>(
+      `/api/admin/tenants${query({ q, plan, after, limit: PAGE_SIZE })}`,
+    ),
   ]);
 
   const search = h('input', { type: 'search', name: 'q', value: q });
-  const planSelect = h('select', { name: 'plan' }, h('option', { value: '' }, 'Any plan'), policy.plans.map((p) => h('option', { value: p.key, selected: p.key === plan }, p.name === p.key ? p.key : `${p.name} (${p.key})`)));
+  const planSelect = h(
+    'select',
+    { name: 'plan' },
+    h('option', { value: '' }, 'Any plan'),
+    policy.plans.map((p) =>
+      h('option', { value: p.key, selected: p.key === plan }, p.name === p.key ? p.key : `${p.name} (${p.key})`),
+    ),
+  );
   const form = h(
     'form',
     {
@@ -30,12 +41,36 @@ export async function tenantsPage(context: PageContext): Promise<void> {
         context.navigate(`#/tenants${query({ q: search.value.trim(), plan: planSelect.value })}`);
       },
     },
-    h('div', { class: 'row' }, field('Id or name contains', search), field('Plan', planSelect), h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search'))),
+    h(
+      'div',
+      { class: 'row' },
+      field('Id or name contains', search),
+      field('Plan', planSelect),
+      h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search')),
+    ),
   );
 
-  const rows = page.items.map((tenant) => [h('a', { href: `#/tenants/${encodeURIComponent(tenant.id)}` }, tenant.id), tenant.name, tenant.plan, when(tenant.updatedAt)]);
-  const previous = after === '' ? null : h('a', { href: `#/tenants${query({ q, plan, after: trail.at(-1), trail: trail.slice(0, -1).join(',') })}` }, 'Previous page');
-  const next = page.nextCursor ? h('a', { href: `#/tenants${query({ q, plan, after: page.nextCursor, trail: [...trail, after].join(',') })}` }, 'Next page') : null;
+  const rows = page.items.map((tenant) => [
+    h('a', { href: `#/tenants/${encodeURIComponent(tenant.id)}` }, tenant.id),
+    tenant.name,
+    tenant.plan,
+    when(tenant.updatedAt),
+  ]);
+  const previous =
+    after === ''
+      ? null
+      : h(
+          'a',
+          { href: `#/tenants${query({ q, plan, after: trail.at(-1), trail: trail.slice(0, -1).join(',') })}` },
+          'Previous page',
+        );
+  const next = page.nextCursor
+    ? h(
+        'a',
+        { href: `#/tenants${query({ q, plan, after: page.nextCursor, trail: [...trail, after].join(',') })}` },
+        'Next page',
+      )
+    : null;
   const filtered = q || plan ? ` matching ${[q && `"${q}"`, plan && `plan ${plan}`].filter(Boolean).join(' on ')}` : '';
 
   replace(
