@@ -10,7 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
-import { actorOf } from './auth/principal.js';
+import { actorOf, type Principal } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
 import { serverKeys } from './auth/server-keys.js';
@@ -40,6 +40,7 @@ import { healthRoutes } from './http/health-routes.js';
 import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import { openServices, type EntitleServices } from './services.js';
+import { consumeBody } from './gate/usage-answers.js';
 import { usageRoutes } from './usage/usage-routes.js';
 
 declare module 'fastify' {
@@ -222,19 +223,33 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     return readAudit.close();
   });
   const auditReads = config.auditReads.mode;
+  // The one consume of a request, for the meter gate and request.entitlements.consume alike:
+  // every audit row it writes names the request.
+  const consumeFor = (
+    principal: Principal,
+    feature: string,
+    amount: number,
+    options: { readonly idempotencyKey?: string | undefined; readonly requestId?: string | undefined },
+  ) =>
+    services.meters.consume({
+      tenantId: principal.tenantId,
+      feature,
+      amount,
+      idempotencyKey: options.idempotencyKey,
+      context: {
+        actor: actorOf(principal),
+        ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+      },
+    });
   await app.register(gatePlugin, {
     client: services.client,
     provider: services.provider,
     cache: decisions,
     features: () => services.policy.snapshot.features,
-    consume: (principal, feature, amount, { idempotencyKey }) =>
-      services.meters.consume({
-        tenantId: principal.tenantId,
-        feature,
-        amount,
-        idempotencyKey,
-        context: { actor: actorOf(principal) },
-      }),
+    consume: async (principal, feature, amount, options) => {
+      const result = await consumeFor(principal, feature, amount, options);
+      return { granted: result.granted, body: consumeBody(result) };
+    },
     onDenied: async (request, denial) => {
       services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
@@ -260,14 +275,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { store, policy, tenants });
   await app.register(meterGate, {
     isMeter: (key) => meters.isMeter(key),
-    consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
-      meters.consume({
-        tenantId: principal.tenantId,
-        feature,
-        amount,
-        idempotencyKey,
-        context: { actor: actorOf(principal), requestId },
-      }),
+    consume: consumeFor,
     giveBack: (consumption) => meters.giveBack(consumption),
   });
   await app.register(metricsPlugin, { metrics: services.metrics });

@@ -31,11 +31,13 @@ export interface JwtConfig {
   readonly userClaim: string;
   readonly roleClaim: string;
   /**
-   * The role claim values that make an Entitle operator (admin API, every tenant) and a read-only
-   * SDK client. Not "admin": many identity providers say "admin" for a tenant's own admin.
+   * The role claim values that make an Entitle operator (admin API, every tenant), a read-only
+   * SDK client and an app backend metering its own tenant (service). Not "admin": many identity
+   * providers say "admin" for a tenant's own admin.
    */
   readonly adminRole: string;
   readonly clientRole: string;
+  readonly serviceRole: string;
   /** Whether tokens without `exp` are accepted (ENTITLE_JWT_ALLOW_NO_EXP=true); by default they are refused. */
   readonly allowNoExp: boolean;
 }
@@ -157,6 +159,8 @@ export interface RateLimitConfig {
   readonly calendar: number;
   /** Entitlements, OFREP and Unleash: the read paths SDKs poll. */
   readonly decisions: number;
+  /** The usage API (/api/usage): every request may store an outcome or a reservation for 24 hours. */
+  readonly usage: number;
   readonly authFailures: number;
 }
 
@@ -256,6 +260,7 @@ export function loadConfig(
           roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
           adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
           clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
+          serviceRole: text('ENTITLE_JWT_SERVICE_ROLE') ?? 'entitle:service',
           allowNoExp: env.ENTITLE_JWT_ALLOW_NO_EXP === 'true',
         }
       : undefined;
@@ -315,6 +320,7 @@ export function loadConfig(
     oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
     calendar: perMinute('ENTITLE_RATE_LIMIT_CALENDAR', 120),
     decisions: perMinute('ENTITLE_RATE_LIMIT_DECISIONS', 60_000),
+    usage: perMinute('ENTITLE_RATE_LIMIT_USAGE', 1_200),
     authFailures: perMinute('ENTITLE_RATE_LIMIT_AUTH_FAILURES', 30),
   };
   const trustProxy = (text('ENTITLE_TRUST_PROXY') ?? '')

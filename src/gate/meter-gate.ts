@@ -7,8 +7,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Principal } from '../auth/principal.js';
-import { AuthRequiredError, InvalidInputError, LimitReachedError, withDetails } from '../errors.js';
-import type { ConsumeAnswer, Consumption } from '../usage/meters.js';
+import { AuthRequiredError, InvalidInputError } from '../errors.js';
+import type { ConsumeResult, Consumption } from '../usage/meters.js';
+import { limitReached } from './usage-answers.js';
 
 /** What the meter gate consumes with (the Meters service, narrowed). */
 export interface MeterGateOptions {
@@ -19,7 +20,7 @@ export interface MeterGateOptions {
     feature: string,
     amount: number,
     options: { readonly idempotencyKey?: string; readonly requestId: string },
-  ) => Promise<ConsumeAnswer>;
+  ) => Promise<ConsumeResult>;
   readonly giveBack: (consumption: Consumption) => Promise<void>;
 }
 
@@ -38,15 +39,12 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
       if (!principal) throw new AuthRequiredError();
       const header = request.headers[IDEMPOTENCY_HEADER];
       if (Array.isArray(header)) throw new InvalidInputError('headers.idempotency-key: only one may be sent');
-      const answer = await options.consume(principal, key, amount, {
+      const result = await options.consume(principal, key, amount, {
         requestId: request.id,
         ...(header ? { idempotencyKey: header } : {}),
       });
-      if (!answer.granted) {
-        const { error: _error, code: _code, ...details } = answer.body;
-        throw withDetails(new LimitReachedError(), details);
-      }
-      if (answer.consumption) consumed.set(request, { consumption: answer.consumption, failed: false });
+      if (!result.granted) throw limitReached(result);
+      if (result.consumption) consumed.set(request, { consumption: result.consumption, failed: false });
     };
   }
 

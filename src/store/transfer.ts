@@ -71,8 +71,21 @@ export const DUMP_TABLES = {
   billing_events: ['provider', 'id', 'type', 'tenant_id', 'outcome', 'processed_at'],
   usage_counters: ['tenant_id', 'feature', 'period_start', 'used', 'from_grants', 'reserved', 'alerted', 'updated_at'],
   usage_grants: ['id', 'tenant_id', 'feature', 'amount', 'remaining', 'reason', 'actor', 'expires_at', 'created_at'],
-  usage_reservations: ['id', 'tenant_id', 'feature', 'period_start', 'amount', 'expires_at', 'created_at'],
-  usage_idempotency: ['tenant_id', 'key', 'request_hash', 'status', 'answer', 'created_at', 'expires_at'],
+  usage_reservations: ['id', 'tenant_id', 'feature', 'period_start', 'amount', 'expires_at', 'created_at', 'holder'],
+  usage_outcomes: [
+    'tenant_id',
+    'key',
+    'request_hash',
+    'operation',
+    'feature',
+    'period_start',
+    'granted',
+    'outcome',
+    'refunded',
+    'refund',
+    'created_at',
+    'expires_at',
+  ],
   audit_anchors: ['seq', 'hash', 'archived_at', 'rows'],
   audit_log: ['seq', 'at', 'actor', 'tenant_id', 'action', 'target', 'outcome', 'details', 'prev_hash', 'hash'],
 } as const satisfies Record<string, readonly string[]>;
@@ -86,7 +99,7 @@ const LATER_TABLES: ReadonlySet<DumpTable> = new Set([
   'usage_counters',
   'usage_grants',
   'usage_reservations',
-  'usage_idempotency',
+  'usage_outcomes',
   // Before anchors travelled: such a dump imports as before (verify fails on it only if its source had archived).
   'audit_anchors',
 ]);

@@ -164,7 +164,7 @@ describe.skipIf(!process.env.DATABASE_URL)('OFREP event streams and meters on Po
       amount: 1,
       context: { actor: 'test:b' },
     });
-    expect(consumed.body).toMatchObject({ remaining: 0 });
+    expect(consumed.reading).toMatchObject({ remaining: 0 });
     const event = await refetch(sse);
     const after = await bulk(url, token);
     expect(event.etag).toBe(after.etag);
