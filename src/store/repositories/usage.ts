@@ -106,14 +106,15 @@ export class UsageStore implements UsageRepository {
           },
         };
       }
-      const counter = await findCounter(port, meter);
-      if (!counter) {
+      const found = await findCounter(port, meter);
+      if (!found) {
         // The period's first write: its row, then the one-statement consume again (no job starts a period).
         await createCounter(port, meter, request.now);
         continue;
       }
       // Refused by the allowance, with nothing that could still cover it (no open reservation
       // to reclaim, no grant): refused without taking the write lock.
+      const counter = { used: found.used, fromGrants: found.fromGrants, reserved: found.reserved };
       if (counter.reserved === 0 && !(await hasUsableGrant(port, meter, request.now)))
         return { replayed: false, outcome: { granted: false, figures: { counter, grantBalance: 0 } } };
       break;
