@@ -320,7 +320,7 @@ export function loadConfig(
     oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
     calendar: perMinute('ENTITLE_RATE_LIMIT_CALENDAR', 120),
     decisions: perMinute('ENTITLE_RATE_LIMIT_DECISIONS', 60_000),
-    usage: perMinute('ENTITLE_RATE_LIMIT_USAGE', 1_200),
+    usage: perMinute('ENTITLE_RATE_LIMIT_USAGE', 600),
     authFailures: perMinute('ENTITLE_RATE_LIMIT_AUTH_FAILURES', 30),
   };
   const trustProxy = (text('ENTITLE_TRUST_PROXY') ?? '')

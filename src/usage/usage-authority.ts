@@ -68,13 +68,13 @@ export function usageScope(principal: Principal, action: UsageAction, tenantId: 
   return reach === 'held' ? { tenantId: tenant, holder: actorOf(principal) } : { tenantId: tenant };
 }
 
-/** The table as docs print it (Markdown), the same words on every page. */
-export function authorityTable(): string {
-  const header = `| | ${ROLE_ORDER.map((role) => `\`${role}\``).join(' | ')} |`;
-  const rule = `|---|${ROLE_ORDER.map(() => '---').join('|')}|`;
-  const rows = (Object.keys(USAGE_AUTHORITY) as UsageAction[]).map(
-    (action) =>
-      `| ${ACTION_WORDS[action]} | ${ROLE_ORDER.map((role) => REACH_WORDS[USAGE_AUTHORITY[action][role]]).join(' | ')} |`,
-  );
-  return [header, rule, ...rows].join('\n');
+/** The table's cells, header first: what docs print (test/docs checks every page that prints it). */
+export function authorityRows(): string[][] {
+  return [
+    ['', ...ROLE_ORDER.map((role) => `\`${role}\``)],
+    ...(Object.keys(USAGE_AUTHORITY) as UsageAction[]).map((action) => [
+      ACTION_WORDS[action],
+      ...ROLE_ORDER.map((role) => REACH_WORDS[USAGE_AUTHORITY[action][role]]),
+    ]),
+  ];
 }
