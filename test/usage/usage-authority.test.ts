@@ -177,9 +177,11 @@ describe('reservations', () => {
   let t: TestApp;
   let admin: Headers;
   let member: Headers;
+  let now: number;
 
   beforeEach(async () => {
-    t = await buildTestApp({ clock: () => JAN_15 });
+    now = JAN_15;
+    t = await buildTestApp({ clock: () => now });
     admin = t.auth(await t.token('ops', 'root', { role: 'admin' }));
     member = t.auth(await t.token('acme', 'alice', { plan: 'pro' }));
   });
@@ -187,8 +189,12 @@ describe('reservations', () => {
 
   const post = (url: string, headers: Headers, payload: Record<string, unknown> = {}) =>
     t.app.inject({ method: 'POST', url, headers, payload });
-  const reserve = async (amount: number) =>
-    (await post('/api/usage/reserve', member, { feature: SMS, amount, ttlSeconds: 3600 })).json();
+  /** Reserves, then moves the clock on a second: reservations are listed oldest first. */
+  const reserve = async (amount: number) => {
+    const held = (await post('/api/usage/reserve', member, { feature: SMS, amount, ttlSeconds: 3600 })).json();
+    now += 1000;
+    return held;
+  };
 
   it('commit {} consumes everything reserved', async () => {
     const held = await reserve(4);
