@@ -142,7 +142,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       'ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops',
     );
   const sessions = new ConsoleSessions(keys.session, config.consoleSessionMs, services.clock);
-  const events = openOfrepEvents(services, keys.streams, config, app.log);
+  const events = openOfrepEvents({
+    policy: services.policy,
+    provider: services.provider,
+    tenants: services.tenants,
+    clock: services.clock,
+    streamKey: keys.streams,
+    config,
+    logger: app.log,
+  });
   // Streams end before the server waits for its connections to close.
   app.addHook('preClose', async () => events.close());
 
