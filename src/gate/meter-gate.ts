@@ -8,8 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHa
 import fp from 'fastify-plugin';
 import type { Principal } from '../auth/principal.js';
 import { AuthRequiredError, InvalidInputError } from '../errors.js';
-import type { ConsumeResult, Consumption } from '../usage/meters.js';
-import { limitReached } from './usage-answers.js';
+import type { ConsumeResult, Consumption, Refusal } from '../usage/meters.js';
 
 /** What the meter gate consumes with (the Meters service, narrowed). */
 export interface MeterGateOptions {
@@ -22,6 +21,8 @@ export interface MeterGateOptions {
     options: { readonly idempotencyKey?: string; readonly requestId: string },
   ) => Promise<ConsumeResult>;
   readonly giveBack: (consumption: Consumption) => Promise<void>;
+  /** A refusal as the error to answer with (403 Limit reached, the usage API's words). */
+  readonly limitReached: (refusal: Refusal) => Error;
 }
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -30,6 +31,7 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
   if (typeof options.consume !== 'function') throw new TypeError('options.consume should be a function');
   if (typeof options.giveBack !== 'function') throw new TypeError('options.giveBack should be a function');
   if (typeof options.isMeter !== 'function') throw new TypeError('options.isMeter should be a function');
+  if (typeof options.limitReached !== 'function') throw new TypeError('options.limitReached should be a function');
   // What each request consumed, until its answer is known; failed: the handler threw.
   const consumed = new WeakMap<FastifyRequest, { consumption: Consumption; failed: boolean }>();
 
@@ -43,7 +45,7 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
         requestId: request.id,
         ...(header ? { idempotencyKey: header } : {}),
       });
-      if (!result.granted) throw limitReached(result);
+      if (!result.granted) throw options.limitReached(result);
       if (result.consumption) consumed.set(request, { consumption: result.consumption, failed: false });
     };
   }

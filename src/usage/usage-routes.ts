@@ -9,7 +9,7 @@ import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import type { Meters } from './meters.js';
 import { MAX_RESERVATION_SECONDS, MAX_USAGE_AMOUNT } from './meters.js';
-import { limitReached } from '../gate/usage-answers.js';
+import { limitReached } from './usage-answers.js';
 import { rolesFor, usageScope } from './usage-authority.js';
 import { GrantedBody, LimitReachedBody, MeterReadingSchema, ReservationBody, withReading } from './usage-schemas.js';
 

@@ -7,7 +7,7 @@ import { tenantState } from '../../entitlements/tenant-directory.js';
 import { InvalidInputError, TenantNotFoundError } from '../../errors.js';
 import type { TenantState } from '../../entitlements/decide.js';
 import { Meters } from '../../usage/meters.js';
-import { consumeBody } from '../../gate/usage-answers.js';
+import { consumeBody } from '../../usage/usage-answers.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 import { parseExpiry } from './overrides-command.js';
 

@@ -3,7 +3,7 @@
 // `request.entitlements.consume` all answer with.
 
 import { LimitReachedError, withDetails, type EntitleError } from '../errors.js';
-import type { ConsumeResult, Refusal } from '../usage/meters.js';
+import type { ConsumeResult, Refusal } from './meters.js';
 
 /** The fields a refusal adds to the 403 body: the meter's state, the plan that gives more, and why. */
 export function refusalDetails(refusal: Refusal): Record<string, unknown> {
