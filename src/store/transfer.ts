@@ -62,6 +62,7 @@ export const DUMP_TABLES = {
     'prices',
     'current_period_end',
     'cancel_at_period_end',
+    'cancel_at',
     'trial_end',
     'past_due_since',
     'cycle_anchor',

@@ -178,6 +178,84 @@ describe('POST /api/billing/stripe/webhook', () => {
       expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED' } });
     });
 
+    describe('items on different cycles (Stripe resolves the period to the earliest item end)', () => {
+      const twoCycles = () => ({
+        prices: ['pro_monthly', 'pro_addon_yearly'],
+        itemPeriodEnds: [seconds(t.now + 10 * DAY_MS), seconds(t.now + 200 * DAY_MS)],
+      });
+
+      it('ends a plan canceled at period end when the earliest item period ends, with no event', async () => {
+        const earliest = new Date(twoCycles().itemPeriodEnds[0]! * 1000).toISOString();
+        await t.deliver(subscribed({ ...twoCycles(), cancelAtPeriodEnd: true }));
+        expect(await entitlements()).toMatchObject({
+          plan: 'pro',
+          billing: { cause: 'CANCELING' },
+          planEndsAt: earliest,
+        });
+        t.now = Date.parse(earliest);
+        expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED' } });
+      });
+
+      it('shows the earliest item period end as the subscription’s current period end', async () => {
+        await t.deliver(subscribed(twoCycles()));
+        const billing = (
+          await t.app.inject({
+            method: 'GET',
+            url: '/api/admin/tenants/acme/billing',
+            headers: t.auth(await t.token('ops', 'root', { role: 'admin' })),
+          })
+        ).json();
+        expect(billing.subscriptions[0]).toMatchObject({
+          currentPeriodEnd: new Date(twoCycles().itemPeriodEnds[0]! * 1000).toISOString(),
+          cancelAtPeriodEnd: false,
+          cancelAt: null,
+        });
+      });
+    });
+
+    describe('cancel_at', () => {
+      it('shows a cancellation scheduled by timestamp as CANCELING until then, and falls back at it', async () => {
+        const cancelAt = seconds(t.now + 45 * DAY_MS);
+        await t.deliver(subscribed({ currentPeriodEnd: seconds(t.now + 30 * DAY_MS), cancelAt }));
+        expect(await entitlements()).toMatchObject({
+          plan: 'pro',
+          billing: { cause: 'CANCELING' },
+          planEndsAt: new Date(cancelAt * 1000).toISOString(),
+        });
+        t.now = cancelAt * 1000 - 1;
+        expect((await entitlements()).plan).toBe('pro');
+        t.now = cancelAt * 1000;
+        expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED', status: 'active' } });
+      });
+
+      it.each([
+        ['min_period_end', 0],
+        ['max_period_end', 1],
+      ] as const)('reads cancel_at as %s resolved it (the items’ earliest or latest period end)', async (_, which) => {
+        const ends = [seconds(t.now + 10 * DAY_MS), seconds(t.now + 200 * DAY_MS)];
+        await t.deliver(
+          subscribed({ prices: ['pro_monthly', 'pro_addon_yearly'], itemPeriodEnds: ends, cancelAt: ends[which]! }),
+        );
+        const endsAt = new Date(ends[which]! * 1000).toISOString();
+        expect(await entitlements()).toMatchObject({
+          plan: 'pro',
+          billing: { cause: 'CANCELING' },
+          planEndsAt: endsAt,
+        });
+        t.now = Date.parse(endsAt);
+        expect((await entitlements()).plan).toBe('free');
+      });
+
+      it('keeps the plan ACTIVE again when the scheduled cancellation is removed', async () => {
+        await t.deliver(subscribed({ cancelAt: seconds(t.now + 5 * DAY_MS) }));
+        await t.deliver(subscribed({ cancelAt: null }, { type: 'customer.subscription.updated', at: t.now + 1000 }));
+        t.now += 6 * DAY_MS;
+        const after = await entitlements();
+        expect(after).toMatchObject({ plan: 'pro', billing: { cause: 'ACTIVE' } });
+        expect(after.planEndsAt).toBeUndefined();
+      });
+    });
+
     it.each(['customer.subscription.deleted', 'customer.subscription.paused'])('falls back on %s', async (type) => {
       await t.deliver(subscribed());
       const status = type.endsWith('deleted') ? 'canceled' : 'paused';

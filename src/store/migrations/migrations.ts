@@ -284,4 +284,12 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
       ${d.changesOn('billing_subscriptions', 'tenant_id')}
     `,
   },
+  {
+    version: 7,
+    name: 'scheduled cancellation of a billing subscription',
+    sql: `
+      -- When a scheduled cancellation ends the subscription (Stripe's cancel_at); NULL when none is.
+      ALTER TABLE billing_subscriptions ADD COLUMN cancel_at TEXT;
+    `,
+  },
 ];
