@@ -12,6 +12,7 @@ import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
+import { FailedLogins } from './auth/failed-logins.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
 import { serverKeys } from './auth/server-keys.js';
 import { TokenCache } from './auth/token-cache.js';
@@ -197,7 +198,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     decisions.close();
   });
   await registerCors(app, config.corsOrigins);
+  // One failed-authentication table per app: API, console sign-in and webhooks count together.
+  const failedLogins = new FailedLogins(config.rateLimits.authFailures, services.clock);
   await app.register(authPlugin, {
+    failedLogins,
     findToken: (hash) => tokens.find(hash),
     ...(config.jwt ? { jwt: config.jwt } : {}),
     clock: services.clock,
@@ -316,7 +320,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     reader: services.policyReader,
     prefix: '/api/admin',
   });
-  await app.register(billingRoutes, { sync: services.billing });
+  await app.register(billingRoutes, { sync: services.billing, failedLogins });
   await app.register(ofrepRoutes, { policy, provider, events });
   await app.register(ofrepEventRoutes, { events });
   await app.register(consoleRoutes, {
@@ -325,7 +329,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     audit: store.audit,
     clock,
     assetsDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
-    signInFailuresPerMinute: config.rateLimits.authFailures,
+    failedLogins,
   });
   await app.register(unleashRoutes, { policy, tenants, releases, clock });
   return app;

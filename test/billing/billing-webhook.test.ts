@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildBillingApp, DAY_MS, WEBHOOK_URL, type BillingTestApp } from '../support/billing.js';
 import {
@@ -61,6 +63,33 @@ describe('POST /api/billing/stripe/webhook', () => {
       });
       expect(missing.statusCode).toBe(400);
       expect((await t.deliver(subscribed(), { secret: OLD_WEBHOOK_SECRET })).statusCode).toBe(200);
+    });
+
+    it('rejects a delivery signed more than 300 s ahead of the clock with 400', async () => {
+      const ahead = await t.deliver(subscribed(), { timestamp: seconds(t.now) + 3600 });
+      expect(ahead.statusCode).toBe(400);
+      expect(ahead.json().error).toBe('Webhook signature rejected: timestamp outside the 300 s tolerance');
+      expect(await t.app.entitle.store.billing.linkOf('acme')).toBeUndefined();
+      // Within the tolerance either way is fine (clocks differ a little).
+      expect((await t.deliver(subscribed(), { timestamp: seconds(t.now) + 60 })).statusCode).toBe(200);
+    });
+
+    it('says "malformed JSON" for a body that is not JSON under a valid signature', async () => {
+      const payload = '{"id": "evt_1", "type": ';
+      const signature = new Stripe('sk_test_unused').webhooks.generateTestHeaderString({
+        payload,
+        secret: WEBHOOK_SECRET,
+        timestamp: seconds(t.now),
+      });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: WEBHOOK_URL,
+        headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatch(/malformed JSON/);
+      expect(res.json().error).not.toMatch(/signature/);
     });
 
     it('needs no bearer token and ignores one', async () => {
@@ -412,6 +441,60 @@ describe('billing in /metrics', () => {
       expect(text).toContain(
         'entitle_billing_events_total{type="customer.subscription.created",outcome="duplicate"} 1',
       );
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('POST /api/billing/stripe/webhook from an address that keeps failing', () => {
+  it('counts unsigned posts as failed authentications: 429 past the limit, one warning, Stripe still heard elsewhere', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const t = await buildBillingApp({
+      env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '3' },
+      logger: { level: 'info', stream },
+    });
+    try {
+      const post = (remoteAddress: string, headers: Record<string, string> = {}) =>
+        t.app
+          .inject({
+            method: 'POST',
+            url: WEBHOOK_URL,
+            remoteAddress,
+            headers: { 'content-type': 'application/json', ...headers },
+            payload: JSON.stringify({ junk: 'x'.repeat(1000) }),
+          })
+          .then((r) => r.statusCode);
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push(await post('198.51.100.9', { 'stripe-signature': 't=1,v1=00' }));
+      expect(statuses).toEqual([400, 400, 400, 429, 429]);
+      // The same table as the API's: the address's bearer guesses are refused too.
+      const api = await t.app.inject({
+        method: 'GET',
+        url: '/api/entitlements/',
+        remoteAddress: '198.51.100.9',
+        headers: { authorization: `Bearer ent_${'0'.repeat(12)}_${'x'.repeat(43)}` },
+      });
+      expect(api.statusCode).toBe(429);
+      // A signed delivery from another address is handled.
+      await t.token('acme');
+      expect(
+        (await t.deliver(eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme' }))))
+          .statusCode,
+      ).toBe(200);
+      // One access line per refused post, and one warning for the address, not one per post.
+      expect(
+        lines.filter((line) => line.msg === 'request' && line.route === WEBHOOK_URL && line.status !== 200),
+      ).toHaveLength(5);
+      expect(lines.filter((line) => Number(line.level) >= 40 && line.reqId !== undefined)).toEqual([
+        expect.objectContaining({ reason: 'signature does not match' }),
+      ]);
     } finally {
       await t.close();
     }
