@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseCookie } from 'cookie';
 import { Type } from 'typebox';
 import { hashToken, looksLikeApiToken } from '../auth/api-tokens.js';
 import type { FailedLogins } from '../auth/failed-logins.js';
@@ -77,7 +78,11 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
   const page = async (_request: FastifyRequest, reply: FastifyReply) => {
     if (!existsSync(join(options.assetsDirectory, 'index.html')))
       return reply.status(503).type('text/plain').send('The console is not built: run npm run build');
-    return reply.header('cache-control', 'no-cache').sendFile('index.html', options.assetsDirectory);
+    // Revalidated on every load (a new build is seen at once); the plugin's year-long immutable
+    // header is for the hashed assets only.
+    return reply
+      .header('cache-control', 'no-cache')
+      .sendFile('index.html', options.assetsDirectory, { cacheControl: false });
   };
   fastify.get('/console', { schema: { hide: true } }, page);
 
@@ -169,22 +174,32 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
     );
   });
 
-  fastify.get(
-    '/console/session',
-    {
-      config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'The current console session and its CSRF token',
-        response: { 200: SessionBody, 401: ErrorBody, 403: ErrorBody },
+  await fastify.register(async (scope) => {
+    // A page opened with no session (no cookie, no token) is simply signed out: 204, not a 401 that
+    // the browser logs as an error on every fresh load. A cookie that no longer opens a session
+    // still gets the 401 ("your session has ended").
+    scope.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'GET' || request.headers.authorization !== undefined) return;
+      const cookies = request.headers.cookie ? parseCookie(request.headers.cookie) : {};
+      if (cookies[SESSION_COOKIE] === undefined) return reply.status(204).send();
+    });
+    scope.get(
+      '/console/session',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          tags,
+          summary: 'The current console session and its CSRF token (204 when the browser holds none)',
+          response: { 200: SessionBody, 204: Type.Null(), 401: ErrorBody, 403: ErrorBody },
+        },
       },
-    },
-    async (request) => {
-      const principal = principalOf(request);
-      if (principal.via.kind !== 'session') throw new InvalidTokenError();
-      return present(principal, principal.via.session);
-    },
-  );
+      async (request) => {
+        const principal = principalOf(request);
+        if (principal.via.kind !== 'session') throw new InvalidTokenError();
+        return present(principal, principal.via.session);
+      },
+    );
+  });
 
   fastify.delete(
     '/console/session',
