@@ -116,6 +116,11 @@ export interface Config extends StorageConfig {
   readonly unleash: UnleashConfig | undefined;
   /** Whether to create the demo tenant and token on first start (development only). */
   readonly seedDemo: boolean;
+  /**
+   * Where the first start writes the demo tokens when no terminal is attached (a file created
+   * with mode 0600); unset: they are shown on the terminal only, never in the log.
+   */
+  readonly firstStartTokensFile: string | undefined;
   /** How long decisions may come from the last known state when the store is out of reach. */
   readonly staleBoundMs: number;
   /** Requests per minute per authenticated principal, by route family (docs/limits.md). */
@@ -426,6 +431,7 @@ export function loadConfig(
       .filter(Boolean),
     unleash,
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
+    firstStartTokensFile: text('ENTITLE_FIRST_START_TOKENS_FILE'),
     rateLimits,
     billing,
     trustProxy,
