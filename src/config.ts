@@ -146,10 +146,15 @@ export interface Config extends StorageConfig {
   readonly sessionSecret: string | undefined;
   /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
   readonly consoleSessionMs: number;
-  /** OFREP event streams: caps in all and per tenant, the heartbeat period, and the public base URL links use. */
+  /**
+   * OFREP event streams: caps in all, per tenant and per user, the heartbeat period, how often
+   * open streams' credentials are checked again, and the public base URL links use.
+   */
   readonly streams: {
     readonly max: number;
     readonly perTenant: number;
+    readonly perUser: number;
+    readonly checkMs: number;
     readonly heartbeatMs: number;
     readonly publicUrl: string | undefined;
   };
@@ -366,6 +371,8 @@ export function loadConfig(
   const streams = {
     max: whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
     perTenant: whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
+    perUser: whole('ENTITLE_STREAMS_PER_USER', 20, 0, 1_000_000),
+    checkMs: whole('ENTITLE_STREAM_CHECK_MS', 2_000, 10, 60_000),
     heartbeatMs: whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
     // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
     publicUrl: text('ENTITLE_PUBLIC_URL') === undefined ? undefined : url('ENTITLE_PUBLIC_URL', ''),

@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { TENANT_CONTEXT_KEY } from '../entitlements/entitle-provider.js';
 import type { Logger } from '../logger.js';
 import type { EntitleServices } from '../services.js';
-import { EventStreams } from './event-streams.js';
+import { credentialKey, EventStreams, type StreamCredential } from './event-streams.js';
 import { StreamLinks } from './event-stream-links.js';
 import type { OfrepEvents } from './ofrep-event-routes.js';
 import { evaluateAll, refillAt } from './ofrep-evaluation.js';
@@ -19,6 +19,23 @@ const INACTIVITY_DELAY_SEC = 120;
 export interface RunningOfrepEvents extends OfrepEvents {
   /** Ends every stream and stops listening. */
   close(): void;
+}
+
+/** Of these credentials, the ones whose tenant still exists and whose API token (if any) still authenticates. */
+export async function stillValid(
+  services: Pick<EntitleServices, 'tenants' | 'store'>,
+  credentials: readonly StreamCredential[],
+): Promise<ReadonlySet<string>> {
+  const tokenIds = [...new Set(credentials.flatMap((c) => (c.tokenId === null ? [] : [c.tokenId])))];
+  const usable = tokenIds.length === 0 ? new Set<string>() : await services.store.tokens.usable(tokenIds);
+  const valid = new Set<string>();
+  for (const credential of credentials)
+    if (
+      services.tenants.get(credential.tenantId) !== undefined &&
+      (credential.tokenId === null || usable.has(credential.tokenId))
+    )
+      valid.add(credentialKey(credential));
+  return valid;
 }
 
 export function openOfrepEvents(
@@ -33,7 +50,10 @@ export function openOfrepEvents(
   const streams = new EventStreams({
     max: config.streams.max,
     perTenant: config.streams.perTenant,
+    perUser: config.streams.perUser,
     heartbeatMs: config.streams.heartbeatMs,
+    checkMs: config.streams.checkMs,
+    stillValid: (credentials) => stillValid(services, credentials),
     clock,
     logger,
     etag,
@@ -67,6 +87,7 @@ export function openOfrepEvents(
   return {
     links,
     streams,
+    stillValid: (credentials) => stillValid(services, credentials),
     etag,
     inactivityDelaySec: INACTIVITY_DELAY_SEC,
     publicUrl: config.streams.publicUrl,
