@@ -18,7 +18,8 @@ const SHIPPED = {
     4: '8a4e0445e7494624',
     5: '7c9b990c6a02b7c0',
     6: 'd1ce58d0aa774481',
-    7: '548adffee25df702',
+    7: 'dd2c437ff4ac088a',
+    8: '548adffee25df702',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -27,7 +28,8 @@ const SHIPPED = {
     4: '6e7f9b868ebe5305',
     5: '2300e13cc9ad1b06',
     6: '1567b55313ef695a',
-    7: '95b1e8b21f1d11f3',
+    7: 'dd2c437ff4ac088a',
+    8: '95b1e8b21f1d11f3',
   },
 };
 

@@ -7,10 +7,10 @@ import type { Migration, MigrationSource, SchemaDialect } from './migration.js';
 
 /** Migration 3's role check: SDK and service tokens get the client role beside member and admin. */
 const CLIENT_ROLE = "role IN ('member', 'admin', 'client')";
-/** Migration 7's role check: app backends that meter their own tenant get the service role. */
+/** Migration 8's role check: app backends that meter their own tenant get the service role. */
 const SERVICE_ROLE = "role IN ('member', 'admin', 'client', 'service')";
 
-/** The api_tokens table with a role check, as migrations 3 and 7 rebuild it on SQLite. */
+/** The api_tokens table with a role check, as migrations 3 and 8 rebuild it on SQLite. */
 const apiTokens = (d: SchemaDialect, check: string) => ({
   table: 'api_tokens',
   constraint: 'api_tokens_role_check',
@@ -320,6 +320,14 @@ export const MIGRATIONS: readonly MigrationSource[] = [
   },
   {
     version: 7,
+    name: 'scheduled cancellation of a billing subscription',
+    up: () => `
+      -- When a scheduled cancellation ends the subscription (Stripe's cancel_at); NULL when none is.
+      ALTER TABLE billing_subscriptions ADD COLUMN cancel_at TEXT;
+    `,
+  },
+  {
+    version: 8,
     name: 'usage authority: service role, reservation holders, idempotent outcomes instead of answers',
     // Outcomes replace answers: a key's record is the domain outcome (figures and sources, what a
     // refund undoes), no longer an HTTP body. Answers recorded before the upgrade are not carried
