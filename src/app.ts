@@ -31,7 +31,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestForLog } from './http/log-redaction.js';
 import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
-import { validatorCompiler } from './http/validators.js';
+import { serializerCompiler, validatorCompiler } from './http/validators.js';
 import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
 import { openOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
@@ -147,6 +147,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('preClose', async () => events.close());
 
   app.setValidatorCompiler(validatorCompiler());
+  app.setSerializerCompiler(serializerCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 
