@@ -272,7 +272,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     giveBack: (consumption) => meters.giveBack(consumption),
   });
   await app.register(metricsPlugin, { metrics: services.metrics });
-  const clients = createCalendarClients(config);
+  const clients = await createCalendarClients(config);
   await app.register(calendarRoutes, {
     store,
     cipher,
