@@ -24,7 +24,7 @@ export interface ChildServer {
  */
 export async function startChildServer(
   env: Record<string, string>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   preload: readonly string[] = [],
 ): Promise<ChildServer> {
   const child: ChildProcess = spawn(
