@@ -146,7 +146,7 @@ describe('idempotency across a crash', () => {
     async () => {
       const database = join(mkdtempSync(join(tmpdir(), 'entitle-usage-crash-')), 'entitle.db');
       const key = 'sms-reminder-booking-1234';
-      const crashing = await startChildServer({ ENTITLE_DB: database, ENTITLE_TEST_KILL_AFTER_KEY: key }, 20_000, [
+      const crashing = await startChildServer({ ENTITLE_DB: database, ENTITLE_TEST_KILL_AFTER_KEY: key }, 60_000, [
         'test/support/kill-after-usage-commit.ts',
       ]);
       servers.push(crashing);
