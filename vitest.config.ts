@@ -12,6 +12,8 @@ const ISOLATED = ['test/policy/watch-malformed.test.ts'];
 export default defineConfig({
   test: {
     pool: 'forks',
+    // src/ transpiled once for the child-server processes (see the file).
+    globalSetup: ['test/support/global-setup.ts'],
     // Both cores (vitest's default leaves one idle on a 2-core machine): much of the suite waits
     // on child processes, sockets and PostgreSQL rather than computing.
     maxWorkers: 2,

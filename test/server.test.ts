@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
+import { entryArgs } from './support/child-server.js';
 import { STARTER_POLICY_DIR } from './support/policy.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
 /** Starts the server and resolves with what it printed once it says it is listening. */
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/server.ts')], {
+  const child = spawn(process.execPath, entryArgs('server.ts'), {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '', ...env, PORT: '0', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
