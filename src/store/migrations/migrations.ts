@@ -295,6 +295,14 @@ export const MIGRATIONS: readonly MigrationSource[] = [
       ${d.changesOn('billing_subscriptions', 'tenant_id')}
     `,
   },
+  {
+    version: 7,
+    name: 'scheduled cancellation of a billing subscription',
+    up: () => `
+      -- When a scheduled cancellation ends the subscription (Stripe's cancel_at); NULL when none is.
+      ALTER TABLE billing_subscriptions ADD COLUMN cancel_at TEXT;
+    `,
+  },
 ];
 
 /** Every migration, in the words of dialect `d`. */
