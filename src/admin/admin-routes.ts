@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { overrideRoutes, type OverrideRoutesOptions } from './override-routes.js';
+import { planRoutes, type PlanRoutesOptions } from './plan-routes.js';
 import { policyRoutes, type PolicyRoutesOptions } from './policy-routes.js';
 import { tenantBillingRoutes, type TenantBillingRoutesOptions } from './tenant-billing-routes.js';
 import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
@@ -14,6 +15,7 @@ import { usageAdminRoutes, type UsageAdminRoutesOptions } from './usage-admin-ro
 export type AdminRoutesOptions = AuditRoutesOptions &
   OverrideRoutesOptions &
   PolicyRoutesOptions &
+  PlanRoutesOptions &
   TenantRoutesOptions &
   TenantBillingRoutesOptions &
   TokenRoutesOptions &
@@ -26,6 +28,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastif
   await fastify.register(overrideRoutes, { store, operations, policy, clock });
   await fastify.register(auditRoutes, { store });
   await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock, reader });
+  await fastify.register(planRoutes, { store, policy, tenants, clock });
   await fastify.register(tokenRoutes, { store, cipher, clock });
   await fastify.register(usageAdminRoutes, { meters });
 };

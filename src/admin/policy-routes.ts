@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { policyImpact } from '../entitlements/policy-impact.js';
+import { countVersions, versionLosses } from '../entitlements/version-guard.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue } from '../policy/read-policy.js';
@@ -129,6 +130,9 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
       // Parsed in a worker thread: megabytes of YAML take seconds, which must not stall other requests.
       const result = await deps.reader.readTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
+      // What a reload would refuse: a plan version tenants are on losing something.
+      const losses = versionLosses(deps.policy.snapshot, result.snapshot, countVersions(deps.tenants.tenants()));
+      if (losses.length > 0) return reply.status(422).send({ valid: false as const, issues: losses.map(withText) });
       return { valid: true as const, version: result.snapshot.version, impact: impactOf(deps, result.snapshot) };
     },
   );
@@ -146,9 +150,10 @@ function featureBody(feature: FeatureDefinition): Static<typeof FeatureDefinitio
 }
 
 function planBody(plan: PlanDefinition): Static<typeof PlanDefinitionBody> {
-  const { extends: parent, chain, values, ...rest } = plan;
+  const { extends: parent, chain, values, versions, ...rest } = plan;
   return {
     ...rest,
+    versions: [...versions.keys()],
     ...(parent !== undefined ? { extends: parent } : {}),
     chain: [...chain],
     values: Object.fromEntries([...values].map(([key, { value, definedBy }]) => [key, { value, definedBy }])),

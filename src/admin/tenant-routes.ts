@@ -158,6 +158,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
           200: Type.Object({
             tenant: Type.String(),
             plan: Type.String(),
+            planVersion: Type.Integer(),
             policyVersion: Type.String(),
             features: Type.Array(Explanation),
           }),
@@ -183,7 +184,8 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
         );
         return rest;
       });
-      return { tenant: tenantId, plan: planNow(policy, state, now).plan, policyVersion: policy.version, features };
+      const { plan, planVersion } = planNow(policy, state, now);
+      return { tenant: tenantId, plan, planVersion, policyVersion: policy.version, features };
     },
   );
 };

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
+import { currentVersionOf, parsePlanRef } from './plan-versions.js';
 import { UNLIMITED, type FeatureType, type PolicyIssue, type SourcePosition, type ValueConstraints } from './types.js';
 
 /** Where the published policy format lives: the same file editors use. */
@@ -28,6 +29,8 @@ export interface MergedPolicy extends PolicyEntries {
 export interface PolicyEntries {
   readonly features: readonly PlainEntry[];
   readonly plans: readonly PlainEntry[];
+  /** Add-ons (absent from entries made before add-ons existed). */
+  readonly addons?: readonly PlainEntry[];
   /** The top-level `billing` section, when the policy has one. */
   readonly billing?: PlainEntry;
 }
@@ -36,6 +39,11 @@ interface PlainEntry {
   readonly key: string;
   readonly spec: Record<string, unknown>;
   readonly file: { readonly file: string };
+  /**
+   * For plans: where each version (`"2"`) and each of its own values (`"2:can_use_webhooks"`)
+   * stands, so that a refused reload can point at them.
+   */
+  readonly positions?: Readonly<Record<string, SourcePosition>>;
 }
 
 let compiledSchema: ValidateFunction | undefined;
@@ -70,7 +78,8 @@ const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
 
 /** The largest allowance a meter may have: usage counts stay exact integers in both databases. */
 export const MAX_METER_ALLOWANCE = 1_000_000_000_000;
-const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features', 'billing'];
+const PLAN_PROPERTIES = ['name', 'description', 'extends', 'version', 'features', 'versions', 'billing'];
+const PLAN_VERSION_PROPERTIES = ['extends', 'features'];
 const TOP_PROPERTIES = ['features', 'plans', 'billing'];
 const BILLING_PROPERTIES = ['fallbackPlan', 'gracePeriodDays'];
 
@@ -117,7 +126,9 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
             ? FEATURE_PROPERTIES
             : path[0] === 'billing'
               ? BILLING_PROPERTIES
-              : PLAN_PROPERTIES;
+              : path[2] === 'versions'
+                ? PLAN_VERSION_PROPERTIES
+                : PLAN_PROPERTIES;
       const hint = closest(property, known);
       return {
         ...where([...path, property], 'key'),
@@ -230,30 +241,57 @@ export function validateSemantics(
   }
 
   const planKeys = new Set(plans.map((plan) => plan.key));
+  const planVersions = new Map(plans.map(({ key, spec }) => [key, definedVersions(spec)]));
   for (const { key, spec, file } of plans) {
-    if (checkReferences && typeof spec.extends === 'string' && !planKeys.has(spec.extends)) {
-      issues.push({
-        ...positionOf(file, ['plans', key, 'extends']),
-        message: `plans.${key}.extends: unknown plan "${spec.extends}"${hintFor(spec.extends, planKeys)}`,
-      });
-    }
-    const values = isRecord(spec.features) ? spec.features : {};
-    for (const [feature, value] of Object.entries(values)) {
-      if (!featureTypes.has(feature)) {
-        if (!checkReferences) continue;
+    const current = currentVersionOf(spec);
+    if (isRecord(spec.versions)) {
+      for (const number of Object.keys(spec.versions)) {
+        if (!/^[1-9][0-9]*$/.test(number) || Number(number) < current) continue; // the schema reports a bad key
         issues.push({
-          ...positionOf(file, ['plans', key, 'features', feature], 'key'),
-          message: `plans.${key}.features: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
+          ...positionOf(file, ['plans', key, 'versions', number], 'key'),
+          message:
+            Number(number) === current
+              ? `plans.${key}.versions.${number}: version ${number} is the plan's current version: its values are the plan's "features"`
+              : `plans.${key}.versions.${number}: an earlier version must be below the plan's current version ${current} ("version")`,
         });
-        continue;
       }
-      const type = featureTypes.get(feature);
-      const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
-      if (problem)
-        issues.push({
-          ...positionOf(file, ['plans', key, 'features', feature]),
-          message: `plans.${key}.features.${feature}: ${problem}`,
-        });
+    }
+    for (const source of rawVersionSources(spec)) {
+      const at = ['plans', key, ...source.path];
+      // An inherited `extends` is checked once, where the plan writes it.
+      if (checkReferences && source.extends !== undefined && source.ownExtends) {
+        const ref = parsePlanRef(source.extends);
+        const extendsPath = [...at.slice(0, -1), 'extends'];
+        const versions = planVersions.get(ref.plan);
+        if (!versions) {
+          issues.push({
+            ...positionOf(file, extendsPath),
+            message: `${extendsPath.join('.')}: unknown plan "${ref.plan}"${hintFor(ref.plan, planKeys)}`,
+          });
+        } else if (ref.version !== undefined && !versions.includes(ref.version)) {
+          issues.push({
+            ...positionOf(file, extendsPath),
+            message: `${extendsPath.join('.')}: plan "${ref.plan}" has no version ${ref.version} (it has ${versions.join(', ')})`,
+          });
+        }
+      }
+      for (const [feature, value] of Object.entries(source.features)) {
+        if (!featureTypes.has(feature)) {
+          if (!checkReferences) continue;
+          issues.push({
+            ...positionOf(file, [...at, feature], 'key'),
+            message: `${at.join('.')}: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
+          });
+          continue;
+        }
+        const type = featureTypes.get(feature);
+        const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
+        if (problem)
+          issues.push({
+            ...positionOf(file, [...at, feature]),
+            message: `${at.join('.')}.${feature}: ${problem}`,
+          });
+      }
     }
   }
   issues.push(...extendsCycles(plans));
@@ -395,25 +433,76 @@ function collectEntries(
   return entries;
 }
 
+/** A plan version's `extends` and own values, read defensively (the schema reports wrong shapes). */
+function rawVersionSources(
+  spec: Record<string, unknown>,
+): { extends: string | undefined; ownExtends: boolean; features: Record<string, unknown>; path: string[] }[] {
+  const base = typeof spec.extends === 'string' ? spec.extends : undefined;
+  const sources = [
+    { extends: base, ownExtends: true, features: isRecord(spec.features) ? spec.features : {}, path: ['features'] },
+  ];
+  const current = currentVersionOf(spec);
+  if (!isRecord(spec.versions)) return sources;
+  for (const [number, version] of Object.entries(spec.versions)) {
+    if (!isRecord(version) || Number(number) === current) continue;
+    sources.push({
+      extends: typeof version.extends === 'string' ? version.extends : base,
+      ownExtends: typeof version.extends === 'string',
+      features: isRecord(version.features) ? version.features : {},
+      path: ['versions', number, 'features'],
+    });
+  }
+  return sources;
+}
+
+/** The version numbers a plan spec defines: its current one and every earlier one. */
+function definedVersions(spec: Record<string, unknown>): number[] {
+  const numbers = new Set([currentVersionOf(spec)]);
+  if (isRecord(spec.versions))
+    for (const number of Object.keys(spec.versions)) if (/^[1-9][0-9]*$/.test(number)) numbers.add(Number(number));
+  return [...numbers].sort((a, b) => a - b);
+}
+
+/** A cycle through `extends`, version by version (`pro@1 → free@1` is no cycle even if `free@2` extends `pro`). */
 function extendsCycles(plans: readonly PolicyEntry<Record<string, unknown>>[]): PolicyIssue[] {
-  const parent = new Map<string, string>();
-  for (const { key, spec } of plans) if (typeof spec.extends === 'string') parent.set(key, spec.extends);
+  const specs = new Map(plans.map((plan) => [plan.key, plan]));
+  const parentOf = (node: string): string | undefined => {
+    const [plan, number] = node.split('@') as [string, string];
+    const spec = specs.get(plan)?.spec;
+    if (!spec) return undefined;
+    const source = rawVersionSources(spec).find(
+      (candidate) =>
+        (candidate.path[0] === 'features' ? currentVersionOf(spec) : Number(candidate.path[1])) === Number(number),
+    );
+    if (source?.extends === undefined) return undefined;
+    const ref = parsePlanRef(source.extends);
+    const target = specs.get(ref.plan)?.spec;
+    return target ? `${ref.plan}@${ref.version ?? currentVersionOf(target)}` : undefined;
+  };
   const reported = new Set<string>();
   const issues: PolicyIssue[] = [];
-  for (const { key, file } of plans) {
-    const path: string[] = [];
-    let current: string | undefined = key;
-    // Bounded by the number of plans: a chain longer than that must repeat a plan.
-    while (current !== undefined && path.length <= plans.length && !path.includes(current)) {
-      path.push(current);
-      current = parent.get(current);
+  for (const { key, spec, file } of plans) {
+    for (const source of rawVersionSources(spec)) {
+      const number = source.path[0] === 'features' ? currentVersionOf(spec) : Number(source.path[1]);
+      const start = `${key}@${number}`;
+      const path: string[] = [];
+      let current: string | undefined = start;
+      // Bounded: a chain longer than every version there is must repeat one.
+      while (current !== undefined && path.length <= plans.length * 8 && !path.includes(current)) {
+        path.push(current);
+        current = parentOf(current);
+      }
+      if (current === undefined || current !== start || reported.has(start)) continue;
+      for (const member of path) reported.add(member);
+      const where = ['plans', key, ...source.path.slice(0, -1), 'extends'];
+      // Plans without versions read as before: `a → b → a`.
+      const versioned = path.some((node) => isRecord(specs.get(node.split('@')[0] as string)?.spec.versions));
+      const shown = [...path, start].map((node) => (versioned ? node : node.split('@')[0]));
+      issues.push({
+        ...positionOf(file, where),
+        message: `${where.join('.')}: extends cycle ${shown.join(' → ')}`,
+      });
     }
-    if (current === undefined || current !== key || reported.has(key)) continue;
-    for (const member of path) reported.add(member);
-    issues.push({
-      ...positionOf(file, ['plans', key, 'extends']),
-      message: `plans.${key}.extends: extends cycle ${[...path, key].join(' → ')}`,
-    });
   }
   return issues;
 }

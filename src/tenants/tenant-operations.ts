@@ -1,7 +1,7 @@
 // Tenant and override writes checked against the policy in force. The CLI and the admin API
 // both go through here, so they accept and reject exactly the same things.
 
-import { FeatureNotFoundError, InvalidInputError, PlanNotFoundError } from '../errors.js';
+import { FeatureNotFoundError, InvalidInputError, PlanNotFoundError, TenantNotFoundError } from '../errors.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
 import { valueProblem } from '../policy/validate.js';
 import type { EntitleStore, Override, Tenant, WriteCondition, WriteContext } from '../store/store.js';
@@ -40,13 +40,20 @@ export class TenantOperations {
     const name = (input.name ?? input.id).trim();
     if (name.length === 0 || name.length > MAX_NAME)
       throw new InvalidInputError(`name: must be 1 to ${MAX_NAME} characters`);
-    this.#checkPlan(input.plan);
-    return this.deps.store.tenants.create({ id: input.id, name, plan: input.plan }, context);
+    const planVersion = this.#currentVersion(input.plan);
+    return this.deps.store.tenants.create({ id: input.id, name, plan: input.plan, planVersion }, context);
   }
 
-  changePlan(tenantId: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
-    this.#checkPlan(plan);
-    return this.deps.store.tenants.setPlan(tenantId, plan, context);
+  /**
+   * Moves a tenant to a plan at its current version. A tenant already on the plan stays on its
+   * version: moving versions is a migration (`entitle plans migrate`).
+   */
+  async changePlan(tenantId: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
+    const planVersion = this.#currentVersion(plan);
+    const tenant = await this.deps.store.tenants.get(tenantId);
+    if (!tenant) throw new TenantNotFoundError(tenantId);
+    const placement = tenant.plan === plan ? { plan, planVersion: tenant.planVersion } : { plan, planVersion };
+    return this.deps.store.tenants.setPlan(tenantId, placement, context);
   }
 
   deleteTenant(tenantId: string, context: WriteContext): Promise<Tenant> {
@@ -83,8 +90,11 @@ export class TenantOperations {
     return this.deps.store.overrides.clear(tenantId, feature, context, condition);
   }
 
-  #checkPlan(plan: string): void {
-    if (!this.deps.policy().plans.has(plan)) throw new PlanNotFoundError(plan);
+  /** The plan's current version; throws PlanNotFoundError for a plan the policy lacks. */
+  #currentVersion(plan: string): number {
+    const definition = this.deps.policy().plans.get(plan);
+    if (!definition) throw new PlanNotFoundError(plan);
+    return definition.version;
   }
 
   #checkExpiry(expiresAt: string | null | undefined): string | null {

@@ -26,7 +26,7 @@ export function registerTenants(program: Command, context: CliContext): void {
         { id, plan: options.plan, ...(options.name ? { name: options.name } : {}) },
         { actor: context.actor(options.actor) },
       );
-      context.out(`created tenant ${tenant.id} (${tenant.name}) on plan ${tenant.plan}`);
+      context.out(`created tenant ${tenant.id} (${tenant.name}) on plan ${tenant.plan} version ${tenant.planVersion}`);
     });
 
   tenants
@@ -39,7 +39,7 @@ export function registerTenants(program: Command, context: CliContext): void {
       const { before, after } = await (
         await operations()
       ).changePlan(id, plan, { actor: context.actor(options.actor) });
-      context.out(`tenant ${id}: plan ${before.plan} → ${after.plan}`);
+      context.out(`tenant ${id}: plan ${before.plan}@${before.planVersion} → ${after.plan}@${after.planVersion}`);
     });
 
   tenants
@@ -61,8 +61,8 @@ export function registerTenants(program: Command, context: CliContext): void {
       else
         context.out(
           formatTable(
-            ['TENANT', 'NAME', 'PLAN', 'CREATED'],
-            all.map((t) => [t.id, t.name, t.plan, t.createdAt]),
+            ['TENANT', 'NAME', 'PLAN', 'VERSION', 'CREATED'],
+            all.map((t) => [t.id, t.name, t.plan, String(t.planVersion), t.createdAt]),
           ),
         );
     });
