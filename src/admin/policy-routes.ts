@@ -114,7 +114,15 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
           },
         },
         response: {
-          200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
+          200: Type.Object({
+            valid: Type.Literal(true),
+            version: Type.String(),
+            impact: PolicyImpactBody,
+            reloadRefusals: Type.Array(PolicyIssueBody, {
+              description:
+                'what a reload of this policy would refuse: a plan version tenants are on losing something (empty: none)',
+            }),
+          }),
           400: ErrorBody,
           422: Type.Union(
             [Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody],
@@ -132,8 +140,12 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
       // What a reload would refuse: a plan version tenants are on losing something.
       const losses = versionLosses(deps.policy.snapshot, result.snapshot, countVersions(deps.tenants.tenants()));
-      if (losses.length > 0) return reply.status(422).send({ valid: false as const, issues: losses.map(withText) });
-      return { valid: true as const, version: result.snapshot.version, impact: impactOf(deps, result.snapshot) };
+      return {
+        valid: true as const,
+        version: result.snapshot.version,
+        impact: impactOf(deps, result.snapshot),
+        reloadRefusals: losses.map(withText),
+      };
     },
   );
 };

@@ -81,6 +81,7 @@ function check(
     entries: {
       features: semantic.merged.features.map(plain),
       plans: semantic.merged.plans.map((entry) => ({ ...plain(entry), positions: planPositions(entry) })),
+      addons: semantic.merged.addons.map(plain),
       ...(billing ? { billing: plain(billing) } : {}),
     },
   };

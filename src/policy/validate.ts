@@ -21,6 +21,7 @@ export interface PolicyEntry<T> {
 export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+  readonly addons: readonly PolicyEntry<Record<string, unknown>>[];
   /** The top-level `billing` section, from the one file that has it. */
   readonly billing?: PolicyEntry<Record<string, unknown>>;
 }
@@ -80,7 +81,8 @@ const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
 export const MAX_METER_ALLOWANCE = 1_000_000_000_000;
 const PLAN_PROPERTIES = ['name', 'description', 'extends', 'version', 'features', 'versions', 'billing'];
 const PLAN_VERSION_PROPERTIES = ['extends', 'features'];
-const TOP_PROPERTIES = ['features', 'plans', 'billing'];
+const TOP_PROPERTIES = ['features', 'plans', 'addons', 'billing'];
+const ADDON_PROPERTIES = ['name', 'description', 'availableOn', 'features', 'billing'];
 const BILLING_PROPERTIES = ['fallbackPlan', 'gracePeriodDays'];
 
 /** Checks one file's shape against the JSON Schema. */
@@ -126,9 +128,11 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
             ? FEATURE_PROPERTIES
             : path[0] === 'billing'
               ? BILLING_PROPERTIES
-              : path[2] === 'versions'
-                ? PLAN_VERSION_PROPERTIES
-                : PLAN_PROPERTIES;
+              : path[0] === 'addons' && path.length === 2
+                ? ADDON_PROPERTIES
+                : path[2] === 'versions'
+                  ? PLAN_VERSION_PROPERTIES
+                  : PLAN_PROPERTIES;
       const hint = closest(property, known);
       return {
         ...where([...path, property], 'key'),
@@ -181,6 +185,7 @@ export function validateSemantics(
   const issues: PolicyIssue[] = [];
   const features = collectEntries(files, 'features', 'feature', issues);
   const plans = collectEntries(files, 'plans', 'plan', issues);
+  const addons = collectEntries(files, 'addons', 'add-on', issues);
   const featureTypes = new Map<string, FeatureType | undefined>();
   const featureConstraints = new Map<string, ValueConstraints>();
 
@@ -295,9 +300,79 @@ export function validateSemantics(
     }
   }
   issues.push(...extendsCycles(plans));
+  if (checkReferences) issues.push(...addonIssues(addons, planKeys, featureTypes, featureConstraints));
   const billing = collectBilling(files, issues);
-  issues.push(...billingIssues(plans, billing, planKeys, checkReferences));
-  return { issues, merged: { features, plans, ...(billing ? { billing } : {}) } };
+  issues.push(
+    ...billingIssues(
+      [
+        ...plans.map((entry) => ({ ...entry, section: 'plans' as const })),
+        ...addons.map((entry) => ({ ...entry, section: 'addons' as const })),
+      ],
+      billing,
+      planKeys,
+      checkReferences,
+    ),
+  );
+  return { issues, merged: { features, plans, addons, ...(billing ? { billing } : {}) } };
+}
+
+/**
+ * An add-on names plans that exist, and gives per unit only what can add up: `true` for a
+ * boolean, a positive number for a number or a meter (or `unlimited`); a string feature has no order to add to.
+ */
+function addonIssues(
+  addons: readonly PolicyEntry<Record<string, unknown>>[],
+  planKeys: ReadonlySet<string>,
+  featureTypes: ReadonlyMap<string, FeatureType | undefined>,
+  featureConstraints: ReadonlyMap<string, ValueConstraints>,
+): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  for (const { key, spec, file } of addons) {
+    if (Array.isArray(spec.availableOn)) {
+      spec.availableOn.forEach((plan: unknown, index) => {
+        if (typeof plan !== 'string' || planKeys.has(plan)) return;
+        issues.push({
+          ...positionOf(file, ['addons', key, 'availableOn', index]),
+          message: `addons.${key}.availableOn: unknown plan "${plan}"${hintFor(plan, planKeys)}`,
+        });
+      });
+    }
+    const values = isRecord(spec.features) ? spec.features : {};
+    for (const [feature, value] of Object.entries(values)) {
+      const at = `addons.${key}.features`;
+      if (!featureTypes.has(feature)) {
+        issues.push({
+          ...positionOf(file, ['addons', key, 'features', feature], 'key'),
+          message: `${at}: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
+        });
+        continue;
+      }
+      const type = featureTypes.get(feature);
+      const problem = type === undefined ? undefined : addonValueProblem(value, type, featureConstraints.get(feature));
+      if (problem)
+        issues.push({
+          ...positionOf(file, ['addons', key, 'features', feature]),
+          message: `${at}.${feature}: ${problem}`,
+        });
+    }
+  }
+  return issues;
+}
+
+function addonValueProblem(
+  value: unknown,
+  type: FeatureType,
+  constraints: ValueConstraints | undefined,
+): string | undefined {
+  if (type === 'string') return 'an add-on cannot give a string feature (string values have no order to add to)';
+  if (type === 'boolean')
+    return value === true ? undefined : `must be true: an add-on grants a boolean feature (got ${describe(value)})`;
+  if (type === 'meter' && value === UNLIMITED) return undefined;
+  if (typeof value !== 'number' || !(value > 0))
+    return `must be a number above 0: it is added per unit of quantity (got ${describe(value)})`;
+  return type === 'meter'
+    ? valueProblem(value, 'meter')
+    : valueProblem(value, 'number', { integer: constraints?.integer });
 }
 
 /** The one `billing` section of the policy; a second one is an issue. */
@@ -322,17 +397,18 @@ function collectBilling(
   return found;
 }
 
-/** A price maps to one plan only; the fallback plan exists; prices need a billing section. */
+/** A price maps to one plan or add-on only; the fallback plan exists; prices need a billing section. */
 function billingIssues(
-  plans: readonly PolicyEntry<Record<string, unknown>>[],
+  entries: readonly (PolicyEntry<Record<string, unknown>> & { readonly section: 'plans' | 'addons' })[],
   billing: PolicyEntry<Record<string, unknown>> | undefined,
   planKeys: ReadonlySet<string>,
   checkReferences: boolean,
 ): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
-  const owners = new Map<string, { plan: string; file: PolicyFile; index: number }>();
-  let firstPriced: PolicyEntry<Record<string, unknown>> | undefined;
-  for (const entry of plans) {
+  const owners = new Map<string, { section: 'plans' | 'addons'; key: string; file: PolicyFile; index: number }>();
+  let firstPriced: (typeof entries)[number] | undefined;
+  const noun = (section: 'plans' | 'addons') => (section === 'plans' ? 'plan' : 'add-on');
+  for (const entry of entries) {
     const stripe =
       isRecord(entry.spec.billing) && isRecord(entry.spec.billing.stripe) ? entry.spec.billing.stripe : undefined;
     if (!stripe || !Array.isArray(stripe.prices)) continue;
@@ -341,14 +417,18 @@ function billingIssues(
       if (typeof price !== 'string') return;
       const owner = owners.get(price);
       if (!owner) {
-        owners.set(price, { plan: entry.key, file: entry.file, index });
+        owners.set(price, { section: entry.section, key: entry.key, file: entry.file, index });
         return;
       }
-      if (owner.plan === entry.key) return; // uniqueItems reports a repeat within one plan
-      const first = positionOf(owner.file, ['plans', owner.plan, 'billing', 'stripe', 'prices', owner.index]);
+      if (owner.key === entry.key && owner.section === entry.section) return; // uniqueItems reports a repeat within one entry
+      const first = positionOf(owner.file, [owner.section, owner.key, 'billing', 'stripe', 'prices', owner.index]);
+      const rule =
+        owner.section === 'plans' && entry.section === 'plans'
+          ? 'a price maps to one plan only'
+          : 'a price maps to one plan or add-on only';
       issues.push({
-        ...positionOf(entry.file, ['plans', entry.key, 'billing', 'stripe', 'prices', index]),
-        message: `plans.${entry.key}.billing.stripe.prices: price "${price}" already maps to plan "${owner.plan}" at ${first.file}:${first.line}:${first.column}; a price maps to one plan only`,
+        ...positionOf(entry.file, [entry.section, entry.key, 'billing', 'stripe', 'prices', index]),
+        message: `${entry.section}.${entry.key}.billing.stripe.prices: price "${price}" already maps to ${noun(owner.section)} "${owner.key}" at ${first.file}:${first.line}:${first.column}; ${rule}`,
       });
     });
   }
@@ -361,9 +441,10 @@ function billingIssues(
       });
     }
   } else if (firstPriced && checkReferences) {
+    const { section, key, file } = firstPriced;
     issues.push({
-      ...positionOf(firstPriced.file, ['plans', firstPriced.key, 'billing'], 'key'),
-      message: `plans.${firstPriced.key}.billing: plans map billing prices, so the policy needs a top-level "billing: { fallbackPlan: … }" for tenants whose subscription ended`,
+      ...positionOf(file, [section, key, 'billing'], 'key'),
+      message: `${section}.${key}.billing: ${section === 'plans' ? 'plans' : 'add-ons'} map billing prices, so the policy needs a top-level "billing: { fallbackPlan: … }" for tenants whose subscription ended`,
     });
   }
   return issues;
@@ -407,7 +488,7 @@ export function valueProblem(
 
 function collectEntries(
   files: readonly PolicyFile[],
-  section: 'features' | 'plans',
+  section: 'features' | 'plans' | 'addons',
   noun: string,
   issues: PolicyIssue[],
 ): PolicyEntry<Record<string, unknown>>[] {
