@@ -157,7 +157,16 @@ export async function openServices({
     });
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
-    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics, maintenance);
+    const billing = openBilling({
+      billing: config.billing,
+      store,
+      policy: () => policy.snapshot,
+      clock,
+      logger,
+      metrics,
+      maintenance,
+      onClose: (closer) => closers.push(closer),
+    });
     return {
       config,
       clock,
@@ -183,18 +192,24 @@ export async function openServices({
   }
 }
 
-function openBilling(
-  config: Config,
-  store: EntitleStore,
-  policy: () => PolicySnapshot,
-  clock: () => number,
-  logger: Logger,
-  closers: (() => Promise<void> | void)[],
-  metrics: EntitleMetrics,
-  maintenance: Maintenance,
-): BillingSync | undefined {
-  if (!config.billing) return undefined;
-  const { stripe, reconcileIntervalMs } = config.billing;
+/** What billing needs from the services opened before it. */
+interface OpenBillingOptions {
+  /** The billing section of the configuration; none: billing is off. */
+  readonly billing: Config['billing'];
+  readonly store: EntitleStore;
+  readonly policy: () => PolicySnapshot;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  readonly metrics: EntitleMetrics;
+  readonly maintenance: Maintenance;
+  /** Registers what must stop before the store closes. */
+  readonly onClose: (closer: () => Promise<void> | void) => void;
+}
+
+function openBilling(options: OpenBillingOptions): BillingSync | undefined {
+  const { billing, store, policy, clock, logger, metrics, maintenance } = options;
+  if (!billing) return undefined;
+  const { stripe, reconcileIntervalMs } = billing;
   const source = new StripeSource({
     webhookSecrets: stripe.webhookSecrets,
     apiKey: stripe.apiKey,
@@ -214,7 +229,7 @@ function openBilling(
       everyMs: reconcileIntervalMs,
       run: async () => (await reconciler.runOnce())?.fixed ?? 0,
     });
-    closers.push(() => reconciler.close());
+    options.onClose(() => reconciler.close());
   }
   return sync;
 }

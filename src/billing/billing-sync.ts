@@ -7,7 +7,7 @@ import type { BillingTransaction, EventOutcome } from '../store/repositories/bil
 import type { AuditEvent, EntitleStore } from '../store/store.js';
 import type { BillingEvent, BillingSource } from './billing-source.js';
 import { evaluateBilling, planOfPrices } from './effective-plan.js';
-import type { SubscriptionState } from './subscription.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
 import { mergeInvoice, mergeSubscription, type MergeResult } from './subscription-order.js';
 
 export interface BillingSyncOptions {
@@ -281,6 +281,7 @@ function facts(s: SubscriptionState) {
     prices: s.prices,
     currentPeriodEnd: s.currentPeriodEnd,
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+    cancelAt: s.cancelAt,
     trialEnd: s.trialEnd,
     customerId: s.customerId,
   };

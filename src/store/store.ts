@@ -1,9 +1,10 @@
-// The store's contract. SQLite implements it now, PostgreSQL later; nothing above the store
-// knows which one it talks to. Every write is one transaction and appends its audit row in
-// that same transaction: a rejected write changes nothing, an accepted one is always audited.
+// The store's contract and the rows it returns. One implementation (sql-store.ts and its
+// repositories) runs over two dialects, SQLite and PostgreSQL; nothing above the store knows which
+// one it talks to. Every write is one transaction and appends its audit row in that same
+// transaction: a rejected write changes nothing, an accepted one is always audited.
 
-import type { CalendarProviderName, EventChange } from '../calendar/calendar-client.js';
-import type { SubscriptionState } from '../billing/subscription.js';
+import type { CalendarProviderName, EventChange } from './calendar-shapes.js';
+import type { SubscriptionState } from './subscription-state.js';
 import type { BillingStore } from './repositories/billing.js';
 import type { UsageStore } from './repositories/usage.js';
 import type { BillingProviderName, FeatureValue } from '../policy/types.js';
@@ -247,6 +248,8 @@ export interface TokenRepository {
   /** The token whose secret has this hash, revoked or not (the caller decides). */
   findBySecretHash(secretHash: string): Promise<ApiToken | undefined>;
   list(filter?: { readonly tenantId?: string }): Promise<readonly ApiToken[]>;
+  /** Of these token ids, the ones that still authenticate now (neither revoked, expired nor deleted with their tenant). */
+  usable(ids: readonly string[]): Promise<ReadonlySet<string>>;
   /** Throws TokenNotFoundError. */
   revoke(id: string, context: WriteContext): Promise<ApiToken>;
 }

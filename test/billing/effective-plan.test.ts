@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateBilling, planOfPrices } from '../../src/billing/effective-plan.js';
-import type { SubscriptionState } from '../../src/billing/subscription.js';
+import type { SubscriptionState } from '../../src/store/subscription-state.js';
 import { snapshotOf } from '../support/policy.js';
 
 const policy = snapshotOf(`
@@ -37,6 +37,7 @@ function subscription(fields: Partial<SubscriptionState> = {}): SubscriptionStat
     prices: ['price_pro_m', 'pro_monthly'],
     currentPeriodEnd: iso(T0 + 30 * DAY),
     cancelAtPeriodEnd: false,
+    cancelAt: null,
     trialEnd: null,
     pastDueSince: null,
     cycleAnchor: iso(T0),

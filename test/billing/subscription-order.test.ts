@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SubscriptionState } from '../../src/billing/subscription.js';
+import type { SubscriptionState } from '../../src/store/subscription-state.js';
 import { mergeInvoice, mergeSubscription } from '../../src/billing/subscription-order.js';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 0, minute)).toISOString();
@@ -17,6 +17,7 @@ function state(
     prices: ['pro_monthly'],
     currentPeriodEnd: at(60),
     cancelAtPeriodEnd: false,
+    cancelAt: null,
     trialEnd: null,
     pastDueSince: null,
     cycleAnchor: at(0),

@@ -2,7 +2,7 @@
 // writes are serialized) says which tenants changed. How a process learns that another one
 // wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
 
-import type { SubscriptionState } from '../../billing/subscription.js';
+import type { SubscriptionState } from '../subscription-state.js';
 import type { BillingLink, ChangeFeed, Override, TenantAddon, TenantSnapshot } from '../store.js';
 import { tenantAddonFromRow, type TenantAddonRow } from './tenant-addons.js';
 import { JOINED_LINK_COLUMNS, joinedLinkOf, loadLinks, loadSubscriptions, tenantBillingOf } from './billing.js';
