@@ -7,10 +7,10 @@ import type { Migration, MigrationSource, SchemaDialect } from './migration.js';
 
 /** Migration 3's role check: SDK and service tokens get the client role beside member and admin. */
 const CLIENT_ROLE = "role IN ('member', 'admin', 'client')";
-/** Migration 8's role check: app backends that meter their own tenant get the service role. */
+/** Migration 9's role check: app backends that meter their own tenant get the service role. */
 const SERVICE_ROLE = "role IN ('member', 'admin', 'client', 'service')";
 
-/** The api_tokens table with a role check, as migrations 3 and 8 rebuild it on SQLite. */
+/** The api_tokens table with a role check, as migrations 3 and 9 rebuild it on SQLite. */
 const apiTokens = (d: SchemaDialect, check: string) => ({
   table: 'api_tokens',
   constraint: 'api_tokens_role_check',
@@ -328,6 +328,25 @@ export const MIGRATIONS: readonly MigrationSource[] = [
   },
   {
     version: 8,
+    name: 'plan versions and tenant add-ons',
+    up: (d) => `
+      -- The version of its plan a tenant is on; every tenant before versions existed is on version 1.
+      ALTER TABLE tenants ADD COLUMN plan_version INTEGER NOT NULL DEFAULT 1;
+
+      -- Add-ons a tenant holds beside its plan, with a quantity.
+      CREATE TABLE tenant_addons (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        addon       TEXT NOT NULL,
+        quantity    INTEGER NOT NULL CHECK (quantity > 0),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, addon)
+      )${d.strict};
+      ${d.changesOn('tenant_addons', 'tenant_id')}
+    `,
+  },
+  {
+    version: 9,
     name: 'usage authority: service role, reservation holders, idempotent outcomes instead of answers',
     // Outcomes replace answers: a key's record is the domain outcome (figures and sources, what a
     // refund undoes), no longer an HTTP body. Answers recorded before the upgrade are not carried
