@@ -10,7 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
-import { actorOf } from './auth/principal.js';
+import { actorOf, type Principal } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
 import { FailedLogins } from './auth/failed-logins.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
@@ -42,6 +42,8 @@ import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import type { FeatureDefinition } from './policy/types.js';
 import { openServices, type EntitleServices } from './services.js';
+import { consumeBody, limitReached } from './usage/usage-answers.js';
+import type { Meters } from './usage/meters.js';
 import { usageRoutes } from './usage/usage-routes.js';
 
 declare module 'fastify' {
@@ -332,19 +334,16 @@ async function registerRateLimits(app: FastifyInstance, { config }: AppParts): P
 
 async function registerGate(app: FastifyInstance, { config, services, decisions, readAudit }: AppParts): Promise<void> {
   const auditReads = config.auditReads.mode;
+  const consume = consumeFor(services.meters);
   await app.register(gatePlugin, {
     client: services.client,
     provider: services.provider,
     cache: decisions,
     features: () => services.policy.snapshot.features,
-    consume: (principal, feature, amount, { idempotencyKey }) =>
-      services.meters.consume({
-        tenantId: principal.tenantId,
-        feature,
-        amount,
-        idempotencyKey,
-        context: { actor: actorOf(principal) },
-      }),
+    consume: async (principal, feature, amount, options) => {
+      const result = await consume(principal, feature, amount, options);
+      return { granted: result.granted, body: consumeBody(result) };
+    },
     onDenied: async (request, denial) => {
       services.metrics.gateDenials.inc({ feature: denial.feature, reason: denial.reason });
       // 401s are authentication failures, not decisions: the access log has them.
@@ -367,6 +366,29 @@ async function registerGate(app: FastifyInstance, { config, services, decisions,
   });
 }
 
+/**
+ * The one consume of a request, for the meter gate and `request.entitlements.consume` alike:
+ * every audit row it writes names the request.
+ */
+function consumeFor(meters: Meters) {
+  return (
+    principal: Principal,
+    feature: string,
+    amount: number,
+    options: { readonly idempotencyKey?: string | undefined; readonly requestId?: string | undefined },
+  ) =>
+    meters.consume({
+      tenantId: principal.tenantId,
+      feature,
+      amount,
+      idempotencyKey: options.idempotencyKey,
+      context: {
+        actor: actorOf(principal),
+        ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+      },
+    });
+}
+
 async function registerHealth(app: FastifyInstance, { services: { store, policy, tenants } }: AppParts): Promise<void> {
   await app.register(healthRoutes, { store, policy, tenants });
 }
@@ -374,15 +396,9 @@ async function registerHealth(app: FastifyInstance, { services: { store, policy,
 async function registerMeterGate(app: FastifyInstance, { services: { meters } }: AppParts): Promise<void> {
   await app.register(meterGate, {
     isMeter: (key) => meters.isMeter(key),
-    consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
-      meters.consume({
-        tenantId: principal.tenantId,
-        feature,
-        amount,
-        idempotencyKey,
-        context: { actor: actorOf(principal), requestId },
-      }),
+    consume: consumeFor(meters),
     giveBack: (consumption) => meters.giveBack(consumption),
+    limitReached,
   });
 }
 

@@ -31,11 +31,13 @@ export interface JwtConfig {
   readonly userClaim: string;
   readonly roleClaim: string;
   /**
-   * The role claim values that make an Entitle operator (admin API, every tenant) and a read-only
-   * SDK client. Not "admin": many identity providers say "admin" for a tenant's own admin.
+   * The role claim values that make an Entitle operator (admin API, every tenant), a read-only
+   * SDK client and an app backend metering its own tenant (service). Not "admin": many identity
+   * providers say "admin" for a tenant's own admin.
    */
   readonly adminRole: string;
   readonly clientRole: string;
+  readonly serviceRole: string;
   /** Whether tokens without `exp` are accepted (ENTITLE_JWT_ALLOW_NO_EXP=true); by default they are refused. */
   readonly allowNoExp: boolean;
 }
@@ -167,6 +169,8 @@ export interface RateLimitConfig {
   readonly calendar: number;
   /** Entitlements, OFREP and Unleash: the read paths SDKs poll. */
   readonly decisions: number;
+  /** The usage API (/api/usage): every request may store an outcome or a reservation for 24 hours. */
+  readonly usage: number;
   readonly authFailures: number;
 }
 
@@ -341,6 +345,7 @@ function jwtSection(read: EnvReader): JwtConfig | undefined {
     roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
     adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
     clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
+    serviceRole: text('ENTITLE_JWT_SERVICE_ROLE') ?? 'entitle:service',
     allowNoExp: read.env.ENTITLE_JWT_ALLOW_NO_EXP === 'true',
   };
 }
@@ -409,6 +414,7 @@ function limitsSection(read: EnvReader): Pick<Config, 'staleBoundMs' | 'rateLimi
     oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
     calendar: perMinute('ENTITLE_RATE_LIMIT_CALENDAR', 120),
     decisions: perMinute('ENTITLE_RATE_LIMIT_DECISIONS', 60_000),
+    usage: perMinute('ENTITLE_RATE_LIMIT_USAGE', 600),
     authFailures: perMinute('ENTITLE_RATE_LIMIT_AUTH_FAILURES', 30),
   };
   const trustProxy = read.list('ENTITLE_TRUST_PROXY');

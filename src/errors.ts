@@ -97,6 +97,13 @@ export const ReservationExpiredError = createError<[string]>(
   'Reservation "%s" has expired: its units went back',
   409,
 );
+export const ConsumeNotFoundError = createError<[string, string]>(
+  'ENT_ERR_CONSUME_NOT_FOUND',
+  'idempotencyKey: no consume of "%s" with the key "%s" in the last 24 hours',
+  404,
+);
+export const RefundConflictError = createError<[string]>('ENT_ERR_REFUND_CONFLICT', '%s', 409);
+
 // Billing
 export const BillingLinkConflictError = createError<[string, string]>(
   'ENT_ERR_BILLING_LINK_CONFLICT',

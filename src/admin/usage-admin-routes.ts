@@ -1,10 +1,11 @@
-// Metered usage for operators: a tenant's meters with past periods, top-ups (grants) and resets.
+// Metered usage for operators: a tenant's meters with past periods, top-ups (grants), resets
+// and the tenant's open reservations (listed, released). The admin rows of usage-authority.ts.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { MAX_USAGE_AMOUNT, type Meters } from '../usage/meters.js';
-import { GrantSchema, MeterReadingSchema, withReading } from '../usage/usage-schemas.js';
+import { GrantSchema, ReservationSchema, withReading } from '../usage/usage-schemas.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
 
 const MeterParams = Type.Object({ tenant: TenantId, feature: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -100,12 +101,71 @@ export const usageAdminRoutes: FastifyPluginAsyncTypebox<UsageAdminRoutesOptions
       config: ADMIN,
       schema: {
         tags,
-        summary: "Set the current period's usage of a meter back to 0 (audited)",
+        summary: "Set the current period's usage of a meter back to 0 and release its open reservations (audited)",
         params: MeterParams,
-        response: { ...errors, 200: MeterReadingSchema },
+        response: {
+          ...errors,
+          200: withReading({
+            releasedReservations: Type.Integer({ description: 'units the released reservations held' }),
+          }),
+        },
       },
     },
-    async (request) =>
-      meters.reset(request.params.tenant, request.params.feature, context(principalOf(request), request.id)),
+    async (request) => {
+      const { reading, releasedReservations } = await meters.reset(
+        request.params.tenant,
+        request.params.feature,
+        context(principalOf(request), request.id),
+      );
+      return { ...reading, releasedReservations };
+    },
+  );
+
+  fastify.get(
+    '/tenants/:tenant/usage/reservations',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: "A tenant's open reservations, oldest first",
+        params: Type.Object({ tenant: TenantId }),
+        querystring: Type.Object(
+          { feature: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'only this meter' })) },
+          { additionalProperties: false },
+        ),
+        response: { ...errors, 200: Type.Object({ items: Type.Array(ReservationSchema) }) },
+      },
+    },
+    async (request) => ({ items: await meters.reservations(request.params.tenant, request.query.feature) }),
+  );
+
+  fastify.post(
+    '/tenants/:tenant/usage/reservations/:id/release',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'Give back everything a reservation of the tenant holds (audited)',
+        params: Type.Object({ tenant: TenantId, id: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: {
+          ...errors,
+          409: ErrorBody,
+          200: withReading({ reservationId: Type.String(), committed: Type.Integer(), released: Type.Integer() }),
+        },
+      },
+    },
+    async (request) => {
+      const ended = await meters.endReservation(request.params.tenant, request.params.id, {
+        end: { kind: 'release' },
+        audited: true,
+        context: context(principalOf(request), request.id),
+      });
+      return {
+        reservationId: ended.reservationId,
+        committed: ended.committed,
+        released: ended.released,
+        ...ended.reading,
+      };
+    },
   );
 };

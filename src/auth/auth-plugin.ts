@@ -199,7 +199,13 @@ function jwtVerifier(config: JwtConfig, clock: () => number): (token: string) =>
     // The claim may be one value or a list of them (roles: [...]).
     const claimed = payload[config.roleClaim];
     const roles = Array.isArray(claimed) ? claimed : [claimed];
-    const role = roles.includes(config.adminRole) ? 'admin' : roles.includes(config.clientRole) ? 'client' : 'member';
+    const role = roles.includes(config.adminRole)
+      ? 'admin'
+      : roles.includes(config.clientRole)
+        ? 'client'
+        : roles.includes(config.serviceRole)
+          ? 'service'
+          : 'member';
     return { tenantId, userId, role, via: { kind: 'jwt', issuer: payload.iss ?? '', subject: payload.sub ?? userId } };
   };
 }

@@ -168,7 +168,7 @@ const gatePlugin: FastifyPluginAsync<GatePluginOptions> = async (fastify, option
   fastify.decorateRequest('entitlements', {
     getter(this: FastifyRequest): RequestEntitlements {
       const request = this as FastifyRequest & { [VIEW]: RequestEntitlements | null };
-      return (request[VIEW] ??= reader.forRequest(request.principal));
+      return (request[VIEW] ??= reader.forRequest(request.principal, request.id));
     },
   });
 };

@@ -7,8 +7,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Principal } from '../auth/principal.js';
-import { AuthRequiredError, InvalidInputError, LimitReachedError, withDetails } from '../errors.js';
-import type { ConsumeAnswer, Consumption } from '../usage/meters.js';
+import { AuthRequiredError, InvalidInputError } from '../errors.js';
+import type { ConsumeResult, Consumption, Refusal } from '../usage/meters.js';
 
 /** What the meter gate consumes with (the Meters service, narrowed). */
 export interface MeterGateOptions {
@@ -19,8 +19,10 @@ export interface MeterGateOptions {
     feature: string,
     amount: number,
     options: { readonly idempotencyKey?: string; readonly requestId: string },
-  ) => Promise<ConsumeAnswer>;
+  ) => Promise<ConsumeResult>;
   readonly giveBack: (consumption: Consumption) => Promise<void>;
+  /** A refusal as the error to answer with (403 Limit reached, the usage API's words). */
+  readonly limitReached: (refusal: Refusal) => Error;
 }
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -29,6 +31,7 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
   if (typeof options.consume !== 'function') throw new TypeError('options.consume should be a function');
   if (typeof options.giveBack !== 'function') throw new TypeError('options.giveBack should be a function');
   if (typeof options.isMeter !== 'function') throw new TypeError('options.isMeter should be a function');
+  if (typeof options.limitReached !== 'function') throw new TypeError('options.limitReached should be a function');
   // What each request consumed, until its answer is known; failed: the handler threw.
   const consumed = new WeakMap<FastifyRequest, { consumption: Consumption; failed: boolean }>();
 
@@ -38,15 +41,12 @@ const meterGate: FastifyPluginAsync<MeterGateOptions> = async (fastify, options)
       if (!principal) throw new AuthRequiredError();
       const header = request.headers[IDEMPOTENCY_HEADER];
       if (Array.isArray(header)) throw new InvalidInputError('headers.idempotency-key: only one may be sent');
-      const answer = await options.consume(principal, key, amount, {
+      const result = await options.consume(principal, key, amount, {
         requestId: request.id,
         ...(header ? { idempotencyKey: header } : {}),
       });
-      if (!answer.granted) {
-        const { error: _error, code: _code, ...details } = answer.body;
-        throw withDetails(new LimitReachedError(), details);
-      }
-      if (answer.consumption) consumed.set(request, { consumption: answer.consumption, failed: false });
+      if (!result.granted) throw options.limitReached(result);
+      if (result.consumption) consumed.set(request, { consumption: result.consumption, failed: false });
     };
   }
 

@@ -49,7 +49,7 @@ export type ConsumeForPrincipal = (
   principal: Principal,
   feature: string,
   amount: number,
-  options: { readonly idempotencyKey?: string | undefined },
+  options: { readonly idempotencyKey?: string | undefined; readonly requestId?: string | undefined },
 ) => Promise<ConsumeResult>;
 
 /** `request.entitlements`: reads for the authenticated caller; each throws 401 without one. */
@@ -242,7 +242,7 @@ export class EntitlementReader {
   }
 
   /** The per-request view for `principal` (null: every read answers 401). */
-  forRequest(principal: Principal | null): RequestEntitlements {
+  forRequest(principal: Principal | null, requestId?: string): RequestEntitlements {
     const memo = new Map<string, Promise<Entitlement>>();
     const details = (key: string): Promise<Entitlement> => {
       if (!principal) return Promise.reject(new AuthRequiredError());
@@ -272,7 +272,7 @@ export class EntitlementReader {
         if (!this.#options.consume) throw new EntitlementUnavailableError();
         // A consume changes what a later read in this request must see.
         memo.delete(feature);
-        return this.#options.consume(principal, feature, amount, options);
+        return this.#options.consume(principal, feature, amount, { ...options, requestId });
       },
     };
   }

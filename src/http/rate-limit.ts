@@ -1,5 +1,5 @@
 // Rate limits per authenticated principal, one budget per route family (admin, OAuth, calendar,
-// decisions), answered as our usual error body with Retry-After. The check runs right after
+// usage, decisions), answered as our usual error body with Retry-After. The check runs right after
 // authentication and before the gate, so denials (which write audit rows) are limited too, and
 // the key is the verified principal: no spelling of the Authorization header is a new caller.
 
@@ -13,17 +13,21 @@ import { RateLimitedError, withDetails } from '../errors.js';
 export const RATE_WINDOW_MS = 60_000;
 
 /** The route families with a budget of their own. */
-export type RouteFamily = 'admin' | 'oauth' | 'calendar' | 'decisions';
+export type RouteFamily = 'admin' | 'oauth' | 'calendar' | 'usage' | 'decisions';
+
+const FAMILIES: readonly RouteFamily[] = ['admin', 'oauth', 'calendar', 'usage', 'decisions'];
 
 /** URL prefix → family; every other authenticated route (entitlements, OFREP, Unleash) is "decisions". */
 const FAMILY_PREFIXES: readonly (readonly [string, RouteFamily])[] = [
   ['/api/admin/', 'admin'],
   ['/api/oauth/', 'oauth'],
   ['/api/calendar/', 'calendar'],
+  ['/api/usage/', 'usage'],
 ];
 
 /** The family whose budget a route spends. */
 export function routeFamily(url: string): RouteFamily {
+  if (url === '/api/usage') return 'usage';
   return FAMILY_PREFIXES.find(([prefix]) => url.startsWith(prefix))?.[1] ?? 'decisions';
 }
 
@@ -43,7 +47,7 @@ export interface RateLimitPluginOptions {
 }
 
 const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fastify, options) => {
-  for (const family of ['admin', 'oauth', 'calendar', 'decisions'] as const) {
+  for (const family of FAMILIES) {
     const max = options.limits?.[family];
     if (!Number.isInteger(max) || max < 1) throw new TypeError(`options.limits.${family} should be a positive integer`);
   }
@@ -56,7 +60,7 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fasti
       }),
   });
   const limiters = new Map(
-    (['admin', 'oauth', 'calendar', 'decisions'] as const).map((family) => [
+    FAMILIES.map((family) => [
       family,
       fastify.rateLimit({
         max: options.limits[family],

@@ -2,7 +2,7 @@
 // PostgreSQL) records exactly the same rows for the same write.
 
 import type { CalendarProviderName } from './calendar-shapes.js';
-import type { MeterCounter, MeterKey, UsageGrant } from './repositories/usage.js';
+import type { MeterCounter, MeterKey, UsageGrant, UsageReservation } from './usage-repository.js';
 import type {
   AuditEvent,
   NewApiToken,
@@ -56,10 +56,25 @@ export const auditEvents = {
       reason: grant.reason,
       expiresAt: grant.expiresAt,
     }),
-  usageReset: (context: WriteContext, meter: MeterKey, before: MeterCounter) =>
+  usageReset: (context: WriteContext, meter: MeterKey, before: MeterCounter, released: number) =>
     event(context, meter.tenantId, 'usage.reset', `feature:${meter.feature}`, {
       periodStart: meter.periodStart,
       before: { used: before.used + before.fromGrants },
+      releasedReservations: released,
+    }),
+  usageRefunded: (context: WriteContext, meter: MeterKey, refund: { key: string; amount: number; consumed: number }) =>
+    event(context, meter.tenantId, 'usage.refund', `feature:${meter.feature}`, {
+      periodStart: meter.periodStart,
+      idempotencyKey: refund.key,
+      amount: refund.amount,
+      consumed: refund.consumed,
+    }),
+  usageReservationReleased: (context: WriteContext, reservation: UsageReservation) =>
+    event(context, reservation.tenantId, 'usage.reservation.release', `reservation:${reservation.id}`, {
+      feature: reservation.feature,
+      periodStart: reservation.periodStart,
+      amount: reservation.amount,
+      holder: reservation.holder,
     }),
   usageThreshold: (
     context: WriteContext,

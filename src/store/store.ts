@@ -6,7 +6,7 @@
 import type { CalendarProviderName, EventChange } from './calendar-shapes.js';
 import type { SubscriptionState } from './subscription-state.js';
 import type { BillingStore } from './repositories/billing.js';
-import type { UsageStore } from './repositories/usage.js';
+import type { UsageRepository } from './usage-repository.js';
 import type { BillingProviderName, FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
@@ -212,13 +212,15 @@ export interface AuditArchived {
 
 /**
  * What a token may do. member: its own tenant's routes; admin: everything, for any tenant;
- * client: read-only decisions for any tenant, for server-side SDKs (the Unleash client API and
- * OFREP), nothing else.
+ * client: read-only decisions and readings for any tenant, for server-side SDKs (the Unleash
+ * client API and OFREP), nothing else; service: an app backend metering its own tenant (consume,
+ * refund the consumes it made, reserve, commit, release, read), nothing else. Who may change a
+ * meter is one table: usage/usage-authority.ts.
  */
-export type Role = 'member' | 'admin' | 'client';
+export type Role = 'member' | 'admin' | 'client' | 'service';
 
 /** Every role, in the order messages list them. */
-export const ROLES: readonly Role[] = ['member', 'admin', 'client'];
+export const ROLES: readonly Role[] = ['member', 'admin', 'client', 'service'];
 
 /** An API token's record. The secret is shown once at creation and stored only as a hash. */
 export interface ApiToken {
@@ -437,8 +439,8 @@ export interface EntitleStore {
   readonly connections: ConnectionRepository;
   readonly oauthStates: OAuthStateRepository;
   readonly secrets: SecretRepository;
-  /** Usage of meters: counters per period, grants, reservations, idempotent answers. */
-  readonly usage: UsageStore;
+  /** Usage of meters: counters per period, grants, reservations, idempotent outcomes. */
+  readonly usage: UsageRepository;
   readonly changes: ChangeFeed;
   /** Billing links, subscriptions and processed billing events. */
   readonly billing: BillingStore;

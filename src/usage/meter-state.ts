@@ -4,7 +4,7 @@
 
 import type { Decision } from '../entitlements/decide.js';
 import { UNLIMITED, type FeatureDefinition, type PolicySnapshot } from '../policy/types.js';
-import type { MeterCounter } from '../store/repositories/usage.js';
+import type { MeterCounter } from '../store/usage-repository.js';
 import { anchoredPeriodAt, periodAt, type UsagePeriod } from './period.js';
 
 /** A meter's allowance: a number of units per period, or null for unlimited. */

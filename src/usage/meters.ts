@@ -1,25 +1,26 @@
 // Metered entitlements: consume, refund, reserve, grant and read a tenant's meters. The
 // allowance comes from the decision (override > plan > default), the period from the clock, and
-// the atomic check-and-count from the usage repository. Every surface (the gate, the usage
-// routes, the admin routes, OpenFeature, the CLI) goes through this one class.
+// the atomic check-and-count, its transactions and its idempotency from the usage repository.
+// Every surface (the gate, the usage routes, the admin routes, OpenFeature, the CLI) goes
+// through this one class; it returns results and throws the errors of errors.ts.
 
 import { createHash } from 'node:crypto';
 import { decide, type Decision } from '../entitlements/decide.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
-import {
-  FeatureNotFoundError,
-  IdempotencyConflictError,
-  InvalidInputError,
-  NotAMeterError,
-  ReservationExpiredError,
-  ReservationNotFoundError,
-  TenantNotFoundError,
-} from '../errors.js';
+import { FeatureNotFoundError, InvalidInputError, NotAMeterError, TenantNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { FeatureDefinition, PolicySnapshot } from '../policy/types.js';
-import type { ConsumeOutcome, MeterKey, UsageGrant, UsageSources, UsageStore } from '../store/repositories/usage.js';
-import type { SqlExecutor } from '../store/sql-port.js';
 import type { WriteContext } from '../store/store.js';
+import type {
+  IdempotencyClaim,
+  MeterFigures,
+  MeterKey,
+  UsageGrant,
+  UsagePeriodRecord,
+  UsageRepository,
+  UsageReservation,
+  UsageSources,
+} from '../store/usage-repository.js';
 import {
   allowanceOf,
   meterPeriod,
@@ -34,16 +35,10 @@ import {
 export const MAX_USAGE_AMOUNT = 1_000_000;
 /** The longest a reservation may be held: one day. */
 export const MAX_RESERVATION_SECONDS = 86_400;
-/** How long an idempotency key's first answer is kept. */
+/** How long an idempotency key's outcome is kept (and a consume can be refunded). */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
-/** How often expired idempotency answers and reservations are purged, by the next idempotent request. */
+/** How often expired outcomes and reservations are purged, by the next idempotent request. */
 export const PURGE_INTERVAL_MS = 3_600_000;
-
-/** An HTTP answer, stored as the first answer of an idempotent request. */
-export interface UsageAnswer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
 
 /** What a granted consume took, to give it back if the work it paid for fails. */
 export interface Consumption {
@@ -53,10 +48,43 @@ export interface Consumption {
   readonly emptied: boolean;
 }
 
-/** The answer of a consume; `consumption` only when this call consumed (not on a replayed answer). */
-export interface ConsumeAnswer extends UsageAnswer {
-  readonly granted: boolean;
-  readonly consumption?: Consumption;
+/** A refusal: the meter is used up; the plan that gives more (none when an override sets the limit), and why. */
+export interface Refusal {
+  readonly granted: false;
+  readonly reading: MeterReading;
+  readonly requiredPlan: string | null;
+  readonly message: string;
+}
+
+/** A consume's result; `consumption` only when this call consumed (not on a replay). */
+export type ConsumeResult =
+  | {
+      readonly granted: true;
+      readonly reading: MeterReading;
+      /** Where the units came from. */
+      readonly from: { readonly allowance: number; readonly grants: number };
+      readonly consumption?: Consumption;
+    }
+  | Refusal;
+
+export type ReserveResult =
+  | {
+      readonly granted: true;
+      readonly reservation: { readonly id: string; readonly amount: number; readonly expiresAt: string };
+      readonly reading: MeterReading;
+    }
+  | Refusal;
+
+export interface RefundResult {
+  readonly refunded: number;
+  readonly reading: MeterReading;
+}
+
+export interface ReservationEndResult {
+  readonly reservationId: string;
+  readonly committed: number;
+  readonly released: number;
+  readonly reading: MeterReading;
 }
 
 export interface UsageRequest {
@@ -68,7 +96,7 @@ export interface UsageRequest {
 }
 
 export interface MetersOptions {
-  readonly usage: UsageStore;
+  readonly usage: UsageRepository;
   readonly policy: { readonly snapshot: PolicySnapshot };
   readonly tenants: Pick<TenantDirectory, 'get'>;
   readonly clock: () => number;
@@ -93,7 +121,7 @@ interface ResolvedMeter {
 }
 
 export class Meters {
-  readonly #usage: UsageStore;
+  readonly #usage: UsageRepository;
   readonly #policy: { readonly snapshot: PolicySnapshot };
   readonly #tenants: Pick<TenantDirectory, 'get'>;
   readonly #clock: () => number;
@@ -118,7 +146,7 @@ export class Meters {
   /** The meter's state for a tenant now. */
   async read(tenantId: string, featureKey: string): Promise<MeterReading> {
     const resolved = this.#resolve(tenantId, featureKey);
-    return this.#reading(resolved, this.#nowIso());
+    return this.#readingOf(resolved, await this.#usage.figures(resolved.meter, this.#nowIso()));
   }
 
   /** The meter's state for a decision already made (the OpenFeature provider's meter evaluations). */
@@ -132,7 +160,7 @@ export class Meters {
       meter: { tenantId, feature: decision.feature.key, periodStart: period.start },
       resetsAt: period.end,
     };
-    return this.#reading(resolved, new Date(now).toISOString());
+    return this.#readingOf(resolved, await this.#usage.figures(resolved.meter, new Date(now).toISOString()));
   }
 
   /** Every meter of the policy for a tenant, in policy order. */
@@ -145,55 +173,39 @@ export class Meters {
   }
 
   /**
-   * Consumes `amount` units if the tenant has them: 200 with the new state, or 403 "Limit
-   * reached" naming the plan that gives more. With an idempotency key, a repeat within 24 hours
-   * gets the first answer and consumes nothing; the same key with another amount or feature is
-   * a 409.
+   * Consumes `amount` units if the tenant has them, or refuses naming the plan that gives more.
+   * With an idempotency key, a repeat within 24 hours gets the recorded outcome and consumes
+   * nothing (IdempotencyConflictError with another amount or feature); such a consume is one a
+   * service can refund.
    */
-  async consume(request: UsageRequest): Promise<ConsumeAnswer> {
+  async consume(request: UsageRequest): Promise<ConsumeResult> {
     checkAmount(request.amount);
     const resolved = this.#resolve(request.tenantId, request.feature);
     const now = this.#nowIso();
-    const consume = async (tx?: SqlExecutor) => {
-      const consumeRequest = {
-        meter: resolved.meter,
-        amount: request.amount,
-        limit: resolved.allowance,
-        now,
-        context: request.context,
-      };
-      const outcome = tx ? await this.#usage.consumeIn(tx, consumeRequest) : await this.#usage.consume(consumeRequest);
+    const claim =
+      request.idempotencyKey === undefined
+        ? undefined
+        : this.#claim(request.idempotencyKey, ['consume', request.feature, request.amount]);
+    const { outcome, replayed } = await this.#usage.consume(
+      { meter: resolved.meter, amount: request.amount, limit: resolved.allowance, now, context: request.context },
+      claim,
+    );
+    if (!replayed)
       this.#onConsume?.({
         feature: request.feature,
         amount: request.amount,
         granted: outcome.granted,
         crossed: outcome.granted ? outcome.crossed : [],
       });
-      const answer = await this.#consumeAnswer(resolved, outcome, now, tx);
-      return { result: outcome, answer };
-    };
-    // What this call took: none when it was refused, or replays an earlier answer.
-    let sources: UsageSources | undefined;
-    let answer: UsageAnswer;
-    if (request.idempotencyKey === undefined) {
-      const fresh = await consume();
-      answer = fresh.answer;
-      if (fresh.result.granted) sources = fresh.result.sources;
-    } else {
-      const outcome = await this.#usage.idempotent(
-        request.tenantId,
-        this.#claim(request.idempotencyKey, ['consume', request.feature, request.amount]),
-        now,
-        consume,
-      );
-      answer = this.#answerOf(outcome, request.idempotencyKey);
-      if (outcome.kind === 'fresh' && outcome.result.granted) sources = outcome.result.sources;
-    }
-    if (!sources) return { ...answer, granted: answer.status === 200 };
+    const reading = this.#readingOf(resolved, outcome.figures);
+    if (!outcome.granted) return this.#refusal(resolved, reading);
+    const { sources } = outcome;
+    const from = { allowance: sources.allowance, grants: sources.grants.reduce((sum, take) => sum + take.amount, 0) };
+    if (replayed) return { granted: true, reading, from };
     // The consume that took the last unit tells the apps holding answers that the meter ran out.
-    const emptied = answer.body.remaining === 0;
+    const emptied = reading.remaining === 0;
     if (emptied) await this.#announce(request.tenantId);
-    return { ...answer, granted: true, consumption: { meter: resolved.meter, sources, emptied } };
+    return { granted: true, reading, from, consumption: { meter: resolved.meter, sources, emptied } };
   }
 
   /** Gives back what a consume took (a gated handler failed). */
@@ -202,39 +214,42 @@ export class Meters {
     if (consumption.emptied) await this.#announce(consumption.meter.tenantId);
   }
 
-  /** Lowers the period's usage by `amount`, never below 0. Idempotent like {@link consume}. */
-  async refund(request: UsageRequest): Promise<UsageAnswer> {
-    checkAmount(request.amount);
+  /**
+   * Undoes a consume named by its idempotency key: gives back `amount` (default: all it took,
+   * at most that), once, audited. The same refund again gets the same result.
+   */
+  async refund(request: {
+    readonly tenantId: string;
+    readonly feature: string;
+    readonly idempotencyKey: string;
+    readonly amount?: number | undefined;
+    readonly context: WriteContext;
+  }): Promise<RefundResult> {
+    if (request.amount !== undefined) checkAmount(request.amount);
+    checkKey(request.idempotencyKey);
     const resolved = this.#resolve(request.tenantId, request.feature);
     const now = this.#nowIso();
-    const refund = async (tx: SqlExecutor) => {
-      const before = await this.#usage.counter(resolved.meter, now, tx);
-      const after = await this.#usage.refundIn(tx, resolved.meter, request.amount, now);
-      const refunded = before.used + before.fromGrants - (after.used + after.fromGrants);
-      const reading = await this.#reading(resolved, now, tx);
-      // Units refunded from grants stay used up (grants are not refilled): only allowance units come back.
-      return {
-        result: refilled(reading, before.used - after.used),
-        answer: { status: 200, body: { refunded, ...reading } },
-      };
-    };
-    if (request.idempotencyKey === undefined) {
-      const { result, answer } = await this.#usage.write(refund);
-      if (result) await this.#announce(request.tenantId);
-      return answer;
-    }
-    const outcome = await this.#usage.idempotent(
-      request.tenantId,
-      this.#claim(request.idempotencyKey, ['refund', request.feature, request.amount]),
+    const refund = await this.#usage.refund({
+      tenantId: request.tenantId,
+      feature: request.feature,
+      key: request.idempotencyKey,
+      amount: request.amount,
       now,
-      refund,
+      context: request.context,
+    });
+    // A consume of a period that has ended since gives back to that period; the answer shows the meter now.
+    const current = refund.meter.periodStart === resolved.meter.periodStart;
+    const reading = this.#readingOf(
+      resolved,
+      current ? refund.figures : await this.#usage.figures(resolved.meter, now),
     );
-    if (outcome.kind === 'fresh' && outcome.result) await this.#announce(request.tenantId);
-    return this.#answerOf(outcome, request.idempotencyKey);
+    const back = refund.sources.allowance + refund.sources.grants.reduce((sum, take) => sum + take.amount, 0);
+    if (!refund.replayed && current && refilled(reading, back)) await this.#announce(request.tenantId);
+    return { refunded: refund.refunded, reading };
   }
 
-  /** Holds `amount` units for up to `ttlSeconds`: 200 with the reservation, or 403 "Limit reached". */
-  async reserve(request: UsageRequest & { readonly ttlSeconds: number }): Promise<UsageAnswer> {
+  /** Holds `amount` units for up to `ttlSeconds` for the caller, or refuses like {@link consume}. Idempotent like it. */
+  async reserve(request: UsageRequest & { readonly ttlSeconds: number }): Promise<ReserveResult> {
     checkAmount(request.amount);
     if (
       !Number.isInteger(request.ttlSeconds) ||
@@ -246,92 +261,79 @@ export class Meters {
     const resolved = this.#resolve(request.tenantId, request.feature);
     const nowMs = this.#clock();
     const now = new Date(nowMs).toISOString();
-    const expiresAt = new Date(nowMs + request.ttlSeconds * 1000).toISOString();
-    const reserve = async (tx: SqlExecutor) => {
-      const held = await this.#usage.reserveIn(tx, {
+    const claim =
+      request.idempotencyKey === undefined
+        ? undefined
+        : this.#claim(request.idempotencyKey, ['reserve', request.feature, request.amount, request.ttlSeconds]);
+    const { outcome, replayed } = await this.#usage.reserve(
+      {
         meter: resolved.meter,
         amount: request.amount,
         limit: resolved.allowance,
         now,
-        expiresAt,
+        expiresAt: new Date(nowMs + request.ttlSeconds * 1000).toISOString(),
+        holder: request.context.actor,
         context: request.context,
-      });
-      const reading = await this.#reading(resolved, now, tx);
-      if (!held) return { result: false, answer: this.#limitReached(resolved, reading) };
-      // Holding the last units empties the meter as consuming them would.
-      return {
-        result: reading.remaining === 0,
-        answer: {
-          status: 200,
-          body: { reservationId: held.reservation.id, amount: request.amount, expiresAt, ...reading },
-        },
-      };
-    };
-    if (request.idempotencyKey === undefined) {
-      const { result, answer } = await this.#usage.write(reserve);
-      if (result) await this.#announce(request.tenantId);
-      return answer;
-    }
-    const claim = this.#claim(request.idempotencyKey, ['reserve', request.feature, request.amount, request.ttlSeconds]);
-    const outcome = await this.#usage.idempotent(request.tenantId, claim, now, reserve);
-    if (outcome.kind === 'fresh' && outcome.result) await this.#announce(request.tenantId);
-    return this.#answerOf(outcome, request.idempotencyKey);
+      },
+      claim,
+    );
+    const reading = this.#readingOf(resolved, outcome.figures);
+    if (!outcome.granted) return this.#refusal(resolved, reading);
+    // Holding the last units empties the meter as consuming them would.
+    if (!replayed && reading.remaining === 0) await this.#announce(request.tenantId);
+    const { id, amount, expiresAt } = outcome.reservation;
+    return { granted: true, reservation: { id, amount, expiresAt }, reading };
   }
 
   /**
-   * Ends a reservation: `commit` consumes `amount` (default: all it holds; at most that), the
-   * rest goes back; without `commit` (a release) it all goes back.
+   * Ends a reservation of the tenant: a commit consumes `amount` (default: all it holds; at
+   * most that) and gives the rest back; a release gives it all back. With `holder`, only a
+   * reservation that holder made is found; `audited` for an operator's release.
    */
   async endReservation(
     tenantId: string,
     reservationId: string,
-    end: { readonly commit?: number | undefined; readonly context: WriteContext },
-  ): Promise<UsageAnswer> {
+    options: {
+      readonly end: { readonly kind: 'commit'; readonly amount?: number | undefined } | { readonly kind: 'release' };
+      readonly holder?: string | undefined;
+      readonly audited?: boolean;
+      readonly context: WriteContext;
+    },
+  ): Promise<ReservationEndResult> {
+    const { end } = options;
     if (
-      end.commit !== undefined &&
-      (!Number.isInteger(end.commit) || end.commit < 0 || end.commit > MAX_USAGE_AMOUNT)
+      end.kind === 'commit' &&
+      end.amount !== undefined &&
+      (!Number.isInteger(end.amount) || end.amount < 0 || end.amount > MAX_USAGE_AMOUNT)
     ) {
       throw new InvalidInputError(`amount: must be a whole number from 0 to ${MAX_USAGE_AMOUNT}`);
     }
     this.#requireTenant(tenantId);
-    const nowIso = this.#nowIso();
-    const { answer, refill } = await this.#usage.write(
-      async (tx): Promise<{ answer: UsageAnswer; refill: boolean }> => {
-        // The reservation's feature decides the allowance; read it before ending it.
-        const held = await tx.get('SELECT feature, amount FROM usage_reservations WHERE id = $1 AND tenant_id = $2', [
-          reservationId,
-          tenantId,
-        ]);
-        if (!held) throw new ReservationNotFoundError(reservationId);
-        const feature = String(held.feature);
-        const commit = end.commit === undefined ? undefined : end.commit;
-        if (commit !== undefined && commit > Number(held.amount))
-          throw new InvalidInputError(`amount: at most the ${Number(held.amount)} units reserved`);
-        const resolved = this.#resolve(tenantId, feature);
-        const ended = await this.#usage.endReservationIn(tx, tenantId, reservationId, {
-          ...(commit === undefined ? {} : { commit }),
-          limit: resolved.allowance,
-          now: nowIso,
-          context: end.context,
-        });
-        if (ended.kind === 'missing') throw new ReservationNotFoundError(reservationId);
-        if (ended.kind === 'expired')
-          return { answer: { status: 409, body: expiredBody(reservationId) }, refill: false };
-        const reading = await this.#reading(
-          { ...resolved, meter: { ...resolved.meter, periodStart: ended.reservation.periodStart } },
-          nowIso,
-          tx,
-        );
-        const committed = commit ?? 0;
-        const released = ended.reservation.amount - committed;
-        return {
-          answer: { status: 200, body: { reservationId, committed, released, ...reading } },
-          refill: refilled(reading, released),
-        };
-      },
+    const ended = await this.#usage.endReservation({
+      tenantId,
+      id: reservationId,
+      end,
+      holder: options.holder,
+      audited: options.audited ?? false,
+      // The reservation's feature decides the allowance its commit counts against.
+      limitOf: (feature) => this.#resolve(tenantId, feature).allowance,
+      now: this.#nowIso(),
+      context: options.context,
+    });
+    const resolved = this.#resolve(tenantId, ended.reservation.feature);
+    const reading = this.#readingOf(
+      { ...resolved, meter: { ...resolved.meter, periodStart: ended.reservation.periodStart } },
+      ended.figures,
     );
-    if (refill) await this.#announce(tenantId);
-    return answer;
+    if (refilled(reading, ended.released)) await this.#announce(tenantId);
+    return { reservationId, committed: ended.committed, released: ended.released, reading };
+  }
+
+  /** The tenant's open reservations, oldest first. */
+  reservations(tenantId: string, featureKey?: string): Promise<UsageReservation[]> {
+    this.#requireTenant(tenantId);
+    if (featureKey !== undefined) this.#resolve(tenantId, featureKey);
+    return this.#usage.reservations(tenantId, this.#nowIso(), featureKey === undefined ? {} : { feature: featureKey });
   }
 
   /** Adds a top-up for a tenant's meter (audited). */
@@ -355,7 +357,7 @@ export class Meters {
       },
       context,
     );
-    if (refilled(await this.#reading(resolved, this.#nowIso()), input.amount)) await this.#announce(tenantId);
+    if (refilled(await this.read(tenantId, featureKey), input.amount)) await this.#announce(tenantId);
     return grant;
   }
 
@@ -365,23 +367,30 @@ export class Meters {
     return this.#usage.grants(tenantId, resolved.feature.key, this.#nowIso());
   }
 
-  /** Sets the current period's usage of a tenant's meter back to 0 (audited); returns the state after. */
-  async reset(tenantId: string, featureKey: string, context: WriteContext): Promise<MeterReading> {
+  /**
+   * Sets the current period's usage of a tenant's meter back to 0 and releases its open
+   * reservations of the period (audited); returns the state after and the units released.
+   */
+  async reset(
+    tenantId: string,
+    featureKey: string,
+    context: WriteContext,
+  ): Promise<{ reading: MeterReading; releasedReservations: number }> {
     const resolved = this.#resolve(tenantId, featureKey);
-    const before = await this.#usage.reset(resolved.meter, context);
-    const reading = await this.#reading(resolved, this.#nowIso());
-    // The reset gives back the allowance units used (reservations and grants stay as they were).
-    if (refilled(reading, before.used)) await this.#announce(tenantId);
-    return reading;
+    const { before, released } = await this.#usage.reset(resolved.meter, context);
+    const reading = await this.read(tenantId, featureKey);
+    // Grants stay as they were: the allowance units used and the units held come back.
+    if (refilled(reading, before.used + released)) await this.#announce(tenantId);
+    return { reading, releasedReservations: released };
   }
 
   /** Past and current periods' usage of a tenant, newest first per feature. */
-  history(tenantId: string, featureKey?: string): ReturnType<UsageStore['history']> {
+  history(tenantId: string, featureKey?: string): Promise<UsagePeriodRecord[]> {
     this.#requireTenant(tenantId);
     return this.#usage.history(tenantId, featureKey);
   }
 
-  /** Purges expired idempotency answers and reservations (their units are already not counted). */
+  /** Purges expired outcomes and reservations (their units are already not counted). */
   purge(): Promise<number> {
     return this.#usage.purgeExpired(this.#nowIso());
   }
@@ -410,75 +419,33 @@ export class Meters {
     return tenant;
   }
 
-  async #reading(resolved: ResolvedMeter, now: string, tx?: SqlExecutor): Promise<MeterReading> {
-    const { counter, grantBalance } = await this.#usage.reading(resolved.meter, now, tx);
+  #readingOf(resolved: ResolvedMeter, figures: MeterFigures): MeterReading {
     return meterReading(
       resolved.feature,
       resolved.allowance,
       { start: resolved.meter.periodStart, end: resolved.resetsAt },
-      counter,
-      grantBalance,
+      figures.counter,
+      figures.grantBalance,
     );
   }
 
-  async #consumeAnswer(
-    resolved: ResolvedMeter,
-    outcome: ConsumeOutcome,
-    now: string,
-    tx?: SqlExecutor,
-  ): Promise<UsageAnswer> {
-    // The one-statement consume brought every figure back with its write: no second read.
-    const reading =
-      outcome.granted && outcome.grantBalance !== undefined
-        ? meterReading(
-            resolved.feature,
-            resolved.allowance,
-            { start: resolved.meter.periodStart, end: resolved.resetsAt },
-            outcome.counter,
-            outcome.grantBalance,
-          )
-        : await this.#reading(resolved, now, tx);
-    if (!outcome.granted) return this.#limitReached(resolved, reading);
-    const fromGrants = outcome.sources.grants.reduce((sum, take) => sum + take.amount, 0);
-    return {
-      status: 200,
-      body: { granted: true, ...reading, from: { allowance: outcome.sources.allowance, grants: fromGrants } },
-    };
-  }
-
-  #limitReached(resolved: ResolvedMeter, reading: MeterReading): UsageAnswer {
+  #refusal(resolved: ResolvedMeter, reading: MeterReading): Refusal {
     const requiredPlan = planWithMore(this.#policy.snapshot, resolved.decision, resolved.allowance);
     const unit = reading.unit ? ` ${reading.unit}` : '';
     const message = requiredPlan
       ? resolved.feature.upgradeMessage
       : `The limit of ${String(reading.limit)}${unit} for this period is reached${reading.resetsAt ? `; it resets at ${reading.resetsAt}` : ''}.`;
-    return {
-      status: 403,
-      body: {
-        error: 'Limit reached',
-        code: 'ENT_ERR_LIMIT_REACHED',
-        granted: false,
-        ...reading,
-        requiredPlan,
-        message,
-      },
-    };
+    return { granted: false, reading, requiredPlan, message };
   }
 
-  #claim(key: string, request: readonly unknown[]) {
-    if (key.length === 0 || key.length > 200)
-      throw new InvalidInputError('idempotencyKey: must be 1 to 200 characters');
+  #claim(key: string, request: readonly unknown[]): IdempotencyClaim {
+    checkKey(key);
     this.#purgeNowAndThen();
     return {
       key,
       requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
       expiresAt: new Date(this.#clock() + IDEMPOTENCY_TTL_MS).toISOString(),
     };
-  }
-
-  #answerOf(outcome: Awaited<ReturnType<UsageStore['idempotent']>>, key: string): UsageAnswer {
-    if (outcome.kind === 'conflict') throw new IdempotencyConflictError(key);
-    return { status: outcome.answer.status, body: outcome.answer.body as Record<string, unknown> };
   }
 
   /**
@@ -519,7 +486,6 @@ function checkAmount(amount: number): void {
     throw new InvalidInputError(`amount: must be a whole number from 1 to ${MAX_USAGE_AMOUNT}`);
 }
 
-function expiredBody(reservationId: string): Record<string, unknown> {
-  const error = new ReservationExpiredError(reservationId);
-  return { error: error.message, code: error.code, reservationId };
+function checkKey(key: string): void {
+  if (key.length === 0 || key.length > 200) throw new InvalidInputError('idempotencyKey: must be 1 to 200 characters');
 }

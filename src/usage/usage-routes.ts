@@ -1,28 +1,27 @@
 // Metered usage over HTTP, for other services: consume, refund, reserve (then commit or
-// release), and read. A member token works on its own tenant; an admin or client token names
-// the tenant with `tenantId` (the tenant never comes from anything else).
+// release), and read. Who may do what to which tenant is usage-authority.ts's table: a member
+// or service token works on its own tenant, an admin token may name another with `tenantId`
+// (the tenant never comes from anything else), a client token only reads.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
-import { RoleNotAllowedError } from '../errors.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
-import type { Meters, UsageAnswer } from './meters.js';
+import type { Meters } from './meters.js';
 import { MAX_RESERVATION_SECONDS, MAX_USAGE_AMOUNT } from './meters.js';
+import { limitReached } from './usage-answers.js';
+import { rolesFor, usageScope } from './usage-authority.js';
 import { GrantedBody, LimitReachedBody, MeterReadingSchema, ReservationBody, withReading } from './usage-schemas.js';
 
 export interface UsageRoutesOptions {
   readonly meters: Meters;
 }
 
-const USAGE_ROLES = ['member', 'admin', 'client'] as const;
-
 const TenantField = Type.Optional(
   Type.String({
     minLength: 1,
     maxLength: 64,
-    description: "the tenant; defaults to the caller's, only admin and client tokens may name another",
+    description: "the tenant; defaults to the caller's, only an admin token (a client token to read) may name another",
   }),
 );
 const FeatureField = Type.String({
@@ -47,6 +46,25 @@ const UsageBody = Type.Object(
   { feature: FeatureField, amount: AmountField, idempotencyKey: KeyField, tenantId: TenantField },
   { additionalProperties: false },
 );
+const RefundBody = Type.Object(
+  {
+    feature: FeatureField,
+    idempotencyKey: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'the idempotencyKey of the consume to undo (within 24 hours of it); each consume is refunded once',
+    }),
+    amount: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_USAGE_AMOUNT,
+        description: 'units to give back, at most what the consume took (default: all of it)',
+      }),
+    ),
+    tenantId: TenantField,
+  },
+  { additionalProperties: false },
+);
 const ReserveBody = Type.Object(
   {
     feature: FeatureField,
@@ -67,7 +85,7 @@ const CommitBody = Type.Object(
       Type.Integer({
         minimum: 0,
         maximum: MAX_USAGE_AMOUNT,
-        description: 'units used, at most what was reserved (default: all); the rest goes back',
+        description: 'units used, at most what was reserved (default: all reserved); the rest goes back',
       }),
     ),
     tenantId: TenantField,
@@ -79,25 +97,13 @@ const ReservationParams = Type.Object({ id: Type.String({ minLength: 1, maxLengt
 const EndedBody = withReading({ reservationId: Type.String(), committed: Type.Integer(), released: Type.Integer() });
 const UsageErrors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody, ...AUTH_ERRORS } as const;
 
-/** The tenant a request works on: its own, or the one an admin or client token names. */
-export function usageTenant(principal: Principal, tenantId: string | undefined): string {
-  if (tenantId === undefined || tenantId === principal.tenantId) return principal.tenantId;
-  if (principal.role === 'member')
-    throw new RoleNotAllowedError('member', 'an admin or client token to name another tenant');
-  return tenantId;
-}
-
-function send(reply: FastifyReply, answer: UsageAnswer): FastifyReply {
-  return reply.status(answer.status).send(answer.body);
-}
-
 export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async (fastify, { meters }) => {
   const context = (principal: Principal, requestId: string) => ({ actor: actorOf(principal), requestId });
 
   fastify.post(
     '/api/usage/consume',
     {
-      config: { auth: USAGE_ROLES },
+      config: { auth: rolesFor('consume') },
       schema: {
         tags: ['usage'],
         summary:
@@ -106,51 +112,50 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
         response: { 200: GrantedBody, ...UsageErrors, 403: LimitReachedBody },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const principal = principalOf(request);
       const { feature, amount, idempotencyKey, tenantId } = request.body;
-      const answer = await meters.consume({
-        tenantId: usageTenant(principal, tenantId),
+      const result = await meters.consume({
+        tenantId: usageScope(principal, 'consume', tenantId).tenantId,
         feature,
         amount,
         idempotencyKey,
         context: context(principal, request.id),
       });
-      return send(reply, answer);
+      if (!result.granted) throw limitReached(result);
+      return { granted: true as const, ...result.reading, from: result.from };
     },
   );
 
   fastify.post(
     '/api/usage/refund',
     {
-      config: { auth: USAGE_ROLES },
+      config: { auth: rolesFor('refund') },
       schema: {
         tags: ['usage'],
-        summary: 'Give units back to the current period (usage never goes below 0)',
-        body: UsageBody,
+        summary: 'Undo a consume named by its idempotencyKey: give back what it took (or part of it), once, audited',
+        body: RefundBody,
         response: { 200: withReading({ refunded: Type.Integer() }), ...UsageErrors },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const principal = principalOf(request);
       const { feature, amount, idempotencyKey, tenantId } = request.body;
-      return send(
-        reply,
-        await meters.refund({
-          tenantId: usageTenant(principal, tenantId),
-          feature,
-          amount,
-          idempotencyKey,
-          context: context(principal, request.id),
-        }),
-      );
+      const result = await meters.refund({
+        tenantId: usageScope(principal, 'refund', tenantId).tenantId,
+        feature,
+        idempotencyKey,
+        amount,
+        context: context(principal, request.id),
+      });
+      return { refunded: result.refunded, ...result.reading };
     },
   );
 
   fastify.post(
     '/api/usage/reserve',
     {
-      config: { auth: USAGE_ROLES },
+      config: { auth: rolesFor('reserve') },
       schema: {
         tags: ['usage'],
         summary: 'Hold units for work that takes time; commit what was used, release the rest, or let it expire',
@@ -158,52 +163,56 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
         response: { 200: ReservationBody, ...UsageErrors, 403: LimitReachedBody },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const principal = principalOf(request);
       const { feature, amount, ttlSeconds, idempotencyKey, tenantId } = request.body;
-      return send(
-        reply,
-        await meters.reserve({
-          tenantId: usageTenant(principal, tenantId),
-          feature,
-          amount,
-          ttlSeconds,
-          idempotencyKey,
-          context: context(principal, request.id),
-        }),
-      );
+      const result = await meters.reserve({
+        tenantId: usageScope(principal, 'reserve', tenantId).tenantId,
+        feature,
+        amount,
+        ttlSeconds,
+        idempotencyKey,
+        context: context(principal, request.id),
+      });
+      if (!result.granted) throw limitReached(result);
+      const { id, expiresAt } = result.reservation;
+      return { reservationId: id, amount: result.reservation.amount, expiresAt, ...result.reading };
     },
   );
 
   fastify.post(
     '/api/usage/reservations/:id/commit',
     {
-      config: { auth: USAGE_ROLES },
+      config: { auth: rolesFor('end') },
       schema: {
         tags: ['usage'],
-        summary: 'Consume what a reservation held (or part of it; the rest goes back)',
+        summary: 'Consume what a reservation held (all of it by default, or part of it; the rest goes back)',
         params: ReservationParams,
         body: CommitBody,
         response: { 200: EndedBody, ...UsageErrors },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const principal = principalOf(request);
-      const tenant = usageTenant(principal, request.body.tenantId);
-      return send(
-        reply,
-        await meters.endReservation(tenant, request.params.id, {
-          commit: request.body.amount,
-          context: context(principal, request.id),
-        }),
-      );
+      const scope = usageScope(principal, 'end', request.body.tenantId);
+      const ended = await meters.endReservation(scope.tenantId, request.params.id, {
+        end: { kind: 'commit', amount: request.body.amount },
+        holder: scope.holder,
+        context: context(principal, request.id),
+      });
+      return {
+        reservationId: ended.reservationId,
+        committed: ended.committed,
+        released: ended.released,
+        ...ended.reading,
+      };
     },
   );
 
   fastify.post(
     '/api/usage/reservations/:id/release',
     {
-      config: { auth: USAGE_ROLES },
+      config: { auth: rolesFor('end') },
       schema: {
         tags: ['usage'],
         summary: 'Give back everything a reservation held',
@@ -212,20 +221,27 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
         response: { 200: EndedBody, ...UsageErrors },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const principal = principalOf(request);
-      const tenant = usageTenant(principal, request.body?.tenantId);
-      return send(
-        reply,
-        await meters.endReservation(tenant, request.params.id, { context: context(principal, request.id) }),
-      );
+      const scope = usageScope(principal, 'end', request.body?.tenantId);
+      const ended = await meters.endReservation(scope.tenantId, request.params.id, {
+        end: { kind: 'release' },
+        holder: scope.holder,
+        context: context(principal, request.id),
+      });
+      return {
+        reservationId: ended.reservationId,
+        committed: ended.committed,
+        released: ended.released,
+        ...ended.reading,
+      };
     },
   );
 
   fastify.get(
     '/api/usage',
     {
-      config: { auth: USAGE_ROLES },
+      config: { auth: rolesFor('read') },
       schema: {
         tags: ['usage'],
         summary: 'Every meter of the tenant: limit, used, remaining and when it resets',
@@ -237,7 +253,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       },
     },
     async (request) => {
-      const tenant = usageTenant(principalOf(request), request.query.tenantId);
+      const tenant = usageScope(principalOf(request), 'read', request.query.tenantId).tenantId;
       return { tenant, meters: await meters.readAll(tenant) };
     },
   );

@@ -77,3 +77,16 @@ export const GrantSchema = Type.Object({
   expiresAt: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
 });
+
+export const ReservationSchema = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  feature: Type.String(),
+  periodStart: Type.String(),
+  amount: Type.Integer(),
+  holder: Type.Union([Type.String(), Type.Null()], {
+    description: 'who made it; null for reservations made before it was kept',
+  }),
+  expiresAt: Type.String(),
+  createdAt: Type.String(),
+});

@@ -69,7 +69,7 @@ describe('tokens over the admin API', () => {
       ).json(),
     ).toEqual({
       code: 'ENT_ERR_VALIDATION',
-      error: 'body.role: must be one of member, admin, client',
+      error: 'body.role: must be one of member, admin, client, service',
     });
     expect(
       (

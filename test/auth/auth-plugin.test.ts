@@ -148,6 +148,19 @@ describe('authentication', () => {
       expect(res.json()).toMatchObject({ code: 'ENT_ERR_ROLE_NOT_ALLOWED' });
     });
 
+    it('maps the service value to the service role: the usage API of its own tenant admits it, app routes refuse it', async () => {
+      t = await buildTestApp({ routes, env });
+      await t.token('acme');
+      const token = await jwt({ org: 'acme', sub: 'billing', iss: 'https://id.example.test', role: 'entitle:service' });
+      const app = await t.app.inject({ method: 'GET', url: '/test/whoami', headers: t.auth(token) });
+      expect(app.json()).toMatchObject({
+        code: 'ENT_ERR_ROLE_NOT_ALLOWED',
+        error: expect.stringMatching(/^A service token/),
+      });
+      const usage = await t.app.inject({ method: 'GET', url: '/api/usage', headers: t.auth(token) });
+      expect(usage.json()).toMatchObject({ tenant: 'acme' });
+    });
+
     it('rejects a JWT with a bad signature, a wrong issuer, an expired one, or no tenant claim', async () => {
       t = await buildTestApp({ routes, env });
       const bad = [

@@ -69,7 +69,7 @@ describe('entitle CLI: tokens, keys, audit', () => {
       });
       expect(await cli('tokens', 'create', '--tenant', 'demo', '--user', 'x', '--role', 'root')).toMatchObject({
         code: 1,
-        stderr: 'error: role: must be one of member, admin, client (got "root")\n',
+        stderr: 'error: role: must be one of member, admin, client, service (got "root")\n',
       });
     });
   });

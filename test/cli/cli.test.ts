@@ -278,6 +278,80 @@ describe('entitle CLI', () => {
     });
   });
 
+  describe('meters: overrides of an allowance, reservations', () => {
+    const SMS = 'sms_reminders_per_month';
+
+    it("sets a meter's allowance with overrides set: a whole number or unlimited, nothing else", async () => {
+      await cli('tenants', 'create', 'acme', '--plan', 'free');
+      const set = (value: string) =>
+        cli('overrides', 'set', '--tenant', 'acme', '--feature', SMS, '--value', value, '--reason', 'pilot');
+      expect(await set('100')).toMatchObject({ code: 0, stdout: expect.stringMatching(/= 100 \(version 1\)\n$/) });
+      expect(JSON.parse((await cli('usage', 'show', '--tenant', 'acme', '--json')).stdout).meters[0]).toMatchObject({
+        limit: 100,
+      });
+      expect(await set('unlimited')).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/= "unlimited" \(version 2\)\n$/),
+      });
+      for (const bad of ['1.5', '-1', 'lots'])
+        expect(await set(bad)).toMatchObject({
+          code: 1,
+          stderr: `error: --value: ${SMS} is a meter: give its allowance per period, a whole number or "unlimited"\n`,
+        });
+    });
+
+    it("lists a tenant's open reservations and releases one, audited; a reset releases the rest", async () => {
+      await cli('tenants', 'create', 'acme', '--plan', 'pro');
+      const consume = await cli('usage', 'consume', '--tenant', 'acme', '--feature', SMS, '--amount', '2');
+      expect(consume.code).toBe(0);
+      // Reservations come from the usage API; here through the store the server shares.
+      const { openStore } = await import('../../src/store/open-store.js');
+      const store = await openStore({
+        databasePath: env.ENTITLE_DB as string,
+        databaseUrl: env.DATABASE_URL || undefined,
+        databaseSchema: env.DATABASE_SCHEMA || undefined,
+      });
+      try {
+        for (const amount of [3, 4])
+          await store.usage.reserve({
+            meter: { tenantId: 'acme', feature: SMS, periodStart: monthStart() },
+            amount,
+            limit: 500,
+            now: new Date().toISOString(),
+            expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+            holder: 'user:alice@acme',
+            context: { actor: 'test:setup' },
+          });
+      } finally {
+        await store.close();
+      }
+      const listed = await cli('usage', 'reservations', 'list', '--tenant', 'acme', '--json');
+      const reservations = JSON.parse(listed.stdout) as { id: string; amount: number; holder: string }[];
+      expect(reservations.map((r) => [r.amount, r.holder])).toEqual([
+        [3, 'user:alice@acme'],
+        [4, 'user:alice@acme'],
+      ]);
+      const first = reservations[0]?.id as string;
+      const released = await cli('usage', 'reservations', 'release', '--tenant', 'acme', '--id', first);
+      expect(released).toMatchObject({
+        code: 0,
+        stdout: `released 3 ${SMS} held by ${first} for acme: remaining 494\n`,
+      });
+      expect(await cli('usage', 'reservations', 'release', '--tenant', 'acme', '--id', first)).toMatchObject({
+        code: 1,
+        stderr: `error: Reservation "${first}" not found\n`,
+      });
+      expect(
+        (await cli('audit', 'list', '--tenant', 'acme', '--action', 'usage.reservation.release')).stdout,
+      ).toContain(first);
+      expect(await cli('usage', 'reset', '--tenant', 'acme', '--feature', SMS)).toMatchObject({
+        code: 0,
+        stdout: `reset ${SMS} for acme: used 0, remaining 500, 4 reserved units released\n`,
+      });
+      expect((await cli('usage', 'reservations', 'list', '--tenant', 'acme', '--json')).stdout.trim()).toBe('[]');
+    });
+  });
+
   it('runs as a process: entitle validate exits 1 on a broken directory', async () => {
     const broken = mkdtempSync(join(tmpdir(), 'entitle-broken-'));
     writeFileSync(join(broken, 'a.yaml'), 'features:\n  x:\n    name: X\n    type: boolean\n    default: 3\n');
@@ -291,3 +365,9 @@ describe('entitle CLI', () => {
     );
   });
 });
+
+/** The start of the current calendar month (UTC), the period of a monthly meter. */
+function monthStart(): string {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
+}

@@ -203,6 +203,40 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     expect((await c.t.app.entitle.store.overrides.get('acme', 'can_use_webhooks'))?.value).toBe(false);
   }, 60_000);
 
+  it("lists a tenant's open reservations and releases one, clean under axe", async () => {
+    const c = await startConsole();
+    const held = await c.t.app.entitle.meters.reserve({
+      tenantId: 'globex',
+      feature: 'sms_reminders_per_month',
+      amount: 3,
+      ttlSeconds: 3600,
+      context: { actor: 'user:gina@globex' },
+    });
+    if (!held.granted) throw new Error('the pro plan covers 3 units');
+    await signInWithKeyboard(c);
+    await c.page.goto(`${c.origin}/console#/tenants/globex`);
+    await c.page.getByRole('heading', { name: 'Open reservations', level: 2 }).waitFor();
+    const row = c.page.getByRole('row').filter({ hasText: held.reservation.id });
+    expect(await row.getByRole('cell').allTextContents()).toEqual([
+      held.reservation.id,
+      'sms_reminders_per_month',
+      '3',
+      'user:gina@globex',
+      expect.any(String),
+      expect.any(String),
+      'Release',
+    ]);
+    expect(await seriousViolations(c.page)).toEqual([]);
+    await c.page.getByRole('button', { name: `Release reservation ${held.reservation.id}` }).press('Enter');
+    await c.page
+      .locator('#main')
+      .getByText(`Released 3 sms_reminders_per_month held by ${held.reservation.id}.`)
+      .waitFor();
+    expect(await c.t.app.entitle.meters.reservations('globex')).toEqual([]);
+    const audit = await c.t.app.entitle.store.audit.list({ tenantId: 'globex', action: 'usage.reservation.release' });
+    expect(audit.items).toHaveLength(1);
+  }, 60_000);
+
   it('previews a changed policy file: validation with file:line:column, and the impact on tenants', async () => {
     const c = await startConsole();
     await signInWithKeyboard(c);

@@ -64,12 +64,19 @@ describe('OFREP event streams and meters', () => {
       });
 
     expect((await usage('consume', { amount: 1 })).json()).toMatchObject({ remaining: 1 });
-    expect((await usage('consume', { amount: 1 })).json()).toMatchObject({ remaining: 0 });
+    expect((await usage('consume', { amount: 1, idempotencyKey: 'second' })).json()).toMatchObject({ remaining: 0 });
     // The first event is for the meter at 0: the consume before it sent none.
     await expectRefetch(r, sse, token, 0);
     expect((await usage('consume', { amount: 1 })).statusCode).toBe(403);
 
-    expect((await usage('refund', { amount: 1 })).json()).toMatchObject({ refunded: 1, remaining: 1 });
+    // A refund is an operator's (or the tenant's service's): it names the consume it undoes.
+    const refund = await r.t.app.inject({
+      method: 'POST',
+      url: '/api/usage/refund',
+      headers: r.t.auth(r.admin),
+      payload: { feature: SMS, idempotencyKey: 'second', tenantId: 'acme' },
+    });
+    expect(refund.json()).toMatchObject({ refunded: 1, remaining: 1 });
     await expectRefetch(r, sse, token, 1);
     const held = (await usage('reserve', { amount: 1, ttlSeconds: 60 })).json();
     expect(held).toMatchObject({ remaining: 0 });
@@ -164,7 +171,7 @@ describe.skipIf(!process.env.DATABASE_URL)('OFREP event streams and meters on Po
       amount: 1,
       context: { actor: 'test:b' },
     });
-    expect(consumed.body).toMatchObject({ remaining: 0 });
+    expect(consumed.reading).toMatchObject({ remaining: 0 });
     const event = await refetch(sse);
     const after = await bulk(url, token);
     expect(event.etag).toBe(after.etag);

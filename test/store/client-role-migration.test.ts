@@ -168,6 +168,6 @@ describe('entitle tokens create --role', () => {
     expect(created.stderr).toContain('(client): store it now');
     const bad = await cli('tokens', 'create', '--tenant', 'ops', '--user', 'x', '--role', 'root');
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('role: must be one of member, admin, client (got "root")');
+    expect(bad.stderr).toContain('role: must be one of member, admin, client, service (got "root")');
   });
 });

@@ -18,6 +18,9 @@ const SHIPPED = {
     4: '8a4e0445e7494624',
     5: '7c9b990c6a02b7c0',
     6: 'd1ce58d0aa774481',
+    7: 'dd2c437ff4ac088a',
+    8: '4284486cf4b6d8b9',
+    9: '548adffee25df702',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -26,6 +29,9 @@ const SHIPPED = {
     4: '6e7f9b868ebe5305',
     5: '2300e13cc9ad1b06',
     6: '1567b55313ef695a',
+    7: 'dd2c437ff4ac088a',
+    8: '9ba27ac9d0b1e8e2',
+    9: '95b1e8b21f1d11f3',
   },
 };
 

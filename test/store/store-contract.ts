@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
 import type { EntitleStore } from '../../src/store/store.js';
 import { describeCredentialContract } from './store-contract-credentials.js';
+import { describeUsageContract } from './store-contract-usage.js';
 
 export interface StoreHarness {
   readonly store: EntitleStore;
@@ -385,6 +386,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
     });
 
     describeCredentialContract(() => ({ store, harness }));
+    describeUsageContract(() => ({ store, harness }));
 
     describe('change feed', () => {
       it('loads every tenant with its overrides and a cursor', async () => {

@@ -37,7 +37,7 @@ const EXPECTED_ROWS = {
   usage_counters: 0,
   usage_grants: 0,
   usage_reservations: 0,
-  usage_idempotency: 0,
+  usage_outcomes: 0,
   audit_anchors: 0,
   audit_log: 20,
 };

@@ -5,9 +5,9 @@
 import { UsageStore } from '../../src/store/repositories/usage.js';
 
 const key = process.env.ENTITLE_TEST_KILL_AFTER_KEY;
-const idempotent = UsageStore.prototype.idempotent;
-UsageStore.prototype.idempotent = async function (this: UsageStore, ...args: Parameters<UsageStore['idempotent']>) {
-  const outcome = await idempotent.apply(this, args);
-  if (outcome.kind === 'fresh' && args[1].key === key) process.kill(process.pid, 'SIGKILL');
-  return outcome;
-} as UsageStore['idempotent'];
+const consume = UsageStore.prototype.consume;
+UsageStore.prototype.consume = async function (this: UsageStore, ...args: Parameters<UsageStore['consume']>) {
+  const recorded = await consume.apply(this, args);
+  if (!recorded.replayed && args[1]?.key === key) process.kill(process.pid, 'SIGKILL');
+  return recorded;
+} as UsageStore['consume'];

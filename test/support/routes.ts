@@ -62,6 +62,8 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/api/admin/tenants/:tenant/usage', admin: true },
   { method: 'POST', url: '/api/admin/tenants/:tenant/usage/:feature/grants', admin: true },
   { method: 'POST', url: '/api/admin/tenants/:tenant/usage/:feature/reset', admin: true },
+  { method: 'GET', url: '/api/admin/tenants/:tenant/usage/reservations', admin: true },
+  { method: 'POST', url: '/api/admin/tenants/:tenant/usage/reservations/000000000000/release', admin: true },
   { method: 'GET', url: '/console/session', admin: true },
   { method: 'DELETE', url: '/console/session', admin: true },
   { method: 'GET', url: '/metrics', admin: true },

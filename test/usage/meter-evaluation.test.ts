@@ -90,4 +90,12 @@ describe('meters read everywhere', () => {
     const again = await t.app.inject({ method: 'POST', url: '/test/batch', headers, payload: { amount: 30 } });
     expect(again.json()).toEqual({ granted: true, remaining: 450, after: 450 });
   });
+
+  it('names the request in the audit rows of a consume made through request.entitlements', async () => {
+    // 20 of 500 are used: 400 more cross 80 % of the allowance, which is audited.
+    const res = await t.app.inject({ method: 'POST', url: '/test/batch', headers, payload: { amount: 400 } });
+    expect(res.json()).toMatchObject({ granted: true, remaining: 80 });
+    const audit = await t.app.entitle.store.audit.list({ tenantId: 'acme', action: 'usage.threshold.80' });
+    expect(audit.items.map((row) => row.details?.requestId)).toEqual([res.headers['x-request-id']]);
+  });
 });

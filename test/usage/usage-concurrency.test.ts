@@ -72,6 +72,8 @@ describe('concurrent consumes never exceed the allowance', () => {
         DATABASE_SCHEMA: schema,
         ENTITLE_ENCRYPTION_KEYS: generateKeyEntry('usage'),
         ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-usage-')), 'unused.db'),
+        // The race, not the usage budget: one token sends every consume.
+        ENTITLE_RATE_LIMIT_USAGE: '100000',
       };
       try {
         const first = await startChildServer(env);
@@ -101,7 +103,7 @@ describe('concurrent consumes never exceed the allowance', () => {
     { timeout: 180_000 },
     async () => {
       const database = join(mkdtempSync(join(tmpdir(), 'entitle-usage-')), 'entitle.db');
-      const server = await startChildServer({ ENTITLE_DB: database });
+      const server = await startChildServer({ ENTITLE_DB: database, ENTITLE_RATE_LIMIT_USAGE: '100000' });
       servers.push(server);
       await allow(server);
       const token = server.userToken as string;

@@ -36,7 +36,7 @@ describe('moving a store with metered usage', () => {
         usage_counters: 1,
         usage_grants: 1,
         usage_reservations: 1,
-        usage_idempotency: 2,
+        usage_outcomes: 2,
       });
       const now = new Date(JAN_15).toISOString();
       expect(await store.usage.history('acme', SMS)).toEqual(await t.app.entitle.store.usage.history('acme', SMS));
@@ -44,9 +44,9 @@ describe('moving a store with metered usage', () => {
         await t.app.entitle.store.usage.grants('acme', SMS, now),
       );
       expect(
-        await store.usage.counter({ tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' }, now),
+        await store.usage.figures({ tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' }, now),
       ).toEqual(
-        await t.app.entitle.store.usage.counter(
+        await t.app.entitle.store.usage.figures(
           { tenantId: 'acme', feature: SMS, periodStart: '2026-01-01T00:00:00.000Z' },
           now,
         ),

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { FeatureNotFoundError, InvalidInputError } from '../../errors.js';
-import type { FeatureDefinition, FeatureValue } from '../../policy/types.js';
+import { UNLIMITED, type FeatureDefinition, type FeatureValue } from '../../policy/types.js';
 import { TenantOperations } from '../../tenants/tenant-operations.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 
@@ -14,7 +14,10 @@ export function registerOverrides(program: Command, context: CliContext): void {
     .description("give a tenant a feature's value regardless of its plan")
     .requiredOption('--tenant <id>', 'tenant id')
     .requiredOption('--feature <key>', 'feature key')
-    .requiredOption('--value <value>', 'true/false, a number, or a string, per the feature type')
+    .requiredOption(
+      '--value <value>',
+      'per the feature type: true/false, a number, a string, or a meter\'s allowance (a whole number, or "unlimited")',
+    )
     .requiredOption('--reason <text>', 'why (kept in the audit log)')
     .option('--expires <when>', 'ISO 8601 time, or a duration from now such as 30m, 12h, 7d, 2w')
     .option('--actor <actor>', 'who to name in the audit log')
@@ -101,6 +104,16 @@ export function parseValue(feature: FeatureDefinition, raw: string): FeatureValu
     if (raw === 'true') return true;
     if (raw === 'false') return false;
     throw new InvalidInputError(`--value: ${feature.key} is a boolean feature: give true or false`);
+  }
+  if (feature.type === 'meter') {
+    // The override's checks (whole number, bounds) say the rest; a number or "unlimited" reaches them as such.
+    if (raw.trim() === UNLIMITED) return UNLIMITED;
+    const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!Number.isSafeInteger(value))
+      throw new InvalidInputError(
+        `--value: ${feature.key} is a meter: give its allowance per period, a whole number or "${UNLIMITED}"`,
+      );
+    return value;
   }
   if (feature.type === 'number') {
     const value = raw.trim() === '' ? Number.NaN : Number(raw);

@@ -71,7 +71,7 @@ function describe(summary: DumpSummary): string {
     usage_counters: 'usage counters',
     usage_grants: 'usage grants',
     usage_reservations: 'usage reservations',
-    usage_idempotency: 'idempotent usage answers',
+    usage_outcomes: 'idempotent usage outcomes',
     audit_anchors: 'audit archive anchors',
     audit_log: 'audit rows',
   };

@@ -16,7 +16,7 @@ export function registerTokens(program: Command, context: CliContext): void {
     .requiredOption('--user <id>', 'user id within the tenant')
     .option(
       '--role <role>',
-      'member (its own tenant), admin (the admin API) or client (read-only decisions for any tenant: Unleash SDKs, OFREP)',
+      'member (its own tenant), admin (the admin API), client (read-only decisions and meter readings for any tenant: Unleash SDKs, OFREP) or service (an app backend metering its own tenant: consume, refund, reserve)',
       'member',
     )
     .option('--name <name>', 'a label to recognise the token by')

@@ -1,11 +1,13 @@
-// entitle usage show|consume|grant|reset — metered usage from the terminal, on the same store
-// and with the same atomic rule as the server (a CLI process and a server never over-consume).
+// entitle usage show|consume|grant|reset|reservations — metered usage from the terminal, on the
+// same store and with the same atomic rule as the server (a CLI process and a server never
+// over-consume). The CLI is an operator's tool: it works on any tenant, as an admin token does.
 
 import type { Command } from 'commander';
 import { tenantState } from '../../entitlements/tenant-directory.js';
 import { InvalidInputError, TenantNotFoundError } from '../../errors.js';
 import type { TenantState } from '../../entitlements/decide.js';
 import { Meters } from '../../usage/meters.js';
+import { consumeBody } from '../../usage/usage-answers.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 import { parseExpiry } from './overrides-command.js';
 
@@ -72,15 +74,15 @@ export function registerUsage(program: Command, context: CliContext, setExitCode
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (options: { tenant: string; feature: string; amount: string; key?: string; actor?: string }) => {
       const meters = await metersFor(context, options.tenant);
-      const answer = await meters.consume({
+      const result = await meters.consume({
         tenantId: options.tenant,
         feature: options.feature,
         amount: wholeNumber('--amount', options.amount),
         idempotencyKey: options.key,
         context: { actor: context.actor(options.actor) },
       });
-      context.out(JSON.stringify(answer.body));
-      if (!answer.granted) setExitCode(3);
+      context.out(JSON.stringify(consumeBody(result)));
+      if (!result.granted) setExitCode(3);
     });
 
   usage
@@ -118,15 +120,58 @@ export function registerUsage(program: Command, context: CliContext, setExitCode
 
   usage
     .command('reset')
-    .description("set the current period's usage of a meter back to 0 (audited)")
+    .description("set the current period's usage of a meter back to 0 and release its open reservations (audited)")
     .requiredOption('--tenant <id>', 'tenant id')
     .requiredOption('--feature <key>', 'meter feature key')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (options: { tenant: string; feature: string; actor?: string }) => {
       const meters = await metersFor(context, options.tenant);
-      const after = await meters.reset(options.tenant, options.feature, { actor: context.actor(options.actor) });
+      const { reading, releasedReservations } = await meters.reset(options.tenant, options.feature, {
+        actor: context.actor(options.actor),
+      });
       context.out(
-        `reset ${options.feature} for ${options.tenant}: used ${after.used}, remaining ${String(after.remaining)}`,
+        `reset ${options.feature} for ${options.tenant}: used ${reading.used}, remaining ${String(reading.remaining)}, ${releasedReservations} reserved units released`,
+      );
+    });
+
+  const reservations = usage.command('reservations').description("list and release a tenant's open reservations");
+
+  reservations
+    .command('list')
+    .description("a tenant's open reservations, oldest first")
+    .requiredOption('--tenant <id>', 'tenant id')
+    .option('--feature <key>', 'only this meter')
+    .option('--json', 'print JSON')
+    .action(async (options: { tenant: string; feature?: string; json?: boolean }) => {
+      const meters = await metersFor(context, options.tenant);
+      const list = await meters.reservations(options.tenant, options.feature);
+      if (options.json) {
+        context.json(list);
+        return;
+      }
+      context.out(
+        formatTable(
+          ['ID', 'FEATURE', 'AMOUNT', 'HOLDER', 'CREATED', 'EXPIRES'],
+          list.map((r) => [r.id, r.feature, String(r.amount), r.holder ?? '-', r.createdAt, r.expiresAt]),
+        ),
+      );
+    });
+
+  reservations
+    .command('release')
+    .description('give back everything a reservation holds (audited)')
+    .requiredOption('--tenant <id>', 'tenant id')
+    .requiredOption('--id <reservationId>', 'the reservation, as listed')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (options: { tenant: string; id: string; actor?: string }) => {
+      const meters = await metersFor(context, options.tenant);
+      const ended = await meters.endReservation(options.tenant, options.id, {
+        end: { kind: 'release' },
+        audited: true,
+        context: { actor: context.actor(options.actor) },
+      });
+      context.out(
+        `released ${ended.released} ${ended.reading.feature} held by ${options.id} for ${options.tenant}: remaining ${String(ended.reading.remaining)}`,
       );
     });
 }

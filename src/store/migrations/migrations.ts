@@ -7,6 +7,29 @@ import type { Migration, MigrationSource, SchemaDialect } from './migration.js';
 
 /** Migration 3's role check: SDK and service tokens get the client role beside member and admin. */
 const CLIENT_ROLE = "role IN ('member', 'admin', 'client')";
+/** Migration 9's role check: app backends that meter their own tenant get the service role. */
+const SERVICE_ROLE = "role IN ('member', 'admin', 'client', 'service')";
+
+/** The api_tokens table with a role check, as migrations 3 and 9 rebuild it on SQLite. */
+const apiTokens = (d: SchemaDialect, check: string) => ({
+  table: 'api_tokens',
+  constraint: 'api_tokens_role_check',
+  check,
+  createTable: (name: string) => `
+      CREATE TABLE ${name} (
+        id           TEXT PRIMARY KEY,
+        tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id      TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (${check}),
+        name         TEXT,
+        secret_hash  TEXT NOT NULL UNIQUE,  -- SHA-256 of the secret; the secret itself is never stored
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT,
+        revoked_at   TEXT
+      )${d.strict};`,
+  columns: ['id', 'tenant_id', 'user_id', 'role', 'name', 'secret_hash', 'created_at', 'expires_at', 'revoked_at'],
+  indexes: 'CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);',
+});
 
 /** Every migration, in order: its number, its name, and its DDL in the words of a dialect `d`. */
 export const MIGRATIONS: readonly MigrationSource[] = [
@@ -320,6 +343,34 @@ export const MIGRATIONS: readonly MigrationSource[] = [
         PRIMARY KEY (tenant_id, addon)
       )${d.strict};
       ${d.changesOn('tenant_addons', 'tenant_id')}
+    `,
+  },
+  {
+    version: 9,
+    name: 'usage authority: service role, reservation holders, idempotent outcomes instead of answers',
+    // Outcomes replace answers: a key's record is the domain outcome (figures and sources, what a
+    // refund undoes), no longer an HTTP body. Answers recorded before the upgrade are not carried
+    // over: a retry of such a key within its 24 hours counts as a new request.
+    up: (d) => `${d.changeCheck(apiTokens(d, SERVICE_ROLE))}
+      ALTER TABLE usage_reservations ADD COLUMN holder TEXT;   -- who made it: a member ends its own only
+
+      DROP TABLE usage_idempotency;
+      CREATE TABLE usage_outcomes (
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        key           TEXT NOT NULL,
+        request_hash  TEXT NOT NULL,             -- SHA-256 of the request: the same key with another body is a conflict
+        operation     TEXT NOT NULL CHECK (operation IN ('consume', 'reserve')),
+        feature       TEXT NOT NULL,
+        period_start  TEXT NOT NULL,
+        granted       INTEGER NOT NULL,
+        outcome       TEXT NOT NULL,             -- JSON: the figures after it, the sources or the reservation
+        refunded      ${d.bigint},                    -- units a refund of this consume gave back (once); NULL: none
+        refund        TEXT,                      -- JSON: what that refund gave back, the figures after it
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+      )${d.strict};
+      CREATE INDEX usage_outcomes_by_expiry ON usage_outcomes(expires_at);
     `,
   },
 ];

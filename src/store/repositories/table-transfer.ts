@@ -31,7 +31,7 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   usage_counters: ['tenant_id', 'feature', 'period_start'],
   usage_grants: ['id'],
   usage_reservations: ['id'],
-  usage_idempotency: ['tenant_id', 'key'],
+  usage_outcomes: ['tenant_id', 'key'],
   audit_anchors: ['seq'],
   audit_log: ['seq'],
 };

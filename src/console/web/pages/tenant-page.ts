@@ -15,6 +15,7 @@ import {
 } from '../views.js';
 import { auditRows, AUDIT_HEADERS } from './audit-rows.js';
 import { conflictText, overrideForm } from './override-form.js';
+import { reservationsSection, type ReservationView } from './reservations-section.js';
 import { extraSections } from './tenant-sections.js';
 
 interface Entitlements {
@@ -39,11 +40,12 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
     }
     throw error;
   }
-  const [entitlements, overrides, policy, audit] = await Promise.all([
+  const [entitlements, overrides, policy, audit, reservations] = await Promise.all([
     get<Entitlements>(`${base}/entitlements`),
     get<{ items: OverrideView[] }>(`${base}/overrides`),
     get<PolicyView>('/api/admin/policy'),
     get<{ items: AuditView[] }>(`/api/admin/audit${query({ tenant: tenantId, limit: 20 })}`),
+    get<{ items: ReservationView[] }>(`${base}/usage/reservations`),
   ]);
   const byFeature = new Map(overrides.items.map((override) => [override.feature, override]));
   const reload = async (message: string) => {
@@ -194,6 +196,7 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
     ),
     form.element,
     extraSections(tenant),
+    reservationsSection(base, reservations.items, reload),
     h(
       'section',
       { 'aria-labelledby': 'audit-heading' },
