@@ -20,6 +20,7 @@ const LAYERS = [
   'http',
   'entitlements',
   'usage',
+  'webhooks',
   'calendar',
   'oauth',
   'interop',

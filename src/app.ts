@@ -135,6 +135,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', () => services.close());
   // Periodic purges run while the app serves: a timer with jitter, no cron needed.
   app.addHook('onReady', async () => services.maintenance.start());
+  // Webhook deliveries are sent while the app serves (the CLI, which opens services too, sends none).
+  app.addHook('onReady', async () => services.webhookWorker.start());
 
   const keys = serverKeys(config.sessionSecret);
   if (!keys.shared && config.production)
@@ -314,6 +316,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     policyDirectory: config.policyDirectory,
     meters,
     reader: services.policyReader,
+    webhooks: services.webhooks,
     prefix: '/api/admin',
   });
   await app.register(billingRoutes, { sync: services.billing });

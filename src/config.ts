@@ -83,6 +83,20 @@ export interface BillingConfig {
   readonly reconcileIntervalMs: number | undefined;
 }
 
+/** Outbound webhooks (docs/webhooks.md). */
+export interface WebhooksConfig {
+  /** ENTITLE_WEBHOOKS_RETRY_SCHEDULE: the delay before each retry; a delivery fails after the last. */
+  readonly retryScheduleMs: readonly number[];
+  /** ENTITLE_WEBHOOKS_ALLOW_PRIVATE=true: http and private, loopback and link-local targets allowed (tests, on-premise). */
+  readonly allowPrivate: boolean;
+  /** ENTITLE_WEBHOOKS_DISABLE_AFTER: an endpoint is disabled after this many failed deliveries in a row. */
+  readonly disableAfter: number;
+  /** ENTITLE_WEBHOOKS_MAX_ENDPOINTS: endpoints one principal may register. */
+  readonly maxEndpointsPerPrincipal: number;
+  /** ENTITLE_WEBHOOKS_SECRET_OVERLAP: how long a rotated-out secret keeps signing beside the new one. */
+  readonly secretOverlapMs: number;
+}
+
 /** Everything the service needs, validated once at start. */
 export interface Config extends StorageConfig {
   readonly production: boolean;
@@ -148,6 +162,7 @@ export interface Config extends StorageConfig {
     readonly heartbeatMs: number;
     readonly publicUrl: string | undefined;
   };
+  readonly webhooks: WebhooksConfig;
 }
 
 /** Requests per minute per principal for each route family, and failed authentications per client address. */
@@ -396,6 +411,7 @@ export function loadConfig(
     );
 
   const billing = parseBillingConfig(text, problems);
+  const webhooks = parseWebhooksConfig(text, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -435,6 +451,7 @@ export function loadConfig(
     sessionSecret,
     consoleSessionMs: consoleSessionMinutes * 60_000,
     streams,
+    webhooks,
   };
 }
 
@@ -538,4 +555,42 @@ function parseBillingConfig(text: (name: string) => string | undefined, problems
   }
   if (secrets.length === 0 && apiKey === undefined) return undefined;
   return { stripe: { webhookSecrets: secrets, apiKey, apiUrl }, reconcileIntervalMs };
+}
+
+const WEBHOOK_DELAY_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, ...DURATION_UNITS_MS };
+/** The default retry schedule: about three days in all. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+
+function parseWebhooksConfig(text: (name: string) => string | undefined, problems: string[]): WebhooksConfig {
+  const schedule = text('ENTITLE_WEBHOOKS_RETRY_SCHEDULE') ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE;
+  const retryScheduleMs = schedule.split(',').map((part) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(part.trim());
+    return match ? Number(match[1]) * (WEBHOOK_DELAY_UNITS_MS[match[2] as string] as number) : NaN;
+  });
+  if (retryScheduleMs.some(Number.isNaN) || retryScheduleMs.length > 20)
+    problems.push(
+      `ENTITLE_WEBHOOKS_RETRY_SCHEDULE must be up to 20 delays such as ${DEFAULT_WEBHOOK_RETRY_SCHEDULE} (got ${JSON.stringify(schedule)})`,
+    );
+  const allowPrivate = text('ENTITLE_WEBHOOKS_ALLOW_PRIVATE') ?? 'false';
+  if (allowPrivate !== 'true' && allowPrivate !== 'false')
+    problems.push(`ENTITLE_WEBHOOKS_ALLOW_PRIVATE must be true or false (got ${JSON.stringify(allowPrivate)})`);
+  const whole = (name: string, fallback: number, min: number, max: number): number => {
+    const value = text(name) ?? String(fallback);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
+  const overlap = text('ENTITLE_WEBHOOKS_SECRET_OVERLAP') ?? '24h';
+  const secretOverlapMs = parseDurationMs(overlap);
+  if (secretOverlapMs === undefined)
+    problems.push(
+      `ENTITLE_WEBHOOKS_SECRET_OVERLAP must be a duration such as 24h or 30m (got ${JSON.stringify(overlap)})`,
+    );
+  return {
+    retryScheduleMs,
+    allowPrivate: allowPrivate === 'true',
+    disableAfter: whole('ENTITLE_WEBHOOKS_DISABLE_AFTER', 5, 1, 1000),
+    maxEndpointsPerPrincipal: whole('ENTITLE_WEBHOOKS_MAX_ENDPOINTS', 20, 1, 1000),
+    secretOverlapMs: secretOverlapMs ?? 0,
+  };
 }

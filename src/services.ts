@@ -26,6 +26,9 @@ import { openStore } from './store/open-store.js';
 import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
 import { Meters } from './usage/meters.js';
+import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { webhookDescriber } from './webhooks/webhook-events.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 export interface EntitleServices {
   readonly config: Config;
@@ -52,6 +55,9 @@ export interface EntitleServices {
   readonly auditRetention: AuditRetention | undefined;
   /** Prometheus metrics (/metrics); every service reports into them. */
   readonly metrics: EntitleMetrics;
+  /** Webhook endpoints and their delivery log; the worker that sends (started by the server, not the CLI). */
+  readonly webhooks: Webhooks;
+  readonly webhookWorker: DeliveryWorker;
   close(): Promise<void>;
 }
 
@@ -154,6 +160,17 @@ export async function openServices({
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
     const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics, maintenance);
+    const { webhooks, webhookWorker } = openWebhooks(config, store, () => policy.snapshot, clock, logger, metrics);
+    closers.push(() => webhookWorker.close());
+    if (config.auditRetention) {
+      // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.
+      const { retentionMs } = config.auditRetention;
+      maintenance.register({
+        name: 'webhook-retention',
+        everyMs: 60 * 60_000,
+        run: (now) => store.outbox.prune(new Date(now - retentionMs).toISOString()),
+      });
+    }
     return {
       config,
       clock,
@@ -171,6 +188,8 @@ export async function openServices({
       billing,
       metrics,
       auditRetention,
+      webhooks,
+      webhookWorker,
       close,
     };
   } catch (error) {
@@ -213,4 +232,36 @@ function openBilling(
     closers.push(() => reconciler.close());
   }
   return sync;
+}
+
+function openWebhooks(
+  config: Config,
+  store: EntitleStore,
+  policy: () => PolicySnapshot,
+  clock: () => number,
+  logger: Logger,
+  metrics: EntitleMetrics,
+): { webhooks: Webhooks; webhookWorker: DeliveryWorker } {
+  const settings = config.webhooks;
+  // Events are recorded by every write, whoever makes it (server, CLI); only the server sends them.
+  store.outbox.describeWith(webhookDescriber({ policy, clock }));
+  metrics.watchWebhookQueue(() => store.outbox.queue());
+  const webhooks = new Webhooks({
+    endpoints: store.webhooks,
+    outbox: store.outbox,
+    clock,
+    allowPrivate: settings.allowPrivate,
+    maxEndpointsPerPrincipal: settings.maxEndpointsPerPrincipal,
+    secretOverlapMs: settings.secretOverlapMs,
+  });
+  const webhookWorker = new DeliveryWorker({
+    outbox: store.outbox,
+    clock,
+    logger,
+    retryScheduleMs: settings.retryScheduleMs,
+    allowPrivate: settings.allowPrivate,
+    disableAfter: settings.disableAfter,
+    onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  });
+  return { webhooks, webhookWorker };
 }

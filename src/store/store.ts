@@ -6,6 +6,8 @@ import type { CalendarProviderName, EventChange } from '../calendar/calendar-cli
 import type { SubscriptionState } from '../billing/subscription.js';
 import type { BillingStore } from './repositories/billing.js';
 import type { UsageStore } from './repositories/usage.js';
+import type { WebhookEndpointStore } from './repositories/webhook-endpoints.js';
+import type { WebhookOutboxStore } from './repositories/webhook-outbox.js';
 import type { BillingProviderName, FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
@@ -388,6 +390,9 @@ export interface EntitleStore {
   readonly changes: ChangeFeed;
   /** Billing links, subscriptions and processed billing events. */
   readonly billing: BillingStore;
+  /** Webhook endpoints; the outbox of their events, deliveries and delivery log. */
+  readonly webhooks: WebhookEndpointStore;
+  readonly outbox: WebhookOutboxStore;
   /**
    * Registers work that must finish after every committed write and before the write's
    * promise resolves: this is how a cache is never older than a write that has returned.

@@ -7,7 +7,11 @@ import { fill, ROUTES } from '../support/routes.js';
 import { operationsOf, type Operation } from './openapi-routes.js';
 
 // POSTs that take no body.
-const NO_BODY = ['POST /api/admin/keys/rotate', 'POST /api/admin/tenants/{tenant}/usage/{feature}/reset'];
+const NO_BODY = [
+  'POST /api/admin/keys/rotate',
+  'POST /api/admin/tenants/{tenant}/usage/{feature}/reset',
+  'POST /api/admin/webhooks/{id}/rotate-secret',
+];
 // Answers without a body.
 const EMPTY = ['202', '204', '304'];
 
