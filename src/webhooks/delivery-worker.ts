@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
 import { signedHeaders } from './webhook-signing.js';
-import { sendWebhook, type AttemptOutcome } from './webhook-sender.js';
+import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-sender.js';
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
 
@@ -26,7 +26,7 @@ export interface DeliveryWorkerOptions {
   readonly pollMs?: number;
   /** Deliveries claimed at once. Default 20. */
   readonly batch?: number;
-  /** How long a claim holds; longer than an attempt's timeout. Default 60 s. */
+  /** How long a claim holds: an attempt's timeout and a margin (15 s); a crashed sender's claims lapse after it. */
   readonly leaseMs?: number;
   /** Sends one attempt (tests may watch it); default: sendWebhook. */
   readonly send?: typeof sendWebhook;
@@ -85,7 +85,7 @@ export class DeliveryWorker {
   }
 
   async #drain(): Promise<void> {
-    const { outbox, logger, batch = 20, leaseMs = 60_000 } = this.options;
+    const { outbox, logger, batch = 20, leaseMs = ATTEMPT_TIMEOUT_MS + 5000 } = this.options;
     try {
       while (!this.#closed) {
         const claimed = await outbox.claim(this.holder, batch, leaseMs);

@@ -35,10 +35,15 @@ export interface Receiver {
   answer: (n: number, delivery: Delivery) => number;
   /** Resolves once `done` holds of the deliveries so far (checked on each arrival). */
   until(done: (deliveries: readonly Delivery[]) => boolean): Promise<Delivery[]>;
+  /** Stops listening (senders get connection refused) until {@link resume}. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startReceiver(options: { https?: boolean } = {}): Promise<Receiver> {
+/** `port`: listen on this one (a receiver that comes back where it was). */
+export async function startReceiver(options: { https?: boolean; port?: number } = {}): Promise<Receiver> {
   const https = options.https ?? true;
   const arrivals = new EventEmitter();
   const deliveries: Delivery[] = [];
@@ -78,7 +83,7 @@ export async function startReceiver(options: { https?: boolean } = {}): Promise<
         handler,
       )
     : createHttpServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const receiver: Receiver = {
     url: `${https ? 'https' : 'http'}://127.0.0.1:${port}/hooks`,
@@ -95,10 +100,17 @@ export async function startReceiver(options: { https?: boolean } = {}): Promise<
         arrivals.on('arrival', check);
         check();
       }),
-    close: () =>
+    stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
+      }),
+    resume: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        if (server.listening) server.close(() => resolve());
+        else resolve();
       }),
   };
   return receiver;
