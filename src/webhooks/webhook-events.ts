@@ -1,7 +1,7 @@
 // The webhook event catalogue and the rules that turn a write's audit records into events: run
 // by the store inside the write's transaction (the outbox), so an event commits with its cause.
 
-import { decideAll, type Decision } from '../entitlements/decide.js';
+import { decide, decideAll, type Decision } from '../entitlements/decide.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { OutboxDescriber, OutboxEventDraft } from '../store/repositories/webhook-outbox.js';
@@ -83,8 +83,11 @@ export function webhookDescriber(options: WebhookDescriberOptions): OutboxDescri
   };
 }
 
+const featureOf = (record: AuditRecord): string | undefined =>
+  record.target?.startsWith('feature:') ? record.target.slice('feature:'.length) : undefined;
+
 function causeOf(record: AuditRecord): ChangeCause {
-  const feature = record.target?.startsWith('feature:') ? record.target.slice('feature:'.length) : undefined;
+  const feature = featureOf(record);
   return {
     kind: CAUSES[record.action] ?? record.action,
     actor: record.actor,
@@ -105,12 +108,21 @@ function entitlementChanges(
 ): Map<AuditRecord, readonly FeatureChange[]> {
   const changes = new Map<AuditRecord, readonly FeatureChange[]>();
   if (!last) return changes;
+  // An override decides its own feature only: one decision each side instead of every feature's.
+  const deciding = records.filter((record) => DECIDING.has(record.action));
+  const only = deciding.every((record) => record.action.startsWith('override.'))
+    ? [...new Set(deciding.map((record) => featureOf(record) ?? ''))]
+    : undefined;
+  const decideFor = (tenant: TenantSnapshot): Decision[] => {
+    const state = tenantState(tenant);
+    if (!only) return decideAll(snapshot, state, now);
+    return only.flatMap((feature) => decide(snapshot, state, feature, now) ?? []);
+  };
   let after = last;
-  let afterDecisions = decideAll(snapshot, tenantState(after), now);
-  for (const record of [...records].reverse()) {
-    if (!DECIDING.has(record.action)) continue;
+  let afterDecisions = decideFor(after);
+  for (const record of [...deciding].reverse()) {
     const before = undo(after, record);
-    const beforeDecisions = decideAll(snapshot, tenantState(before), now);
+    const beforeDecisions = decideFor(before);
     changes.set(record, diff(beforeDecisions, afterDecisions));
     after = before;
     afterDecisions = beforeDecisions;

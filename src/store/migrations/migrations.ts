@@ -316,7 +316,6 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
         payload     TEXT NOT NULL,              -- the JSON body as sent
         created_at  TEXT NOT NULL
       )${d.strict};
-      CREATE INDEX webhook_events_by_time ON webhook_events(created_at);
 
       -- The last sequence number of each tenant's events.
       CREATE TABLE webhook_sequences (
@@ -339,8 +338,7 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
         last_latency_ms  INTEGER,
         last_attempt_at  TEXT,
         created_at       TEXT NOT NULL,
-        updated_at       TEXT NOT NULL,
-        UNIQUE (event_id, endpoint_id)
+        updated_at       TEXT NOT NULL
       )${d.strict};
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
       CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, created_at);
