@@ -1,8 +1,8 @@
-// buildApp(config): the whole service as a fastify instance. Tests build one per test and use
+// buildApp(options): the whole service as a fastify instance. Tests build one per test and use
 // app.inject; the server entry adds listen() and signals.
 
 import { ProviderEvents } from '@openfeature/server-sdk';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type onSendHookHandler } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
@@ -15,7 +15,7 @@ import authPlugin from './auth/auth-plugin.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
 import { serverKeys } from './auth/server-keys.js';
 import { TokenCache } from './auth/token-cache.js';
-import { createCalendarClients } from './calendar/calendar-clients.js';
+import { createCalendarClients, type CalendarClients } from './calendar/calendar-clients.js';
 import { calendarRoutes } from './calendar/calendar-routes.js';
 import type { Config } from './config.js';
 import { consoleRoutes } from './console/console-routes.js';
@@ -33,12 +33,13 @@ import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
 import { validatorCompiler } from './http/validators.js';
 import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
-import { openOfrepEvents } from './interop/ofrep-events.js';
+import { openOfrepEvents, type RunningOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
 import { unleashRoutes } from './interop/unleash-routes.js';
 import { healthRoutes } from './http/health-routes.js';
 import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
+import type { FeatureDefinition } from './policy/types.js';
 import { openServices, type EntitleServices } from './services.js';
 import { usageRoutes } from './usage/usage-routes.js';
 
@@ -83,9 +84,68 @@ export const REDACTED_PATHS = [
   'req.headers["stripe-signature"]',
 ];
 
+/**
+ * The whole service as a fastify instance: the server's options, the services opened once, the
+ * parts requests share, then every plugin in the order of {@link PLUGINS}.
+ */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const app = createServer(options);
+  app.addHook('onSend', responseHeaders);
+  const services = await openAppServices(app, options);
+  const parts = openParts(app, services, options);
+  app.setValidatorCompiler(validatorCompiler());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  for (const register of PLUGINS) await register(app, parts);
+  return app;
+}
+
+/** What the plugin registrations draw on: the services, and the parts requests share. */
+interface AppParts {
+  readonly config: Config;
+  readonly services: EntitleServices;
+  /** A feature of the policy in force, by key. */
+  readonly feature: (key: string) => FeatureDefinition | undefined;
+  readonly sessions: ConsoleSessions;
+  readonly events: RunningOfrepEvents;
+  readonly tokens: TokenCache;
+  readonly decisions: DecisionCache;
+  /** Rows of denials and sensitive reads, batched into the audit chain. */
+  readonly readAudit: AuditBacklog;
+  readonly clients: CalendarClients;
+  readonly consoleDirectory: string;
+}
+
+type PluginRegistration = (app: FastifyInstance, parts: AppParts) => Promise<void>;
+
+/**
+ * Every plugin, in registration order: the OpenAPI document first (it is built from the routes
+ * registered after it); CORS, authentication, rate limits (after authentication: every
+ * authenticated route spends its family's budget) and the gates before any route; then the routes.
+ */
+const PLUGINS: readonly PluginRegistration[] = [
+  registerApiDocs,
+  registerCrossOrigin,
+  registerAuth,
+  registerRateLimits,
+  registerGate,
+  registerHealth,
+  registerMeterGate,
+  registerMetrics,
+  registerCalendar,
+  registerOauth,
+  registerEntitlements,
+  registerUsage,
+  registerAdmin,
+  registerBilling,
+  registerOfrep,
+  registerConsole,
+  registerUnleash,
+];
+
+function createServer(options: BuildAppOptions): FastifyInstance {
   const { config } = options;
-  const app = Fastify({
+  return Fastify({
     logger:
       options.logger === false
         ? false
@@ -117,19 +177,26 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Responses carry x-request-id so a client's report can be matched with the log.
     requestIdHeader: false,
   });
-  // Responses carry x-request-id; the API docs are framed by no one. One synchronous hook: a
-  // hook per header would cost every request a promise each.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    if (
-      request.url.startsWith('/docs') &&
-      (request.url.length === 5 || request.url[5] === '/' || request.url[5] === '?')
-    ) {
-      reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
-    }
-    done(null, payload);
-  });
+}
 
+/**
+ * Responses carry x-request-id; the API docs are framed by no one. One synchronous hook: a hook
+ * per header would cost every request a promise each.
+ */
+const responseHeaders: onSendHookHandler = (request, reply, payload, done) => {
+  reply.header('x-request-id', request.id);
+  if (
+    request.url.startsWith('/docs') &&
+    (request.url.length === 5 || request.url[5] === '/' || request.url[5] === '?')
+  ) {
+    reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff');
+  }
+  done(null, payload);
+};
+
+/** The services, opened once: `app.entitle`, closed with the app, their upkeep run while it serves. */
+async function openAppServices(app: FastifyInstance, options: BuildAppOptions): Promise<EntitleServices> {
+  const { config } = options;
   const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
@@ -137,22 +204,81 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onReady', async () => services.maintenance.start());
   // Webhook deliveries are sent while the app serves (the CLI, which opens services too, sends none).
   app.addHook('onReady', async () => services.webhookWorker.start());
+  return services;
+}
 
+/** The parts several plugins share, each closed with the app. */
+function openParts(app: FastifyInstance, services: EntitleServices, options: BuildAppOptions): AppParts {
+  const { config } = options;
   const keys = serverKeys(config.sessionSecret);
   if (!keys.shared && config.production)
     app.log.warn(
       'ENTITLE_SESSION_SECRET is not set: console sessions and event-stream links hold on this instance only, until it stops',
     );
   const sessions = new ConsoleSessions(keys.session, config.consoleSessionMs, services.clock);
-  const events = openOfrepEvents(services, keys.streams, config, app.log);
+  const events = openOfrepEvents({
+    policy: services.policy,
+    provider: services.provider,
+    tenants: services.tenants,
+    clock: services.clock,
+    streamKey: keys.streams,
+    config,
+    logger: app.log,
+  });
   // Streams end before the server waits for its connections to close.
   app.addHook('preClose', async () => events.close());
+  // Both caches are exact: dropped on every change before the change's write returns.
+  const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
+    // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.
+    trustLastKnown: () => {
+      const staleSince = services.tenants.staleSince;
+      return staleSince === undefined || services.clock() - staleSince <= config.staleBoundMs;
+    },
+  });
+  const decisions = new DecisionCache({
+    clock: services.clock,
+    subscribe: (invalidate) => {
+      const events = [ProviderEvents.ConfigurationChanged, ProviderEvents.Stale, ProviderEvents.Ready] as const;
+      for (const event of events) services.provider.events.addHandler(event, invalidate);
+      return () => {
+        for (const event of events) services.provider.events.removeHandler(event, invalidate);
+      };
+    },
+  });
+  app.addHook('onClose', async () => {
+    tokens.close();
+    decisions.close();
+  });
+  // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
+  // is out of reach (a denial stays a 403), written on close (SIGTERM).
+  const readAudit = new AuditBacklog({
+    audit: services.store.audit,
+    health: services.tenants,
+    clock: services.clock,
+    logger: app.log,
+    windowMs: config.auditReads.windowMs,
+    maxBatch: config.auditReads.maxBatch,
+  });
+  const unwatchReadAudit = services.metrics.watchAuditBacklog(() => readAudit.size);
+  app.addHook('onClose', () => {
+    unwatchReadAudit();
+    return readAudit.close();
+  });
+  return {
+    config,
+    services,
+    feature: (key) => services.policy.snapshot.features.get(key),
+    sessions,
+    events,
+    tokens,
+    decisions,
+    readAudit,
+    clients: createCalendarClients(config),
+    consoleDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
+  };
+}
 
-  app.setValidatorCompiler(validatorCompiler());
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
-
-  // The OpenAPI document is built from the routes' schemas: registered before any route.
+async function registerApiDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: {
@@ -176,29 +302,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     transformStaticCSP: (header) =>
       header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
   });
-  // Both caches are exact: dropped on every change before the change's write returns.
-  const tokens = new TokenCache((hash) => services.store.tokens.findBySecretHash(hash), services.store, {
-    // The same bound as decisions: while the store is out of reach, known tokens for as long as known decisions.
-    trustLastKnown: () => {
-      const staleSince = services.tenants.staleSince;
-      return staleSince === undefined || services.clock() - staleSince <= config.staleBoundMs;
-    },
-  });
-  const decisions = new DecisionCache({
-    clock: services.clock,
-    subscribe: (invalidate) => {
-      const events = [ProviderEvents.ConfigurationChanged, ProviderEvents.Stale, ProviderEvents.Ready] as const;
-      for (const event of events) services.provider.events.addHandler(event, invalidate);
-      return () => {
-        for (const event of events) services.provider.events.removeHandler(event, invalidate);
-      };
-    },
-  });
-  app.addHook('onClose', async () => {
-    tokens.close();
-    decisions.close();
-  });
+}
+
+async function registerCrossOrigin(app: FastifyInstance, { config }: AppParts): Promise<void> {
   await registerCors(app, config.corsOrigins);
+}
+
+async function registerAuth(app: FastifyInstance, { config, services, tokens, sessions }: AppParts): Promise<void> {
   await app.register(authPlugin, {
     findToken: (hash) => tokens.find(hash),
     ...(config.jwt ? { jwt: config.jwt } : {}),
@@ -206,23 +316,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     maxFailuresPerMinute: config.rateLimits.authFailures,
     openSession: (value) => sessions.open(value),
   });
-  // After authentication, before the gate: every authenticated route spends its family's budget.
+}
+
+async function registerRateLimits(app: FastifyInstance, { config }: AppParts): Promise<void> {
   await app.register(rateLimitPlugin, { limits: config.rateLimits });
-  // Rows of denials and sensitive reads: batched into the chain, kept in memory while the store
-  // is out of reach (a denial stays a 403), written on close (SIGTERM).
-  const readAudit = new AuditBacklog({
-    audit: services.store.audit,
-    health: services.tenants,
-    clock: services.clock,
-    logger: app.log,
-    windowMs: config.auditReads.windowMs,
-    maxBatch: config.auditReads.maxBatch,
-  });
-  const unwatchReadAudit = services.metrics.watchAuditBacklog(() => readAudit.size);
-  app.addHook('onClose', () => {
-    unwatchReadAudit();
-    return readAudit.close();
-  });
+}
+
+async function registerGate(app: FastifyInstance, { config, services, decisions, readAudit }: AppParts): Promise<void> {
   const auditReads = config.auditReads.mode;
   await app.register(gatePlugin, {
     client: services.client,
@@ -257,9 +357,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       });
     },
   });
-  const { store, policy, tenants, provider, cipher, clock, operations, releases, meters } = services;
-  const feature = (key: string) => policy.snapshot.features.get(key);
+}
+
+async function registerHealth(app: FastifyInstance, { services: { store, policy, tenants } }: AppParts): Promise<void> {
   await app.register(healthRoutes, { store, policy, tenants });
+}
+
+async function registerMeterGate(app: FastifyInstance, { services: { meters } }: AppParts): Promise<void> {
   await app.register(meterGate, {
     isMeter: (key) => meters.isMeter(key),
     consume: (principal, feature, amount, { idempotencyKey, requestId }) =>
@@ -272,21 +376,32 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       }),
     giveBack: (consumption) => meters.giveBack(consumption),
   });
+}
+
+async function registerMetrics(app: FastifyInstance, { services }: AppParts): Promise<void> {
   await app.register(metricsPlugin, { metrics: services.metrics });
-  const clients = createCalendarClients(config);
+}
+
+async function registerCalendar(
+  app: FastifyInstance,
+  { config, services, feature, clients, readAudit }: AppParts,
+): Promise<void> {
   await app.register(calendarRoutes, {
-    store,
-    cipher,
-    clock,
+    store: services.store,
+    cipher: services.cipher,
+    clock: services.clock,
     feature,
     clients,
-    auditRead: auditReads === 'all' ? (event) => readAudit.append(event) : undefined,
+    auditRead: config.auditReads.mode === 'all' ? (event) => readAudit.append(event) : undefined,
     onProviderError: (provider, code) => services.metrics.calendarProviderErrors.inc({ provider, code }),
   });
+}
+
+async function registerOauth(app: FastifyInstance, { config, services, feature, clients }: AppParts): Promise<void> {
   await app.register(oauthRoutes, {
-    store,
-    cipher,
-    clock,
+    store: services.store,
+    cipher: services.cipher,
+    clock: services.clock,
     feature,
     redirects: {
       google: config.google,
@@ -296,6 +411,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     clients,
     maintenance: services.maintenance,
   });
+}
+
+async function registerEntitlements(
+  app: FastifyInstance,
+  { services: { policy, tenants, store, clock } }: AppParts,
+): Promise<void> {
   await app.register(entitlementRoutes, {
     policy: () => policy.snapshot,
     planOf: (tenantId) => {
@@ -304,32 +425,58 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
     counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });
+}
+
+async function registerUsage(app: FastifyInstance, { services: { meters } }: AppParts): Promise<void> {
   await app.register(usageRoutes, { meters });
+}
+
+async function registerAdmin(app: FastifyInstance, { config, services }: AppParts): Promise<void> {
   await app.register(adminRoutes, {
-    store,
-    operations,
-    policy,
-    tenants,
-    releases,
-    cipher,
-    clock,
+    store: services.store,
+    operations: services.operations,
+    policy: services.policy,
+    tenants: services.tenants,
+    releases: services.releases,
+    cipher: services.cipher,
+    clock: services.clock,
     policyDirectory: config.policyDirectory,
-    meters,
+    meters: services.meters,
     reader: services.policyReader,
     webhooks: services.webhooks,
     prefix: '/api/admin',
   });
+}
+
+async function registerBilling(app: FastifyInstance, { services }: AppParts): Promise<void> {
   await app.register(billingRoutes, { sync: services.billing });
+}
+
+async function registerOfrep(
+  app: FastifyInstance,
+  { services: { policy, provider }, events }: AppParts,
+): Promise<void> {
   await app.register(ofrepRoutes, { policy, provider, events });
   await app.register(ofrepEventRoutes, { events });
+}
+
+async function registerConsole(
+  app: FastifyInstance,
+  { config, services, sessions, tokens, consoleDirectory }: AppParts,
+): Promise<void> {
   await app.register(consoleRoutes, {
     sessions,
     findToken: (hash) => tokens.find(hash),
-    audit: store.audit,
-    clock,
-    assetsDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
+    audit: services.store.audit,
+    clock: services.clock,
+    assetsDirectory: consoleDirectory,
     signInFailuresPerMinute: config.rateLimits.authFailures,
   });
+}
+
+async function registerUnleash(
+  app: FastifyInstance,
+  { services: { policy, tenants, releases, clock } }: AppParts,
+): Promise<void> {
   await app.register(unleashRoutes, { policy, tenants, releases, clock });
-  return app;
 }

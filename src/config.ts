@@ -230,101 +230,186 @@ export function loadConfig(
   cwd: string = process.cwd(),
   options: LoadConfigOptions = {},
 ): Config {
-  const problems: string[] = [];
+  const read = new EnvReader(env);
   const production = env.NODE_ENV === 'production';
-  const text = (name: string): string | undefined => {
-    const value = env[name]?.trim();
+  // Section by section, in this order: the problems are listed in the order they are found.
+  const server = serverSection(read);
+  const encryption = parseEncryptionKeys(
+    read.text('ENTITLE_ENCRYPTION_KEYS'),
+    read.text('ENTITLE_ENCRYPTION_KEY_ID'),
+    read.problems,
+  );
+  if (options.purpose !== 'cli' && production && encryption.keys.size === 0)
+    read.problems.push(PRODUCTION_KEYS_PROBLEM);
+  const jwt = jwtSection(read);
+  const calendar = calendarSection(read);
+  const unleash = unleashSection(read);
+  const databaseUrl = read.text('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    read.problems.push('DATABASE_URL must be a postgres:// URL');
+  const limits = limitsSection(read);
+  const browsers = browserSection(read);
+  const streams = streamsSection(read);
+  const requestLog = read.text('ENTITLE_REQUEST_LOG') ?? 'true';
+  if (requestLog !== 'true' && requestLog !== 'false')
+    read.problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
+  const audit = auditSection(read, cwd);
+  const billing = parseBillingConfig(read.text, read.problems);
+  const webhooks = webhooksSection(read);
+
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return {
+    ...loadStorageConfig(env, cwd),
+    production,
+    ...server,
+    requestLog: requestLog === 'true',
+    ...audit,
+    databaseUrl,
+    databaseSchema: read.text('DATABASE_SCHEMA'),
+    encryption,
+    jwt,
+    ...calendar,
+    unleash,
+    seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
+    ...limits,
+    billing,
+    ...browsers,
+    streams,
+    webhooks,
+  };
+}
+
+/** The environment, read one variable at a time; every problem found is kept for one ConfigError. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(readonly env: Env) {}
+
+  /** A variable's value, trimmed; undefined when unset or blank. */
+  readonly text = (name: string): string | undefined => {
+    const value = this.env[name]?.trim();
     return value ? value : undefined;
   };
-  const url = (name: string, fallback: string): string => {
-    const value = text(name) ?? fallback;
+
+  /** An http(s) URL without trailing slashes. */
+  url(name: string, fallback: string): string {
+    const value = this.text(name) ?? fallback;
     try {
       const parsed = new URL(value);
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
     } catch {
-      problems.push(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`);
+      this.problems.push(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`);
     }
     return value.replace(/\/+$/, '');
-  };
+  }
 
-  const port = Number(text('PORT') ?? '3000');
+  /** A whole number from `min` to `max`. */
+  whole(name: string, fallback: number, min: number, max: number): number {
+    const value = this.text(name) ?? String(fallback);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
+      this.problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    return Number(value);
+  }
+
+  /** A comma-separated list, entries trimmed, empty ones dropped. */
+  list(name: string): string[] {
+    return (this.text(name) ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+  }
+}
+
+/** Where the server listens and what it logs. */
+function serverSection(read: EnvReader): Pick<Config, 'port' | 'host' | 'logLevel'> {
+  const port = Number(read.text('PORT') ?? '3000');
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    problems.push(`PORT must be a port number 0-65535 (got ${JSON.stringify(env.PORT)})`);
+    read.problems.push(`PORT must be a port number 0-65535 (got ${JSON.stringify(read.env.PORT)})`);
+  return { port, host: read.text('HOST') ?? '127.0.0.1', logLevel: read.text('LOG_LEVEL') ?? 'info' };
+}
 
-  const encryption = parseEncryptionKeys(text('ENTITLE_ENCRYPTION_KEYS'), text('ENTITLE_ENCRYPTION_KEY_ID'), problems);
-  if (options.purpose !== 'cli' && production && encryption.keys.size === 0) problems.push(PRODUCTION_KEYS_PROBLEM);
-
+/** JWT authentication: on when a secret or a JWKS URL is set. */
+function jwtSection(read: EnvReader): JwtConfig | undefined {
+  const { text } = read;
   const jwtSecret = text('ENTITLE_JWT_SECRET');
   const jwksUrl = text('ENTITLE_JWT_JWKS_URL');
   if (jwtSecret !== undefined && jwtSecret.length < 32)
-    problems.push('ENTITLE_JWT_SECRET must be at least 32 characters');
-  if (jwksUrl !== undefined) url('ENTITLE_JWT_JWKS_URL', jwksUrl);
-  const jwt: JwtConfig | undefined =
-    jwtSecret || jwksUrl
-      ? {
-          secret: jwtSecret,
-          jwksUrl,
-          issuer: text('ENTITLE_JWT_ISSUER'),
-          audience: text('ENTITLE_JWT_AUDIENCE'),
-          tenantClaim: text('ENTITLE_JWT_TENANT_CLAIM') ?? 'tenant_id',
-          userClaim: text('ENTITLE_JWT_USER_CLAIM') ?? 'sub',
-          roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
-          adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
-          clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
-          allowNoExp: env.ENTITLE_JWT_ALLOW_NO_EXP === 'true',
-        }
-      : undefined;
+    read.problems.push('ENTITLE_JWT_SECRET must be at least 32 characters');
+  if (jwksUrl !== undefined) read.url('ENTITLE_JWT_JWKS_URL', jwksUrl);
+  if (!jwtSecret && !jwksUrl) return undefined;
+  return {
+    secret: jwtSecret,
+    jwksUrl,
+    issuer: text('ENTITLE_JWT_ISSUER'),
+    audience: text('ENTITLE_JWT_AUDIENCE'),
+    tenantClaim: text('ENTITLE_JWT_TENANT_CLAIM') ?? 'tenant_id',
+    userClaim: text('ENTITLE_JWT_USER_CLAIM') ?? 'sub',
+    roleClaim: text('ENTITLE_JWT_ROLE_CLAIM') ?? 'role',
+    adminRole: text('ENTITLE_JWT_ADMIN_ROLE') ?? 'entitle:admin',
+    clientRole: text('ENTITLE_JWT_CLIENT_ROLE') ?? 'entitle:client',
+    allowNoExp: read.env.ENTITLE_JWT_ALLOW_NO_EXP === 'true',
+  };
+}
 
-  const google = providerConfig('GOOGLE', text, problems, () => ({
-    authUrl: url('GOOGLE_OAUTH_AUTH_URL', 'https://accounts.google.com/o/oauth2/v2/auth'),
-    tokenUrl: url('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
-    revokeUrl: url('GOOGLE_OAUTH_REVOKE_URL', 'https://oauth2.googleapis.com/revoke'),
-    apiUrl: url('GOOGLE_API_URL', 'https://www.googleapis.com'),
+/** The calendar providers (each on when its client id, secret and redirect URI are set) and where OAuth may return. */
+function calendarSection(read: EnvReader): Pick<Config, 'google' | 'microsoft' | 'oauthRedirectAllowList'> {
+  const google = providerConfig('GOOGLE', read.text, read.problems, () => ({
+    authUrl: read.url('GOOGLE_OAUTH_AUTH_URL', 'https://accounts.google.com/o/oauth2/v2/auth'),
+    tokenUrl: read.url('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
+    revokeUrl: read.url('GOOGLE_OAUTH_REVOKE_URL', 'https://oauth2.googleapis.com/revoke'),
+    apiUrl: read.url('GOOGLE_API_URL', 'https://www.googleapis.com'),
   }));
   const httpsUrl = (name: string, value: string): string => {
     if (!value.startsWith('https://'))
-      problems.push(`${name} must be an https URL (the Graph client attaches tokens to https URLs only)`);
+      read.problems.push(`${name} must be an https URL (the Graph client attaches tokens to https URLs only)`);
     return value;
   };
-  const microsoft = providerConfig('MICROSOFT', text, problems, () => ({
-    authorityUrl: url('MICROSOFT_AUTHORITY_URL', 'https://login.microsoftonline.com'),
-    tenant: text('MICROSOFT_TENANT') ?? 'common',
+  const microsoft = providerConfig('MICROSOFT', read.text, read.problems, () => ({
+    authorityUrl: read.url('MICROSOFT_AUTHORITY_URL', 'https://login.microsoftonline.com'),
+    tenant: read.text('MICROSOFT_TENANT') ?? 'common',
     // The Graph client sends the bearer token to https URLs only: an http Graph URL would fail every call.
-    graphUrl: httpsUrl('MICROSOFT_GRAPH_URL', url('MICROSOFT_GRAPH_URL', 'https://graph.microsoft.com')),
+    graphUrl: httpsUrl('MICROSOFT_GRAPH_URL', read.url('MICROSOFT_GRAPH_URL', 'https://graph.microsoft.com')),
   }));
+  return {
+    google: google as GoogleConfig | undefined,
+    microsoft: microsoft as MicrosoftConfig | undefined,
+    oauthRedirectAllowList: read.list('ENTITLE_OAUTH_REDIRECT_ALLOWLIST'),
+  };
+}
 
-  const unleashUrl = text('UNLEASH_URL');
-  const unleashToken = text('UNLEASH_API_TOKEN');
-  if (unleashUrl && !unleashToken) problems.push('UNLEASH_API_TOKEN is required with UNLEASH_URL');
-  const unleashRefresh = text('UNLEASH_REFRESH_INTERVAL_MS') ?? '15000';
+/** The Unleash upstream, on when UNLEASH_URL and its token are set. */
+function unleashSection(read: EnvReader): UnleashConfig | undefined {
+  const unleashUrl = read.text('UNLEASH_URL');
+  const unleashToken = read.text('UNLEASH_API_TOKEN');
+  if (unleashUrl && !unleashToken) read.problems.push('UNLEASH_API_TOKEN is required with UNLEASH_URL');
+  const unleashRefresh = read.text('UNLEASH_REFRESH_INTERVAL_MS') ?? '15000';
   if (!/^\d{2,9}$/.test(unleashRefresh) || Number(unleashRefresh) < 50)
-    problems.push(
+    read.problems.push(
       `UNLEASH_REFRESH_INTERVAL_MS must be a whole number of milliseconds, at least 50 (got ${JSON.stringify(unleashRefresh)})`,
     );
-  const unleash =
-    unleashUrl && unleashToken
-      ? {
-          url: url('UNLEASH_URL', unleashUrl),
-          apiToken: unleashToken,
-          appName: text('UNLEASH_APP_NAME') ?? 'entitle',
-          refreshIntervalMs: Number(unleashRefresh),
-        }
-      : undefined;
+  if (!unleashUrl || !unleashToken) return undefined;
+  return {
+    url: read.url('UNLEASH_URL', unleashUrl),
+    apiToken: unleashToken,
+    appName: read.text('UNLEASH_APP_NAME') ?? 'entitle',
+    refreshIntervalMs: Number(unleashRefresh),
+  };
+}
 
-  const databaseUrl = text('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    problems.push('DATABASE_URL must be a postgres:// URL');
-
+/** How long decisions trust the last known state, the rate limits, the proxies and the timeouts. */
+function limitsSection(read: EnvReader): Pick<Config, 'staleBoundMs' | 'rateLimits' | 'trustProxy' | 'timeouts'> {
   const perMinute = (name: string, fallback: number): number => {
-    const value = text(name);
+    const value = read.text(name);
     if (value === undefined) return fallback;
     if (!/^\d{1,7}$/.test(value) || Number(value) < 1)
-      problems.push(`${name} must be a whole number of requests per minute (got ${JSON.stringify(value)})`);
+      read.problems.push(`${name} must be a whole number of requests per minute (got ${JSON.stringify(value)})`);
     return Number(value);
   };
-  const staleBound = text('ENTITLE_STALE_BOUND_SECONDS') ?? '60';
+  const staleBound = read.text('ENTITLE_STALE_BOUND_SECONDS') ?? '60';
   if (!/^\d{1,6}$/.test(staleBound))
-    problems.push(`ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`);
+    read.problems.push(
+      `ENTITLE_STALE_BOUND_SECONDS must be a whole number of seconds (got ${JSON.stringify(staleBound)})`,
+    );
   const rateLimits: RateLimitConfig = {
     admin: perMinute('ENTITLE_RATE_LIMIT_ADMIN', 600),
     oauth: perMinute('ENTITLE_RATE_LIMIT_OAUTH', 60),
@@ -332,95 +417,81 @@ export function loadConfig(
     decisions: perMinute('ENTITLE_RATE_LIMIT_DECISIONS', 60_000),
     authFailures: perMinute('ENTITLE_RATE_LIMIT_AUTH_FAILURES', 30),
   };
-  const trustProxy = (text('ENTITLE_TRUST_PROXY') ?? '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
+  const trustProxy = read.list('ENTITLE_TRUST_PROXY');
   for (const entry of trustProxy)
     if (!isAddressOrCidr(entry))
-      problems.push(
+      read.problems.push(
         `ENTITLE_TRUST_PROXY must list proxy addresses or CIDRs, comma-separated (got ${JSON.stringify(entry)})`,
       );
   const milliseconds = (name: string, fallback: number): number => {
-    const value = text(name) ?? String(fallback);
+    const value = read.text(name) ?? String(fallback);
     if (!/^\d{1,7}$/.test(value) || Number(value) < 100)
-      problems.push(`${name} must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(value)})`);
+      read.problems.push(`${name} must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(value)})`);
     return Number(value);
   };
   const timeouts = {
     requestMs: milliseconds('ENTITLE_REQUEST_TIMEOUT_MS', 30_000),
     idleMs: milliseconds('ENTITLE_IDLE_TIMEOUT_MS', 10_000),
   };
+  return { staleBoundMs: Number(staleBound) * 1000, rateLimits, trustProxy, timeouts };
+}
 
-  const corsOrigins = (text('ENTITLE_CORS_ORIGINS') ?? '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
+/** What browsers meet: the CORS origins and the console's sessions. */
+function browserSection(read: EnvReader): Pick<Config, 'corsOrigins' | 'sessionSecret' | 'consoleSessionMs'> {
+  const corsOrigins = read.list('ENTITLE_CORS_ORIGINS');
   for (const origin of corsOrigins) {
     // An origin exactly as browsers send it: no path, no trailing slash, no wildcard.
     if (!/^https?:\/\/[^/\s*]+$/.test(origin) || new URL(origin).origin !== origin)
-      problems.push(
+      read.problems.push(
         `ENTITLE_CORS_ORIGINS entries must be origins such as https://app.example.com (got ${JSON.stringify(origin)})`,
       );
   }
-  const sessionSecret = text('ENTITLE_SESSION_SECRET');
+  const sessionSecret = read.text('ENTITLE_SESSION_SECRET');
   if (sessionSecret !== undefined && sessionSecret.length < 32)
-    problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
-  const whole = (name: string, fallback: number, min: number, max: number): number => {
-    const value = text(name) ?? String(fallback);
-    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-    return Number(value);
-  };
-  const consoleSessionMinutes = whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
-  const streams = {
-    max: whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
-    perTenant: whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
-    heartbeatMs: whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
-    // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
-    publicUrl: text('ENTITLE_PUBLIC_URL') === undefined ? undefined : url('ENTITLE_PUBLIC_URL', ''),
-  };
-  const requestLog = text('ENTITLE_REQUEST_LOG') ?? 'true';
-  if (requestLog !== 'true' && requestLog !== 'false')
-    problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
+    read.problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
+  const consoleSessionMinutes = read.whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
+  return { corsOrigins, sessionSecret, consoleSessionMs: consoleSessionMinutes * 60_000 };
+}
 
-  const auditReads = text('ENTITLE_AUDIT_READS') ?? 'all';
+/** The OFREP event streams' caps and heartbeat, and the public URL their links use. */
+function streamsSection(read: EnvReader): Config['streams'] {
+  return {
+    max: read.whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
+    perTenant: read.whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
+    heartbeatMs: read.whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
+    publicUrl: read.text('ENTITLE_PUBLIC_URL') === undefined ? undefined : read.url('ENTITLE_PUBLIC_URL', ''),
+  };
+}
+
+/** Which reads the audit log records, how they are batched, and how long rows stay before archiving. */
+function auditSection(read: EnvReader, cwd: string): Pick<Config, 'auditReads' | 'auditRetention'> {
+  const auditReads = read.text('ENTITLE_AUDIT_READS') ?? 'all';
   if (auditReads !== 'all' && auditReads !== 'denials' && auditReads !== 'off')
-    problems.push(`ENTITLE_AUDIT_READS must be all, denials or off (got ${JSON.stringify(auditReads)})`);
-  const auditWindow = text('ENTITLE_AUDIT_READS_WINDOW_MS') ?? '50';
+    read.problems.push(`ENTITLE_AUDIT_READS must be all, denials or off (got ${JSON.stringify(auditReads)})`);
+  const auditWindow = read.text('ENTITLE_AUDIT_READS_WINDOW_MS') ?? '50';
   if (!/^\d{1,5}$/.test(auditWindow))
-    problems.push(
+    read.problems.push(
       `ENTITLE_AUDIT_READS_WINDOW_MS must be a whole number of milliseconds up to 99999 (got ${JSON.stringify(auditWindow)})`,
     );
-  const auditBatch = text('ENTITLE_AUDIT_READS_MAX_BATCH') ?? '500';
+  const auditBatch = read.text('ENTITLE_AUDIT_READS_MAX_BATCH') ?? '500';
   if (!/^\d{1,5}$/.test(auditBatch) || Number(auditBatch) < 1)
-    problems.push(
+    read.problems.push(
       `ENTITLE_AUDIT_READS_MAX_BATCH must be a whole number of rows, 1-99999 (got ${JSON.stringify(auditBatch)})`,
     );
 
-  const retention = text('ENTITLE_AUDIT_RETENTION');
+  const retention = read.text('ENTITLE_AUDIT_RETENTION');
   const retentionMs = retention === undefined ? undefined : parseDurationMs(retention);
   if (retention !== undefined && (retentionMs === undefined || retentionMs < 1000))
-    problems.push(
+    read.problems.push(
       `ENTITLE_AUDIT_RETENTION must be a duration such as 90d, 12h or 30m (got ${JSON.stringify(retention)})`,
     );
-  const archiveDir = text('ENTITLE_AUDIT_ARCHIVE_DIR');
+  const archiveDir = read.text('ENTITLE_AUDIT_ARCHIVE_DIR');
   if (retention !== undefined && archiveDir === undefined)
-    problems.push(
+    read.problems.push(
       'ENTITLE_AUDIT_ARCHIVE_DIR must be set with ENTITLE_AUDIT_RETENTION: the directory archived rows are written to',
     );
-
-  const billing = parseBillingConfig(text, problems);
-  const webhooks = parseWebhooksConfig(text, problems);
-
-  if (problems.length > 0) throw new ConfigError(problems);
   return {
-    ...loadStorageConfig(env, cwd),
-    production,
-    port,
-    host: text('HOST') ?? '127.0.0.1',
-    logLevel: text('LOG_LEVEL') ?? 'info',
-    requestLog: requestLog === 'true',
     auditRetention:
       retentionMs !== undefined && archiveDir !== undefined
         ? { retentionMs, directory: resolve(cwd, archiveDir) }
@@ -430,28 +501,6 @@ export function loadConfig(
       windowMs: Number(auditWindow),
       maxBatch: Number(auditBatch),
     },
-    databaseUrl,
-    databaseSchema: text('DATABASE_SCHEMA'),
-    encryption,
-    jwt,
-    google: google as GoogleConfig | undefined,
-    microsoft: microsoft as MicrosoftConfig | undefined,
-    oauthRedirectAllowList: (text('ENTITLE_OAUTH_REDIRECT_ALLOWLIST') ?? '')
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean),
-    unleash,
-    seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
-    rateLimits,
-    billing,
-    trustProxy,
-    timeouts,
-    staleBoundMs: Number(staleBound) * 1000,
-    corsOrigins,
-    sessionSecret,
-    consoleSessionMs: consoleSessionMinutes * 60_000,
-    streams,
-    webhooks,
   };
 }
 
@@ -561,7 +610,8 @@ const WEBHOOK_DELAY_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, ...DUR
 /** The default retry schedule: about three days in all. */
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
 
-function parseWebhooksConfig(text: (name: string) => string | undefined, problems: string[]): WebhooksConfig {
+function webhooksSection(read: EnvReader): WebhooksConfig {
+  const { text, problems } = read;
   const schedule = text('ENTITLE_WEBHOOKS_RETRY_SCHEDULE') ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE;
   const retryScheduleMs = schedule.split(',').map((part) => {
     const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(part.trim());
@@ -574,12 +624,6 @@ function parseWebhooksConfig(text: (name: string) => string | undefined, problem
   const allowPrivate = text('ENTITLE_WEBHOOKS_ALLOW_PRIVATE') ?? 'false';
   if (allowPrivate !== 'true' && allowPrivate !== 'false')
     problems.push(`ENTITLE_WEBHOOKS_ALLOW_PRIVATE must be true or false (got ${JSON.stringify(allowPrivate)})`);
-  const whole = (name: string, fallback: number, min: number, max: number): number => {
-    const value = text(name) ?? String(fallback);
-    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-    return Number(value);
-  };
   const overlap = text('ENTITLE_WEBHOOKS_SECRET_OVERLAP') ?? '24h';
   const secretOverlapMs = parseDurationMs(overlap);
   if (secretOverlapMs === undefined)
@@ -589,8 +633,8 @@ function parseWebhooksConfig(text: (name: string) => string | undefined, problem
   return {
     retryScheduleMs,
     allowPrivate: allowPrivate === 'true',
-    disableAfter: whole('ENTITLE_WEBHOOKS_DISABLE_AFTER', 5, 1, 1000),
-    maxEndpointsPerPrincipal: whole('ENTITLE_WEBHOOKS_MAX_ENDPOINTS', 20, 1, 1000),
+    disableAfter: read.whole('ENTITLE_WEBHOOKS_DISABLE_AFTER', 5, 1, 1000),
+    maxEndpointsPerPrincipal: read.whole('ENTITLE_WEBHOOKS_MAX_ENDPOINTS', 20, 1, 1000),
     secretOverlapMs: secretOverlapMs ?? 0,
   };
 }

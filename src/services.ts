@@ -159,8 +159,24 @@ export async function openServices({
     });
     // Before the store closes: a purge in progress finishes first.
     closers.push(() => maintenance.close());
-    const billing = openBilling(config, store, () => policy.snapshot, clock, logger, closers, metrics, maintenance);
-    const { webhooks, webhookWorker } = openWebhooks(config, store, () => policy.snapshot, clock, logger, metrics);
+    const billing = openBilling({
+      billing: config.billing,
+      store,
+      policy: () => policy.snapshot,
+      clock,
+      logger,
+      metrics,
+      maintenance,
+      onClose: (closer) => closers.push(closer),
+    });
+    const { webhooks, webhookWorker } = openWebhooks({
+      webhooks: config.webhooks,
+      store,
+      policy: () => policy.snapshot,
+      clock,
+      logger,
+      metrics,
+    });
     closers.push(() => webhookWorker.close());
     if (config.auditRetention) {
       // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.
@@ -198,18 +214,24 @@ export async function openServices({
   }
 }
 
-function openBilling(
-  config: Config,
-  store: EntitleStore,
-  policy: () => PolicySnapshot,
-  clock: () => number,
-  logger: Logger,
-  closers: (() => Promise<void> | void)[],
-  metrics: EntitleMetrics,
-  maintenance: Maintenance,
-): BillingSync | undefined {
-  if (!config.billing) return undefined;
-  const { stripe, reconcileIntervalMs } = config.billing;
+/** What billing needs from the services opened before it. */
+interface OpenBillingOptions {
+  /** The billing section of the configuration; none: billing is off. */
+  readonly billing: Config['billing'];
+  readonly store: EntitleStore;
+  readonly policy: () => PolicySnapshot;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  readonly metrics: EntitleMetrics;
+  readonly maintenance: Maintenance;
+  /** Registers what must stop before the store closes. */
+  readonly onClose: (closer: () => Promise<void> | void) => void;
+}
+
+function openBilling(options: OpenBillingOptions): BillingSync | undefined {
+  const { billing, store, policy, clock, logger, metrics, maintenance } = options;
+  if (!billing) return undefined;
+  const { stripe, reconcileIntervalMs } = billing;
   const source = new StripeSource({
     webhookSecrets: stripe.webhookSecrets,
     apiKey: stripe.apiKey,
@@ -229,20 +251,24 @@ function openBilling(
       everyMs: reconcileIntervalMs,
       run: async () => (await reconciler.runOnce())?.fixed ?? 0,
     });
-    closers.push(() => reconciler.close());
+    options.onClose(() => reconciler.close());
   }
   return sync;
 }
 
-function openWebhooks(
-  config: Config,
-  store: EntitleStore,
-  policy: () => PolicySnapshot,
-  clock: () => number,
-  logger: Logger,
-  metrics: EntitleMetrics,
-): { webhooks: Webhooks; webhookWorker: DeliveryWorker } {
-  const settings = config.webhooks;
+interface OpenWebhooksOptions {
+  readonly webhooks: Config['webhooks'];
+  readonly store: EntitleStore;
+  readonly policy: () => PolicySnapshot;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  readonly metrics: EntitleMetrics;
+}
+
+function openWebhooks({ webhooks: settings, store, policy, clock, logger, metrics }: OpenWebhooksOptions): {
+  webhooks: Webhooks;
+  webhookWorker: DeliveryWorker;
+} {
   // Events are recorded by every write, whoever makes it (server, CLI); only the server sends them.
   store.outbox.describeWith(webhookDescriber({ policy, clock }));
   metrics.watchWebhookQueue(() => store.outbox.queue());

@@ -1,8 +1,10 @@
-// The layering rules `npm run lint` checks (.dependency-cruiser.cjs): the source keeps them, and
-// each rule really fails on the violation it names, run through the same dependency-cruiser CLI.
+// The layering rules `npm run lint` checks (.dependency-cruiser.cjs): the source keeps them, every
+// folder of src/ has its place in them, and each rule really fails on the violation it names, run
+// through the same dependency-cruiser CLI.
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +14,19 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
+
+interface Rule {
+  readonly name: string;
+}
+
+/** The folders the rules order, bottom first: one `layer-<folder>` rule each, in LAYERS order. */
+function layersOfConfig(): string[] {
+  const config = createRequire(import.meta.url)(CONFIG) as { forbidden: readonly Rule[] };
+  return config.forbidden
+    .map((rule) => rule.name)
+    .filter((name) => name.startsWith('layer-') && name !== 'layer-root')
+    .map((name) => name.slice('layer-'.length));
+}
 
 interface Violation {
   readonly from: string;
@@ -50,8 +65,62 @@ function project(files: Readonly<Record<string, string>>): string {
 const names = (found: readonly Violation[]) => found.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort();
 
 describe('layering', () => {
-  it('holds in the source: no folder imports one above it at run time, the store knows no domain, its dialects stay apart', async () => {
+  it('holds in the source: no folder imports one above it at run time, no two folders name each other, the store knows no domain, its dialects stay apart', async () => {
     expect(names(await violations(ROOT))).toEqual([]);
+  }, 120_000);
+
+  it('gives every folder of src/ its place in the layer order, and names no folder that is gone', () => {
+    const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+    expect([...layersOfConfig()].sort()).toEqual(folders.sort());
+  });
+
+  it('orders billing, metrics and maintenance: each fails on an import from a folder above it', async () => {
+    const dir = project({
+      'src/billing/billing-command.ts': "import { program } from '../cli/main.js';\nexport const billing = program;\n",
+      'src/cli/main.ts': 'export const program = 1;\n',
+      'src/metrics/metrics.ts': "import { sync } from '../billing/sync.js';\nexport const metrics = sync;\n",
+      'src/billing/sync.ts': 'export const sync = 1;\n',
+      'src/maintenance/maintenance.ts': "import { purge } from '../store/purge.js';\nexport const task = purge;\n",
+      'src/store/purge.ts': 'export const purge = 1;\n',
+      'src/audit/retention.ts': "import { BACKLOG } from '../secrets/backlog.js';\nexport const retention = BACKLOG;\n",
+      'src/secrets/backlog.ts': 'export const BACKLOG = 1;\n',
+    });
+    expect(names(await violations(dir))).toEqual([
+      'layer-audit: src/audit/retention.ts → src/secrets/backlog.ts',
+      'layer-billing: src/billing/billing-command.ts → src/cli/main.ts',
+      'layer-maintenance: src/maintenance/maintenance.ts → src/store/purge.ts',
+      'layer-metrics: src/metrics/metrics.ts → src/billing/sync.ts',
+    ]);
+  }, 120_000);
+
+  it('fails on the store reaching the audit chain or billing, at run time or for a type', async () => {
+    const dir = project({
+      'src/store/store-context.ts':
+        "import { chainHash } from '../audit/audit-chain.js';\nimport type { SubscriptionState } from '../billing/subscription.js';\nexport const append = (s: SubscriptionState) => chainHash(s.id);\n",
+      'src/audit/audit-chain.ts': 'export const chainHash = (text: string) => text;\n',
+      'src/billing/subscription.ts': 'export interface SubscriptionState { readonly id: string }\n',
+    });
+    expect(names(await violations(dir))).toEqual([
+      'layer-store: src/store/store-context.ts → src/audit/audit-chain.ts',
+      'store-knows-no-domain: src/store/store-context.ts → src/audit/audit-chain.ts',
+      'store-knows-no-domain: src/store/store-context.ts → src/billing/subscription.ts',
+    ]);
+  }, 120_000);
+
+  it('fails on two folders naming each other even when one side imports only a type', async () => {
+    const dir = project({
+      'src/http/health-routes.ts':
+        "import type { TenantDirectory } from '../entitlements/tenant-directory.js';\nexport const size = (d: TenantDirectory) => d.size;\n",
+      'src/entitlements/tenant-directory.ts':
+        "import { ErrorBody } from '../http/schemas.js';\nexport interface TenantDirectory { readonly size: number }\nexport const body = ErrorBody;\n",
+      'src/http/schemas.ts': 'export const ErrorBody = {};\n',
+    });
+    expect(names(await violations(dir))).toEqual([
+      'no-folder-cycle: src/entitlements → src/http',
+      'no-folder-cycle: src/http → src/entitlements',
+    ]);
   }, 120_000);
 
   it('fails on two folders importing each other at run time, and accepts a type-only import upward', async () => {
@@ -65,22 +134,23 @@ describe('layering', () => {
     });
     expect(names(await violations(dir))).toEqual([
       'layer-calendar: src/calendar/tokens.ts → src/oauth/seal.ts',
+      'no-folder-cycle: src/calendar → src/oauth',
+      'no-folder-cycle: src/oauth → src/calendar',
       'no-runtime-cycle: src/calendar/tokens.ts → src/oauth/seal.ts',
     ]);
   }, 120_000);
 
-  it('fails on the store importing a domain above it, even a type, except the persisted value shapes', async () => {
+  it('fails on the store importing a domain above it, even a type, and accepts a type from policy below it', async () => {
     const dir = project({
       'src/store/store.ts':
-        "import type { Principal } from '../auth/principal.js';\nimport { PURPOSE } from '../calendar/calendar-client.js';\nimport type { FeatureValue } from '../policy/types.js';\nexport type Row = { principal: Principal; value: FeatureValue; purpose: typeof PURPOSE };\n",
+        "import type { Principal } from '../auth/principal.js';\nimport type { EventChange } from '../calendar/calendar-client.js';\nimport type { FeatureValue } from '../policy/types.js';\nexport type Row = { principal: Principal; value: FeatureValue; change: EventChange };\n",
       'src/auth/principal.ts': 'export interface Principal { readonly tenantId: string }\n',
-      'src/calendar/calendar-client.ts': "export const PURPOSE = 'calendar';\n",
+      'src/calendar/calendar-client.ts': "export type EventChange = { readonly type: 'delete' };\n",
       'src/policy/types.ts': 'export type FeatureValue = boolean | number | string;\n',
     });
     expect(names(await violations(dir))).toEqual([
-      'layer-store: src/store/store.ts → src/calendar/calendar-client.ts',
       'store-knows-no-domain: src/store/store.ts → src/auth/principal.ts',
-      'store-type-only-upward: src/store/store.ts → src/calendar/calendar-client.ts',
+      'store-knows-no-domain: src/store/store.ts → src/calendar/calendar-client.ts',
     ]);
   }, 120_000);
 

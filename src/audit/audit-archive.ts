@@ -7,7 +7,8 @@ import { createReadStream } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { AuditArchived, AuditRecord, AuditRepository } from '../store/store.js';
-import { ChainVerifier, GENESIS_HASH, type ChainAnchor, type ChainVerification } from './audit-chain.js';
+import { GENESIS_HASH } from '../store/audit-chain-hash.js';
+import { ChainVerifier, type ChainAnchor, type ChainVerification } from './audit-chain.js';
 
 export const ARCHIVE_FORMAT = 'entitle-audit-archive/1';
 

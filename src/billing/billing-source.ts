@@ -2,7 +2,7 @@
 // Stripe is built (stripe/stripe-source.ts); another system implements this interface.
 
 import type { BillingProviderName } from '../policy/types.js';
-import type { SubscriptionState } from './subscription.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
 
 /** A verified billing event, reduced to what changes a tenant. */
 export type BillingEvent =

@@ -7,7 +7,7 @@ import type { BillingTransaction, EventOutcome } from '../store/repositories/bil
 import type { AuditEvent, EntitleStore } from '../store/store.js';
 import type { BillingEvent, BillingSource } from './billing-source.js';
 import { evaluateBilling, planOfPrices } from './effective-plan.js';
-import type { SubscriptionState } from './subscription.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
 import { mergeInvoice, mergeSubscription, type MergeResult } from './subscription-order.js';
 
 export interface BillingSyncOptions {

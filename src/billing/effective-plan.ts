@@ -3,7 +3,7 @@
 // cancellation at period end takes effect on time with no job running.
 
 import type { BillingPolicy, BillingProviderName, PolicySnapshot } from '../policy/types.js';
-import type { SubscriptionState, SubscriptionStatus } from './subscription.js';
+import type { SubscriptionState, SubscriptionStatus } from '../store/subscription-state.js';
 
 /**
  * Why a billed tenant is on its plan. ACTIVE: paid; TRIAL: trialing until `trialEndsAt`;

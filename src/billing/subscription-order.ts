@@ -3,7 +3,7 @@
 // subscription stays canceled (Stripe cannot revive one), and the grace period starts when the
 // subscription first went past_due, not at the latest reminder.
 
-import type { SubscriptionState } from './subscription.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
 
 /** The outcome of offering a statement: the state to store, or why it changes nothing. */
 export type MergeResult =

@@ -1,8 +1,9 @@
 // What Entitle needs from a calendar provider (Google, Microsoft): the OAuth code flow with
 // PKCE, token refresh and revocation, the user's calendars, and incremental event sync.
 
-/** The providers Entitle can connect to. */
-export type CalendarProviderName = 'google' | 'microsoft';
+import type { CalendarProviderName, EventChange } from '../store/calendar-shapes.js';
+
+export type { BusyBlock, CalendarProviderName, EventChange } from '../store/calendar-shapes.js';
 
 /** Tokens as a provider returns them. Never log these. */
 export interface OAuthTokenSet {
@@ -32,21 +33,6 @@ export interface ProviderCalendar {
   readonly timeZone: string | null;
   readonly canEdit: boolean;
 }
-
-/** An event reduced to what scheduling needs: when the person is busy. */
-export interface BusyBlock {
-  /** The provider's event id (Google: event id; Microsoft: event id). */
-  readonly eventId: string;
-  /** ISO 8601 in UTC (all-day events: midnight UTC of the start and end dates). */
-  readonly start: string;
-  readonly end: string;
-  readonly allDay: boolean;
-  /** Google: transparency/status; Microsoft: showAs. */
-  readonly showAs: 'busy' | 'tentative' | 'free';
-}
-
-export type EventChange =
-  { readonly type: 'upsert'; readonly block: BusyBlock } | { readonly type: 'delete'; readonly eventId: string };
 
 /** One sync pass over one calendar. */
 export interface SyncResult {

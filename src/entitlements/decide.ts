@@ -2,7 +2,7 @@
 // feature default. Reads no clock, file or database; never throws.
 
 import { evaluateBilling, type BillingEvaluation } from '../billing/effective-plan.js';
-import type { SubscriptionState } from '../billing/subscription.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
 import { isGranted } from '../policy/compile.js';
 import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';

@@ -4,7 +4,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { EntitleStore } from '../store/store.js';
 import type { PolicyWatcher } from '../policy/watch.js';
-import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 
 // Details (store kind, policy version, tenant count) only for an admin credential: to anyone
 // else, and to load balancers, readiness is one word.
@@ -31,7 +30,8 @@ const Unavailable = Type.Object(
 export interface HealthRoutesOptions {
   readonly store: Pick<EntitleStore, 'kind' | 'tenants'>;
   readonly policy: Pick<PolicyWatcher, 'status'>;
-  readonly tenants: Pick<TenantDirectory, 'size'>;
+  /** The tenant directory (entitlements/): how many tenants decisions can read. */
+  readonly tenants: { readonly size: number };
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (fastify, deps) => {

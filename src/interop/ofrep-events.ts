@@ -5,13 +5,13 @@
 
 import { ProviderEvents, type EventDetails } from '@openfeature/server-sdk';
 import type { Config } from '../config.js';
-import { TENANT_CONTEXT_KEY } from '../entitlements/entitle-provider.js';
+import { TENANT_CONTEXT_KEY, type EntitleProvider } from '../entitlements/entitle-provider.js';
+import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 import type { Logger } from '../logger.js';
-import type { EntitleServices } from '../services.js';
 import { EventStreams } from './event-streams.js';
 import { StreamLinks } from './event-stream-links.js';
 import type { OfrepEvents } from './ofrep-event-routes.js';
-import { evaluateAll, refillAt } from './ofrep-evaluation.js';
+import { evaluateAll, refillAt, type OfrepEvaluator } from './ofrep-evaluation.js';
 
 /** Seconds a backgrounded page keeps its stream (the OFREP web provider's default). */
 const INACTIVITY_DELAY_SEC = 120;
@@ -21,13 +21,22 @@ export interface RunningOfrepEvents extends OfrepEvents {
   close(): void;
 }
 
-export function openOfrepEvents(
-  services: EntitleServices,
-  streamKey: Uint8Array,
-  config: Pick<Config, 'streams'>,
-  logger: Logger,
-): RunningOfrepEvents {
-  const { clock } = services;
+/** What the streams use of the running service: no more. */
+export interface OfrepEventsOptions {
+  readonly policy: OfrepEvaluator['policy'];
+  /** Decides every answer, and says when answers may have changed. */
+  readonly provider: OfrepEvaluator['provider'] & Pick<EntitleProvider, 'events'>;
+  /** Where the overrides' expiry times are read (a stream's answer changes then). */
+  readonly tenants: Pick<TenantDirectory, 'get'>;
+  readonly clock: () => number;
+  /** The key stream links are signed with. */
+  readonly streamKey: Uint8Array;
+  readonly config: Pick<Config, 'streams'>;
+  readonly logger: Logger;
+}
+
+export function openOfrepEvents(options: OfrepEventsOptions): RunningOfrepEvents {
+  const { policy, provider, tenants, clock, streamKey, config, logger } = options;
   const links = new StreamLinks(streamKey, clock);
   const etag = (fingerprint: string) => `"${fingerprint}-${links.window()}"`;
   const streams = new EventStreams({
@@ -39,7 +48,7 @@ export function openOfrepEvents(
     etag,
     evaluate: async ({ tenantId, userId, role }) => {
       const answer = await evaluateAll(
-        services,
+        { policy, provider },
         { [TENANT_CONTEXT_KEY]: tenantId, targetingKey: userId },
         { role },
         logger,
@@ -49,7 +58,7 @@ export function openOfrepEvents(
     nextExpiry: (tenantId) => {
       const now = clock();
       let soonest: number | undefined;
-      for (const override of services.tenants.get(tenantId)?.overrides.values() ?? []) {
+      for (const override of tenants.get(tenantId)?.overrides.values() ?? []) {
         const at = override.expiresAtMs;
         if (at !== null && at > now && (soonest === undefined || at < soonest)) soonest = at;
       }
@@ -58,12 +67,12 @@ export function openOfrepEvents(
   });
   // The provider names the tenants of a small change; anything else may touch every tenant.
   const onChange = (details?: EventDetails) => {
-    const tenants = details?.metadata?.tenants;
-    void streams.changed(typeof tenants === 'string' && tenants !== '' ? tenants.split(',') : 'all');
+    const changed = details?.metadata?.tenants;
+    void streams.changed(typeof changed === 'string' && changed !== '' ? changed.split(',') : 'all');
   };
   const onAll = () => void streams.changed('all');
-  services.provider.events.addHandler(ProviderEvents.ConfigurationChanged, onChange);
-  services.provider.events.addHandler(ProviderEvents.Stale, onAll);
+  provider.events.addHandler(ProviderEvents.ConfigurationChanged, onChange);
+  provider.events.addHandler(ProviderEvents.Stale, onAll);
   return {
     links,
     streams,
@@ -71,8 +80,8 @@ export function openOfrepEvents(
     inactivityDelaySec: INACTIVITY_DELAY_SEC,
     publicUrl: config.streams.publicUrl,
     close() {
-      services.provider.events.removeHandler(ProviderEvents.ConfigurationChanged, onChange);
-      services.provider.events.removeHandler(ProviderEvents.Stale, onAll);
+      provider.events.removeHandler(ProviderEvents.ConfigurationChanged, onChange);
+      provider.events.removeHandler(ProviderEvents.Stale, onAll);
       streams.close();
     },
   };

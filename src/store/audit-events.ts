@@ -1,7 +1,7 @@
 // The audit event of every store write, built in one place so that every store (SQLite,
 // PostgreSQL) records exactly the same rows for the same write.
 
-import type { CalendarProviderName } from '../calendar/calendar-client.js';
+import type { CalendarProviderName } from './calendar-shapes.js';
 import type { MeterCounter, MeterKey, UsageGrant } from './repositories/usage.js';
 import type {
   AuditEvent,

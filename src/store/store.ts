@@ -1,9 +1,10 @@
-// The store's contract. SQLite implements it now, PostgreSQL later; nothing above the store
-// knows which one it talks to. Every write is one transaction and appends its audit row in
-// that same transaction: a rejected write changes nothing, an accepted one is always audited.
+// The store's contract and the rows it returns. One implementation (sql-store.ts and its
+// repositories) runs over two dialects, SQLite and PostgreSQL; nothing above the store knows which
+// one it talks to. Every write is one transaction and appends its audit row in that same
+// transaction: a rejected write changes nothing, an accepted one is always audited.
 
-import type { CalendarProviderName, EventChange } from '../calendar/calendar-client.js';
-import type { SubscriptionState } from '../billing/subscription.js';
+import type { CalendarProviderName, EventChange } from './calendar-shapes.js';
+import type { SubscriptionState } from './subscription-state.js';
 import type { BillingStore } from './repositories/billing.js';
 import type { UsageStore } from './repositories/usage.js';
 import type { WebhookEndpointStore } from './repositories/webhook-endpoints.js';

@@ -6,7 +6,7 @@ import { tenantState } from '../entitlements/tenant-directory.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { OutboxDescriber, OutboxEventDraft } from '../store/repositories/webhook-outbox.js';
 import type { AuditRecord, Override, TenantSnapshot } from '../store/store.js';
-import type { SubscriptionState } from '../billing/subscription.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
 
 /** Every event type; the strings are part of the API. */
 export const WEBHOOK_EVENT_TYPES = [

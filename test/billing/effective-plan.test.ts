@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateBilling, planOfPrices } from '../../src/billing/effective-plan.js';
-import type { SubscriptionState } from '../../src/billing/subscription.js';
+import type { SubscriptionState } from '../../src/store/subscription-state.js';
 import { snapshotOf } from '../support/policy.js';
 
 const policy = snapshotOf(`

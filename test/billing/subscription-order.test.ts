@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SubscriptionState } from '../../src/billing/subscription.js';
+import type { SubscriptionState } from '../../src/store/subscription-state.js';
 import { mergeInvoice, mergeSubscription } from '../../src/billing/subscription-order.js';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 0, minute)).toISOString();

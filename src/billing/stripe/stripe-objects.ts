@@ -1,7 +1,7 @@
 // Stripe's JSON objects → Entitle's billing shapes. Read defensively: webhook payloads follow the
 // endpoint's API version, so a field may sit where an older or newer version puts it.
 
-import { isSubscriptionStatus, type SubscriptionState } from '../subscription.js';
+import { isSubscriptionStatus, type SubscriptionState } from '../../store/subscription-state.js';
 
 type Json = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
 
 import Stripe from 'stripe';
 import type { BillingEvent, BillingSource, EventHeader } from '../billing-source.js';
-import type { SubscriptionState } from '../subscription.js';
+import type { SubscriptionState } from '../../store/subscription-state.js';
 import {
   idOf,
   invoiceSubscriptionId,

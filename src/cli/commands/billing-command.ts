@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { BillingSync, type ReconcileReport } from '../../billing/billing-sync.js';
 import { StripeSource } from '../../billing/stripe/stripe-source.js';
-import { loadConfig } from '../../config.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 import { UsageError } from './validate-command.js';
 
@@ -17,7 +16,7 @@ export function registerBilling(program: Command, context: CliContext): void {
     .option('--dry-run', 'report only; change nothing')
     .option('--json', 'print JSON')
     .action(async (options: { dryRun?: boolean; json?: boolean }) => {
-      const stripe = loadConfig(context.io.env, context.io.cwd).billing?.stripe;
+      const stripe = context.config.billing?.stripe;
       if (!stripe?.apiKey)
         throw new UsageError(
           'reconcile reads subscriptions from Stripe: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)',

@@ -1,6 +1,14 @@
 // A numbered schema change, written once for both dialects (migrations.ts), and the few things
 // each dialect says its own way (src/store/sqlite/sqlite-ddl.ts, src/store/postgres/postgres-ddl.ts).
 
+/** A migration as written once: its DDL is a function of the words each dialect says its own way. */
+export interface MigrationSource {
+  readonly version: number;
+  readonly name: string;
+  readonly up: (d: SchemaDialect) => string;
+}
+
+/** A migration in one dialect's words, as applied. */
 export interface Migration {
   readonly version: number;
   readonly name: string;

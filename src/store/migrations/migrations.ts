@@ -3,17 +3,17 @@
 // statement's text in its schema, so a shipped statement keeps its words, spacing and comments.
 // Never edit a migration that has shipped: add the next number.
 
-import type { Migration, SchemaDialect } from './migration.js';
+import type { Migration, MigrationSource, SchemaDialect } from './migration.js';
 
 /** Migration 3's role check: SDK and service tokens get the client role beside member and admin. */
 const CLIENT_ROLE = "role IN ('member', 'admin', 'client')";
 
-/** Every migration, in the words of dialect `d`. */
-export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
+/** Every migration, in order: its number, its name, and its DDL in the words of a dialect `d`. */
+export const MIGRATIONS: readonly MigrationSource[] = [
   {
     version: 1,
     name: 'tenants, overrides, audit log, change feed',
-    sql: `
+    up: (d) => `
       CREATE TABLE tenants (
         id          TEXT PRIMARY KEY,
         name        TEXT NOT NULL,
@@ -67,7 +67,7 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
   {
     version: 2,
     name: 'api tokens, calendar connections, busy blocks, oauth states',
-    sql: `
+    up: (d) => `
       CREATE TABLE api_tokens (
         id           TEXT PRIMARY KEY,
         tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -140,11 +140,12 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
   {
     version: 3,
     name: 'client role for api tokens',
-    sql: d.changeCheck({
-      table: 'api_tokens',
-      constraint: 'api_tokens_role_check',
-      check: CLIENT_ROLE,
-      createTable: (name) => `
+    up: (d) =>
+      d.changeCheck({
+        table: 'api_tokens',
+        constraint: 'api_tokens_role_check',
+        check: CLIENT_ROLE,
+        createTable: (name) => `
       CREATE TABLE ${name} (
         id           TEXT PRIMARY KEY,
         tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -156,16 +157,26 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
         expires_at   TEXT,
         revoked_at   TEXT
       )${d.strict};`,
-      columns: ['id', 'tenant_id', 'user_id', 'role', 'name', 'secret_hash', 'created_at', 'expires_at', 'revoked_at'],
-      indexes: 'CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);',
-    }),
+        columns: [
+          'id',
+          'tenant_id',
+          'user_id',
+          'role',
+          'name',
+          'secret_hash',
+          'created_at',
+          'expires_at',
+          'revoked_at',
+        ],
+        indexes: 'CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);',
+      }),
   },
   {
     version: 4,
     name: 'audit archive: rows may be deleted (archived), anchors keep the chain going',
     // The chain and the anchors now do what the DELETE trigger did: an archived prefix ends in an
     // anchor (its last row's seq and hash), the next row links to it, and verify starts there.
-    sql: `
+    up: (d) => `
       ${d.auditArchivable}
       CREATE TABLE audit_anchors (
         seq          INTEGER PRIMARY KEY,   -- the last archived row
@@ -179,7 +190,7 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
   {
     version: 5,
     name: 'metered usage: counters per period, grants, reservations, idempotent answers',
-    sql: `
+    up: (d) => `
       CREATE TABLE usage_counters (
         tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
         feature       TEXT NOT NULL,
@@ -233,7 +244,7 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
   {
     version: 6,
     name: 'billing links, subscriptions and processed events',
-    sql: `
+    up: (d) => `
       -- A tenant's customer in a billing system: one customer is one tenant.
       CREATE TABLE billing_links (
         tenant_id    TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
@@ -287,7 +298,7 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
   {
     version: 7,
     name: 'webhook endpoints, outbox and deliveries',
-    sql: `
+    up: (d) => `
       -- Where events are sent. The secret signs them; the previous one too, until previous_secret_until.
       CREATE TABLE webhook_endpoints (
         id                     TEXT PRIMARY KEY,
@@ -345,3 +356,7 @@ export const migrationsFor = (d: SchemaDialect): readonly Migration[] => [
     `,
   },
 ];
+
+/** Every migration, in the words of dialect `d`. */
+export const migrationsFor = (d: SchemaDialect): readonly Migration[] =>
+  MIGRATIONS.map(({ version, name, up }) => ({ version, name, sql: up(d) }));

@@ -2,7 +2,7 @@
 // event is handled inside one write transaction that first claims its id: a redelivery, also
 // one racing on another instance (writes are serialized), finds the claim and changes nothing.
 
-import type { SubscriptionState } from '../../billing/subscription.js';
+import type { SubscriptionState } from '../subscription-state.js';
 import { BillingLinkConflictError, TenantNotFoundError } from '../../errors.js';
 import type { BillingProviderName } from '../../policy/types.js';
 import { withRequest } from '../audit-events.js';

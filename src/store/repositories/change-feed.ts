@@ -2,7 +2,7 @@
 // writes are serialized) says which tenants changed. How a process learns that another one
 // wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
 
-import type { SubscriptionState } from '../../billing/subscription.js';
+import type { SubscriptionState } from '../subscription-state.js';
 import type { BillingLink, ChangeFeed, Override, TenantSnapshot } from '../store.js';
 import { JOINED_LINK_COLUMNS, joinedLinkOf, loadLinks, loadSubscriptions, tenantBillingOf } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';

@@ -2,7 +2,7 @@
 // connection of another tenant is never found.
 
 import { auditEvents } from '../audit-events.js';
-import type { EventChange } from '../../calendar/calendar-client.js';
+import type { EventChange } from '../calendar-shapes.js';
 import { ConnectionNotFoundError, LimitReachedError, withDetails } from '../../errors.js';
 import type { SqlExecutor, SqlValue } from '../sql-port.js';
 import type {

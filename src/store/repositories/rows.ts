@@ -1,7 +1,7 @@
 // Stored rows and the records they map to, one mapping per table for both dialects (both store
 // timestamps as ISO text and JSON as text, so a row reads the same from either).
 
-import type { CalendarProviderName } from '../../calendar/calendar-client.js';
+import type { CalendarProviderName } from '../calendar-shapes.js';
 import type { FeatureValue } from '../../policy/types.js';
 import type {
   ApiToken,

@@ -1,7 +1,7 @@
 // What every repository shares: the SQL port, the clock, the audit append (hash chain) and the
 // hooks that run once a write has committed.
 
-import { chainHash, GENESIS_HASH, serializeDetails } from '../../audit/audit-chain.js';
+import { chainHash, GENESIS_HASH, serializeDetails } from '../audit-chain-hash.js';
 import type { SqlExecutor, SqlPort } from '../sql-port.js';
 import type { AuditEvent, AuditRecord } from '../store.js';
 

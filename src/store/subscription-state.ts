@@ -1,5 +1,6 @@
 // A billing subscription as Entitle keeps it, whatever billing system it came from: the few
-// facts that decide a plan, and the time they were true at (for ordering).
+// facts that decide a plan, and the time they were true at (for ordering). A persisted shape, so
+// it lives in the store; billing/ maps each billing system onto it.
 
 import type { BillingProviderName } from '../policy/types.js';
 
