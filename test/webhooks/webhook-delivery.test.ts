@@ -127,6 +127,11 @@ describe('webhook delivery', () => {
     expect(all.every((delivery) => delivery.verifyError === undefined)).toBe(true);
     const log = await waitForLog(t, admin, id, (items) => items[0]?.status === 'delivered');
     expect(log[0]).toMatchObject({ status: 'delivered', attempts: 3, lastStatus: 200, lastError: null });
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics', headers: admin })).body;
+    expect(metrics).toContain('entitle_webhook_deliveries_total{outcome="retry"} 2');
+    expect(metrics).toContain('entitle_webhook_deliveries_total{outcome="delivered"} 1');
+    expect(metrics).toContain('entitle_webhook_queue_depth 0');
+    expect(metrics).toContain('entitle_webhook_oldest_pending_seconds 0');
   });
 
   it('marks a delivery failed after the schedule, and disables the endpoint after the streak', async () => {
