@@ -27,6 +27,7 @@ import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
 import { Meters } from './usage/meters.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { overrideExpiryTask } from './webhooks/override-expiry.js';
 import { webhookDescriber } from './webhooks/webhook-events.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
@@ -178,6 +179,15 @@ export async function openServices({
       metrics,
     });
     closers.push(() => webhookWorker.close());
+    // Overrides reaching their expiry change decisions with no write: announced by whichever instance looks first.
+    maintenance.register(
+      overrideExpiryTask({
+        overrides: store.overrides,
+        outbox: store.outbox,
+        policy: () => policy.snapshot,
+        tenant: (tenantId) => tenants.get(tenantId),
+      }),
+    );
     if (config.auditRetention) {
       // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.
       const { retentionMs } = config.auditRetention;

@@ -282,3 +282,43 @@ async function waitForLog(
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+describe('an override reaching its expiry', () => {
+  it('sends entitlements.changed once, however many times (and instances) look', async () => {
+    const receiver = await startReceiver();
+    let shift = 0;
+    const t = await buildTestApp({ env: { ...NO_RATE_LIMITS, ...SHORT }, clock: () => Date.now() + shift });
+    try {
+      const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
+      await t.token('acme', 'amy');
+      const expiresAt = new Date(Date.now() + 60_000).toISOString();
+      await t.app.inject({
+        method: 'PUT',
+        url: '/api/admin/tenants/acme/overrides/can_use_sso',
+        headers: admin,
+        payload: { value: true, reason: 'trial', expiresAt },
+      });
+      await register(t, admin, receiver, ['entitlements.changed']);
+      await t.app.entitle.maintenance.runAll();
+      shift = 61_000;
+      await t.app.entitle.maintenance.runAll();
+      await t.app.entitle.maintenance.runAll();
+      const [delivery] = await receiver.until((all) => all.length >= 1);
+      expect(delivery?.event?.data).toMatchObject({
+        tenantId: 'acme',
+        changes: [{ feature: 'can_use_sso', before: true, after: false }],
+        cause: { kind: 'override.expired', actor: 'system', feature: 'can_use_sso' },
+      });
+      // Another instance looking later finds it recorded: still one event.
+      await t.app.entitle.maintenance.runAll();
+      const { items } = (await t.app.inject({ method: 'GET', url: '/api/admin/webhooks', headers: admin })).json() as {
+        items: { id: string }[];
+      };
+      const log = await t.app.entitle.store.outbox.deliveries(items[0]?.id ?? '');
+      expect(log.items).toHaveLength(1);
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // delivery row per subscribed endpoint), claimed under a lease by one instance's worker, and
 // the delivery log with its replays. The endpoints themselves are in webhook-endpoints.ts.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { SqlExecutor, SqlValue } from '../sql-port.js';
 import type { AuditRecord, Page, TenantSnapshot } from '../store.js';
 import { loadTenantSnapshot } from './change-feed.js';
@@ -166,11 +166,47 @@ export class WebhookOutboxStore {
     if (recorded) queueMicrotask(() => this.#recorded.forEach((listener) => listener()));
   }
 
+  /**
+   * Records events of changes that have no write of their own (an override reaching its
+   * expiry), once each: `key` names the occurrence and gives the event its id, so whichever
+   * instance notices first records it and the others find it there. Returns how many were new.
+   */
+  recordOnce(drafts: readonly (OutboxEventDraft & { readonly key: string })[]): Promise<number> {
+    if (drafts.length === 0) return Promise.resolve(0);
+    return this.ctx
+      .write(
+        async (tx) => {
+          const endpoints = (
+            await tx.all<{ id: string; events: string }>(
+              'SELECT id, events FROM webhook_endpoints WHERE disabled_at IS NULL',
+            )
+          ).map((row) => ({ id: row.id, events: new Set(JSON.parse(row.events) as string[]) }));
+          const now = this.ctx.nowIso();
+          let recorded = 0;
+          for (const draft of drafts) {
+            const subscribed = endpoints.filter((endpoint) => endpoint.events.has(draft.type));
+            if (subscribed.length === 0) continue;
+            const id = `msg_${createHash('sha256').update(draft.key).digest('base64url').slice(0, 22)}`;
+            if (await tx.get('SELECT 1 AS found FROM webhook_events WHERE id = $1', [id])) continue;
+            await this.#insertEvent(tx, draft, now, subscribed, id);
+            recorded++;
+          }
+          return recorded;
+        },
+        { hooks: false },
+      )
+      .then((recorded) => {
+        if (recorded > 0) this.#recorded.forEach((listener) => listener());
+        return recorded;
+      });
+  }
+
   async #insertEvent(
     tx: SqlExecutor,
     draft: OutboxEventDraft,
     now: string,
     endpoints: readonly { id: string }[],
+    id = randomId('msg'),
   ): Promise<void> {
     const sequence = Number(
       (
@@ -181,7 +217,6 @@ export class WebhookOutboxStore {
         )
       )?.sequence,
     );
-    const id = randomId('msg');
     const payload = JSON.stringify({
       type: draft.type,
       timestamp: now,
