@@ -12,6 +12,7 @@ import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
 import { actorOf } from './auth/principal.js';
 import authPlugin from './auth/auth-plugin.js';
+import { FailedLogins } from './auth/failed-logins.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
 import { serverKeys } from './auth/server-keys.js';
 import { TokenCache } from './auth/token-cache.js';
@@ -114,6 +115,8 @@ interface AppParts {
   readonly readAudit: AuditBacklog;
   readonly clients: CalendarClients;
   readonly consoleDirectory: string;
+  /** Failed authentications per client address: the API, console sign-ins and the webhooks count together. */
+  readonly failedLogins: FailedLogins;
 }
 
 type PluginRegistration = (app: FastifyInstance, parts: AppParts) => Promise<void>;
@@ -220,6 +223,7 @@ function openParts(app: FastifyInstance, services: EntitleServices, options: Bui
     policy: services.policy,
     provider: services.provider,
     tenants: services.tenants,
+    tokens: services.store.tokens,
     clock: services.clock,
     streamKey: keys.streams,
     config,
@@ -275,6 +279,7 @@ function openParts(app: FastifyInstance, services: EntitleServices, options: Bui
     readAudit,
     clients: createCalendarClients(config),
     consoleDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
+    failedLogins: new FailedLogins(config.rateLimits.authFailures, services.clock),
   };
 }
 
@@ -308,8 +313,12 @@ async function registerCrossOrigin(app: FastifyInstance, { config }: AppParts): 
   await registerCors(app, config.corsOrigins);
 }
 
-async function registerAuth(app: FastifyInstance, { config, services, tokens, sessions }: AppParts): Promise<void> {
+async function registerAuth(
+  app: FastifyInstance,
+  { config, services, tokens, sessions, failedLogins }: AppParts,
+): Promise<void> {
   await app.register(authPlugin, {
+    failedLogins,
     findToken: (hash) => tokens.find(hash),
     ...(config.jwt ? { jwt: config.jwt } : {}),
     clock: services.clock,
@@ -448,8 +457,8 @@ async function registerAdmin(app: FastifyInstance, { config, services }: AppPart
   });
 }
 
-async function registerBilling(app: FastifyInstance, { services }: AppParts): Promise<void> {
-  await app.register(billingRoutes, { sync: services.billing });
+async function registerBilling(app: FastifyInstance, { services, failedLogins }: AppParts): Promise<void> {
+  await app.register(billingRoutes, { sync: services.billing, failedLogins });
 }
 
 async function registerOfrep(
@@ -462,7 +471,7 @@ async function registerOfrep(
 
 async function registerConsole(
   app: FastifyInstance,
-  { config, services, sessions, tokens, consoleDirectory }: AppParts,
+  { services, sessions, tokens, consoleDirectory, failedLogins }: AppParts,
 ): Promise<void> {
   await app.register(consoleRoutes, {
     sessions,
@@ -470,7 +479,7 @@ async function registerConsole(
     audit: services.store.audit,
     clock: services.clock,
     assetsDirectory: consoleDirectory,
-    signInFailuresPerMinute: config.rateLimits.authFailures,
+    failedLogins,
   });
 }
 

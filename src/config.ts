@@ -130,6 +130,11 @@ export interface Config extends StorageConfig {
   readonly unleash: UnleashConfig | undefined;
   /** Whether to create the demo tenant and token on first start (development only). */
   readonly seedDemo: boolean;
+  /**
+   * Where the first start writes the demo tokens when no terminal is attached (a file created
+   * with mode 0600); unset: they are shown on the terminal only, never in the log.
+   */
+  readonly firstStartTokensFile: string | undefined;
   /** How long decisions may come from the last known state when the store is out of reach. */
   readonly staleBoundMs: number;
   /** Requests per minute per authenticated principal, by route family (docs/limits.md). */
@@ -155,10 +160,15 @@ export interface Config extends StorageConfig {
   readonly sessionSecret: string | undefined;
   /** How long a console session lasts after sign-in (ENTITLE_CONSOLE_SESSION_MINUTES, default 480). */
   readonly consoleSessionMs: number;
-  /** OFREP event streams: caps in all and per tenant, the heartbeat period, and the public base URL links use. */
+  /**
+   * OFREP event streams: caps in all, per tenant and per user, the heartbeat period, how often
+   * open streams' credentials are checked again, and the public base URL links use.
+   */
   readonly streams: {
     readonly max: number;
     readonly perTenant: number;
+    readonly perUser: number;
+    readonly checkMs: number;
     readonly heartbeatMs: number;
     readonly publicUrl: string | undefined;
   };
@@ -271,6 +281,7 @@ export function loadConfig(
     ...calendar,
     unleash,
     seedDemo: !production && env.ENTITLE_SEED_DEMO !== 'false',
+    firstStartTokensFile: read.text('ENTITLE_FIRST_START_TOKENS_FILE'),
     ...limits,
     billing,
     ...browsers,
@@ -453,11 +464,13 @@ function browserSection(read: EnvReader): Pick<Config, 'corsOrigins' | 'sessionS
   return { corsOrigins, sessionSecret, consoleSessionMs: consoleSessionMinutes * 60_000 };
 }
 
-/** The OFREP event streams' caps and heartbeat, and the public URL their links use. */
+/** The OFREP event streams' caps, heartbeat and credential check, and the public URL their links use. */
 function streamsSection(read: EnvReader): Config['streams'] {
   return {
     max: read.whole('ENTITLE_STREAMS_MAX', 10_000, 0, 1_000_000),
     perTenant: read.whole('ENTITLE_STREAMS_PER_TENANT', 1_000, 0, 1_000_000),
+    perUser: read.whole('ENTITLE_STREAMS_PER_USER', 20, 0, 1_000_000),
+    checkMs: read.whole('ENTITLE_STREAM_CHECK_MS', 2_000, 10, 60_000),
     heartbeatMs: read.whole('ENTITLE_STREAM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
     // Behind a proxy the request's own scheme and host are the proxy's view: links use this instead.
     publicUrl: read.text('ENTITLE_PUBLIC_URL') === undefined ? undefined : read.url('ENTITLE_PUBLIC_URL', ''),

@@ -1,5 +1,6 @@
 // `npm start`: configuration from the environment, the app, listen, and a friendly first start.
 
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { flushQuietly, openLogDestination } from './log-destination.js';
@@ -56,7 +57,8 @@ function printWelcome(config: Config, address: string, seed: DemoSeed | undefine
     '',
   ];
   if (seed) {
-    lines.push(
+    // The tokens are secrets: shown on the terminal, never written where the log goes.
+    const secret = [
       `First start: created tenant "${DEMO_TENANT}" on plan free, with two bearer tokens (shown only now):`,
       `  demo user: ${seed.userToken}`,
       `  operator:  ${seed.adminToken}   (admin role)`,
@@ -77,7 +79,19 @@ function printWelcome(config: Config, address: string, seed: DemoSeed | undefine
       `  curl -s -X PUT ${base}/api/admin/tenants/${DEMO_TENANT}/overrides/can_use_webhooks -H "Authorization: Bearer $ADMIN" \\`,
       `       -H 'content-type: application/json' -d '{"value":true,"reason":"pilot"}'`,
       '',
-    );
+    ];
+    // Standard output is the terminal: the tokens go there with the rest. Otherwise it is a log.
+    const shown = process.stdout.isTTY ? 'stdout' : showTokens(secret.join('\n'), config.firstStartTokensFile);
+    if (shown === 'stdout') lines.push(...secret);
+    else
+      lines.push(
+        shown === 'terminal'
+          ? `First start: created tenant "${DEMO_TENANT}" with two bearer tokens, shown on the terminal only (not in this log).`
+          : shown === 'file'
+            ? `First start: created tenant "${DEMO_TENANT}" with two bearer tokens, written to ${config.firstStartTokensFile} (mode 0600).`
+            : `First start: created tenant "${DEMO_TENANT}"; its tokens are not shown (no terminal, no ENTITLE_FIRST_START_TOKENS_FILE): npx entitle tokens create --tenant ${DEMO_TENANT} --user demo-user`,
+        '',
+      );
   } else if (config.seedDemo) {
     lines.push(
       `A new token for the demo tenant: npx entitle tokens create --tenant ${DEMO_TENANT} --user demo-user`,
@@ -88,6 +102,28 @@ function printWelcome(config: Config, address: string, seed: DemoSeed | undefine
     lines.push('Tokens: npx entitle tokens create --tenant <tenant> --user <user> [--role admin]', '');
   }
   console.log(lines.join('\n'));
+}
+
+/**
+ * Shows the first start's tokens when standard output goes to a log: on the controlling terminal
+ * (/dev/tty) if there is one; else in the file named by ENTITLE_FIRST_START_TOKENS_FILE (created,
+ * mode 0600) if set.
+ */
+function showTokens(text: string, file: string | undefined): 'terminal' | 'file' | 'nowhere' {
+  try {
+    const tty = openSync('/dev/tty', 'w');
+    try {
+      writeSync(tty, `${text}\n`);
+    } finally {
+      closeSync(tty);
+    }
+    return 'terminal';
+  } catch {
+    // No controlling terminal (a service, a container): the file, if one is named.
+  }
+  if (file === undefined) return 'nowhere';
+  writeFileSync(file, `${text}\n`, { mode: 0o600, flag: 'wx' });
+  return 'file';
 }
 
 main().catch((error: unknown) => {

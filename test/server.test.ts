@@ -2,7 +2,7 @@
 // CLI override reaching the running server's decisions with no restart.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,19 +11,35 @@ import { STARTER_POLICY_DIR } from './support/policy.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
-/** Starts the server and resolves with what it printed once it says it is listening. */
-function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; output: string }> {
+/** What the server says once it listens and has dealt with the demo tokens. */
+const WELCOMED = /First start: created tenant|A new token for the demo tenant/;
+
+/**
+ * Starts the server with no terminal (its output is a log, as under a service manager) and
+ * resolves with what it printed once it says it is listening; `tokens` is what it wrote to
+ * ENTITLE_FIRST_START_TOKENS_FILE (the demo tokens never reach the output).
+ */
+function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; output: string; tokens: string }> {
+  const tokensFile = join(mkdtempSync(join(tmpdir(), 'entitle-tokens-')), 'tokens.txt');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/server.ts')], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', ...env, PORT: '0', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      ENTITLE_FIRST_START_TOKENS_FILE: tokensFile,
+      ...env,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (/curl -s .*\/api\/calendar\/list\/.*# 200/.test(output) || output.includes('A new token for the demo tenant'))
-        resolve({ child, output });
+      if (WELCOMED.test(output))
+        resolve({ child, output, tokens: existsSync(tokensFile) ? readFileSync(tokensFile, 'utf8') : '' });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -43,7 +59,8 @@ describe('npm start', () => {
     const started = await startServer(env);
     child = started.child;
     const base = /listening on (http:\/\/[^\s]+)/.exec(started.output)?.[1] as string;
-    const token = /demo user: (ent_\S+)/.exec(started.output)?.[1] as string;
+    const token = /demo user: (ent_\S+)/.exec(started.tokens)?.[1] as string;
+    expect(started.output).not.toContain(token);
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(token).toMatch(/^ent_/);
     const headers = { authorization: `Bearer ${token}` };
@@ -108,7 +125,8 @@ describe('npm start', () => {
     const started = await startServer(env);
     child = started.child;
     const base = /listening on (http:\/\/[^\s]+)/.exec(started.output)?.[1] as string;
-    const token = /demo user: (ent_\S+)/.exec(started.output)?.[1] as string;
+    const token = /demo user: (ent_\S+)/.exec(started.tokens)?.[1] as string;
+    expect(started.output).not.toContain(token);
     expect((await fetch(`${base}/api/calendar/list/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
       200,
     );
@@ -137,7 +155,7 @@ describe('npm start', () => {
         const timer = setTimeout(() => reject(new Error(`npm start printed no address in 90 s:\n${text}`)), 90_000);
         const onData = (chunk: Buffer) => {
           text += chunk.toString();
-          if (text.includes('A new token for the demo tenant') || /curl -s .*# 200/.test(text)) {
+          if (WELCOMED.test(text)) {
             clearTimeout(timer);
             resolve(text);
           }

@@ -68,9 +68,15 @@ export async function verifyAuditLog(
   return verifier.result;
 }
 
-/** An archive file on its own: its rows chain from its `from` anchor to its `to` anchor, unchanged. */
+/**
+ * An archive file on its own: its rows chain from its `from` anchor to its `to` anchor, unchanged,
+ * and end there, as many as its header says. With `expectHead` (the head an earlier verify printed,
+ * or the anchor the store kept), the file must end at that row: a header rewritten after cutting
+ * rows off the end agrees with the rows left, not with a head kept elsewhere.
+ */
 export async function verifyArchiveFile(
   path: string,
+  expectHead?: ChainAnchor,
 ): Promise<ChainVerification & { readonly header?: ArchiveHeader }> {
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let header: ArchiveHeader | undefined;
@@ -105,18 +111,31 @@ export async function verifyArchiveFile(
   }
   if (!header || !verifier) return { ok: false, checked: 0, firstBroken: { seq: 0, problem: 'the file is empty' } };
   const result = verifier.result;
-  if (result.ok && result.checked !== header.rows)
-    return {
-      ok: false,
-      checked: result.checked,
-      header,
-      firstBroken: {
-        seq: header.to.seq,
-        problem: `the header says ${header.rows} rows, the file has ${result.checked}`,
-      },
-    };
+  if (!result.ok) return { ...result, header };
+  const broken = (seq: number, problem: string) => ({
+    ok: false,
+    checked: result.checked,
+    ...(result.head ? { head: result.head } : {}),
+    header,
+    firstBroken: { seq, problem },
+  });
+  const last = result.head;
+  if (result.checked !== header.rows)
+    return broken(header.to.seq, `the header says ${header.rows} rows, the file has ${result.checked}`);
+  if (!last || last.seq !== header.to.seq || last.hash !== header.to.hash)
+    return broken(
+      header.to.seq,
+      `the header says the rows end at ${anchorText(header.to)}, they end at ${last ? anchorText(last) : 'nothing'}`,
+    );
+  if (expectHead && (last.seq !== expectHead.seq || last.hash !== expectHead.hash))
+    return broken(
+      expectHead.seq,
+      `the archive ends at ${anchorText(last)}, not at the expected head ${anchorText(expectHead)} (rows were cut from its end, or it is another archive)`,
+    );
   return { ...result, header };
 }
+
+const anchorText = (anchor: ChainAnchor): string => `${anchor.seq}:${anchor.hash}`;
 
 function parseHeader(line: string): ArchiveHeader | undefined {
   try {

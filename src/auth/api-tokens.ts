@@ -7,7 +7,7 @@ import { ROLES, type ApiToken, type EntitleStore, type Role, type WriteContext }
 import { checkTenantId } from '../tenants/tenant-operations.js';
 
 const TOKEN_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-const USER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$/;
+export const USER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9@._+-]{0,127}$/;
 
 /** The stored form of a token. */
 export function hashToken(token: string): string {

@@ -45,6 +45,11 @@ export interface AuthPluginOptions {
   /** Failed authentications per client address per minute before failures answer 429 (default 30). */
   readonly maxFailuresPerMinute?: number;
   /**
+   * The failed-authentication table, when it is shared with the console's sign-in and the
+   * webhooks (one counter per address for all of them); a table of its own otherwise.
+   */
+  readonly failedLogins?: FailedLogins;
+  /**
    * Opens a console session cookie. With it, admin routes also accept the session of an admin
    * token (the cookie, and on writes its CSRF header) when no Authorization header is sent.
    */
@@ -63,7 +68,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   if (!Number.isInteger(maxFailures) || maxFailures < 1)
     throw new TypeError('options.maxFailuresPerMinute should be a positive integer');
   // Keyed on request.ip: the socket address, or the client's behind a trusted proxy (ENTITLE_TRUST_PROXY).
-  const failures = new FailedLogins(maxFailures, clock);
+  const failures = options.failedLogins ?? new FailedLogins(maxFailures, clock);
 
   fastify.decorateRequest('principal', null);
 

@@ -3,7 +3,14 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { BillingNotConfiguredError, BillingPayloadInvalidError, BillingSignatureInvalidError } from '../errors.js';
+import type { FailedLogins } from '../auth/failed-logins.js';
+import {
+  BillingNotConfiguredError,
+  BillingPayloadInvalidError,
+  BillingSignatureInvalidError,
+  RateLimitedError,
+  withDetails,
+} from '../errors.js';
 import { ErrorBody } from '../http/schemas.js';
 import type { BillingSync } from './billing-sync.js';
 import { BillingPayloadError, BillingSignatureError } from './stripe/stripe-source.js';
@@ -11,6 +18,12 @@ import { BillingPayloadError, BillingSignatureError } from './stripe/stripe-sour
 export interface BillingRoutesOptions {
   /** Undefined when Stripe is not configured: the webhook answers 503 naming what to set. */
   readonly sync: BillingSync | undefined;
+  /**
+   * The failed-authentication table shared with the API: a post without a valid signature counts
+   * as a failed authentication of its address, and an address over the limit is refused before
+   * its body is read. Stripe's own deliveries never fail, so Stripe is never refused.
+   */
+  readonly failedLogins: FailedLogins;
 }
 
 /** Stripe events can be larger than the API's usual bodies (a subscription with many items). */
@@ -44,7 +57,10 @@ const Received = Type.Object(
   { description: 'The event was handled (or had been): Stripe need not retry' },
 );
 
-export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (fastify, { sync }) => {
+export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (
+  fastify,
+  { sync, failedLogins },
+) => {
   // Scoped to this plugin: every other route keeps parsing JSON.
   fastify.addContentTypeParser(
     'application/json',
@@ -60,10 +76,15 @@ export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = as
         tags: ['billing'],
         summary: 'Stripe webhook: subscription, invoice and checkout events change tenant plans',
         description:
-          'Authenticated by the Stripe-Signature header over the raw body (300 s tolerance). Idempotent on the event id.',
+          'Authenticated by the Stripe-Signature header over the raw body (300 s tolerance, either way). Posts without a valid signature count as failed authentications of their address (429 past the limit). Idempotent on the event id.',
         security: [],
         body: StripeEvent,
-        response: { 200: Received, 400: ErrorBody, 503: ErrorBody },
+        response: { 200: Received, 400: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+      },
+      // Before the (up to 1 MB) body is read: an address over its failure limit is refused now.
+      onRequest: async (request) => {
+        const wait = failedLogins.blockedFor(request.ip);
+        if (wait !== undefined) throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
       },
       // The body stays the raw bytes the signature covers; the schema documents it for OpenAPI.
       validatorCompiler: () => () => true,
@@ -80,7 +101,12 @@ export const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = as
         event = sync.source.verify(body, request.headers);
       } catch (error) {
         if (error instanceof BillingSignatureError) {
-          request.log.warn({ reason: error.message }, 'billing webhook: signature rejected');
+          // The access line records every refusal; one warning per address reaching its limit.
+          if (failedLogins.record(request.ip))
+            request.log.warn(
+              { reason: error.message },
+              'billing webhook: unsigned or badly signed posts from this address are now refused for the minute',
+            );
           throw new BillingSignatureInvalidError(error.message);
         }
         if (error instanceof BillingPayloadError) throw new BillingPayloadInvalidError(error.message);

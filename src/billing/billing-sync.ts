@@ -279,6 +279,7 @@ function facts(s: SubscriptionState) {
     prices: s.prices,
     currentPeriodEnd: s.currentPeriodEnd,
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+    cancelAt: s.cancelAt,
     trialEnd: s.trialEnd,
     customerId: s.customerId,
   };

@@ -34,6 +34,7 @@ export const BillingStatusBody = Type.Object(
         prices: Type.Array(Type.String()),
         currentPeriodEnd: Type.Union([Time, Type.Null()]),
         cancelAtPeriodEnd: Type.Boolean(),
+        cancelAt: Type.Union([Time, Type.Null()]),
         trialEnd: Type.Union([Time, Type.Null()]),
       }),
     ),
@@ -67,6 +68,7 @@ export function billingStatus(
       prices: [...s.prices],
       currentPeriodEnd: s.currentPeriodEnd,
       cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+      cancelAt: s.cancelAt,
       trialEnd: s.trialEnd,
     })),
   };

@@ -3,11 +3,11 @@
 // cancellation at period end takes effect on time with no job running.
 
 import type { BillingPolicy, BillingProviderName, PolicySnapshot } from '../policy/types.js';
-import type { SubscriptionState, SubscriptionStatus } from '../store/subscription-state.js';
+import { scheduledEnd, type SubscriptionState, type SubscriptionStatus } from '../store/subscription-state.js';
 
 /**
  * Why a billed tenant is on its plan. ACTIVE: paid; TRIAL: trialing until `trialEndsAt`;
- * CANCELING: canceled at period end, paid until `endsAt`; GRACE_PERIOD: a payment failed, the plan
+ * CANCELING: a cancellation is scheduled (at period end or at a set time), paid until `endsAt`; GRACE_PERIOD: a payment failed, the plan
  * stays until `graceEndsAt`; ENDED: no subscription grants a plan, the fallback plan applies.
  */
 export type BillingCause = 'ACTIVE' | 'TRIAL' | 'CANCELING' | 'GRACE_PERIOD' | 'ENDED';
@@ -21,7 +21,7 @@ export interface BillingEvaluation {
   readonly subscriptionId: string;
   readonly trialEndsAt?: string;
   readonly graceEndsAt?: string;
-  /** Cancel at period end: when the plan ends. */
+  /** A scheduled cancellation (at period end or `cancel_at`): when the plan ends. */
   readonly endsAt?: string;
   /** The subscription's billing cycle anchor, for meters that reset with billing. */
   readonly cycleAnchor?: string;
@@ -136,11 +136,12 @@ function grantOf(
     case 'trialing': {
       const trial =
         subscription.status === 'trialing' && subscription.trialEnd ? { trialEndsAt: subscription.trialEnd } : {};
-      if (subscription.cancelAtPeriodEnd && subscription.currentPeriodEnd) {
-        const end = Date.parse(subscription.currentPeriodEnd);
+      const endsAt = scheduledEnd(subscription);
+      if (endsAt) {
+        const end = Date.parse(endsAt);
         if (now >= end) return undefined;
         until(end);
-        return { plan, cause: 'CANCELING', subscription, endsAt: subscription.currentPeriodEnd, ...trial };
+        return { plan, cause: 'CANCELING', subscription, endsAt, ...trial };
       }
       return { plan, cause: subscription.status === 'trialing' ? 'TRIAL' : 'ACTIVE', subscription, ...trial };
     }

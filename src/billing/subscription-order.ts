@@ -52,6 +52,7 @@ function sameFacts(a: SubscriptionState, b: SubscriptionState): boolean {
     a.prices.join('\n') === b.prices.join('\n') &&
     a.currentPeriodEnd === b.currentPeriodEnd &&
     a.cancelAtPeriodEnd === b.cancelAtPeriodEnd &&
+    a.cancelAt === b.cancelAt &&
     a.trialEnd === b.trialEnd &&
     a.pastDueSince === b.pastDueSince &&
     a.cycleAnchor === b.cycleAnchor

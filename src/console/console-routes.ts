@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseCookie } from 'cookie';
 import { Type } from 'typebox';
 import { hashToken, looksLikeApiToken } from '../auth/api-tokens.js';
-import { FailedLogins } from '../auth/failed-logins.js';
+import type { FailedLogins } from '../auth/failed-logins.js';
 import { CSRF_HEADER, SESSION_COOKIE, type ConsoleSession, type ConsoleSessions } from '../auth/console-sessions.js';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { AdminRequiredError, InvalidTokenError, RateLimitedError, withDetails } from '../errors.js';
@@ -23,8 +24,11 @@ export interface ConsoleRoutesOptions {
   readonly clock: () => number;
   /** The built console (index.html and assets/). */
   readonly assetsDirectory: string;
-  /** Failed sign-ins per minute per client address before failures answer 429 (valid tokens never do). */
-  readonly signInFailuresPerMinute: number;
+  /**
+   * The failed-authentication table shared with the API (one counter per client address): failed
+   * sign-ins answer 429 once the address is over its limit (valid tokens never do).
+   */
+  readonly failedLogins: FailedLogins;
 }
 
 export const CONTENT_SECURITY_POLICY = [
@@ -74,7 +78,11 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
   const page = async (_request: FastifyRequest, reply: FastifyReply) => {
     if (!existsSync(join(options.assetsDirectory, 'index.html')))
       return reply.status(503).type('text/plain').send('The console is not built: run npm run build');
-    return reply.header('cache-control', 'no-cache').sendFile('index.html', options.assetsDirectory);
+    // Revalidated on every load (a new build is seen at once); the plugin's year-long immutable
+    // header is for the hashed assets only.
+    return reply
+      .header('cache-control', 'no-cache')
+      .sendFile('index.html', options.assetsDirectory, { cacheControl: false });
   };
   fastify.get('/console', { schema: { hide: true } }, page);
 
@@ -95,12 +103,15 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
   });
   const tags = ['console'];
 
-  // Sign-in guesses count like any failed authentication: per client address, and only failures are refused.
-  const failures = new FailedLogins(options.signInFailuresPerMinute, options.clock);
+  // Sign-in guesses count like any failed authentication: per client address, in the API's table,
+  // and only failures are refused. A valid token's sign-ins spend its admin budget (rateFamily).
+  const failures = options.failedLogins;
+  const signingIn = new WeakMap<FastifyRequest, { record: ApiToken; secretHash: string }>();
   await fastify.register(async (scope) => {
     scope.post(
       '/console/session',
       {
+        config: { rateFamily: 'admin' },
         schema: {
           tags,
           summary: 'Sign in to the console: exchange an admin API token for a session cookie',
@@ -108,23 +119,36 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
           body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
           response: { 201: SessionBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody },
         },
+        // Before the rate limit's preHandler: the token in the body names the principal it counts.
+        preHandler: async (request) => {
+          const { token } = request.body as { token: string };
+          const secretHash = looksLikeApiToken(token) ? hashToken(token) : undefined;
+          const record = secretHash === undefined ? undefined : await options.findToken(secretHash);
+          if (
+            secretHash === undefined ||
+            !record ||
+            record.revokedAt !== null ||
+            (record.expiresAt !== null && Date.parse(record.expiresAt) <= options.clock())
+          ) {
+            const wait = failures.blockedFor(request.ip);
+            if (wait !== undefined)
+              throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
+            failures.record(request.ip);
+            throw new InvalidTokenError();
+          }
+          request.principal = {
+            tenantId: record.tenantId,
+            userId: record.userId,
+            role: record.role,
+            via: { kind: 'token', tokenId: record.id },
+          };
+          signingIn.set(request, { record, secretHash });
+        },
       },
       async (request, reply) => {
-        const { token } = request.body as { token: string };
-        const secretHash = looksLikeApiToken(token) ? hashToken(token) : undefined;
-        const record = secretHash === undefined ? undefined : await options.findToken(secretHash);
-        if (
-          secretHash === undefined ||
-          !record ||
-          record.revokedAt !== null ||
-          (record.expiresAt !== null && Date.parse(record.expiresAt) <= options.clock())
-        ) {
-          const wait = failures.blockedFor(request.ip);
-          if (wait !== undefined)
-            throw withDetails(new RateLimitedError(`${wait} seconds`), { retryAfterSeconds: wait });
-          failures.record(request.ip);
-          throw new InvalidTokenError();
-        }
+        const signIn = signingIn.get(request);
+        if (!signIn) throw new InvalidTokenError();
+        const { record, secretHash } = signIn;
         if (record.role !== 'admin') throw new AdminRequiredError();
         const { session, cookie } = await options.sessions.create(record.id, secretHash);
         // A session never outlives its token.
@@ -150,22 +174,32 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (fa
     );
   });
 
-  fastify.get(
-    '/console/session',
-    {
-      config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'The current console session and its CSRF token',
-        response: { 200: SessionBody, 401: ErrorBody, 403: ErrorBody },
+  await fastify.register(async (scope) => {
+    // A page opened with no session (no cookie, no token) is simply signed out: 204, not a 401 that
+    // the browser logs as an error on every fresh load. A cookie that no longer opens a session
+    // still gets the 401 ("your session has ended").
+    scope.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'GET' || request.headers.authorization !== undefined) return;
+      const cookies = request.headers.cookie ? parseCookie(request.headers.cookie) : {};
+      if (cookies[SESSION_COOKIE] === undefined) return reply.status(204).send();
+    });
+    scope.get(
+      '/console/session',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          tags,
+          summary: 'The current console session and its CSRF token (204 when the browser holds none)',
+          response: { 200: SessionBody, 204: Type.Null(), 401: ErrorBody, 403: ErrorBody },
+        },
       },
-    },
-    async (request) => {
-      const principal = principalOf(request);
-      if (principal.via.kind !== 'session') throw new InvalidTokenError();
-      return present(principal, principal.via.session);
-    },
-  );
+      async (request) => {
+        const principal = principalOf(request);
+        if (principal.via.kind !== 'session') throw new InvalidTokenError();
+        return present(principal, principal.via.session);
+      },
+    );
+  });
 
   fastify.delete(
     '/console/session',

@@ -27,9 +27,13 @@ export async function registerCors(app: FastifyInstance, origins: readonly strin
     maxAge: 600,
   };
   const refused: FastifyCorsOptions = { origin: false };
+  const listed = new Set(origins);
   await app.register(cors, {
     delegator: (request: FastifyRequest, callback: (error: Error | null, options: FastifyCorsOptions) => void) => {
-      callback(null, appFacing(request.url) ? allowed : refused);
+      // An origin off the list is refused the same way as every origin on the admin API: its
+      // preflight finds no route (404), with no CORS header.
+      const origin = request.headers.origin;
+      callback(null, appFacing(request.url) && origin !== undefined && listed.has(origin) ? allowed : refused);
     },
   });
 }

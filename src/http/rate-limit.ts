@@ -27,6 +27,16 @@ export function routeFamily(url: string): RouteFamily {
   return FAMILY_PREFIXES.find(([prefix]) => url.startsWith(prefix))?.[1] ?? 'decisions';
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * For a route that authenticates from its body (the console's sign-in): the family whose
+     * budget the principal its own preHandler sets spends, checked after that preHandler.
+     */
+    rateFamily?: RouteFamily;
+  }
+}
+
 export interface RateLimitPluginOptions {
   /** Requests per minute per principal, by family. */
   readonly limits: Pick<RateLimitConfig, RouteFamily>;
@@ -58,6 +68,20 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (fasti
     ]),
   );
   fastify.addHook('onRoute', (route: RouteOptions) => {
+    const declared = route.config?.rateFamily;
+    if (declared !== undefined) {
+      const limiter = limiters.get(declared);
+      if (!limiter) throw new TypeError(`config.rateFamily should be one of admin, oauth, calendar, decisions`);
+      route.preHandler = [
+        ...(route.preHandler === undefined
+          ? []
+          : Array.isArray(route.preHandler)
+            ? route.preHandler
+            : [route.preHandler]),
+        limiter,
+      ];
+      return;
+    }
     // Routes without a credential requirement (health checks) are not limited per principal.
     if (route.config?.auth === undefined || route.config.auth === 'optional') return;
     const limiter = limiters.get(routeFamily(route.url));

@@ -7,12 +7,19 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Role } from '../store/store.js';
 
-/** Who may open the stream, and the answer (fingerprint) they were given with its link. */
+/**
+ * Who may open the stream, and the answer (fingerprint) they were given with its link: the tenant
+ * the credential may read and the user it vouches for (its own, or for a client token the
+ * targeting key it evaluated), the credential itself (`principal`, for the per-user cap) and the
+ * API token behind it, if one is (a revoked token's links open nothing and its streams close).
+ */
 export interface StreamGrant {
   readonly tenantId: string;
   readonly userId: string;
   readonly role: Role;
   readonly fingerprint: string;
+  readonly principal: string;
+  readonly tokenId: string | null;
 }
 
 const AUDIENCE = 'entitle:ofrep-events';
@@ -50,7 +57,9 @@ export class StreamLinks {
       this.#issued.clear();
       this.#issuedWindow = window;
     }
-    const key = `${grant.tenantId}\u0000${grant.userId}\u0000${grant.role}\u0000${grant.fingerprint}`;
+    const key = [grant.tenantId, grant.userId, grant.role, grant.fingerprint, grant.principal, grant.tokenId].join(
+      '\u0000',
+    );
     let token = this.#issued.get(key);
     if (token === undefined) {
       token = this.#sign(grant, window);
@@ -62,7 +71,14 @@ export class StreamLinks {
 
   #sign(grant: StreamGrant, window: number): Promise<string> {
     const start = window * this.windowMs;
-    return new SignJWT({ tid: grant.tenantId, uid: grant.userId, role: grant.role, fp: grant.fingerprint })
+    return new SignJWT({
+      tid: grant.tenantId,
+      uid: grant.userId,
+      role: grant.role,
+      fp: grant.fingerprint,
+      sub: grant.principal,
+      tok: grant.tokenId,
+    })
       .setProtectedHeader({ alg: 'HS256' })
       .setAudience(AUDIENCE)
       .setIssuedAt(Math.floor(start / 1000))
@@ -78,15 +94,17 @@ export class StreamLinks {
         audience: AUDIENCE,
         currentDate: new Date(this.clock()),
       });
-      const { tid, uid, role, fp } = payload;
+      const { tid, uid, role, fp, sub, tok } = payload;
       if (
         typeof tid !== 'string' ||
         typeof uid !== 'string' ||
         typeof fp !== 'string' ||
+        typeof sub !== 'string' ||
+        (tok !== null && typeof tok !== 'string') ||
         (role !== 'member' && role !== 'admin' && role !== 'client')
       )
         throw new StreamLinkError('malformed');
-      return { tenantId: tid, userId: uid, role, fingerprint: fp };
+      return { tenantId: tid, userId: uid, role, fingerprint: fp, principal: sub, tokenId: tok };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof StreamLinkError)
         throw new StreamLinkError('invalid stream link');

@@ -2,8 +2,10 @@
 // changed (a write, a policy reload, the store coming back, an override reaching its expiry, a
 // used-up meter's period ending, or anything that calls `changed`), each group's answer is
 // evaluated once and every stream whose last known answer differs gets a `refetchEvaluation`
-// event. Caps bound the streams in all and per tenant; a heartbeat comment keeps proxies from
-// closing quiet streams.
+// event. Caps bound the streams in all, per tenant and per user (the credential behind the link,
+// and for a client token the user it vouches for); a heartbeat comment keeps proxies from closing
+// quiet streams; every few seconds the credentials behind open streams are checked again, and a
+// stream whose token was revoked or whose tenant was deleted is closed.
 
 import type { Logger } from '../logger.js';
 import type { Role } from '../store/store.js';
@@ -30,10 +32,31 @@ export interface GroupAnswer {
   readonly changesAt?: number | undefined;
 }
 
+/** What keeps a stream open: its tenant still exists, and the API token behind its link (if any) still authenticates. */
+export interface StreamCredential {
+  readonly tenantId: string;
+  readonly tokenId: string | null;
+}
+
+/** Who owns a stream: the user it counts against, and the credential checked while it is open. */
+export interface StreamOwner {
+  /** The per-user cap's key. */
+  readonly user: string;
+  readonly credential: StreamCredential;
+}
+
+export const credentialKey = (credential: StreamCredential): string =>
+  `${credential.tenantId}\u0000${credential.tokenId ?? ''}`;
+
 export interface EventStreamsOptions {
   readonly max: number;
   readonly perTenant: number;
+  readonly perUser: number;
   readonly heartbeatMs: number;
+  /** How often the credentials of open streams are checked again (ms). */
+  readonly checkMs: number;
+  /** Of these credentials, the keys ({@link credentialKey}) that may still hold streams open. */
+  readonly stillValid: (credentials: readonly StreamCredential[]) => Promise<ReadonlySet<string>>;
   /** The group's current answer. */
   readonly evaluate: (group: StreamGroup) => Promise<GroupAnswer>;
   /** The ETag a re-fetch will answer with, for a fingerprint. */
@@ -44,7 +67,8 @@ export interface EventStreamsOptions {
   readonly logger?: Logger;
 }
 
-export type OpenResult = { ok: true; close: () => void } | { ok: false; reason: 'total' | 'tenant' };
+export type Refusal = 'total' | 'tenant' | 'user';
+export type OpenResult = { ok: true; close: () => void } | { ok: false; reason: Refusal };
 
 interface Group {
   readonly key: StreamGroup;
@@ -55,6 +79,7 @@ interface Group {
 
 interface Stream {
   readonly sink: StreamSink;
+  readonly owner: StreamOwner;
   /** The answer this stream's client last had (or was told to fetch). */
   fingerprint: string;
 }
@@ -67,7 +92,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class EventStreams {
   readonly #groups = new Map<string, Group>();
   readonly #perTenant = new Map<string, number>();
+  readonly #perUser = new Map<string, number>();
   #size = 0;
+  #check: NodeJS.Timeout | undefined;
+  #checking = false;
   #eventId = 0;
   #pending: Set<string> | 'all' | undefined;
   #running: Promise<void> | undefined;
@@ -84,30 +112,33 @@ export class EventStreams {
     return this.#size;
   }
 
-  /** Why a new stream for this tenant would be refused, if it would. */
-  refusal(tenantId: string): 'total' | 'tenant' | undefined {
+  /** Why a new stream for this tenant and user would be refused, if it would. */
+  refusal(tenantId: string, user: string): Refusal | undefined {
     if (this.#closed || this.#size >= this.options.max) return 'total';
     if ((this.#perTenant.get(tenantId) ?? 0) >= this.options.perTenant) return 'tenant';
+    if ((this.#perUser.get(user) ?? 0) >= this.options.perUser) return 'user';
     return undefined;
   }
 
   /** Registers a stream; `fingerprint` is the answer its client holds. Refused past a cap. */
-  open(key: StreamGroup, fingerprint: string, sink: StreamSink): OpenResult {
-    if (this.#closed || this.#size >= this.options.max) return { ok: false, reason: 'total' };
+  open(key: StreamGroup, fingerprint: string, sink: StreamSink, owner: StreamOwner): OpenResult {
+    const refused = this.refusal(key.tenantId, owner.user);
+    if (refused) return { ok: false, reason: refused };
     const inTenant = this.#perTenant.get(key.tenantId) ?? 0;
-    if (inTenant >= this.options.perTenant) return { ok: false, reason: 'tenant' };
     const id = `${key.tenantId}\u0000${key.userId}\u0000${key.role}`;
     let group = this.#groups.get(id);
     if (!group) {
       group = { key, streams: new Set(), fingerprint: undefined, changesAt: undefined };
       this.#groups.set(id, group);
     }
-    const stream: Stream = { sink, fingerprint };
+    const stream: Stream = { sink, owner, fingerprint };
     group.streams.add(stream);
     this.#perTenant.set(key.tenantId, inTenant + 1);
+    this.#perUser.set(owner.user, (this.#perUser.get(owner.user) ?? 0) + 1);
     this.#size++;
     this.#heartbeat ??= setInterval(() => this.#beat(), this.options.heartbeatMs).unref();
-    const owner = group;
+    this.#check ??= setInterval(() => void this.checkCredentials(), this.options.checkMs).unref();
+    const holder = group;
     let open = true;
     if (inTenant === 0) this.#scheduleExpiry();
     // The answer may have changed between the bulk fetch and this connection: check once.
@@ -117,7 +148,7 @@ export class EventStreams {
       close: () => {
         if (!open) return;
         open = false;
-        this.#remove(id, owner, stream);
+        this.#remove(id, holder, stream);
       },
     };
   }
@@ -136,14 +167,51 @@ export class EventStreams {
     return this.#running;
   }
 
+  /**
+   * Checks the credentials behind open streams once more and closes the streams of a revoked or
+   * expired token or a deleted tenant (run every `checkMs` while streams are open). Resolves
+   * with the number of streams closed.
+   */
+  async checkCredentials(): Promise<number> {
+    if (this.#checking || this.#closed || this.#size === 0) return 0;
+    this.#checking = true;
+    try {
+      const credentials = new Map<string, StreamCredential>();
+      for (const group of this.#groups.values())
+        for (const stream of group.streams)
+          credentials.set(credentialKey(stream.owner.credential), stream.owner.credential);
+      let valid: ReadonlySet<string>;
+      try {
+        valid = await this.options.stillValid([...credentials.values()]);
+      } catch (error) {
+        // The store is out of reach: streams stay as they are until the next check can answer.
+        this.options.logger?.warn({ err: error }, 'OFREP event streams: could not check their credentials');
+        return 0;
+      }
+      let closed = 0;
+      for (const [id, group] of [...this.#groups])
+        for (const stream of [...group.streams]) {
+          if (valid.has(credentialKey(stream.owner.credential))) continue;
+          stream.sink.end();
+          this.#remove(id, group, stream);
+          closed++;
+        }
+      return closed;
+    } finally {
+      this.#checking = false;
+    }
+  }
+
   /** Ends every stream (shutdown). */
   close(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#check);
     clearTimeout(this.#expiryTimer);
     for (const group of this.#groups.values()) for (const stream of group.streams) stream.sink.end();
     this.#groups.clear();
     this.#perTenant.clear();
+    this.#perUser.clear();
     this.#size = 0;
   }
 
@@ -204,10 +272,16 @@ export class EventStreams {
     const left = (this.#perTenant.get(group.key.tenantId) ?? 1) - 1;
     if (left === 0) this.#perTenant.delete(group.key.tenantId);
     else this.#perTenant.set(group.key.tenantId, left);
+    const user = stream.owner.user;
+    const ofUser = (this.#perUser.get(user) ?? 1) - 1;
+    if (ofUser === 0) this.#perUser.delete(user);
+    else this.#perUser.set(user, ofUser);
     this.#size--;
     if (this.#size === 0) {
       clearInterval(this.#heartbeat);
       this.#heartbeat = undefined;
+      clearInterval(this.#check);
+      this.#check = undefined;
     }
   }
 

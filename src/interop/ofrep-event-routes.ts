@@ -1,16 +1,17 @@
 // OFREP event streams (ADR-0008) over HTTP: the link a bulk answer advertises, and the SSE
-// route it points to. The link's credential is checked when the stream opens; an open stream
-// lives until the client leaves or the server shuts down.
+// route it points to. The link's credential is checked when the stream opens, and again every
+// few seconds while it is open: a stream lives until the client leaves, the server shuts down,
+// the API token behind its link is revoked or expires, or its tenant is deleted.
 
 import type { EvaluationContext } from '@openfeature/server-sdk';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Principal } from '../auth/principal.js';
+import { principalKey, type Principal } from '../auth/principal.js';
 import { TENANT_CONTEXT_KEY } from '../entitlements/entitle-provider.js';
 import { InvalidTokenError, StreamLimitError } from '../errors.js';
 import { ErrorBody } from '../http/schemas.js';
-import type { EventStreams } from './event-streams.js';
-import type { StreamLinks } from './event-stream-links.js';
+import { credentialKey, type EventStreams, type StreamCredential } from './event-streams.js';
+import type { StreamGrant, StreamLinks } from './event-stream-links.js';
 
 export interface OfrepEvents {
   readonly links: StreamLinks;
@@ -21,6 +22,16 @@ export interface OfrepEvents {
   etag(fingerprint: string): string;
   /** Where clients reach this server (ENTITLE_PUBLIC_URL); default: the request's scheme and host. */
   readonly publicUrl: string | undefined;
+  /** Of these credentials, the keys that may open or hold streams (tenant there, token usable). */
+  stillValid(credentials: readonly StreamCredential[]): Promise<ReadonlySet<string>>;
+}
+
+/**
+ * The per-user cap's key: the credential behind the link; for a client token (a server-side SDK
+ * evaluating for its users) with the user it vouched for, each of its users counted apart.
+ */
+function userOf(grant: StreamGrant): string {
+  return grant.role === 'client' ? `${grant.principal}\u0000${grant.userId}` : grant.principal;
 }
 
 export const EVENTS_PATH = '/ofrep/v1/events';
@@ -33,11 +44,16 @@ export async function streamLinkOf(
   principal: Principal,
   fingerprint: string,
 ) {
+  // The tenant was checked by the evaluation (a member's own; admin and client tokens may name
+  // another); a member or admin vouches only for itself, a client token for the user it evaluated.
   const token = await events.links.issue({
     tenantId: context[TENANT_CONTEXT_KEY] as string,
-    userId: typeof context.targetingKey === 'string' ? context.targetingKey : principal.userId,
+    userId:
+      principal.role === 'client' && typeof context.targetingKey === 'string' ? context.targetingKey : principal.userId,
     role: principal.role,
     fingerprint,
+    principal: principalKey(principal),
+    tokenId: principal.via.kind === 'jwt' ? null : principal.via.tokenId,
   });
   const base = events.publicUrl ?? `${request.protocol}://${request.host}`;
   return {
@@ -81,10 +97,16 @@ export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = asy
       const grant = await events.links.verify(token).catch(() => {
         throw new InvalidTokenError();
       });
-      const full = events.streams.refusal(grant.tenantId);
+      // The credential behind the link must still authenticate, and its tenant still exist.
+      const credential = { tenantId: grant.tenantId, tokenId: grant.tokenId };
+      if (!(await events.stillValid([credential])).has(credentialKey(credential))) throw new InvalidTokenError();
+      const user = userOf(grant);
+      const full = events.streams.refusal(grant.tenantId, user);
       if (full) {
         void reply.header('retry-after', '30');
-        throw new StreamLimitError(full === 'tenant' ? 'for this tenant' : 'on this server');
+        throw new StreamLimitError(
+          full === 'tenant' ? 'for this tenant' : full === 'user' ? 'for this user' : 'on this server',
+        );
       }
       reply.hijack();
       const response = reply.raw;
@@ -100,6 +122,7 @@ export const ofrepEventRoutes: FastifyPluginAsync<{ events: OfrepEvents }> = asy
         { tenantId: grant.tenantId, userId: grant.userId, role: grant.role },
         grant.fingerprint,
         response,
+        { user, credential },
       );
       if (!opened.ok) {
         response.end();

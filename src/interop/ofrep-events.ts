@@ -8,7 +8,8 @@ import type { Config } from '../config.js';
 import { TENANT_CONTEXT_KEY, type EntitleProvider } from '../entitlements/entitle-provider.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 import type { Logger } from '../logger.js';
-import { EventStreams } from './event-streams.js';
+import type { TokenRepository } from '../store/store.js';
+import { credentialKey, EventStreams, type StreamCredential } from './event-streams.js';
 import { StreamLinks } from './event-stream-links.js';
 import type { OfrepEvents } from './ofrep-event-routes.js';
 import { evaluateAll, refillAt, type OfrepEvaluator } from './ofrep-evaluation.js';
@@ -21,13 +22,33 @@ export interface RunningOfrepEvents extends OfrepEvents {
   close(): void;
 }
 
+/** Of these credentials, the ones whose tenant still exists and whose API token (if any) still authenticates. */
+export async function stillValid(
+  tenants: Pick<TenantDirectory, 'get'>,
+  tokens: Pick<TokenRepository, 'usable'>,
+  credentials: readonly StreamCredential[],
+): Promise<ReadonlySet<string>> {
+  const tokenIds = [...new Set(credentials.flatMap((c) => (c.tokenId === null ? [] : [c.tokenId])))];
+  const usable = tokenIds.length === 0 ? new Set<string>() : await tokens.usable(tokenIds);
+  const valid = new Set<string>();
+  for (const credential of credentials)
+    if (
+      tenants.get(credential.tenantId) !== undefined &&
+      (credential.tokenId === null || usable.has(credential.tokenId))
+    )
+      valid.add(credentialKey(credential));
+  return valid;
+}
+
 /** What the streams use of the running service: no more. */
 export interface OfrepEventsOptions {
   readonly policy: OfrepEvaluator['policy'];
   /** Decides every answer, and says when answers may have changed. */
   readonly provider: OfrepEvaluator['provider'] & Pick<EntitleProvider, 'events'>;
-  /** Where the overrides' expiry times are read (a stream's answer changes then). */
+  /** Where the overrides' expiry times are read (a stream's answer changes then), and whether a stream's tenant still exists. */
   readonly tenants: Pick<TenantDirectory, 'get'>;
+  /** Whether the API token behind a stream's link still authenticates. */
+  readonly tokens: Pick<TokenRepository, 'usable'>;
   readonly clock: () => number;
   /** The key stream links are signed with. */
   readonly streamKey: Uint8Array;
@@ -36,13 +57,16 @@ export interface OfrepEventsOptions {
 }
 
 export function openOfrepEvents(options: OfrepEventsOptions): RunningOfrepEvents {
-  const { policy, provider, tenants, clock, streamKey, config, logger } = options;
+  const { policy, provider, tenants, tokens, clock, streamKey, config, logger } = options;
   const links = new StreamLinks(streamKey, clock);
   const etag = (fingerprint: string) => `"${fingerprint}-${links.window()}"`;
   const streams = new EventStreams({
     max: config.streams.max,
     perTenant: config.streams.perTenant,
+    perUser: config.streams.perUser,
     heartbeatMs: config.streams.heartbeatMs,
+    checkMs: config.streams.checkMs,
+    stillValid: (credentials) => stillValid(tenants, tokens, credentials),
     clock,
     logger,
     etag,
@@ -76,6 +100,7 @@ export function openOfrepEvents(options: OfrepEventsOptions): RunningOfrepEvents
   return {
     links,
     streams,
+    stillValid: (credentials) => stillValid(tenants, tokens, credentials),
     etag,
     inactivityDelaySec: INACTIVITY_DELAY_SEC,
     publicUrl: config.streams.publicUrl,

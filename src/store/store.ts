@@ -202,6 +202,8 @@ export interface TokenRepository {
   /** The token whose secret has this hash, revoked or not (the caller decides). */
   findBySecretHash(secretHash: string): Promise<ApiToken | undefined>;
   list(filter?: { readonly tenantId?: string }): Promise<readonly ApiToken[]>;
+  /** Of these token ids, the ones that still authenticate now (neither revoked, expired nor deleted with their tenant). */
+  usable(ids: readonly string[]): Promise<ReadonlySet<string>>;
   /** Throws TokenNotFoundError. */
   revoke(id: string, context: WriteContext): Promise<ApiToken>;
 }

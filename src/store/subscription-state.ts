@@ -17,6 +17,11 @@ export const SUBSCRIPTION_STATUSES = [
 ] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
+/** When a scheduled cancellation ends `s`, if one is (a row stored before `cancelAt` was kept has only the flag). */
+export function scheduledEnd(s: SubscriptionState): string | null {
+  return s.cancelAt ?? (s.cancelAtPeriodEnd ? s.currentPeriodEnd : null);
+}
+
 export function isSubscriptionStatus(value: unknown): value is SubscriptionStatus {
   return typeof value === 'string' && (SUBSCRIPTION_STATUSES as readonly string[]).includes(value);
 }
@@ -29,8 +34,14 @@ export interface SubscriptionState {
   readonly status: SubscriptionStatus;
   /** Every price of the subscription's items, by id and by lookup key: the policy may name either. */
   readonly prices: readonly string[];
+  /** The end of the current period: with items on different cycles, the earliest (as Stripe resolves it). */
   readonly currentPeriodEnd: string | null;
   readonly cancelAtPeriodEnd: boolean;
+  /**
+   * When a scheduled cancellation ends the subscription (Stripe's `cancel_at`, or the period end
+   * when canceling at period end); null when none is scheduled.
+   */
+  readonly cancelAt: string | null;
   readonly trialEnd: string | null;
   /** When the subscription was first seen past_due in its current run of failed payments: the grace period starts here. */
   readonly pastDueSince: string | null;

@@ -62,6 +62,7 @@ export const DUMP_TABLES = {
     'prices',
     'current_period_end',
     'cancel_at_period_end',
+    'cancel_at',
     'trial_end',
     'past_due_since',
     'cycle_anchor',
@@ -163,7 +164,7 @@ export function notEmptyMessage(counts: Readonly<Record<string, number>>): strin
 }
 
 /** The dump's tables, checked: the format, every table present, only known columns, scalar values. */
-function checkDump(dump: unknown): StoreDump['tables'] {
+export function checkDump(dump: unknown): StoreDump['tables'] {
   const candidate = dump as Partial<StoreDump> | null;
   if (typeof candidate !== 'object' || candidate === null || candidate.format !== DUMP_FORMAT) {
     throw new InvalidInputError(

@@ -199,6 +199,16 @@ describe('overrides', () => {
     );
   });
 
+  it.each([-5, 1e308, 2.5])('refuses %s booking pages: the starter policy bounds the count', async (value) => {
+    const response = await inject('PUT', '/api/admin/tenants/acme/overrides/max_booking_pages', {
+      value,
+      reason: 'test',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatch(/^value: /);
+    expect((await inject('GET', '/api/admin/tenants/acme/overrides/max_booking_pages')).statusCode).toBe(404);
+  });
+
   it('refuses a number that is not finite', async () => {
     const response = await inject(
       'PUT',

@@ -129,6 +129,28 @@ describe('audit archive', () => {
     writeFileSync(path, `${lines.slice(0, -1).join('\n')}\n`);
     expect(await verifyArchiveFile(path)).toMatchObject({ ok: false, firstBroken: { seq: 4 } });
   });
+
+  it('catches a header whose `to` or `rows` disagree with the rows', async () => {
+    await append(1, 5);
+    const path = join(dir, 'a.jsonl');
+    await archiveAudit(store.audit, minute(4), path);
+    const [header, ...rows] = readFileSync(path, 'utf8').trim().split('\n') as [string, ...string[]];
+    const third = JSON.parse(rows[2] as string) as { seq: number; hash: string };
+    // `to` names a row inside the file (the chain holds it), while the file goes on past it.
+    writeFileSync(
+      path,
+      `${[JSON.stringify({ ...JSON.parse(header), to: { seq: third.seq, hash: third.hash } }), ...rows].join('\n')}\n`,
+    );
+    expect(await verifyArchiveFile(path)).toMatchObject({
+      ok: false,
+      firstBroken: { seq: 3, problem: expect.stringMatching(/header says the rows end at 3:.*, they end at 4:/) },
+    });
+    writeFileSync(path, `${[JSON.stringify({ ...JSON.parse(header), rows: 3 }), ...rows].join('\n')}\n`);
+    expect(await verifyArchiveFile(path)).toMatchObject({
+      ok: false,
+      firstBroken: { problem: 'the header says 3 rows, the file has 4' },
+    });
+  });
 });
 
 describe('ENTITLE_AUDIT_RETENTION', () => {

@@ -200,6 +200,7 @@ describe('linking tenants to billing customers', () => {
         prices: ['price_pro_monthly', 'pro_monthly'],
         currentPeriodEnd: '2026-12-31T00:00:00.000Z',
         cancelAtPeriodEnd: false,
+        cancelAt: null,
         trialEnd: tenant.billing.trial.endsAt,
       },
     ]);

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildBillingApp, DAY_MS, WEBHOOK_URL, type BillingTestApp } from '../support/billing.js';
 import {
@@ -61,6 +63,33 @@ describe('POST /api/billing/stripe/webhook', () => {
       });
       expect(missing.statusCode).toBe(400);
       expect((await t.deliver(subscribed(), { secret: OLD_WEBHOOK_SECRET })).statusCode).toBe(200);
+    });
+
+    it('rejects a delivery signed more than 300 s ahead of the clock with 400', async () => {
+      const ahead = await t.deliver(subscribed(), { timestamp: seconds(t.now) + 3600 });
+      expect(ahead.statusCode).toBe(400);
+      expect(ahead.json().error).toBe('Webhook signature rejected: timestamp outside the 300 s tolerance');
+      expect(await t.app.entitle.store.billing.linkOf('acme')).toBeUndefined();
+      // Within the tolerance either way is fine (clocks differ a little).
+      expect((await t.deliver(subscribed(), { timestamp: seconds(t.now) + 60 })).statusCode).toBe(200);
+    });
+
+    it('says "malformed JSON" for a body that is not JSON under a valid signature', async () => {
+      const payload = '{"id": "evt_1", "type": ';
+      const signature = new Stripe('sk_test_unused').webhooks.generateTestHeaderString({
+        payload,
+        secret: WEBHOOK_SECRET,
+        timestamp: seconds(t.now),
+      });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: WEBHOOK_URL,
+        headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatch(/malformed JSON/);
+      expect(res.json().error).not.toMatch(/signature/);
     });
 
     it('needs no bearer token and ignores one', async () => {
@@ -176,6 +205,84 @@ describe('POST /api/billing/stripe/webhook', () => {
       });
       t.now = periodEnd * 1000;
       expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED' } });
+    });
+
+    describe('items on different cycles (Stripe resolves the period to the earliest item end)', () => {
+      const twoCycles = () => ({
+        prices: ['pro_monthly', 'pro_addon_yearly'],
+        itemPeriodEnds: [seconds(t.now + 10 * DAY_MS), seconds(t.now + 200 * DAY_MS)],
+      });
+
+      it('ends a plan canceled at period end when the earliest item period ends, with no event', async () => {
+        const earliest = new Date(twoCycles().itemPeriodEnds[0]! * 1000).toISOString();
+        await t.deliver(subscribed({ ...twoCycles(), cancelAtPeriodEnd: true }));
+        expect(await entitlements()).toMatchObject({
+          plan: 'pro',
+          billing: { cause: 'CANCELING' },
+          planEndsAt: earliest,
+        });
+        t.now = Date.parse(earliest);
+        expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED' } });
+      });
+
+      it('shows the earliest item period end as the subscription’s current period end', async () => {
+        await t.deliver(subscribed(twoCycles()));
+        const billing = (
+          await t.app.inject({
+            method: 'GET',
+            url: '/api/admin/tenants/acme/billing',
+            headers: t.auth(await t.token('ops', 'root', { role: 'admin' })),
+          })
+        ).json();
+        expect(billing.subscriptions[0]).toMatchObject({
+          currentPeriodEnd: new Date(twoCycles().itemPeriodEnds[0]! * 1000).toISOString(),
+          cancelAtPeriodEnd: false,
+          cancelAt: null,
+        });
+      });
+    });
+
+    describe('cancel_at', () => {
+      it('shows a cancellation scheduled by timestamp as CANCELING until then, and falls back at it', async () => {
+        const cancelAt = seconds(t.now + 45 * DAY_MS);
+        await t.deliver(subscribed({ currentPeriodEnd: seconds(t.now + 30 * DAY_MS), cancelAt }));
+        expect(await entitlements()).toMatchObject({
+          plan: 'pro',
+          billing: { cause: 'CANCELING' },
+          planEndsAt: new Date(cancelAt * 1000).toISOString(),
+        });
+        t.now = cancelAt * 1000 - 1;
+        expect((await entitlements()).plan).toBe('pro');
+        t.now = cancelAt * 1000;
+        expect(await entitlements()).toMatchObject({ plan: 'free', billing: { cause: 'ENDED', status: 'active' } });
+      });
+
+      it.each([
+        ['min_period_end', 0],
+        ['max_period_end', 1],
+      ] as const)('reads cancel_at as %s resolved it (the items’ earliest or latest period end)', async (_, which) => {
+        const ends = [seconds(t.now + 10 * DAY_MS), seconds(t.now + 200 * DAY_MS)];
+        await t.deliver(
+          subscribed({ prices: ['pro_monthly', 'pro_addon_yearly'], itemPeriodEnds: ends, cancelAt: ends[which]! }),
+        );
+        const endsAt = new Date(ends[which]! * 1000).toISOString();
+        expect(await entitlements()).toMatchObject({
+          plan: 'pro',
+          billing: { cause: 'CANCELING' },
+          planEndsAt: endsAt,
+        });
+        t.now = Date.parse(endsAt);
+        expect((await entitlements()).plan).toBe('free');
+      });
+
+      it('keeps the plan ACTIVE again when the scheduled cancellation is removed', async () => {
+        await t.deliver(subscribed({ cancelAt: seconds(t.now + 5 * DAY_MS) }));
+        await t.deliver(subscribed({ cancelAt: null }, { type: 'customer.subscription.updated', at: t.now + 1000 }));
+        t.now += 6 * DAY_MS;
+        const after = await entitlements();
+        expect(after).toMatchObject({ plan: 'pro', billing: { cause: 'ACTIVE' } });
+        expect(after.planEndsAt).toBeUndefined();
+      });
     });
 
     it.each(['customer.subscription.deleted', 'customer.subscription.paused'])('falls back on %s', async (type) => {
@@ -334,6 +441,60 @@ describe('billing in /metrics', () => {
       expect(text).toContain(
         'entitle_billing_events_total{type="customer.subscription.created",outcome="duplicate"} 1',
       );
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('POST /api/billing/stripe/webhook from an address that keeps failing', () => {
+  it('counts unsigned posts as failed authentications: 429 past the limit, one warning, Stripe still heard elsewhere', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const t = await buildBillingApp({
+      env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '3' },
+      logger: { level: 'info', stream },
+    });
+    try {
+      const post = (remoteAddress: string, headers: Record<string, string> = {}) =>
+        t.app
+          .inject({
+            method: 'POST',
+            url: WEBHOOK_URL,
+            remoteAddress,
+            headers: { 'content-type': 'application/json', ...headers },
+            payload: JSON.stringify({ junk: 'x'.repeat(1000) }),
+          })
+          .then((r) => r.statusCode);
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push(await post('198.51.100.9', { 'stripe-signature': 't=1,v1=00' }));
+      expect(statuses).toEqual([400, 400, 400, 429, 429]);
+      // The same table as the API's: the address's bearer guesses are refused too.
+      const api = await t.app.inject({
+        method: 'GET',
+        url: '/api/entitlements/',
+        remoteAddress: '198.51.100.9',
+        headers: { authorization: `Bearer ent_${'0'.repeat(12)}_${'x'.repeat(43)}` },
+      });
+      expect(api.statusCode).toBe(429);
+      // A signed delivery from another address is handled.
+      await t.token('acme');
+      expect(
+        (await t.deliver(eventObject('customer.subscription.created', subscriptionObject({ tenant: 'acme' }))))
+          .statusCode,
+      ).toBe(200);
+      // One access line per refused post, and one warning for the address, not one per post.
+      expect(
+        lines.filter((line) => line.msg === 'request' && line.route === WEBHOOK_URL && line.status !== 200),
+      ).toHaveLength(5);
+      expect(lines.filter((line) => Number(line.level) >= 40 && line.reqId !== undefined)).toEqual([
+        expect.objectContaining({ reason: 'signature does not match' }),
+      ]);
     } finally {
       await t.close();
     }

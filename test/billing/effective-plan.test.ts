@@ -37,6 +37,7 @@ function subscription(fields: Partial<SubscriptionState> = {}): SubscriptionStat
     prices: ['price_pro_m', 'pro_monthly'],
     currentPeriodEnd: iso(T0 + 30 * DAY),
     cancelAtPeriodEnd: false,
+    cancelAt: null,
     trialEnd: null,
     pastDueSince: null,
     cycleAnchor: iso(T0),

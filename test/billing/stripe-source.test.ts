@@ -56,6 +56,7 @@ describe('StripeSource.verify', () => {
         prices: ['price_pro_monthly', 'pro_monthly'],
         currentPeriodEnd: '2026-12-31T00:00:00.000Z',
         cancelAtPeriodEnd: false,
+        cancelAt: null,
         trialEnd: new Date((seconds(NOW) + 86_400) * 1000).toISOString(),
         pastDueSince: null,
         cycleAnchor: '2026-11-01T00:00:00.000Z',

@@ -17,6 +17,7 @@ function state(
     prices: ['pro_monthly'],
     currentPeriodEnd: at(60),
     cancelAtPeriodEnd: false,
+    cancelAt: null,
     trialEnd: null,
     pastDueSince: null,
     cycleAnchor: at(0),

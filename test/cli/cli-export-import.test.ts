@@ -457,3 +457,80 @@ describe.each(targets)(
     );
   },
 );
+
+describe.each(targets)('importing into $name what the API would refuse', ({ env: targetEnv, cleanup }) => {
+  it(
+    'refuses the whole dump at the first such row, naming table, row and field; the store stays empty',
+    { timeout: 60_000 },
+    async () => {
+      const source = await sourceDeployment();
+      const { dir } = source;
+      const dump = JSON.parse((await source.ok('export')).stdout) as StoreDump;
+      const tenants = dump.tables.tenants;
+      const overrides = dump.tables.overrides;
+      const tokens = dump.tables.api_tokens;
+      const acme = tenants.findIndex((row) => row.id === 'acme');
+      const withRow = (table: keyof StoreDump['tables'], index: number, changes: Record<string, unknown>) => ({
+        ...dump,
+        tables: {
+          ...dump.tables,
+          [table]: dump.tables[table].map((row, i) => (i === index ? { ...row, ...changes } : row)),
+        },
+      });
+      const calendars = overrides.findIndex((row) => row.feature === 'max_connected_calendars');
+      const cases: [string, unknown, RegExp][] = [
+        [
+          'evil-id',
+          withRow('tenants', acme, { id: '../evil' }),
+          new RegExp(`^error: tenants\\[${acme}\\]\\.id: "\\.\\./evil": tenant ids are`),
+        ],
+        [
+          'upper-id',
+          withRow('tenants', acme, { id: 'UPPER' }),
+          new RegExp(`^error: tenants\\[${acme}\\]\\.id: "UPPER"`),
+        ],
+        [
+          'no-plan',
+          withRow('tenants', acme, { plan: 'nosuchplan' }),
+          new RegExp(`^error: tenants\\[${acme}\\]\\.plan: "nosuchplan" is not a plan`),
+        ],
+        [
+          'huge',
+          withRow('overrides', calendars, { value: '1e308' }),
+          new RegExp(`^error: overrides\\[${calendars}\\]\\.value: must be a whole number \\(at most`),
+        ],
+        [
+          'fraction',
+          withRow('overrides', calendars, { value: '2.5' }),
+          new RegExp(`^error: overrides\\[${calendars}\\]\\.value: must be a whole number`),
+        ],
+        [
+          'role',
+          withRow('api_tokens', 0, { role: 'root' }),
+          /^error: api_tokens\[0\]\.role: must be one of member, admin, client/,
+        ],
+      ];
+      expect(tokens.length).toBeGreaterThan(0);
+      const target = targetEnv();
+      try {
+        for (const [name, bad, message] of cases) {
+          writeFileSync(join(dir, `${name}.json`), JSON.stringify(bad));
+          const refused = await cli(target, dir, 'import', `${name}.json`);
+          expect(refused.code, name).not.toBe(0);
+          expect(refused.stderr, name).toMatch(message);
+          expect(refused.stderr, name).toMatch(/nothing was imported/);
+          const empty = JSON.parse((await cli(target, dir, 'export')).stdout) as StoreDump;
+          expect(
+            Object.values(empty.tables).every((table) => table.length === 0),
+            name,
+          ).toBe(true);
+        }
+        // The dump as exported imports.
+        writeFileSync(join(dir, 'good.json'), JSON.stringify(dump));
+        expect((await cli(target, dir, 'import', 'good.json')).code).toBe(0);
+      } finally {
+        await cleanup?.(target);
+      }
+    },
+  );
+});

@@ -188,6 +188,24 @@ describe('entitle CLI: tokens, keys, audit', () => {
         code: 0,
         stdout: expect.stringMatching(/^audit log ok: 1 rows, chain intact\nhead: 3:/),
       });
+      // An archive with its last row cut and its header rewritten to match still chains; the head
+      // printed when it was written (the store's anchor) catches it.
+      const head = /head: (\S+)/.exec((await cli('audit', 'verify', '--file', out)).stdout)?.[1] as string;
+      expect((await cli('audit', 'verify', '--file', out, '--expect-head', head)).code).toBe(0);
+      const [header, first] = readFileSync(out, 'utf8').trim().split('\n') as [string, string];
+      const firstRow = JSON.parse(first) as { seq: number; hash: string };
+      const cut = join(cwd, 'cut.jsonl');
+      writeFileSync(
+        cut,
+        `${JSON.stringify({ ...JSON.parse(header), to: { seq: firstRow.seq, hash: firstRow.hash }, rows: 1 })}\n${first}\n`,
+      );
+      expect((await cli('audit', 'verify', '--file', cut)).code).toBe(0);
+      expect(await cli('audit', 'verify', '--file', cut, '--expect-head', head)).toMatchObject({
+        code: 1,
+        stdout: expect.stringMatching(
+          /TAMPERED at row 2: the archive ends at 1:[0-9a-f]{64}, not at the expected head 2:/,
+        ),
+      });
       // Nothing older than a day: nothing archived, no file.
       expect(await cli('audit', 'archive', '--before', '1d', '--out', join(cwd, 'none.jsonl'))).toMatchObject({
         code: 0,

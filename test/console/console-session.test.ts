@@ -2,6 +2,9 @@
 // reaches the admin API (and nothing else); writes need the session's CSRF token; the session
 // ends with sign-out, with its expiry, and when its token is revoked.
 
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
@@ -173,6 +176,53 @@ describe('console sessions', () => {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
       );
       expect(missing.headers['x-frame-options']).toBe('DENY');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('tell a fresh page "no session" with a 204, not a 401 the browser logs; an ended session is still a 401', async () => {
+    const t = await buildTestApp();
+    try {
+      const fresh = await t.app.inject({ method: 'GET', url: '/console/session' });
+      expect(fresh.statusCode).toBe(204);
+      expect(fresh.body).toBe('');
+      const ended = await t.app.inject({
+        method: 'GET',
+        url: '/console/session',
+        headers: { cookie: 'entitle_session=gone' },
+      });
+      expect(ended.statusCode).toBe(401);
+      const { cookie } = await signIn(t, await t.token('ops', 'olga', { role: 'admin' }));
+      expect((await t.app.inject({ method: 'GET', url: '/console/session', headers: { cookie } })).statusCode).toBe(
+        200,
+      );
+      // A bad bearer token is a failed authentication as before.
+      const bearer = await t.app.inject({
+        method: 'GET',
+        url: '/console/session',
+        headers: { authorization: 'Bearer nonsense' },
+      });
+      expect(bearer.statusCode).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('serve index.html revalidated on every load, and only the hashed assets immutable', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'entitle-console-'));
+    mkdirSync(join(directory, 'assets'));
+    writeFileSync(join(directory, 'index.html'), '<!doctype html><title>Console</title>');
+    writeFileSync(join(directory, 'assets', 'main-3f2a9c1b.js'), 'export {};');
+    const t = await buildTestApp({ consoleDirectory: directory });
+    try {
+      for (const url of ['/console', '/console/']) {
+        const page = await t.app.inject({ method: 'GET', url });
+        expect(page.statusCode, url).toBe(200);
+        expect(page.headers['cache-control'], url).toBe('no-cache');
+      }
+      const asset = await t.app.inject({ method: 'GET', url: '/console/assets/main-3f2a9c1b.js' });
+      expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
     } finally {
       await t.close();
     }

@@ -172,9 +172,60 @@ describe('failed authentications', () => {
       await fail('198.51.100.3', '192.0.2.9'),
     ]).toEqual([401, 401, 429]);
   });
+
+  it('count console sign-in failures and API failures from one address together', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_AUTH_FAILURES: '4' } });
+    const api = () =>
+      t!.app
+        .inject({ method: 'GET', url: '/api/entitlements/', headers: { authorization: bogus(1) } })
+        .then((r) => r.statusCode);
+    const console = () =>
+      t!.app
+        .inject({ method: 'POST', url: '/console/session', payload: { token: bogus(2).slice(7) } })
+        .then((r) => r.statusCode);
+    expect([await api(), await console(), await api(), await console()]).toEqual([401, 401, 401, 401]);
+    expect([await api(), await console()]).toEqual([429, 429]);
+  });
+});
+
+describe('console sign-ins', () => {
+  it('spend the admin budget of the token signing in, like the admin API', async () => {
+    t = await buildTestApp({ env: { ENTITLE_RATE_LIMIT_ADMIN: '3' } });
+    const token = await t.token('ops', 'olivia', { role: 'admin' });
+    const signIn = () =>
+      t!.app.inject({ method: 'POST', url: '/console/session', payload: { token } }).then((r) => r.statusCode);
+    expect([await signIn(), await signIn(), await signIn(), await signIn()]).toEqual([201, 201, 201, 429]);
+    expect(await t.app.entitle.store.audit.list({ action: 'console.sign_in' })).toMatchObject({
+      items: [{}, {}, {}],
+    });
+    // The same budget as the admin API: the token's API calls are refused too.
+    expect((await t.app.inject({ method: 'GET', url: '/api/admin/tenants', headers: t.auth(token) })).statusCode).toBe(
+      429,
+    );
+    // Another admin token has a budget of its own.
+    const other = await t.token('ops', 'oscar', { role: 'admin' });
+    expect(
+      (await t.app.inject({ method: 'POST', url: '/console/session', payload: { token: other } })).statusCode,
+    ).toBe(201);
+  });
 });
 
 describe('FailedLogins', () => {
+  it('never forgets an address over its limit to make room for new ones', () => {
+    const failures = new FailedLogins(3, () => 0, 100);
+    for (let i = 0; i < 3; i++) failures.record('203.0.113.7');
+    expect(failures.blockedFor('203.0.113.7')).toBe(60);
+    // Ten thousand failures from other addresses (a proxy forwarding whatever it is sent).
+    for (let i = 0; i < 10_000; i++) failures.record(`10.0.${i >> 8}.${i & 255}`);
+    expect(failures.size).toBe(100);
+    expect(failures.blockedFor('203.0.113.7')).toBe(60);
+  });
+
+  it('says once, when an address reaches its limit', () => {
+    const failures = new FailedLogins(2, () => 0);
+    expect([failures.record('a'), failures.record('a'), failures.record('a')]).toEqual([false, true, false]);
+  });
+
   it('blocks an address at the limit until its one-minute window has passed', () => {
     let now = 0;
     const failures = new FailedLogins(2, () => now);

@@ -2,6 +2,7 @@
 // never a header or a query string; none with ENTITLE_REQUEST_LOG=false; and the real server's
 // asynchronous destination loses no line when it is stopped with SIGTERM.
 
+import { statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
@@ -79,6 +80,21 @@ describe('the access log', () => {
     await expect(buildTestApp({ env: { ENTITLE_REQUEST_LOG: 'yes' } })).rejects.toThrow(
       /ENTITLE_REQUEST_LOG must be true or false/,
     );
+  });
+
+  it('keeps the first start’s tokens out of the server’s output: with no terminal, only in the 0600 file', async () => {
+    child = await startChildServer({ LOG_LEVEL: 'info' });
+    expect(child.adminToken).toMatch(/^ent_/);
+    expect(child.userToken).toMatch(/^ent_/);
+    expect(statSync(child.tokensFile).mode & 0o777).toBe(0o600);
+    const answer = await fetch(`${child.url}/api/entitlements/`, {
+      headers: { authorization: `Bearer ${child.userToken}` },
+    });
+    expect(answer.status).toBe(200);
+    expect(await child.kill('SIGTERM')).toBe(0);
+    expect(child.output()).not.toContain(child.userToken as string);
+    expect(child.output()).not.toContain(child.adminToken as string);
+    expect(child.output()).toMatch(/two bearer tokens, written to .*tokens\.txt \(mode 0600\)/);
   });
 
   it('flushes every line of the running server when it is stopped with SIGTERM', async () => {

@@ -5,7 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { STREAM_WINDOW_MS, StreamLinks } from '../../src/interop/event-stream-links.js';
 
-const grant = { tenantId: 'acme', userId: 'alice', role: 'member' as const, fingerprint: 'fp1' };
+const grant = {
+  tenantId: 'acme',
+  userId: 'alice',
+  role: 'member' as const,
+  fingerprint: 'fp1',
+  principal: 'token:abc123',
+  tokenId: 'abc123',
+};
 const issuedAt = (token: string) =>
   (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { iat: number }).iat;
 

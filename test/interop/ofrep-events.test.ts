@@ -44,6 +44,11 @@ async function override(
   expect(response.statusCode).toBeLessThan(300);
 }
 
+const claimsOf = (link: string) =>
+  JSON.parse(
+    Buffer.from((new URL(link).searchParams.get('token') as string).split('.')[1] as string, 'base64url').toString(),
+  ) as Record<string, unknown>;
+
 describe('OFREP event streams', () => {
   it('are advertised in the bulk answer with a URL that carries a tenant-scoped credential, never the bearer token', async () => {
     const r = await start();
@@ -124,12 +129,16 @@ describe('OFREP event streams', () => {
       userId: 'alice',
       role: 'member',
       fingerprint: 'x',
+      principal: 'token:x',
+      tokenId: null,
     });
     const expired = await new StreamLinks(randomBytes(32), () => Date.now() - 3_600_000).issue({
       tenantId: 'acme',
       userId: 'alice',
       role: 'member',
       fingerprint: 'x',
+      principal: 'token:x',
+      tokenId: null,
     });
     const token = await r.t.token('acme', 'alice');
     for (const query of [`token=${forged}`, `token=${expired}`, `token=${token}`]) {
@@ -158,6 +167,89 @@ describe('OFREP event streams', () => {
     const overall = await openSse((await bulk(r.url, globex)).body?.eventStreams?.[0]?.url as string);
     expect(overall.status).toBe(503);
     expect(JSON.parse(overall.body).error).toBe('Too many open event streams (on this server); retry later');
+  });
+
+  it('cap streams per user as well: one member cannot take the tenant’s streams from the others', async () => {
+    const r = await start({ env: { ENTITLE_STREAMS_PER_USER: '2', ENTITLE_STREAMS_PER_TENANT: '10' } });
+    const alice = await r.t.token('acme', 'alice');
+    await stream(r.url, alice);
+    await stream(r.url, alice);
+    const third = await openSse((await bulk(r.url, alice)).body?.eventStreams?.[0]?.url as string);
+    expect(third.status).toBe(503);
+    expect(JSON.parse(third.body).error).toBe('Too many open event streams (for this user); retry later');
+    // Another member of the tenant still gets a stream.
+    await stream(r.url, await r.t.token('acme', 'bob'));
+    // A member's link names the member, whatever targeting key it evaluated with.
+    const spoofed = await fetch(`${r.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ context: { targetingKey: 'mallory' } }),
+    });
+    const link = ((await spoofed.json()) as { eventStreams: { url: string }[] }).eventStreams[0]?.url as string;
+    expect(claimsOf(link)).toMatchObject({ tid: 'acme', uid: 'alice' });
+    expect((await openSse(link)).status).toBe(503);
+  });
+
+  it('give a client token links for the tenant and user it evaluated, each user counted apart', async () => {
+    const r = await start({ env: { ENTITLE_STREAMS_PER_USER: '1' } });
+    await r.t.token('globex', 'gina');
+    const sdk = await r.t.token('ops', 'sdk', { role: 'client' });
+    const linkFor = async (targetingKey: string) => {
+      const response = await fetch(`${r.url}/ofrep/v1/evaluate/flags`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sdk}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ context: { tenantId: 'globex', targetingKey } }),
+      });
+      return ((await response.json()) as { eventStreams: { url: string }[] }).eventStreams[0]?.url as string;
+    };
+    const gina = await linkFor('gina');
+    expect(claimsOf(gina)).toMatchObject({ tid: 'globex', uid: 'gina', role: 'client' });
+    const first = await openSse(gina);
+    closing.push(async () => first.close());
+    expect(first.status).toBe(200);
+    expect((await openSse(gina)).status).toBe(503);
+    const other = await openSse(await linkFor('gus'));
+    closing.push(async () => other.close());
+    expect(other.status).toBe(200);
+  });
+
+  it('refuse new streams once the token behind the link is revoked, and close open ones within seconds', async () => {
+    const r = await start({ env: { ENTITLE_STREAM_CHECK_MS: '50' } });
+    const token = await r.t.token('acme', 'alice');
+    const sse = await stream(r.url, token);
+    const link = (await bulk(r.url, token)).body?.eventStreams?.[0]?.url as string;
+    const tokenId = claimsOf(link).tok as string;
+    const revoked = await r.t.app.inject({
+      method: 'DELETE',
+      url: `/api/admin/tokens/${tokenId}`,
+      headers: r.t.auth(r.admin),
+    });
+    expect(revoked.statusCode).toBe(200);
+    await sse.ended;
+    expect((await openSse(link)).status).toBe(401);
+  });
+
+  it('close the open streams of a deleted tenant within seconds, and open none for it', async () => {
+    const r = await start({ env: { ENTITLE_STREAM_CHECK_MS: '50' } });
+    const sdk = await r.t.token('ops', 'sdk', { role: 'client' });
+    await r.t.token('globex', 'gina');
+    const response = await fetch(`${r.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sdk}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ context: { tenantId: 'globex', targetingKey: 'gina' } }),
+    });
+    const link = ((await response.json()) as { eventStreams: { url: string }[] }).eventStreams[0]?.url as string;
+    const sse = await openSse(link);
+    closing.push(async () => sse.close());
+    expect(sse.status).toBe(200);
+    const deleted = await r.t.app.inject({
+      method: 'DELETE',
+      url: '/api/admin/tenants/globex',
+      headers: r.t.auth(r.admin),
+    });
+    expect(deleted.statusCode).toBeLessThan(300);
+    await sse.ended;
+    expect((await openSse(link)).status).toBe(401);
   });
 
   it('keep quiet streams open with heartbeats, and end them cleanly on shutdown', async () => {

@@ -1,7 +1,7 @@
 // Apps with Stripe configured, a movable clock, and deliveries signed at the app's time.
 
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildTestApp, type TestApp } from './app.js';
+import { buildTestApp, type TestApp, type TestAppOptions } from './app.js';
 import { seconds, signedDelivery, WEBHOOK_SECRET } from './stripe.js';
 
 export const WEBHOOK_URL = '/api/billing/stripe/webhook';
@@ -18,12 +18,13 @@ export interface BillingTestApp extends TestApp {
 }
 
 export async function buildBillingApp(
-  options: { env?: Record<string, string>; start?: number } = {},
+  options: { env?: Record<string, string>; start?: number; logger?: TestAppOptions['logger'] } = {},
 ): Promise<BillingTestApp> {
   const state = { now: options.start ?? Date.parse('2026-11-30T05:00:00Z') };
   const t = await buildTestApp({
     env: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...options.env },
     clock: () => state.now,
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const deliver = (
     event: Record<string, unknown>,

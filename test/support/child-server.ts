@@ -2,7 +2,7 @@
 // tsx, its address and demo tokens read from what it prints, killable with any signal.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface ChildServer {
   readonly url: string;
   readonly output: () => string;
+  /** Where the first start wrote its tokens (ENTITLE_FIRST_START_TOKENS_FILE). */
+  readonly tokensFile: string;
   /** Printed only on the first start of an empty database. */
   readonly adminToken: string | undefined;
   readonly userToken: string | undefined;
@@ -27,6 +29,9 @@ export async function startChildServer(
   timeoutMs = 20_000,
   preload: readonly string[] = [],
 ): Promise<ChildServer> {
+  // The first start's tokens never reach the output (a log): with no terminal (detached, below),
+  // the server writes them to this file.
+  const tokensFile = join(mkdtempSync(join(tmpdir(), 'entitle-tokens-')), 'tokens.txt');
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'],
@@ -41,9 +46,12 @@ export async function startChildServer(
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-child-')), 'entitle.db'),
+        ENTITLE_FIRST_START_TOKENS_FILE: tokensFile,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A session of its own: no controlling terminal, as under a service manager.
+      detached: true,
     },
   );
   let output = '';
@@ -66,11 +74,13 @@ export async function startChildServer(
       reject(new Error(`server exited during start:\n${output}`));
     });
   });
+  const tokens = existsSync(tokensFile) ? readFileSync(tokensFile, 'utf8') : '';
   return {
     url,
     output: () => output,
-    adminToken: /operator:\s+(ent_\S+)/.exec(output)?.[1],
-    userToken: /demo user:\s+(ent_\S+)/.exec(output)?.[1],
+    tokensFile,
+    adminToken: /operator:\s+(ent_\S+)/.exec(tokens)?.[1],
+    userToken: /demo user:\s+(ent_\S+)/.exec(tokens)?.[1],
     async kill(signal) {
       child.kill(signal);
       return exited;

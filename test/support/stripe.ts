@@ -1,5 +1,6 @@
 // Stripe objects and signed deliveries for tests, made with the real stripe package.
 
+import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
 
 export const WEBHOOK_SECRET = 'whsec_test_entitle_primary';
@@ -16,33 +17,67 @@ export interface SubscriptionFields {
   readonly status?: string;
   /** Price lookup keys; each becomes an item with price id `price_<key>`. */
   readonly prices?: readonly string[];
+  /** Every item's period end, unless `itemPeriodEnds` gives each its own. */
   readonly currentPeriodEnd?: number;
+  /** One period end per item, in the order of `prices`: items on different cycles. */
+  readonly itemPeriodEnds?: readonly number[];
   readonly cancelAtPeriodEnd?: boolean;
+  /** When Stripe will cancel the subscription (`cancel_at`, seconds), or null. */
+  readonly cancelAt?: number | null;
   readonly trialEnd?: number | null;
   readonly cycleAnchor?: number;
   readonly tenant?: string;
 }
 
-/** A subscription object shaped as the current Stripe API returns it (period on the items). */
+const FIXTURES = new URL('../fixtures/stripe/', import.meta.url);
+const readFixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as Record<string, unknown>;
+/** Stripe's published subscription and subscription item (test/fixtures/stripe/README.md). */
+const SUBSCRIPTION = readFixture('subscription.json');
+const SUBSCRIPTION_ITEM = readFixture('subscription_item.json');
+const MONTH_SECONDS = 30 * 86_400;
+
+/**
+ * Stripe's published subscription object (API version of the pinned package: the period on each
+ * item) with the fields a test names changed; every other field is as Stripe publishes it.
+ */
 export function subscriptionObject(fields: SubscriptionFields = {}): Record<string, unknown> {
   const periodEnd = fields.currentPeriodEnd ?? seconds(Date.parse('2026-12-31T00:00:00Z'));
+  const id = fields.id ?? 'sub_1';
+  const keys = fields.prices ?? ['pro_monthly'];
+  const items = keys.map((key, i) => {
+    const item = structuredClone(SUBSCRIPTION_ITEM);
+    const end = fields.itemPeriodEnds?.[i] ?? periodEnd;
+    const price = { ...(item.price as Record<string, unknown>), id: `price_${key}`, lookup_key: key };
+    return {
+      ...item,
+      id: `si_${i}`,
+      subscription: id,
+      price,
+      plan: { ...(item.plan as Record<string, unknown>), id: `price_${key}` },
+      current_period_start: end - MONTH_SECONDS,
+      current_period_end: end,
+    };
+  });
+  const status = fields.status ?? 'active';
   return {
-    id: fields.id ?? 'sub_1',
-    object: 'subscription',
+    ...structuredClone(SUBSCRIPTION),
+    id,
     customer: fields.customer ?? 'cus_1',
-    status: fields.status ?? 'active',
+    status,
     cancel_at_period_end: fields.cancelAtPeriodEnd ?? false,
+    cancel_at: fields.cancelAt ?? null,
+    canceled_at: fields.cancelAt || fields.cancelAtPeriodEnd ? seconds(Date.parse('2026-11-15T00:00:00Z')) : null,
+    ended_at: status === 'canceled' ? periodEnd : null,
+    trial_start: fields.trialEnd ? fields.trialEnd - 14 * 86_400 : null,
     trial_end: fields.trialEnd ?? null,
     billing_cycle_anchor: fields.cycleAnchor ?? seconds(Date.parse('2026-11-01T00:00:00Z')),
     metadata: fields.tenant ? { entitle_tenant: fields.tenant } : {},
     items: {
       object: 'list',
-      data: (fields.prices ?? ['pro_monthly']).map((key, i) => ({
-        id: `si_${i}`,
-        object: 'subscription_item',
-        current_period_end: periodEnd,
-        price: { id: `price_${key}`, object: 'price', lookup_key: key },
-      })),
+      data: items,
+      has_more: false,
+      url: `/v1/subscription_items?subscription=${id}`,
     },
   };
 }

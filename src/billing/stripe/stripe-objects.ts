@@ -50,29 +50,50 @@ export function subscriptionFromStripe(object: unknown, observedAt: string): Sub
     throw new StripeObjectError(`unknown subscription status ${JSON.stringify(object.status)}`);
   const items = isRecord(object.items) && Array.isArray(object.items.data) ? object.items.data.filter(isRecord) : [];
   const prices = new Set<string>();
-  let itemPeriodEnd: number | undefined;
+  const itemPeriodEnds: number[] = [];
   for (const item of items) {
     const price = isRecord(item.price) ? item.price : isRecord(item.plan) ? item.plan : undefined;
     if (price) {
       for (const key of [text(price.id), text(price.lookup_key)]) if (key) prices.add(key);
     }
     // Since API version 2025-03-31 the period lives on each item.
-    if (typeof item.current_period_end === 'number')
-      itemPeriodEnd = Math.max(itemPeriodEnd ?? 0, item.current_period_end);
+    if (typeof item.current_period_end === 'number' && item.current_period_end > 0)
+      itemPeriodEnds.push(item.current_period_end);
   }
+  // Items may renew on different dates: Stripe's own "current period end" (the list filter,
+  // cancel_at_period_end, min_period_end) is the earliest of them.
+  const periodEnd = time(object.current_period_end) ?? time(earliest(itemPeriodEnds));
+  const cancelAtPeriodEnd = object.cancel_at_period_end === true;
   return {
     provider: 'stripe',
     id,
     customerId,
     status: object.status,
     prices: [...prices],
-    currentPeriodEnd: time(object.current_period_end) ?? time(itemPeriodEnd),
-    cancelAtPeriodEnd: object.cancel_at_period_end === true,
+    currentPeriodEnd: periodEnd,
+    cancelAtPeriodEnd,
+    cancelAt: cancelAtOf(object.cancel_at, cancelAtPeriodEnd ? periodEnd : null, itemPeriodEnds),
     trialEnd: time(object.trial_end),
     pastDueSince: null,
     cycleAnchor: time(object.billing_cycle_anchor),
     observedAt,
   };
+}
+
+function earliest(values: readonly number[]): number | undefined {
+  return values.length > 0 ? Math.min(...values) : undefined;
+}
+
+/**
+ * When the subscription ends by a scheduled cancellation. cancel_at_period_end follows the
+ * (earliest) period end as it moves; otherwise `cancel_at`, a timestamp — the enums a request may
+ * send (min_period_end, max_period_end) resolve to one, read here too should a payload carry them.
+ */
+function cancelAtOf(cancelAt: unknown, atPeriodEnd: string | null, itemPeriodEnds: readonly number[]): string | null {
+  if (atPeriodEnd) return atPeriodEnd;
+  if (cancelAt === 'min_period_end') return time(earliest(itemPeriodEnds));
+  if (cancelAt === 'max_period_end') return time(itemPeriodEnds.length > 0 ? Math.max(...itemPeriodEnds) : undefined);
+  return time(cancelAt);
 }
 
 /** The subscription an invoice bills, wherever the API version puts it. */

@@ -1,5 +1,5 @@
 // Stripe as a billing source: webhook deliveries verified with the stripe package (raw body,
-// 300 s tolerance, every configured secret tried during a rotation), subscriptions read back
+// 300 s tolerance either way, every configured secret tried during a rotation), subscriptions read back
 // with its client (STRIPE_API_URL points it at stripe-mock or a test's fake server).
 
 import Stripe from 'stripe';
@@ -85,23 +85,20 @@ export class StripeSource implements BillingSource {
       throw new BillingSignatureError('Stripe-Signature header missing');
     if (this.#secrets.length === 0)
       throw new BillingSignatureError('no webhook secret is configured (STRIPE_WEBHOOK_SECRET)');
-    let event: Stripe.Event | undefined;
+    const signature = this.#stripe.webhooks.signature;
+    if (!signature) throw new Error('the stripe package has no signature helper');
+    const now = this.#clock();
+    let verified = false;
     let failure = 'signature does not match';
     for (const secret of this.#secrets) {
       try {
-        event = this.#stripe.webhooks.constructEvent(
-          rawBody,
-          header,
-          secret,
-          SIGNATURE_TOLERANCE_SECONDS,
-          undefined,
-          this.#clock(),
-        );
+        signature.verifyHeader(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, now);
+        verified = true;
         break;
       } catch (error) {
         // A stale timestamp fails the same way for every secret; say which problem it was.
         if (error instanceof Error && /tolerance/i.test(error.message))
-          failure = 'timestamp outside the 300 s tolerance';
+          failure = `timestamp outside the ${SIGNATURE_TOLERANCE_SECONDS} s tolerance`;
         else if (
           error instanceof Error &&
           /unable to extract|no signatures found with expected scheme/i.test(error.message)
@@ -109,8 +106,21 @@ export class StripeSource implements BillingSource {
           failure = 'malformed Stripe-Signature header';
       }
     }
-    if (!event) throw new BillingSignatureError(failure);
-    return eventFrom(event as unknown as Record<string, unknown>);
+    if (!verified) throw new BillingSignatureError(failure);
+    // The library checks only the age: a signature dated ahead of the clock beyond the same
+    // tolerance is as unacceptable as an old one (a captured header replayable for longer).
+    const signedAt = signedAtOf(header);
+    if (signedAt === undefined) throw new BillingSignatureError('malformed Stripe-Signature header');
+    if (signedAt - Math.floor(now / 1000) > SIGNATURE_TOLERANCE_SECONDS)
+      throw new BillingSignatureError(`timestamp outside the ${SIGNATURE_TOLERANCE_SECONDS} s tolerance`);
+    let event: unknown;
+    try {
+      event = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw new BillingPayloadError('malformed JSON');
+    }
+    if (!isRecord(event)) throw new BillingPayloadError('the event is not a JSON object');
+    return eventFrom(event);
   }
 
   async retrieveSubscription(
@@ -140,6 +150,15 @@ function read(
 ): { subscription: SubscriptionState; tenantHint: string | undefined } {
   const subscription = subscriptionFromStripe(object, observedAt);
   return { subscription, tenantHint: isRecord(object) ? tenantHintOf(object) : undefined };
+}
+
+/** The `t=` of a Stripe-Signature header: when Stripe signed, in seconds. */
+function signedAtOf(header: string): number | undefined {
+  for (const part of header.split(',')) {
+    const [key, value] = part.split('=');
+    if (key?.trim() === 't' && value !== undefined && /^\d+$/.test(value.trim())) return Number(value.trim());
+  }
+  return undefined;
 }
 
 /** A verified Stripe event as a BillingEvent. */

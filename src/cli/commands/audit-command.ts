@@ -15,7 +15,10 @@ export function registerAudit(program: Command, context: CliContext, setExitCode
     .description(
       'check the hash chain (from the last archive anchor); exits 1 at the first changed, removed or reordered row',
     )
-    .option('--expect-head <seq:hash>', 'a head printed by an earlier verify: also detects rows removed from the end')
+    .option(
+      '--expect-head <seq:hash>',
+      'a head printed by an earlier verify (of the store, or of the --file archive): also detects rows removed from the end',
+    )
     .option('--file <archive>', 'verify an archive file written by `audit archive` on its own, instead of the store')
     .option('--json', 'print JSON')
     .action(async (options: { expectHead?: string; file?: string; json?: boolean }) => {
@@ -23,7 +26,7 @@ export function registerAudit(program: Command, context: CliContext, setExitCode
       if (options.expectHead !== undefined && !anchor)
         throw new InvalidInputError('--expect-head: give it as <seq>:<64 hex digits>, as verify prints it');
       const result: ChainVerification = options.file
-        ? await verifyArchiveFile(options.file)
+        ? await verifyArchiveFile(options.file, anchor)
         : await verifyAuditLog((await context.store()).audit, anchor);
       const what = options.file ? `archive ${options.file}` : 'audit log';
       if (options.json) context.json(result);

@@ -5,7 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { exportStore, importStore, summarize, type DumpSummary } from '../../store/transfer.js';
+import { checkDump, exportStore, importStore, summarize, type DumpSummary } from '../../store/transfer.js';
+import { checkImportRows } from '../import-check.js';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from './validate-command.js';
 
@@ -47,6 +48,8 @@ export function registerStore(program: Command, context: CliContext): void {
           `${file}: not a readable JSON file (${error instanceof Error ? error.message : String(error)}); nothing was imported`,
         );
       }
+      // Every row checked as the API would have, against the policy in force, before anything is written.
+      checkImportRows(checkDump(dump), await context.policy());
       const summary = await importStore(await context.store(), dump, { actor: context.actor(options.actor) });
       context.out(`imported ${describe(summary)}`);
     });

@@ -67,7 +67,9 @@ async function route(): Promise<void> {
   if (!checked) {
     checked = true;
     try {
-      setSession((await call<Session>('GET', '/console/session')).body);
+      // 204: this browser holds no session (a fresh load), nothing to log as an error.
+      const answer = await call<Session>('GET', '/console/session');
+      setSession(answer.status === 204 ? undefined : answer.body);
     } catch {
       setSession(undefined);
     }

@@ -297,6 +297,14 @@ export const MIGRATIONS: readonly MigrationSource[] = [
   },
   {
     version: 7,
+    name: 'scheduled cancellation of a billing subscription',
+    up: () => `
+      -- When a scheduled cancellation ends the subscription (Stripe's cancel_at); NULL when none is.
+      ALTER TABLE billing_subscriptions ADD COLUMN cancel_at TEXT;
+    `,
+  },
+  {
+    version: 8,
     name: 'webhook endpoints, outbox and deliveries',
     up: (d) => `
       -- Where events are sent. The secret signs them; the previous one too, until previous_secret_until.

@@ -29,6 +29,7 @@ interface SubscriptionRow {
   prices: string;
   current_period_end: string | null;
   cancel_at_period_end: number | string;
+  cancel_at: string | null;
   trial_end: string | null;
   past_due_since: string | null;
   cycle_anchor: string | null;
@@ -54,6 +55,7 @@ function subscriptionFromRow(row: SubscriptionRow): SubscriptionState {
     prices: JSON.parse(row.prices) as string[],
     currentPeriodEnd: row.current_period_end,
     cancelAtPeriodEnd: Number(row.cancel_at_period_end) === 1,
+    cancelAt: row.cancel_at ?? null,
     trialEnd: row.trial_end,
     pastDueSince: row.past_due_since,
     cycleAnchor: row.cycle_anchor,
@@ -330,10 +332,10 @@ export class BillingStore {
         ).map(subscriptionFromRow),
       putSubscription: async (tenantId, s) => {
         await tx.run(
-          `INSERT INTO billing_subscriptions (provider, id, tenant_id, customer_id, status, prices, current_period_end, cancel_at_period_end, trial_end, past_due_since, cycle_anchor, observed_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+          `INSERT INTO billing_subscriptions (provider, id, tenant_id, customer_id, status, prices, current_period_end, cancel_at_period_end, cancel_at, trial_end, past_due_since, cycle_anchor, observed_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (provider, id) DO UPDATE SET tenant_id = excluded.tenant_id, customer_id = excluded.customer_id, status = excluded.status, prices = excluded.prices,
-             current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, trial_end = excluded.trial_end,
+             current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end, cancel_at = excluded.cancel_at, trial_end = excluded.trial_end,
              past_due_since = excluded.past_due_since, cycle_anchor = excluded.cycle_anchor, observed_at = excluded.observed_at, updated_at = excluded.updated_at`,
           [
             s.provider,
@@ -344,6 +346,7 @@ export class BillingStore {
             JSON.stringify(s.prices),
             s.currentPeriodEnd,
             s.cancelAtPeriodEnd ? 1 : 0,
+            s.cancelAt,
             s.trialEnd,
             s.pastDueSince,
             s.cycleAnchor,

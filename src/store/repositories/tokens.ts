@@ -55,6 +55,22 @@ export class TokenStore implements TokenRepository {
     return rows.map(tokenFromRow);
   }
 
+  async usable(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    const found = new Set<string>();
+    const now = this.ctx.nowIso();
+    // In slices: one statement's parameters stay well under both dialects' limits.
+    for (let i = 0; i < ids.length; i += 500) {
+      const slice = ids.slice(i, i + 500);
+      const rows = await this.ctx.port.all<{ id: string }>(
+        `SELECT id FROM api_tokens WHERE id IN (${slice.map((_, n) => `$${n + 2}`).join(', ')})
+           AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)`,
+        [now, ...slice],
+      );
+      for (const row of rows) found.add(row.id);
+    }
+    return found;
+  }
+
   revoke(id: string, context: WriteContext): Promise<ApiToken> {
     return this.ctx.write(async (tx) => {
       const row = await tx.get<TokenRow>('SELECT * FROM api_tokens WHERE id = $1', [id]);
