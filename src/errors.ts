@@ -45,6 +45,21 @@ export const OverrideNotFoundError = createError<[string, string]>(
   'Tenant "%s" has no override for feature "%s"',
   404,
 );
+export const AddonNotFoundError = createError<[string]>(
+  'ENT_ERR_ADDON_NOT_FOUND',
+  'addon: "%s" is not an add-on of the policy',
+  404,
+);
+export const AddonNotHeldError = createError<[string, string]>(
+  'ENT_ERR_ADDON_NOT_HELD',
+  'Tenant "%s" does not hold add-on "%s"',
+  404,
+);
+export const AddonNotAvailableError = createError<[string, string]>(
+  'ENT_ERR_ADDON_NOT_AVAILABLE',
+  'addon: "%s" is not available on plan "%s"',
+  409,
+);
 export const InvalidInputError = createError<[string]>('ENT_ERR_INVALID_INPUT', '%s', 400);
 export const VersionConflictError = createError<[string]>(
   'ENT_ERR_VERSION_CONFLICT',

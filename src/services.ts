@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
+import { countVersions, versionLosses } from './entitlements/version-guard.js';
 import { openTokenCipher } from './secrets/encryption-keys.js';
 import type { TokenCipher } from './secrets/token-crypto.js';
 import { PolicyReader } from './policy/policy-reader.js';
@@ -94,6 +95,9 @@ export async function openServices({
       directory: config.policyDirectory,
       logger,
       read: (dir) => policyReader.readDirectory(dir),
+      // Plan versions tenants are on keep what they were sold: a reload that takes from them is refused.
+      check: (next, previous) =>
+        current.tenants ? versionLosses(previous, next, countVersions(current.tenants.tenants())) : [],
     });
     closers.push(() => policy.close());
     const onInvalid = () => metrics.policyReloadFailures.inc();

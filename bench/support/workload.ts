@@ -105,7 +105,7 @@ export function generateTenants(
         });
       }
     }
-    tenants.push({ tenant: { id, name: id, plan, createdAt: at, updatedAt: at }, overrides });
+    tenants.push({ tenant: { id, name: id, plan, planVersion: 1, createdAt: at, updatedAt: at }, overrides });
   }
   return tenants;
 }

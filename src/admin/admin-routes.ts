@@ -2,8 +2,10 @@
 // key rotation, metered usage and webhooks, for admin-role tokens only (rate-limited per principal: src/http/rate-limit.ts).
 
 import type { FastifyPluginAsync } from 'fastify';
+import { addonRoutes, type AddonRoutesOptions } from './addon-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { overrideRoutes, type OverrideRoutesOptions } from './override-routes.js';
+import { planRoutes, type PlanRoutesOptions } from './plan-routes.js';
 import { policyRoutes, type PolicyRoutesOptions } from './policy-routes.js';
 import { tenantBillingRoutes, type TenantBillingRoutesOptions } from './tenant-billing-routes.js';
 import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
@@ -12,9 +14,11 @@ import { usageAdminRoutes, type UsageAdminRoutesOptions } from './usage-admin-ro
 import { webhookRoutes, type WebhookRoutesOptions } from './webhook-routes.js';
 
 /** What the admin routes use together. */
-export type AdminRoutesOptions = AuditRoutesOptions &
+export type AdminRoutesOptions = AddonRoutesOptions &
+  AuditRoutesOptions &
   OverrideRoutesOptions &
   PolicyRoutesOptions &
+  PlanRoutesOptions &
   TenantRoutesOptions &
   TenantBillingRoutesOptions &
   TokenRoutesOptions &
@@ -27,8 +31,10 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastif
   await fastify.register(tenantRoutes, { store, operations, policy, releases, clock });
   await fastify.register(tenantBillingRoutes, { store, policy, clock });
   await fastify.register(overrideRoutes, { store, operations, policy, clock });
+  await fastify.register(addonRoutes, { store, operations });
   await fastify.register(auditRoutes, { store });
   await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock, reader });
+  await fastify.register(planRoutes, { store, policy, tenants, clock });
   await fastify.register(tokenRoutes, { store, cipher, clock });
   await fastify.register(usageAdminRoutes, { meters });
   await fastify.register(webhookRoutes, { webhooks });

@@ -18,6 +18,7 @@ export const TenantBody = Type.Object({
   id: Type.String(),
   name: Type.String(),
   plan: Type.String(),
+  planVersion: Type.Integer({ minimum: 1, description: 'the version of the plan the tenant is on' }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -102,7 +103,9 @@ export const Explanation = Type.Object({
   source: Type.String(),
   cause: Type.String(),
   plan: Type.Union([Type.String(), Type.Null()]),
+  planVersion: Type.Union([Type.Integer(), Type.Null()], { description: 'the version of the plan decided with' }),
   definedBy: Type.Union([Type.String(), Type.Null()]),
+  addons: Type.Optional(Type.Array(Type.String(), { description: 'add-ons that raised or granted the value' })),
   policyVersion: Type.String(),
   override: Type.Union([
     Type.Object({
@@ -207,6 +210,8 @@ export const PlanDefinitionBody = Type.Object(
     name: Type.String(),
     description: Type.String(),
     extends: Type.Optional(Type.String()),
+    version: Type.Integer({ description: 'the current version: what new tenants get' }),
+    versions: Type.Array(Type.Integer(), { description: 'every version the policy keeps, the current one included' }),
     chain: Type.Array(Type.String()),
     values: Type.Record(Type.String(), Type.Object({ value: FeatureValueSchema, definedBy: Type.String() })),
   },

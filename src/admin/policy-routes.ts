@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { policyImpact } from '../entitlements/policy-impact.js';
+import { countVersions, versionLosses } from '../entitlements/version-guard.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue } from '../policy/read-policy.js';
@@ -113,7 +114,15 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
           },
         },
         response: {
-          200: Type.Object({ valid: Type.Literal(true), version: Type.String(), impact: PolicyImpactBody }),
+          200: Type.Object({
+            valid: Type.Literal(true),
+            version: Type.String(),
+            impact: PolicyImpactBody,
+            reloadRefusals: Type.Array(PolicyIssueBody, {
+              description:
+                'what a reload of this policy would refuse: a plan version tenants are on losing something (empty: none)',
+            }),
+          }),
           400: ErrorBody,
           422: Type.Union(
             [Type.Object({ valid: Type.Literal(false), issues: Type.Array(PolicyIssueBody) }), ErrorBody],
@@ -129,7 +138,14 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
       // Parsed in a worker thread: megabytes of YAML take seconds, which must not stall other requests.
       const result = await deps.reader.readTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
-      return { valid: true as const, version: result.snapshot.version, impact: impactOf(deps, result.snapshot) };
+      // What a reload would refuse: a plan version tenants are on losing something.
+      const losses = versionLosses(deps.policy.snapshot, result.snapshot, countVersions(deps.tenants.tenants()));
+      return {
+        valid: true as const,
+        version: result.snapshot.version,
+        impact: impactOf(deps, result.snapshot),
+        reloadRefusals: losses.map(withText),
+      };
     },
   );
 };
@@ -146,9 +162,10 @@ function featureBody(feature: FeatureDefinition): Static<typeof FeatureDefinitio
 }
 
 function planBody(plan: PlanDefinition): Static<typeof PlanDefinitionBody> {
-  const { extends: parent, chain, values, ...rest } = plan;
+  const { extends: parent, chain, values, versions, ...rest } = plan;
   return {
     ...rest,
+    versions: [...versions.keys()],
     ...(parent !== undefined ? { extends: parent } : {}),
     chain: [...chain],
     values: Object.fromEntries([...values].map(([key, { value, definedBy }]) => [key, { value, definedBy }])),

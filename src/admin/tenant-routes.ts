@@ -30,6 +30,9 @@ import type { PolicyWatcher } from '../policy/watch.js';
 
 const TenantWithBilling = Type.Object({
   ...TenantDetailBody.properties,
+  addons: Type.Array(Type.Object({ addon: Type.String(), quantity: Type.Integer() }), {
+    description: 'add-ons held beside the plan',
+  }),
   billing: Type.Union([BillingStatusBody, Type.Null()]),
 });
 
@@ -105,6 +108,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
       return {
         ...snapshot.tenant,
         connections: { valid, invalid: connections.length - valid },
+        addons: (snapshot.addons ?? []).map(({ addon, quantity }) => ({ addon, quantity })),
         billing: billingStatus(deps.policy.snapshot, snapshot.billing, deps.clock()),
       };
     },
@@ -158,6 +162,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
           200: Type.Object({
             tenant: Type.String(),
             plan: Type.String(),
+            planVersion: Type.Integer(),
             policyVersion: Type.String(),
             features: Type.Array(Explanation),
           }),
@@ -183,7 +188,8 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
         );
         return rest;
       });
-      return { tenant: tenantId, plan: planNow(policy, state, now).plan, policyVersion: policy.version, features };
+      const { plan, planVersion } = planNow(policy, state, now);
+      return { tenant: tenantId, plan, planVersion, policyVersion: policy.version, features };
     },
   );
 };

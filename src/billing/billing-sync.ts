@@ -189,7 +189,9 @@ export class BillingSync {
     await tx.putSubscription(tenantId, next);
     const snapshot = this.options.policy();
     const evaluation = evaluateBilling(snapshot, await tx.subscriptionsOf(tenantId), Date.parse(tx.now));
-    const planBefore = evaluation ? await tx.setPlan(tenantId, evaluation.plan) : undefined;
+    const planBefore = evaluation
+      ? await tx.setPlan(tenantId, evaluation.plan, snapshot.plans.get(evaluation.plan)?.version ?? 1)
+      : undefined;
     if (!merge.changed && planBefore === evaluation?.plan) return { outcome: 'unchanged', tenantId };
     await tx.audit([
       audit(next.provider, tenantId, 'billing.subscription.change', `subscription:${next.id}`, {

@@ -11,6 +11,7 @@ import { registerBilling } from './commands/billing-command.js';
 import { registerExplain } from './commands/explain-command.js';
 import { registerKeys } from './commands/keys-command.js';
 import { registerOverrides } from './commands/overrides-command.js';
+import { registerPlans } from './commands/plans-command.js';
 import { registerPolicy } from './commands/policy-command.js';
 import { registerStore } from './commands/store-command.js';
 import { registerTenants } from './commands/tenants-command.js';
@@ -37,6 +38,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerKeys(program, context);
   registerAudit(program, context, (code) => (exitCode = code));
   registerPolicy(program, context, (code) => (exitCode = code));
+  registerPlans(program, context);
   registerStore(program, context);
   registerUsage(program, context, (code) => (exitCode = code));
   registerBilling(program, context);

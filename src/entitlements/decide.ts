@@ -1,5 +1,5 @@
-// The decision rule, pure: unexpired tenant override > tenant's plan (through `extends`) >
-// feature default. Reads no clock, file or database; never throws.
+// The decision rule, pure: unexpired tenant override > tenant's plan at its version (through
+// `extends`) with its add-ons > feature default. Reads no clock, file or database; never throws.
 
 import { evaluateBilling, type BillingEvaluation } from '../billing/effective-plan.js';
 import type { SubscriptionState } from '../store/subscription-state.js';
@@ -7,6 +7,7 @@ import { isGranted } from '../policy/compile.js';
 import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { BillingLink, Override } from '../store/store.js';
+import { profileKey, profileValue, type AddonQuantities } from './plan-profile.js';
 
 /** An override as decisions see it: with its expiry parsed once. */
 export interface OverrideState extends Override {
@@ -26,19 +27,27 @@ export interface TenantState {
   readonly name: string;
   /** The plan an operator set, or billing last wrote; with subscriptions, billing decides (see {@link billingOf}). */
   readonly plan: string;
+  /** The version of `plan` the tenant is on. */
+  readonly planVersion: number;
+  /** Add-ons held beside the plan, with their quantities. */
+  readonly addons: AddonQuantities;
+  /** `profileKey(plan, planVersion, addons)`: what decisions are cached by (build tenants with `tenantState`). */
+  readonly profile: string;
   readonly overrides: ReadonlyMap<string, OverrideState>;
   /** Absent for a tenant billing knows nothing of. */
   readonly billing?: TenantBillingState | undefined;
 }
 
-/** Where a decision's value came from. */
-export type DecisionSource = 'override' | 'plan' | 'default';
+/** Where a decision's value came from (`addon`: a plan's value that add-ons raised or granted). */
+export type DecisionSource = 'override' | 'plan' | 'addon' | 'default';
 
 /** Why a tenant has (or lacks) a feature: a small closed set that clients can switch on. */
 export type DecisionCause =
   | 'GRANTED_BY_OVERRIDE'
   | 'REVOKED_BY_OVERRIDE'
   | 'IN_PLAN'
+  /** An add-on the tenant holds grants the feature or raises its limit. */
+  | 'GRANTED_BY_ADDON'
   | 'NOT_IN_PLAN'
   | 'DEFAULT'
   | 'UNKNOWN_TENANT'
@@ -63,6 +72,8 @@ export interface Decision {
   readonly reason: 'TARGETING_MATCH' | 'DEFAULT';
   /** The tenant's plan, when the tenant is known. */
   readonly plan: string | undefined;
+  /** The version of the plan decided with, when the plan is known. */
+  readonly planVersion: number | undefined;
   /** The plan of the `extends` chain that set the value, when it came from a plan. */
   readonly definedBy: string | undefined;
   readonly override: OverrideState | undefined;
@@ -109,23 +120,34 @@ export function decideNow(
   if (!decisions) return undefined;
   if (!tenant) return decisions.unknownTenant;
   const billed = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, clock());
-  const plan = billed?.plan ?? tenant.plan;
   const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
   if (override !== undefined && applies(decisions.feature, override, clock()))
-    return decisions.fromOverride(plan, override);
-  return billed ? decisions.fromBilling(billed) : decisions.fromPlan(plan);
+    return decisions.fromOverride(tenant, billed, override);
+  return billed ? decisions.fromBilling(billed, tenant) : decisions.fromProfile(tenant);
 }
 
-/** A tenant's plan at one moment, and what billing made of it when billing decides it. */
+/** A tenant's plan and version at one moment, and what billing made of it when billing decides it. */
 export interface TenantPlan {
   readonly plan: string;
+  readonly planVersion: number;
   readonly billing: BillingEvaluation | undefined;
 }
 
 /** The plan a tenant is on at `now`: billing's when its subscriptions decide, else the stored one. */
 export function planNow(snapshot: PolicySnapshot, tenant: TenantState, now: number): TenantPlan {
   const billing = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, now);
-  return { plan: billing?.plan ?? tenant.plan, billing };
+  const plan = billing?.plan ?? tenant.plan;
+  return { plan, planVersion: versionOn(snapshot, tenant, plan), billing };
+}
+
+/**
+ * The version a tenant decides with on `plan`: its own on its stored plan (when the policy still
+ * has it), the plan's current one on a plan billing moved it to before the move is stored.
+ */
+function versionOn(snapshot: PolicySnapshot, tenant: TenantState, plan: string): number {
+  const definition = snapshot.plans.get(plan);
+  if (!definition) return tenant.planVersion;
+  return plan === tenant.plan && definition.versions.has(tenant.planVersion) ? tenant.planVersion : definition.version;
 }
 
 interface CachedEvaluation {
@@ -217,10 +239,10 @@ class DecisionTable {
   }
 }
 
-/** One feature's decisions: per plan, per override, and for unknown tenants. */
+/** One feature's decisions: per profile (plan, version, add-ons), per override, and for unknown tenants. */
 class FeatureDecisions {
   readonly unknownTenant: Decision;
-  readonly #byPlan = new Map<string, Decision>();
+  readonly #byProfile = new Map<string, Decision>();
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
   readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
 
@@ -228,67 +250,94 @@ class FeatureDecisions {
     private readonly snapshot: PolicySnapshot,
     readonly feature: FeatureDefinition,
   ) {
-    this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined, undefined);
+    this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
   }
 
-  fromPlan(planKey: string): Decision {
-    let decision = this.#byPlan.get(planKey);
+  /** The decision for a tenant's stored plan, version and add-ons: one map lookup once built. */
+  fromProfile(tenant: TenantState): Decision {
+    let decision = this.#byProfile.get(tenant.profile);
     if (decision === undefined) {
-      decision = this.#planDecision(planKey);
-      this.#byPlan.set(planKey, decision);
+      decision = this.#profileDecision(tenant.plan, tenant.planVersion, tenant.addons);
+      this.#byProfile.set(tenant.profile, decision);
     }
     return decision;
   }
 
-  fromOverride(planKey: string, override: OverrideState): Decision {
+  fromOverride(tenant: TenantState, billed: BillingEvaluation | undefined, override: OverrideState): Decision {
     let decision = this.#byOverride.get(override);
     if (!decision) {
+      const plan = billed?.plan ?? tenant.plan;
       const cause = isGranted(this.feature.type, override.value) ? 'GRANTED_BY_OVERRIDE' : 'REVOKED_BY_OVERRIDE';
-      decision = this.#build(override.value, 'override', cause, planKey, undefined, override);
+      const at = { plan, planVersion: versionOn(this.snapshot, tenant, plan) };
+      decision = this.#build(override.value, 'override', cause, at, undefined, { override });
       this.#byOverride.set(override, decision);
     }
     return decision;
   }
 
   /** The plan's decision as billing put the tenant on it: a grace period shows as the cause. */
-  fromBilling(billing: BillingEvaluation): Decision {
+  fromBilling(billing: BillingEvaluation, tenant: TenantState): Decision {
     let decision = this.#byBilling.get(billing);
     if (!decision) {
-      const base = this.fromPlan(billing.plan);
+      const version = versionOn(this.snapshot, tenant, billing.plan);
+      const key = profileKey(billing.plan, version, tenant.addons);
+      let base = this.#byProfile.get(key);
+      if (base === undefined) {
+        base = this.#profileDecision(billing.plan, version, tenant.addons);
+        this.#byProfile.set(key, base);
+      }
       const cause = billing.cause === 'GRACE_PERIOD' && base.cause === 'IN_PLAN' ? 'GRACE_PERIOD' : base.cause;
-      decision = this.#build(base.value, base.source, cause, billing.plan, base.definedBy, undefined, billing);
+      const at = base.planVersion === undefined ? undefined : { plan: billing.plan, planVersion: base.planVersion };
+      decision = this.#build(base.value, base.source, cause, at ?? billing.plan, base.definedBy, { billing });
       this.#byBilling.set(billing, decision);
     }
     return decision;
   }
 
-  #planDecision(planKey: string): Decision {
+  #profileDecision(planKey: string, version: number, addons: AddonQuantities): Decision {
     const { feature } = this;
-    const plan = this.snapshot.plans.get(planKey);
-    if (!plan) return this.#build(feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined, undefined);
-    const given = plan.values.get(feature.key);
-    if (!given) {
-      const cause = isGranted(feature.type, feature.default) ? 'DEFAULT' : 'NOT_IN_PLAN';
-      return this.#build(feature.default, 'default', cause, planKey, undefined, undefined);
-    }
-    const cause = isGranted(feature.type, given.value) ? 'IN_PLAN' : 'NOT_IN_PLAN';
-    return this.#build(given.value, 'plan', cause, planKey, given.definedBy, undefined);
+    const given = profileValue(this.snapshot, feature, planKey, version, addons);
+    if (!given) return this.#build(feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined);
+    const at = { plan: planKey, planVersion: given.version };
+    const granted = isGranted(feature.type, given.value);
+    const cause: DecisionCause =
+      given.source === 'addon'
+        ? granted
+          ? 'GRANTED_BY_ADDON'
+          : 'NOT_IN_PLAN'
+        : given.source === 'default'
+          ? granted
+            ? 'DEFAULT'
+            : 'NOT_IN_PLAN'
+          : granted
+            ? 'IN_PLAN'
+            : 'NOT_IN_PLAN';
+    const extra = given.addons.length > 0 ? { addons: given.addons } : {};
+    return this.#build(given.value, given.source, cause, at, given.definedBy, extra);
   }
 
   #build(
     value: FeatureValue,
     source: DecisionSource,
     cause: DecisionCause,
-    plan: string | undefined,
+    at: { readonly plan: string; readonly planVersion: number } | string | undefined,
     definedBy: string | undefined,
-    override: OverrideState | undefined,
-    billing?: BillingEvaluation,
+    extra: {
+      readonly override?: OverrideState;
+      readonly billing?: BillingEvaluation;
+      readonly addons?: readonly string[];
+    } = {},
   ): Decision {
     const { feature } = this;
+    const { override, billing, addons } = extra;
+    const plan = typeof at === 'string' ? at : at?.plan;
+    const planVersion = typeof at === 'object' ? at.planVersion : undefined;
     const policyVersion = this.snapshot.version;
     const metadata: Record<string, string | number | boolean> = { source, cause, policyVersion };
     if (plan !== undefined) metadata.plan = plan;
+    if (planVersion !== undefined) metadata.planVersion = planVersion;
     if (definedBy !== undefined) metadata.definedBy = definedBy;
+    if (addons !== undefined) metadata.addons = addons.join(',');
     if (billing) {
       metadata.billing = billing.cause;
       if (billing.trialEndsAt) metadata.trialEndsAt = billing.trialEndsAt;
@@ -302,7 +351,7 @@ class FeatureDecisions {
       metadata.overrideActor = override.actor;
       if (override.expiresAt !== null) metadata.overrideExpiresAt = override.expiresAt;
     }
-    const variant = source === 'plan' ? `plan:${plan}` : source;
+    const variant = source === 'plan' || source === 'addon' ? `plan:${plan}` : source;
     const reason = source === 'default' ? 'DEFAULT' : 'TARGETING_MATCH';
     const flagMetadata = Object.freeze(metadata);
     return Object.freeze({
@@ -314,6 +363,7 @@ class FeatureDecisions {
       variant,
       reason,
       plan,
+      planVersion,
       definedBy,
       override,
       policyVersion,

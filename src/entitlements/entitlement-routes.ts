@@ -91,6 +91,7 @@ const FeatureEntry = Type.Object({
 const EntitlementsBody = Type.Object({
   tenant: Type.String(),
   plan: Type.Union([Type.String(), Type.Null()]),
+  planVersion: Type.Union([Type.Integer(), Type.Null()], { description: 'the version of the plan the tenant is on' }),
   billing: Type.Optional(
     Type.Object(
       {
@@ -181,6 +182,7 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
       return {
         tenant: principal.tenantId,
         plan: current?.plan ?? null,
+        planVersion: current?.planVersion ?? null,
         ...(billed ? { billing: { cause: billed.cause, status: billed.status } } : {}),
         ...(billed?.trialEndsAt ? { trial: { endsAt: billed.trialEndsAt } } : {}),
         ...(billed?.graceEndsAt ? { gracePeriod: { endsAt: billed.graceEndsAt } } : {}),

@@ -34,7 +34,10 @@ export interface Explanation {
   readonly source: DecisionSource;
   readonly cause: ExplanationCause;
   readonly plan: string | null;
+  readonly planVersion: number | null;
   readonly definedBy: string | null;
+  /** The add-ons that raised or granted the value (present when some did). */
+  readonly addons?: string[];
   readonly policyVersion: string;
   readonly override: {
     value: FeatureValue;
@@ -77,7 +80,9 @@ export function explain(tenantId: string, decision: Decision, heldBackBy?: strin
     source: decision.source,
     cause,
     plan: decision.plan ?? null,
+    planVersion: decision.planVersion ?? null,
     definedBy: decision.definedBy ?? null,
+    ...(typeof decision.metadata.addons === 'string' ? { addons: decision.metadata.addons.split(',') } : {}),
     policyVersion: decision.policyVersion,
     override: override
       ? {
@@ -108,7 +113,7 @@ export function explainText(explanation: Explanation): string {
   const lines = [
     `${explanation.feature} for tenant ${explanation.tenant}: ${JSON.stringify(explanation.value)} (${explanation.granted ? 'granted' : 'not granted'})`,
     `  variant ${explanation.variant}, reason ${explanation.reason}, source ${explanation.source}, cause ${explanation.cause}`,
-    `  plan ${explanation.plan ?? '-'}${explanation.definedBy && explanation.definedBy !== explanation.plan ? ` (value from ${explanation.definedBy})` : ''}, policy ${explanation.policyVersion}`,
+    `  plan ${explanation.plan ?? '-'}${explanation.planVersion !== null ? ` version ${explanation.planVersion}` : ''}${explanation.addons ? ` with add-ons ${explanation.addons.join(', ')}` : ''}${explanation.definedBy && explanation.definedBy !== explanation.plan ? ` (value from ${explanation.definedBy})` : ''}, policy ${explanation.policyVersion}`,
   ];
   if (explanation.billing) {
     const until = explanation.trial

@@ -6,8 +6,8 @@
 // going down (sms_reminders_per_month unlimited → 5000, or 500 → 100). A string value moving to
 // another allowed value is only "changed": the policy format gives string values no order.
 
-import { UNLIMITED, type FeatureValue, type PolicySnapshot } from '../policy/types.js';
-import { decide, type Decision, type TenantState } from './decide.js';
+import { UNLIMITED, type FeatureType, type FeatureValue, type PolicySnapshot } from '../policy/types.js';
+import { decide, type TenantState } from './decide.js';
 
 /** One kind of change for one feature, counted per plan. */
 export interface FeatureImpact {
@@ -45,11 +45,21 @@ export interface PolicyImpact {
   readonly revokes: boolean;
 }
 
-type Kind = 'revoked' | 'lowered' | 'granted' | 'changed';
+export type Kind = 'revoked' | 'lowered' | 'granted' | 'changed';
 type Counts = Record<Kind, number>;
 
-/** How one tenant's decision changes, if it does. */
-function kindOf(before: Decision | undefined, after: Decision | undefined): Kind | undefined {
+/** What the definition of "loses" needs of a decision: its feature's type, its value, whether it grants. */
+export interface ComparedValue {
+  readonly feature: { readonly type: FeatureType };
+  readonly value: FeatureValue;
+  readonly granted: boolean;
+}
+
+/**
+ * How one tenant's value changes, if it does: `revoked` and `lowered` are what a tenant loses
+ * (the one definition of a loss, for `policy diff`, reload checks and migrations).
+ */
+export function kindOf(before: ComparedValue | undefined, after: ComparedValue | undefined): Kind | undefined {
   const wasGranted = before?.granted ?? false;
   const isGranted = after?.granted ?? false;
   if (wasGranted && !isGranted) return 'revoked';
@@ -60,8 +70,8 @@ function kindOf(before: Decision | undefined, after: Decision | undefined): Kind
 }
 
 /** A lower numeric limit, or a lower meter allowance (`unlimited` above every number). */
-function isLower(after: Decision, before: Decision): boolean {
-  const rank = (decision: Decision): number | undefined => {
+function isLower(after: ComparedValue, before: ComparedValue): boolean {
+  const rank = (decision: ComparedValue): number | undefined => {
     const { value } = decision;
     if (decision.feature.type === 'meter' && value === UNLIMITED) return Number.POSITIVE_INFINITY;
     return typeof value === 'number' ? value : undefined;

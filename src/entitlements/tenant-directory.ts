@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
 import type { ChangeFeed, EntitleStore, TenantSnapshot } from '../store/store.js';
 import type { OverrideState, TenantState } from './decide.js';
+import { NO_ADDONS, profileKey, type AddonQuantities } from './plan-profile.js';
 
 /** Which tenants changed, and which features may decide differently for them. */
 export interface TenantChange {
@@ -47,11 +48,24 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
             }),
           ]),
         );
-  const { id, name, plan } = snapshot.tenant;
+  const { id, name, plan, planVersion } = snapshot.tenant;
   const billing = snapshot.billing
     ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
     : undefined;
-  return Object.freeze({ id, name, plan: internPlan(plan), overrides, ...(billing ? { billing } : {}) });
+  const addons: AddonQuantities =
+    snapshot.addons === undefined || snapshot.addons.length === 0
+      ? NO_ADDONS
+      : new Map(snapshot.addons.map((held) => [held.addon, held.quantity]));
+  return Object.freeze({
+    id,
+    name,
+    plan: internPlan(plan),
+    planVersion,
+    addons,
+    profile: profileKey(plan, planVersion, addons),
+    overrides,
+    ...(billing ? { billing } : {}),
+  });
 }
 
 const NO_OVERRIDES: ReadonlyMap<string, OverrideState> = new Map();
@@ -219,7 +233,7 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
       const after = byId.get(id);
       if (after) this.#tenants.set(id, after);
       else this.#tenants.delete(id);
-      if (!before || !after || before.plan !== after.plan || before.billing !== after.billing) all = true;
+      if (!before || !after || before.profile !== after.profile || before.billing !== after.billing) all = true;
       else features = new Set([...features, ...changedOverrides(before, after)]);
     }
     this.#cursor = changes.cursor;

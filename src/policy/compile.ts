@@ -5,6 +5,8 @@ import { FrozenMap } from './frozen-map.js';
 import { UNLIMITED } from './types.js';
 import type { PolicyEntries } from './validate.js';
 import type {
+  AddonDefinition,
+  AddonSpec,
   BillingPolicy,
   BillingProviderName,
   BillingSettingsSpec,
@@ -15,8 +17,11 @@ import type {
   PlanDefinition,
   PlanSpec,
   PlanValue,
+  PlanVersionDefinition,
   PolicySnapshot,
+  SourcePosition,
 } from './types.js';
+import { currentVersionOf, planVersionName, planVersionSources, type PlanVersionSource } from './plan-versions.js';
 
 /** Whether a value gives a tenant the feature: `true`, a positive number, a non-empty string, a meter allowance above 0. */
 export function isGranted(type: FeatureType, value: FeatureValue): boolean {
@@ -34,35 +39,11 @@ export function isGranted(type: FeatureType, value: FeatureValue): boolean {
 export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
   const featureSpecs = merged.features.map(({ key, spec }) => [key, spec as unknown as FeatureSpec] as const);
   const planSpecs = merged.plans.map(({ key, spec }) => [key, spec as unknown as PlanSpec] as const);
+  const addonSpecs = (merged.addons ?? []).map(({ key, spec }) => [key, spec as unknown as AddonSpec] as const);
   const billingSpec = merged.billing?.spec as unknown as BillingSettingsSpec | undefined;
-  const version = contentVersion(featureSpecs, planSpecs, billingSpec);
+  const version = contentVersion(featureSpecs, planSpecs, billingSpec, addonSpecs);
 
-  const plans = new Map<string, PlanDefinition>();
-  const planSpecByKey = new Map(planSpecs);
-  for (const [key, spec] of planSpecs) {
-    const chain = extendsChain(key, planSpecByKey);
-    const values = new Map<string, PlanValue>();
-    // Walk from the root ancestor down so that nearer plans overwrite what they inherit.
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const planKey = chain[i] as string;
-      const planFeatures = planSpecByKey.get(planKey)?.features ?? {};
-      for (const [feature, value] of Object.entries(planFeatures)) {
-        values.set(feature, Object.freeze({ value, definedBy: planKey }));
-      }
-    }
-    plans.set(
-      key,
-      Object.freeze({
-        key,
-        name: spec.name ?? titleCase(key),
-        description: spec.description ?? '',
-        extends: spec.extends,
-        chain: Object.freeze(chain),
-        values: new FrozenMap(values),
-      }),
-    );
-  }
-
+  const plans = compilePlans(merged.plans);
   const features = new Map<string, FeatureDefinition>();
   for (const [key, spec] of featureSpecs) {
     const requiredPlan = [...plans.values()].find((plan) => {
@@ -92,49 +73,137 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
     );
   }
 
-  const files = [...new Set([...merged.features, ...merged.plans].map((entry) => entry.file.file))];
-  const billing = billingSpec ? compileBilling(billingSpec, planSpecs) : undefined;
+  const addons = new Map<string, AddonDefinition>();
+  for (const [key, spec] of addonSpecs) {
+    addons.set(
+      key,
+      Object.freeze({
+        key,
+        name: spec.name ?? titleCase(key),
+        description: spec.description ?? '',
+        availableOn: spec.availableOn ? Object.freeze([...spec.availableOn]) : undefined,
+        values: new FrozenMap(new Map(Object.entries(spec.features))),
+      }),
+    );
+  }
+
+  const files = [
+    ...new Set([...merged.features, ...merged.plans, ...(merged.addons ?? [])].map((entry) => entry.file.file)),
+  ];
+  const billing = billingSpec ? compileBilling(billingSpec, planSpecs, addonSpecs) : undefined;
   return Object.freeze({
     version,
     features: new FrozenMap(features),
     plans: new FrozenMap(plans),
     files: Object.freeze(files),
     billing,
+    addons: new FrozenMap(addons),
   });
 }
 
 /** Default days a past_due subscription keeps its plan. */
 export const DEFAULT_GRACE_PERIOD_DAYS = 7;
 
-function compileBilling(spec: BillingSettingsSpec, plans: readonly (readonly [string, PlanSpec])[]): BillingPolicy {
-  const stripe = new Map<string, string>();
-  for (const [key, plan] of plans) for (const price of plan.billing?.stripe?.prices ?? []) stripe.set(price, key);
-  const prices = new Map<BillingProviderName, ReadonlyMap<string, string>>([['stripe', new FrozenMap(stripe)]]);
+function compileBilling(
+  spec: BillingSettingsSpec,
+  plans: readonly (readonly [string, PlanSpec])[],
+  addons: readonly (readonly [string, AddonSpec])[],
+): BillingPolicy {
+  const byProvider = (entries: readonly (readonly [string, PlanSpec | AddonSpec])[]) => {
+    const stripe = new Map<string, string>();
+    for (const [key, entry] of entries) for (const price of entry.billing?.stripe?.prices ?? []) stripe.set(price, key);
+    return new FrozenMap(
+      new Map<BillingProviderName, ReadonlyMap<string, string>>([['stripe', new FrozenMap(stripe)]]),
+    );
+  };
   return Object.freeze({
     fallbackPlan: spec.fallbackPlan,
     gracePeriodDays: spec.gracePeriodDays ?? DEFAULT_GRACE_PERIOD_DAYS,
-    prices: new FrozenMap(prices),
+    prices: byProvider(plans),
+    addonPrices: byProvider(addons),
   });
 }
 
-function extendsChain(key: string, specs: ReadonlyMap<string, PlanSpec>): string[] {
-  const chain: string[] = [];
-  let current: string | undefined = key;
-  // Validation rejects cycles; the bound keeps a bug from becoming an endless loop.
-  while (current !== undefined && chain.length <= specs.size && !chain.includes(current)) {
-    chain.push(current);
-    current = specs.get(current)?.extends;
+/** Every plan with every version flattened through `extends` (each version resolved once). */
+function compilePlans(entries: PolicyEntries['plans']): Map<string, PlanDefinition> {
+  const specs = new Map(entries.map(({ key, spec }) => [key, spec as unknown as PlanSpec]));
+  const sources = new Map<string, ReadonlyMap<number, PlanVersionSource>>();
+  for (const [key, spec] of specs)
+    sources.set(key, new Map(planVersionSources(spec).map((source) => [source.version, source])));
+  const resolved = new Map<string, PlanVersionDefinition>();
+  const positionsOf = new Map(entries.map((entry) => [entry.key, entry.positions ?? {}]));
+
+  const resolve = (plan: string, version: number | undefined, depth: number): PlanVersionDefinition | undefined => {
+    const spec = specs.get(plan);
+    if (!spec) return undefined;
+    const number = version ?? currentVersionOf(spec);
+    const name = planVersionName(plan, number);
+    const done = resolved.get(name);
+    if (done) return done;
+    const source = sources.get(plan)?.get(number);
+    // Validation rejects cycles and unknown versions; the bound keeps a bug from recursing forever.
+    if (!source || depth > specs.size * 2) return undefined;
+    const base = source.extends ? resolve(source.extends.plan, source.extends.version, depth + 1) : undefined;
+    const values = new Map<string, PlanValue>(base?.values ?? []);
+    for (const [feature, value] of Object.entries(source.features))
+      values.set(feature, Object.freeze({ value, definedBy: plan }));
+    const positions = positionsOf.get(plan) ?? {};
+    const own = new Map<string, SourcePosition>();
+    for (const feature of Object.keys(source.features)) {
+      const position = positions[`${number}:${feature}`];
+      if (position) own.set(feature, position);
+    }
+    const definition: PlanVersionDefinition = Object.freeze({
+      version: number,
+      extends: base && source.extends ? planVersionName(source.extends.plan, base.version) : undefined,
+      chain: Object.freeze([plan, ...(base?.chain ?? [])]),
+      values: new FrozenMap(values),
+      positions: new FrozenMap(own),
+      position: positions[String(number)],
+    });
+    resolved.set(name, definition);
+    return definition;
+  };
+
+  const plans = new Map<string, PlanDefinition>();
+  for (const [key, spec] of specs) {
+    const versions = new Map<number, PlanVersionDefinition>();
+    for (const number of [...(sources.get(key)?.keys() ?? [])].sort((a, b) => a - b)) {
+      const definition = resolve(key, number, 0);
+      if (definition) versions.set(number, definition);
+    }
+    const version = currentVersionOf(spec);
+    const current = versions.get(version);
+    plans.set(
+      key,
+      Object.freeze({
+        key,
+        name: spec.name ?? titleCase(key),
+        description: spec.description ?? '',
+        extends: spec.extends,
+        version,
+        chain: current?.chain ?? Object.freeze([key]),
+        values: current?.values ?? new FrozenMap(new Map()),
+        versions: new FrozenMap(versions),
+      }),
+    );
   }
-  return chain;
+  return plans;
 }
 
 function contentVersion(
   features: readonly (readonly [string, FeatureSpec])[],
   plans: readonly (readonly [string, PlanSpec])[],
   billing: BillingSettingsSpec | undefined,
+  addons: readonly (readonly [string, AddonSpec])[],
 ): string {
-  // Without a billing section the version is what it was before billing existed.
-  const content = billing === undefined ? { features, plans } : { features, plans, billing };
+  // Without a billing section (or add-ons) the version is what it was before they existed.
+  const content = {
+    features,
+    plans,
+    ...(billing === undefined ? {} : { billing }),
+    ...(addons.length === 0 ? {} : { addons }),
+  };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 

@@ -1,8 +1,9 @@
 // One call from policy files to a snapshot or to every issue found: load → validate → compile.
 
 import { compilePolicy } from './compile.js';
-import { loadPolicyDirectory, parsePolicyText, type PolicyFile } from './load.js';
-import type { PolicyIssue, PolicySnapshot } from './types.js';
+import { loadPolicyDirectory, parsePolicyText, positionOf, type PolicyFile } from './load.js';
+import { planVersionSources } from './plan-versions.js';
+import type { PlanSpec, PolicyIssue, PolicySnapshot, SourcePosition } from './types.js';
 import { validateFileSchema, validateSemantics, type PolicyEntries, type PolicyEntry } from './validate.js';
 
 /** A policy read: a snapshot when there was no issue, otherwise every issue, sorted by position. */
@@ -79,10 +80,23 @@ function check(
     ok: true,
     entries: {
       features: semantic.merged.features.map(plain),
-      plans: semantic.merged.plans.map(plain),
+      plans: semantic.merged.plans.map((entry) => ({ ...plain(entry), positions: planPositions(entry) })),
+      addons: semantic.merged.addons.map(plain),
       ...(billing ? { billing: plain(billing) } : {}),
     },
   };
+}
+
+/** Where a plan's versions and their own values stand (see `PolicyEntries`). */
+function planPositions({ key, spec, file }: PolicyEntry<Record<string, unknown>>): Record<string, SourcePosition> {
+  const positions: Record<string, SourcePosition> = {};
+  for (const source of planVersionSources(spec as PlanSpec)) {
+    const at = source.path.length > 1 ? ['plans', key, ...source.path.slice(0, -1)] : ['plans', key];
+    positions[String(source.version)] = positionOf(file, at, 'key');
+    for (const feature of Object.keys(source.features))
+      positions[`${source.version}:${feature}`] = positionOf(file, ['plans', key, ...source.path, feature]);
+  }
+  return positions;
 }
 
 /** Formats an issue the way compilers do, so editors and terminals can jump to it. */

@@ -67,12 +67,24 @@ export interface ValueConstraints {
   readonly maximum?: number | undefined;
 }
 
+/** An earlier version of a plan as written under `versions`. */
+export interface PlanVersionSpec {
+  /** `free` or `free@1`; default: the plan's own `extends`. */
+  readonly extends?: string;
+  readonly features?: Readonly<Record<string, FeatureValue>>;
+}
+
 /** A plan as written in a policy file. */
 export interface PlanSpec {
   readonly name?: string;
   readonly description?: string;
+  /** `free` (its current version) or `free@1`. */
   readonly extends?: string;
+  /** The current version (default 1): its values are `features`. */
+  readonly version?: number;
   readonly features?: Readonly<Record<string, FeatureValue>>;
+  /** Earlier versions by number, kept for the tenants on them. */
+  readonly versions?: Readonly<Record<string, PlanVersionSpec>>;
   /** The billing prices that put a tenant on this plan, by billing provider. */
   readonly billing?: { readonly stripe?: { readonly prices: readonly string[] } };
 }
@@ -87,6 +99,7 @@ export interface BillingSettingsSpec {
 export interface PolicyFileContent {
   readonly features?: Readonly<Record<string, FeatureSpec>>;
   readonly plans?: Readonly<Record<string, PlanSpec>>;
+  readonly addons?: Readonly<Record<string, AddonSpec>>;
   readonly billing?: BillingSettingsSpec;
 }
 
@@ -100,6 +113,8 @@ export interface BillingPolicy {
   readonly gracePeriodDays: number;
   /** Price (lookup key or id) → plan, per billing provider. */
   readonly prices: ReadonlyMap<BillingProviderName, ReadonlyMap<string, string>>;
+  /** Price (lookup key or id) → add-on, per billing provider. */
+  readonly addonPrices: ReadonlyMap<BillingProviderName, ReadonlyMap<string, string>>;
 }
 
 /** A feature in a compiled snapshot. */
@@ -128,16 +143,57 @@ export interface PlanValue {
   readonly definedBy: string;
 }
 
-/** A plan in a compiled snapshot, with `extends` already flattened. */
+/** One version of a plan in a compiled snapshot, with `extends` flattened. */
+export interface PlanVersionDefinition {
+  readonly version: number;
+  /** The plan version it starts from, e.g. `free@1`. */
+  readonly extends: string | undefined;
+  /** The plan itself, then its parent, then the parent's parent… */
+  readonly chain: readonly string[];
+  /** Every feature the version or its ancestors set. */
+  readonly values: ReadonlyMap<string, PlanValue>;
+  /** Where the version's own values stand in the policy (when compiled from files). */
+  readonly positions: ReadonlyMap<string, SourcePosition>;
+  /** Where the version itself stands (the plan's key, or `versions.<n>`). */
+  readonly position: SourcePosition | undefined;
+}
+
+/** A plan in a compiled snapshot: its current version's values at the top, every version below. */
 export interface PlanDefinition {
   readonly key: string;
   readonly name: string;
   readonly description: string;
   readonly extends: string | undefined;
-  /** The plan itself, then its parent, then the parent's parent… */
+  /** The current version: what new tenants get. */
+  readonly version: number;
+  /** The current version's chain: the plan itself, then its parent, then the parent's parent… */
   readonly chain: readonly string[];
-  /** Every feature the plan or its ancestors set. */
+  /** Every feature the current version or its ancestors set. */
   readonly values: ReadonlyMap<string, PlanValue>;
+  /** Every version, the current one included, in ascending order. */
+  readonly versions: ReadonlyMap<number, PlanVersionDefinition>;
+}
+
+/** An add-on as written in a policy file. */
+export interface AddonSpec {
+  readonly name?: string;
+  readonly description?: string;
+  /** Plans that may hold it; absent: every plan. */
+  readonly availableOn?: readonly string[];
+  /** Per unit of quantity: a number or a meter allowance adds, `true` grants. */
+  readonly features: Readonly<Record<string, FeatureValue>>;
+  readonly billing?: { readonly stripe?: { readonly prices: readonly string[] } };
+}
+
+/** An add-on in a compiled snapshot. */
+export interface AddonDefinition {
+  readonly key: string;
+  readonly name: string;
+  readonly description: string;
+  /** Plans that may hold it; undefined: every plan. */
+  readonly availableOn: readonly string[] | undefined;
+  /** What one unit gives, by feature key (numbers and allowances add per unit, `true` grants). */
+  readonly values: ReadonlyMap<string, FeatureValue>;
 }
 
 /**
@@ -154,4 +210,6 @@ export interface PolicySnapshot {
   readonly files: readonly string[];
   /** How billing drives plans; undefined when the policy has no `billing` section. */
   readonly billing: BillingPolicy | undefined;
+  /** Add-ons tenants may hold beside their plan, in declaration order. */
+  readonly addons: ReadonlyMap<string, AddonDefinition>;
 }

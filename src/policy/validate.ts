@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { positionOf, type DocumentPath, type PolicyFile } from './load.js';
+import { currentVersionOf, parsePlanRef } from './plan-versions.js';
 import { UNLIMITED, type FeatureType, type PolicyIssue, type SourcePosition, type ValueConstraints } from './types.js';
 
 /** Where the published policy format lives: the same file editors use. */
@@ -20,6 +21,7 @@ export interface PolicyEntry<T> {
 export interface MergedPolicy extends PolicyEntries {
   readonly features: readonly PolicyEntry<Record<string, unknown>>[];
   readonly plans: readonly PolicyEntry<Record<string, unknown>>[];
+  readonly addons: readonly PolicyEntry<Record<string, unknown>>[];
   /** The top-level `billing` section, from the one file that has it. */
   readonly billing?: PolicyEntry<Record<string, unknown>>;
 }
@@ -28,6 +30,8 @@ export interface MergedPolicy extends PolicyEntries {
 export interface PolicyEntries {
   readonly features: readonly PlainEntry[];
   readonly plans: readonly PlainEntry[];
+  /** Add-ons (absent from entries made before add-ons existed). */
+  readonly addons?: readonly PlainEntry[];
   /** The top-level `billing` section, when the policy has one. */
   readonly billing?: PlainEntry;
 }
@@ -36,6 +40,11 @@ interface PlainEntry {
   readonly key: string;
   readonly spec: Record<string, unknown>;
   readonly file: { readonly file: string };
+  /**
+   * For plans: where each version (`"2"`) and each of its own values (`"2:can_use_webhooks"`)
+   * stands, so that a refused reload can point at them.
+   */
+  readonly positions?: Readonly<Record<string, SourcePosition>>;
 }
 
 let compiledSchema: ValidateFunction | undefined;
@@ -70,8 +79,10 @@ const METER_PROPERTIES = ['unit', 'period', 'reset'] as const;
 
 /** The largest allowance a meter may have: usage counts stay exact integers in both databases. */
 export const MAX_METER_ALLOWANCE = 1_000_000_000_000;
-const PLAN_PROPERTIES = ['name', 'description', 'extends', 'features', 'billing'];
-const TOP_PROPERTIES = ['features', 'plans', 'billing'];
+const PLAN_PROPERTIES = ['name', 'description', 'extends', 'version', 'features', 'versions', 'billing'];
+const PLAN_VERSION_PROPERTIES = ['extends', 'features'];
+const TOP_PROPERTIES = ['features', 'plans', 'addons', 'billing'];
+const ADDON_PROPERTIES = ['name', 'description', 'availableOn', 'features', 'billing'];
 const BILLING_PROPERTIES = ['fallbackPlan', 'gracePeriodDays'];
 
 /** Checks one file's shape against the JSON Schema. */
@@ -117,7 +128,11 @@ function schemaIssue(file: PolicyFile, error: ErrorObject): PolicyIssue {
             ? FEATURE_PROPERTIES
             : path[0] === 'billing'
               ? BILLING_PROPERTIES
-              : PLAN_PROPERTIES;
+              : path[0] === 'addons' && path.length === 2
+                ? ADDON_PROPERTIES
+                : path[2] === 'versions'
+                  ? PLAN_VERSION_PROPERTIES
+                  : PLAN_PROPERTIES;
       const hint = closest(property, known);
       return {
         ...where([...path, property], 'key'),
@@ -170,6 +185,7 @@ export function validateSemantics(
   const issues: PolicyIssue[] = [];
   const features = collectEntries(files, 'features', 'feature', issues);
   const plans = collectEntries(files, 'plans', 'plan', issues);
+  const addons = collectEntries(files, 'addons', 'add-on', issues);
   const featureTypes = new Map<string, FeatureType | undefined>();
   const featureConstraints = new Map<string, ValueConstraints>();
 
@@ -230,36 +246,133 @@ export function validateSemantics(
   }
 
   const planKeys = new Set(plans.map((plan) => plan.key));
+  const planVersions = new Map(plans.map(({ key, spec }) => [key, definedVersions(spec)]));
   for (const { key, spec, file } of plans) {
-    if (checkReferences && typeof spec.extends === 'string' && !planKeys.has(spec.extends)) {
-      issues.push({
-        ...positionOf(file, ['plans', key, 'extends']),
-        message: `plans.${key}.extends: unknown plan "${spec.extends}"${hintFor(spec.extends, planKeys)}`,
+    const current = currentVersionOf(spec);
+    if (isRecord(spec.versions)) {
+      for (const number of Object.keys(spec.versions)) {
+        if (!/^[1-9][0-9]*$/.test(number) || Number(number) < current) continue; // the schema reports a bad key
+        issues.push({
+          ...positionOf(file, ['plans', key, 'versions', number], 'key'),
+          message:
+            Number(number) === current
+              ? `plans.${key}.versions.${number}: version ${number} is the plan's current version: its values are the plan's "features"`
+              : `plans.${key}.versions.${number}: an earlier version must be below the plan's current version ${current} ("version")`,
+        });
+      }
+    }
+    for (const source of rawVersionSources(spec)) {
+      const at = ['plans', key, ...source.path];
+      // An inherited `extends` is checked once, where the plan writes it.
+      if (checkReferences && source.extends !== undefined && source.ownExtends) {
+        const ref = parsePlanRef(source.extends);
+        const extendsPath = [...at.slice(0, -1), 'extends'];
+        const versions = planVersions.get(ref.plan);
+        if (!versions) {
+          issues.push({
+            ...positionOf(file, extendsPath),
+            message: `${extendsPath.join('.')}: unknown plan "${ref.plan}"${hintFor(ref.plan, planKeys)}`,
+          });
+        } else if (ref.version !== undefined && !versions.includes(ref.version)) {
+          issues.push({
+            ...positionOf(file, extendsPath),
+            message: `${extendsPath.join('.')}: plan "${ref.plan}" has no version ${ref.version} (it has ${versions.join(', ')})`,
+          });
+        }
+      }
+      for (const [feature, value] of Object.entries(source.features)) {
+        if (!featureTypes.has(feature)) {
+          if (!checkReferences) continue;
+          issues.push({
+            ...positionOf(file, [...at, feature], 'key'),
+            message: `${at.join('.')}: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
+          });
+          continue;
+        }
+        const type = featureTypes.get(feature);
+        const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
+        if (problem)
+          issues.push({
+            ...positionOf(file, [...at, feature]),
+            message: `${at.join('.')}.${feature}: ${problem}`,
+          });
+      }
+    }
+  }
+  issues.push(...extendsCycles(plans));
+  if (checkReferences) issues.push(...addonIssues(addons, planKeys, featureTypes, featureConstraints));
+  const billing = collectBilling(files, issues);
+  issues.push(
+    ...billingIssues(
+      [
+        ...plans.map((entry) => ({ ...entry, section: 'plans' as const })),
+        ...addons.map((entry) => ({ ...entry, section: 'addons' as const })),
+      ],
+      billing,
+      planKeys,
+      checkReferences,
+    ),
+  );
+  return { issues, merged: { features, plans, addons, ...(billing ? { billing } : {}) } };
+}
+
+/**
+ * An add-on names plans that exist, and gives per unit only what can add up: `true` for a
+ * boolean, a positive number for a number or a meter (or `unlimited`); a string feature has no order to add to.
+ */
+function addonIssues(
+  addons: readonly PolicyEntry<Record<string, unknown>>[],
+  planKeys: ReadonlySet<string>,
+  featureTypes: ReadonlyMap<string, FeatureType | undefined>,
+  featureConstraints: ReadonlyMap<string, ValueConstraints>,
+): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  for (const { key, spec, file } of addons) {
+    if (Array.isArray(spec.availableOn)) {
+      spec.availableOn.forEach((plan: unknown, index) => {
+        if (typeof plan !== 'string' || planKeys.has(plan)) return;
+        issues.push({
+          ...positionOf(file, ['addons', key, 'availableOn', index]),
+          message: `addons.${key}.availableOn: unknown plan "${plan}"${hintFor(plan, planKeys)}`,
+        });
       });
     }
     const values = isRecord(spec.features) ? spec.features : {};
     for (const [feature, value] of Object.entries(values)) {
+      const at = `addons.${key}.features`;
       if (!featureTypes.has(feature)) {
-        if (!checkReferences) continue;
         issues.push({
-          ...positionOf(file, ['plans', key, 'features', feature], 'key'),
-          message: `plans.${key}.features: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
+          ...positionOf(file, ['addons', key, 'features', feature], 'key'),
+          message: `${at}: unknown feature "${feature}"${hintFor(feature, featureTypes.keys())}`,
         });
         continue;
       }
       const type = featureTypes.get(feature);
-      const problem = type ? valueProblem(value, type, featureConstraints.get(feature)) : undefined;
+      const problem = type === undefined ? undefined : addonValueProblem(value, type, featureConstraints.get(feature));
       if (problem)
         issues.push({
-          ...positionOf(file, ['plans', key, 'features', feature]),
-          message: `plans.${key}.features.${feature}: ${problem}`,
+          ...positionOf(file, ['addons', key, 'features', feature]),
+          message: `${at}.${feature}: ${problem}`,
         });
     }
   }
-  issues.push(...extendsCycles(plans));
-  const billing = collectBilling(files, issues);
-  issues.push(...billingIssues(plans, billing, planKeys, checkReferences));
-  return { issues, merged: { features, plans, ...(billing ? { billing } : {}) } };
+  return issues;
+}
+
+function addonValueProblem(
+  value: unknown,
+  type: FeatureType,
+  constraints: ValueConstraints | undefined,
+): string | undefined {
+  if (type === 'string') return 'an add-on cannot give a string feature (string values have no order to add to)';
+  if (type === 'boolean')
+    return value === true ? undefined : `must be true: an add-on grants a boolean feature (got ${describe(value)})`;
+  if (type === 'meter' && value === UNLIMITED) return undefined;
+  if (typeof value !== 'number' || !(value > 0))
+    return `must be a number above 0: it is added per unit of quantity (got ${describe(value)})`;
+  return type === 'meter'
+    ? valueProblem(value, 'meter')
+    : valueProblem(value, 'number', { integer: constraints?.integer });
 }
 
 /** The one `billing` section of the policy; a second one is an issue. */
@@ -284,17 +397,18 @@ function collectBilling(
   return found;
 }
 
-/** A price maps to one plan only; the fallback plan exists; prices need a billing section. */
+/** A price maps to one plan or add-on only; the fallback plan exists; prices need a billing section. */
 function billingIssues(
-  plans: readonly PolicyEntry<Record<string, unknown>>[],
+  entries: readonly (PolicyEntry<Record<string, unknown>> & { readonly section: 'plans' | 'addons' })[],
   billing: PolicyEntry<Record<string, unknown>> | undefined,
   planKeys: ReadonlySet<string>,
   checkReferences: boolean,
 ): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
-  const owners = new Map<string, { plan: string; file: PolicyFile; index: number }>();
-  let firstPriced: PolicyEntry<Record<string, unknown>> | undefined;
-  for (const entry of plans) {
+  const owners = new Map<string, { section: 'plans' | 'addons'; key: string; file: PolicyFile; index: number }>();
+  let firstPriced: (typeof entries)[number] | undefined;
+  const noun = (section: 'plans' | 'addons') => (section === 'plans' ? 'plan' : 'add-on');
+  for (const entry of entries) {
     const stripe =
       isRecord(entry.spec.billing) && isRecord(entry.spec.billing.stripe) ? entry.spec.billing.stripe : undefined;
     if (!stripe || !Array.isArray(stripe.prices)) continue;
@@ -303,14 +417,18 @@ function billingIssues(
       if (typeof price !== 'string') return;
       const owner = owners.get(price);
       if (!owner) {
-        owners.set(price, { plan: entry.key, file: entry.file, index });
+        owners.set(price, { section: entry.section, key: entry.key, file: entry.file, index });
         return;
       }
-      if (owner.plan === entry.key) return; // uniqueItems reports a repeat within one plan
-      const first = positionOf(owner.file, ['plans', owner.plan, 'billing', 'stripe', 'prices', owner.index]);
+      if (owner.key === entry.key && owner.section === entry.section) return; // uniqueItems reports a repeat within one entry
+      const first = positionOf(owner.file, [owner.section, owner.key, 'billing', 'stripe', 'prices', owner.index]);
+      const rule =
+        owner.section === 'plans' && entry.section === 'plans'
+          ? 'a price maps to one plan only'
+          : 'a price maps to one plan or add-on only';
       issues.push({
-        ...positionOf(entry.file, ['plans', entry.key, 'billing', 'stripe', 'prices', index]),
-        message: `plans.${entry.key}.billing.stripe.prices: price "${price}" already maps to plan "${owner.plan}" at ${first.file}:${first.line}:${first.column}; a price maps to one plan only`,
+        ...positionOf(entry.file, [entry.section, entry.key, 'billing', 'stripe', 'prices', index]),
+        message: `${entry.section}.${entry.key}.billing.stripe.prices: price "${price}" already maps to ${noun(owner.section)} "${owner.key}" at ${first.file}:${first.line}:${first.column}; ${rule}`,
       });
     });
   }
@@ -323,9 +441,10 @@ function billingIssues(
       });
     }
   } else if (firstPriced && checkReferences) {
+    const { section, key, file } = firstPriced;
     issues.push({
-      ...positionOf(firstPriced.file, ['plans', firstPriced.key, 'billing'], 'key'),
-      message: `plans.${firstPriced.key}.billing: plans map billing prices, so the policy needs a top-level "billing: { fallbackPlan: … }" for tenants whose subscription ended`,
+      ...positionOf(file, [section, key, 'billing'], 'key'),
+      message: `${section}.${key}.billing: ${section === 'plans' ? 'plans' : 'add-ons'} map billing prices, so the policy needs a top-level "billing: { fallbackPlan: … }" for tenants whose subscription ended`,
     });
   }
   return issues;
@@ -369,7 +488,7 @@ export function valueProblem(
 
 function collectEntries(
   files: readonly PolicyFile[],
-  section: 'features' | 'plans',
+  section: 'features' | 'plans' | 'addons',
   noun: string,
   issues: PolicyIssue[],
 ): PolicyEntry<Record<string, unknown>>[] {
@@ -395,25 +514,76 @@ function collectEntries(
   return entries;
 }
 
+/** A plan version's `extends` and own values, read defensively (the schema reports wrong shapes). */
+function rawVersionSources(
+  spec: Record<string, unknown>,
+): { extends: string | undefined; ownExtends: boolean; features: Record<string, unknown>; path: string[] }[] {
+  const base = typeof spec.extends === 'string' ? spec.extends : undefined;
+  const sources = [
+    { extends: base, ownExtends: true, features: isRecord(spec.features) ? spec.features : {}, path: ['features'] },
+  ];
+  const current = currentVersionOf(spec);
+  if (!isRecord(spec.versions)) return sources;
+  for (const [number, version] of Object.entries(spec.versions)) {
+    if (!isRecord(version) || Number(number) === current) continue;
+    sources.push({
+      extends: typeof version.extends === 'string' ? version.extends : base,
+      ownExtends: typeof version.extends === 'string',
+      features: isRecord(version.features) ? version.features : {},
+      path: ['versions', number, 'features'],
+    });
+  }
+  return sources;
+}
+
+/** The version numbers a plan spec defines: its current one and every earlier one. */
+function definedVersions(spec: Record<string, unknown>): number[] {
+  const numbers = new Set([currentVersionOf(spec)]);
+  if (isRecord(spec.versions))
+    for (const number of Object.keys(spec.versions)) if (/^[1-9][0-9]*$/.test(number)) numbers.add(Number(number));
+  return [...numbers].sort((a, b) => a - b);
+}
+
+/** A cycle through `extends`, version by version (`pro@1 → free@1` is no cycle even if `free@2` extends `pro`). */
 function extendsCycles(plans: readonly PolicyEntry<Record<string, unknown>>[]): PolicyIssue[] {
-  const parent = new Map<string, string>();
-  for (const { key, spec } of plans) if (typeof spec.extends === 'string') parent.set(key, spec.extends);
+  const specs = new Map(plans.map((plan) => [plan.key, plan]));
+  const parentOf = (node: string): string | undefined => {
+    const [plan, number] = node.split('@') as [string, string];
+    const spec = specs.get(plan)?.spec;
+    if (!spec) return undefined;
+    const source = rawVersionSources(spec).find(
+      (candidate) =>
+        (candidate.path[0] === 'features' ? currentVersionOf(spec) : Number(candidate.path[1])) === Number(number),
+    );
+    if (source?.extends === undefined) return undefined;
+    const ref = parsePlanRef(source.extends);
+    const target = specs.get(ref.plan)?.spec;
+    return target ? `${ref.plan}@${ref.version ?? currentVersionOf(target)}` : undefined;
+  };
   const reported = new Set<string>();
   const issues: PolicyIssue[] = [];
-  for (const { key, file } of plans) {
-    const path: string[] = [];
-    let current: string | undefined = key;
-    // Bounded by the number of plans: a chain longer than that must repeat a plan.
-    while (current !== undefined && path.length <= plans.length && !path.includes(current)) {
-      path.push(current);
-      current = parent.get(current);
+  for (const { key, spec, file } of plans) {
+    for (const source of rawVersionSources(spec)) {
+      const number = source.path[0] === 'features' ? currentVersionOf(spec) : Number(source.path[1]);
+      const start = `${key}@${number}`;
+      const path: string[] = [];
+      let current: string | undefined = start;
+      // Bounded: a chain longer than every version there is must repeat one.
+      while (current !== undefined && path.length <= plans.length * 8 && !path.includes(current)) {
+        path.push(current);
+        current = parentOf(current);
+      }
+      if (current === undefined || current !== start || reported.has(start)) continue;
+      for (const member of path) reported.add(member);
+      const where = ['plans', key, ...source.path.slice(0, -1), 'extends'];
+      // Plans without versions read as before: `a → b → a`.
+      const versioned = path.some((node) => isRecord(specs.get(node.split('@')[0] as string)?.spec.versions));
+      const shown = [...path, start].map((node) => (versioned ? node : node.split('@')[0]));
+      issues.push({
+        ...positionOf(file, where),
+        message: `${where.join('.')}: extends cycle ${shown.join(' → ')}`,
+      });
     }
-    if (current === undefined || current !== key || reported.has(key)) continue;
-    for (const member of path) reported.add(member);
-    issues.push({
-      ...positionOf(file, ['plans', key, 'extends']),
-      message: `plans.${key}.extends: extends cycle ${[...path, key].join(' → ')}`,
-    });
   }
   return issues;
 }

@@ -40,6 +40,11 @@ export interface PolicyWatcherOptions {
   readonly watch?: boolean;
   /** How reloads read the directory (the server: in a worker thread, off the event loop). */
   readonly read?: (dir: string) => Promise<PolicyReadResult>;
+  /**
+   * What a valid policy must also pass to replace the one in force (the server: no plan version
+   * tenants are on may lose anything). Issues refuse the reload like invalid files do.
+   */
+  readonly check?: (next: PolicySnapshot, previous: PolicySnapshot) => readonly PolicyIssue[];
 }
 
 /** The policy in force, kept in step with its directory. Create with {@link PolicyWatcher.open}. */
@@ -127,6 +132,10 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
           },
         ],
       };
+    }
+    if (result.ok && result.snapshot.version !== this.#snapshot.version && this.options.check) {
+      const issues = this.options.check(result.snapshot, this.#snapshot);
+      if (issues.length > 0) result = { ok: false, issues };
     }
     if (!result.ok) {
       this.#lastError = { at: new Date().toISOString(), issues: result.issues };

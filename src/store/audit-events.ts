@@ -9,8 +9,10 @@ import type {
   NewConnection,
   OAuthState,
   Override,
+  PlanPlacement,
   SyncCounts,
   Tenant,
+  TenantAddon,
   WriteContext,
 } from './store.js';
 
@@ -71,10 +73,11 @@ export const auditEvents = {
     }),
   tenantCreated: (context: WriteContext, created: Tenant) =>
     event(context, created.id, 'tenant.create', `tenant:${created.id}`, { after: created }),
-  tenantPlanChanged: (context: WriteContext, before: Tenant, plan: string) =>
+  tenantPlanChanged: (context: WriteContext, before: Tenant, after: PlanPlacement, details?: Record<string, unknown>) =>
     event(context, before.id, 'tenant.plan.change', `tenant:${before.id}`, {
-      before: { plan: before.plan },
-      after: { plan },
+      before: { plan: before.plan, planVersion: before.planVersion },
+      after: { plan: after.plan, planVersion: after.planVersion },
+      ...details,
     }),
   tenantDeleted: (context: WriteContext, before: Tenant) =>
     event(context, before.id, 'tenant.delete', `tenant:${before.id}`, { before }),
@@ -94,6 +97,28 @@ export const auditEvents = {
       before: auditedOverride(before),
       after: null,
       ...(context.reason ? { reason: context.reason } : {}),
+    }),
+  addonSet: (
+    context: WriteContext,
+    tenantId: string,
+    addon: string,
+    before: TenantAddon | undefined,
+    after: TenantAddon,
+  ) =>
+    event(context, tenantId, 'tenant.addon.set', `addon:${addon}`, {
+      before: before ? { quantity: before.quantity } : null,
+      after: { quantity: after.quantity },
+    }),
+  addonRemoved: (context: WriteContext, tenantId: string, addon: string, before: TenantAddon) =>
+    event(context, tenantId, 'tenant.addon.remove', `addon:${addon}`, {
+      before: { quantity: before.quantity },
+      after: null,
+    }),
+  tenantVersionMigrated: (context: WriteContext, tenant: Tenant, to: number, details: Record<string, unknown>) =>
+    event(context, tenant.id, 'tenant.plan.migrate', `tenant:${tenant.id}`, {
+      before: { plan: tenant.plan, planVersion: tenant.planVersion },
+      after: { plan: tenant.plan, planVersion: to },
+      ...details,
     }),
   tokenCreated: (context: WriteContext, token: NewApiToken) =>
     event(context, token.tenantId, 'token.create', `token:${token.id}`, {

@@ -6,6 +6,7 @@ import { BillingStore } from './repositories/billing.js';
 import { ChangeQueries } from './repositories/change-feed.js';
 import { ConnectionStore } from './repositories/connections.js';
 import { OverrideStore } from './repositories/overrides.js';
+import { TenantAddonStore } from './repositories/tenant-addons.js';
 import { SecretStore } from './repositories/secrets.js';
 import { StoreContext } from './repositories/store-context.js';
 import { TableTransferStore } from './repositories/table-transfer.js';
@@ -31,6 +32,7 @@ export class SqlStore implements EntitleStore {
   readonly kind: EntitleStore['kind'];
   readonly tenants: TenantStore;
   readonly overrides: OverrideStore;
+  readonly addons: TenantAddonStore;
   readonly audit: AuditStore;
   readonly tokens: TokenStore;
   readonly connections: ConnectionStore;
@@ -56,6 +58,7 @@ export class SqlStore implements EntitleStore {
     this.#stop = parts.stop;
     this.tenants = new TenantStore(this.#ctx);
     this.overrides = new OverrideStore(this.#ctx);
+    this.addons = new TenantAddonStore(this.#ctx);
     this.audit = new AuditStore(this.#ctx);
     this.tokens = new TokenStore(this.#ctx);
     this.connections = new ConnectionStore(this.#ctx);

@@ -16,6 +16,8 @@ export interface Tenant {
   readonly id: string;
   readonly name: string;
   readonly plan: string;
+  /** The version of the plan the tenant is on: the plan's current version when it was put on it. */
+  readonly planVersion: number;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -46,6 +48,39 @@ export interface NewTenant {
   readonly id: string;
   readonly name: string;
   readonly plan: string;
+  /** Default 1. */
+  readonly planVersion?: number;
+}
+
+/** An add-on a tenant holds, with its quantity. */
+export interface TenantAddon {
+  readonly tenantId: string;
+  readonly addon: string;
+  /** At least 1. */
+  readonly quantity: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A tenant's add-ons, set and removed one by one, each change audited. */
+export interface AddonRepository {
+  /** Holds `quantity` of an add-on (replacing the quantity held). Throws TenantNotFoundError. */
+  set(
+    tenantId: string,
+    addon: string,
+    quantity: number,
+    context: WriteContext,
+  ): Promise<{ before: TenantAddon | undefined; after: TenantAddon }>;
+  /** Throws AddonNotHeldError. */
+  remove(tenantId: string, addon: string, context: WriteContext): Promise<TenantAddon>;
+  /** The tenant's add-ons by name. */
+  list(tenantId: string): Promise<readonly TenantAddon[]>;
+}
+
+/** A plan at one version: where a tenant stands. */
+export interface PlanPlacement {
+  readonly plan: string;
+  readonly planVersion: number;
 }
 
 export interface OverrideInput {
@@ -73,10 +108,23 @@ export interface TenantRepository {
   get(id: string): Promise<Tenant | undefined>;
   /** Tenants ordered by id, after the cursor. */
   list(options?: { readonly after?: string; readonly limit?: number }): Promise<Page<Tenant>>;
-  /** Throws TenantNotFoundError. */
-  setPlan(id: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }>;
+  /** Puts the tenant on a plan at a version. Throws TenantNotFoundError. */
+  setPlan(id: string, placement: PlanPlacement, context: WriteContext): Promise<{ before: Tenant; after: Tenant }>;
   /** Removes the tenant with everything it owns except its audit rows. Throws TenantNotFoundError. */
   delete(id: string, context: WriteContext): Promise<Tenant>;
+  /** The ids of the tenants whose stored plan is `plan` at `version`, in byte order. */
+  idsOnVersion(plan: string, version: number): Promise<readonly string[]>;
+  /**
+   * Moves a tenant on `plan` at version `from` to version `to`, with its audit row (`details`
+   * says what it loses and gains). Returns the tenant as it was, or undefined when it is no longer
+   * on `plan@from` (moved meanwhile): a migration run twice moves each tenant once.
+   */
+  migrateVersion(
+    id: string,
+    move: { readonly plan: string; readonly from: number; readonly to: number },
+    context: WriteContext,
+    details: Readonly<Record<string, unknown>>,
+  ): Promise<Tenant | undefined>;
 }
 
 export interface OverrideRepository {
@@ -355,6 +403,8 @@ export interface TenantBilling {
 export interface TenantSnapshot {
   readonly tenant: Tenant;
   readonly overrides: readonly Override[];
+  /** The add-ons it holds (absent: none). */
+  readonly addons?: readonly TenantAddon[];
   /** Absent when the tenant has no billing link and no subscription. */
   readonly billing?: TenantBilling;
 }
@@ -383,6 +433,7 @@ export interface EntitleStore {
   readonly kind: 'sqlite' | 'postgres';
   readonly tenants: TenantRepository;
   readonly overrides: OverrideRepository;
+  readonly addons: AddonRepository;
   readonly audit: AuditRepository;
   readonly tokens: TokenRepository;
   readonly connections: ConnectionRepository;

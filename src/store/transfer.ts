@@ -19,7 +19,8 @@ export type Row = Readonly<Record<string, string | number | null>>;
 
 /** The tables a dump holds, in an order that satisfies every foreign key, with their columns. */
 export const DUMP_TABLES = {
-  tenants: ['id', 'name', 'plan', 'created_at', 'updated_at'],
+  tenants: ['id', 'name', 'plan', 'plan_version', 'created_at', 'updated_at'],
+  tenant_addons: ['tenant_id', 'addon', 'quantity', 'created_at', 'updated_at'],
   overrides: ['tenant_id', 'feature', 'value', 'reason', 'actor', 'expires_at', 'created_at', 'updated_at', 'version'],
   api_tokens: ['id', 'tenant_id', 'user_id', 'role', 'name', 'secret_hash', 'created_at', 'expires_at', 'revoked_at'],
   connections: [
@@ -90,7 +91,13 @@ const LATER_TABLES: ReadonlySet<DumpTable> = new Set([
   'usage_idempotency',
   // Before anchors travelled: such a dump imports as before (verify fails on it only if its source had archived).
   'audit_anchors',
+  'tenant_addons',
 ]);
+/** Columns added after the format was published, with the value a dump written before them means. */
+export const LATER_COLUMNS: Readonly<Partial<Record<DumpTable, Readonly<Record<string, string | number>>>>> = {
+  // Every tenant before plan versions existed was on version 1.
+  tenants: { plan_version: 1 },
+};
 export const DUMP_TABLE_NAMES = Object.keys(DUMP_TABLES) as DumpTable[];
 
 export interface StoreDump {

@@ -1,14 +1,21 @@
 // Tenant and override writes checked against the policy in force. The CLI and the admin API
 // both go through here, so they accept and reject exactly the same things.
 
-import { FeatureNotFoundError, InvalidInputError, PlanNotFoundError } from '../errors.js';
+import {
+  AddonNotAvailableError,
+  AddonNotFoundError,
+  FeatureNotFoundError,
+  InvalidInputError,
+  PlanNotFoundError,
+  TenantNotFoundError,
+} from '../errors.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
 import { valueProblem } from '../policy/validate.js';
-import type { EntitleStore, Override, Tenant, WriteCondition, WriteContext } from '../store/store.js';
+import type { EntitleStore, Override, Tenant, TenantAddon, WriteCondition, WriteContext } from '../store/store.js';
 
 /** What the operations need: the store and the policy in force. */
 export interface TenantOperationsDeps {
-  readonly store: Pick<EntitleStore, 'tenants' | 'overrides'>;
+  readonly store: Pick<EntitleStore, 'tenants' | 'overrides' | 'addons'>;
   readonly policy: () => PolicySnapshot;
   readonly clock?: () => number;
 }
@@ -16,6 +23,8 @@ export interface TenantOperationsDeps {
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MAX_REASON = 500;
 const MAX_NAME = 200;
+/** The most units of one add-on a tenant may hold: a bound on what one write can give. */
+export const MAX_ADDON_QUANTITY = 10_000;
 
 export interface CreateTenantInput {
   readonly id: string;
@@ -40,13 +49,46 @@ export class TenantOperations {
     const name = (input.name ?? input.id).trim();
     if (name.length === 0 || name.length > MAX_NAME)
       throw new InvalidInputError(`name: must be 1 to ${MAX_NAME} characters`);
-    this.#checkPlan(input.plan);
-    return this.deps.store.tenants.create({ id: input.id, name, plan: input.plan }, context);
+    const planVersion = this.#currentVersion(input.plan);
+    return this.deps.store.tenants.create({ id: input.id, name, plan: input.plan, planVersion }, context);
   }
 
-  changePlan(tenantId: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
-    this.#checkPlan(plan);
-    return this.deps.store.tenants.setPlan(tenantId, plan, context);
+  /**
+   * Moves a tenant to a plan at its current version. A tenant already on the plan stays on its
+   * version: moving versions is a migration (`entitle plans migrate`).
+   */
+  async changePlan(tenantId: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
+    const planVersion = this.#currentVersion(plan);
+    const tenant = await this.deps.store.tenants.get(tenantId);
+    if (!tenant) throw new TenantNotFoundError(tenantId);
+    const placement = tenant.plan === plan ? { plan, planVersion: tenant.planVersion } : { plan, planVersion };
+    return this.deps.store.tenants.setPlan(tenantId, placement, context);
+  }
+
+  /**
+   * Holds `quantity` of an add-on. Refused when the policy has no such add-on, the quantity is not
+   * a whole number from 1 to MAX_ADDON_QUANTITY, or the tenant's plan may not hold it.
+   */
+  async setAddon(
+    tenantId: string,
+    addon: string,
+    quantity: unknown,
+    context: WriteContext,
+  ): Promise<{ before: TenantAddon | undefined; after: TenantAddon }> {
+    const definition = this.deps.policy().addons.get(addon);
+    if (!definition) throw new AddonNotFoundError(addon);
+    if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_ADDON_QUANTITY)
+      throw new InvalidInputError(`quantity: must be a whole number from 1 to ${MAX_ADDON_QUANTITY}`);
+    const tenant = await this.deps.store.tenants.get(tenantId);
+    if (!tenant) throw new TenantNotFoundError(tenantId);
+    if (definition.availableOn && !definition.availableOn.includes(tenant.plan))
+      throw new AddonNotAvailableError(addon, tenant.plan);
+    return this.deps.store.addons.set(tenantId, addon, quantity, context);
+  }
+
+  /** Stops holding an add-on. Throws AddonNotHeldError when the tenant does not hold it. */
+  removeAddon(tenantId: string, addon: string, context: WriteContext): Promise<TenantAddon> {
+    return this.deps.store.addons.remove(tenantId, addon, context);
   }
 
   deleteTenant(tenantId: string, context: WriteContext): Promise<Tenant> {
@@ -83,8 +125,11 @@ export class TenantOperations {
     return this.deps.store.overrides.clear(tenantId, feature, context, condition);
   }
 
-  #checkPlan(plan: string): void {
-    if (!this.deps.policy().plans.has(plan)) throw new PlanNotFoundError(plan);
+  /** The plan's current version; throws PlanNotFoundError for a plan the policy lacks. */
+  #currentVersion(plan: string): number {
+    const definition = this.deps.policy().plans.get(plan);
+    if (!definition) throw new PlanNotFoundError(plan);
+    return definition.version;
   }
 
   #checkExpiry(expiresAt: string | null | undefined): string | null {

@@ -96,6 +96,7 @@ describe('entitlements of a tenant', () => {
       source: 'override',
       cause: 'REVOKED_BY_OVERRIDE',
       plan: 'pro',
+      planVersion: 1,
       definedBy: null,
       policyVersion: h.t.app.entitle.policy.snapshot.version,
       override: { value: false, reason: 'carrier issue', actor: 'user:olivia@ops', expiresAt: null, version: 1 },

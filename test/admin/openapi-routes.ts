@@ -23,6 +23,8 @@ export interface Operation {
 const PARAMETERS: Record<string, string> = {
   tenant: 'acme',
   feature: 'can_use_webhooks',
+  addon: 'extra_calendars',
+  plan: 'pro',
   provider: 'google',
   key: 'can_use_webhooks',
   id: '000000000000',

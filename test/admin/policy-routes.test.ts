@@ -24,7 +24,9 @@ describe('policy', () => {
       // The response schema must drop nothing: the JSON of the snapshot itself.
       features: JSON.parse(JSON.stringify([...snapshot.features.values()])),
       plans: [...snapshot.plans.values()].map((plan) =>
-        JSON.parse(JSON.stringify({ ...plan, values: Object.fromEntries(plan.values) })),
+        JSON.parse(
+          JSON.stringify({ ...plan, values: Object.fromEntries(plan.values), versions: [...plan.versions.keys()] }),
+        ),
       ),
     });
     expect(body.features.find((f: { key: string }) => f.key === 'support_tier')).toMatchObject({

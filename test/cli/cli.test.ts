@@ -157,7 +157,9 @@ describe('entitle CLI', () => {
 
     it('changes a plan and lists tenants', async () => {
       await cli('tenants', 'create', 'acme', '--plan', 'free');
-      expect((await cli('tenants', 'set-plan', 'acme', 'business')).stdout).toBe('tenant acme: plan free → business\n');
+      expect((await cli('tenants', 'set-plan', 'acme', 'business')).stdout).toBe(
+        'tenant acme: plan free@1 → business@1\n',
+      );
       const listed = JSON.parse((await cli('tenants', 'list', '--json')).stdout);
       expect(listed).toEqual([expect.objectContaining({ id: 'acme', name: 'acme', plan: 'business' })]);
       const explained = JSON.parse((await cli('explain', '--tenant', 'acme', '--json')).stdout);

@@ -89,7 +89,7 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
     const directory = await openDirectory(store);
     await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, { actor: 't' });
     expect(directory.get('acme')?.plan).toBe('free');
-    await store.tenants.setPlan('acme', 'pro', { actor: 't' });
+    await store.tenants.setPlan('acme', { plan: 'pro', planVersion: 1 }, { actor: 't' });
     expect(directory.get('acme')?.plan).toBe('pro');
     await store.tenants.delete('acme', { actor: 't' });
     expect(directory.get('acme')).toBeUndefined();

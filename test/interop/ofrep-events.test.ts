@@ -105,7 +105,14 @@ describe('OFREP event streams', () => {
     const { writeFile, readFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const plans = join(policyDirectory, 'plans.yaml');
-    await writeFile(plans, (await readFile(plans, 'utf8')).replace('      can_remove_branding: true\n', ''));
+    // A grant in place: taking something away from a version tenants are on would be refused.
+    await writeFile(
+      plans,
+      (await readFile(plans, 'utf8')).replace(
+        '      can_remove_branding: true\n',
+        '      can_remove_branding: true\n      can_use_webhooks: true\n',
+      ),
+    );
     await r.t.app.entitle.policy.reload();
     const afterReload = await refetch(sse);
     expect(afterReload.etag).not.toBe(afterPlan.etag);

@@ -118,6 +118,7 @@ describe('OFREP protocol', () => {
         cause: 'GRANTED_BY_OVERRIDE',
         policyVersion: t.app.entitle.policy.snapshot.version,
         plan: 'pro',
+        planVersion: 1,
       },
     });
     const asClient = (await post(url, tokens.client, { context: { tenantId: 'odd-co' } })).json();

@@ -159,6 +159,7 @@ describe('rollout.unleash', () => {
       source: 'plan',
       cause: 'NOT_RELEASED',
       plan: 'business',
+      planVersion: 1,
       definedBy: 'business',
       policyVersion: t.app.entitle.policy.snapshot.version,
       override: null,
@@ -257,7 +258,15 @@ plans:
     description: The only plan.
     features: {}
 `);
-  const tenants = ['a', 'b', 'c', 'd'].map((id) => ({ id, name: id, plan: 'basic', overrides: new Map() }));
+  const tenants = ['a', 'b', 'c', 'd'].map((id) => ({
+    id,
+    name: id,
+    plan: 'basic',
+    planVersion: 1,
+    addons: new Map<string, number>(),
+    profile: 'basic@1',
+    overrides: new Map(),
+  }));
   const releases: ReleaseSwitch = { isEnabled: (_toggle, { tenantId }) => tenantId !== 'd' };
 
   it('spells out the shorter list: the plan segment minus the held-back tenants', () => {

@@ -146,6 +146,9 @@ describe('GET /api/client/features', () => {
       id: `tenant-${String(i).padStart(5, '0')}`,
       name: 'x',
       plan: plans[i % plans.length] as string,
+      planVersion: 1,
+      addons: new Map<string, number>(),
+      profile: `${plans[i % plans.length] as string}@1`,
       overrides: new Map(),
     }));
     const { payload } = buildUnleashPayload(policy, tenants, now);

@@ -94,6 +94,9 @@ describe('meter features in the policy', () => {
       id: 't',
       name: 'T',
       plan,
+      planVersion: 1,
+      addons: new Map<string, number>(),
+      profile: `${plan}@1`,
       overrides: new Map(
         override === undefined
           ? []
@@ -135,7 +138,15 @@ describe('meter features in the policy', () => {
   it('counts a lowered allowance as a revocation in the policy diff, unlimited above every number', () => {
     const current = snapshotOf(METER({ free: '0', pro: '500', enterprise: 'unlimited' }));
     const proposed = snapshotOf(METER({ free: '0', pro: '100', enterprise: '10000' }));
-    const tenants = ['pro', 'enterprise', 'free'].map((plan) => ({ id: plan, name: plan, plan, overrides: new Map() }));
+    const tenants = ['pro', 'enterprise', 'free'].map((plan) => ({
+      id: plan,
+      name: plan,
+      plan,
+      planVersion: 1,
+      addons: new Map<string, number>(),
+      profile: `${plan}@1`,
+      overrides: new Map(),
+    }));
     const impact = policyImpact(current, proposed, tenants, 0);
     expect(impact.revokes).toBe(true);
     expect(impact.features).toEqual([

@@ -46,15 +46,73 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
           id: 'acme',
           name: 'Acme',
           plan: 'free',
+          planVersion: 1,
           createdAt: '2030-01-01T00:00:00.000Z',
           updatedAt: '2030-01-01T00:00:00.000Z',
         });
         now += 1000;
-        const { before, after } = await store.tenants.setPlan('acme', 'pro', ctx);
+        const { before, after } = await store.tenants.setPlan('acme', { plan: 'pro', planVersion: 3 }, ctx);
         expect(before.plan).toBe('free');
-        expect(after).toEqual({ ...created, plan: 'pro', updatedAt: '2030-01-01T00:00:01.000Z' });
+        expect(after).toEqual({ ...created, plan: 'pro', planVersion: 3, updatedAt: '2030-01-01T00:00:01.000Z' });
         expect(await store.tenants.get('acme')).toEqual(after);
         expect(await store.tenants.get('nobody')).toBeUndefined();
+      });
+
+      it('moves a tenant between versions of its plan once, audited, however often the move is asked for', async () => {
+        await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'pro', planVersion: 1 }, ctx);
+        await store.tenants.create({ id: 'beta', name: 'Beta', plan: 'pro', planVersion: 2 }, ctx);
+        const move = { plan: 'pro', from: 1, to: 2 };
+        const details = { loses: ['can_remove_branding'], gains: [] };
+        expect(await store.tenants.migrateVersion('acme', move, ctx, details)).toMatchObject({ planVersion: 1 });
+        expect(await store.tenants.migrateVersion('acme', move, ctx, details)).toBeUndefined();
+        expect(await store.tenants.migrateVersion('beta', move, ctx, details)).toBeUndefined();
+        expect((await store.tenants.get('acme'))?.planVersion).toBe(2);
+        const migrations = (await store.audit.list({ action: 'tenant.plan.migrate' })).items;
+        expect(migrations.map((record) => [record.tenantId, record.details])).toEqual([
+          [
+            'acme',
+            {
+              before: { plan: 'pro', planVersion: 1 },
+              after: { plan: 'pro', planVersion: 2 },
+              loses: ['can_remove_branding'],
+              gains: [],
+            },
+          ],
+        ]);
+      });
+
+      it('keeps add-ons with their quantities, audits each change and forgets them with the tenant', async () => {
+        await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'pro' }, ctx);
+        expect((await store.addons.set('acme', 'extra_calendars', 2, ctx)).before).toBeUndefined();
+        expect((await store.addons.set('acme', 'extra_calendars', 3, ctx)).before?.quantity).toBe(2);
+        await store.addons.set('acme', 'sms_pack', 1, ctx);
+        expect((await store.addons.list('acme')).map(({ addon, quantity }) => [addon, quantity])).toEqual([
+          ['extra_calendars', 3],
+          ['sms_pack', 1],
+        ]);
+        const [loaded] = await store.changes.load(['acme']);
+        expect(loaded?.addons?.map(({ addon, quantity }) => [addon, quantity])).toEqual([
+          ['extra_calendars', 3],
+          ['sms_pack', 1],
+        ]);
+        await store.addons.remove('acme', 'sms_pack', ctx);
+        await expect(store.addons.remove('acme', 'sms_pack', ctx)).rejects.toMatchObject({
+          code: 'ENT_ERR_ADDON_NOT_HELD',
+          statusCode: 404,
+        });
+        await expect(store.addons.set('ghost', 'sms_pack', 1, ctx)).rejects.toMatchObject({
+          code: 'ENT_ERR_TENANT_NOT_FOUND',
+        });
+        const actions = (await store.audit.list()).items.map((record) => record.action);
+        // Newest first.
+        expect(actions.filter((action) => action.startsWith('tenant.addon'))).toEqual([
+          'tenant.addon.remove',
+          'tenant.addon.set',
+          'tenant.addon.set',
+          'tenant.addon.set',
+        ]);
+        await store.tenants.delete('acme', ctx);
+        expect(await store.addons.list('acme')).toEqual([]);
       });
 
       it('refuses a duplicate id and changes nothing', async () => {
@@ -94,7 +152,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
       });
 
       it('reports a missing tenant on change and delete', async () => {
-        await expect(store.tenants.setPlan('ghost', 'pro', ctx)).rejects.toMatchObject({
+        await expect(store.tenants.setPlan('ghost', { plan: 'pro', planVersion: 1 }, ctx)).rejects.toMatchObject({
           code: 'ENT_ERR_TENANT_NOT_FOUND',
           statusCode: 404,
         });
@@ -265,7 +323,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
 
       it('chains every row so that verification passes, and detects a changed row', async () => {
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
-        await store.tenants.setPlan('acme', 'pro', ctx);
+        await store.tenants.setPlan('acme', { plan: 'pro', planVersion: 1 }, ctx);
         await store.audit.append({
           actor: 'gate',
           tenantId: 'acme',
@@ -367,7 +425,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'free' }, ctx);
         expect(seen).toEqual(['free']);
         remove();
-        await store.tenants.setPlan('acme', 'pro', ctx);
+        await store.tenants.setPlan('acme', { plan: 'pro', planVersion: 1 }, ctx);
         expect(seen).toEqual(['free']);
       });
     });

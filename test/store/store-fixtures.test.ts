@@ -25,6 +25,7 @@ const ctx = { actor: 'test:operator' };
 // Billing, usage and audit anchor tables came after these fixtures were written: a store from then has none.
 const EXPECTED_ROWS = {
   tenants: 2,
+  tenant_addons: 0,
   overrides: 2,
   api_tokens: 4,
   connections: 2,
@@ -94,7 +95,7 @@ async function checkFixture(store: EntitleStore): Promise<void> {
   ).toBe('verifier-1');
 
   // The chain verifies, and goes on: a new write appends after the fixture's last row.
-  await store.tenants.setPlan('acme', 'business', ctx);
+  await store.tenants.setPlan('acme', { plan: 'business', planVersion: 1 }, ctx);
   const verifier = new ChainVerifier();
   await store.audit.scan((record) => verifier.visit(record));
   expect(verifier.result).toMatchObject({ ok: true, checked: EXPECTED_ROWS.audit_log + 1 });

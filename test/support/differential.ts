@@ -128,7 +128,7 @@ export function snapshotsOf(raw: RawPolicy, specs: TenantSpecs): TenantSnapshot[
       });
     }
     // Plan index 5 may not exist: an unknown plan falls back to defaults everywhere.
-    return { tenant: { id, name: id, plan: `p${spec.plan}`, createdAt: at, updatedAt: at }, overrides };
+    return { tenant: { id, name: id, plan: `p${spec.plan}`, planVersion: 1, createdAt: at, updatedAt: at }, overrides };
   });
 }
 

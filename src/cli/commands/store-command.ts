@@ -59,6 +59,7 @@ export function registerStore(program: Command, context: CliContext): void {
 function describe(summary: DumpSummary): string {
   const names: Record<keyof DumpSummary, string> = {
     tenants: 'tenants',
+    tenant_addons: 'tenant add-ons',
     overrides: 'overrides',
     api_tokens: 'API tokens',
     connections: 'connections',
@@ -74,9 +75,14 @@ function describe(summary: DumpSummary): string {
     audit_anchors: 'audit archive anchors',
     audit_log: 'audit rows',
   };
-  // Billing, usage and anchor tables are named only when they hold rows: a deployment without them reads as before.
+  // Billing, usage, anchor and add-on tables are named only when they hold rows: a deployment without them reads as before.
   const shown = (table: keyof DumpSummary) =>
-    !(table.startsWith('billing_') || table.startsWith('usage_') || table === 'audit_anchors') || summary[table] > 0;
+    !(
+      table.startsWith('billing_') ||
+      table.startsWith('usage_') ||
+      table === 'audit_anchors' ||
+      table === 'tenant_addons'
+    ) || summary[table] > 0;
   return (Object.keys(names) as (keyof DumpSummary)[])
     .filter(shown)
     .map((table) => `${summary[table]} ${names[table]}`)

@@ -1,4 +1,4 @@
-// entitle tenants create|set-plan|list|delete|link-billing|unlink-billing
+// entitle tenants create|set-plan|list|delete|link-billing|unlink-billing|addons set|remove|list
 
 import type { Command } from 'commander';
 import { TenantOperations } from '../../tenants/tenant-operations.js';
@@ -26,7 +26,7 @@ export function registerTenants(program: Command, context: CliContext): void {
         { id, plan: options.plan, ...(options.name ? { name: options.name } : {}) },
         { actor: context.actor(options.actor) },
       );
-      context.out(`created tenant ${tenant.id} (${tenant.name}) on plan ${tenant.plan}`);
+      context.out(`created tenant ${tenant.id} (${tenant.name}) on plan ${tenant.plan} version ${tenant.planVersion}`);
     });
 
   tenants
@@ -39,7 +39,7 @@ export function registerTenants(program: Command, context: CliContext): void {
       const { before, after } = await (
         await operations()
       ).changePlan(id, plan, { actor: context.actor(options.actor) });
-      context.out(`tenant ${id}: plan ${before.plan} → ${after.plan}`);
+      context.out(`tenant ${id}: plan ${before.plan}@${before.planVersion} → ${after.plan}@${after.planVersion}`);
     });
 
   tenants
@@ -61,8 +61,50 @@ export function registerTenants(program: Command, context: CliContext): void {
       else
         context.out(
           formatTable(
-            ['TENANT', 'NAME', 'PLAN', 'CREATED'],
-            all.map((t) => [t.id, t.name, t.plan, t.createdAt]),
+            ['TENANT', 'NAME', 'PLAN', 'VERSION', 'CREATED'],
+            all.map((t) => [t.id, t.name, t.plan, String(t.planVersion), t.createdAt]),
+          ),
+        );
+    });
+
+  const addons = tenants.command('addons').description("a tenant's add-ons: set a quantity, remove, list");
+  addons
+    .command('set')
+    .description("hold a quantity of an add-on (the tenant's plan must be one it is available on)")
+    .argument('<tenant>', 'tenant id')
+    .argument('<addon>', 'add-on key')
+    .option('--quantity <n>', 'units held', '1')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, addon: string, options: { quantity: string; actor?: string }) => {
+      if (!/^[1-9][0-9]*$/.test(options.quantity)) throw new UsageError('--quantity must be a whole number from 1');
+      const { before, after } = await (
+        await operations()
+      ).setAddon(id, addon, Number(options.quantity), { actor: context.actor(options.actor) });
+      context.out(`tenant ${id}: add-on ${addon} × ${before?.quantity ?? 0} → × ${after.quantity}`);
+    });
+  addons
+    .command('remove')
+    .description('stop holding an add-on')
+    .argument('<tenant>', 'tenant id')
+    .argument('<addon>', 'add-on key')
+    .option('--actor <actor>', 'who to name in the audit log')
+    .action(async (id: string, addon: string, options: { actor?: string }) => {
+      await (await operations()).removeAddon(id, addon, { actor: context.actor(options.actor) });
+      context.out(`tenant ${id}: add-on ${addon} removed`);
+    });
+  addons
+    .command('list')
+    .description("list a tenant's add-ons")
+    .argument('<tenant>', 'tenant id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const held = await (await context.store()).addons.list(id);
+      if (options.json) context.json(held);
+      else
+        context.out(
+          formatTable(
+            ['ADDON', 'QUANTITY', 'SINCE'],
+            held.map((a) => [a.addon, String(a.quantity), a.createdAt]),
           ),
         );
     });

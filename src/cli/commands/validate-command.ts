@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { countVersions, versionLosses } from '../../entitlements/version-guard.js';
 import { formatIssue, readPolicyDirectory } from '../../policy/read-policy.js';
 import type { CliContext } from '../cli-context.js';
 
@@ -11,10 +12,20 @@ export function registerValidate(program: Command, context: CliContext, setExitC
     .description('check policy files; prints every issue as file:line:column: message')
     .argument('[dir]', 'policy directory (default: ENTITLE_POLICIES or policies/)')
     .option('--format <format>', 'text or json', 'text')
-    .action(async (dir: string | undefined, options: { format: string }) => {
+    .option(
+      '--store',
+      'also refuse what a reload would: a change that takes something from a plan version tenants in the store are on (compared with the policy in force, ENTITLE_POLICIES)',
+    )
+    .action(async (dir: string | undefined, options: { format: string; store?: boolean }) => {
       if (options.format !== 'text' && options.format !== 'json') throw new UsageError('--format must be text or json');
       const directory = dir ? resolve(context.io.cwd, dir) : context.config.policyDirectory;
-      const result = await readPolicyDirectory(directory, context.io.cwd);
+      let result = await readPolicyDirectory(directory, context.io.cwd);
+      if (result.ok && options.store) {
+        const current = await context.policy();
+        const { tenants } = await (await context.store()).changes.loadAll();
+        const losses = versionLosses(current, result.snapshot, countVersions(tenants.map(({ tenant }) => tenant)));
+        if (losses.length > 0) result = { ok: false, issues: losses };
+      }
       if (options.format === 'json') {
         context.json(
           result.ok

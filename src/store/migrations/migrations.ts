@@ -305,6 +305,25 @@ export const MIGRATIONS: readonly MigrationSource[] = [
   },
   {
     version: 8,
+    name: 'plan versions and tenant add-ons',
+    up: (d) => `
+      -- The version of its plan a tenant is on; every tenant before versions existed is on version 1.
+      ALTER TABLE tenants ADD COLUMN plan_version INTEGER NOT NULL DEFAULT 1;
+
+      -- Add-ons a tenant holds beside its plan, with a quantity.
+      CREATE TABLE tenant_addons (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        addon       TEXT NOT NULL,
+        quantity    INTEGER NOT NULL CHECK (quantity > 0),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, addon)
+      )${d.strict};
+      ${d.changesOn('tenant_addons', 'tenant_id')}
+    `,
+  },
+  {
+    version: 9,
     name: 'webhook endpoints, outbox and deliveries',
     up: (d) => `
       -- Where events are sent. The secret signs them; the previous one too, until previous_secret_until.

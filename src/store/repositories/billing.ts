@@ -127,8 +127,11 @@ export interface BillingTransaction {
   ): Promise<(SubscriptionState & { readonly tenantId: string }) | undefined>;
   subscriptionsOf(tenantId: string): Promise<SubscriptionState[]>;
   putSubscription(tenantId: string, subscription: SubscriptionState): Promise<void>;
-  /** Sets the tenant's stored plan; returns the plan it had. */
-  setPlan(tenantId: string, plan: string): Promise<string | undefined>;
+  /**
+   * Sets the tenant's stored plan; returns the plan it had. A move to another plan puts the tenant
+   * on `currentVersion` of it; staying on the same plan keeps the version it is on.
+   */
+  setPlan(tenantId: string, plan: string, currentVersion: number): Promise<string | undefined>;
   audit(events: readonly AuditEvent[]): Promise<void>;
 }
 
@@ -355,11 +358,16 @@ export class BillingStore {
           ],
         );
       },
-      setPlan: async (tenantId, plan) => {
+      setPlan: async (tenantId, plan, currentVersion) => {
         const tenant = await findTenant(tx, tenantId);
         if (!tenant) return undefined;
         if (tenant.plan !== plan)
-          await tx.run('UPDATE tenants SET plan = $1, updated_at = $2 WHERE id = $3', [plan, now, tenantId]);
+          await tx.run('UPDATE tenants SET plan = $1, plan_version = $2, updated_at = $3 WHERE id = $4', [
+            plan,
+            currentVersion,
+            now,
+            tenantId,
+          ]);
         return tenant.plan;
       },
       audit: async (events) => {

@@ -3,7 +3,8 @@
 // wrote (SQLite data_version polling, PostgreSQL LISTEN/NOTIFY) is the dialect's `watch`.
 
 import type { SubscriptionState } from '../subscription-state.js';
-import type { BillingLink, ChangeFeed, Override, TenantSnapshot } from '../store.js';
+import type { BillingLink, ChangeFeed, Override, TenantAddon, TenantSnapshot } from '../store.js';
+import { tenantAddonFromRow, type TenantAddonRow } from './tenant-addons.js';
 import { JOINED_LINK_COLUMNS, joinedLinkOf, loadLinks, loadSubscriptions, tenantBillingOf } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
 import type { SqlExecutor } from '../sql-port.js';
@@ -34,10 +35,11 @@ export class ChangeQueries implements ChangeFeed {
         (await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0,
       );
       const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
+      const addons = addonsByTenant(await tx.all<TenantAddonRow>('SELECT * FROM tenant_addons'));
       const subscriptions = await loadSubscriptions(tx);
       const links = await loadLinks(tx);
       const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) =>
-        snapshotOf(row, overrides, subscriptions, links.get(row.id)),
+        snapshotOf(row, overrides, addons, subscriptions, links.get(row.id)),
       );
       return { cursor, tenants };
     });
@@ -67,16 +69,18 @@ export class ChangeQueries implements ChangeFeed {
     const where = (column: string) => (one ? `${column} = $1` : port.sql.inList(column, '$1'));
     // Plain reads, no snapshot: this runs after every write, and a change that lands between
     // them is in the feed, so the caller loads the tenant again on its next signal.
-    const [tenants, overrides, subscriptions] = await Promise.all([
+    const [tenants, overrides, addons, subscriptions] = await Promise.all([
       port.all<TenantRow>(
         `SELECT t.*, ${JOINED_LINK_COLUMNS} FROM tenants t LEFT JOIN billing_links l ON l.tenant_id = t.id WHERE ${where('t.id')}`,
         [param],
       ),
       port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${where('tenant_id')}`, [param]),
+      port.all<TenantAddonRow>(`SELECT * FROM tenant_addons WHERE ${where('tenant_id')}`, [param]),
       loadSubscriptions(port, { condition: where, params: [param] }),
     ]);
     const byId = byTenant(overrides);
-    return tenants.map((row) => snapshotOf(row, byId, subscriptions, joinedLinkOf(row)));
+    const addonsById = addonsByTenant(addons);
+    return tenants.map((row) => snapshotOf(row, byId, addonsById, subscriptions, joinedLinkOf(row)));
   }
 }
 
@@ -88,13 +92,17 @@ export async function loadTenantSnapshot(tx: SqlExecutor, tenantId: string): Pro
   );
   if (!row) return undefined;
   const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides WHERE tenant_id = $1', [tenantId]));
+  const addons = addonsByTenant(
+    await tx.all<TenantAddonRow>('SELECT * FROM tenant_addons WHERE tenant_id = $1', [tenantId]),
+  );
   const subscriptions = await loadSubscriptions(tx, { condition: (column) => `${column} = $1`, params: [tenantId] });
-  return snapshotOf(row, overrides, subscriptions, joinedLinkOf(row));
+  return snapshotOf(row, overrides, addons, subscriptions, joinedLinkOf(row));
 }
 
 function snapshotOf(
   row: TenantRow,
   overrides: ReadonlyMap<string, Override[]>,
+  addons: ReadonlyMap<string, TenantAddon[]>,
   subscriptions: ReadonlyMap<string, readonly SubscriptionState[]>,
   link: BillingLink | undefined,
 ): TenantSnapshot {
@@ -102,8 +110,19 @@ function snapshotOf(
   return {
     tenant: tenantFromRow(row),
     overrides: overrides.get(row.id) ?? [],
+    ...(addons.has(row.id) ? { addons: addons.get(row.id) } : {}),
     ...(tenantBilling ? { billing: tenantBilling } : {}),
   };
+}
+
+function addonsByTenant(rows: readonly TenantAddonRow[]): Map<string, TenantAddon[]> {
+  const addons = new Map<string, TenantAddon[]>();
+  for (const row of rows) {
+    const list = addons.get(row.tenant_id) ?? [];
+    list.push(tenantAddonFromRow(row));
+    addons.set(row.tenant_id, list);
+  }
+  return addons;
 }
 
 function byTenant(rows: readonly OverrideRow[]): Map<string, Override[]> {

@@ -19,13 +19,21 @@ export interface TenantRow {
   id: string;
   name: string;
   plan: string;
+  plan_version: number;
   created_at: string;
   updated_at: string;
   [column: string]: unknown;
 }
 
 export function tenantFromRow(row: TenantRow): Tenant {
-  return { id: row.id, name: row.name, plan: row.plan, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    name: row.name,
+    plan: row.plan,
+    planVersion: Number(row.plan_version),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 export interface OverrideRow {

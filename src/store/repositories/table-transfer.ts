@@ -6,6 +6,7 @@ import type { AuditEvent } from '../store.js';
 import {
   DUMP_TABLE_NAMES,
   DUMP_TABLES,
+  LATER_COLUMNS,
   notEmptyMessage,
   type DumpTable,
   type Row,
@@ -18,6 +19,7 @@ import type { StoreContext } from './store-context.js';
 /** Primary key columns: exports in their (byte) order, so two exports of the same data are the same text. */
 const KEYS: Record<DumpTable, readonly string[]> = {
   tenants: ['id'],
+  tenant_addons: ['tenant_id', 'addon'],
   overrides: ['tenant_id', 'feature'],
   api_tokens: ['id'],
   connections: ['id'],
@@ -61,11 +63,12 @@ export class TableTransferStore implements TableTransfer {
       for (const table of DUMP_TABLE_NAMES) {
         const columns = DUMP_TABLES[table];
         const rows = tables[table];
+        const later = LATER_COLUMNS[table] ?? {};
         for (let start = 0; start < rows.length; start += BATCH) {
           const batch = rows.slice(start, start + BATCH);
           const values: SqlValue[] = [];
           const tuples = batch.map(
-            (row) => `(${columns.map((column) => `$${values.push(row[column] ?? null)}`).join(', ')})`,
+            (row) => `(${columns.map((column) => `$${values.push(row[column] ?? later[column] ?? null)}`).join(', ')})`,
           );
           try {
             await tx.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`, values);

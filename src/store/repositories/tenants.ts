@@ -3,7 +3,7 @@
 import { auditEvents } from '../audit-events.js';
 import { TenantExistsError, TenantNotFoundError } from '../../errors.js';
 import type { SqlExecutor } from '../sql-port.js';
-import type { NewTenant, Page, Tenant, TenantRepository, WriteContext } from '../store.js';
+import type { NewTenant, Page, PlanPlacement, Tenant, TenantRepository, WriteContext } from '../store.js';
 import { tenantFromRow, type TenantRow } from './rows.js';
 import { pageSize, type StoreContext } from './store-context.js';
 
@@ -24,14 +24,11 @@ export class TenantStore implements TenantRepository {
     return this.ctx.write(async (tx) => {
       if (await findTenant(tx, tenant.id)) throw new TenantExistsError(tenant.id);
       const now = this.ctx.nowIso();
-      await tx.run('INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', [
-        tenant.id,
-        tenant.name,
-        tenant.plan,
-        now,
-        now,
-      ]);
-      const created: Tenant = { ...tenant, createdAt: now, updatedAt: now };
+      await tx.run(
+        'INSERT INTO tenants (id, name, plan, plan_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [tenant.id, tenant.name, tenant.plan, tenant.planVersion ?? 1, now, now],
+      );
+      const created: Tenant = { ...tenant, planVersion: tenant.planVersion ?? 1, createdAt: now, updatedAt: now };
       await this.ctx.appendAudit(tx, [auditEvents.tenantCreated(context, created)]);
       return created;
     });
@@ -54,14 +51,48 @@ export class TenantStore implements TenantRepository {
     return rows.length > limit && last ? { items, nextCursor: last.id } : { items };
   }
 
-  setPlan(id: string, plan: string, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
+  setPlan(id: string, placement: PlanPlacement, context: WriteContext): Promise<{ before: Tenant; after: Tenant }> {
     return this.ctx.write(async (tx) => {
       const before = await findTenant(tx, id);
       if (!before) throw new TenantNotFoundError(id);
       const now = this.ctx.nowIso();
-      await tx.run('UPDATE tenants SET plan = $1, updated_at = $2 WHERE id = $3', [plan, now, id]);
-      await this.ctx.appendAudit(tx, [auditEvents.tenantPlanChanged(context, before, plan)]);
-      return { before, after: { ...before, plan, updatedAt: now } };
+      const { plan, planVersion } = placement;
+      await tx.run('UPDATE tenants SET plan = $1, plan_version = $2, updated_at = $3 WHERE id = $4', [
+        plan,
+        planVersion,
+        now,
+        id,
+      ]);
+      await this.ctx.appendAudit(tx, [auditEvents.tenantPlanChanged(context, before, placement)]);
+      return { before, after: { ...before, plan, planVersion, updatedAt: now } };
+    });
+  }
+
+  async idsOnVersion(plan: string, version: number): Promise<readonly string[]> {
+    const { byteOrder } = this.ctx.port.sql;
+    const rows = await this.ctx.port.all<{ id: string }>(
+      `SELECT id FROM tenants WHERE plan = $1 AND plan_version = $2 ORDER BY id${byteOrder}`,
+      [plan, version],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  migrateVersion(
+    id: string,
+    move: { readonly plan: string; readonly from: number; readonly to: number },
+    context: WriteContext,
+    details: Readonly<Record<string, unknown>>,
+  ): Promise<Tenant | undefined> {
+    return this.ctx.write(async (tx) => {
+      const before = await findTenant(tx, id);
+      if (!before || before.plan !== move.plan || before.planVersion !== move.from) return undefined;
+      await tx.run('UPDATE tenants SET plan_version = $1, updated_at = $2 WHERE id = $3', [
+        move.to,
+        this.ctx.nowIso(),
+        id,
+      ]);
+      await this.ctx.appendAudit(tx, [auditEvents.tenantVersionMigrated(context, before, move.to, details)]);
+      return before;
     });
   }
 
