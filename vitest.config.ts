@@ -5,13 +5,35 @@ import { defineConfig } from 'vitest/config';
 // NODE_EXTRA_CA_CERTS only at start-up: set here, it reaches the forked test workers.
 process.env.NODE_EXTRA_CA_CERTS = fileURLToPath(new URL('./test/fixtures/tls/ca.crt', import.meta.url));
 
+// Files that replace a module for themselves (vi.mock): each runs in a fresh process, so the
+// replacement reaches no other file and no other file's copy of the module reaches it.
+const ISOLATED = ['test/policy/watch-malformed.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // src/ transpiled once for the child-server processes (see the file).
+    globalSetup: ['test/support/global-setup.ts'],
+    // Both cores (vitest's default leaves one idle on a 2-core machine): much of the suite waits
+    // on child processes, sockets and PostgreSQL rather than computing.
+    maxWorkers: 2,
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // The same suites run longer behind `npm run test:reliability` (ENTITLE_RELIABILITY=1).
-    exclude: ['node_modules/**'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: ['test/**/*.test.ts'],
+          exclude: ['node_modules/**', ...ISOLATED],
+          // A worker runs many files one after another with the modules it already loaded: every
+          // file builds its own apps, stores and fakes (nothing is shared through module state),
+          // so only the cost of importing fastify, the provider clients and src/ once is saved.
+          isolate: false,
+        },
+      },
+      { extends: true, test: { name: 'isolated', include: ISOLATED, isolate: true } },
+    ],
   },
 });

@@ -32,7 +32,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestForLog } from './http/log-redaction.js';
 import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
-import { validatorCompiler } from './http/validators.js';
+import { serializerCompiler, validatorCompiler } from './http/validators.js';
 import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
 import { openOfrepEvents, type RunningOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
@@ -93,8 +93,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const app = createServer(options);
   app.addHook('onSend', responseHeaders);
   const services = await openAppServices(app, options);
-  const parts = openParts(app, services, options);
+  const parts = await openParts(app, services, options);
   app.setValidatorCompiler(validatorCompiler());
+  app.setSerializerCompiler(serializerCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   for (const register of PLUGINS) await register(app, parts);
@@ -211,7 +212,7 @@ async function openAppServices(app: FastifyInstance, options: BuildAppOptions): 
 }
 
 /** The parts several plugins share, each closed with the app. */
-function openParts(app: FastifyInstance, services: EntitleServices, options: BuildAppOptions): AppParts {
+async function openParts(app: FastifyInstance, services: EntitleServices, options: BuildAppOptions): Promise<AppParts> {
   const { config } = options;
   const keys = serverKeys(config.sessionSecret);
   if (!keys.shared && config.production)
@@ -277,7 +278,7 @@ function openParts(app: FastifyInstance, services: EntitleServices, options: Bui
     tokens,
     decisions,
     readAudit,
-    clients: createCalendarClients(config),
+    clients: await createCalendarClients(config),
     consoleDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
     failedLogins: new FailedLogins(config.rateLimits.authFailures, services.clock),
   };

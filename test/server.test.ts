@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
+import { entryArgs } from './support/child-server.js';
 import { STARTER_POLICY_DIR } from './support/policy.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -21,7 +22,7 @@ const WELCOMED = /First start: created tenant|A new token for the demo tenant/;
  */
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; output: string; tokens: string }> {
   const tokensFile = join(mkdtempSync(join(tmpdir(), 'entitle-tokens-')), 'tokens.txt');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/server.ts')], {
+  const child = spawn(process.execPath, entryArgs('server.ts'), {
     cwd: ROOT,
     env: {
       ...process.env,

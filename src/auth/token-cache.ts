@@ -23,6 +23,8 @@ export class TokenCache {
   /** Tokens found before the last change signal: used only when the store cannot answer. */
   #lastKnown = new Map<string, ApiToken>();
   #generation = 0;
+  /** Bumped only by our own writes, which forget the last known tokens too. */
+  #clears = 0;
   /** The store's change feed says its connection is down: a lookup would only wait for a timeout. */
   #unreachable = false;
   readonly #stops: (() => void)[];
@@ -48,6 +50,7 @@ export class TokenCache {
   /** Forgets every token, including the last known ones. */
   clear(): void {
     this.#generation++;
+    this.#clears++;
     this.#entries = new Map();
     this.#lastKnown = new Map();
   }
@@ -71,6 +74,7 @@ export class TokenCache {
     const known = this.#unreachable ? this.#trusted(secretHash) : undefined;
     if (known) return known;
     const generation = this.#generation;
+    const clears = this.#clears;
     let token: ApiToken | undefined;
     try {
       token = await this.lookup(secretHash);
@@ -79,7 +83,15 @@ export class TokenCache {
       if (known) return known;
       throw error;
     }
-    if (generation !== this.#generation) return token;
+    if (generation !== this.#generation) {
+      // Another process wrote during the lookup: the answer may be older than that write, so it
+      // is not cached, but it is still what the store last said of this token, as good as any
+      // last known one (which such a write keeps). Without it, a token first used just as a
+      // change signal arrives would not be trusted in an outage that follows. Our own writes
+      // (clear) forget last known tokens: an answer that crossed one is not kept at all.
+      if (token && clears === this.#clears) remember(this.#lastKnown, secretHash, token, this.#maxEntries);
+      return token;
+    }
     if (token) {
       remember(this.#entries, secretHash, token, this.#maxEntries);
       remember(this.#lastKnown, secretHash, token, this.#maxEntries);

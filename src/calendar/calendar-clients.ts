@@ -1,18 +1,26 @@
 // The calendar clients this server is configured for. An unconfigured provider has none: its
-// routes answer 503 naming the variables to set.
+// routes answer 503 naming the variables to set. A provider's client library (googleapis, the
+// Graph client) is loaded only when that provider is configured.
 
 import type { Config } from '../config.js';
 import { ProviderNotConfiguredError } from '../errors.js';
 import type { CalendarClient, CalendarProviderName } from './calendar-client.js';
-import { GoogleCalendarClient } from './google-calendar-client.js';
-import { MicrosoftCalendarClient } from './microsoft-calendar-client.js';
 
 export type CalendarClients = Readonly<Partial<Record<CalendarProviderName, CalendarClient>>>;
 
-export function createCalendarClients(config: Pick<Config, 'google' | 'microsoft'>): CalendarClients {
+export async function createCalendarClients(config: Pick<Config, 'google' | 'microsoft'>): Promise<CalendarClients> {
+  const { google, microsoft } = config;
+  const [googleClient, microsoftClient] = await Promise.all([
+    google &&
+      import('./google-calendar-client.js').then(({ GoogleCalendarClient }) => new GoogleCalendarClient(google)),
+    microsoft &&
+      import('./microsoft-calendar-client.js').then(
+        ({ MicrosoftCalendarClient }) => new MicrosoftCalendarClient(microsoft),
+      ),
+  ]);
   return {
-    ...(config.google ? { google: new GoogleCalendarClient(config.google) } : {}),
-    ...(config.microsoft ? { microsoft: new MicrosoftCalendarClient(config.microsoft) } : {}),
+    ...(googleClient ? { google: googleClient } : {}),
+    ...(microsoftClient ? { microsoft: microsoftClient } : {}),
   };
 }
 

@@ -1,11 +1,16 @@
 // Request validation with two Ajv instances: query strings, params and headers are text, so
 // they are coerced ("10" → 10); JSON bodies already carry types and are never coerced — with
 // coercion a union such as boolean | number | string would turn 1 into true. Unknown fields
-// are refused, not silently dropped.
+// are refused, not silently dropped. Response serializers are fastify's (fast-json-stringify).
+//
+// Both are compiled once per schema object, not once per app: route schemas are module
+// constants, and compiling them is most of what building an app costs (a process that builds
+// many apps, such as the test suite or several instances, pays it once).
 
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
+import fastJsonStringify, { type Schema } from 'fast-json-stringify';
 
 // ajv-formats is CommonJS: its default export arrives wrapped under ESM.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
@@ -13,14 +18,49 @@ const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormat
 
 const BASE: Options = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
 
-function ajvWith(coerceTypes: Options['coerceTypes']): Ajv {
-  const ajv = new Ajv({ ...BASE, coerceTypes });
-  addFormats(ajv);
-  return ajv;
+/** One Ajv and its compiled validators, by schema object (weakly: a schema built per app goes with the app). */
+class ValidatorCache {
+  #ajv: Ajv | undefined;
+  readonly #compiled = new WeakMap<object, ValidateFunction>();
+
+  constructor(private readonly coerceTypes: Options['coerceTypes']) {}
+
+  compile(schema: object): ValidateFunction {
+    let validate = this.#compiled.get(schema);
+    if (validate === undefined) {
+      this.#ajv ??= addFormats(new Ajv({ ...BASE, coerceTypes: this.coerceTypes }));
+      validate = this.#ajv.compile(schema);
+      // The compiled function stands alone: Ajv's own cache would hold every schema for ever.
+      this.#ajv.removeSchema(schema);
+      this.#compiled.set(schema, validate);
+    }
+    return validate;
+  }
 }
 
+const bodies = new ValidatorCache(false);
+const texts = new ValidatorCache('array');
+
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
-  const body = ajvWith(false);
-  const text = ajvWith('array');
-  return ({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema as object);
+  return ({ schema, httpPart }) => (httpPart === 'body' ? bodies : texts).compile(schema as object);
+}
+
+type Serializer = (data: unknown) => string;
+const serializers = new WeakMap<object, Serializer>();
+
+/**
+ * Fastify's response serializer (fast-json-stringify with its default options), compiled once
+ * per schema object. The app registers no shared schemas (`addSchema`): a response schema is
+ * whole in itself, so the same object always compiles to the same function.
+ */
+export function serializerCompiler(): FastifySerializerCompiler<unknown> {
+  return ({ schema }) => {
+    const key = schema as object;
+    let serialize = serializers.get(key);
+    if (serialize === undefined) {
+      serialize = fastJsonStringify(schema as Schema) as Serializer;
+      serializers.set(key, serialize);
+    }
+    return serialize;
+  };
 }

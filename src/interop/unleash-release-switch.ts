@@ -1,9 +1,9 @@
 // Release toggles from an Unleash server, for features with `rollout.unleash`. unleash-client
 // keeps the toggles in memory and refreshes them in the background: a decision reads the local
 // cache and never waits on the network. Until the first fetch, and for unknown toggles, a
-// toggle is off (the closed side).
+// toggle is off (the closed side). unleash-client is loaded only when Unleash is configured.
 
-import { InMemStorageProvider, Unleash, UnleashEvents } from 'unleash-client';
+import type { Unleash, UnleashEvents } from 'unleash-client';
 import type { UnleashConfig as EntitleUnleashConfig } from '../config.js';
 import type { ReleaseSwitch } from '../entitlements/release-switch.js';
 import type { Logger } from '../logger.js';
@@ -18,9 +18,13 @@ export interface UnleashReleaseOptions {
 }
 
 export class UnleashReleaseSwitch implements ReleaseSwitch {
-  private constructor(private readonly client: Unleash) {}
+  private constructor(
+    private readonly client: Unleash,
+    private readonly events: typeof UnleashEvents,
+  ) {}
 
   static async start(config: EntitleUnleashConfig, options: UnleashReleaseOptions): Promise<UnleashReleaseSwitch> {
+    const { InMemStorageProvider, Unleash, UnleashEvents } = await import('unleash-client');
     const client = new Unleash({
       url: config.url,
       appName: config.appName,
@@ -46,7 +50,7 @@ export class UnleashReleaseSwitch implements ReleaseSwitch {
         { url: config.url },
         'unleash: no toggles fetched yet; features with rollout.unleash stay off until they are',
       );
-    return new UnleashReleaseSwitch(client);
+    return new UnleashReleaseSwitch(client, UnleashEvents);
   }
 
   isEnabled(toggle: string, context: { tenantId: string; userId?: string }): boolean {
@@ -58,8 +62,8 @@ export class UnleashReleaseSwitch implements ReleaseSwitch {
   }
 
   onChange(listener: () => void): () => void {
-    this.client.on(UnleashEvents.Changed, listener);
-    return () => this.client.off(UnleashEvents.Changed, listener);
+    this.client.on(this.events.Changed, listener);
+    return () => this.client.off(this.events.Changed, listener);
   }
 
   close(): void {

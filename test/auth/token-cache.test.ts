@@ -25,6 +25,8 @@ function harness(trusted = true) {
   let lookups = 0;
   let afterWrite: () => void = () => undefined;
   let signal: () => void = () => undefined;
+  /** Runs while the next lookup is under way (after the store read, before the answer is returned). */
+  let duringLookup: (() => void) | undefined;
   const store = {
     afterWrite: (hook: () => void) => ((afterWrite = hook), () => undefined),
     changes: { watch: (hook: () => void) => ((signal = hook), () => undefined) } as unknown as ChangeFeed,
@@ -33,7 +35,11 @@ function harness(trusted = true) {
     async (hash) => {
       lookups++;
       if (down) throw new StoreUnavailableError();
-      return rows.get(hash);
+      const row = rows.get(hash);
+      const during = duringLookup;
+      duringLookup = undefined;
+      during?.();
+      return row;
     },
     store,
     { trustLastKnown: () => trusted },
@@ -45,6 +51,7 @@ function harness(trusted = true) {
     outage: (value: boolean) => void (down = value),
     ownWrite: () => afterWrite(),
     otherProcessWrote: () => signal(),
+    whileLookingUp: (work: () => void) => void (duringLookup = work),
   };
 }
 
@@ -66,6 +73,25 @@ describe('token cache', () => {
     h.otherProcessWrote();
     h.outage(true);
     expect(await h.cache.find('h1')).toEqual(token());
+  });
+
+  it('trusts a token in an outage when another process wrote while it was first looked up', async () => {
+    const h = harness();
+    h.whileLookingUp(() => h.otherProcessWrote());
+    expect(await h.cache.find('h1')).toEqual(token());
+    h.outage(true);
+    expect(await h.cache.find('h1')).toEqual(token());
+  });
+
+  it('does not keep an answer that crossed its own write, even as last known', async () => {
+    const h = harness();
+    h.whileLookingUp(() => {
+      h.rows.set('h1', token({ revokedAt: '2026-02-01T00:00:00.000Z' }));
+      h.ownWrite();
+    });
+    await h.cache.find('h1');
+    h.outage(true);
+    await expect(h.cache.find('h1')).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('stops trusting last known tokens once the stale bound has passed', async () => {

@@ -26,9 +26,9 @@ describe.each(PROVIDERS)('%s client', (provider) => {
   let fake: FakeProvider;
   let client: CalendarClient;
   let counter = 0;
-  beforeAll(() => {
+  beforeAll(async () => {
     fake = fakes[provider];
-    const clients = createCalendarClients(loadConfig({ ENTITLE_DB: ':memory:', ...fakes.env }));
+    const clients = await createCalendarClients(loadConfig({ ENTITLE_DB: ':memory:', ...fakes.env }));
     client = clients[provider] as CalendarClient;
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { entryArgs } from '../support/child-server.js';
 import { runCliCaptured } from '../support/cli.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 import { testDatabase, type TestDatabase } from '../support/store.js';
@@ -280,11 +281,9 @@ describe('entitle CLI', () => {
   it('runs as a process: entitle validate exits 1 on a broken directory', async () => {
     const broken = mkdtempSync(join(tmpdir(), 'entitle-broken-'));
     writeFileSync(join(broken, 'a.yaml'), 'features:\n  x:\n    name: X\n    type: boolean\n    default: 3\n');
-    const run = promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src/cli/entitle.ts'), 'validate', broken],
-      { cwd: ROOT },
-    );
+    const run = promisify(execFile)(process.execPath, [...entryArgs('cli/entitle.ts'), 'validate', broken], {
+      cwd: ROOT,
+    });
     const error = (await run.catch((e: unknown) => e)) as { code: number; stdout: string };
     expect(error.code).toBe(1);
     expect(error.stdout).toContain(

@@ -8,9 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/audit-chain.js';
+import { readPolicyDirectory } from '../../src/policy/read-policy.js';
+import type { FeatureDefinition, FeatureValue } from '../../src/policy/types.js';
 import { openStore } from '../../src/store/open-store.js';
 import { NO_RATE_LIMITS } from '../support/app.js';
 import { startChildServer } from '../support/child-server.js';
+import { STARTER_POLICY_DIR } from '../support/policy.js';
 import { RELIABILITY } from '../support/runs.js';
 
 const FEATURES = [
@@ -21,12 +24,28 @@ const FEATURES = [
   'can_use_sms_reminders',
   'support_tier',
 ] as const;
-const valueFor = (feature: string, n: number) =>
-  feature.startsWith('max_')
-    ? n
-    : feature === 'support_tier'
-      ? (['community', 'email', 'priority'][n % 3] as string)
-      : n % 2 === 0;
+
+// The child server runs the starter policy: every value written keeps that policy's bounds
+// (a long run writes thousands of values, far past a bound such as 1,000 calendars).
+const starter = await readPolicyDirectory(STARTER_POLICY_DIR);
+if (!starter.ok) throw new Error('the starter policy is invalid');
+const definitions = new Map(
+  FEATURES.map((key) => [key, starter.snapshot.features.get(key) as FeatureDefinition] as const),
+);
+
+/** The n-th value written to a feature: cycles through what its definition allows. */
+function valueFor(feature: (typeof FEATURES)[number], n: number): FeatureValue {
+  const definition = definitions.get(feature);
+  if (!definition) throw new Error(`the starter policy has no feature ${feature}`);
+  if (definition.type === 'boolean') return n % 2 === 0;
+  if (definition.type === 'string') {
+    const values = definition.values ?? [String(definition.default)];
+    return values[n % values.length] as string;
+  }
+  const minimum = definition.minimum ?? 0;
+  const maximum = definition.maximum ?? Number.MAX_SAFE_INTEGER;
+  return minimum + (n % (maximum - minimum + 1));
+}
 
 describe('crash safety', () => {
   it(

@@ -66,17 +66,56 @@ const until = async (condition: () => boolean | Promise<boolean>, ms: number) =>
   }
 };
 
+const STALE_BOUND_MS = 2_000;
+
+/**
+ * The app's clock: real time, except while a test holds it. The stale bound is measured on this
+ * clock, so "within the bound" means within the test's steps, not within however long a loaded
+ * machine takes to run them (in real time, 2 s could pass between noticing the outage and the
+ * next request); the test moves it past the bound instead of sleeping.
+ */
+function testClock() {
+  let held: number | undefined;
+  let offset = 0;
+  const clock = {
+    now: () => held ?? Date.now() + offset,
+    hold() {
+      held = clock.now();
+    },
+    advance(ms: number) {
+      held = clock.now() + ms;
+    },
+    /** Runs on from where it was held: never backwards. */
+    release() {
+      if (held === undefined) return;
+      offset = held - Date.now();
+      held = undefined;
+    },
+  };
+  return clock;
+}
+
 /** An app whose store is behind a proxy the test controls, with a gated route and tokens. */
 function outageHarness() {
   const target = new globalThis.URL(URL ?? 'postgres://x@127.0.0.1:5432/test');
   const proxy = startProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  const h = { proxy, t: undefined as unknown as TestApp, token: '', free: '', admin: '', events: [] as string[] };
+  const clock = testClock();
+  const h = {
+    proxy,
+    clock,
+    t: undefined as unknown as TestApp,
+    token: '',
+    free: '',
+    admin: '',
+    events: [] as string[],
+  };
   beforeAll(async () => {
     const port = await proxy.listen();
     const viaProxy = new globalThis.URL(URL as string);
     viaProxy.port = String(port);
     h.t = await buildTestApp({
-      env: { DATABASE_URL: viaProxy.toString(), ENTITLE_STALE_BOUND_SECONDS: '2' },
+      env: { DATABASE_URL: viaProxy.toString(), ENTITLE_STALE_BOUND_SECONDS: String(STALE_BOUND_MS / 1000) },
+      clock: clock.now,
       routes: (app) =>
         app.get('/gated', { config: { auth: 'required', feature: 'can_use_calendar_sync' } }, async () => ({
           ok: true,
@@ -112,10 +151,11 @@ describe.skipIf(!URL)('PostgreSQL out of reach', () => {
     'serves STALE decisions within the bound, fails closed after it, refuses writes, and catches up on recovery',
     { timeout: 60_000 },
     async () => {
-      const { t, proxy, events } = h;
+      const { t, proxy, events, clock } = h;
       expect(await gated()).toBe(200);
       const schema = t.app.entitle.config.databaseSchema as string;
 
+      clock.hold();
       proxy.cut();
       await until(() => t.app.entitle.tenants.staleSince !== undefined, 10_000);
       expect(events).toContain(ProviderEvents.Stale);
@@ -143,9 +183,10 @@ describe.skipIf(!URL)('PostgreSQL out of reach', () => {
       await direct.end();
 
       // Past the bound: nothing is trusted, the gate fails closed.
-      await new Promise((resolve) => setTimeout(resolve, 2_200));
+      clock.advance(STALE_BOUND_MS + 200);
       expect(await gated()).toBe(503);
 
+      clock.release();
       proxy.restore();
       await until(() => t.app.entitle.tenants.staleSince === undefined, 15_000);
       expect(events).toContain(ProviderEvents.Ready);
@@ -177,7 +218,7 @@ describe.skipIf(!URL)('PostgreSQL behind a silent partition (sockets open, traff
     'is reported STALE within seconds, writes answer 503 within seconds, denials stay 403 and are audited once the store is back',
     { timeout: 60_000 },
     async () => {
-      const { t, proxy } = h;
+      const { t, proxy, clock } = h;
       // Warm: every token known, decisions cached, one denial audited the normal way.
       expect((await gated(h.token)).value).toBe(200);
       expect((await gated(h.free)).value).toBe(403);
@@ -190,6 +231,7 @@ describe.skipIf(!URL)('PostgreSQL behind a silent partition (sockets open, traff
       expect(admin.statusCode).toBe(200);
 
       const cutAt = Date.now();
+      clock.hold();
       proxy.blackhole();
       await until(() => t.app.entitle.tenants.staleSince !== undefined, 10_000);
       const staleAfterMs = Date.now() - cutAt;
@@ -219,6 +261,7 @@ describe.skipIf(!URL)('PostgreSQL behind a silent partition (sockets open, traff
       );
 
       const restoredAt = Date.now();
+      clock.release();
       proxy.restore();
       await until(() => t.app.entitle.tenants.staleSince === undefined, 15_000);
       const freshAfterMs = Date.now() - restoredAt;

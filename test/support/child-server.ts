@@ -1,5 +1,6 @@
-// The real server in a child process (for crash and load tests): started from source with
-// tsx, its address and demo tokens read from what it prints, killable with any signal.
+// The real server in a child process (for crash and load tests): started from the sources of
+// this run (transpiled once by global-setup.ts), its address and demo tokens read from what it
+// prints, killable with any signal.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -8,6 +9,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * How to run one of src/'s entry points (`server.ts`, `cli/entitle.ts`) with node: the sources
+ * as global-setup.ts transpiled them for this run, or through tsx when there is no such build
+ * (a run without the suite's global setup).
+ */
+export function entryArgs(entry: string): string[] {
+  const built = join(ROOT, '.test-dist', entry.replace(/\.ts$/, '.js'));
+  return existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src', entry)];
+}
 
 export interface ChildServer {
   readonly url: string;
@@ -26,34 +37,36 @@ export interface ChildServer {
  */
 export async function startChildServer(
   env: Record<string, string>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   preload: readonly string[] = [],
 ): Promise<ChildServer> {
   // The first start's tokens never reach the output (a log): with no terminal (detached, below),
   // the server writes them to this file.
   const tokensFile = join(mkdtempSync(join(tmpdir(), 'entitle-tokens-')), 'tokens.txt');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'],
-    {
-      cwd: ROOT,
-      // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
-      // the repository's data/ directory: without ENTITLE_DB, a database (and dev key file) of its own.
-      env: {
-        ...process.env,
-        DATABASE_URL: '',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-child-')), 'entitle.db'),
-        ENTITLE_FIRST_START_TOKENS_FILE: tokensFile,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // A session of its own: no controlling terminal, as under a service manager.
-      detached: true,
+  // From source through tsx when a test preloads a module of its own: it must patch the very
+  // modules the server runs.
+  const args =
+    preload.length === 0
+      ? entryArgs('server.ts')
+      : ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
+    // the repository's data/ directory: without ENTITLE_DB, a database (and dev key file) of its own.
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-child-')), 'entitle.db'),
+      ENTITLE_FIRST_START_TOKENS_FILE: tokensFile,
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A session of its own: no controlling terminal, as under a service manager.
+    detached: true,
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyEntry } from '../../src/secrets/encryption-keys.js';
 import { dropSchema } from '../support/app.js';
-import { startChildServer, type ChildServer } from '../support/child-server.js';
+import { entryArgs, startChildServer, type ChildServer } from '../support/child-server.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -110,7 +110,7 @@ describe('concurrent consumes never exceed the allowance', () => {
       const cli = Array.from({ length: CLI_PROCESSES }, () =>
         run(
           process.execPath,
-          ['--import', 'tsx', 'src/cli/entitle.ts', 'usage', 'consume', '--tenant', 'demo', '--feature', SMS],
+          [...entryArgs('cli/entitle.ts'), 'usage', 'consume', '--tenant', 'demo', '--feature', SMS],
           {
             cwd: ROOT,
             env: { ...process.env, DATABASE_URL: '', ENTITLE_DB: database },
@@ -146,7 +146,7 @@ describe('idempotency across a crash', () => {
     async () => {
       const database = join(mkdtempSync(join(tmpdir(), 'entitle-usage-crash-')), 'entitle.db');
       const key = 'sms-reminder-booking-1234';
-      const crashing = await startChildServer({ ENTITLE_DB: database, ENTITLE_TEST_KILL_AFTER_KEY: key }, 20_000, [
+      const crashing = await startChildServer({ ENTITLE_DB: database, ENTITLE_TEST_KILL_AFTER_KEY: key }, 60_000, [
         'test/support/kill-after-usage-commit.ts',
       ]);
       servers.push(crashing);
