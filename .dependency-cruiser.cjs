@@ -23,6 +23,7 @@ const LAYERS = [
   'billing',
   'entitlements',
   'usage',
+  'webhooks',
   'calendar',
   'oauth',
   'interop',

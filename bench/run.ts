@@ -12,6 +12,7 @@ import { benchShipped } from './shipped.js';
 import { benchStore } from './store.js';
 import { benchUsage } from './usage.js';
 import { benchStreams } from './streams.js';
+import { benchWebhooks } from './webhooks.js';
 import { benchWrites } from './writes.js';
 import type { Row } from './support/measure.js';
 
@@ -26,6 +27,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['policy', benchPolicy],
   ['memory', benchMemory],
   ['streams', benchStreams],
+  ['webhooks', benchWebhooks],
 ];
 
 async function main(): Promise<void> {

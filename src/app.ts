@@ -208,6 +208,8 @@ async function openAppServices(app: FastifyInstance, options: BuildAppOptions): 
   app.addHook('onClose', () => services.close());
   // Periodic purges run while the app serves: a timer with jitter, no cron needed.
   app.addHook('onReady', async () => services.maintenance.start());
+  // Webhook deliveries are sent while the app serves (the CLI, which opens services too, sends none).
+  app.addHook('onReady', async () => services.webhookWorker.start());
   return services;
 }
 
@@ -467,6 +469,7 @@ async function registerAdmin(app: FastifyInstance, { config, services }: AppPart
     policyDirectory: config.policyDirectory,
     meters: services.meters,
     reader: services.policyReader,
+    webhooks: services.webhooks,
     prefix: '/api/admin',
   });
 }

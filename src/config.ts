@@ -85,6 +85,20 @@ export interface BillingConfig {
   readonly reconcileIntervalMs: number | undefined;
 }
 
+/** Outbound webhooks (docs/webhooks.md). */
+export interface WebhooksConfig {
+  /** ENTITLE_WEBHOOKS_RETRY_SCHEDULE: the delay before each retry; a delivery fails after the last. */
+  readonly retryScheduleMs: readonly number[];
+  /** ENTITLE_WEBHOOKS_ALLOW_PRIVATE=true: http and private, loopback and link-local targets allowed (tests, on-premise). */
+  readonly allowPrivate: boolean;
+  /** ENTITLE_WEBHOOKS_DISABLE_AFTER: an endpoint is disabled after this many failed deliveries in a row. */
+  readonly disableAfter: number;
+  /** ENTITLE_WEBHOOKS_MAX_ENDPOINTS: endpoints one principal may register. */
+  readonly maxEndpointsPerPrincipal: number;
+  /** ENTITLE_WEBHOOKS_SECRET_OVERLAP: how long a rotated-out secret keeps signing beside the new one. */
+  readonly secretOverlapMs: number;
+}
+
 /** Everything the service needs, validated once at start. */
 export interface Config extends StorageConfig {
   readonly production: boolean;
@@ -160,6 +174,7 @@ export interface Config extends StorageConfig {
     readonly heartbeatMs: number;
     readonly publicUrl: string | undefined;
   };
+  readonly webhooks: WebhooksConfig;
 }
 
 /** Requests per minute per principal for each route family, and failed authentications per client address. */
@@ -254,6 +269,7 @@ export function loadConfig(
     read.problems.push(`ENTITLE_REQUEST_LOG must be true or false (got ${JSON.stringify(requestLog)})`);
   const audit = auditSection(read, cwd);
   const billing = parseBillingConfig(read.text, read.problems);
+  const webhooks = webhooksSection(read);
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return {
@@ -274,6 +290,7 @@ export function loadConfig(
     billing,
     ...browsers,
     streams,
+    webhooks,
   };
 }
 
@@ -606,4 +623,37 @@ function parseBillingConfig(text: (name: string) => string | undefined, problems
   }
   if (secrets.length === 0 && apiKey === undefined) return undefined;
   return { stripe: { webhookSecrets: secrets, apiKey, apiUrl }, reconcileIntervalMs };
+}
+
+const WEBHOOK_DELAY_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, ...DURATION_UNITS_MS };
+/** The default retry schedule: about three days in all. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+
+function webhooksSection(read: EnvReader): WebhooksConfig {
+  const { text, problems } = read;
+  const schedule = text('ENTITLE_WEBHOOKS_RETRY_SCHEDULE') ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE;
+  const retryScheduleMs = schedule.split(',').map((part) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(part.trim());
+    return match ? Number(match[1]) * (WEBHOOK_DELAY_UNITS_MS[match[2] as string] as number) : NaN;
+  });
+  if (retryScheduleMs.some(Number.isNaN) || retryScheduleMs.length > 20)
+    problems.push(
+      `ENTITLE_WEBHOOKS_RETRY_SCHEDULE must be up to 20 delays such as ${DEFAULT_WEBHOOK_RETRY_SCHEDULE} (got ${JSON.stringify(schedule)})`,
+    );
+  const allowPrivate = text('ENTITLE_WEBHOOKS_ALLOW_PRIVATE') ?? 'false';
+  if (allowPrivate !== 'true' && allowPrivate !== 'false')
+    problems.push(`ENTITLE_WEBHOOKS_ALLOW_PRIVATE must be true or false (got ${JSON.stringify(allowPrivate)})`);
+  const overlap = text('ENTITLE_WEBHOOKS_SECRET_OVERLAP') ?? '24h';
+  const secretOverlapMs = parseDurationMs(overlap);
+  if (secretOverlapMs === undefined)
+    problems.push(
+      `ENTITLE_WEBHOOKS_SECRET_OVERLAP must be a duration such as 24h or 30m (got ${JSON.stringify(overlap)})`,
+    );
+  return {
+    retryScheduleMs,
+    allowPrivate: allowPrivate === 'true',
+    disableAfter: read.whole('ENTITLE_WEBHOOKS_DISABLE_AFTER', 5, 1, 1000),
+    maxEndpointsPerPrincipal: read.whole('ENTITLE_WEBHOOKS_MAX_ENDPOINTS', 20, 1, 1000),
+    secretOverlapMs: secretOverlapMs ?? 0,
+  };
 }

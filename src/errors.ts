@@ -154,6 +154,23 @@ export const PolicyTooLargeError = createError<[string]>(
   422,
 );
 
+// Outbound webhooks
+export const WebhookNotFoundError = createError<[string]>(
+  'ENT_ERR_WEBHOOK_NOT_FOUND',
+  'Webhook endpoint "%s" not found',
+  404,
+);
+export const WebhookDeliveryNotFoundError = createError<[string]>(
+  'ENT_ERR_WEBHOOK_DELIVERY_NOT_FOUND',
+  'Webhook delivery "%s" not found',
+  404,
+);
+export const WebhookLimitError = createError<[number]>(
+  'ENT_ERR_WEBHOOK_LIMIT',
+  'You have registered %d webhook endpoints, the most one principal may; remove one first',
+  403,
+);
+
 // Stores and outside services
 export const StoreUnavailableError = createError(
   'ENT_ERR_STORE_UNAVAILABLE',

@@ -27,6 +27,10 @@ import { openStore } from './store/open-store.js';
 import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
 import { Meters } from './usage/meters.js';
+import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { overrideExpiryTask } from './webhooks/override-expiry.js';
+import { webhookDescriber } from './webhooks/webhook-events.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 export interface EntitleServices {
   readonly config: Config;
@@ -53,6 +57,9 @@ export interface EntitleServices {
   readonly auditRetention: AuditRetention | undefined;
   /** Prometheus metrics (/metrics); every service reports into them. */
   readonly metrics: EntitleMetrics;
+  /** Webhook endpoints and their delivery log; the worker that sends (started by the server, not the CLI). */
+  readonly webhooks: Webhooks;
+  readonly webhookWorker: DeliveryWorker;
   close(): Promise<void>;
 }
 
@@ -167,6 +174,33 @@ export async function openServices({
       maintenance,
       onClose: (closer) => closers.push(closer),
     });
+    const { webhooks, webhookWorker } = openWebhooks({
+      webhooks: config.webhooks,
+      store,
+      policy: () => policy.snapshot,
+      clock,
+      logger,
+      metrics,
+    });
+    closers.push(() => webhookWorker.close());
+    // Overrides reaching their expiry change decisions with no write: announced by whichever instance looks first.
+    maintenance.register(
+      overrideExpiryTask({
+        overrides: store.overrides,
+        outbox: store.outbox,
+        policy: () => policy.snapshot,
+        tenant: (tenantId) => tenants.get(tenantId),
+      }),
+    );
+    if (config.auditRetention) {
+      // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.
+      const { retentionMs } = config.auditRetention;
+      maintenance.register({
+        name: 'webhook-retention',
+        everyMs: 60 * 60_000,
+        run: (now) => store.outbox.prune(new Date(now - retentionMs).toISOString()),
+      });
+    }
     return {
       config,
       clock,
@@ -184,6 +218,8 @@ export async function openServices({
       billing,
       metrics,
       auditRetention,
+      webhooks,
+      webhookWorker,
       close,
     };
   } catch (error) {
@@ -232,4 +268,40 @@ function openBilling(options: OpenBillingOptions): BillingSync | undefined {
     options.onClose(() => reconciler.close());
   }
   return sync;
+}
+
+interface OpenWebhooksOptions {
+  readonly webhooks: Config['webhooks'];
+  readonly store: EntitleStore;
+  readonly policy: () => PolicySnapshot;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  readonly metrics: EntitleMetrics;
+}
+
+function openWebhooks({ webhooks: settings, store, policy, clock, logger, metrics }: OpenWebhooksOptions): {
+  webhooks: Webhooks;
+  webhookWorker: DeliveryWorker;
+} {
+  // Events are recorded by every write, whoever makes it (server, CLI); only the server sends them.
+  store.outbox.describeWith(webhookDescriber({ policy, clock }));
+  metrics.watchWebhookQueue(() => store.outbox.queue());
+  const webhooks = new Webhooks({
+    endpoints: store.webhooks,
+    outbox: store.outbox,
+    clock,
+    allowPrivate: settings.allowPrivate,
+    maxEndpointsPerPrincipal: settings.maxEndpointsPerPrincipal,
+    secretOverlapMs: settings.secretOverlapMs,
+  });
+  const webhookWorker = new DeliveryWorker({
+    outbox: store.outbox,
+    clock,
+    logger,
+    retryScheduleMs: settings.retryScheduleMs,
+    allowPrivate: settings.allowPrivate,
+    disableAfter: settings.disableAfter,
+    onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  });
+  return { webhooks, webhookWorker };
 }

@@ -1,5 +1,5 @@
 // The admin API under /api/admin: tenants, overrides, entitlements, audit, policy, API tokens,
-// key rotation and metered usage, for admin-role tokens only (rate-limited per principal: src/http/rate-limit.ts).
+// key rotation, metered usage and webhooks, for admin-role tokens only (rate-limited per principal: src/http/rate-limit.ts).
 
 import type { FastifyPluginAsync } from 'fastify';
 import { addonRoutes, type AddonRoutesOptions } from './addon-routes.js';
@@ -11,6 +11,7 @@ import { tenantBillingRoutes, type TenantBillingRoutesOptions } from './tenant-b
 import { tenantRoutes, type TenantRoutesOptions } from './tenant-routes.js';
 import { tokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import { usageAdminRoutes, type UsageAdminRoutesOptions } from './usage-admin-routes.js';
+import { webhookRoutes, type WebhookRoutesOptions } from './webhook-routes.js';
 
 /** What the admin routes use together. */
 export type AdminRoutesOptions = AddonRoutesOptions &
@@ -21,10 +22,12 @@ export type AdminRoutesOptions = AddonRoutesOptions &
   TenantRoutesOptions &
   TenantBillingRoutesOptions &
   TokenRoutesOptions &
-  UsageAdminRoutesOptions;
+  UsageAdminRoutesOptions &
+  WebhookRoutesOptions;
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastify, options) => {
-  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory, reader, meters } = options;
+  const { store, operations, policy, tenants, releases, cipher, clock, policyDirectory, reader, meters, webhooks } =
+    options;
   await fastify.register(tenantRoutes, { store, operations, policy, releases, clock });
   await fastify.register(tenantBillingRoutes, { store, policy, clock });
   await fastify.register(overrideRoutes, { store, operations, policy, clock });
@@ -34,4 +37,5 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastif
   await fastify.register(planRoutes, { store, policy, tenants, clock });
   await fastify.register(tokenRoutes, { store, cipher, clock });
   await fastify.register(usageAdminRoutes, { meters });
+  await fastify.register(webhookRoutes, { webhooks });
 };

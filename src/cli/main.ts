@@ -18,6 +18,7 @@ import { registerTenants } from './commands/tenants-command.js';
 import { registerTokens } from './commands/tokens-command.js';
 import { registerUsage } from './commands/usage-command.js';
 import { registerValidate, UsageError } from './commands/validate-command.js';
+import { registerWebhooks } from './commands/webhooks-command.js';
 import { terminalSafe } from './terminal-text.js';
 
 /** Runs the CLI with `args` (without node and script) and returns the exit code. */
@@ -41,6 +42,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   registerStore(program, context);
   registerUsage(program, context, (code) => (exitCode = code));
   registerBilling(program, context);
+  registerWebhooks(program, context);
   for (const command of program.commands)
     applyRecursively(command, (c) => c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }));
 

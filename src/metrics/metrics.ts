@@ -76,6 +76,13 @@ export class EntitleMetrics {
     "First crossings of 80 % and 100 % of a meter's allowance in a period, by feature and threshold",
     ['feature', 'threshold'],
   );
+  readonly webhookDeliveries = this.#counter(
+    'entitle_webhook_deliveries_total',
+    'Webhook delivery attempts by outcome (delivered, retry, failed, gone)',
+    ['outcome'],
+  );
+  /** Where the webhook queue gauges read from (the store), once set. */
+  #webhookQueue: (() => Promise<{ pending: number; oldestCreatedAt: string | null }>) | undefined;
   /** Holders of audit rows not yet written (the denial backlog, the read-audit batch). */
   readonly #backlogs = new Set<() => number>();
   /** Decision counters by feature and cause: looked up, not hashed from a labels object, on every decision. */
@@ -113,6 +120,34 @@ export class EntitleMetrics {
         return size;
       },
     );
+    this.#webhookGauges(sources.clock);
+  }
+
+  // Webhook queue: read from the store when scraped (every instance sees the whole queue).
+  #webhookGauges(clock: () => number): void {
+    const read = () => this.#webhookQueue?.() ?? Promise.resolve({ pending: 0, oldestCreatedAt: null });
+    new Gauge({
+      name: 'entitle_webhook_queue_depth',
+      help: 'Webhook deliveries waiting to be sent (pending, to enabled endpoints)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).pending);
+      },
+    });
+    new Gauge({
+      name: 'entitle_webhook_oldest_pending_seconds',
+      help: 'Age of the oldest webhook delivery still pending (0 when none)',
+      registers: [this.registry],
+      async collect() {
+        const { oldestCreatedAt } = await read();
+        this.set(oldestCreatedAt === null ? 0 : Math.max(0, (clock() - Date.parse(oldestCreatedAt)) / 1000));
+      },
+    });
+  }
+
+  /** Sets what the webhook queue gauges read. */
+  watchWebhookQueue(read: () => Promise<{ pending: number; oldestCreatedAt: string | null }>): void {
+    this.#webhookQueue = read;
   }
 
   // The declarations in one place each: every metric lands in this app's registry, and the two

@@ -13,6 +13,8 @@ import { TableTransferStore } from './repositories/table-transfer.js';
 import { TenantStore } from './repositories/tenants.js';
 import { OAuthStateStore, TokenStore } from './repositories/tokens.js';
 import { UsageStore } from './repositories/usage.js';
+import { WebhookEndpointStore } from './repositories/webhook-endpoints.js';
+import { WebhookOutboxStore } from './repositories/webhook-outbox.js';
 import type { SqlPort } from './sql-port.js';
 import type { ChangeFeed, EntitleStore } from './store.js';
 
@@ -39,6 +41,9 @@ export class SqlStore implements EntitleStore {
   readonly usage: UsageStore;
   readonly changes: ChangeQueries;
   readonly billing: BillingStore;
+  /** Webhook endpoints, and the outbox of their events and deliveries. */
+  readonly webhooks: WebhookEndpointStore;
+  readonly outbox: WebhookOutboxStore;
   /** Export and import of whole tables (store/transfer). */
   readonly transfer: TableTransferStore;
   /** The port the repositories run on, for repositories added beside these (usage meters…). */
@@ -62,6 +67,8 @@ export class SqlStore implements EntitleStore {
     this.usage = new UsageStore(this.#ctx);
     this.changes = new ChangeQueries(this.#ctx, parts.watch);
     this.billing = new BillingStore(this.#ctx);
+    this.webhooks = new WebhookEndpointStore(this.#ctx);
+    this.outbox = new WebhookOutboxStore(this.#ctx);
     this.transfer = new TableTransferStore(this.#ctx);
   }
 

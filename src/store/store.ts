@@ -7,6 +7,8 @@ import type { CalendarProviderName, EventChange } from './calendar-shapes.js';
 import type { SubscriptionState } from './subscription-state.js';
 import type { BillingStore } from './repositories/billing.js';
 import type { UsageRepository } from './usage-repository.js';
+import type { WebhookEndpointStore } from './repositories/webhook-endpoints.js';
+import type { WebhookOutboxStore } from './repositories/webhook-outbox.js';
 import type { BillingProviderName, FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
@@ -444,6 +446,9 @@ export interface EntitleStore {
   readonly changes: ChangeFeed;
   /** Billing links, subscriptions and processed billing events. */
   readonly billing: BillingStore;
+  /** Webhook endpoints; the outbox of their events, deliveries and delivery log. */
+  readonly webhooks: WebhookEndpointStore;
+  readonly outbox: WebhookOutboxStore;
   /**
    * Registers work that must finish after every committed write and before the write's
    * promise resolves: this is how a cache is never older than a write that has returned.

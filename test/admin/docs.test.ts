@@ -11,6 +11,7 @@ const NO_BODY = [
   'POST /api/admin/keys/rotate',
   'POST /api/admin/tenants/{tenant}/usage/{feature}/reset',
   'POST /api/admin/tenants/{tenant}/usage/reservations/{id}/release',
+  'POST /api/admin/webhooks/{id}/rotate-secret',
 ];
 // Answers without a body.
 const EMPTY = ['202', '204', '304'];

@@ -237,6 +237,24 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     expect(audit.items).toHaveLength(1);
   }, 60_000);
 
+  it('registers a webhook endpoint, shows its secret once, and opens its delivery log', async () => {
+    const c = await startConsole();
+    await signInWithKeyboard(c);
+    await c.page.goto(`${c.origin}/console#/webhooks`);
+    await c.page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+    await c.page.getByLabel('URL').fill('https://93.184.215.14/hooks');
+    await c.page.getByLabel('tenant.deleted').check();
+    await c.page.getByRole('button', { name: 'Register' }).press('Enter');
+    const alert = c.page.getByRole('alert').filter({ hasText: 'copy the signing secret now' });
+    await alert.waitFor();
+    const [endpoint] = await c.t.app.entitle.store.webhooks.list();
+    expect(endpoint).toMatchObject({ url: 'https://93.184.215.14/hooks', events: ['tenant.deleted'] });
+    expect(await alert.locator('code').textContent()).toMatch(/^whsec_/);
+    await c.page.getByRole('link', { name: endpoint?.id ?? '' }).press('Enter');
+    await c.page.getByRole('heading', { name: 'Deliveries to https://93.184.215.14/hooks', level: 1 }).waitFor();
+    expect(c.cspErrors).toEqual([]);
+  }, 60_000);
+
   it('previews a changed policy file: validation with file:line:column, and the impact on tenants', async () => {
     const c = await startConsole();
     await signInWithKeyboard(c);

@@ -8,6 +8,7 @@ import { policyPage } from './pages/policy-page.js';
 import { signInPage } from './pages/sign-in-page.js';
 import { tenantPage } from './pages/tenant-page.js';
 import { tenantsPage } from './pages/tenants-page.js';
+import { webhooksPage } from './pages/webhooks-page.js';
 import type { PageContext, Session } from './page.js';
 
 const main = document.getElementById('main') as HTMLElement;
@@ -43,6 +44,7 @@ function renderNav(section: string): void {
       link('#/tenants', 'Tenants', 'tenants'),
       link('#/policy', 'Policy', 'policy'),
       link('#/audit', 'Audit', 'audit'),
+      link('#/webhooks', 'Webhooks', 'webhooks'),
       h('li', {}, h('span', {}, `Signed in as ${session.actor}`)),
       h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => void signOut() }, 'Sign out')),
     ),
@@ -92,6 +94,7 @@ async function route(): Promise<void> {
     else if (section === 'tenants' && path[1]) await tenantPage(context, path[1]);
     else if (section === 'policy') await policyPage(context);
     else if (section === 'audit') await auditPage(context);
+    else if (section === 'webhooks') await webhooksPage(context, path[1]);
     else await tenantsPage(context);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

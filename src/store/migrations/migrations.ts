@@ -371,6 +371,66 @@ export const MIGRATIONS: readonly MigrationSource[] = [
         PRIMARY KEY (tenant_id, key)
       )${d.strict};
       CREATE INDEX usage_outcomes_by_expiry ON usage_outcomes(expires_at);
+      `,
+  },
+  {
+    version: 10,
+    name: 'webhook endpoints, outbox and deliveries',
+    up: (d) => `
+      -- Where events are sent. The secret signs them; the previous one too, until previous_secret_until.
+      CREATE TABLE webhook_endpoints (
+        id                     TEXT PRIMARY KEY,
+        url                    TEXT NOT NULL,
+        events                 TEXT NOT NULL,   -- JSON list of event types
+        description            TEXT NOT NULL,
+        secret                 TEXT NOT NULL,
+        previous_secret        TEXT,
+        previous_secret_until  TEXT,
+        disabled_at            TEXT,
+        disabled_reason        TEXT,
+        failure_streak         INTEGER NOT NULL,
+        created_by             TEXT NOT NULL,
+        created_at             TEXT NOT NULL,
+        updated_at             TEXT NOT NULL
+      )${d.strict};
+      CREATE INDEX webhook_endpoints_by_creator ON webhook_endpoints(created_by);
+
+      -- The outbox: each event once, written in the transaction of the change that caused it.
+      -- No foreign key: tenant.deleted outlives its tenant.
+      CREATE TABLE webhook_events (
+        id          TEXT PRIMARY KEY,           -- the webhook-id header, the same on every try
+        tenant_id   TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        sequence    ${d.bigint} NOT NULL,       -- per tenant, increasing
+        payload     TEXT NOT NULL,              -- the JSON body as sent
+        created_at  TEXT NOT NULL
+      )${d.strict};
+
+      -- The last sequence number of each tenant's events.
+      CREATE TABLE webhook_sequences (
+        tenant_id  TEXT PRIMARY KEY,
+        sequence   ${d.bigint} NOT NULL
+      )${d.strict};
+
+      -- One row per event and endpoint: pending until delivered or failed; a lease says who is sending it.
+      CREATE TABLE webhook_deliveries (
+        id               TEXT PRIMARY KEY,
+        event_id         TEXT NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+        endpoint_id      TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts         INTEGER NOT NULL,
+        next_attempt_at  TEXT,
+        lease_holder     TEXT,
+        lease_until      TEXT,
+        last_status      INTEGER,
+        last_error       TEXT,
+        last_latency_ms  INTEGER,
+        last_attempt_at  TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+      )${d.strict};
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+      CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, created_at);
     `,
   },
 ];

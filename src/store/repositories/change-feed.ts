@@ -7,6 +7,7 @@ import type { BillingLink, ChangeFeed, Override, TenantAddon, TenantSnapshot } f
 import { tenantAddonFromRow, type TenantAddonRow } from './tenant-addons.js';
 import { JOINED_LINK_COLUMNS, joinedLinkOf, loadLinks, loadSubscriptions, tenantBillingOf } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
+import type { SqlExecutor } from '../sql-port.js';
 import type { StoreContext } from './store-context.js';
 
 /** How much history the feed keeps; a reader further behind reloads everything. */
@@ -81,6 +82,21 @@ export class ChangeQueries implements ChangeFeed {
     const addonsById = addonsByTenant(addons);
     return tenants.map((row) => snapshotOf(row, byId, addonsById, subscriptions, joinedLinkOf(row)));
   }
+}
+
+/** One tenant as a transaction sees it (the webhook outbox reads it inside the causing write). */
+export async function loadTenantSnapshot(tx: SqlExecutor, tenantId: string): Promise<TenantSnapshot | undefined> {
+  const row = await tx.get<TenantRow>(
+    `SELECT t.*, ${JOINED_LINK_COLUMNS} FROM tenants t LEFT JOIN billing_links l ON l.tenant_id = t.id WHERE t.id = $1`,
+    [tenantId],
+  );
+  if (!row) return undefined;
+  const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides WHERE tenant_id = $1', [tenantId]));
+  const addons = addonsByTenant(
+    await tx.all<TenantAddonRow>('SELECT * FROM tenant_addons WHERE tenant_id = $1', [tenantId]),
+  );
+  const subscriptions = await loadSubscriptions(tx, { condition: (column) => `${column} = $1`, params: [tenantId] });
+  return snapshotOf(row, overrides, addons, subscriptions, joinedLinkOf(row));
 }
 
 function snapshotOf(

@@ -13,8 +13,12 @@ export interface WriteOptions {
   readonly hooks?: boolean;
 }
 
+/** Runs inside a write transaction, after its audit rows: the webhook outbox (webhook-outbox.ts). */
+export type OutboxRecorder = (tx: SqlExecutor, records: readonly AuditRecord[]) => Promise<void>;
+
 export class StoreContext {
   readonly #hooks = new Set<() => Promise<void> | void>();
+  #outbox: OutboxRecorder | undefined;
 
   constructor(
     readonly port: SqlPort,
@@ -65,7 +69,14 @@ export class StoreContext {
       records.push({ ...fields, prevHash, hash });
       prevHash = hash;
     }
+    // Events for webhooks commit with the change that causes them, or not at all.
+    if (this.#outbox) await this.#outbox(tx, records);
     return records;
+  }
+
+  /** Sets what records outbox events beside every audited change. */
+  setOutbox(recorder: OutboxRecorder): void {
+    this.#outbox = recorder;
   }
 
   addHook(hook: () => Promise<void> | void): () => void {

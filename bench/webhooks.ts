@@ -1,0 +1,173 @@
+// Outbound webhooks: how many events per second go from a change to a verified delivery at a
+// local receiver (real store, outbox, delivery worker and HTTP; the receiver verifies each with
+// `standardwebhooks`), and what the outbox costs an override write: writes/s with an endpoint
+// subscribed to entitlements.changed against the same store with no endpoint, rounds alternating.
+
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { TenantOperations } from '../src/tenants/tenant-operations.js';
+import { DeliveryWorker } from '../src/webhooks/delivery-worker.js';
+import { webhookDescriber } from '../src/webhooks/webhook-events.js';
+import { Webhooks } from '../src/webhooks/webhooks.js';
+import type { PolicySnapshot } from '../src/policy/types.js';
+import { median, ratio, type Row } from './support/measure.js';
+import { compile, generatePolicyText } from './support/workload.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const TENANTS = 100;
+const ROUNDS = 4;
+const WRITES_PER_ROUND = 300;
+const EVENTS = 500;
+
+/** One override write (feature_0 toggled for each tenant in turn). */
+const write = (operations: TenantOperations, n: number) =>
+  operations.setOverride(
+    { tenantId: `t${n % TENANTS}`, feature: 'feature_0', value: Math.floor(n / TENANTS) % 2 === 0, reason: 'bench' },
+    { actor: 'bench' },
+  );
+
+async function openStore(policy: PolicySnapshot, name: string) {
+  const store = SqliteStore.open({ path: join(mkdtempSync(join(tmpdir(), 'entitle-bench-hooks-')), `${name}.db`) });
+  store.outbox.describeWith(webhookDescriber({ policy: () => policy, clock: Date.now }));
+  const operations = new TenantOperations({ store, policy: () => policy });
+  for (let i = 0; i < TENANTS; i++) await operations.createTenant({ id: `t${i}`, plan: 'plan_0' }, { actor: 'bench' });
+  // Each tenant gets its override before any endpoint exists: from then on every write changes a decision.
+  for (let i = 0; i < TENANTS; i++) await write(operations, i);
+  const webhooks = new Webhooks({
+    endpoints: store.webhooks,
+    outbox: store.outbox,
+    clock: Date.now,
+    allowPrivate: true,
+    maxEndpointsPerPrincipal: 10,
+    secretOverlapMs: 0,
+  });
+  return { store, operations, webhooks };
+}
+
+export async function benchWebhooks(rows: Row[]): Promise<void> {
+  const policy = compile(generatePolicyText(50, 4));
+  const section = `webhooks (SQLite, WAL, ${TENANTS} tenants, 50 features)`;
+
+  // The outbox on the write path: the same writes with and without an endpoint that wants them.
+  const bare = await openStore(policy, 'bare');
+  const hooked = await openStore(policy, 'hooked');
+  await hooked.webhooks.create(
+    { url: 'http://127.0.0.1:9/unused', events: ['entitlements.changed'] },
+    { actor: 'bench' },
+  );
+  const without: number[] = [];
+  const withOutbox: number[] = [];
+  let n = TENANTS;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [target, rates] of [
+      [bare, without],
+      [hooked, withOutbox],
+    ] as const) {
+      const start = performance.now();
+      for (let i = 0; i < WRITES_PER_ROUND; i++) await write(target.operations, n + i);
+      rates.push((WRITES_PER_ROUND * 1000) / (performance.now() - start));
+    }
+    n += WRITES_PER_ROUND;
+  }
+  const queued = (await hooked.store.outbox.queue()).pending;
+  await Promise.all([bare.store.close(), hooked.store.close()]);
+  const bareRate = median(without);
+  const hookedRate = median(withOutbox);
+  rows.push({
+    section,
+    name: 'override write, no webhook endpoint',
+    value: `${Math.round(bareRate).toLocaleString('en')} writes/s`,
+    raw: { writesPerSecond: bareRate },
+  });
+  rows.push({
+    section,
+    name: `override write + entitlements.changed in the outbox (${queued.toLocaleString('en')} queued)`,
+    value: `${Math.round(hookedRate).toLocaleString('en')} writes/s`,
+    ratio: ratio(hookedRate, bareRate),
+    peer: 'no endpoint',
+    target: '≥ 0.90×',
+    met: hookedRate >= 0.9 * bareRate,
+    raw: { writesPerSecond: hookedRate },
+  });
+
+  // Change → verified delivery: EVENTS writes as fast as they return, a worker sending them.
+  const { store, operations, webhooks } = await openStore(policy, 'delivery');
+  let verified = 0;
+  let failed = 0;
+  let secret = '';
+  const latencies: number[] = [];
+  const writtenAt = new Map<string, number>();
+  let allArrived: () => void = () => {};
+  const arrived = new Promise<void>((resolve) => (allArrived = resolve));
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        const event = new Webhook(secret).verify(
+          Buffer.concat(chunks).toString(),
+          req.headers as Record<string, string>,
+        ) as {
+          data: { tenantId: string; sequence: number };
+        };
+        verified++;
+        const at = writtenAt.get(`${event.data.tenantId}:${event.data.sequence}`);
+        if (at !== undefined) latencies.push(performance.now() - at);
+      } catch {
+        failed++;
+      }
+      res.statusCode = 204;
+      res.end();
+      if (verified + failed >= EVENTS) allArrived();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
+  secret = (
+    await webhooks.create(
+      { url: `http://127.0.0.1:${port}/hooks`, events: ['entitlements.changed'] },
+      { actor: 'bench' },
+    )
+  ).secret;
+  const worker = new DeliveryWorker({
+    outbox: store.outbox,
+    clock: Date.now,
+    logger: quiet,
+    retryScheduleMs: [1000],
+    allowPrivate: true,
+    disableAfter: 5,
+  });
+  worker.start();
+  const sequences = new Map<string, number>();
+  const start = performance.now();
+  for (let i = 0; i < EVENTS; i++) {
+    const tenant = `t${i % TENANTS}`;
+    await write(operations, TENANTS + i);
+    const sequence = (sequences.get(tenant) ?? 0) + 1;
+    sequences.set(tenant, sequence);
+    writtenAt.set(`${tenant}:${sequence}`, performance.now());
+  }
+  await arrived;
+  const elapsed = performance.now() - start;
+  await worker.close();
+  await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  await store.close();
+  const rate = (verified * 1000) / elapsed;
+  rows.push({
+    section,
+    name: `change → verified delivery, ${EVENTS} events to a local receiver`,
+    value: `${Math.round(rate).toLocaleString('en')} events/s`,
+    raw: { eventsPerSecond: rate, verified, failed },
+  });
+  rows.push({
+    section,
+    name: `write returned → receiver verified it (median, under the burst; ${failed} failed verification)`,
+    value: `${median(latencies).toFixed(1)} ms`,
+    raw: { medianMs: median(latencies), failed },
+  });
+}

@@ -1,0 +1,156 @@
+// The delivery worker: claims due deliveries (a lease, so each is sent by one instance), sends
+// them signed, and records each attempt: delivered on a 2xx, retried on the schedule (with
+// jitter), failed after it; a 410 disables the endpoint. Woken by this process's writes, and
+// by a timer for retries and for other instances' writes.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
+import { signedHeaders } from './webhook-signing.js';
+import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-sender.js';
+
+export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
+
+export interface DeliveryWorkerOptions {
+  readonly outbox: Pick<WebhookOutboxStore, 'claim' | 'complete' | 'nextDue' | 'onRecorded'>;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  /** Delay before each retry (ms); after the last, a delivery has failed. */
+  readonly retryScheduleMs: readonly number[];
+  readonly allowPrivate: boolean;
+  /** Failed deliveries in a row that disable an endpoint. */
+  readonly disableAfter: number;
+  /** After each attempt (metrics). */
+  readonly onAttempt?: (outcome: DeliveryOutcome) => void;
+  /** Longest wait between looks at the outbox (other instances' events, lapsed leases). Default 1 s. */
+  readonly pollMs?: number;
+  /** Deliveries claimed at once. Default 20. */
+  readonly batch?: number;
+  /** How long a claim holds: an attempt's timeout and a margin (15 s); a crashed sender's claims lapse after it. */
+  readonly leaseMs?: number;
+  /** Sends one attempt (tests may watch it); default: sendWebhook. */
+  readonly send?: typeof sendWebhook;
+}
+
+/** The retry delay for the attempt after `failures` failed ones, ±10 % jitter; undefined when the schedule is used up. */
+export function retryDelayMs(
+  schedule: readonly number[],
+  failures: number,
+  random: () => number = Math.random,
+): number | undefined {
+  const base = schedule[failures - 1];
+  if (base === undefined) return undefined;
+  return Math.round(base * (0.9 + 0.2 * random()));
+}
+
+export class DeliveryWorker {
+  readonly holder = `worker-${randomUUID()}`;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly options: DeliveryWorkerOptions) {}
+
+  start(): void {
+    if (this.#unsubscribe || this.#closed) return;
+    this.#unsubscribe = this.options.outbox.onRecorded(() => this.wake());
+    this.wake();
+  }
+
+  /** Looks at the outbox now (or right after the look in progress). */
+  wake(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.#drain().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      } else void this.#schedule();
+    });
+  }
+
+  /** Stops taking work; waits for attempts in progress to be recorded. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    const { outbox, logger, batch = 20, leaseMs = ATTEMPT_TIMEOUT_MS + 5000 } = this.options;
+    try {
+      while (!this.#closed) {
+        const claimed = await outbox.claim(this.holder, batch, leaseMs);
+        if (claimed.length === 0) return;
+        await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'webhook deliveries could not be read or recorded; retrying shortly');
+    }
+  }
+
+  async #schedule(): Promise<void> {
+    if (this.#closed) return;
+    const pollMs = this.options.pollMs ?? 1000;
+    let wait = pollMs;
+    try {
+      const due = await this.options.outbox.nextDue();
+      if (due !== null) wait = Math.min(pollMs, Math.max(0, Date.parse(due) - this.options.clock()));
+    } catch {
+      // the store is out of reach: look again after the poll interval
+    }
+    if (this.#closed || this.#running) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.wake(), wait);
+    this.#timer.unref();
+  }
+
+  async #deliver(delivery: ClaimedDelivery): Promise<void> {
+    const { clock, retryScheduleMs, allowPrivate, disableAfter, send = sendWebhook } = this.options;
+    {
+      const now = clock();
+      const { endpoint } = delivery;
+      const secrets = [endpoint.secret];
+      if (endpoint.previousSecret && endpoint.previousSecretUntil && Date.parse(endpoint.previousSecretUntil) > now)
+        secrets.push(endpoint.previousSecret);
+      const result: AttemptOutcome = await send({
+        url: endpoint.url,
+        headers: signedHeaders(secrets, delivery.eventId, now, delivery.payload),
+        body: delivery.payload,
+        allowPrivate,
+      });
+      const at = clock();
+      let outcome: DeliveryOutcome;
+      let nextAttemptAt: string | undefined;
+      if (result.status !== null && result.status >= 200 && result.status < 300) outcome = 'delivered';
+      else if (result.status === 410) outcome = 'gone';
+      else {
+        const delay = retryDelayMs(retryScheduleMs, delivery.attempts + 1);
+        outcome = delay === undefined ? 'failed' : 'retry';
+        if (delay !== undefined) nextAttemptAt = new Date(at + delay).toISOString();
+      }
+      await this.options.outbox.complete(
+        this.holder,
+        delivery,
+        {
+          at: new Date(at).toISOString(),
+          status: result.status,
+          error: result.error,
+          latencyMs: result.latencyMs,
+          outcome,
+          ...(nextAttemptAt ? { nextAttemptAt } : {}),
+        },
+        disableAfter,
+      );
+      this.options.onAttempt?.(outcome);
+    }
+  }
+}

@@ -1,0 +1,235 @@
+// The webhook event catalogue and the rules that turn a write's audit records into events: run
+// by the store inside the write's transaction (the outbox), so an event commits with its cause.
+
+import { decide, decideAll, type Decision } from '../entitlements/decide.js';
+import { tenantState } from '../entitlements/tenant-directory.js';
+import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
+import type { OutboxDescriber, OutboxEventDraft } from '../store/repositories/webhook-outbox.js';
+import type { AuditRecord, Override, TenantSnapshot } from '../store/store.js';
+import type { SubscriptionState } from '../store/subscription-state.js';
+
+/** Every event type; the strings are part of the API. */
+export const WEBHOOK_EVENT_TYPES = [
+  'entitlements.changed',
+  'meter.threshold',
+  'meter.reset',
+  'tenant.created',
+  'tenant.deleted',
+  'billing.subscription.changed',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** One feature that decides differently after the change. */
+export interface FeatureChange {
+  readonly feature: string;
+  readonly before: FeatureValue;
+  readonly after: FeatureValue;
+}
+
+/** Why entitlements changed: the audit action, who did it, and its audit row. */
+export interface ChangeCause {
+  readonly kind: string;
+  readonly actor: string;
+  readonly feature?: string;
+  readonly auditSeq?: number;
+}
+
+/** Audit actions that can change a tenant's decisions. */
+const DECIDING = new Set(['override.set', 'override.clear', 'tenant.plan.change', 'billing.subscription.change']);
+
+/** What each audit action is to a receiver. */
+const CAUSES: Readonly<Record<string, string>> = {
+  'override.set': 'override.set',
+  'override.clear': 'override.removed',
+  'tenant.plan.change': 'plan.changed',
+  'billing.subscription.change': 'billing.subscription.changed',
+};
+
+export interface WebhookDescriberOptions {
+  readonly policy: () => PolicySnapshot;
+  readonly clock: () => number;
+}
+
+/** The describer the store's outbox runs in every audited write (services.ts wires it). */
+export function webhookDescriber(options: WebhookDescriberOptions): OutboxDescriber {
+  return async (records, reader, types) => {
+    const drafts: OutboxEventDraft[] = [];
+    const byTenant = new Map<string, AuditRecord[]>();
+    for (const record of records) {
+      if (record.tenantId === null || record.outcome !== 'success') continue;
+      const list = byTenant.get(record.tenantId);
+      if (list) list.push(record);
+      else byTenant.set(record.tenantId, [record]);
+    }
+    const now = options.clock();
+    for (const [tenantId, list] of byTenant) {
+      const changes =
+        types.has('entitlements.changed') && list.some((record) => DECIDING.has(record.action))
+          ? entitlementChanges(options.policy(), await reader.tenant(tenantId), list, now)
+          : new Map<AuditRecord, readonly FeatureChange[]>();
+      for (const record of list) {
+        const changed = changes.get(record);
+        if (changed && changed.length > 0)
+          drafts.push({
+            type: 'entitlements.changed',
+            tenantId,
+            data: { changes: changed, cause: causeOf(record) },
+          });
+        const other = otherEvent(record);
+        if (other && types.has(other.type)) drafts.push(other);
+      }
+    }
+    return drafts;
+  };
+}
+
+const featureOf = (record: AuditRecord): string | undefined =>
+  record.target?.startsWith('feature:') ? record.target.slice('feature:'.length) : undefined;
+
+function causeOf(record: AuditRecord): ChangeCause {
+  const feature = featureOf(record);
+  return {
+    kind: CAUSES[record.action] ?? record.action,
+    actor: record.actor,
+    ...(feature ? { feature } : {}),
+    auditSeq: record.seq,
+  };
+}
+
+/**
+ * The decisions each record changed: the tenant as the transaction leaves it, walked back one
+ * record at a time (each record says what it replaced), decided at each step under one policy.
+ */
+function entitlementChanges(
+  snapshot: PolicySnapshot,
+  last: TenantSnapshot | undefined,
+  records: readonly AuditRecord[],
+  now: number,
+): Map<AuditRecord, readonly FeatureChange[]> {
+  const changes = new Map<AuditRecord, readonly FeatureChange[]>();
+  if (!last) return changes;
+  // An override decides its own feature only: one decision each side instead of every feature's.
+  const deciding = records.filter((record) => DECIDING.has(record.action));
+  const only = deciding.every((record) => record.action.startsWith('override.'))
+    ? [...new Set(deciding.map((record) => featureOf(record) ?? ''))]
+    : undefined;
+  const decideFor = (tenant: TenantSnapshot): Decision[] => {
+    const state = tenantState(tenant);
+    if (!only) return decideAll(snapshot, state, now);
+    return only.flatMap((feature) => decide(snapshot, state, feature, now) ?? []);
+  };
+  let after = last;
+  let afterDecisions = decideFor(after);
+  for (const record of [...deciding].reverse()) {
+    const before = undo(after, record);
+    const beforeDecisions = decideFor(before);
+    changes.set(record, diff(beforeDecisions, afterDecisions));
+    after = before;
+    afterDecisions = beforeDecisions;
+  }
+  return changes;
+}
+
+function diff(before: readonly Decision[], after: readonly Decision[]): FeatureChange[] {
+  const was = new Map(before.map((decision) => [decision.feature.key, decision.value]));
+  const changed: FeatureChange[] = [];
+  for (const decision of after) {
+    const previous = was.get(decision.feature.key);
+    if (previous !== undefined && !Object.is(previous, decision.value))
+      changed.push({ feature: decision.feature.key, before: previous, after: decision.value });
+  }
+  return changed;
+}
+
+type Details = Readonly<Record<string, unknown>>;
+const record = (value: unknown): Details | null =>
+  typeof value === 'object' && value !== null ? (value as Details) : null;
+
+/** The tenant as it was before `audit`'s change, given the tenant after it. */
+function undo(after: TenantSnapshot, audit: AuditRecord): TenantSnapshot {
+  const details = audit.details ?? {};
+  const feature = audit.target?.slice('feature:'.length) ?? '';
+  switch (audit.action) {
+    case 'override.set':
+    case 'override.clear': {
+      const previous = record(details.before);
+      const others = after.overrides.filter((override) => override.feature !== feature);
+      if (!previous) return { ...after, overrides: others };
+      const restored: Override = {
+        tenantId: after.tenant.id,
+        feature,
+        value: previous.value as FeatureValue,
+        reason: String(previous.reason ?? ''),
+        actor: String(previous.actor ?? ''),
+        expiresAt: (previous.expiresAt as string | null | undefined) ?? null,
+        createdAt: after.tenant.createdAt,
+        updatedAt: after.tenant.updatedAt,
+        version: Number(previous.version ?? 0),
+      };
+      return { ...after, overrides: [...others, restored] };
+    }
+    case 'tenant.plan.change': {
+      const plan = record(details.before)?.plan;
+      return typeof plan === 'string' ? { ...after, tenant: { ...after.tenant, plan } } : after;
+    }
+    case 'billing.subscription.change': {
+      const planBefore = record(details.plan)?.before;
+      const tenant = typeof planBefore === 'string' ? { ...after.tenant, plan: planBefore } : after.tenant;
+      const id = audit.target?.slice('subscription:'.length);
+      const billing = after.billing;
+      if (!billing) return { ...after, tenant };
+      const previous = record(details.before);
+      const subscriptions = billing.subscriptions.flatMap((subscription): SubscriptionState[] => {
+        if (subscription.id !== id) return [subscription];
+        return previous ? [{ ...subscription, ...(previous as Partial<SubscriptionState>) }] : [];
+      });
+      return { ...after, tenant, billing: { ...billing, subscriptions } };
+    }
+    default:
+      return after;
+  }
+}
+
+/** The events a record is on its own (not a change of decisions). */
+function otherEvent(audit: AuditRecord): OutboxEventDraft | undefined {
+  const tenantId = audit.tenantId as string;
+  const details = audit.details ?? {};
+  const feature = audit.target?.startsWith('feature:') ? audit.target.slice('feature:'.length) : undefined;
+  if (audit.action === 'usage.threshold.80' || audit.action === 'usage.threshold.100')
+    return {
+      type: 'meter.threshold',
+      tenantId,
+      data: {
+        feature,
+        threshold: Number(audit.action.slice('usage.threshold.'.length)),
+        limit: details.limit,
+        used: details.used,
+        periodStart: details.periodStart,
+      },
+    };
+  if (audit.action === 'usage.reset')
+    return {
+      type: 'meter.reset',
+      tenantId,
+      data: {
+        feature,
+        periodStart: details.periodStart,
+        usedBefore: record(details.before)?.used ?? null,
+        cause: 'reset',
+      },
+    };
+  if (audit.action === 'tenant.create') return { type: 'tenant.created', tenantId, data: { tenant: details.after } };
+  if (audit.action === 'tenant.delete') return { type: 'tenant.deleted', tenantId, data: { tenant: details.before } };
+  if (audit.action === 'billing.subscription.change')
+    return {
+      type: 'billing.subscription.changed',
+      tenantId,
+      data: {
+        subscriptionId: audit.target?.slice('subscription:'.length),
+        before: details.before ?? null,
+        after: details.after ?? null,
+        plan: details.plan ?? null,
+      },
+    };
+  return undefined;
+}
