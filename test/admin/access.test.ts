@@ -1,6 +1,6 @@
 // Who may call what, for every route of the app's OpenAPI document: admin routes are for admin
-// tokens only; the client role reaches the Unleash client API, OFREP and the usage API (metered
-// usage for other services, issue #15) and nothing else.
+// tokens only; the client role reaches the Unleash client API, OFREP and reads of the usage API
+// (it is read-only everywhere: writing meters is for member, service and admin tokens, issue #21).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
@@ -29,8 +29,9 @@ const isAdmin = (operation: Operation) =>
 // /metrics too: the client role is what a Prometheus scraper is given.
 const forSdks = (operation: Operation) =>
   operation.path.startsWith('/api/client/') || operation.path.startsWith('/ofrep/') || operation.path === '/metrics';
-const forServices = (operation: Operation) =>
-  operation.path === '/api/usage' || operation.path.startsWith('/api/usage/');
+// The client role reads meters of any tenant and writes none of them (docs/metered-usage.md).
+const readsUsage = (operation: Operation) =>
+  operation.method === 'GET' && (operation.path === '/api/usage' || operation.path.startsWith('/api/usage/'));
 
 describe('the routes under test', () => {
   it('come from the OpenAPI document, admin routes included', () => {
@@ -65,7 +66,7 @@ describe('admin routes', () => {
 });
 
 describe('the client role', () => {
-  it('is refused everywhere but the Unleash client API, OFREP and the usage API', async () => {
+  it('is refused everywhere but the Unleash client API, OFREP and reading the usage API', async () => {
     const seen: Record<string, string | number> = {};
     const expected: Record<string, string | number> = {};
     for (const operation of operations.filter((operation) => operation.authenticated && !isAdmin(operation))) {
@@ -74,7 +75,7 @@ describe('the client role', () => {
       if (forSdks(operation)) {
         seen[name] = response.statusCode < 300 || response.statusCode === 404 ? 'allowed' : response.statusCode;
         expected[name] = 'allowed';
-      } else if (forServices(operation)) {
+      } else if (readsUsage(operation)) {
         // Past the role check: an empty body is then a 400 naming the field, an unknown reservation a 404.
         seen[name] =
           response.statusCode < 300 || response.statusCode === 400 || response.statusCode === 404

@@ -21,6 +21,7 @@ const SHIPPED = {
     7: 'dd2c437ff4ac088a',
     8: '4284486cf4b6d8b9',
     9: '548adffee25df702',
+    10: 'cbb13b9e502c4bc6',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -32,6 +33,7 @@ const SHIPPED = {
     7: 'dd2c437ff4ac088a',
     8: '9ba27ac9d0b1e8e2',
     9: '95b1e8b21f1d11f3',
+    10: '52b4f81f3427d159',
   },
 };
 
@@ -60,6 +62,9 @@ describe('the migrations, written once for both dialects', () => {
   it('keep every shipped migration to the letter on each dialect', () => {
     expect(fingerprints(SQLITE_MIGRATIONS, SHIPPED.sqlite)).toEqual(SHIPPED.sqlite);
     expect(fingerprints(POSTGRES_MIGRATIONS, SHIPPED.postgres)).toEqual(SHIPPED.postgres);
+    // A migration that ships is pinned here in the same change, so a later edit of it cannot pass.
+    expect(SQLITE_MIGRATIONS.map((migration) => String(migration.version))).toEqual(Object.keys(SHIPPED.sqlite));
+    expect(POSTGRES_MIGRATIONS.map((migration) => String(migration.version))).toEqual(Object.keys(SHIPPED.postgres));
   });
 
   it("keep each dialect's words to itself: STRICT tables and plain triggers on SQLite, BIGINT and PL/pgSQL on PostgreSQL", () => {

@@ -371,7 +371,7 @@ export const MIGRATIONS: readonly MigrationSource[] = [
         PRIMARY KEY (tenant_id, key)
       )${d.strict};
       CREATE INDEX usage_outcomes_by_expiry ON usage_outcomes(expires_at);
-      `,
+    `,
   },
   {
     version: 10,
