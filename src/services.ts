@@ -301,6 +301,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
     retryScheduleMs: settings.retryScheduleMs,
     allowPrivate: settings.allowPrivate,
     disableAfter: settings.disableAfter,
+    attemptTimeoutMs: settings.attemptTimeoutMs,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
   });
   return { webhooks, webhookWorker };
