@@ -3,12 +3,14 @@
 // `standardwebhooks`), and what the outbox costs an override write: writes/s with an endpoint
 // subscribed to entitlements.changed against the same store with no endpoint, rounds alternating.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
+import { TokenCipher } from '../src/secrets/token-crypto.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { TenantOperations } from '../src/tenants/tenant-operations.js';
 import { DeliveryWorker } from '../src/webhooks/delivery-worker.js';
@@ -17,6 +19,9 @@ import { Webhooks } from '../src/webhooks/webhooks.js';
 import type { PolicySnapshot } from '../src/policy/types.js';
 import { median, ratio, type Row } from './support/measure.js';
 import { compile, generatePolicyText } from './support/workload.js';
+
+/** Seals the endpoint's signing secret, as the server does. */
+const cipher = new TokenCipher(new Map([['bench', randomBytes(32)]]), 'bench');
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const TENANTS = 100;
@@ -45,6 +50,7 @@ async function openStore(policy: PolicySnapshot, name: string) {
     allowPrivate: true,
     maxEndpointsPerPrincipal: 10,
     secretOverlapMs: 0,
+    cipher,
   });
   return { store, operations, webhooks };
 }
@@ -141,6 +147,7 @@ export async function benchWebhooks(rows: Row[]): Promise<void> {
     retryScheduleMs: [1000],
     allowPrivate: true,
     disableAfter: 5,
+    cipher,
   });
   worker.start();
   const sequences = new Map<string, number>();

@@ -181,6 +181,7 @@ export async function openServices({
       clock,
       logger,
       metrics,
+      cipher,
     });
     closers.push(() => webhookWorker.close());
     // Overrides reaching their expiry change decisions with no write: announced by whichever instance looks first.
@@ -277,9 +278,11 @@ interface OpenWebhooksOptions {
   readonly clock: () => number;
   readonly logger: Logger;
   readonly metrics: EntitleMetrics;
+  /** Seals and opens the endpoints' signing secrets. */
+  readonly cipher: TokenCipher;
 }
 
-function openWebhooks({ webhooks: settings, store, policy, clock, logger, metrics }: OpenWebhooksOptions): {
+function openWebhooks({ webhooks: settings, store, policy, clock, logger, metrics, cipher }: OpenWebhooksOptions): {
   webhooks: Webhooks;
   webhookWorker: DeliveryWorker;
 } {
@@ -293,6 +296,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
     allowPrivate: settings.allowPrivate,
     maxEndpointsPerPrincipal: settings.maxEndpointsPerPrincipal,
     secretOverlapMs: settings.secretOverlapMs,
+    cipher,
   });
   const webhookWorker = new DeliveryWorker({
     outbox: store.outbox,
@@ -302,6 +306,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
     allowPrivate: settings.allowPrivate,
     disableAfter: settings.disableAfter,
     attemptTimeoutMs: settings.attemptTimeoutMs,
+    cipher,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
   });
   return { webhooks, webhookWorker };

@@ -373,8 +373,9 @@ export interface OAuthStateRepository {
 
 /** An encrypted value somewhere in the store, for key rotation. */
 export interface StoredSecret {
-  readonly kind: 'connection.access_token' | 'connection.refresh_token' | 'oauth_state.code_verifier';
-  /** The connection id or the state hash. */
+  readonly kind:
+    'connection.access_token' | 'connection.refresh_token' | 'oauth_state.code_verifier' | 'webhook_endpoint.secret';
+  /** The connection id, the state hash or the webhook endpoint id. */
   readonly recordId: string;
   readonly ciphertext: string;
 }

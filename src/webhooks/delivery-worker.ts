@@ -5,8 +5,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
+import { TokenDecryptionError, type TokenCipher } from '../secrets/token-crypto.js';
 import type { ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
-import { signedHeaders } from './webhook-signing.js';
+import { openSigningSecret, signedHeaders } from './webhook-signing.js';
 import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-sender.js';
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
@@ -20,6 +21,8 @@ export interface DeliveryWorkerOptions {
   readonly allowPrivate: boolean;
   /** Failed deliveries in a row that disable an endpoint. */
   readonly disableAfter: number;
+  /** Opens the endpoints' sealed signing secrets. */
+  readonly cipher: TokenCipher;
   /** After each attempt (metrics). */
   readonly onAttempt?: (outcome: DeliveryOutcome) => void;
   /** Longest wait between looks at the outbox (other instances' events, lapsed leases). Default 1 s. */
@@ -117,21 +120,32 @@ export class DeliveryWorker {
   }
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {
-    const { clock, retryScheduleMs, allowPrivate, disableAfter, send = sendWebhook } = this.options;
+    const { clock, retryScheduleMs, allowPrivate, disableAfter, cipher, send = sendWebhook } = this.options;
     const timeoutMs = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
     {
       const now = clock();
       const { endpoint } = delivery;
-      const secrets = [endpoint.secret];
+      const sealed = [endpoint.secret];
       if (endpoint.previousSecret && endpoint.previousSecretUntil && Date.parse(endpoint.previousSecretUntil) > now)
-        secrets.push(endpoint.previousSecret);
-      const result: AttemptOutcome = await send({
-        url: endpoint.url,
-        headers: signedHeaders(secrets, delivery.eventId, now, delivery.payload),
-        body: delivery.payload,
-        allowPrivate,
-        timeoutMs,
-      });
+        sealed.push(endpoint.previousSecret);
+      let secrets: string[] | undefined;
+      let unopened: string | undefined;
+      try {
+        secrets = sealed.map((each) => openSigningSecret(cipher, endpoint.id, each));
+      } catch (error) {
+        if (!(error instanceof TokenDecryptionError)) throw error;
+        unopened = `the signing secret does not decrypt: ${error.message}`;
+      }
+      // A secret the configured keys cannot open fails the attempt (retried: the key may come back).
+      const result: AttemptOutcome = secrets
+        ? await send({
+            url: endpoint.url,
+            headers: signedHeaders(secrets, delivery.eventId, now, delivery.payload),
+            body: delivery.payload,
+            allowPrivate,
+            timeoutMs,
+          })
+        : { status: null, error: unopened ?? null, latencyMs: 0 };
       const at = clock();
       let outcome: DeliveryOutcome;
       let nextAttemptAt: string | undefined;

@@ -5,7 +5,7 @@ import { decide, decideAll, type Decision } from '../entitlements/decide.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { OutboxDescriber, OutboxEventDraft } from '../store/repositories/webhook-outbox.js';
-import type { AuditRecord, Override, TenantSnapshot } from '../store/store.js';
+import type { AuditRecord, Override, TenantAddon, TenantSnapshot } from '../store/store.js';
 import type { SubscriptionState } from '../store/subscription-state.js';
 
 /** Every event type; the strings are part of the API. */
@@ -31,17 +31,30 @@ export interface ChangeCause {
   readonly kind: string;
   readonly actor: string;
   readonly feature?: string;
+  /** The add-on set or removed, for the add-on causes. */
+  readonly addon?: string;
   readonly auditSeq?: number;
 }
 
 /** Audit actions that can change a tenant's decisions. */
-const DECIDING = new Set(['override.set', 'override.clear', 'tenant.plan.change', 'billing.subscription.change']);
+const DECIDING = new Set([
+  'override.set',
+  'override.clear',
+  'tenant.plan.change',
+  'tenant.plan.migrate',
+  'tenant.addon.set',
+  'tenant.addon.remove',
+  'billing.subscription.change',
+]);
 
 /** What each audit action is to a receiver. */
 const CAUSES: Readonly<Record<string, string>> = {
   'override.set': 'override.set',
   'override.clear': 'override.removed',
   'tenant.plan.change': 'plan.changed',
+  'tenant.plan.migrate': 'plan.migrated',
+  'tenant.addon.set': 'addon.set',
+  'tenant.addon.remove': 'addon.removed',
   'billing.subscription.change': 'billing.subscription.changed',
 };
 
@@ -86,12 +99,17 @@ export function webhookDescriber(options: WebhookDescriberOptions): OutboxDescri
 const featureOf = (record: AuditRecord): string | undefined =>
   record.target?.startsWith('feature:') ? record.target.slice('feature:'.length) : undefined;
 
+const addonOf = (record: AuditRecord): string | undefined =>
+  record.target?.startsWith('addon:') ? record.target.slice('addon:'.length) : undefined;
+
 function causeOf(record: AuditRecord): ChangeCause {
   const feature = featureOf(record);
+  const addon = addonOf(record);
   return {
     kind: CAUSES[record.action] ?? record.action,
     actor: record.actor,
     ...(feature ? { feature } : {}),
+    ...(addon ? { addon } : {}),
     auditSeq: record.seq,
   };
 }
@@ -168,9 +186,29 @@ function undo(after: TenantSnapshot, audit: AuditRecord): TenantSnapshot {
       };
       return { ...after, overrides: [...others, restored] };
     }
-    case 'tenant.plan.change': {
-      const plan = record(details.before)?.plan;
-      return typeof plan === 'string' ? { ...after, tenant: { ...after.tenant, plan } } : after;
+    case 'tenant.plan.change':
+    case 'tenant.plan.migrate': {
+      const previous = record(details.before);
+      const plan = typeof previous?.plan === 'string' ? previous.plan : after.tenant.plan;
+      const planVersion = Number.isSafeInteger(previous?.planVersion)
+        ? (previous?.planVersion as number)
+        : after.tenant.planVersion;
+      return { ...after, tenant: { ...after.tenant, plan, planVersion } };
+    }
+    case 'tenant.addon.set':
+    case 'tenant.addon.remove': {
+      const addon = addonOf(audit) ?? '';
+      const quantity = record(details.before)?.quantity;
+      const others = (after.addons ?? []).filter((held) => held.addon !== addon);
+      if (typeof quantity !== 'number') return { ...after, addons: others };
+      const restored: TenantAddon = {
+        tenantId: after.tenant.id,
+        addon,
+        quantity,
+        createdAt: after.tenant.createdAt,
+        updatedAt: after.tenant.updatedAt,
+      };
+      return { ...after, addons: [...others, restored] };
     }
     case 'billing.subscription.change': {
       const planBefore = record(details.plan)?.before;

@@ -3,10 +3,25 @@
 
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { secretContext } from '../secrets/secret-context.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
 
 /** A new signing secret in the spec's form: `whsec_` and 32 random bytes in base64. */
 export function newSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * A signing secret as the store keeps it: encrypted with the token cipher, bound to its endpoint
+ * (the current and the rotated-out secret alike, since a rotation moves one column to the other).
+ */
+export function sealSigningSecret(cipher: TokenCipher, endpointId: string, secret: string): string {
+  return cipher.encrypt(secret, secretContext('webhook_endpoint.secret', endpointId));
+}
+
+/** The signing secret of a sealed one; throws TokenDecryptionError when it does not decrypt. */
+export function openSigningSecret(cipher: TokenCipher, endpointId: string, sealed: string): string {
+  return cipher.decrypt(sealed, secretContext('webhook_endpoint.secret', endpointId));
 }
 
 /** The three headers of one attempt. `secrets`: the current one first, then any still in overlap. */

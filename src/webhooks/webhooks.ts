@@ -14,10 +14,11 @@ import {
   type WebhookDelivery,
   type WebhookOutboxStore,
 } from '../store/repositories/webhook-outbox.js';
+import type { TokenCipher } from '../secrets/token-crypto.js';
 import type { Page, WriteContext } from '../store/store.js';
 import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 import { resolvedTargetProblem } from './safe-target.js';
-import { newSigningSecret } from './webhook-signing.js';
+import { newSigningSecret, sealSigningSecret } from './webhook-signing.js';
 
 /** Deliveries one range replay may send again. */
 export const MAX_REPLAY = 1000;
@@ -30,6 +31,8 @@ export interface WebhooksDeps {
   readonly allowPrivate: boolean;
   readonly maxEndpointsPerPrincipal: number;
   readonly secretOverlapMs: number;
+  /** Encrypts signing secrets before they reach the store. */
+  readonly cipher: TokenCipher;
   /** Resolves a target's host (tests pass a fake resolver). */
   readonly resolve?: typeof resolvedTargetProblem;
 }
@@ -49,8 +52,9 @@ export class Webhooks {
     const events = checkEvents(input.events);
     const description = checkDescription(input.description ?? '');
     const secret = newSigningSecret();
+    const id = randomId('ep');
     const endpoint = await this.deps.endpoints.create(
-      { id: randomId('ep'), url: input.url, events, description, secret },
+      { id, url: input.url, events, description, secret: sealSigningSecret(this.deps.cipher, id, secret) },
       context,
       this.deps.maxEndpointsPerPrincipal,
     );
@@ -88,7 +92,8 @@ export class Webhooks {
   async rotateSecret(id: string, context: WriteContext): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const secret = newSigningSecret();
     const until = new Date(this.deps.clock() + this.deps.secretOverlapMs).toISOString();
-    const endpoint = await this.deps.endpoints.rotateSecret(id, secret, until, context);
+    const sealed = sealSigningSecret(this.deps.cipher, id, secret);
+    const endpoint = await this.deps.endpoints.rotateSecret(id, sealed, until, context);
     if (!endpoint) throw new WebhookNotFoundError(id);
     return { endpoint, secret };
   }

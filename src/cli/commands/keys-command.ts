@@ -19,7 +19,9 @@ export function registerKeys(program: Command, context: CliContext): void {
 
   keys
     .command('rotate')
-    .description('re-encrypt every stored token under the active key (ENTITLE_ENCRYPTION_KEY_ID)')
+    .description(
+      're-encrypt every stored token and webhook signing secret under the active key (ENTITLE_ENCRYPTION_KEY_ID)',
+    )
     .option('--generate', 'development key file only: add a new key, make it active, then re-encrypt')
     .option('--actor <actor>', 'who to name in the audit log')
     .action(async (options: { generate?: boolean; actor?: string }) => {

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import type { WebhookEndpoint } from '../../store/repositories/webhook-endpoints.js';
 import type { DeliveryStatus } from '../../store/repositories/webhook-outbox.js';
+import { openTokenCipher } from '../../secrets/encryption-keys.js';
 import { Webhooks } from '../../webhooks/webhooks.js';
 import { formatTable, type CliContext } from '../cli-context.js';
 
@@ -21,6 +22,7 @@ export function registerWebhooks(program: Command, context: CliContext): void {
       allowPrivate: settings.allowPrivate,
       maxEndpointsPerPrincipal: settings.maxEndpointsPerPrincipal,
       secretOverlapMs: settings.secretOverlapMs,
+      cipher: openTokenCipher(context.config.encryption, context.config.databasePath),
     });
   };
   const row = (e: WebhookEndpoint) => [

@@ -9,6 +9,9 @@ const PLACES: readonly { kind: StoredSecret['kind']; table: string; key: string;
   { kind: 'connection.access_token', table: 'connections', key: 'id', column: 'access_token' },
   { kind: 'connection.refresh_token', table: 'connections', key: 'id', column: 'refresh_token' },
   { kind: 'oauth_state.code_verifier', table: 'oauth_states', key: 'state_hash', column: 'code_verifier' },
+  // Both signing secrets of an endpoint are bound to the endpoint (a rotation moves one column to the other).
+  { kind: 'webhook_endpoint.secret', table: 'webhook_endpoints', key: 'id', column: 'secret' },
+  { kind: 'webhook_endpoint.secret', table: 'webhook_endpoints', key: 'id', column: 'previous_secret' },
 ];
 
 export class SecretStore implements SecretRepository {

@@ -27,6 +27,7 @@ export interface NewWebhookEndpoint {
   readonly url: string;
   readonly events: readonly string[];
   readonly description: string;
+  /** The signing secret as sealed by the token cipher (never the whsec_ text). */
   readonly secret: string;
 }
 
@@ -185,6 +186,7 @@ export class WebhookEndpointStore {
   /** A new signing secret; the old one keeps signing beside it until `previousUntil`. */
   rotateSecret(
     id: string,
+    /** Sealed, as in {@link NewWebhookEndpoint.secret}. */
     secret: string,
     previousUntil: string,
     context: WriteContext,

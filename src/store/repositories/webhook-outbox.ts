@@ -65,6 +65,7 @@ export interface ClaimedDelivery {
   readonly endpoint: {
     readonly id: string;
     readonly url: string;
+    /** Sealed signing secrets: the sender opens them with the token cipher. */
     readonly secret: string;
     readonly previousSecret: string | null;
     readonly previousSecretUntil: string | null;
