@@ -93,6 +93,8 @@ export interface WebhooksConfig {
   readonly allowPrivate: boolean;
   /** ENTITLE_WEBHOOKS_DISABLE_AFTER: an endpoint is disabled after this many failed deliveries in a row. */
   readonly disableAfter: number;
+  /** ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT: how long an attempt waits for an answer; a claim's lease is this and 5 s. */
+  readonly attemptTimeoutMs: number;
   /** ENTITLE_WEBHOOKS_MAX_ENDPOINTS: endpoints one principal may register. */
   readonly maxEndpointsPerPrincipal: number;
   /** ENTITLE_WEBHOOKS_SECRET_OVERLAP: how long a rotated-out secret keeps signing beside the new one. */
@@ -625,6 +627,8 @@ function parseBillingConfig(text: (name: string) => string | undefined, problems
   return { stripe: { webhookSecrets: secrets, apiKey, apiUrl }, reconcileIntervalMs };
 }
 
+/** ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT's default. */
+const ATTEMPT_TIMEOUT_DEFAULT_MS = 10_000;
 const WEBHOOK_DELAY_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, ...DURATION_UNITS_MS };
 /** The default retry schedule: about three days in all. */
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
@@ -643,6 +647,12 @@ function webhooksSection(read: EnvReader): WebhooksConfig {
   const allowPrivate = text('ENTITLE_WEBHOOKS_ALLOW_PRIVATE') ?? 'false';
   if (allowPrivate !== 'true' && allowPrivate !== 'false')
     problems.push(`ENTITLE_WEBHOOKS_ALLOW_PRIVATE must be true or false (got ${JSON.stringify(allowPrivate)})`);
+  const attemptTimeout = text('ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT') ?? '10s';
+  const attemptTimeoutMs = parseDurationMs(attemptTimeout);
+  if (attemptTimeoutMs === undefined || attemptTimeoutMs < 1000 || attemptTimeoutMs > 60_000)
+    problems.push(
+      `ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT must be a duration from 1s to 60s, like 10s (got ${JSON.stringify(attemptTimeout)})`,
+    );
   const overlap = text('ENTITLE_WEBHOOKS_SECRET_OVERLAP') ?? '24h';
   const secretOverlapMs = parseDurationMs(overlap);
   if (secretOverlapMs === undefined)
@@ -653,6 +663,7 @@ function webhooksSection(read: EnvReader): WebhooksConfig {
     retryScheduleMs,
     allowPrivate: allowPrivate === 'true',
     disableAfter: read.whole('ENTITLE_WEBHOOKS_DISABLE_AFTER', 5, 1, 1000),
+    attemptTimeoutMs: attemptTimeoutMs ?? ATTEMPT_TIMEOUT_DEFAULT_MS,
     maxEndpointsPerPrincipal: read.whole('ENTITLE_WEBHOOKS_MAX_ENDPOINTS', 20, 1, 1000),
     secretOverlapMs: secretOverlapMs ?? 0,
   };

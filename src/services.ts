@@ -305,6 +305,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
     retryScheduleMs: settings.retryScheduleMs,
     allowPrivate: settings.allowPrivate,
     disableAfter: settings.disableAfter,
+    attemptTimeoutMs: settings.attemptTimeoutMs,
     cipher,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
   });

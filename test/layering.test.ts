@@ -1,18 +1,17 @@
 // The layering rules `npm run lint` checks (.dependency-cruiser.cjs): the source keeps them, every
 // folder of src/ has its place in them, and each rule really fails on the violation it names, run
-// through the same dependency-cruiser CLI.
+// through dependency-cruiser with the configuration the CLI reads.
 
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { cruise } from 'dependency-cruiser';
+import extractDepcruiseOptions from 'dependency-cruiser/config-utl/extract-depcruise-options';
+import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
-const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
 
 interface Rule {
@@ -36,13 +35,18 @@ interface Violation {
 
 /** The violations dependency-cruiser reports for src/ under `cwd`, with the project's rules. */
 async function violations(cwd: string): Promise<Violation[]> {
-  // --output-type json always exits 0 and reports every violation in its summary.
-  const { stdout } = await run(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'], {
-    cwd,
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 120_000,
-  });
-  return (JSON.parse(stdout) as { summary: { violations: Violation[] } }).summary.violations;
+  // What `depcruise src --config .dependency-cruiser.cjs` does, in this process: the same rule set
+  // and options read from the same file, the same tsconfig handed to the TypeScript extractor. A
+  // fresh node per case spent most of its time loading dependency-cruiser and typescript again.
+  const options = await extractDepcruiseOptions(CONFIG);
+  const tsConfigFile = join(cwd, 'tsconfig.json');
+  const result = await cruise(
+    ['src'],
+    { ...options, baseDir: cwd, tsConfig: { fileName: tsConfigFile } },
+    {},
+    { tsConfig: extractTSConfig(tsConfigFile) },
+  );
+  return (result.output as { summary: { violations: Violation[] } }).summary.violations;
 }
 
 const projects: string[] = [];

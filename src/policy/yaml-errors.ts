@@ -1,8 +1,45 @@
 // YAML parse errors as policy issues: where the library's position is not where a person would
 // look (a duplicate key, an unclosed quote), point at the place that explains it.
 
-import { isPair, isScalar, visit, type Document, type LineCounter, type Pair, type YAMLError } from 'yaml';
+import {
+  isPair,
+  isScalar,
+  visit,
+  YAMLParseError,
+  type Document,
+  type LineCounter,
+  type Pair,
+  type YAMLError,
+} from 'yaml';
 import type { PolicyIssue } from './types.js';
+
+/**
+ * The library's DUPLICATE_KEY errors (uniqueKeys: true), found with one set per map instead of a
+ * comparison with every earlier key: the same rule (scalar keys with equal values), the same
+ * error at the same offset (the repeated key's), in position order among the other errors.
+ */
+export function addDuplicateKeyErrors(document: Document.Parsed): Document.Parsed {
+  const found: YAMLParseError[] = [];
+  visit(document, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items as Pair[]) {
+        const key = pair.key;
+        // NaN equals no key under the library's ===; a key without a range cannot be parsed text.
+        if (!isScalar(key) || Number.isNaN(key.value) || key.range === undefined || key.range === null) continue;
+        if (seen.has(key.value)) {
+          const offset = key.range[0];
+          found.push(new YAMLParseError([offset, offset + 1], 'DUPLICATE_KEY', 'Map keys must be unique'));
+        } else seen.add(key.value);
+      }
+    },
+  });
+  for (const error of found) {
+    const at = document.errors.findIndex((other) => other.pos[0] > error.pos[0]);
+    document.errors.splice(at === -1 ? document.errors.length : at, 0, error);
+  }
+  return document;
+}
 
 /** Every YAML error and warning of a parsed file, as issues with positions and useful messages. */
 export function yamlIssues(file: string, document: Document.Parsed, lineCounter: LineCounter): PolicyIssue[] {

@@ -29,7 +29,9 @@ export interface DeliveryWorkerOptions {
   readonly pollMs?: number;
   /** Deliveries claimed at once. Default 20. */
   readonly batch?: number;
-  /** How long a claim holds: an attempt's timeout and a margin (15 s); a crashed sender's claims lapse after it. */
+  /** How long an attempt waits for an answer. Default ATTEMPT_TIMEOUT_MS (10 s). */
+  readonly attemptTimeoutMs?: number;
+  /** How long a claim holds: an attempt's timeout and a 5 s margin; a crashed sender's claims lapse after it. */
   readonly leaseMs?: number;
   /** Sends one attempt (tests may watch it); default: sendWebhook. */
   readonly send?: typeof sendWebhook;
@@ -88,7 +90,8 @@ export class DeliveryWorker {
   }
 
   async #drain(): Promise<void> {
-    const { outbox, logger, batch = 20, leaseMs = ATTEMPT_TIMEOUT_MS + 5000 } = this.options;
+    const { outbox, logger, batch = 20, attemptTimeoutMs = ATTEMPT_TIMEOUT_MS } = this.options;
+    const leaseMs = this.options.leaseMs ?? attemptTimeoutMs + 5000;
     try {
       while (!this.#closed) {
         const claimed = await outbox.claim(this.holder, batch, leaseMs);
@@ -118,6 +121,7 @@ export class DeliveryWorker {
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {
     const { clock, retryScheduleMs, allowPrivate, disableAfter, cipher, send = sendWebhook } = this.options;
+    const timeoutMs = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
     {
       const now = clock();
       const { endpoint } = delivery;
@@ -139,6 +143,7 @@ export class DeliveryWorker {
             headers: signedHeaders(secrets, delivery.eventId, now, delivery.payload),
             body: delivery.payload,
             allowPrivate,
+            timeoutMs,
           })
         : { status: null, error: unopened ?? null, latencyMs: 0 };
       const at = clock();

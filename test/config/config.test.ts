@@ -105,6 +105,19 @@ describe('configuration', () => {
   });
 });
 
+describe('webhooks configuration', () => {
+  it("waits 10 s for an attempt's answer by default, and reads and checks ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT", () => {
+    expect(loadConfig({}).webhooks.attemptTimeoutMs).toBe(10_000);
+    expect(loadConfig({ ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT: '3s' }).webhooks.attemptTimeoutMs).toBe(3_000);
+    expect(problems({ ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT: '0s' })).toEqual([
+      'ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT must be a duration from 1s to 60s, like 10s (got "0s")',
+    ]);
+    expect(problems({ ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT: '2m' })).toEqual([
+      'ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT must be a duration from 1s to 60s, like 10s (got "2m")',
+    ]);
+  });
+});
+
 describe('billing configuration', () => {
   it('is off without Stripe settings', () => {
     expect(loadConfig({}, '/srv/entitle').billing).toBeUndefined();

@@ -17,9 +17,12 @@ import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 const TOTAL = 200;
 const TENANTS = ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'];
 // Short delays, many of them (a minute in all): the receiver stays down while 200 writes and a
-// restart go by, however slow the machine, and is retried within 3 s of coming back.
+// restart go by, however slow the machine, and is retried within 3 s of coming back. The attempt
+// timeout is 3 s (the receiver is on loopback): the claims the killed instance held lapse after
+// 8 s rather than the default 15 s, and are then sent again.
 const WEBHOOK_ENV = {
   ENTITLE_WEBHOOKS_ALLOW_PRIVATE: 'true',
+  ENTITLE_WEBHOOKS_ATTEMPT_TIMEOUT: '3s',
   ENTITLE_WEBHOOKS_RETRY_SCHEDULE: Array.from({ length: 20 }, () => '3s').join(','),
   ...NO_RATE_LIMITS,
 };
