@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { MAX_USAGE_AMOUNT, type Meters } from '../usage/meters.js';
+import { endedBody } from '../usage/usage-answers.js';
 import { GrantSchema, ReservationSchema, withReading } from '../usage/usage-schemas.js';
 import { ADMIN, ErrorBody, LIMITED_ERRORS, TenantId } from './admin-schemas.js';
 
@@ -160,12 +161,7 @@ export const usageAdminRoutes: FastifyPluginAsyncTypebox<UsageAdminRoutesOptions
         audited: true,
         context: context(principalOf(request), request.id),
       });
-      return {
-        reservationId: ended.reservationId,
-        committed: ended.committed,
-        released: ended.released,
-        ...ended.reading,
-      };
+      return endedBody(ended);
     },
   );
 };

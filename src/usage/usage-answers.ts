@@ -3,7 +3,7 @@
 // `request.entitlements.consume` all answer with.
 
 import { LimitReachedError, withDetails, type EntitleError } from '../errors.js';
-import type { ConsumeResult, Refusal } from './meters.js';
+import type { ConsumeResult, Refusal, ReservationEndResult } from './meters.js';
 
 /** The fields a refusal adds to the 403 body: the meter's state, the plan that gives more, and why. */
 export function refusalDetails(refusal: Refusal): Record<string, unknown> {
@@ -22,4 +22,9 @@ export function consumeBody(result: ConsumeResult): Record<string, unknown> {
     return { error: error.message, code: error.code, ...refusalDetails(result) };
   }
   return { granted: true, ...result.reading, from: result.from };
+}
+
+/** A commit's or release's answer: what it consumed and gave back, and the meter after it. */
+export function endedBody(ended: ReservationEndResult) {
+  return { reservationId: ended.reservationId, committed: ended.committed, released: ended.released, ...ended.reading };
 }

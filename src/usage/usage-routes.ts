@@ -9,7 +9,7 @@ import { actorOf, principalOf, type Principal } from '../auth/principal.js';
 import { AUTH_ERRORS, ErrorBody } from '../http/schemas.js';
 import type { Meters } from './meters.js';
 import { MAX_RESERVATION_SECONDS, MAX_USAGE_AMOUNT } from './meters.js';
-import { limitReached } from './usage-answers.js';
+import { endedBody, limitReached } from './usage-answers.js';
 import { rolesFor, usageScope } from './usage-authority.js';
 import { GrantedBody, LimitReachedBody, MeterReadingSchema, ReservationBody, withReading } from './usage-schemas.js';
 
@@ -200,12 +200,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
         holder: scope.holder,
         context: context(principal, request.id),
       });
-      return {
-        reservationId: ended.reservationId,
-        committed: ended.committed,
-        released: ended.released,
-        ...ended.reading,
-      };
+      return endedBody(ended);
     },
   );
 
@@ -229,12 +224,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
         holder: scope.holder,
         context: context(principal, request.id),
       });
-      return {
-        reservationId: ended.reservationId,
-        committed: ended.committed,
-        released: ended.released,
-        ...ended.reading,
-      };
+      return endedBody(ended);
     },
   );
 
