@@ -5,7 +5,8 @@
 import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import type { FeatureValue, PolicySnapshot } from '../../src/policy/types.js';
-import type { Override, TenantSnapshot } from '../../src/store/store.js';
+import type { ChangeFeed, Override, TenantSnapshot } from '../../src/store/store.js';
+import type { TenantState } from '../../src/entitlements/decide.js';
 
 export interface Workload {
   readonly policy: PolicySnapshot;
@@ -110,17 +111,33 @@ export function generateTenants(
   return tenants;
 }
 
-/** A directory over fixed tenants (no store): what the service holds once it has loaded them. */
-export function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
-  return TenantDirectory.open({
-    changes: {
-      loadAll: async () => ({ cursor: '0', tenants }),
-      since: async () => ({ cursor: '0', tenantIds: [] }),
-      load: async () => [],
-      watch: () => () => undefined,
-    },
-    afterWrite: () => () => undefined,
-  });
+/** A change feed over fixed tenants (no store): nothing ever changes. */
+export function fixedFeed(tenants: readonly TenantSnapshot[]): ChangeFeed {
+  const byId = new Map(tenants.map((snapshot) => [snapshot.tenant.id, snapshot]));
+  const sorted = [...tenants].sort((a, b) => (a.tenant.id < b.tenant.id ? -1 : a.tenant.id > b.tenant.id ? 1 : 0));
+  return {
+    loadAll: async () => ({ cursor: '0', tenants }),
+    head: async () => '0',
+    page: async (after, limit) => sorted.filter((snapshot) => snapshot.tenant.id > after).slice(0, limit),
+    since: async () => ({ cursor: '0', tenantIds: [] }),
+    load: async (ids) => ids.flatMap((id) => byId.get(id) ?? []),
+    watch: () => () => undefined,
+  };
+}
+
+/** A directory over fixed tenants (no store), every one of them in memory: what a warm service holds. */
+export async function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
+  const directory = await TenantDirectory.open(
+    { changes: fixedFeed(tenants), afterWrite: () => () => undefined },
+    { maxTenants: Math.max(tenants.length, 1) },
+  );
+  for (const snapshot of tenants) await directory.load(snapshot.tenant.id);
+  return directory;
+}
+
+/** The tenants of a warm directory, as decisions read them. */
+export function heldTenants(directory: TenantDirectory, tenants: readonly TenantSnapshot[]): TenantState[] {
+  return tenants.flatMap((snapshot) => directory.get(snapshot.tenant.id) ?? []);
 }
 
 export async function buildWorkload(options: {

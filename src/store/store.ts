@@ -112,6 +112,10 @@ export interface TenantRepository {
   setPlan(id: string, placement: PlanPlacement, context: WriteContext): Promise<{ before: Tenant; after: Tenant }>;
   /** Removes the tenant with everything it owns except its audit rows. Throws TenantNotFoundError. */
   delete(id: string, context: WriteContext): Promise<Tenant>;
+  /** How many tenants are on each plan and version (their stored plan): one aggregate query. */
+  versionCounts(): Promise<
+    readonly { readonly plan: string; readonly planVersion: number; readonly tenants: number }[]
+  >;
   /** The ids of the tenants whose stored plan is `plan` at `version`, in byte order. */
   idsOnVersion(plan: string, version: number): Promise<readonly string[]>;
   /**
@@ -417,8 +421,12 @@ export interface TenantSnapshot {
  * a cursor name the tenants to reload, or say that the history is gone and all must reload.
  */
 export interface ChangeFeed {
-  /** Every tenant with its overrides, and the cursor they are current at. */
+  /** Every tenant with its overrides, and the cursor they are current at (tools and tests: servers read in pages). */
   loadAll(): Promise<{ cursor: string; tenants: readonly TenantSnapshot[] }>;
+  /** The newest point of the history: changes after it are what `since` will name. One indexed read. */
+  head(): Promise<string>;
+  /** Up to `limit` tenants after `after`, in byte order of id: whoever needs every tenant reads them this way. */
+  page(after: string, limit: number): Promise<readonly TenantSnapshot[]>;
   /** The tenants changed since the cursor. */
   since(cursor: string): Promise<{ cursor: string; tenantIds: readonly string[] } | { reload: true }>;
   /** Current state of some tenants; absent ids have been deleted. */

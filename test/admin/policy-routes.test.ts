@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { policyImpact } from '../../src/entitlements/policy-impact.js';
+import { tenantState } from '../../src/entitlements/tenant-state.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import { useAdminApp } from './admin-app.js';
 
@@ -97,7 +98,12 @@ describe('policy', () => {
     expect(impact).toEqual(
       JSON.parse(
         JSON.stringify(
-          policyImpact(h.t.app.entitle.policy.snapshot, expected.snapshot, h.t.app.entitle.tenants.tenants(), h.now),
+          policyImpact(
+            h.t.app.entitle.policy.snapshot,
+            expected.snapshot,
+            (await h.t.app.entitle.store.changes.loadAll()).tenants.map(tenantState),
+            h.now,
+          ),
         ),
       ),
     );

@@ -45,6 +45,23 @@ export class ChangeQueries implements ChangeFeed {
     });
   }
 
+  async head(): Promise<string> {
+    const row = await this.ctx.port.get<{ seq: number | string | null }>('SELECT max(seq) AS seq FROM changes');
+    return String(row?.seq ?? 0);
+  }
+
+  async page(after: string, limit: number): Promise<readonly TenantSnapshot[]> {
+    const { byteOrder } = this.ctx.port.sql;
+    const ids = await this.ctx.port.all<{ id: string }>(
+      `SELECT id FROM tenants WHERE id${byteOrder} > $1 ORDER BY id${byteOrder} LIMIT $2`,
+      [after, limit],
+    );
+    const snapshots = await this.load(ids.map((row) => row.id));
+    // Byte order, as the ids were read (load answers in no particular order).
+    const order = new Map(ids.map((row, index) => [row.id, index]));
+    return [...snapshots].sort((a, b) => (order.get(a.tenant.id) ?? 0) - (order.get(b.tenant.id) ?? 0));
+  }
+
   async since(cursor: string): Promise<{ cursor: string; tenantIds: readonly string[] } | { reload: true }> {
     const from = Number(cursor);
     if (!Number.isSafeInteger(from)) return { reload: true };
