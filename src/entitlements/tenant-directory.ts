@@ -195,15 +195,8 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
    * Every tenant of the store, read in pages of `size` in byte order of id (never all at once):
    * for what needs every tenant (the Unleash payload, policy impact). Bypasses the memory.
    */
-  async *pages(size = PAGE): AsyncGenerator<readonly TenantState[]> {
-    let after = '';
-    for (;;) {
-      const page = await this.feed.page(after, size);
-      if (page.length === 0) return;
-      yield page.map(tenantState);
-      if (page.length < size) return;
-      after = (page.at(-1) as (typeof page)[number]).tenant.id;
-    }
+  pages(size = PAGE): AsyncGenerator<readonly TenantState[]> {
+    return tenantPages(this.feed, size);
   }
 
   /** Since when (ms) decisions come from a state the store could not confirm; undefined when fresh. */
@@ -330,4 +323,19 @@ function changedOverrides(before: TenantState, after: TenantState): string[] {
   }
   for (const feature of before.overrides.keys()) if (!after.overrides.has(feature)) changed.push(feature);
   return changed;
+}
+
+/** Every tenant of the store, in pages of `size` in byte order of id: never all of them in memory at once. */
+export async function* tenantPages(
+  feed: Pick<ChangeFeed, 'page'>,
+  size = PAGE,
+): AsyncGenerator<readonly TenantState[]> {
+  let after = '';
+  for (;;) {
+    const page = await feed.page(after, size);
+    if (page.length === 0) return;
+    yield page.map(tenantState);
+    if (page.length < size) return;
+    after = (page.at(-1) as (typeof page)[number]).tenant.id;
+  }
 }

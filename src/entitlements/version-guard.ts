@@ -12,19 +12,6 @@ import type { TenantRepository } from '../store/store.js';
 /** Where tenants stand: how many are on each plan version (their stored plan). */
 export type VersionCounts = ReadonlyMap<string, ReadonlyMap<number, number>>;
 
-/** Counts tenants per plan and version. */
-export function countVersions(
-  tenants: Iterable<{ readonly plan: string; readonly planVersion: number }>,
-): Map<string, Map<number, number>> {
-  const counts = new Map<string, Map<number, number>>();
-  for (const { plan, planVersion } of tenants) {
-    let versions = counts.get(plan);
-    if (!versions) counts.set(plan, (versions = new Map()));
-    versions.set(planVersion, (versions.get(planVersion) ?? 0) + 1);
-  }
-  return counts;
-}
-
 /** Counts tenants per plan and version from the store (one aggregate query: no tenant is read into memory). */
 export async function storedVersionCounts(tenants: Pick<TenantRepository, 'versionCounts'>): Promise<VersionCounts> {
   const counts = new Map<string, Map<number, number>>();
