@@ -6,9 +6,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
 import type { ChangeFeed, EntitleStore } from '../store/store.js';
 import type { TenantState } from './decide.js';
-import { tenantState } from './tenant-state.js';
+import { tenantPages, tenantState } from './tenant-state.js';
 
-export { tenantState } from './tenant-state.js';
+export { tenantPages, tenantState } from './tenant-state.js';
 
 /** Which tenants changed, and which features may decide differently for them. */
 export interface TenantChange {
@@ -323,19 +323,4 @@ function changedOverrides(before: TenantState, after: TenantState): string[] {
   }
   for (const feature of before.overrides.keys()) if (!after.overrides.has(feature)) changed.push(feature);
   return changed;
-}
-
-/** Every tenant of the store, in pages of `size` in byte order of id: never all of them in memory at once. */
-export async function* tenantPages(
-  feed: Pick<ChangeFeed, 'page'>,
-  size = PAGE,
-): AsyncGenerator<readonly TenantState[]> {
-  let after = '';
-  for (;;) {
-    const page = await feed.page(after, size);
-    if (page.length === 0) return;
-    yield page.map(tenantState);
-    if (page.length < size) return;
-    after = (page.at(-1) as (typeof page)[number]).tenant.id;
-  }
 }

@@ -1,7 +1,7 @@
 // The in-memory form of one tenant, as decisions read it: built from the store's snapshot once,
-// shared by the directory, webhooks, migrations and the CLI.
+// shared by the directory, webhooks, migrations and the CLI; and every tenant of the store in pages.
 
-import type { TenantSnapshot } from '../store/store.js';
+import type { ChangeFeed, TenantSnapshot } from '../store/store.js';
 import type { OverrideState, TenantState } from './decide.js';
 import { NO_ADDONS, profileKey, type AddonQuantities } from './plan-profile.js';
 
@@ -50,4 +50,16 @@ function internPlan(plan: string): string {
   if (known !== undefined) return known;
   if (planNames.size < 10_000) planNames.set(plan, plan);
   return plan;
+}
+
+/** Every tenant of the store, in pages of `size` in byte order of id: never all of them in memory at once. */
+export async function* tenantPages(feed: Pick<ChangeFeed, 'page'>, size = 500): AsyncGenerator<readonly TenantState[]> {
+  let after = '';
+  for (;;) {
+    const page = await feed.page(after, size);
+    if (page.length === 0) return;
+    yield page.map(tenantState);
+    if (page.length < size) return;
+    after = (page.at(-1) as (typeof page)[number]).tenant.id;
+  }
 }
