@@ -1,0 +1,112 @@
+// meter.reset when a meter's period rolls over by itself: one event per meter and period with
+// usage in it, recorded once by whichever instance's sweep looks first, verified by a receiver
+// using `standardwebhooks`.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { meterRolloverTask } from '../../src/webhooks/meter-rollover-events.js';
+import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
+import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
+
+const SHORT = { ENTITLE_WEBHOOKS_RETRY_SCHEDULE: '20ms,20ms', ENTITLE_WEBHOOKS_ALLOW_PRIVATE: 'true' };
+/** A minute before the end of a month (UTC), a little in the past: the receiver's clock is the same moved one. */
+const MONTH_END = Date.parse('2026-12-01T00:00:00Z');
+
+describe('a meter period rolling over', () => {
+  let t: TestApp;
+  let receiver: Receiver;
+  // Only Date is faked, so the app, its store and the receiver all see the moved clock.
+  beforeEach(() => void vi.useFakeTimers({ toFake: ['Date'], now: MONTH_END - 60_000 }));
+  afterEach(async () => {
+    await t.close();
+    await receiver.close();
+    vi.useRealTimers();
+  });
+
+  const anotherInstance = () =>
+    meterRolloverTask({
+      scans: t.app.entitle.store.webhookScans,
+      snapshots: t.app.entitle.store.changes,
+      outbox: t.app.entitle.store.outbox,
+      policy: () => t.app.entitle.policy.snapshot,
+    });
+
+  it('sends meter.reset once for each meter with usage in the period that ended', async () => {
+    t = await buildTestApp({ env: { ...NO_RATE_LIMITS, ...SHORT } });
+    receiver = await startReceiver();
+    const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
+    await t.token('acme', 'amy', { plan: 'pro' });
+    await t.token('beta', 'bob', { plan: 'pro' });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/webhooks',
+      headers: admin,
+      payload: { url: receiver.url, events: ['meter.reset'] },
+    });
+    expect(res.statusCode).toBe(201);
+    receiver.secrets = [res.json().secret];
+    const endpoint = res.json().endpoint.id as string;
+    // acme sends 3 SMS in November; beta sends none (no event for an unused period).
+    const consumed = await t.app.entitle.meters.consume({
+      tenantId: 'acme',
+      feature: 'sms_reminders_per_month',
+      amount: 3,
+      context: { actor: 'test' },
+    });
+    expect(consumed.granted).toBe(true);
+    await t.app.entitle.maintenance.runAll();
+    expect((await t.app.entitle.store.outbox.deliveries(endpoint)).items).toEqual([]);
+
+    vi.setSystemTime(MONTH_END + 30_000);
+    await t.app.entitle.maintenance.runAll();
+    const [delivery] = await receiver.until((all) => all.length >= 1);
+    expect(delivery?.verifyError).toBeUndefined();
+    expect(delivery?.event).toEqual({
+      type: 'meter.reset',
+      timestamp: expect.any(String),
+      data: {
+        tenantId: 'acme',
+        sequence: expect.any(Number),
+        feature: 'sms_reminders_per_month',
+        periodStart: '2026-11-01T00:00:00.000Z',
+        periodEnd: '2026-12-01T00:00:00.000Z',
+        used: 3,
+        allowance: 500,
+        cause: 'period.ended',
+      },
+    });
+
+    // The first consume of December, this instance again, another that never looked: still one.
+    await t.app.entitle.meters.consume({
+      tenantId: 'acme',
+      feature: 'sms_reminders_per_month',
+      amount: 1,
+      context: { actor: 'test' },
+    });
+    await t.app.entitle.maintenance.runAll();
+    expect(await anotherInstance().run(Date.now())).toBe(0);
+    expect((await t.app.entitle.store.outbox.deliveries(endpoint)).items).toHaveLength(1);
+  });
+
+  it('reads no counter when no endpoint wants meter.reset', async () => {
+    t = await buildTestApp({ env: { ...NO_RATE_LIMITS, ...SHORT } });
+    receiver = await startReceiver();
+    await t.token('acme', 'amy', { plan: 'pro' });
+    await t.app.entitle.meters.consume({
+      tenantId: 'acme',
+      feature: 'sms_reminders_per_month',
+      amount: 3,
+      context: { actor: 'test' },
+    });
+    vi.setSystemTime(MONTH_END + 30_000);
+    const { store } = t.app.entitle;
+    const countersStarted = vi.fn(store.webhookScans.countersStarted.bind(store.webhookScans));
+    const task = meterRolloverTask({
+      scans: { subscribedTypes: () => store.webhookScans.subscribedTypes(), countersStarted },
+      snapshots: store.changes,
+      outbox: store.outbox,
+      policy: () => t.app.entitle.policy.snapshot,
+    });
+    expect(await task.run(Date.now())).toBe(0);
+    expect(countersStarted).not.toHaveBeenCalled();
+  });
+});
