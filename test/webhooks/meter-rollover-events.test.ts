@@ -4,7 +4,12 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { meterRolloverTask } from '../../src/webhooks/meter-rollover-events.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
+import { buildBillingApp } from '../support/billing.js';
+import { copyPolicyDir } from '../support/policy.js';
+import { eventObject, seconds, subscriptionObject } from '../support/stripe.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
 const SHORT = { ENTITLE_WEBHOOKS_RETRY_SCHEDULE: '20ms,20ms', ENTITLE_WEBHOOKS_ALLOW_PRIVATE: 'true' };
@@ -108,5 +113,70 @@ describe('a meter period rolling over', () => {
     });
     expect(await task.run(Date.now())).toBe(0);
     expect(countersStarted).not.toHaveBeenCalled();
+  });
+
+  it('follows the billing cycle of a meter that resets with billing, not the calendar month', async () => {
+    const dir = copyPolicyDir();
+    const features = join(dir, 'features.yaml');
+    writeFileSync(features, readFileSync(features, 'utf8').replace('reset: calendar', 'reset: billing'));
+    const anchor = Date.parse('2026-11-15T10:00:00Z');
+    vi.setSystemTime(Date.parse('2026-11-20T10:00:00Z'));
+    const billing = await buildBillingApp({
+      env: { ...NO_RATE_LIMITS, ...SHORT, ENTITLE_POLICIES: dir },
+      start: Date.now(),
+    });
+    t = billing;
+    receiver = await startReceiver();
+    const moveTo = (ms: number) => {
+      billing.now = ms;
+      vi.setSystemTime(ms);
+    };
+    const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
+    await t.token('acme', 'amy');
+    const subscription = subscriptionObject({
+      tenant: 'acme',
+      cycleAnchor: seconds(anchor),
+      currentPeriodEnd: seconds(Date.parse('2026-12-15T10:00:00Z')),
+    });
+    expect(
+      (
+        await billing.deliver(
+          eventObject('customer.subscription.created', subscription, { created: seconds(billing.now) }),
+        )
+      ).statusCode,
+    ).toBe(200);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/webhooks',
+      headers: admin,
+      payload: { url: receiver.url, events: ['meter.reset'] },
+    });
+    receiver.secrets = [res.json().secret];
+    const endpoint = res.json().endpoint.id as string;
+    await t.app.entitle.meters.consume({
+      tenantId: 'acme',
+      feature: 'sms_reminders_per_month',
+      amount: 7,
+      context: { actor: 'test' },
+    });
+
+    // The calendar month ends; the billing period (15 November to 15 December) goes on.
+    moveTo(Date.parse('2026-12-01T00:00:30Z'));
+    await t.app.entitle.maintenance.runAll();
+    expect((await t.app.entitle.store.outbox.deliveries(endpoint)).items).toEqual([]);
+
+    moveTo(Date.parse('2026-12-15T10:00:20Z'));
+    await t.app.entitle.maintenance.runAll();
+    const [delivery] = await receiver.until((all) => all.length >= 1);
+    expect(delivery?.verifyError).toBeUndefined();
+    expect(delivery?.event?.data).toMatchObject({
+      tenantId: 'acme',
+      feature: 'sms_reminders_per_month',
+      periodStart: '2026-11-15T10:00:00.000Z',
+      periodEnd: '2026-12-15T10:00:00.000Z',
+      used: 7,
+      allowance: 500,
+      cause: 'period.ended',
+    });
   });
 });
