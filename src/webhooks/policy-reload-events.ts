@@ -27,9 +27,14 @@ export interface PolicyReloadEventsOptions {
   readonly outbox: Pick<WebhookOutboxStore, 'recordOnce'>;
   readonly clock: () => number;
   readonly logger?: Pick<Logger, 'error'>;
-  /** Tenants read and decided at a time (default 500); the event loop is free between pages. */
+  /** Tenants read and decided at a time (default 250); the event loop is free between pages. */
   readonly pageSize?: number;
 }
+
+/** Events recorded per transaction. */
+const RECORD_BATCH = 25;
+
+const yieldToRequests = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Announces reloads one after another, in the order they happened. */
 export class PolicyReloadEvents {
@@ -67,7 +72,7 @@ export class PolicyReloadEvents {
     let after: string | undefined;
     let recorded = 0;
     do {
-      const page = await tenants.list({ limit: this.options.pageSize ?? 500, ...(after ? { after } : {}) });
+      const page = await tenants.list({ limit: this.options.pageSize ?? 250, ...(after ? { after } : {}) });
       const drafts = [];
       for (const snapshot of await snapshots.load(page.items.map((tenant) => tenant.id))) {
         const state = tenantState(snapshot);
@@ -85,10 +90,14 @@ export class PolicyReloadEvents {
           data: { changes, cause },
         });
       }
-      recorded += await outbox.recordOnce(drafts);
+      // Short transactions with requests between them: a large directory is announced without
+      // holding the event loop (SQLite's writes are synchronous) or the write lock for long.
+      for (let start = 0; start < drafts.length; start += RECORD_BATCH) {
+        recorded += await outbox.recordOnce(drafts.slice(start, start + RECORD_BATCH));
+        await yieldToRequests();
+      }
       after = page.nextCursor;
-      // Requests run between pages: a large directory is announced without holding the loop.
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToRequests();
     } while (after !== undefined);
     return recorded;
   }
