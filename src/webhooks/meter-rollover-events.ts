@@ -37,6 +37,9 @@ export interface MeterRolloverOptions {
   readonly pageSize?: number;
 }
 
+/** Events recorded per transaction. */
+const RECORD_BATCH = 25;
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -140,6 +143,12 @@ export function meterRolloverTask(options: MeterRolloverOptions): MaintenanceTas
         },
       });
     }
-    return options.outbox.recordOnce(drafts);
+    // Short transactions with requests between them: a month's end can end every tenant's period at once.
+    let recorded = 0;
+    for (let start = 0; start < drafts.length; start += RECORD_BATCH) {
+      recorded += await options.outbox.recordOnce(drafts.slice(start, start + RECORD_BATCH));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return recorded;
   }
 }
