@@ -33,7 +33,7 @@ export interface MeterRolloverOptions {
   readonly everyMs?: number;
   /** Periods that ended further back than this when an instance starts are not announced (default 1 day). */
   readonly lookbackMs?: number;
-  /** Counters read at a time (default 500). */
+  /** Counters read at a time (default 250). */
   readonly pageSize?: number;
 }
 
@@ -63,7 +63,7 @@ function periodEnd(feature: FeatureDefinition, start: string, cycleAnchor: strin
 
 export function meterRolloverTask(options: MeterRolloverOptions): MaintenanceTask {
   const lookbackMs = options.lookbackMs ?? DAY_MS;
-  const limit = options.pageSize ?? 500;
+  const limit = options.pageSize ?? 250;
   let lookedUntil: number | undefined;
   return {
     name: 'webhook-meter-rollover',

@@ -92,6 +92,41 @@ describe('a meter period rolling over', () => {
     expect((await t.app.entitle.store.outbox.deliveries(endpoint)).items).toHaveLength(1);
   });
 
+  it('pages through the counters of the period that ended', async () => {
+    t = await buildTestApp({ env: { ...NO_RATE_LIMITS, ...SHORT } });
+    receiver = await startReceiver();
+    const admin = t.auth(await t.token('ops', 'olivia', { role: 'admin' }));
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/webhooks',
+      headers: admin,
+      payload: { url: receiver.url, events: ['meter.reset'] },
+    });
+    const endpoint = res.json().endpoint.id as string;
+    const tenants = ['t1', 't2', 't3', 't4', 't5'];
+    for (const [i, tenant] of tenants.entries()) {
+      await t.token(tenant, 'amy', { plan: 'pro' });
+      const context = { actor: 'test' };
+      await t.app.entitle.meters.consume({
+        tenantId: tenant,
+        feature: 'sms_reminders_per_month',
+        amount: i + 1,
+        context,
+      });
+    }
+    vi.setSystemTime(MONTH_END + 30_000);
+    const task = meterRolloverTask({
+      scans: t.app.entitle.store.webhookScans,
+      snapshots: t.app.entitle.store.changes,
+      outbox: t.app.entitle.store.outbox,
+      policy: () => t.app.entitle.policy.snapshot,
+      pageSize: 2,
+    });
+    expect(await task.run(Date.now())).toBe(5);
+    const log = await t.app.entitle.store.outbox.deliveries(endpoint);
+    expect(log.items.map((item) => item.tenantId).sort()).toEqual(tenants);
+  });
+
   it('reads no counter when no endpoint wants meter.reset', async () => {
     t = await buildTestApp({ env: { ...NO_RATE_LIMITS, ...SHORT } });
     receiver = await startReceiver();

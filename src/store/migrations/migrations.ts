@@ -447,8 +447,8 @@ export const MIGRATIONS: readonly MigrationSource[] = [
         updated_at  TEXT NOT NULL
       )${d.strict};
 
-      -- The meter.reset sweep reads the counters of the periods that ended since it last looked.
-      CREATE INDEX usage_counters_by_period ON usage_counters(feature, period_start);
+      -- The meter.reset sweep reads the counters of the periods that ended since it last looked, in pages.
+      CREATE INDEX usage_counters_by_period ON usage_counters(feature, period_start, tenant_id);
     `,
   },
 ];

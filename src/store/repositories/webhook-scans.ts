@@ -59,7 +59,8 @@ export class WebhookScanStore {
 
   /**
    * Counters of `feature` with usage whose period started in [from, to), in (start, tenant)
-   * order, `limit` at a time after `after` (index usage_counters_by_period).
+   * order, `limit` at a time after `after`: a row-value seek on usage_counters_by_period (the
+   * database's own collation: the cursor never leaves this process, so byte order is not needed).
    */
   async countersStarted(
     feature: string,
@@ -67,7 +68,7 @@ export class WebhookScanStore {
     after: CounterCursor | undefined,
     limit: number,
   ): Promise<UsedCounter[]> {
-    const { byteOrder } = this.ctx.port.sql;
+    // Before the first page the lower bound is the row value (from, ''): one index seek either way.
     const rows = await this.ctx.port.all<{
       tenant_id: string;
       period_start: string;
@@ -75,10 +76,9 @@ export class WebhookScanStore {
       from_grants: number;
     }>(
       `SELECT tenant_id, period_start, used, from_grants FROM usage_counters
-       WHERE feature = $1 AND period_start >= $2 AND period_start < $3 AND (used > 0 OR from_grants > 0)
-         AND (period_start > $4 OR (period_start = $4 AND tenant_id${byteOrder} > $5))
-       ORDER BY period_start, tenant_id${byteOrder} LIMIT $6`,
-      [feature, range.from, range.to, after?.periodStart ?? '', after?.tenantId ?? '', limit],
+       WHERE feature = $1 AND (period_start, tenant_id) > ($2, $3) AND period_start < $4 AND (used > 0 OR from_grants > 0)
+       ORDER BY period_start, tenant_id LIMIT $5`,
+      [feature, after?.periodStart ?? range.from, after?.tenantId ?? '', range.to, limit],
     );
     return rows.map((row) => ({
       tenantId: row.tenant_id,
