@@ -208,7 +208,7 @@ export async function openServices({
     policy.on('change', onReload);
     closers.push(async () => {
       policy.off('change', onReload);
-      await policyReloadEvents.settled();
+      await policyReloadEvents.close();
     });
     if (config.auditRetention) {
       // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.

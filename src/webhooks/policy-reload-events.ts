@@ -39,6 +39,7 @@ const yieldToRequests = () => new Promise((resolve) => setImmediate(resolve));
 /** Announces reloads one after another, in the order they happened. */
 export class PolicyReloadEvents {
   #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   constructor(private readonly options: PolicyReloadEventsOptions) {}
 
@@ -51,14 +52,23 @@ export class PolicyReloadEvents {
     return run;
   }
 
-  /** Resolves once every reload announced so far is done (closing, tests). */
+  /** Resolves once every reload announced so far is done (tests). */
   async settled(): Promise<void> {
+    await this.#queue;
+  }
+
+  /**
+   * Stops after the page in progress (the server is closing): what is left is recorded by the
+   * other instances that noticed the reload, as one that died would leave it.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
     await this.#queue;
   }
 
   async #announce(next: PolicySnapshot, previous: PolicySnapshot): Promise<number> {
     const { tenants, snapshots, scans, outbox, clock } = this.options;
-    if (!(await scans.subscribedTypes()).has('entitlements.changed')) return 0;
+    if (this.#closed || !(await scans.subscribedTypes()).has('entitlements.changed')) return 0;
     const epoch = await scans.policyEpoch(next.version);
     const now = clock();
     const cause = {
@@ -98,7 +108,7 @@ export class PolicyReloadEvents {
       }
       after = page.nextCursor;
       await yieldToRequests();
-    } while (after !== undefined);
+    } while (after !== undefined && !this.#closed);
     return recorded;
   }
 }

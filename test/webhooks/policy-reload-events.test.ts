@@ -187,4 +187,42 @@ plans:
     expect(await second.reloaded(v20, v10)).toBe(0);
     expect((await a.outbox.deliveries('ep_1')).items).toHaveLength(12);
   });
+  it('stops after the page in progress when its instance closes, leaving the rest to another that noticed the reload', async () => {
+    db = testDatabase(join(mkdtempSync(join(tmpdir(), 'entitle-reload-')), 'entitle.db'));
+    const [a, b] = [await db.open(), await db.open()];
+    stores.push(a, b);
+    for (let i = 0; i < 7; i++)
+      await a.tenants.create({ id: `t${i}`, name: `T${i}`, plan: i % 2 === 0 ? 'pro' : 'free' }, { actor: 'test' });
+    await a.webhooks.create(
+      { id: 'ep_1', url: 'https://example.test/hook', events: ['entitlements.changed'], description: '', secret: 's' },
+      { actor: 'test' },
+      10,
+    );
+    const common = { scans: a.webhookScans, clock: Date.now, pageSize: 2 };
+    // The closing instance: told to close once its first page is recorded.
+    const closing: PolicyReloadEvents = new PolicyReloadEvents({
+      ...common,
+      tenants: a.tenants,
+      snapshots: a.changes,
+      outbox: {
+        recordOnce: async (drafts) => {
+          const recorded = await a.outbox.recordOnce(drafts);
+          void closing.close();
+          return recorded;
+        },
+      },
+    });
+    const other = new PolicyReloadEvents({
+      ...common,
+      scans: b.webhookScans,
+      tenants: b.tenants,
+      snapshots: b.changes,
+      outbox: b.outbox,
+    });
+    const [v10, v20] = [policy(10), policy(20)];
+    expect(await closing.reloaded(v20, v10)).toBe(1);
+    expect(await other.reloaded(v20, v10)).toBe(3);
+    const log = await a.outbox.deliveries('ep_1');
+    expect(log.items.map((item) => item.tenantId).sort()).toEqual(['t0', 't2', 't4', 't6']);
+  });
 });
