@@ -116,7 +116,7 @@ describe.each(targets)('moving a deployment with webhooks to $name', ({ env: tar
   );
 
   it(
-    "refuses secrets the target's keys cannot open, and a delivery of an event not in the dump, importing nothing",
+    "refuses secrets the target's keys cannot open, a delivery of an event not in the dump and rows the outbox would not write, naming table, row and field, importing nothing",
     { timeout: 60_000 },
     async () => {
       const { dir, dump } = await sourceDeployment();
@@ -144,6 +144,47 @@ describe.each(targets)('moving a deployment with webhooks to $name', ({ env: tar
         expect(failed.stderr).toMatch(
           /^error: webhook_deliveries\[1\]\.event_id: "msg_ghost" is not an event of the dump; nothing was imported/,
         );
+        const withRow = (table: keyof StoreDump['tables'], changes: Record<string, unknown>) => ({
+          ...dump,
+          tables: {
+            ...dump.tables,
+            [table]: dump.tables[table].map((row, i) => (i === 0 ? { ...row, ...changes } : row)),
+          },
+        });
+        const cases: [string, unknown, RegExp][] = [
+          [
+            'url',
+            withRow('webhook_endpoints', { url: 'ftp://example.test/' }),
+            /^error: webhook_endpoints\[0\]\.url: must be an https/,
+          ],
+          [
+            'types',
+            withRow('webhook_endpoints', { events: '["entitlements.changed","tenant.renamed"]' }),
+            /^error: webhook_endpoints\[0\]\.events: "tenant\.renamed" is not an event type/,
+          ],
+          [
+            'body',
+            withRow('webhook_events', { tenant_id: 'globex' }),
+            /^error: webhook_events\[0\]\.payload: must be the event's body/,
+          ],
+          [
+            'sequence',
+            withRow('webhook_sequences', { sequence: 1 }),
+            /^error: webhook_sequences\[0\]\.sequence: below the tenant's last event \(2\)/,
+          ],
+          [
+            'status',
+            withRow('webhook_deliveries', { status: 'lost' }),
+            /^error: webhook_deliveries\[0\]\.status: must be one of pending, delivered, failed/,
+          ],
+        ];
+        for (const [name, bad, message] of cases) {
+          writeFileSync(join(dir, `${name}.json`), JSON.stringify(bad));
+          const refused = await cli(target, dir, 'import', `${name}.json`);
+          expect(refused.code, name).not.toBe(0);
+          expect(refused.stderr, name).toMatch(message);
+          expect(refused.stderr, name).toMatch(/nothing was imported/);
+        }
         const empty = JSON.parse((await cli(target, dir, 'export')).stdout) as StoreDump;
         expect(Object.values(empty.tables).every((rows) => rows.length === 0)).toBe(true);
       } finally {
