@@ -62,6 +62,7 @@ export function checkImportRows(tables: StoreDump['tables'], policy: PolicySnaps
     'connections',
     'billing_links',
     'billing_subscriptions',
+    'billing_addons',
     'usage_counters',
     'usage_grants',
   ] as const)

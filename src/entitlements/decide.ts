@@ -36,6 +36,11 @@ export interface TenantState {
   readonly overrides: ReadonlyMap<string, OverrideState>;
   /** Absent for a tenant billing knows nothing of. */
   readonly billing?: TenantBillingState | undefined;
+  /**
+   * The add-ons an operator set, when billing's subscription items give some too: once billing
+   * says the subscriptions ended (a grace period over, a cancellation reached), only these count.
+   */
+  readonly unbilledAddons?: AddonQuantities;
 }
 
 /** Where a decision's value came from (`addon`: a plan's value that add-ons raised or granted). */
@@ -280,10 +285,11 @@ class FeatureDecisions {
     let decision = this.#byBilling.get(billing);
     if (!decision) {
       const version = versionOn(this.snapshot, tenant, billing.plan);
-      const key = profileKey(billing.plan, version, tenant.addons);
+      const addons = billing.cause === 'ENDED' ? (tenant.unbilledAddons ?? tenant.addons) : tenant.addons;
+      const key = profileKey(billing.plan, version, addons);
       let base = this.#byProfile.get(key);
       if (base === undefined) {
-        base = this.#profileDecision(billing.plan, version, tenant.addons);
+        base = this.#profileDecision(billing.plan, version, addons);
         this.#byProfile.set(key, base);
       }
       const cause = billing.cause === 'GRACE_PERIOD' && base.cause === 'IN_PLAN' ? 'GRACE_PERIOD' : base.cause;

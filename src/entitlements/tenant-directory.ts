@@ -52,10 +52,7 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
   const billing = snapshot.billing
     ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
     : undefined;
-  const addons: AddonQuantities =
-    snapshot.addons === undefined || snapshot.addons.length === 0
-      ? NO_ADDONS
-      : new Map(snapshot.addons.map((held) => [held.addon, held.quantity]));
+  const { addons, unbilledAddons } = addonQuantities(snapshot.addons);
   return Object.freeze({
     id,
     name,
@@ -65,7 +62,24 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
     profile: profileKey(plan, planVersion, addons),
     overrides,
     ...(billing ? { billing } : {}),
+    ...(unbilledAddons ? { unbilledAddons } : {}),
   });
+}
+
+/** Quantities by add-on, the operator's and billing's rows added up, and the operator's alone when billing holds some. */
+function addonQuantities(rows: TenantSnapshot['addons']): {
+  addons: AddonQuantities;
+  unbilledAddons?: AddonQuantities;
+} {
+  if (rows === undefined || rows.length === 0) return { addons: NO_ADDONS };
+  const all = new Map<string, number>();
+  const unbilled = new Map<string, number>();
+  for (const held of rows) {
+    all.set(held.addon, (all.get(held.addon) ?? 0) + held.quantity);
+    if (!held.billing) unbilled.set(held.addon, (unbilled.get(held.addon) ?? 0) + held.quantity);
+  }
+  if (rows.every((held) => !held.billing)) return { addons: all };
+  return { addons: all, unbilledAddons: unbilled.size === 0 ? NO_ADDONS : unbilled };
 }
 
 const NO_OVERRIDES: ReadonlyMap<string, OverrideState> = new Map();
