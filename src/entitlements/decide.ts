@@ -7,7 +7,7 @@ import { isGranted } from '../policy/compile.js';
 import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { BillingLink, Override } from '../store/store.js';
-import { profileKey, profileValue, type AddonQuantities } from './plan-profile.js';
+import { NO_ADDONS, profileKey, profileValue, type AddonQuantities } from './plan-profile.js';
 
 /** An override as decisions see it: with its expiry parsed once. */
 export interface OverrideState extends Override {
@@ -304,6 +304,9 @@ class FeatureDecisions {
     const { feature } = this;
     const given = profileValue(this.snapshot, feature, planKey, version, addons);
     if (!given) return this.#build(feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined);
+    // Add-ons that change nothing of this feature: the plan version's own decision, shared, so
+    // tenants with many add-on combinations touch a few decisions, not one per combination.
+    if (addons.size > 0 && given.addons.length === 0) return this.#planVersionDecision(planKey, given.version);
     const at = { plan: planKey, planVersion: given.version };
     const granted = isGranted(feature.type, given.value);
     const cause: DecisionCause =
@@ -320,6 +323,16 @@ class FeatureDecisions {
             : 'NOT_IN_PLAN';
     const extra = given.addons.length > 0 ? { addons: given.addons } : {};
     return this.#build(given.value, given.source, cause, at, given.definedBy, extra);
+  }
+
+  #planVersionDecision(planKey: string, version: number): Decision {
+    const key = profileKey(planKey, version, NO_ADDONS);
+    let decision = this.#byProfile.get(key);
+    if (decision === undefined) {
+      decision = this.#profileDecision(planKey, version, NO_ADDONS);
+      this.#byProfile.set(key, decision);
+    }
+    return decision;
   }
 
   #build(
