@@ -16,6 +16,8 @@ export interface BillingSyncOptions {
   readonly source: BillingSource;
   readonly policy: () => PolicySnapshot;
   readonly logger?: Logger;
+  /** For reconcile's reading of the plan billing puts a tenant on (default Date.now). */
+  readonly clock?: () => number;
 }
 
 /** A statement read back from the billing system, when it can be read. */
@@ -293,7 +295,9 @@ export class BillingSync {
       const stored = tenantId
         ? (await store.billing.subscriptionsOf(tenantId)).find((s) => s.id === subscription.id)
         : undefined;
-      const found = this.#drift(subscription, tenantId, stored, tenantHint);
+      const found =
+        this.#drift(subscription, tenantId, stored, tenantHint) ??
+        (tenantId && stored ? await this.#addonDrift(subscription, tenantId, stored) : undefined);
       if (!found) continue;
       drift.push(found);
       if (options.dryRun || found.kind === 'unmapped_price') continue;
@@ -304,6 +308,29 @@ export class BillingSync {
       if (result.outcome === 'applied' || result.outcome === 'unchanged') fixed++;
     }
     return { dryRun: options.dryRun, checked, drift, fixed };
+  }
+
+  /** Drift in the add-ons a subscription's items give (a quantity changed with no event heard). */
+  async #addonDrift(
+    actual: SubscriptionState,
+    tenantId: string,
+    stored: SubscriptionState,
+  ): Promise<Drift | undefined> {
+    const { store, policy, clock = Date.now } = this.options;
+    const snapshot = policy();
+    const plan = evaluateBilling(snapshot, await store.billing.subscriptionsOf(tenantId), clock())?.plan;
+    const given = addonsOfSubscription(snapshot, actual, plan);
+    if (!given) return undefined;
+    const held = await store.billing.subscriptionAddons(actual.provider, actual.id);
+    if (addonChanges(held, given.held).length === 0) return undefined;
+    return {
+      subscriptionId: actual.id,
+      customerId: actual.customerId,
+      tenantId,
+      kind: 'changed',
+      stored: { ...facts(stored), addons: Object.fromEntries(held) },
+      actual: { ...facts(actual), addons: Object.fromEntries(given.held) },
+    };
   }
 
   #drift(

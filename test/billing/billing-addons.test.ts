@@ -9,6 +9,7 @@ import { buildBillingApp, type BillingTestApp } from '../support/billing.js';
 import { copyPolicyDir } from '../support/policy.js';
 import { eventObject, seconds, subscriptionObject, type SubscriptionFields } from '../support/stripe.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
+import { startFakeStripe, type FakeStripe } from '../fakes/stripe-fake.js';
 
 const ADDONS = `addons:
   sms_pack:
@@ -25,16 +26,18 @@ const ADDONS = `addons:
 describe('Stripe subscription items as add-ons', () => {
   let t: BillingTestApp | undefined;
   let receiver: Receiver | undefined;
+  let fake: FakeStripe | undefined;
   afterEach(async () => {
     await t?.close();
     await receiver?.close();
-    t = receiver = undefined;
+    await fake?.close();
+    t = receiver = fake = undefined;
   });
 
-  async function start() {
+  async function start(env: Record<string, string> = {}) {
     const dir = copyPolicyDir();
     writeFileSync(join(dir, 'addons.yaml'), ADDONS);
-    t = await buildBillingApp({ env: { ENTITLE_POLICIES: dir, ENTITLE_WEBHOOKS_ALLOW_PRIVATE: 'true' } });
+    t = await buildBillingApp({ env: { ENTITLE_POLICIES: dir, ENTITLE_WEBHOOKS_ALLOW_PRIVATE: 'true', ...env } });
     const app = t;
     const member = app.auth(await app.token('acme'));
     const admin = app.auth(await app.token('ops', 'olga', { role: 'admin' }));
@@ -182,6 +185,39 @@ describe('Stripe subscription items as add-ons', () => {
     expect(await meter('sms_reminders_per_month')).toBe(3500);
     app.now += 8 * 86_400_000;
     expect(await meter('sms_reminders_per_month')).toBe(0);
+  });
+
+  it('reconcile reports an add-on quantity changed with no event heard, and stores Stripe’s', async () => {
+    fake = await startFakeStripe();
+    const { app, deliver, meter, audit } = await start({ STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_URL: fake.url });
+    const items = (quantity: number) => ({
+      tenant: 'acme',
+      prices: ['pro_monthly', 'sms_pack_monthly'],
+      quantities: [1, quantity],
+    });
+    fake.put(subscriptionObject(items(2)));
+    await deliver(items(2), 'customer.subscription.created');
+    expect(await meter('sms_reminders_per_month')).toBe(2500);
+    // Stripe now says 4; the event is lost.
+    fake.put(subscriptionObject(items(4)));
+    const sync = app.app.entitle.billing;
+    if (!sync) throw new Error('Stripe is configured');
+    const report = await sync.reconcile({ dryRun: true });
+    expect(report.drift).toMatchObject([
+      {
+        subscriptionId: 'sub_1',
+        kind: 'changed',
+        stored: { addons: { sms_pack: 2 } },
+        actual: { addons: { sms_pack: 4 } },
+      },
+    ]);
+    expect(await meter('sms_reminders_per_month')).toBe(2500);
+    expect(await sync.reconcile({ dryRun: false })).toMatchObject({ fixed: 1 });
+    expect(await meter('sms_reminders_per_month')).toBe(4500);
+    expect((await audit('billing.addon.set')).map((row) => row.details)).toContainEqual(
+      expect.objectContaining({ eventId: 'reconcile', before: { quantity: 2 }, after: { quantity: 4 } }),
+    );
+    expect((await sync.reconcile({ dryRun: true })).drift).toEqual([]);
   });
 
   it('announces the add-on through entitlements.changed, caused by addon.set from billing', async () => {

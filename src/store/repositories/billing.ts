@@ -176,6 +176,15 @@ export class BillingStore {
     ).map(subscriptionFromRow);
   }
 
+  /** The add-ons a subscription's items give its tenant: add-on → quantity. */
+  async subscriptionAddons(provider: BillingProviderName, subscriptionId: string): Promise<Map<string, number>> {
+    const rows = await this.ctx.port.all<{ addon: string; quantity: number | string }>(
+      'SELECT addon, quantity FROM billing_addons WHERE provider = $1 AND subscription_id = $2',
+      [provider, subscriptionId],
+    );
+    return new Map(rows.map((row) => [row.addon, Number(row.quantity)]));
+  }
+
   /** The outcome an event was handled with, if it was. */
   async processed(provider: BillingProviderName, eventId: string): Promise<string | undefined> {
     return (
