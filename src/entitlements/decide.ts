@@ -250,16 +250,27 @@ class FeatureDecisions {
   readonly #byProfile = new Map<string, Decision>();
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
   readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
+  /** Each plan's decisions by version, for tenants whose add-ons do not touch this feature. */
+  readonly #byPlanVersion = new Map<string, Decision[]>();
+  /** The add-ons whose units give this feature something. */
+  readonly #addons: ReadonlySet<string>;
+  readonly #touched = new WeakMap<AddonQuantities, boolean>();
 
   constructor(
     private readonly snapshot: PolicySnapshot,
     readonly feature: FeatureDefinition,
   ) {
     this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
+    const touching = [...snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
+    this.#addons = new Set(touching.map((addon) => addon.key));
   }
 
   /** The decision for a tenant's stored plan, version and add-ons: one map lookup once built. */
   fromProfile(tenant: TenantState): Decision {
+    // Add-ons that do not touch this feature: the plan version's decision, from a small table
+    // shared by every such tenant (not one entry per add-on combination, which grows with them).
+    if (tenant.addons.size > 0 && !this.#touchedBy(tenant.addons))
+      return this.#planVersionDecision(tenant.plan, tenant.planVersion);
     let decision = this.#byProfile.get(tenant.profile);
     if (decision === undefined) {
       decision = this.#profileDecision(tenant.plan, tenant.planVersion, tenant.addons);
@@ -325,12 +336,28 @@ class FeatureDecisions {
     return this.#build(given.value, given.source, cause, at, given.definedBy, extra);
   }
 
+  /** Whether any of `addons` touches this feature; known per add-on set (tenants share their set's map). */
+  #touchedBy(addons: AddonQuantities): boolean {
+    if (this.#addons.size === 0) return false;
+    let touched = this.#touched.get(addons);
+    if (touched === undefined) {
+      touched = [...addons.keys()].some((addon) => this.#addons.has(addon));
+      this.#touched.set(addons, touched);
+    }
+    return touched;
+  }
+
   #planVersionDecision(planKey: string, version: number): Decision {
-    const key = profileKey(planKey, version, NO_ADDONS);
-    let decision = this.#byProfile.get(key);
+    let versions = this.#byPlanVersion.get(planKey);
+    if (versions === undefined) {
+      versions = [];
+      this.#byPlanVersion.set(planKey, versions);
+    }
+    let decision = versions[version];
     if (decision === undefined) {
       decision = this.#profileDecision(planKey, version, NO_ADDONS);
-      this.#byProfile.set(key, decision);
+      // Versions are small whole numbers; a huge one is decided each time rather than stored.
+      if (version < 1024) versions[version] = decision;
     }
     return decision;
   }
