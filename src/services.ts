@@ -272,7 +272,7 @@ function openBilling(options: OpenBillingOptions): BillingSync | undefined {
     apiUrl: stripe.apiUrl,
     clock,
   });
-  const sync = new BillingSync({ store, source, policy, logger });
+  const sync = new BillingSync({ store, source, policy, logger, clock });
   sync.onOutcome(({ type, outcome, duplicate }) => {
     metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
     if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();

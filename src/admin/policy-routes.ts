@@ -83,7 +83,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
       config: ADMIN,
       schema: {
         tags,
-        summary: 'The policy in force: version, features, plans, last load error',
+        summary: 'The policy in force: version, features, plans, add-ons, last load error',
         response: { 200: PolicyBody, ...LIMITED_ERRORS },
       },
     },
@@ -96,6 +96,13 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
         lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
         features: [...snapshot.features.values()].map(featureBody),
         plans: [...snapshot.plans.values()].map(planBody),
+        addons: [...snapshot.addons.values()].map((addon) => ({
+          key: addon.key,
+          name: addon.name,
+          description: addon.description,
+          availableOn: addon.availableOn ? [...addon.availableOn] : null,
+          values: Object.fromEntries(addon.values),
+        })),
       };
     },
   );

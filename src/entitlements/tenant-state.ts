@@ -25,23 +25,56 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
   const billing = snapshot.billing
     ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
     : undefined;
-  const addons: AddonQuantities =
-    snapshot.addons === undefined || snapshot.addons.length === 0
-      ? NO_ADDONS
-      : new Map(snapshot.addons.map((held) => [held.addon, held.quantity]));
+  const held = addonQuantities(snapshot.addons);
+  const profile = profileKey(plan, planVersion, held.addons);
+  const addons = internAddons(profile, held.addons);
+  const unbilledAddons =
+    held.unbilledAddons && internAddons(profileKey('', 0, held.unbilledAddons), held.unbilledAddons);
   return Object.freeze({
     id,
     name,
     plan: internPlan(plan),
     planVersion,
     addons,
-    profile: profileKey(plan, planVersion, addons),
+    profile,
     overrides,
     ...(billing ? { billing } : {}),
+    ...(unbilledAddons ? { unbilledAddons } : {}),
   });
 }
 
+/** Quantities by add-on, the operator's and billing's rows added up, and the operator's alone when billing holds some. */
+function addonQuantities(rows: TenantSnapshot['addons']): {
+  addons: AddonQuantities;
+  unbilledAddons?: AddonQuantities;
+} {
+  if (rows === undefined || rows.length === 0) return { addons: NO_ADDONS };
+  const all = new Map<string, number>();
+  const unbilled = new Map<string, number>();
+  for (const held of rows) {
+    all.set(held.addon, (all.get(held.addon) ?? 0) + held.quantity);
+    if (!held.billing) unbilled.set(held.addon, (unbilled.get(held.addon) ?? 0) + held.quantity);
+  }
+  if (rows.every((held) => !held.billing)) return { addons: all };
+  return { addons: all, unbilledAddons: unbilled.size === 0 ? NO_ADDONS : unbilled };
+}
+
 const NO_OVERRIDES: ReadonlyMap<string, OverrideState> = new Map();
+const addonSets = new Map<string, AddonQuantities>();
+
+/**
+ * One map per set of add-ons (named by its profile key), however many tenants hold it: tenants
+ * stay small and close together in memory, which keeps deciding for them as fast as for others.
+ */
+function internAddons(profile: string, addons: AddonQuantities): AddonQuantities {
+  if (addons.size === 0) return addons;
+  const at = profile.indexOf('+');
+  const key = profile.slice(at);
+  const known = addonSets.get(key);
+  if (known !== undefined) return known;
+  if (addonSets.size < 100_000) addonSets.set(key, addons);
+  return addons;
+}
 const planNames = new Map<string, string>();
 
 /** One string per plan name, however many tenants were read with it. */

@@ -61,6 +61,11 @@ export interface TenantAddon {
   readonly quantity: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /**
+   * The billing subscription whose items give it; absent when an operator set it. A tenant holds
+   * the sum of an add-on's rows (the operator's and each subscription's).
+   */
+  readonly billing?: { readonly provider: BillingProviderName; readonly subscriptionId: string };
 }
 
 /** A tenant's add-ons, set and removed one by one, each change audited. */
@@ -74,7 +79,7 @@ export interface AddonRepository {
   ): Promise<{ before: TenantAddon | undefined; after: TenantAddon }>;
   /** Throws AddonNotHeldError. */
   remove(tenantId: string, addon: string, context: WriteContext): Promise<TenantAddon>;
-  /** The tenant's add-ons by name. */
+  /** The tenant's add-ons by name: the operator's, then each billing subscription's. */
   list(tenantId: string): Promise<readonly TenantAddon[]>;
 }
 

@@ -29,6 +29,8 @@ describe('policy', () => {
           JSON.stringify({ ...plan, values: Object.fromEntries(plan.values), versions: [...plan.versions.keys()] }),
         ),
       ),
+      // The starter policy sells no add-on.
+      addons: [],
     });
     expect(body.features.find((f: { key: string }) => f.key === 'support_tier')).toMatchObject({
       values: ['community', 'email', 'priority', 'dedicated'],

@@ -23,6 +23,7 @@ const SHIPPED = {
     9: '548adffee25df702',
     10: 'cbb13b9e502c4bc6',
     12: '33225934738eed8b',
+    13: 'f3c7c32497c1b219',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -36,6 +37,7 @@ const SHIPPED = {
     9: '95b1e8b21f1d11f3',
     10: '52b4f81f3427d159',
     12: 'cae778eb2cd92333',
+    13: '1bf388362e97f011',
   },
 };
 
