@@ -2,7 +2,7 @@
 // over the plans, some with overrides, and the same decisions expressed for the peers
 // (flagd flag configuration, Unleash toggles) so every contender answers the same questions.
 
-import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
+import { DEFAULT_MAX_TENANTS, TenantDirectory } from '../../src/entitlements/tenant-directory.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import type { FeatureValue, PolicySnapshot } from '../../src/policy/types.js';
 import type { ChangeFeed, Override, TenantAddon, TenantSnapshot } from '../../src/store/store.js';
@@ -183,7 +183,7 @@ export function fixedFeed(tenants: readonly TenantSnapshot[]): ChangeFeed {
 export async function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
   const directory = await TenantDirectory.open(
     { changes: fixedFeed(tenants), afterWrite: () => () => undefined },
-    { maxTenants: Math.max(tenants.length, 1) },
+    { maxTenants: Math.max(tenants.length, DEFAULT_MAX_TENANTS) },
   );
   for (const snapshot of tenants) await directory.load(snapshot.tenant.id);
   return directory;

@@ -244,6 +244,9 @@ class DecisionTable {
   }
 }
 
+/** Profiles (plan, version, add-on set) kept per feature; each entry is a slot pointing at a shared decision. */
+const MAX_PROFILES = 100_000;
+
 /** One feature's decisions: per profile (plan, version, add-ons), per override, and for unknown tenants. */
 class FeatureDecisions {
   readonly unknownTenant: Decision;
@@ -267,14 +270,16 @@ class FeatureDecisions {
 
   /** The decision for a tenant's stored plan, version and add-ons: one map lookup once built. */
   fromProfile(tenant: TenantState): Decision {
-    // Add-ons that do not touch this feature: the plan version's decision, from a small table
-    // shared by every such tenant (not one entry per add-on combination, which grows with them).
-    if (tenant.addons.size > 0 && !this.#touchedBy(tenant.addons))
-      return this.#planVersionDecision(tenant.plan, tenant.planVersion);
+    // One lookup by profile, add-ons or not: a combination whose add-ons do not touch this feature
+    // maps to the plan version's shared decision, so an entry costs a slot, not a decision.
     let decision = this.#byProfile.get(tenant.profile);
     if (decision === undefined) {
-      decision = this.#profileDecision(tenant.plan, tenant.planVersion, tenant.addons);
-      this.#byProfile.set(tenant.profile, decision);
+      decision =
+        tenant.addons.size > 0 && !this.#touchedBy(tenant.addons)
+          ? this.#planVersionDecision(tenant.plan, tenant.planVersion)
+          : this.#profileDecision(tenant.plan, tenant.planVersion, tenant.addons);
+      // Bounded: past this many combinations, a new one is decided each time rather than stored.
+      if (this.#byProfile.size < MAX_PROFILES) this.#byProfile.set(tenant.profile, decision);
     }
     return decision;
   }

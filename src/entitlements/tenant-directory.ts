@@ -38,6 +38,8 @@ export interface TenantDirectoryOptions {
 
 /** ~0.8 KB a tenant: 50,000 of them are ~40 MiB, far more than the tenants active in an hour of most services. */
 export const DEFAULT_MAX_TENANTS = 50_000;
+/** First reads of one tenant tried while changes keep arriving for it, before failing closed. */
+const MAX_COLD_READS = 20;
 const RETRY_INITIAL_MS = 250;
 const RETRY_MAX_MS = 5_000;
 /** Tenants read per query when the directory reloads what it holds, or a caller pages through the store. */
@@ -55,6 +57,8 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
   #tenants = new Map<string, TenantState | null>();
   #loading = new Map<string, ColdLoad>();
   readonly #maxTenants: number;
+  /** Above this many tenants in memory, a hit moves its tenant to the young end. */
+  readonly #touchAbove: number;
   #cursor = '';
   #syncing: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
@@ -76,6 +80,7 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     const max = options.maxTenants ?? DEFAULT_MAX_TENANTS;
     if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('options.maxTenants should be a positive integer');
     this.#maxTenants = max;
+    this.#touchAbove = Math.floor(max / 2);
     this.#retryDelay = options.retry?.initialMs ?? RETRY_INITIAL_MS;
     // Our own writes: synced before the write's promise resolves. Other processes' writes: when the feed signals.
     this.#removeHook = store.afterWrite(() =>
@@ -143,8 +148,11 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
   get(tenantId: string): TenantState | undefined {
     const state = this.#tenants.get(tenantId);
     if (state === undefined) return undefined;
-    this.#tenants.delete(tenantId);
-    this.#tenants.set(tenantId, state);
+    // Use order matters only once eviction is near: below half full, a hit costs one lookup.
+    if (this.#tenants.size > this.#touchAbove) {
+      this.#tenants.delete(tenantId);
+      this.#tenants.set(tenantId, state);
+    }
     return state ?? undefined;
   }
 
@@ -171,10 +179,14 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
 
   /** Reads until no change to the tenant arrived during the read, so a stale answer is never kept. */
   async #readCold(tenantId: string, load: { changed: boolean }): Promise<TenantState | undefined> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       load.changed = false;
       const [snapshot] = await this.feed.load([tenantId]);
-      if (load.changed) continue;
+      if (load.changed) {
+        // A tenant changed during every read: fail closed rather than answer from a read that raced.
+        if (attempt >= MAX_COLD_READS) throw new Error(`tenant ${tenantId} changed during ${attempt} reads in a row`);
+        continue;
+      }
       const state = snapshot ? tenantState(snapshot) : null;
       // A sync may have brought it in meanwhile (it was in memory when its change came): that copy is as new.
       if (!this.#closed && !this.#tenants.has(tenantId)) this.#keep(tenantId, state);
