@@ -287,7 +287,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
   webhookWorker: DeliveryWorker;
 } {
   // Events are recorded by every write, whoever makes it (server, CLI); only the server sends them.
-  store.outbox.describeWith(webhookDescriber({ policy, clock }));
+  store.outbox.describeWith(webhookDescriber({ policy }));
   metrics.watchWebhookQueue(() => store.outbox.queue());
   const webhooks = new Webhooks({
     endpoints: store.webhooks,

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
-import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-events.js';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event-types.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
 import type { WebhookEndpoint } from '../store/repositories/webhook-endpoints.js';
 import { noContent } from '../http/schemas.js';

@@ -1,4 +1,5 @@
-// The delivery worker: claims due deliveries (a lease, so each is sent by one instance), sends
+// The delivery worker: turns new audit rows into events and deliveries (the outbox's fan-out, one
+// instance at a time), claims due deliveries (a lease, so each is sent by one instance), sends
 // them signed, and records each attempt: delivered on a 2xx, retried on the schedule (with
 // jitter), failed after it; a 410 disables the endpoint. Woken by this process's writes, and
 // by a timer for retries and for other instances' writes.
@@ -13,7 +14,7 @@ import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
 
 export interface DeliveryWorkerOptions {
-  readonly outbox: Pick<WebhookOutboxStore, 'claim' | 'complete' | 'nextDue' | 'onRecorded'>;
+  readonly outbox: Pick<WebhookOutboxStore, 'fanOut' | 'claim' | 'complete' | 'nextDue' | 'onRecorded'>;
   readonly clock: () => number;
   readonly logger: Logger;
   /** Delay before each retry (ms); after the last, a delivery has failed. */
@@ -94,8 +95,9 @@ export class DeliveryWorker {
     const leaseMs = this.options.leaseMs ?? attemptTimeoutMs + 5000;
     try {
       while (!this.#closed) {
+        const fanned = await outbox.fanOut();
         const claimed = await outbox.claim(this.holder, batch, leaseMs);
-        if (claimed.length === 0) return;
+        if (claimed.length === 0 && !fanned.more) return;
         await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
       }
     } catch (error) {

@@ -16,7 +16,7 @@ import {
 } from '../store/repositories/webhook-outbox.js';
 import type { TokenCipher } from '../secrets/token-crypto.js';
 import type { Page, WriteContext } from '../store/store.js';
-import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-event-types.js';
 import { resolvedTargetProblem } from './safe-target.js';
 import { newSigningSecret, sealSigningSecret } from './webhook-signing.js';
 

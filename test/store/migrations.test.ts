@@ -22,6 +22,7 @@ const SHIPPED = {
     8: '4284486cf4b6d8b9',
     9: '548adffee25df702',
     10: 'cbb13b9e502c4bc6',
+    11: '41926d6d24a315ed',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -34,6 +35,7 @@ const SHIPPED = {
     8: '9ba27ac9d0b1e8e2',
     9: '95b1e8b21f1d11f3',
     10: '52b4f81f3427d159',
+    11: 'fe71c88dd965c7f3',
   },
 };
 

@@ -4,6 +4,7 @@
 import { call, get, query } from '../api.js';
 import { field, h, replace, table, when } from '../dom.js';
 import { problem, type PageContext } from '../page.js';
+import { WEBHOOK_EVENT_TYPES } from '../../../webhooks/webhook-event-types.js';
 
 interface EndpointView {
   readonly id: string;
@@ -30,15 +31,6 @@ interface DeliveryView {
   readonly nextAttemptAt: string | null;
   readonly createdAt: string;
 }
-
-const EVENT_TYPES = [
-  'entitlements.changed',
-  'meter.threshold',
-  'meter.reset',
-  'tenant.created',
-  'tenant.deleted',
-  'billing.subscription.changed',
-];
 
 /** The secret of a new or rotated endpoint, shown once in an alert. */
 function secretShown(secret: string, what: string): HTMLElement {
@@ -69,7 +61,7 @@ export async function webhooksPage(context: PageContext, endpointId?: string): P
     placeholder: 'https://hooks.example.com/entitle',
   });
   const description = h('input', { type: 'text', name: 'description', maxlength: 500 });
-  const boxes = EVENT_TYPES.map((type) => h('input', { type: 'checkbox', name: 'events', value: type }));
+  const boxes = WEBHOOK_EVENT_TYPES.map((type) => h('input', { type: 'checkbox', name: 'events', value: type }));
   const form = h(
     'form',
     {
