@@ -7,14 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { TokenDecryptionError, type TokenCipher } from '../secrets/token-crypto.js';
-import type { ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
+import type { AttemptResult, ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
 import { openSigningSecret, signedHeaders } from './webhook-signing.js';
 import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-sender.js';
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
 
 export interface DeliveryWorkerOptions {
-  readonly outbox: Pick<WebhookOutboxStore, 'fanOut' | 'claim' | 'complete' | 'nextDue' | 'onRecorded'>;
+  readonly outbox: Pick<WebhookOutboxStore, 'fanOut' | 'claim' | 'completeAll' | 'nextDue' | 'onRecorded'>;
   readonly clock: () => number;
   readonly logger: Logger;
   /** Delay before each retry (ms); after the last, a delivery has failed. */
@@ -28,6 +28,8 @@ export interface DeliveryWorkerOptions {
   readonly onAttempt?: (outcome: DeliveryOutcome) => void;
   /** Longest wait between looks at the outbox (other instances' events, lapsed leases). Default 1 s. */
   readonly pollMs?: number;
+  /** How long a write's wake waits for more writes, to read and send them together (ms). Default 5. */
+  readonly gatherMs?: number;
   /** Deliveries claimed at once. Default 20. */
   readonly batch?: number;
   /** How long an attempt waits for an answer. Default ATTEMPT_TIMEOUT_MS (10 s). */
@@ -52,6 +54,7 @@ export function retryDelayMs(
 export class DeliveryWorker {
   readonly holder = `worker-${randomUUID()}`;
   #timer: NodeJS.Timeout | undefined;
+  #soonTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #closed = false;
@@ -61,8 +64,22 @@ export class DeliveryWorker {
 
   start(): void {
     if (this.#unsubscribe || this.#closed) return;
-    this.#unsubscribe = this.options.outbox.onRecorded(() => this.wake());
+    this.#unsubscribe = this.options.outbox.onRecorded(() => this.#soon());
     this.wake();
+  }
+
+  /** Wakes after a short pause, so a burst of writes is read and sent as one batch. */
+  #soon(): void {
+    if (this.#closed || this.#soonTimer) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#soonTimer = setTimeout(() => {
+      this.#soonTimer = undefined;
+      this.wake();
+    }, this.options.gatherMs ?? 5);
+    this.#soonTimer.unref();
   }
 
   /** Looks at the outbox now (or right after the look in progress). */
@@ -87,6 +104,7 @@ export class DeliveryWorker {
     this.#closed = true;
     this.#unsubscribe?.();
     clearTimeout(this.#timer);
+    clearTimeout(this.#soonTimer);
     await this.#running;
   }
 
@@ -98,7 +116,9 @@ export class DeliveryWorker {
         const fanned = await outbox.fanOut();
         const claimed = await outbox.claim(this.holder, batch, leaseMs);
         if (claimed.length === 0 && !fanned.more) return;
-        await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
+        const attempts = await Promise.all(claimed.map((delivery) => this.#attempt(delivery)));
+        await outbox.completeAll(this.holder, attempts, this.options.disableAfter);
+        for (const { result } of attempts) this.options.onAttempt?.(result.outcome);
       }
     } catch (error) {
       logger.warn({ err: error }, 'webhook deliveries could not be read or recorded; retrying shortly');
@@ -121,8 +141,9 @@ export class DeliveryWorker {
     this.#timer.unref();
   }
 
-  async #deliver(delivery: ClaimedDelivery): Promise<void> {
-    const { clock, retryScheduleMs, allowPrivate, disableAfter, cipher, send = sendWebhook } = this.options;
+  /** Sends one attempt and says what it came to; the batch's attempts are recorded together. */
+  async #attempt(delivery: ClaimedDelivery): Promise<{ delivery: ClaimedDelivery; result: AttemptResult }> {
+    const { clock, retryScheduleMs, allowPrivate, cipher, send = sendWebhook } = this.options;
     const timeoutMs = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
     {
       const now = clock();
@@ -158,10 +179,9 @@ export class DeliveryWorker {
         outcome = delay === undefined ? 'failed' : 'retry';
         if (delay !== undefined) nextAttemptAt = new Date(at + delay).toISOString();
       }
-      await this.options.outbox.complete(
-        this.holder,
+      return {
         delivery,
-        {
+        result: {
           at: new Date(at).toISOString(),
           status: result.status,
           error: result.error,
@@ -169,9 +189,7 @@ export class DeliveryWorker {
           outcome,
           ...(nextAttemptAt ? { nextAttemptAt } : {}),
         },
-        disableAfter,
-      );
-      this.options.onAttempt?.(outcome);
+      };
     }
   }
 }

@@ -121,7 +121,15 @@ export class WebhookOutboxStore {
    * are serialized (SqlPort.write), so two instances never take the same delivery; a holder
    * that dies lets its lease lapse and another instance sends the delivery again.
    */
-  claim(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claim(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    // A look without the write lock first: most wakes find nothing due.
+    const due = await this.ctx.port.get(
+      `SELECT 1 AS due FROM webhook_deliveries d JOIN webhook_endpoints p ON p.id = d.endpoint_id
+       WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+         AND p.disabled_at IS NULL LIMIT 1`,
+      [this.ctx.nowIso()],
+    );
+    if (!due) return [];
     return this.ctx.write(
       async (tx) => {
         const now = this.ctx.nowIso();
@@ -172,47 +180,19 @@ export class WebhookOutboxStore {
    * delivery is then another sender's, and is sent again.
    */
   complete(holder: string, delivery: ClaimedDelivery, result: AttemptResult, disableAfter: number): Promise<void> {
+    return this.completeAll(holder, [{ delivery, result }], disableAfter);
+  }
+
+  /** Records several attempts (a claimed batch) in one write, each as {@link complete} says. */
+  completeAll(
+    holder: string,
+    attempts: readonly { readonly delivery: ClaimedDelivery; readonly result: AttemptResult }[],
+    disableAfter: number,
+  ): Promise<void> {
+    if (attempts.length === 0) return Promise.resolve();
     return this.ctx.write(
       async (tx) => {
-        const status: DeliveryStatus =
-          result.outcome === 'delivered' ? 'delivered' : result.outcome === 'retry' ? 'pending' : 'failed';
-        const updated = await tx.run(
-          `UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_holder = NULL,
-             lease_until = NULL, last_status = $3, last_error = $4, last_latency_ms = $5, last_attempt_at = $6, updated_at = $6
-           WHERE id = $7 AND lease_holder = $8`,
-          [
-            status,
-            status === 'pending' ? (result.nextAttemptAt ?? result.at) : null,
-            result.status,
-            result.error,
-            Math.round(result.latencyMs),
-            result.at,
-            delivery.id,
-            holder,
-          ],
-        );
-        if (updated.changes === 0) return;
-        await logAttempt(tx, randomId('att'), delivery.id, {
-          at: result.at,
-          status: result.status,
-          error: result.error,
-          latencyMs: result.latencyMs,
-          outcome: result.outcome,
-        });
-        const endpointId = delivery.endpoint.id;
-        if (result.outcome === 'delivered')
-          await tx.run('UPDATE webhook_endpoints SET failure_streak = 0 WHERE id = $1 AND failure_streak <> 0', [
-            endpointId,
-          ]);
-        else if (result.outcome === 'gone') await disable(tx, endpointId, 'the receiver answered 410 Gone', result.at);
-        else if (result.outcome === 'failed') {
-          const row = await tx.get<{ failure_streak: number }>(
-            'UPDATE webhook_endpoints SET failure_streak = failure_streak + 1 WHERE id = $1 RETURNING failure_streak',
-            [endpointId],
-          );
-          if (row && Number(row.failure_streak) >= disableAfter)
-            await disable(tx, endpointId, `${disableAfter} deliveries in a row failed`, result.at);
-        }
+        for (const { delivery, result } of attempts) await recordAttempt(tx, holder, delivery, result, disableAfter);
       },
       { hooks: false },
     );
@@ -337,4 +317,51 @@ async function disable(tx: SqlExecutor, endpointId: string, reason: string, at: 
     'UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2, updated_at = $1 WHERE id = $3 AND disabled_at IS NULL',
     [at, reason, endpointId],
   );
+}
+
+/** One attempt's effects: the delivery's new state, its log row, and the endpoint's failure streak. */
+async function recordAttempt(
+  tx: SqlExecutor,
+  holder: string,
+  delivery: ClaimedDelivery,
+  result: AttemptResult,
+  disableAfter: number,
+): Promise<void> {
+  const status: DeliveryStatus =
+    result.outcome === 'delivered' ? 'delivered' : result.outcome === 'retry' ? 'pending' : 'failed';
+  const updated = await tx.run(
+    `UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_holder = NULL,
+         lease_until = NULL, last_status = $3, last_error = $4, last_latency_ms = $5, last_attempt_at = $6, updated_at = $6
+       WHERE id = $7 AND lease_holder = $8`,
+    [
+      status,
+      status === 'pending' ? (result.nextAttemptAt ?? result.at) : null,
+      result.status,
+      result.error,
+      Math.round(result.latencyMs),
+      result.at,
+      delivery.id,
+      holder,
+    ],
+  );
+  if (updated.changes === 0) return;
+  await logAttempt(tx, randomId('att'), delivery.id, {
+    at: result.at,
+    status: result.status,
+    error: result.error,
+    latencyMs: result.latencyMs,
+    outcome: result.outcome,
+  });
+  const endpointId = delivery.endpoint.id;
+  if (result.outcome === 'delivered')
+    await tx.run('UPDATE webhook_endpoints SET failure_streak = 0 WHERE id = $1 AND failure_streak <> 0', [endpointId]);
+  else if (result.outcome === 'gone') await disable(tx, endpointId, 'the receiver answered 410 Gone', result.at);
+  else if (result.outcome === 'failed') {
+    const row = await tx.get<{ failure_streak: number }>(
+      'UPDATE webhook_endpoints SET failure_streak = failure_streak + 1 WHERE id = $1 RETURNING failure_streak',
+      [endpointId],
+    );
+    if (row && Number(row.failure_streak) >= disableAfter)
+      await disable(tx, endpointId, `${disableAfter} deliveries in a row failed`, result.at);
+  }
 }
