@@ -10,12 +10,15 @@ import { openStore } from '../store/open-store.js';
 import type { EntitleStore } from '../store/store.js';
 import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../demo/seed-demo.js';
 import { terminalSafe } from './terminal-text.js';
+import type { WebhookTargets } from '../webhooks/safe-target.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Env;
   readonly cwd: string;
+  /** How webhook target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly webhookTargets?: WebhookTargets;
 }
 
 export class CliContext {

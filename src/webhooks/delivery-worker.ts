@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { TokenDecryptionError, type TokenCipher } from '../secrets/token-crypto.js';
 import type { AttemptResult, ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
+import type { WebhookTargets } from './safe-target.js';
 import { openSigningSecret, signedHeaders } from './webhook-signing.js';
 import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-sender.js';
 
@@ -36,6 +37,8 @@ export interface DeliveryWorkerOptions {
   readonly attemptTimeoutMs?: number;
   /** How long a claim holds: an attempt's timeout and a 5 s margin; a crashed sender's claims lapse after it. */
   readonly leaseMs?: number;
+  /** How target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly targets?: WebhookTargets;
   /** Sends one attempt (tests may watch it); default: sendWebhook. */
   readonly send?: typeof sendWebhook;
 }
@@ -167,6 +170,7 @@ export class DeliveryWorker {
             body: delivery.payload,
             allowPrivate,
             timeoutMs,
+            ...(this.options.targets ? { targets: this.options.targets } : {}),
           })
         : { status: null, error: unopened ?? null, latencyMs: 0 };
       const at = clock();
