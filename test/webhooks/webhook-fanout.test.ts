@@ -103,7 +103,7 @@ describe('webhook fan-out from the audit log', () => {
     const early = await a.outbox.deliveries('ep_early');
     expect(late.items.map((delivery) => delivery.type)).toEqual(['entitlements.changed']);
     expect(early.items).toHaveLength(2);
-    expect(late.items[0]?.eventId).toBe(early.items[0]?.eventId);
+    expect(early.items.map((delivery) => delivery.eventId)).toContain(late.items[0]?.eventId);
   });
 
   it('describes each change as it was when made, though later changes landed before the fan-out', async () => {
