@@ -20,6 +20,7 @@ import { DeliveryWorker } from '../src/webhooks/delivery-worker.js';
 import { webhookDescriber } from '../src/webhooks/webhook-events.js';
 import { Webhooks } from '../src/webhooks/webhooks.js';
 import type { PolicySnapshot } from '../src/policy/types.js';
+import { forkChild } from './support/child.js';
 import { median, ratio, type Row } from './support/measure.js';
 import { compile, generatePolicyText } from './support/workload.js';
 
@@ -58,32 +59,6 @@ async function openStore(policy: PolicySnapshot, name: string) {
   return { store, operations, webhooks };
 }
 
-/** A receiver on loopback that verifies each delivery; `verified` counts them. */
-async function startReceiver() {
-  const state = { secret: '', verified: 0, failed: 0, waiters: [] as (() => void)[] };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      try {
-        new Webhook(state.secret).verify(Buffer.concat(chunks).toString(), req.headers as Record<string, string>);
-        state.verified++;
-      } catch {
-        state.failed++;
-      }
-      res.statusCode = 204;
-      res.end();
-      state.waiters.splice(0).forEach((wake) => wake());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const until = async (count: number) => {
-    while (state.verified + state.failed < count) await new Promise<void>((resolve) => state.waiters.push(resolve));
-  };
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-  return { state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, until, close };
-}
-
 const workerFor = (store: SqliteStore) =>
   new DeliveryWorker({
     outbox: store.outbox,
@@ -120,27 +95,35 @@ async function alternate(
 
 /** What webhooks cost an override write: as shipped (workers running), and the write path alone. */
 async function writeCost(policy: PolicySnapshot, section: string, rows: Row[]): Promise<void> {
-  // As shipped: both stores' workers run; the endpoint's receiver verifies every event.
+  // As shipped: both stores' workers run; the endpoint's receiver (its own process) verifies every event.
   const bare = await openStore(policy, 'bare');
   const hooked = await openStore(policy, 'hooked');
-  const receiver = await startReceiver();
-  receiver.state.secret = (
-    await hooked.webhooks.create({ url: receiver.url, events: ['entitlements.changed'] }, { actor: 'bench' })
-  ).secret;
+  const receiver = await forkChild<{ url: string }>(new URL('./support/webhook-receiver.ts', import.meta.url), []);
+  const { secret } = await hooked.webhooks.create(
+    { url: receiver.ready.url, events: ['entitlements.changed'] },
+    { actor: 'bench' },
+  );
+  await receiver.ask('secret', { secret });
+  let arrived = { verified: 0, failed: 0 };
   const workers = [workerFor(bare.store), workerFor(hooked.store)];
   workers.forEach((worker) => worker.start());
   const [without, withHooks] = await alternate([
     { operations: bare.operations, settle: async () => {} },
-    { operations: hooked.operations, settle: (written) => receiver.until(written) },
+    {
+      operations: hooked.operations,
+      settle: async (written) => {
+        arrived = await receiver.ask('until', { count: written });
+      },
+    },
   ]);
   await Promise.all(workers.map((worker) => worker.close()));
-  const { verified: delivered, failed: refused } = receiver.state;
+  const { verified: delivered, failed: refused } = arrived;
   // The write path alone: the same stores with their workers stopped (the endpoint still subscribed).
   const [bareAlone, hookedAlone] = await alternate([
     { operations: bare.operations, settle: async () => {} },
     { operations: hooked.operations, settle: async () => {} },
   ]);
-  await receiver.close();
+  await receiver.stop();
   await Promise.all([bare.store.close(), hooked.store.close()]);
   const bareRate = without?.returned ?? 0;
   const figures: [string, number, number, string?][] = [
