@@ -2,22 +2,20 @@
 // under a lease by one instance's worker, each attempt recorded (webhook-delivery-log.ts), and
 // replays. The endpoints themselves are in webhook-endpoints.ts.
 
-import type { SqlExecutor } from '../sql-port.js';
 import type { Page } from '../store.js';
 import type { StoreContext } from './store-context.js';
 import {
   findDelivery,
   listAttempts,
   listDeliveries,
-  logAttempt,
-  type AttemptOutcome,
+  recordAttempt,
+  type AttemptResult,
   type DeliveryStatus,
   type WebhookAttempt,
   type WebhookDelivery,
 } from './webhook-delivery-log.js';
 import {
   fanOut,
-  randomId,
   recordOnce,
   type FanOutResult,
   type OutboxDescriber,
@@ -31,7 +29,13 @@ export type {
   OutboxEventDraft,
   OutboxReader,
 } from './webhook-fanout.js';
-export type { AttemptOutcome, DeliveryStatus, WebhookAttempt, WebhookDelivery } from './webhook-delivery-log.js';
+export type {
+  AttemptOutcome,
+  AttemptResult,
+  DeliveryStatus,
+  WebhookAttempt,
+  WebhookDelivery,
+} from './webhook-delivery-log.js';
 export { randomId } from './webhook-fanout.js';
 
 /** A delivery a worker holds the lease of, with what it needs to send it. */
@@ -50,17 +54,6 @@ export interface ClaimedDelivery {
     readonly previousSecret: string | null;
     readonly previousSecretUntil: string | null;
   };
-}
-
-/** How one attempt went, as the worker reports it. */
-export interface AttemptResult {
-  readonly at: string;
-  readonly status: number | null;
-  readonly error: string | null;
-  readonly latencyMs: number;
-  /** delivered (2xx); retry at nextAttemptAt; failed (schedule used up); gone (410: disable the endpoint). */
-  readonly outcome: AttemptOutcome;
-  readonly nextAttemptAt?: string;
 }
 
 export class WebhookOutboxStore {
@@ -309,59 +302,5 @@ export class WebhookOutboxStore {
       },
       { hooks: false },
     );
-  }
-}
-
-async function disable(tx: SqlExecutor, endpointId: string, reason: string, at: string): Promise<void> {
-  await tx.run(
-    'UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2, updated_at = $1 WHERE id = $3 AND disabled_at IS NULL',
-    [at, reason, endpointId],
-  );
-}
-
-/** One attempt's effects: the delivery's new state, its log row, and the endpoint's failure streak. */
-async function recordAttempt(
-  tx: SqlExecutor,
-  holder: string,
-  delivery: ClaimedDelivery,
-  result: AttemptResult,
-  disableAfter: number,
-): Promise<void> {
-  const status: DeliveryStatus =
-    result.outcome === 'delivered' ? 'delivered' : result.outcome === 'retry' ? 'pending' : 'failed';
-  const updated = await tx.run(
-    `UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_holder = NULL,
-         lease_until = NULL, last_status = $3, last_error = $4, last_latency_ms = $5, last_attempt_at = $6, updated_at = $6
-       WHERE id = $7 AND lease_holder = $8`,
-    [
-      status,
-      status === 'pending' ? (result.nextAttemptAt ?? result.at) : null,
-      result.status,
-      result.error,
-      Math.round(result.latencyMs),
-      result.at,
-      delivery.id,
-      holder,
-    ],
-  );
-  if (updated.changes === 0) return;
-  await logAttempt(tx, randomId('att'), delivery.id, {
-    at: result.at,
-    status: result.status,
-    error: result.error,
-    latencyMs: result.latencyMs,
-    outcome: result.outcome,
-  });
-  const endpointId = delivery.endpoint.id;
-  if (result.outcome === 'delivered')
-    await tx.run('UPDATE webhook_endpoints SET failure_streak = 0 WHERE id = $1 AND failure_streak <> 0', [endpointId]);
-  else if (result.outcome === 'gone') await disable(tx, endpointId, 'the receiver answered 410 Gone', result.at);
-  else if (result.outcome === 'failed') {
-    const row = await tx.get<{ failure_streak: number }>(
-      'UPDATE webhook_endpoints SET failure_streak = failure_streak + 1 WHERE id = $1 RETURNING failure_streak',
-      [endpointId],
-    );
-    if (row && Number(row.failure_streak) >= disableAfter)
-      await disable(tx, endpointId, `${disableAfter} deliveries in a row failed`, result.at);
   }
 }
