@@ -28,7 +28,10 @@ import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
 import { Meters } from './usage/meters.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { billingClockTask } from './webhooks/billing-clock-events.js';
+import { meterRolloverTask } from './webhooks/meter-rollover-events.js';
 import { overrideExpiryTask } from './webhooks/override-expiry.js';
+import { PolicyReloadEvents } from './webhooks/policy-reload-events.js';
 import { webhookDescriber } from './webhooks/webhook-events.js';
 import type { WebhookTargets } from './webhooks/safe-target.js';
 import { Webhooks } from './webhooks/webhooks.js';
@@ -61,6 +64,8 @@ export interface EntitleServices {
   /** Webhook endpoints and their delivery log; the worker that sends (started by the server, not the CLI). */
   readonly webhooks: Webhooks;
   readonly webhookWorker: DeliveryWorker;
+  /** Announces policy reloads to webhook receivers (entitlements.changed for each tenant they change). */
+  readonly policyReloadEvents: PolicyReloadEvents;
   close(): Promise<void>;
 }
 
@@ -198,6 +203,18 @@ export async function openServices({
         tenant: (tenantId) => tenants.get(tenantId),
       }),
     );
+    // The same for billing ending by the clock and meter periods rolling over; a reload is noticed by every instance.
+    const scanned = { scans: store.webhookScans, snapshots: store.changes, outbox: store.outbox };
+    maintenance.register(billingClockTask({ ...scanned, policy: () => policy.snapshot }));
+    maintenance.register(meterRolloverTask({ ...scanned, policy: () => policy.snapshot }));
+    const policyReloadEvents = new PolicyReloadEvents({ ...scanned, tenants: store.tenants, clock, logger });
+    const onReload = (next: PolicySnapshot, previous: PolicySnapshot) =>
+      void policyReloadEvents.reloaded(next, previous).catch(() => undefined);
+    policy.on('change', onReload);
+    closers.push(async () => {
+      policy.off('change', onReload);
+      await policyReloadEvents.close();
+    });
     if (config.auditRetention) {
       // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.
       const { retentionMs } = config.auditRetention;
@@ -226,6 +243,7 @@ export async function openServices({
       auditRetention,
       webhooks,
       webhookWorker,
+      policyReloadEvents,
       close,
     };
   } catch (error) {

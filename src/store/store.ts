@@ -9,6 +9,7 @@ import type { BillingStore } from './repositories/billing.js';
 import type { UsageRepository } from './usage-repository.js';
 import type { WebhookEndpointStore } from './repositories/webhook-endpoints.js';
 import type { WebhookOutboxStore } from './repositories/webhook-outbox.js';
+import type { WebhookScanStore } from './repositories/webhook-scans.js';
 import type { BillingProviderName, FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
@@ -450,6 +451,8 @@ export interface EntitleStore {
   /** Webhook endpoints; the outbox of their events, deliveries and delivery log. */
   readonly webhooks: WebhookEndpointStore;
   readonly outbox: WebhookOutboxStore;
+  /** What producers of events with no write of their own read (policy reloads, clocks running out). */
+  readonly webhookScans: WebhookScanStore;
   /**
    * Registers work that must finish after every committed write and before the write's
    * promise resolves: this is how a cache is never older than a write that has returned.

@@ -23,6 +23,7 @@ const SHIPPED = {
     9: '548adffee25df702',
     10: 'cbb13b9e502c4bc6',
     11: '41926d6d24a315ed',
+    12: '33225934738eed8b',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -36,6 +37,7 @@ const SHIPPED = {
     9: '95b1e8b21f1d11f3',
     10: '52b4f81f3427d159',
     11: 'fe71c88dd965c7f3',
+    12: 'cae778eb2cd92333',
   },
 };
 

@@ -6,6 +6,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkDump, exportStore, importStore, summarize, type DumpSummary } from '../../store/transfer.js';
+import { openTokenCipher } from '../../secrets/encryption-keys.js';
+import { webhookDescriber } from '../../webhooks/webhook-events.js';
+import { openSigningSecret } from '../../webhooks/webhook-signing.js';
 import { checkImportRows } from '../import-check.js';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from './validate-command.js';
@@ -26,7 +29,15 @@ export function registerStore(program: Command, context: CliContext): void {
     )
     .option('--out <file>', 'write to a file instead of standard output')
     .action(async (options: { out?: string }) => {
-      const dump = await exportStore(await context.store());
+      const store = await context.store();
+      // Audit rows the server's worker has not yet turned into webhook events are turned now, so
+      // the dump carries them as events (the importing store's worker starts after its audit rows).
+      const policy = await context.policy().catch(() => undefined);
+      if (policy) {
+        store.outbox.describeWith(webhookDescriber({ policy: () => policy }));
+        while ((await store.outbox.fanOut()).more);
+      }
+      const dump = await exportStore(store);
       const text = `${JSON.stringify(dump, null, 2)}\n`;
       if (options.out) {
         await writeFile(resolve(context.io.cwd, options.out), text, { mode: 0o600 });
@@ -49,7 +60,18 @@ export function registerStore(program: Command, context: CliContext): void {
         );
       }
       // Every row checked as the API would have, against the policy in force, before anything is written.
-      checkImportRows(checkDump(dump), await context.policy());
+      // Webhook signing secrets must open with this deployment's keys, or nothing could be signed.
+      const cipher = openTokenCipher(context.config.encryption, context.config.databasePath);
+      checkImportRows(checkDump(dump), await context.policy(), {
+        opensSecret: (endpointId, sealed) => {
+          try {
+            openSigningSecret(cipher, endpointId, sealed);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      });
       const summary = await importStore(await context.store(), dump, { actor: context.actor(options.actor) });
       context.out(`imported ${describe(summary)}`);
     });
@@ -74,12 +96,17 @@ function describe(summary: DumpSummary): string {
     usage_outcomes: 'idempotent usage outcomes',
     audit_anchors: 'audit archive anchors',
     audit_log: 'audit rows',
+    webhook_endpoints: 'webhook endpoints',
+    webhook_events: 'webhook events',
+    webhook_sequences: 'webhook sequences',
+    webhook_deliveries: 'webhook deliveries',
   };
   // Billing, usage, anchor and add-on tables are named only when they hold rows: a deployment without them reads as before.
   const shown = (table: keyof DumpSummary) =>
     !(
       table.startsWith('billing_') ||
       table.startsWith('usage_') ||
+      table.startsWith('webhook_') ||
       table === 'audit_anchors' ||
       table === 'tenant_addons'
     ) || summary[table] > 0;

@@ -465,6 +465,24 @@ export const MIGRATIONS: readonly MigrationSource[] = [
       CREATE INDEX webhook_attempts_by_at ON webhook_attempts(at);
     `,
   },
+  {
+    version: 12,
+    name: 'webhook events of changes with no write of their own: policy reload epochs, counters by period',
+    up: (d) => `
+      -- The policy version whose reload was announced last, and its epoch: every instance that
+      -- notices the same reload reads the same epoch, so their events get the same ids; a version
+      -- that comes back after another gets a new epoch and is announced again.
+      CREATE TABLE webhook_policy_reloads (
+        name        TEXT PRIMARY KEY,   -- 'policy'
+        version     TEXT NOT NULL,
+        epoch       ${d.bigint} NOT NULL,
+        updated_at  TEXT NOT NULL
+      )${d.strict};
+
+      -- The meter.reset sweep reads the counters of the periods that ended since it last looked, in pages.
+      CREATE INDEX usage_counters_by_period ON usage_counters(feature, period_start, tenant_id);
+    `,
+  },
 ];
 
 /** Every migration, in the words of dialect `d`. */
