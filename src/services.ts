@@ -16,7 +16,7 @@ import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
-import { countVersions, versionLosses } from './entitlements/version-guard.js';
+import { storedVersionCounts, versionLosses } from './entitlements/version-guard.js';
 import { openTokenCipher } from './secrets/encryption-keys.js';
 import type { TokenCipher } from './secrets/token-crypto.js';
 import { PolicyReader } from './policy/policy-reader.js';
@@ -105,14 +105,15 @@ export async function openServices({
       logger,
       read: (dir) => policyReader.readDirectory(dir),
       // Plan versions tenants are on keep what they were sold: a reload that takes from them is refused.
-      check: (next, previous) =>
-        current.tenants ? versionLosses(previous, next, countVersions(current.tenants.tenants())) : [],
+      // Counted by the store (one aggregate query), not from memory: the directory holds only recent tenants.
+      check: async (next, previous) =>
+        current.tenants ? versionLosses(previous, next, await storedVersionCounts(store.tenants)) : [],
     });
     closers.push(() => policy.close());
     const onInvalid = () => metrics.policyReloadFailures.inc();
     policy.on('invalid', onInvalid);
     closers.push(() => void policy.off('invalid', onInvalid));
-    const tenants = await TenantDirectory.open(store, { logger, clock });
+    const tenants = await TenantDirectory.open(store, { logger, clock, maxTenants: config.directory.maxTenants });
     closers.push(() => tenants.close());
     current = { policy, tenants };
     let releases: UnleashReleaseSwitch | undefined;
@@ -200,7 +201,7 @@ export async function openServices({
         overrides: store.overrides,
         outbox: store.outbox,
         policy: () => policy.snapshot,
-        tenant: (tenantId) => tenants.get(tenantId),
+        tenant: (tenantId) => tenants.load(tenantId),
       }),
     );
     // The same for billing ending by the clock and meter periods rolling over; a reload is noticed by every instance.
@@ -276,7 +277,7 @@ function openBilling(options: OpenBillingOptions): BillingSync | undefined {
     apiUrl: stripe.apiUrl,
     clock,
   });
-  const sync = new BillingSync({ store, source, policy, logger });
+  const sync = new BillingSync({ store, source, policy, logger, clock });
   sync.onOutcome(({ type, outcome, duplicate }) => {
     metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
     if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();

@@ -72,6 +72,7 @@ export function checkImportRows(
     'connections',
     'billing_links',
     'billing_subscriptions',
+    'billing_addons',
     'usage_counters',
     'usage_grants',
   ] as const)

@@ -72,6 +72,7 @@ export const DUMP_TABLES = {
     'observed_at',
     'updated_at',
   ],
+  billing_addons: ['provider', 'subscription_id', 'tenant_id', 'addon', 'quantity', 'created_at', 'updated_at'],
   billing_events: ['provider', 'id', 'type', 'tenant_id', 'outcome', 'processed_at'],
   usage_counters: ['tenant_id', 'feature', 'period_start', 'used', 'from_grants', 'reserved', 'alerted', 'updated_at'],
   usage_grants: ['id', 'tenant_id', 'feature', 'amount', 'remaining', 'reason', 'actor', 'expires_at', 'created_at'],
@@ -144,6 +145,7 @@ const LATER_TABLES: ReadonlySet<DumpTable> = new Set([
   'webhook_events',
   'webhook_sequences',
   'webhook_deliveries',
+  'billing_addons',
 ]);
 /** Columns added after the format was published, with the value a dump written before them means. */
 export const LATER_COLUMNS: Readonly<Partial<Record<DumpTable, Readonly<Record<string, string | number>>>>> = {

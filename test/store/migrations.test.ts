@@ -24,6 +24,7 @@ const SHIPPED = {
     10: 'cbb13b9e502c4bc6',
     11: '41926d6d24a315ed',
     12: '33225934738eed8b',
+    13: 'f3c7c32497c1b219',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -38,6 +39,7 @@ const SHIPPED = {
     10: '52b4f81f3427d159',
     11: 'fe71c88dd965c7f3',
     12: 'cae778eb2cd92333',
+    13: '1bf388362e97f011',
   },
 };
 

@@ -33,6 +33,7 @@ const EXPECTED_ROWS = {
   busy_blocks: 2,
   billing_links: 0,
   billing_subscriptions: 0,
+  billing_addons: 0,
   billing_events: 0,
   usage_counters: 0,
   usage_grants: 0,

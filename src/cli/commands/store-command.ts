@@ -89,6 +89,7 @@ function describe(summary: DumpSummary): string {
     busy_blocks: 'busy blocks',
     billing_links: 'billing links',
     billing_subscriptions: 'billing subscriptions',
+    billing_addons: 'billing add-ons',
     billing_events: 'billing events',
     usage_counters: 'usage counters',
     usage_grants: 'usage grants',

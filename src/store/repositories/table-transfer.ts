@@ -27,6 +27,7 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   busy_blocks: ['connection_id', 'calendar_id', 'event_id'],
   billing_links: ['tenant_id'],
   billing_subscriptions: ['provider', 'id'],
+  billing_addons: ['provider', 'subscription_id', 'addon'],
   billing_events: ['provider', 'id'],
   usage_counters: ['tenant_id', 'feature', 'period_start'],
   usage_grants: ['id'],
