@@ -41,6 +41,7 @@ import { healthRoutes } from './http/health-routes.js';
 import metricsPlugin from './metrics/metrics-plugin.js';
 import { oauthRoutes } from './oauth/oauth-routes.js';
 import type { FeatureDefinition } from './policy/types.js';
+import type { WebhookTargets } from './webhooks/safe-target.js';
 import { openServices, type EntitleServices } from './services.js';
 import { consumeBody, limitReached } from './usage/usage-answers.js';
 import type { Meters } from './usage/meters.js';
@@ -64,6 +65,8 @@ export interface BuildAppOptions {
   readonly clock?: () => number;
   /** The built console (default: dist/console-ui, what `npm run build` writes). */
   readonly consoleDirectory?: string;
+  /** How webhook target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly webhookTargets?: WebhookTargets;
 }
 
 const BUILT_CONSOLE = fileURLToPath(new URL('../dist/console-ui', import.meta.url));
@@ -203,7 +206,12 @@ const responseHeaders: onSendHookHandler = (request, reply, payload, done) => {
 /** The services, opened once: `app.entitle`, closed with the app, their upkeep run while it serves. */
 async function openAppServices(app: FastifyInstance, options: BuildAppOptions): Promise<EntitleServices> {
   const { config } = options;
-  const services = await openServices({ config, logger: app.log, ...(options.clock ? { clock: options.clock } : {}) });
+  const services = await openServices({
+    config,
+    logger: app.log,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.webhookTargets ? { webhookTargets: options.webhookTargets } : {}),
+  });
   app.decorate('entitle', services);
   app.addHook('onClose', () => services.close());
   // Periodic purges run while the app serves: a timer with jitter, no cron needed.

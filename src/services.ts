@@ -33,6 +33,7 @@ import { meterRolloverTask } from './webhooks/meter-rollover-events.js';
 import { overrideExpiryTask } from './webhooks/override-expiry.js';
 import { PolicyReloadEvents } from './webhooks/policy-reload-events.js';
 import { webhookDescriber } from './webhooks/webhook-events.js';
+import type { WebhookTargets } from './webhooks/safe-target.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
 export interface EntitleServices {
@@ -72,12 +73,15 @@ export interface OpenServicesOptions {
   readonly config: Config;
   readonly logger: Logger;
   readonly clock?: () => number;
+  /** How webhook target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly webhookTargets?: WebhookTargets;
 }
 
 export async function openServices({
   config,
   logger,
   clock = Date.now,
+  webhookTargets,
 }: OpenServicesOptions): Promise<EntitleServices> {
   const closers: (() => Promise<void> | void)[] = [];
   const close = async (): Promise<void> => {
@@ -188,6 +192,7 @@ export async function openServices({
       logger,
       metrics,
       cipher,
+      targets: webhookTargets,
     });
     closers.push(() => webhookWorker.close());
     // Overrides reaching their expiry change decisions with no write: announced by whichever instance looks first.
@@ -299,14 +304,25 @@ interface OpenWebhooksOptions {
   readonly metrics: EntitleMetrics;
   /** Seals and opens the endpoints' signing secrets. */
   readonly cipher: TokenCipher;
+  readonly targets: WebhookTargets | undefined;
 }
 
-function openWebhooks({ webhooks: settings, store, policy, clock, logger, metrics, cipher }: OpenWebhooksOptions): {
+function openWebhooks({
+  webhooks: settings,
+  store,
+  policy,
+  clock,
+  logger,
+  metrics,
+  cipher,
+  targets,
+}: OpenWebhooksOptions): {
   webhooks: Webhooks;
   webhookWorker: DeliveryWorker;
 } {
-  // Events are recorded by every write, whoever makes it (server, CLI); only the server sends them.
-  store.outbox.describeWith(webhookDescriber({ policy, clock }));
+  // Every write's audit rows are the outbox, whoever writes (server, CLI); the server's worker
+  // turns them into events with these rules, and sends them.
+  store.outbox.describeWith(webhookDescriber({ policy }));
   metrics.watchWebhookQueue(() => store.outbox.queue());
   const webhooks = new Webhooks({
     endpoints: store.webhooks,
@@ -316,6 +332,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
     maxEndpointsPerPrincipal: settings.maxEndpointsPerPrincipal,
     secretOverlapMs: settings.secretOverlapMs,
     cipher,
+    ...(targets ? { targets } : {}),
   });
   const webhookWorker = new DeliveryWorker({
     outbox: store.outbox,
@@ -327,6 +344,7 @@ function openWebhooks({ webhooks: settings, store, policy, clock, logger, metric
     attemptTimeoutMs: settings.attemptTimeoutMs,
     cipher,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    ...(targets ? { targets } : {}),
   });
   return { webhooks, webhookWorker };
 }

@@ -6,8 +6,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 
 export interface Child<Ready> {
   readonly ready: Ready;
-  /** Sends `{type}` and resolves with the child's message of the same type. */
-  ask<T>(type: string): Promise<T>;
+  /** Sends `{type, ...fields}` and resolves with the child's message of the same type. */
+  ask<T>(type: string, fields?: Readonly<Record<string, unknown>>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -37,9 +37,9 @@ export async function forkChild<Ready>(
   const ready = await next<Ready>('ready');
   return {
     ready,
-    ask: async <T>(type: string) => {
+    ask: async <T>(type: string, fields: Readonly<Record<string, unknown>> = {}) => {
       const reply = next<T>(type);
-      child.send({ type });
+      child.send({ ...fields, type });
       return reply;
     },
     stop: async () => {

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, principalOf, type Principal } from '../auth/principal.js';
-import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-events.js';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event-types.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
 import type { WebhookEndpoint } from '../store/repositories/webhook-endpoints.js';
 import { noContent } from '../http/schemas.js';
@@ -44,6 +44,14 @@ const DeliveryBody = Type.Object({
   lastAttemptAt: Nullable(Type.String()),
   createdAt: Type.String(),
   updatedAt: Type.String(),
+});
+
+const AttemptBody = Type.Object({
+  at: Type.String(),
+  status: Nullable(Type.Integer({ description: "the receiver's HTTP status; null when no answer came" })),
+  error: Nullable(Type.String({ description: 'what went wrong: a refused connection, a timeout, HTTP 500: …' })),
+  latencyMs: Type.Integer(),
+  outcome: Type.String({ description: 'delivered, retry, failed (schedule used up) or gone (410)' }),
 });
 
 const EventTypes = Type.Array(Type.Enum(WEBHOOK_EVENT_TYPES), { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length });
@@ -201,6 +209,28 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       });
       return { items: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
     },
+  );
+
+  fastify.get(
+    '/webhooks/:id/deliveries/:deliveryId/attempts',
+    {
+      config: ADMIN,
+      schema: {
+        tags,
+        summary: 'The attempts of one delivery, newest first (the last 20 kept, pruned with the audit retention)',
+        params: Type.Object({
+          id: Type.String({ minLength: 1, maxLength: 64 }),
+          deliveryId: Type.String({ minLength: 1, maxLength: 64 }),
+        }),
+        response: {
+          ...LIMITED_ERRORS,
+          200: Type.Object({ items: Type.Array(AttemptBody) }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => ({ items: [...(await webhooks.attempts(request.params.id, request.params.deliveryId))] }),
   );
 
   fastify.post(

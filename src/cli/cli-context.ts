@@ -10,13 +10,15 @@ import { openStore } from '../store/open-store.js';
 import type { EntitleStore } from '../store/store.js';
 import { DEMO_PLAN, DEMO_TENANT, seedDemoTenant } from '../demo/seed-demo.js';
 import { terminalSafe } from './terminal-text.js';
-import { webhookDescriber } from '../webhooks/webhook-events.js';
+import type { WebhookTargets } from '../webhooks/safe-target.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Env;
   readonly cwd: string;
+  /** How webhook target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly webhookTargets?: WebhookTargets;
 }
 
 export class CliContext {
@@ -54,12 +56,8 @@ export class CliContext {
    * gets the demo tenant first, as the server's first start would give it.
    */
   async store(options: { readonly seedDemo?: boolean } = {}): Promise<EntitleStore> {
-    if (!this.#store) {
-      this.#store = await openStore(this.config);
-      // CLI writes record webhook events as the server's do (the server sends them).
-      const policy = await this.policy().catch(() => undefined);
-      if (policy) this.#store.outbox.describeWith(webhookDescriber({ policy: () => policy, clock: Date.now }));
-    }
+    // CLI writes need nothing for webhooks: their audit rows are the outbox the server's worker reads.
+    if (!this.#store) this.#store = await openStore(this.config);
     if (options.seedDemo && this.config.seedDemo && (await seedDemoTenant(this.#store, await this.policy()))) {
       this.io.stderr(
         `empty database: created tenant "${DEMO_TENANT}" on plan ${DEMO_PLAN} (development only; ENTITLE_SEED_DEMO=false turns this off)\n`,

@@ -10,7 +10,7 @@ import { valueProblem } from '../policy/validate.js';
 import { ROLES, type Role } from '../store/store.js';
 import type { Row, StoreDump } from '../store/transfer.js';
 import { TENANT_ID_PATTERN } from '../tenants/tenant-operations.js';
-import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-events.js';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event-types.js';
 
 const MAX_NAME = 200;
 const MAX_REASON = 500;

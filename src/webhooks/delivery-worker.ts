@@ -1,4 +1,5 @@
-// The delivery worker: claims due deliveries (a lease, so each is sent by one instance), sends
+// The delivery worker: turns new audit rows into events and deliveries (the outbox's fan-out, one
+// instance at a time), claims due deliveries (a lease, so each is sent by one instance), sends
 // them signed, and records each attempt: delivered on a 2xx, retried on the schedule (with
 // jitter), failed after it; a 410 disables the endpoint. Woken by this process's writes, and
 // by a timer for retries and for other instances' writes.
@@ -6,14 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { TokenDecryptionError, type TokenCipher } from '../secrets/token-crypto.js';
-import type { ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
+import type { AttemptResult, ClaimedDelivery, WebhookOutboxStore } from '../store/repositories/webhook-outbox.js';
+import type { WebhookTargets } from './safe-target.js';
 import { openSigningSecret, signedHeaders } from './webhook-signing.js';
 import { ATTEMPT_TIMEOUT_MS, sendWebhook, type AttemptOutcome } from './webhook-sender.js';
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'gone';
 
 export interface DeliveryWorkerOptions {
-  readonly outbox: Pick<WebhookOutboxStore, 'claim' | 'complete' | 'nextDue' | 'onRecorded'>;
+  readonly outbox: Pick<WebhookOutboxStore, 'fanOut' | 'claim' | 'completeAll' | 'nextDue' | 'onRecorded'>;
   readonly clock: () => number;
   readonly logger: Logger;
   /** Delay before each retry (ms); after the last, a delivery has failed. */
@@ -27,12 +29,16 @@ export interface DeliveryWorkerOptions {
   readonly onAttempt?: (outcome: DeliveryOutcome) => void;
   /** Longest wait between looks at the outbox (other instances' events, lapsed leases). Default 1 s. */
   readonly pollMs?: number;
+  /** How long a write's wake waits for more writes, to read and send them together (ms). Default 5. */
+  readonly gatherMs?: number;
   /** Deliveries claimed at once. Default 20. */
   readonly batch?: number;
   /** How long an attempt waits for an answer. Default ATTEMPT_TIMEOUT_MS (10 s). */
   readonly attemptTimeoutMs?: number;
   /** How long a claim holds: an attempt's timeout and a 5 s margin; a crashed sender's claims lapse after it. */
   readonly leaseMs?: number;
+  /** How target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly targets?: WebhookTargets;
   /** Sends one attempt (tests may watch it); default: sendWebhook. */
   readonly send?: typeof sendWebhook;
 }
@@ -51,6 +57,7 @@ export function retryDelayMs(
 export class DeliveryWorker {
   readonly holder = `worker-${randomUUID()}`;
   #timer: NodeJS.Timeout | undefined;
+  #soonTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #closed = false;
@@ -60,8 +67,22 @@ export class DeliveryWorker {
 
   start(): void {
     if (this.#unsubscribe || this.#closed) return;
-    this.#unsubscribe = this.options.outbox.onRecorded(() => this.wake());
+    this.#unsubscribe = this.options.outbox.onRecorded(() => this.#soon());
     this.wake();
+  }
+
+  /** Wakes after a short pause, so a burst of writes is read and sent as one batch. */
+  #soon(): void {
+    if (this.#closed || this.#soonTimer) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#soonTimer = setTimeout(() => {
+      this.#soonTimer = undefined;
+      this.wake();
+    }, this.options.gatherMs ?? 5);
+    this.#soonTimer.unref();
   }
 
   /** Looks at the outbox now (or right after the look in progress). */
@@ -86,6 +107,7 @@ export class DeliveryWorker {
     this.#closed = true;
     this.#unsubscribe?.();
     clearTimeout(this.#timer);
+    clearTimeout(this.#soonTimer);
     await this.#running;
   }
 
@@ -94,9 +116,12 @@ export class DeliveryWorker {
     const leaseMs = this.options.leaseMs ?? attemptTimeoutMs + 5000;
     try {
       while (!this.#closed) {
+        const fanned = await outbox.fanOut();
         const claimed = await outbox.claim(this.holder, batch, leaseMs);
-        if (claimed.length === 0) return;
-        await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
+        if (claimed.length === 0 && !fanned.more) return;
+        const attempts = await Promise.all(claimed.map((delivery) => this.#attempt(delivery)));
+        await outbox.completeAll(this.holder, attempts, this.options.disableAfter);
+        for (const { result } of attempts) this.options.onAttempt?.(result.outcome);
       }
     } catch (error) {
       logger.warn({ err: error }, 'webhook deliveries could not be read or recorded; retrying shortly');
@@ -119,8 +144,9 @@ export class DeliveryWorker {
     this.#timer.unref();
   }
 
-  async #deliver(delivery: ClaimedDelivery): Promise<void> {
-    const { clock, retryScheduleMs, allowPrivate, disableAfter, cipher, send = sendWebhook } = this.options;
+  /** Sends one attempt and says what it came to; the batch's attempts are recorded together. */
+  async #attempt(delivery: ClaimedDelivery): Promise<{ delivery: ClaimedDelivery; result: AttemptResult }> {
+    const { clock, retryScheduleMs, allowPrivate, cipher, send = sendWebhook } = this.options;
     const timeoutMs = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
     {
       const now = clock();
@@ -144,6 +170,7 @@ export class DeliveryWorker {
             body: delivery.payload,
             allowPrivate,
             timeoutMs,
+            ...(this.options.targets ? { targets: this.options.targets } : {}),
           })
         : { status: null, error: unopened ?? null, latencyMs: 0 };
       const at = clock();
@@ -156,10 +183,9 @@ export class DeliveryWorker {
         outcome = delay === undefined ? 'failed' : 'retry';
         if (delay !== undefined) nextAttemptAt = new Date(at + delay).toISOString();
       }
-      await this.options.outbox.complete(
-        this.holder,
+      return {
         delivery,
-        {
+        result: {
           at: new Date(at).toISOString(),
           status: result.status,
           error: result.error,
@@ -167,9 +193,7 @@ export class DeliveryWorker {
           outcome,
           ...(nextAttemptAt ? { nextAttemptAt } : {}),
         },
-        disableAfter,
-      );
-      this.options.onAttempt?.(outcome);
+      };
     }
   }
 }

@@ -88,11 +88,24 @@ export function targetProblem(url: string, allowPrivate: boolean): string | unde
 
 type Lookup = typeof dnsLookup;
 
+/**
+ * How target names resolve and which addresses count as private: the system's DNS and the
+ * ranges above, unless a test gives its own (names that resolve to documentation addresses, so
+ * a check can pass and nothing can reach the internet).
+ */
+export interface WebhookTargets {
+  readonly lookup: Lookup;
+  readonly isPrivate: (address: string) => boolean;
+}
+
+export const SYSTEM_TARGETS: WebhookTargets = { lookup: dnsLookup, isPrivate: isPrivateAddress };
+
 /** Resolves a URL's host and says why it may not be a target, as {@link targetProblem} does for its words. */
 export async function resolvedTargetProblem(
   url: string,
   allowPrivate: boolean,
   lookup: Lookup = dnsLookup,
+  isPrivate: (address: string) => boolean = isPrivateAddress,
 ): Promise<string | undefined> {
   const problem = targetProblem(url, allowPrivate);
   if (problem || allowPrivate) return problem;
@@ -102,7 +115,7 @@ export async function resolvedTargetProblem(
     lookup(host, { all: true }, (error, found) => resolve(error ? undefined : found)),
   );
   if (!addresses || addresses.length === 0) return `host "${host}" does not resolve`;
-  if (addresses.some((entry) => isPrivateAddress(entry.address)))
+  if (addresses.some((entry) => isPrivate(entry.address)))
     return 'must not point to a private, loopback, link-local or metadata address';
   return undefined;
 }
@@ -111,7 +124,11 @@ export async function resolvedTargetProblem(
  * A `lookup` for http(s).request that refuses private addresses: the check applies to the
  * address the connection is made to, at send time.
  */
-export function safeLookup(allowPrivate: boolean, lookup: Lookup = dnsLookup): Lookup {
+export function safeLookup(
+  allowPrivate: boolean,
+  lookup: Lookup = dnsLookup,
+  isPrivate: (address: string) => boolean = isPrivateAddress,
+): Lookup {
   if (allowPrivate) return lookup;
   const safe = (hostname: string, options: unknown, callback: unknown): void => {
     const done = (typeof options === 'function' ? options : callback) as (
@@ -122,7 +139,7 @@ export function safeLookup(allowPrivate: boolean, lookup: Lookup = dnsLookup): L
     const opts = (typeof options === 'object' && options !== null ? options : {}) as { all?: boolean };
     lookup(hostname, { ...opts, all: true }, (error, addresses) => {
       if (error) return done(error, '');
-      const blocked = addresses.find((entry) => isPrivateAddress(entry.address));
+      const blocked = addresses.find((entry) => isPrivate(entry.address));
       if (blocked || addresses.length === 0) {
         const refusal: NodeJS.ErrnoException = new Error(
           `${hostname} resolves to a private, loopback, link-local or metadata address`,

@@ -1,23 +1,13 @@
-// The webhook event catalogue and the rules that turn a write's audit records into events: run
-// by the store inside the write's transaction (the outbox), so an event commits with its cause.
+// The webhook event catalogue and the rules that turn audit records into events: run by the
+// delivery worker over the audit log (the outbox, written in each write's transaction), so an
+// event's cause is committed with it; see store/repositories/webhook-fanout.ts.
 
 import { decide, decideAll, type Decision } from '../entitlements/decide.js';
 import { tenantState } from '../entitlements/tenant-directory.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
-import type { OutboxDescriber, OutboxEventDraft } from '../store/repositories/webhook-outbox.js';
+import type { AuditEventDraft, OutboxDescriber, OutboxEventDraft } from '../store/repositories/webhook-outbox.js';
 import type { AuditRecord, Override, TenantAddon, TenantSnapshot } from '../store/store.js';
 import type { SubscriptionState } from '../store/subscription-state.js';
-
-/** Every event type; the strings are part of the API. */
-export const WEBHOOK_EVENT_TYPES = [
-  'entitlements.changed',
-  'meter.threshold',
-  'meter.reset',
-  'tenant.created',
-  'tenant.deleted',
-  'billing.subscription.changed',
-] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** One feature that decides differently after the change. */
 export interface FeatureChange {
@@ -63,14 +53,14 @@ const CAUSES: Readonly<Record<string, string>> = {
 };
 
 export interface WebhookDescriberOptions {
+  /** The policy decisions are made under: the one in force when the worker reads the records. */
   readonly policy: () => PolicySnapshot;
-  readonly clock: () => number;
 }
 
-/** The describer the store's outbox runs in every audited write (services.ts wires it). */
+/** The describer the delivery worker runs over new audit records (services.ts wires it). */
 export function webhookDescriber(options: WebhookDescriberOptions): OutboxDescriber {
   return async (records, reader, types) => {
-    const drafts: OutboxEventDraft[] = [];
+    const drafts: AuditEventDraft[] = [];
     const byTenant = new Map<string, AuditRecord[]>();
     for (const record of records) {
       if (record.tenantId === null || record.outcome !== 'success') continue;
@@ -78,11 +68,10 @@ export function webhookDescriber(options: WebhookDescriberOptions): OutboxDescri
       if (list) list.push(record);
       else byTenant.set(record.tenantId, [record]);
     }
-    const now = options.clock();
     for (const [tenantId, list] of byTenant) {
       const changes =
         types.has('entitlements.changed') && list.some((record) => DECIDING.has(record.action))
-          ? entitlementChanges(options.policy(), await reader.tenant(tenantId), list, now)
+          ? entitlementChanges(options.policy(), await reader.tenant(tenantId), list, await reader.later(tenantId))
           : new Map<AuditRecord, readonly FeatureChange[]>();
       for (const record of list) {
         const changed = changes.get(record);
@@ -90,10 +79,11 @@ export function webhookDescriber(options: WebhookDescriberOptions): OutboxDescri
           drafts.push({
             type: 'entitlements.changed',
             tenantId,
+            auditSeq: record.seq,
             data: { changes: changed, cause: causeOf(record) },
           });
         const other = otherEvent(record);
-        if (other && types.has(other.type)) drafts.push(other);
+        if (other && types.has(other.type)) drafts.push({ ...other, auditSeq: record.seq });
       }
     }
     return drafts;
@@ -119,35 +109,36 @@ function causeOf(record: AuditRecord): ChangeCause {
 }
 
 /**
- * The decisions each record changed: the tenant as the transaction leaves it, walked back one
- * record at a time (each record says what it replaced), decided at each step under one policy.
+ * The decisions each record changed: the tenant as it is now, walked back one record at a time
+ * (each record says what it replaced) through `later` and then `records`, each step decided at
+ * its record's time under one policy.
  */
 function entitlementChanges(
   snapshot: PolicySnapshot,
-  last: TenantSnapshot | undefined,
+  now: TenantSnapshot | undefined,
   records: readonly AuditRecord[],
-  now: number,
+  later: readonly AuditRecord[],
 ): Map<AuditRecord, readonly FeatureChange[]> {
   const changes = new Map<AuditRecord, readonly FeatureChange[]>();
-  if (!last) return changes;
+  // A tenant deleted since: its earlier changes are not described (documented in docs/webhooks.md).
+  if (!now) return changes;
   // An override decides its own feature only: one decision each side instead of every feature's.
   const deciding = records.filter((record) => DECIDING.has(record.action));
   const only = deciding.every((record) => record.action.startsWith('override.'))
     ? [...new Set(deciding.map((record) => featureOf(record) ?? ''))]
     : undefined;
-  const decideFor = (tenant: TenantSnapshot): Decision[] => {
+  const decideFor = (tenant: TenantSnapshot, at: number): Decision[] => {
     const state = tenantState(tenant);
-    if (!only) return decideAll(snapshot, state, now);
-    return only.flatMap((feature) => decide(snapshot, state, feature, now) ?? []);
+    if (!only) return decideAll(snapshot, state, at);
+    return only.flatMap((feature) => decide(snapshot, state, feature, at) ?? []);
   };
-  let after = last;
-  let afterDecisions = decideFor(after);
+  let after = now;
+  for (const record of [...later].reverse()) if (DECIDING.has(record.action)) after = undo(after, record);
   for (const record of [...deciding].reverse()) {
+    const at = Date.parse(record.at);
     const before = undo(after, record);
-    const beforeDecisions = decideFor(before);
-    changes.set(record, diff(beforeDecisions, afterDecisions));
+    changes.set(record, diff(decideFor(before, at), decideFor(after, at)));
     after = before;
-    afterDecisions = beforeDecisions;
   }
   return changes;
 }

@@ -4,7 +4,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { isPrivateAddress, safeLookup, targetProblem } from './safe-target.js';
+import { SYSTEM_TARGETS, safeLookup, targetProblem, type WebhookTargets } from './safe-target.js';
 
 /** How long an attempt may take, connection to last byte. */
 export const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -25,6 +25,8 @@ export interface SendOptions {
   readonly body: string;
   readonly allowPrivate: boolean;
   readonly timeoutMs?: number;
+  /** How the host resolves and which addresses are private (default: the system's DNS). */
+  readonly targets?: WebhookTargets;
 }
 
 export async function sendWebhook(options: SendOptions): Promise<AttemptOutcome> {
@@ -34,7 +36,8 @@ export async function sendWebhook(options: SendOptions): Promise<AttemptOutcome>
   if (problem) return { status: null, error: `unsafe target: url ${problem}`, latencyMs: 0 };
   const url = new URL(options.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!options.allowPrivate && isIP(host) !== 0 && isPrivateAddress(host))
+  const targets = options.targets ?? SYSTEM_TARGETS;
+  if (!options.allowPrivate && isIP(host) !== 0 && targets.isPrivate(host))
     return { status: null, error: 'unsafe target: private address', latencyMs: 0 };
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<AttemptOutcome>((resolve) => {
@@ -55,7 +58,7 @@ export async function sendWebhook(options: SendOptions): Promise<AttemptOutcome>
           'content-length': Buffer.byteLength(options.body),
           'user-agent': 'Entitle-Webhooks/1',
         },
-        lookup: safeLookup(options.allowPrivate),
+        lookup: safeLookup(options.allowPrivate, targets.lookup, targets.isPrivate),
         // One connection per attempt: no pooled socket outlives a check of its address.
         agent: false,
       },

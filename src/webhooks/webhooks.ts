@@ -11,13 +11,14 @@ import type {
 import {
   randomId,
   type DeliveryStatus,
+  type WebhookAttempt,
   type WebhookDelivery,
   type WebhookOutboxStore,
 } from '../store/repositories/webhook-outbox.js';
 import type { TokenCipher } from '../secrets/token-crypto.js';
 import type { Page, WriteContext } from '../store/store.js';
-import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
-import { resolvedTargetProblem } from './safe-target.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-event-types.js';
+import { resolvedTargetProblem, SYSTEM_TARGETS, type WebhookTargets } from './safe-target.js';
 import { newSigningSecret, sealSigningSecret } from './webhook-signing.js';
 
 /** Deliveries one range replay may send again. */
@@ -33,8 +34,8 @@ export interface WebhooksDeps {
   readonly secretOverlapMs: number;
   /** Encrypts signing secrets before they reach the store. */
   readonly cipher: TokenCipher;
-  /** Resolves a target's host (tests pass a fake resolver). */
-  readonly resolve?: typeof resolvedTargetProblem;
+  /** How target hosts resolve (default: the system's DNS; tests give names that reach nothing). */
+  readonly targets?: WebhookTargets;
 }
 
 export interface NewEndpointInput {
@@ -106,6 +107,13 @@ export class Webhooks {
     return this.deps.outbox.deliveries(id, options);
   }
 
+  /** The attempts kept of one of the endpoint's deliveries, newest first. */
+  async attempts(id: string, deliveryId: string): Promise<readonly WebhookAttempt[]> {
+    await this.get(id);
+    if (!(await this.deps.outbox.delivery(id, deliveryId))) throw new WebhookDeliveryNotFoundError(deliveryId);
+    return this.deps.outbox.attempts(deliveryId);
+  }
+
   /** Sends one delivery again, or every delivery of the endpoint made in [from, to) (at most MAX_REPLAY). */
   async replay(
     id: string,
@@ -128,7 +136,8 @@ export class Webhooks {
 
   async #checkUrl(url: string): Promise<void> {
     if (url.length > 2048) throw new InvalidInputError('url: at most 2048 characters');
-    const problem = await (this.deps.resolve ?? resolvedTargetProblem)(url, this.deps.allowPrivate);
+    const { lookup, isPrivate } = this.deps.targets ?? SYSTEM_TARGETS;
+    const problem = await resolvedTargetProblem(url, this.deps.allowPrivate, lookup, isPrivate);
     if (problem) throw new InvalidInputError(`url: ${problem}`);
   }
 }

@@ -28,6 +28,7 @@ const PARAMETERS: Record<string, string> = {
   provider: 'google',
   key: 'can_use_webhooks',
   id: '000000000000',
+  deliveryId: 'dlv_000000000000',
 };
 
 export async function operationsOf(app: FastifyInstance): Promise<Operation[]> {

@@ -242,16 +242,16 @@ describe.skipIf(!HAS_CHROMIUM)('the operator console in Chromium', () => {
     await signInWithKeyboard(c);
     await c.page.goto(`${c.origin}/console#/webhooks`);
     await c.page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
-    await c.page.getByLabel('URL').fill('https://93.184.215.14/hooks');
+    await c.page.getByLabel('URL').fill('https://receiver.test/hooks');
     await c.page.getByLabel('tenant.deleted').check();
     await c.page.getByRole('button', { name: 'Register' }).press('Enter');
     const alert = c.page.getByRole('alert').filter({ hasText: 'copy the signing secret now' });
     await alert.waitFor();
     const [endpoint] = await c.t.app.entitle.store.webhooks.list();
-    expect(endpoint).toMatchObject({ url: 'https://93.184.215.14/hooks', events: ['tenant.deleted'] });
+    expect(endpoint).toMatchObject({ url: 'https://receiver.test/hooks', events: ['tenant.deleted'] });
     expect(await alert.locator('code').textContent()).toMatch(/^whsec_/);
     await c.page.getByRole('link', { name: endpoint?.id ?? '' }).press('Enter');
-    await c.page.getByRole('heading', { name: 'Deliveries to https://93.184.215.14/hooks', level: 1 }).waitFor();
+    await c.page.getByRole('heading', { name: 'Deliveries to https://receiver.test/hooks', level: 1 }).waitFor();
     expect(c.cspErrors).toEqual([]);
   }, 60_000);
 

@@ -8,6 +8,7 @@ import { issueApiToken } from '../../src/auth/api-tokens.js';
 import { loadConfig, type Env } from '../../src/config.js';
 import type { Role } from '../../src/store/store.js';
 import { STARTER_POLICY_DIR } from './policy.js';
+import { TEST_TARGETS } from './webhook-targets.js';
 
 /** Limits far above any test's load: for tests about something else that send many requests. */
 export const NO_RATE_LIMITS = {
@@ -70,6 +71,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       logger: options.logger ?? false,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.consoleDirectory ? { consoleDirectory: options.consoleDirectory } : {}),
+      // Webhook names resolve to documentation addresses: nothing a test registers reaches the internet.
+      webhookTargets: TEST_TARGETS,
     });
   } catch (error) {
     await dropOwnSchema();

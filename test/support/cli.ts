@@ -2,6 +2,7 @@
 
 import type { CliIo } from '../../src/cli/cli-context.js';
 import { runCli } from '../../src/cli/main.js';
+import { TEST_TARGETS } from './webhook-targets.js';
 
 /** One run of the CLI: its exit code and what it wrote to each stream. */
 export interface CliRun {
@@ -17,6 +18,13 @@ export async function runCliCaptured(
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env, cwd });
+  const code = await runCli(args, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env,
+    cwd,
+    // Webhook names resolve to documentation addresses: nothing a test registers reaches the internet.
+    webhookTargets: TEST_TARGETS,
+  });
   return { code, stdout, stderr };
 }

@@ -71,6 +71,7 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'DELETE', url: '/api/admin/webhooks/000000000000', admin: true },
   { method: 'POST', url: '/api/admin/webhooks/000000000000/rotate-secret', admin: true },
   { method: 'GET', url: '/api/admin/webhooks/000000000000/deliveries', admin: true },
+  { method: 'GET', url: '/api/admin/webhooks/000000000000/deliveries/dlv_000000000000/attempts', admin: true },
   { method: 'POST', url: '/api/admin/webhooks/000000000000/replay', admin: true },
   { method: 'GET', url: '/console/session', admin: true },
   { method: 'DELETE', url: '/console/session', admin: true },

@@ -116,8 +116,12 @@ export async function startReceiver(options: { https?: boolean; port?: number } 
   return receiver;
 }
 
-/** Deliveries that verified, of one event type. */
+/**
+ * Deliveries that verified, of one event type, in the order of their changes (time, then each
+ * tenant's sequence): deliveries go out in parallel, so arrival order is not guaranteed.
+ */
 export const verified = (deliveries: readonly Delivery[], type?: string): ReceivedEvent[] =>
   deliveries
     .map((delivery) => delivery.event)
-    .filter((event): event is ReceivedEvent => event !== undefined && (type === undefined || event.type === type));
+    .filter((event): event is ReceivedEvent => event !== undefined && (type === undefined || event.type === type))
+    .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.data.sequence - b.data.sequence);

@@ -5,6 +5,7 @@ import type { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import { describe, expect, it } from 'vitest';
 import { isPrivateAddress, resolvedTargetProblem, safeLookup } from '../../src/webhooks/safe-target.js';
 import { sendWebhook } from '../../src/webhooks/webhook-sender.js';
+import { TEST_TARGET_ADDRESS, TEST_TARGETS } from '../support/webhook-targets.js';
 
 /** A resolver that answers `addresses` for any name. */
 const resolver = (...addresses: string[]) =>
@@ -38,21 +39,33 @@ describe('safe webhook targets', () => {
     expect(await resolvedTargetProblem('https://hooks.example.com/', false, resolver('10.0.0.7'))).toBe(
       'must not point to a private, loopback, link-local or metadata address',
     );
-    expect(await resolvedTargetProblem('https://hooks.example.com/', false, resolver('93.184.215.14'))).toBeUndefined();
+    const { lookup, isPrivate } = TEST_TARGETS;
+    expect(await resolvedTargetProblem('https://receiver.test/', false, lookup, isPrivate)).toBeUndefined();
+  });
+
+  it("gives tests names that pass the check and reach nothing: .test names resolve to TEST-NET-1 only, which the service's own check refuses", async () => {
+    const { lookup, isPrivate } = TEST_TARGETS;
+    expect(await resolvedTargetProblem('https://hooks.example.com/', false, lookup, isPrivate)).toBe(
+      'host "hooks.example.com" does not resolve',
+    );
+    expect(await resolvedTargetProblem('https://receiver.test/', false, lookup)).toBe(
+      'must not point to a private, loopback, link-local or metadata address',
+    );
+    expect(isPrivateAddress(TEST_TARGET_ADDRESS)).toBe(true);
   });
 
   it('refuses the connection when the name resolves to a private address at send time', async () => {
-    const lookup = safeLookup(false, resolver('93.184.215.14', '169.254.169.254'));
+    const lookup = safeLookup(false, resolver(TEST_TARGET_ADDRESS, '169.254.169.254'), TEST_TARGETS.isPrivate);
     const error = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
       lookup('rebound.example.com', {}, (found) => resolve(found)),
     );
     expect(error?.code).toBe('ENT_UNSAFE_TARGET');
     const allowed = await new Promise<string>((resolve) =>
-      safeLookup(false, resolver('93.184.215.14'))('hooks.example.com', {}, (_error, address) =>
+      safeLookup(false, TEST_TARGETS.lookup, TEST_TARGETS.isPrivate)('receiver.test', {}, (_error, address) =>
         resolve(address as string),
       ),
     );
-    expect(allowed).toBe('93.184.215.14');
+    expect(allowed).toBe(TEST_TARGET_ADDRESS);
   });
 
   it('sends nothing to a loopback URL unless private targets are allowed', async () => {

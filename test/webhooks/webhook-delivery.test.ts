@@ -117,7 +117,7 @@ describe('webhook delivery', () => {
     }
   });
 
-  it('retries a receiver that answers 500 twice, and delivers on the third try with the same webhook-id', async () => {
+  it('retries a receiver that answers 500 twice, delivers on the third try with the same webhook-id, and logs each attempt', async () => {
     await t.token('acme', 'amy');
     const id = await register(t, admin, receiver, ['entitlements.changed']);
     receiver.answer = (n) => (n <= 2 ? 500 : 200);
@@ -127,6 +127,25 @@ describe('webhook delivery', () => {
     expect(all.every((delivery) => delivery.verifyError === undefined)).toBe(true);
     const log = await waitForLog(t, admin, id, (items) => items[0]?.status === 'delivered');
     expect(log[0]).toMatchObject({ status: 'delivered', attempts: 3, lastStatus: 200, lastError: null });
+    const attempts = await t.app.inject({
+      method: 'GET',
+      url: `/api/admin/webhooks/${id}/deliveries/${log[0]?.id}/attempts`,
+      headers: admin,
+    });
+    expect(attempts.json().items.map((a: { status: number; outcome: string }) => [a.status, a.outcome])).toEqual([
+      [200, 'delivered'],
+      [500, 'retry'],
+      [500, 'retry'],
+    ]);
+    expect(
+      (
+        await t.app.inject({
+          method: 'GET',
+          url: `/api/admin/webhooks/${id}/deliveries/dlv_unknown/attempts`,
+          headers: admin,
+        })
+      ).statusCode,
+    ).toBe(404);
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics', headers: admin })).body;
     expect(metrics).toContain('entitle_webhook_deliveries_total{outcome="retry"} 2');
     expect(metrics).toContain('entitle_webhook_deliveries_total{outcome="delivered"} 1');

@@ -12,7 +12,7 @@ describe('/api/admin/webhooks', () => {
   describe('POST', () => {
     it('registers an endpoint and shows its whsec_ secret once', async () => {
       const res = await create({
-        url: 'https://93.184.215.14/hooks',
+        url: 'https://receiver.test/hooks',
         events: ['entitlements.changed', 'tenant.created'],
         description: 'CRM sync',
       });
@@ -21,7 +21,7 @@ describe('/api/admin/webhooks', () => {
       expect(body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
       expect(body.endpoint).toEqual({
         id: expect.stringMatching(/^ep_/),
-        url: 'https://93.184.215.14/hooks',
+        url: 'https://receiver.test/hooks',
         events: ['entitlements.changed', 'tenant.created'],
         description: 'CRM sync',
         enabled: true,
@@ -57,7 +57,7 @@ describe('/api/admin/webhooks', () => {
         'https://metadata.google.internal/computeMetadata/v1/',
         'url: must not point to a private, loopback, link-local or metadata address',
       ],
-      ['https://user:pw@93.184.215.14/', 'url: must not carry credentials'],
+      ['https://user:pw@receiver.test/', 'url: must not carry credentials'],
       ['not a url', 'url: must be an absolute https URL'],
     ])('refuses %s with 400 and stores nothing', async (url, error) => {
       const res = await create({ url, events: ['tenant.created'] });
@@ -67,10 +67,10 @@ describe('/api/admin/webhooks', () => {
     });
 
     it('refuses an unknown event type and an empty list, naming the field', async () => {
-      const unknown = await create({ url: 'https://93.184.215.14/', events: ['tenant.renamed'] });
+      const unknown = await create({ url: 'https://receiver.test/', events: ['tenant.renamed'] });
       expect(unknown.statusCode).toBe(400);
       expect(unknown.json().error).toContain('events');
-      const empty = await create({ url: 'https://93.184.215.14/', events: [] });
+      const empty = await create({ url: 'https://receiver.test/', events: [] });
       expect(empty.statusCode).toBe(400);
       expect(empty.json().error).toContain('events');
     });
@@ -85,7 +85,7 @@ describe('/api/admin/webhooks', () => {
             method: 'POST',
             url: '/api/admin/webhooks',
             headers,
-            payload: { url: 'https://93.184.215.14/', events: ['tenant.created'] },
+            payload: { url: 'https://receiver.test/', events: ['tenant.created'] },
           });
         expect((await post(olivia)).statusCode).toBe(201);
         expect((await post(olivia)).statusCode).toBe(201);
@@ -106,7 +106,7 @@ describe('/api/admin/webhooks', () => {
       const res = await h.inject(
         'POST',
         '/api/admin/webhooks',
-        { url: 'https://93.184.215.14/', events: ['tenant.created'] },
+        { url: 'https://receiver.test/', events: ['tenant.created'] },
         member,
       );
       expect(res.statusCode).toBe(403);
@@ -133,7 +133,7 @@ describe('/api/admin/webhooks', () => {
 
   describe('PATCH, DELETE and rotate-secret', () => {
     it('changes events and description, disables and enables again', async () => {
-      const { endpoint } = (await create({ url: 'https://93.184.215.14/', events: ['tenant.created'] })).json();
+      const { endpoint } = (await create({ url: 'https://receiver.test/', events: ['tenant.created'] })).json();
       const changed = await h.inject('PATCH', `/api/admin/webhooks/${endpoint.id}`, {
         events: ['tenant.deleted'],
         description: 'audit',
@@ -150,11 +150,11 @@ describe('/api/admin/webhooks', () => {
       expect(enabled.json()).toMatchObject({ enabled: true, disabledAt: null, disabledReason: null });
       const unsafe = await h.inject('PATCH', `/api/admin/webhooks/${endpoint.id}`, { url: 'https://10.0.0.1/' });
       expect(unsafe.statusCode).toBe(400);
-      expect((await h.inject('GET', `/api/admin/webhooks/${endpoint.id}`)).json().url).toBe('https://93.184.215.14/');
+      expect((await h.inject('GET', `/api/admin/webhooks/${endpoint.id}`)).json().url).toBe('https://receiver.test/');
     });
 
     it('removes an endpoint, then answers 404 for it', async () => {
-      const { endpoint } = (await create({ url: 'https://93.184.215.14/', events: ['tenant.created'] })).json();
+      const { endpoint } = (await create({ url: 'https://receiver.test/', events: ['tenant.created'] })).json();
       expect((await h.inject('DELETE', `/api/admin/webhooks/${endpoint.id}`)).statusCode).toBe(204);
       const gone = await h.inject('GET', `/api/admin/webhooks/${endpoint.id}`);
       expect(gone.statusCode).toBe(404);
@@ -166,7 +166,7 @@ describe('/api/admin/webhooks', () => {
     });
 
     it('rotates the secret: a new one shown once, the old one signing until the overlap ends (24 h)', async () => {
-      const first = (await create({ url: 'https://93.184.215.14/', events: ['tenant.created'] })).json();
+      const first = (await create({ url: 'https://receiver.test/', events: ['tenant.created'] })).json();
       const res = await h.inject('POST', `/api/admin/webhooks/${first.endpoint.id}/rotate-secret`);
       expect(res.statusCode).toBe(200);
       expect(res.json().secret).toMatch(/^whsec_/);

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkDump, exportStore, importStore, summarize, type DumpSummary } from '../../store/transfer.js';
 import { openTokenCipher } from '../../secrets/encryption-keys.js';
+import { webhookDescriber } from '../../webhooks/webhook-events.js';
 import { openSigningSecret } from '../../webhooks/webhook-signing.js';
 import { checkImportRows } from '../import-check.js';
 import type { CliContext } from '../cli-context.js';
@@ -28,7 +29,15 @@ export function registerStore(program: Command, context: CliContext): void {
     )
     .option('--out <file>', 'write to a file instead of standard output')
     .action(async (options: { out?: string }) => {
-      const dump = await exportStore(await context.store());
+      const store = await context.store();
+      // Audit rows the server's worker has not yet turned into webhook events are turned now, so
+      // the dump carries them as events (the importing store's worker starts after its audit rows).
+      const policy = await context.policy().catch(() => undefined);
+      if (policy) {
+        store.outbox.describeWith(webhookDescriber({ policy: () => policy }));
+        while ((await store.outbox.fanOut()).more);
+      }
+      const dump = await exportStore(store);
       const text = `${JSON.stringify(dump, null, 2)}\n`;
       if (options.out) {
         await writeFile(resolve(context.io.cwd, options.out), text, { mode: 0o600 });

@@ -23,6 +23,7 @@ export function registerWebhooks(program: Command, context: CliContext): void {
       maxEndpointsPerPrincipal: settings.maxEndpointsPerPrincipal,
       secretOverlapMs: settings.secretOverlapMs,
       cipher: openTokenCipher(context.config.encryption, context.config.databasePath),
+      ...(context.io.webhookTargets ? { targets: context.io.webhookTargets } : {}),
     });
   };
   const row = (e: WebhookEndpoint) => [
@@ -95,11 +96,28 @@ export function registerWebhooks(program: Command, context: CliContext): void {
 
   webhooks
     .command('deliveries <id>')
-    .description('the delivery log of an endpoint, newest first')
+    .description('the delivery log of an endpoint, newest first; with --attempts, each attempt of one delivery')
     .option('--status <status>', 'pending, delivered or failed')
     .option('--limit <n>', 'how many', '50')
+    .option('--attempts <deliveryId>', "that delivery's attempts, newest first")
     .option('--json', 'print JSON')
-    .action(async (id: string, options: { status?: string; limit: string; json?: boolean }) => {
+    .action(async (id: string, options: { status?: string; limit: string; attempts?: string; json?: boolean }) => {
+      if (options.attempts) {
+        const attempts = await (await service()).attempts(id, options.attempts);
+        if (options.json) return context.json({ items: attempts });
+        return context.out(
+          formatTable(
+            ['AT', 'OUTCOME', 'STATUS', 'ERROR', 'LATENCY'],
+            attempts.map((a) => [
+              a.at,
+              a.outcome,
+              a.status === null ? '' : String(a.status),
+              a.error ?? '',
+              `${a.latencyMs} ms`,
+            ]),
+          ),
+        );
+      }
       const page = await (
         await service()
       ).deliveries(id, {

@@ -434,6 +434,38 @@ export const MIGRATIONS: readonly MigrationSource[] = [
     `,
   },
   {
+    version: 11,
+    name: 'webhook events read from the audit log by the worker; a row per delivery attempt',
+    // A write no longer writes its events: its audit rows are the outbox, and the delivery worker
+    // turns them into events later. The cursor starts at the newest audit row, so what came before
+    // the upgrade (already in webhook_events) is not sent again.
+    up: (d) => `
+      -- The last audit row the worker has turned into events (one row).
+      CREATE TABLE webhook_fanout (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        audit_seq  ${d.bigint} NOT NULL
+      )${d.strict};
+      INSERT INTO webhook_fanout (id, audit_seq) VALUES (1, coalesce(
+        (SELECT max(seq) FROM audit_log), (SELECT max(seq) FROM audit_anchors), 0));
+
+      -- The audit row of the endpoint's creation: it gets the events of every change after it.
+      ALTER TABLE webhook_endpoints ADD COLUMN since_seq ${d.bigint} NOT NULL DEFAULT 0;
+
+      -- Each attempt of a delivery, as the delivery log shows it (capped per delivery, pruned with the audit retention).
+      CREATE TABLE webhook_attempts (
+        id           TEXT PRIMARY KEY,
+        delivery_id  TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+        at           TEXT NOT NULL,
+        status       INTEGER,
+        error        TEXT,
+        latency_ms   INTEGER NOT NULL,
+        outcome      TEXT NOT NULL
+      )${d.strict};
+      CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts(delivery_id, at);
+      CREATE INDEX webhook_attempts_by_at ON webhook_attempts(at);
+    `,
+  },
+  {
     version: 12,
     name: 'webhook events of changes with no write of their own: policy reload epochs, counters by period',
     up: (d) => `

@@ -13,12 +13,15 @@ export interface WriteOptions {
   readonly hooks?: boolean;
 }
 
-/** Runs inside a write transaction, after its audit rows: the webhook outbox (webhook-outbox.ts). */
-export type OutboxRecorder = (tx: SqlExecutor, records: readonly AuditRecord[]) => Promise<void>;
+/**
+ * Told of the audit rows a write appends, synchronously and with no SQL (the webhook outbox
+ * wakes its worker): the rows themselves are the outbox, so the write does no more for webhooks.
+ */
+export type AuditListener = (records: readonly AuditRecord[]) => void;
 
 export class StoreContext {
   readonly #hooks = new Set<() => Promise<void> | void>();
-  #outbox: OutboxRecorder | undefined;
+  #auditListener: AuditListener | undefined;
 
   constructor(
     readonly port: SqlPort,
@@ -69,14 +72,15 @@ export class StoreContext {
       records.push({ ...fields, prevHash, hash });
       prevHash = hash;
     }
-    // Events for webhooks commit with the change that causes them, or not at all.
-    if (this.#outbox) await this.#outbox(tx, records);
+    // Webhook events are read from these rows later (webhook-fanout.ts): they commit with the
+    // change that causes them, or not at all, at no more cost to the write than the audit row.
+    this.#auditListener?.(records);
     return records;
   }
 
-  /** Sets what records outbox events beside every audited change. */
-  setOutbox(recorder: OutboxRecorder): void {
-    this.#outbox = recorder;
+  /** Sets who hears of appended audit rows (one listener: the webhook outbox). */
+  onAudit(listener: AuditListener): void {
+    this.#auditListener = listener;
   }
 
   addHook(hook: () => Promise<void> | void): () => void {

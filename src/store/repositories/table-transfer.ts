@@ -108,6 +108,8 @@ export class TableTransferStore implements TableTransfer {
           }
         }
       }
+      // The imported audit rows were the source's to turn into webhook events: the worker starts after them.
+      await tx.run('UPDATE webhook_fanout SET audit_seq = (SELECT coalesce(max(seq), 0) FROM audit_log)');
       await this.ctx.appendAudit(tx, [event]);
     });
   }

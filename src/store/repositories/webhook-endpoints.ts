@@ -108,14 +108,24 @@ export class WebhookEndpointStore {
         ]);
         if (Number(held?.n ?? 0) >= maxPerCreator) return undefined;
         const now = this.ctx.nowIso();
-        await tx.run(
-          `INSERT INTO webhook_endpoints (id, url, events, description, secret, failure_streak, created_by, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)`,
-          [input.id, input.url, JSON.stringify(input.events), input.description, input.secret, context.actor, now],
-        );
-        await this.ctx.appendAudit(tx, [
+        // The creation's audit row: the endpoint gets the events of every change after it.
+        const [created] = await this.ctx.appendAudit(tx, [
           audit(context, 'webhook.create', input.id, { url: input.url, events: input.events }),
         ]);
+        await tx.run(
+          `INSERT INTO webhook_endpoints (id, url, events, description, secret, failure_streak, created_by, created_at, updated_at, since_seq)
+           VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7, $8)`,
+          [
+            input.id,
+            input.url,
+            JSON.stringify(input.events),
+            input.description,
+            input.secret,
+            context.actor,
+            now,
+            created?.seq ?? 0,
+          ],
+        );
         return find(tx, input.id);
       },
       { hooks: false },

@@ -1,58 +1,42 @@
-// The webhook outbox: events written in the transaction of the change that causes them (one
-// delivery row per subscribed endpoint), claimed under a lease by one instance's worker, and
-// the delivery log with its replays. The endpoints themselves are in webhook-endpoints.ts.
+// The webhook outbox: events made from the audit log by the worker (webhook-fanout.ts), claimed
+// under a lease by one instance's worker, each attempt recorded (webhook-delivery-log.ts), and
+// replays. The endpoints themselves are in webhook-endpoints.ts.
 
-import { createHash, randomBytes } from 'node:crypto';
-import type { SqlExecutor, SqlValue } from '../sql-port.js';
-import type { AuditRecord, Page, TenantSnapshot } from '../store.js';
-import { loadTenantSnapshot } from './change-feed.js';
+import type { Page } from '../store.js';
 import type { StoreContext } from './store-context.js';
-import { pageSize } from './store-context.js';
+import {
+  findDelivery,
+  listAttempts,
+  listDeliveries,
+  recordAttempt,
+  type AttemptResult,
+  type DeliveryStatus,
+  type WebhookAttempt,
+  type WebhookDelivery,
+} from './webhook-delivery-log.js';
+import {
+  fanOut,
+  recordOnce,
+  type FanOutResult,
+  type OutboxDescriber,
+  type OutboxEventDraft,
+} from './webhook-fanout.js';
 
-/** An event as the domain describes it; the outbox adds its id, sequence and timestamp. */
-export interface OutboxEventDraft {
-  readonly type: string;
-  readonly tenantId: string;
-  /** The fields of `data` besides tenantId and sequence. */
-  readonly data: Readonly<Record<string, unknown>>;
-}
-
-/** What a describer may read inside the causing write's transaction. */
-export interface OutboxReader {
-  /** The tenant as this transaction leaves it; undefined once deleted. */
-  tenant(tenantId: string): Promise<TenantSnapshot | undefined>;
-  readonly now: string;
-}
-
-/**
- * Turns a transaction's audit records into events (the domain's rules, given to the store):
- * `types` are the event types some enabled endpoint wants, so nothing else need be built.
- */
-export type OutboxDescriber = (
-  records: readonly AuditRecord[],
-  reader: OutboxReader,
-  types: ReadonlySet<string>,
-) => Promise<readonly OutboxEventDraft[]>;
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
-
-/** One event's delivery to one endpoint, as the delivery log shows it. */
-export interface WebhookDelivery {
-  readonly id: string;
-  readonly eventId: string;
-  readonly endpointId: string;
-  readonly type: string;
-  readonly tenantId: string;
-  readonly status: DeliveryStatus;
-  readonly attempts: number;
-  readonly nextAttemptAt: string | null;
-  readonly lastStatus: number | null;
-  readonly lastError: string | null;
-  readonly lastLatencyMs: number | null;
-  readonly lastAttemptAt: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+export type {
+  AuditEventDraft,
+  FanOutResult,
+  OutboxDescriber,
+  OutboxEventDraft,
+  OutboxReader,
+} from './webhook-fanout.js';
+export type {
+  AttemptOutcome,
+  AttemptResult,
+  DeliveryStatus,
+  WebhookAttempt,
+  WebhookDelivery,
+} from './webhook-delivery-log.js';
+export { randomId } from './webhook-fanout.js';
 
 /** A delivery a worker holds the lease of, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -72,68 +56,19 @@ export interface ClaimedDelivery {
   };
 }
 
-/** How one attempt went, as the worker reports it. */
-export interface AttemptResult {
-  readonly at: string;
-  readonly status: number | null;
-  readonly error: string | null;
-  readonly latencyMs: number;
-  /** delivered (2xx); retry at nextAttemptAt; failed (schedule used up); gone (410: disable the endpoint). */
-  readonly outcome: 'delivered' | 'retry' | 'failed' | 'gone';
-  readonly nextAttemptAt?: string;
-}
-
-interface DeliveryRow {
-  id: string;
-  event_id: string;
-  endpoint_id: string;
-  type: string;
-  tenant_id: string;
-  status: DeliveryStatus;
-  attempts: number;
-  next_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-  last_latency_ms: number | null;
-  last_attempt_at: string | null;
-  created_at: string;
-  updated_at: string;
-  [column: string]: unknown;
-}
-
-const DELIVERY_COLUMNS = `d.id, d.event_id, d.endpoint_id, e.type, e.tenant_id, d.status, d.attempts, d.next_attempt_at,
-  d.last_status, d.last_error, d.last_latency_ms, d.last_attempt_at, d.created_at, d.updated_at`;
-
-function deliveryFromRow(row: DeliveryRow): WebhookDelivery {
-  return {
-    id: row.id,
-    eventId: row.event_id,
-    endpointId: row.endpoint_id,
-    type: row.type,
-    tenantId: row.tenant_id,
-    status: row.status,
-    attempts: Number(row.attempts),
-    nextAttemptAt: row.next_attempt_at,
-    lastStatus: row.last_status === null ? null : Number(row.last_status),
-    lastError: row.last_error,
-    lastLatencyMs: row.last_latency_ms === null ? null : Number(row.last_latency_ms),
-    lastAttemptAt: row.last_attempt_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-/** An id with a prefix and 16 random bytes (base32-ish, URL-safe). */
-export function randomId(prefix: string): string {
-  return `${prefix}_${randomBytes(16).toString('base64url')}`;
-}
-
 export class WebhookOutboxStore {
   #describe: OutboxDescriber | undefined;
   readonly #recorded = new Set<() => void>();
+  /** Whether an enabled endpoint was seen last: only then do this process's writes wake the worker. */
+  #subscribed = true;
 
   constructor(private readonly ctx: StoreContext) {
-    ctx.setOutbox((tx, records) => this.#record(tx, records));
+    ctx.onAudit((records) => {
+      // An endpoint change here is seen at once; another process's within the worker's poll.
+      if (records.some((record) => record.action.startsWith('webhook.'))) this.#subscribed = true;
+      if (this.#subscribed && records.some((record) => record.tenantId !== null && record.outcome === 'success'))
+        this.#notify();
+    });
   }
 
   /** Sets the domain's rules that turn audit records into events (services.ts does, at open). */
@@ -141,30 +76,25 @@ export class WebhookOutboxStore {
     this.#describe = describe;
   }
 
-  /** Calls `listener` after a write of this process put deliveries in the outbox (the worker wakes). */
+  /** Calls `listener` after a write of this process appended audit rows that may be events (the worker wakes). */
   onRecorded(listener: () => void): () => void {
     this.#recorded.add(listener);
     return () => this.#recorded.delete(listener);
   }
 
-  async #record(tx: SqlExecutor, records: readonly AuditRecord[]): Promise<void> {
-    const describe = this.#describe;
-    if (!describe || !records.some((record) => record.tenantId !== null && record.outcome === 'success')) return;
-    const endpoints = (
-      await tx.all<{ id: string; events: string }>('SELECT id, events FROM webhook_endpoints WHERE disabled_at IS NULL')
-    ).map((row) => ({ id: row.id, events: new Set(JSON.parse(row.events) as string[]) }));
-    if (endpoints.length === 0) return;
-    const types = new Set(endpoints.flatMap((endpoint) => [...endpoint.events]));
-    const now = this.ctx.nowIso();
-    const drafts = await describe(records, { now, tenant: (tenantId) => loadTenantSnapshot(tx, tenantId) }, types);
-    let recorded = false;
-    for (const draft of drafts) {
-      const subscribed = endpoints.filter((endpoint) => endpoint.events.has(draft.type));
-      if (subscribed.length === 0) continue;
-      await this.#insertEvent(tx, draft, now, subscribed);
-      recorded = true;
-    }
-    if (recorded) queueMicrotask(() => this.#recorded.forEach((listener) => listener()));
+  #notify(): void {
+    if (this.#recorded.size > 0) queueMicrotask(() => this.#recorded.forEach((listener) => listener()));
+  }
+
+  /**
+   * Turns up to `limit` audit rows after the cursor into events and deliveries, in one write
+   * (see webhook-fanout.ts). Nothing is written when no endpoint is enabled or no row is new.
+   */
+  async fanOut(limit = 200): Promise<FanOutResult> {
+    if (!this.#describe) return { events: 0, more: false, subscribed: false };
+    const result = await fanOut(this.ctx, this.#describe, limit);
+    this.#subscribed = result.subscribed;
+    return result;
   }
 
   /**
@@ -172,67 +102,11 @@ export class WebhookOutboxStore {
    * expiry), once each: `key` names the occurrence and gives the event its id, so whichever
    * instance notices first records it and the others find it there. Returns how many were new.
    */
-  recordOnce(drafts: readonly (OutboxEventDraft & { readonly key: string })[]): Promise<number> {
-    if (drafts.length === 0) return Promise.resolve(0);
-    return this.ctx
-      .write(
-        async (tx) => {
-          const endpoints = (
-            await tx.all<{ id: string; events: string }>(
-              'SELECT id, events FROM webhook_endpoints WHERE disabled_at IS NULL',
-            )
-          ).map((row) => ({ id: row.id, events: new Set(JSON.parse(row.events) as string[]) }));
-          const now = this.ctx.nowIso();
-          let recorded = 0;
-          for (const draft of drafts) {
-            const subscribed = endpoints.filter((endpoint) => endpoint.events.has(draft.type));
-            if (subscribed.length === 0) continue;
-            const id = `msg_${createHash('sha256').update(draft.key).digest('base64url').slice(0, 22)}`;
-            if (await tx.get('SELECT 1 AS found FROM webhook_events WHERE id = $1', [id])) continue;
-            await this.#insertEvent(tx, draft, now, subscribed, id);
-            recorded++;
-          }
-          return recorded;
-        },
-        { hooks: false },
-      )
-      .then((recorded) => {
-        if (recorded > 0) this.#recorded.forEach((listener) => listener());
-        return recorded;
-      });
-  }
-
-  async #insertEvent(
-    tx: SqlExecutor,
-    draft: OutboxEventDraft,
-    now: string,
-    endpoints: readonly { id: string }[],
-    id = randomId('msg'),
-  ): Promise<void> {
-    const sequence = Number(
-      (
-        await tx.get<{ sequence: number }>(
-          `INSERT INTO webhook_sequences (tenant_id, sequence) VALUES ($1, 1)
-           ON CONFLICT (tenant_id) DO UPDATE SET sequence = webhook_sequences.sequence + 1 RETURNING sequence`,
-          [draft.tenantId],
-        )
-      )?.sequence,
-    );
-    const payload = JSON.stringify({
-      type: draft.type,
-      timestamp: now,
-      data: { tenantId: draft.tenantId, sequence, ...draft.data },
-    });
-    await tx.run(
-      'INSERT INTO webhook_events (id, tenant_id, type, sequence, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [id, draft.tenantId, draft.type, sequence, payload, now],
-    );
-    for (const endpoint of endpoints)
-      await tx.run(
-        `INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at, updated_at)
-         VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4)`,
-        [randomId('dlv'), id, endpoint.id, now],
-      );
+  async recordOnce(drafts: readonly (OutboxEventDraft & { readonly key: string })[]): Promise<number> {
+    if (drafts.length === 0) return 0;
+    const recorded = await recordOnce(this.ctx, drafts);
+    if (recorded > 0) this.#recorded.forEach((listener) => listener());
+    return recorded;
   }
 
   /**
@@ -240,7 +114,15 @@ export class WebhookOutboxStore {
    * are serialized (SqlPort.write), so two instances never take the same delivery; a holder
    * that dies lets its lease lapse and another instance sends the delivery again.
    */
-  claim(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claim(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    // A look without the write lock first: most wakes find nothing due.
+    const due = await this.ctx.port.get(
+      `SELECT 1 AS due FROM webhook_deliveries d JOIN webhook_endpoints p ON p.id = d.endpoint_id
+       WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+         AND p.disabled_at IS NULL LIMIT 1`,
+      [this.ctx.nowIso()],
+    );
+    if (!due) return [];
     return this.ctx.write(
       async (tx) => {
         const now = this.ctx.nowIso();
@@ -291,40 +173,19 @@ export class WebhookOutboxStore {
    * delivery is then another sender's, and is sent again.
    */
   complete(holder: string, delivery: ClaimedDelivery, result: AttemptResult, disableAfter: number): Promise<void> {
+    return this.completeAll(holder, [{ delivery, result }], disableAfter);
+  }
+
+  /** Records several attempts (a claimed batch) in one write, each as {@link complete} says. */
+  completeAll(
+    holder: string,
+    attempts: readonly { readonly delivery: ClaimedDelivery; readonly result: AttemptResult }[],
+    disableAfter: number,
+  ): Promise<void> {
+    if (attempts.length === 0) return Promise.resolve();
     return this.ctx.write(
       async (tx) => {
-        const status: DeliveryStatus =
-          result.outcome === 'delivered' ? 'delivered' : result.outcome === 'retry' ? 'pending' : 'failed';
-        const updated = await tx.run(
-          `UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_holder = NULL,
-             lease_until = NULL, last_status = $3, last_error = $4, last_latency_ms = $5, last_attempt_at = $6, updated_at = $6
-           WHERE id = $7 AND lease_holder = $8`,
-          [
-            status,
-            status === 'pending' ? (result.nextAttemptAt ?? result.at) : null,
-            result.status,
-            result.error,
-            Math.round(result.latencyMs),
-            result.at,
-            delivery.id,
-            holder,
-          ],
-        );
-        if (updated.changes === 0) return;
-        const endpointId = delivery.endpoint.id;
-        if (result.outcome === 'delivered')
-          await tx.run('UPDATE webhook_endpoints SET failure_streak = 0 WHERE id = $1 AND failure_streak <> 0', [
-            endpointId,
-          ]);
-        else if (result.outcome === 'gone') await disable(tx, endpointId, 'the receiver answered 410 Gone', result.at);
-        else if (result.outcome === 'failed') {
-          const row = await tx.get<{ failure_streak: number }>(
-            'UPDATE webhook_endpoints SET failure_streak = failure_streak + 1 WHERE id = $1 RETURNING failure_streak',
-            [endpointId],
-          );
-          if (row && Number(row.failure_streak) >= disableAfter)
-            await disable(tx, endpointId, `${disableAfter} deliveries in a row failed`, result.at);
-        }
+        for (const { delivery, result } of attempts) await recordAttempt(tx, holder, delivery, result, disableAfter);
       },
       { hooks: false },
     );
@@ -345,38 +206,20 @@ export class WebhookOutboxStore {
   }
 
   /** The delivery log of one endpoint, newest first. */
-  async deliveries(
+  deliveries(
     endpointId: string,
     options: { readonly status?: DeliveryStatus; readonly after?: string; readonly limit?: number } = {},
   ): Promise<Page<WebhookDelivery>> {
-    const limit = pageSize(options.limit, 50, 500);
-    const params: SqlValue[] = [endpointId];
-    const where = ['d.endpoint_id = $1'];
-    if (options.status) where.push(`d.status = $${params.push(options.status)}`);
-    if (options.after) {
-      const [at, id] = decodeCursor(options.after);
-      where.push(
-        `(d.created_at < $${params.push(at)} OR (d.created_at = $${params.length} AND d.id < $${params.push(id)}))`,
-      );
-    }
-    const { byteOrder } = this.ctx.port.sql;
-    const rows = await this.ctx.port.all<DeliveryRow>(
-      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-       WHERE ${where.join(' AND ')} ORDER BY d.created_at DESC, d.id${byteOrder} DESC LIMIT $${params.push(limit + 1)}`,
-      params,
-    );
-    const items = rows.slice(0, limit).map(deliveryFromRow);
-    const last = items.at(-1);
-    return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.createdAt, last.id) } : { items };
+    return listDeliveries(this.ctx.port, endpointId, options);
   }
 
-  async delivery(endpointId: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
-    const row = await this.ctx.port.get<DeliveryRow>(
-      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-       WHERE d.endpoint_id = $1 AND d.id = $2`,
-      [endpointId, deliveryId],
-    );
-    return row ? deliveryFromRow(row) : undefined;
+  delivery(endpointId: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
+    return findDelivery(this.ctx.port, endpointId, deliveryId);
+  }
+
+  /** The attempts kept of one delivery, newest first. */
+  attempts(deliveryId: string): Promise<WebhookAttempt[]> {
+    return listAttempts(this.ctx.port, deliveryId);
   }
 
   /**
@@ -440,13 +283,17 @@ export class WebhookOutboxStore {
     return row?.due ?? null;
   }
 
-  /** Removes delivered deliveries updated before `before`, and events left with no delivery. */
+  /**
+   * Removes delivered deliveries updated before `before` (with their attempts), attempts made
+   * before it of the deliveries that stay, and events left with no delivery.
+   */
   prune(before: string): Promise<number> {
     return this.ctx.write(
       async (tx) => {
         const removed = (
           await tx.run("DELETE FROM webhook_deliveries WHERE status = 'delivered' AND updated_at < $1", [before])
         ).changes;
+        await tx.run('DELETE FROM webhook_attempts WHERE at < $1', [before]);
         await tx.run(
           'DELETE FROM webhook_events WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)',
           [before],
@@ -456,26 +303,4 @@ export class WebhookOutboxStore {
       { hooks: false },
     );
   }
-}
-
-async function disable(tx: SqlExecutor, endpointId: string, reason: string, at: string): Promise<void> {
-  await tx.run(
-    'UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2, updated_at = $1 WHERE id = $3 AND disabled_at IS NULL',
-    [at, reason, endpointId],
-  );
-}
-
-function encodeCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((part) => typeof part === 'string'))
-      return parsed as [string, string];
-  } catch {
-    // fall through: an unreadable cursor starts from the top
-  }
-  return ['\uffff', ''];
 }

@@ -4,6 +4,7 @@
 import { call, get, query } from '../api.js';
 import { field, h, replace, table, when } from '../dom.js';
 import { problem, type PageContext } from '../page.js';
+import { WEBHOOK_EVENT_TYPES } from '../../../webhooks/webhook-event-types.js';
 
 interface EndpointView {
   readonly id: string;
@@ -31,14 +32,13 @@ interface DeliveryView {
   readonly createdAt: string;
 }
 
-const EVENT_TYPES = [
-  'entitlements.changed',
-  'meter.threshold',
-  'meter.reset',
-  'tenant.created',
-  'tenant.deleted',
-  'billing.subscription.changed',
-];
+interface AttemptView {
+  readonly at: string;
+  readonly status: number | null;
+  readonly error: string | null;
+  readonly latencyMs: number;
+  readonly outcome: string;
+}
 
 /** The secret of a new or rotated endpoint, shown once in an alert. */
 function secretShown(secret: string, what: string): HTMLElement {
@@ -69,7 +69,7 @@ export async function webhooksPage(context: PageContext, endpointId?: string): P
     placeholder: 'https://hooks.example.com/entitle',
   });
   const description = h('input', { type: 'text', name: 'description', maxlength: 500 });
-  const boxes = EVENT_TYPES.map((type) => h('input', { type: 'checkbox', name: 'events', value: type }));
+  const boxes = WEBHOOK_EVENT_TYPES.map((type) => h('input', { type: 'checkbox', name: 'events', value: type }));
   const form = h(
     'form',
     {
@@ -198,6 +198,30 @@ async function deliveriesPage(context: PageContext, endpointId: string): Promise
     },
     h('div', { class: 'row' }, field('From', from), field('To', to), h('button', { type: 'submit' }, 'Replay range')),
   );
+  const attempts = h('div', { 'aria-live': 'polite' });
+  const showAttempts = async (delivery: DeliveryView) => {
+    try {
+      const list = await get<{ items: AttemptView[] }>(
+        `${base}/deliveries/${encodeURIComponent(delivery.id)}/attempts`,
+      );
+      replace(
+        attempts,
+        table(
+          `Attempts of ${delivery.id} (${delivery.type}), newest first`,
+          ['At', 'Outcome', 'Answer', 'Latency'],
+          list.items.map((attempt) => [
+            when(attempt.at),
+            attempt.outcome,
+            attempt.error ?? (attempt.status === null ? '—' : String(attempt.status)),
+            `${attempt.latencyMs} ms`,
+          ]),
+          'none yet.',
+        ),
+      );
+    } catch (error) {
+      replace(attempts, h('p', { class: 'alert', role: 'alert' }, problem(error)));
+    }
+  };
   const rows = page.items.map((delivery) => [
     when(delivery.createdAt),
     delivery.type,
@@ -207,7 +231,12 @@ async function deliveriesPage(context: PageContext, endpointId: string): Promise
     delivery.lastError ?? (delivery.lastStatus === null ? '—' : String(delivery.lastStatus)),
     delivery.lastLatencyMs === null ? '—' : `${delivery.lastLatencyMs} ms`,
     when(delivery.nextAttemptAt, '—'),
-    h('button', { type: 'button', onclick: () => void replay({ deliveryId: delivery.id }) }, 'Replay'),
+    h(
+      'div',
+      { class: 'row' },
+      h('button', { type: 'button', onclick: () => void showAttempts(delivery) }, 'Attempts'),
+      h('button', { type: 'button', onclick: () => void replay({ deliveryId: delivery.id }) }, 'Replay'),
+    ),
   ]);
   const next = page.nextCursor
     ? h(
@@ -223,10 +252,11 @@ async function deliveriesPage(context: PageContext, endpointId: string): Promise
     result,
     table(
       'Deliveries, newest first',
-      ['Made', 'Event', 'Tenant', 'Status', 'Attempts', 'Last answer', 'Latency', 'Next try', 'Replay'],
+      ['Made', 'Event', 'Tenant', 'Status', 'Attempts', 'Last answer', 'Latency', 'Next try', 'Actions'],
       rows,
       'none yet.',
     ),
+    attempts,
     h('nav', { class: 'pager', 'aria-label': 'Pages' }, next),
     h('section', { 'aria-labelledby': 'replay-range' }, h('h2', { id: 'replay-range' }, 'Replay a time range'), range),
   );
