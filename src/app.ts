@@ -480,9 +480,9 @@ async function registerBilling(app: FastifyInstance, { services, failedLogins }:
 
 async function registerOfrep(
   app: FastifyInstance,
-  { services: { policy, provider }, events }: AppParts,
+  { services: { policy, provider }, events, decisions }: AppParts,
 ): Promise<void> {
-  await app.register(ofrepRoutes, { policy, provider, events });
+  await app.register(ofrepRoutes, { policy, provider, events, decisions });
   await app.register(ofrepEventRoutes, { events });
 }
 
