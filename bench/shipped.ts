@@ -79,8 +79,8 @@ export async function benchShipped(rows: Row[]): Promise<void> {
       NODE_EXTRA_CA_CERTS: join(ROOT, 'test/fixtures/tls/ca.crt'),
       ...UNLIMITED,
     });
-    const operator = /operator:\s+(ent_\S+)/.exec(server.output())?.[1];
-    if (!operator) throw new Error(`no operator token in the first start's welcome:\n${server.output()}`);
+    const operator = /operator:\s+(ent_\S+)/.exec(server.tokens())?.[1];
+    if (!operator) throw new Error(`no operator token from the first start:\n${server.output()}`);
     const s = server;
     const admin = (path: string, body: unknown) => call(s, operator, 'POST', `/api/admin${path}`, body, 201);
     await admin('/tenants', { id: 'acme', plan: 'pro' });
