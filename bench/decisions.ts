@@ -11,7 +11,15 @@ import type { FeatureType } from '../src/policy/types.js';
 import { TestPolicySource } from '../test/support/policy.js';
 import { compare, ns, ratio, type Row } from './support/measure.js';
 import { flagdConfiguration, startUnleash } from './support/peers.js';
-import { buildWorkload, type Workload } from './support/workload.js';
+import {
+  buildWorkload,
+  compile,
+  directoryOf,
+  random,
+  versionPolicyText,
+  versionTenants,
+  type Workload,
+} from './support/workload.js';
 
 /** One question, with each contender's context built beforehand: building it is the caller's cost, not the resolver's. */
 interface Question {
@@ -28,6 +36,8 @@ interface Question {
 export async function benchDecisions(rows: Row[]): Promise<void> {
   const workload = await buildWorkload({ tenants: 10_000, features: 50, plans: 4, overrideShare: 0.1 });
   const provider = new EntitleProvider({ policy: new TestPolicySource(workload.policy), tenants: workload.directory });
+  // Built next, before the peers allocate: both directories are loaded as a server loads its one.
+  const versioned = await versionedProvider(workload, questionsOf(workload, workload.questions));
   const flagd = new FlagdCore();
   flagd.setConfigurations(JSON.stringify(flagdConfiguration(workload)));
   const unleash = await startUnleash(workload);
@@ -57,6 +67,11 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
     oursSync: (i) => {
       const q = at(i);
       return provider.resolve(q.feature, q.type, q.ours);
+    },
+    // The same questions against the policy with versions and add-ons (its own tenants).
+    oursSyncVersioned: (i) => {
+      const q = at(i);
+      return versioned.resolve(q.feature, q.type, q.ours);
     },
   });
   const m = booleans.length;
@@ -90,6 +105,25 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
   rows.push(
     threeTimes('Entitle provider resolve, sync core', resolve.oursSync.nsPerOp, resolve.flagd.nsPerOp, 'flagd-core'),
   );
+  const versionedNs = resolve.oursSyncVersioned.nsPerOp;
+  rows.push(
+    threeTimes(
+      'Entitle provider resolve, sync core, policy with versions and add-ons (30% on v1, 30% with add-ons)',
+      versionedNs,
+      resolve.flagd.nsPerOp,
+      'flagd-core',
+    ),
+  );
+  rows.push({
+    section,
+    name: 'Entitle sync core, versions and add-ons, vs the plain policy (same run)',
+    value: ns(versionedNs),
+    ratio: ratio(resolve.oursSync.nsPerOp, versionedNs),
+    peer: 'Entitle sync core, plain policy (× its speed)',
+    target: '≥ 0.9× (within 10%)',
+    met: resolve.oursSync.nsPerOp / versionedNs >= 0.9,
+    raw: { nsPerOp: versionedNs },
+  });
   rows.push({
     section,
     name: 'flagd-core resolve in a promise, awaited',
@@ -129,6 +163,29 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
   });
 
   await benchClient(rows, booleans, provider);
+}
+
+/**
+ * A provider over the workload's tenants with pricing history: the policy with versions and
+ * add-ons, some tenants on version 1, some holding add-ons. Checked to decide differently from
+ * the plain policy through both (a bench of a policy that changes nothing would show nothing).
+ */
+async function versionedProvider(workload: Workload, questions: readonly Question[]): Promise<EntitleProvider> {
+  const policy = compile(versionPolicyText(workload.policyText));
+  const tenants = versionTenants(workload.tenants, policy, { oldShare: 0.3, addonShare: 0.3 }, random(7));
+  const directory = await directoryOf(tenants);
+  const now = Date.now();
+  const sources = { oldVersion: 0, addon: 0 };
+  for (const q of questions.slice(0, 10_000)) {
+    const decision = decide(policy, directory.get(q.ours.tenantId as string), q.feature, now);
+    if (decision?.source === 'addon') sources.addon++;
+    if (decision?.planVersion === 1 && decision.source === 'plan') sources.oldVersion++;
+  }
+  if (sources.addon === 0 || sources.oldVersion === 0)
+    throw new Error(
+      `the versioned workload decides nothing through add-ons or old versions: ${JSON.stringify(sources)}`,
+    );
+  return new EntitleProvider({ policy: new TestPolicySource(policy), tenants: directory });
 }
 
 function questionsOf(workload: Workload, drawn: Workload['questions']): Question[] {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { decide } from '../src/entitlements/decide.js';
 import { buildUnleashPayload } from '../src/interop/unleash-payload.js';
 import { ratio, type Row } from './support/measure.js';
-import { buildWorkload } from './support/workload.js';
+import { buildWorkload, heldTenants } from './support/workload.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +33,7 @@ export async function benchMemory(rows: Row[]): Promise<void> {
   const ten = await buildWorkload({ tenants: 10_000, features: 50, plans: 4, overrideShare: 0.1, questions: 10 });
   const now = Date.now();
   let start = performance.now();
-  const { payload } = buildUnleashPayload(ten.policy, ten.directory.tenants(), now);
+  const { payload } = buildUnleashPayload(ten.policy, heldTenants(ten.directory, ten.tenants), now);
   const bytes = Buffer.byteLength(JSON.stringify(payload));
   const buildMs = performance.now() - start;
   // The naive way: per boolean feature, the list of tenants it is on for.
@@ -46,7 +46,7 @@ export async function benchMemory(rows: Row[]): Promise<void> {
         {
           contextName: 'tenantId',
           operator: 'IN',
-          values: [...ten.directory.tenants()]
+          values: [...heldTenants(ten.directory, ten.tenants)]
             .filter((tenant) => decide(ten.policy, tenant, feature.key, now)?.value === true)
             .map((tenant) => tenant.id),
         },

@@ -8,6 +8,7 @@ import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchPolicy } from './policy.js';
 import { benchPort } from './port.js';
+import { benchScale } from './scale.js';
 import { benchShipped } from './shipped.js';
 import { benchStore } from './store.js';
 import { benchUsage } from './usage.js';
@@ -28,6 +29,7 @@ const sections: [string, (rows: Row[]) => Promise<void>][] = [
   ['memory', benchMemory],
   ['streams', benchStreams],
   ['webhooks', benchWebhooks],
+  ['scale', benchScale],
 ];
 
 async function main(): Promise<void> {

@@ -456,8 +456,11 @@ async function registerEntitlements(
   await app.register(entitlementRoutes, {
     policy: () => policy.snapshot,
     planOf: (tenantId) => {
+      // In memory: no promise (the decisions of the same request have just read it).
       const tenant = tenants.get(tenantId);
-      return tenant ? planNow(policy.snapshot, tenant, clock()) : undefined;
+      if (tenant !== undefined || tenants.has(tenantId))
+        return tenant ? planNow(policy.snapshot, tenant, clock()) : undefined;
+      return tenants.load(tenantId).then((read) => (read ? planNow(policy.snapshot, read, clock()) : undefined));
     },
     counters: { [CALENDAR_LIMIT_FEATURE]: (tenantId) => countCalendars(store.connections, tenantId) },
   });

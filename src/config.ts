@@ -177,6 +177,8 @@ export interface Config extends StorageConfig {
     readonly publicUrl: string | undefined;
   };
   readonly webhooks: WebhooksConfig;
+  /** The tenant directory: tenants kept in memory at most (ENTITLE_DIRECTORY_MAX_TENANTS); others are read on first use. */
+  readonly directory: { readonly maxTenants: number };
 }
 
 /** Requests per minute per principal for each route family, and failed authentications per client address. */
@@ -272,6 +274,7 @@ export function loadConfig(
   const audit = auditSection(read, cwd);
   const billing = parseBillingConfig(read.text, read.problems);
   const webhooks = webhooksSection(read);
+  const directory = directorySection(read);
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return {
@@ -293,6 +296,7 @@ export function loadConfig(
     ...browsers,
     streams,
     webhooks,
+    directory,
   };
 }
 
@@ -470,6 +474,11 @@ function browserSection(read: EnvReader): Pick<Config, 'corsOrigins' | 'sessionS
     read.problems.push('ENTITLE_SESSION_SECRET must be at least 32 characters');
   const consoleSessionMinutes = read.whole('ENTITLE_CONSOLE_SESSION_MINUTES', 480, 1, 10_080);
   return { corsOrigins, sessionSecret, consoleSessionMs: consoleSessionMinutes * 60_000 };
+}
+
+/** How many tenants decisions keep in memory (~0.8 KB each); the rest are read from the store on first use. */
+function directorySection(read: EnvReader): Config['directory'] {
+  return { maxTenants: read.whole('ENTITLE_DIRECTORY_MAX_TENANTS', 50_000, 1, 100_000_000) };
 }
 
 /** The OFREP event streams' caps, heartbeat and credential check, and the public URL their links use. */

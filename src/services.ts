@@ -15,7 +15,7 @@ import type { Config } from './config.js';
 import { EntitleProvider } from './entitlements/entitle-provider.js';
 import type { ReleaseSwitch } from './entitlements/release-switch.js';
 import { TenantDirectory } from './entitlements/tenant-directory.js';
-import { countVersions, versionLosses } from './entitlements/version-guard.js';
+import { storedVersionCounts, versionLosses } from './entitlements/version-guard.js';
 import { openTokenCipher } from './secrets/encryption-keys.js';
 import type { TokenCipher } from './secrets/token-crypto.js';
 import { PolicyReader } from './policy/policy-reader.js';
@@ -27,7 +27,10 @@ import type { EntitleStore } from './store/store.js';
 import { TenantOperations } from './tenants/tenant-operations.js';
 import { Meters } from './usage/meters.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { billingClockTask } from './webhooks/billing-clock-events.js';
+import { meterRolloverTask } from './webhooks/meter-rollover-events.js';
 import { overrideExpiryTask } from './webhooks/override-expiry.js';
+import { PolicyReloadEvents } from './webhooks/policy-reload-events.js';
 import { webhookDescriber } from './webhooks/webhook-events.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
@@ -59,6 +62,8 @@ export interface EntitleServices {
   /** Webhook endpoints and their delivery log; the worker that sends (started by the server, not the CLI). */
   readonly webhooks: Webhooks;
   readonly webhookWorker: DeliveryWorker;
+  /** Announces policy reloads to webhook receivers (entitlements.changed for each tenant they change). */
+  readonly policyReloadEvents: PolicyReloadEvents;
   close(): Promise<void>;
 }
 
@@ -95,14 +100,15 @@ export async function openServices({
       logger,
       read: (dir) => policyReader.readDirectory(dir),
       // Plan versions tenants are on keep what they were sold: a reload that takes from them is refused.
-      check: (next, previous) =>
-        current.tenants ? versionLosses(previous, next, countVersions(current.tenants.tenants())) : [],
+      // Counted by the store (one aggregate query), not from memory: the directory holds only recent tenants.
+      check: async (next, previous) =>
+        current.tenants ? versionLosses(previous, next, await storedVersionCounts(store.tenants)) : [],
     });
     closers.push(() => policy.close());
     const onInvalid = () => metrics.policyReloadFailures.inc();
     policy.on('invalid', onInvalid);
     closers.push(() => void policy.off('invalid', onInvalid));
-    const tenants = await TenantDirectory.open(store, { logger, clock });
+    const tenants = await TenantDirectory.open(store, { logger, clock, maxTenants: config.directory.maxTenants });
     closers.push(() => tenants.close());
     current = { policy, tenants };
     let releases: UnleashReleaseSwitch | undefined;
@@ -189,9 +195,21 @@ export async function openServices({
         overrides: store.overrides,
         outbox: store.outbox,
         policy: () => policy.snapshot,
-        tenant: (tenantId) => tenants.get(tenantId),
+        tenant: (tenantId) => tenants.load(tenantId),
       }),
     );
+    // The same for billing ending by the clock and meter periods rolling over; a reload is noticed by every instance.
+    const scanned = { scans: store.webhookScans, snapshots: store.changes, outbox: store.outbox };
+    maintenance.register(billingClockTask({ ...scanned, policy: () => policy.snapshot }));
+    maintenance.register(meterRolloverTask({ ...scanned, policy: () => policy.snapshot }));
+    const policyReloadEvents = new PolicyReloadEvents({ ...scanned, tenants: store.tenants, clock, logger });
+    const onReload = (next: PolicySnapshot, previous: PolicySnapshot) =>
+      void policyReloadEvents.reloaded(next, previous).catch(() => undefined);
+    policy.on('change', onReload);
+    closers.push(async () => {
+      policy.off('change', onReload);
+      await policyReloadEvents.close();
+    });
     if (config.auditRetention) {
       // Delivered webhook rows go with the audit rows of their age; failed and pending ones stay.
       const { retentionMs } = config.auditRetention;
@@ -220,6 +238,7 @@ export async function openServices({
       auditRetention,
       webhooks,
       webhookWorker,
+      policyReloadEvents,
       close,
     };
   } catch (error) {
@@ -254,7 +273,7 @@ async function openBilling(options: OpenBillingOptions): Promise<BillingSync | u
     apiUrl: stripe.apiUrl,
     clock,
   });
-  const sync = new BillingSync({ store, source, policy, logger });
+  const sync = new BillingSync({ store, source, policy, logger, clock });
   sync.onOutcome(({ type, outcome, duplicate }) => {
     metrics.billingEvents.inc({ type, outcome: duplicate ? 'duplicate' : outcome });
     if (outcome === 'unmapped_price' && !duplicate) metrics.billingUnmappedPrices.inc();

@@ -5,7 +5,8 @@
 import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import type { FeatureValue, PolicySnapshot } from '../../src/policy/types.js';
-import type { Override, TenantSnapshot } from '../../src/store/store.js';
+import type { ChangeFeed, Override, TenantAddon, TenantSnapshot } from '../../src/store/store.js';
+import type { TenantState } from '../../src/entitlements/decide.js';
 
 export interface Workload {
   readonly policy: PolicySnapshot;
@@ -60,6 +61,60 @@ export function generatePolicyText(featureCount: number, planCount: number): str
   return JSON.stringify({ features, plans });
 }
 
+/**
+ * The same features and plans with pricing history: each plan's current version is 2 (its number
+ * values one higher than version 1, which is kept as sold), and three add-ons (a number that adds
+ * per unit, a boolean that grants, and one only some plans may hold).
+ */
+export function versionPolicyText(text: string): string {
+  const policy = JSON.parse(text) as {
+    features: Record<string, object>;
+    plans: Record<string, { extends?: string; features: Record<string, FeatureValue> }>;
+  };
+  const plans: Record<string, object> = {};
+  const keys = Object.keys(policy.plans);
+  for (const [key, plan] of Object.entries(policy.plans)) {
+    const current = Object.fromEntries(
+      Object.entries(plan.features).map(([feature, value]) => [feature, typeof value === 'number' ? value + 1 : value]),
+    );
+    plans[key] = { ...plan, version: 2, features: current, versions: { 1: { features: plan.features } } };
+  }
+  const addons = {
+    extra_units: { features: { feature_7: 5, feature_8: 10 } },
+    unlock: { features: { feature_1: true, feature_2: true } },
+    top_plans_only: { availableOn: keys.slice(-2), features: { feature_17: 20 } },
+  };
+  return JSON.stringify({ features: policy.features, plans, addons });
+}
+
+/**
+ * Tenants of `versioned` (a policy from {@link versionPolicyText}): the same tenants, `oldShare` of
+ * them still on version 1, and `addonShare` holding one to three add-ons with quantities 1–3.
+ */
+export function versionTenants(
+  tenants: readonly TenantSnapshot[],
+  versioned: PolicySnapshot,
+  options: { oldShare: number; addonShare: number },
+  next: () => number,
+): TenantSnapshot[] {
+  const addonKeys = [...versioned.addons.keys()];
+  return tenants.map((snapshot) => {
+    const planVersion = next() < options.oldShare ? 1 : 2;
+    const addons: TenantAddon[] = [];
+    if (next() < options.addonShare) {
+      for (const addon of addonKeys.filter(() => next() < 0.5))
+        addons.push({
+          tenantId: snapshot.tenant.id,
+          addon,
+          quantity: 1 + Math.floor(next() * 3),
+          createdAt: snapshot.tenant.createdAt,
+          updatedAt: snapshot.tenant.updatedAt,
+        });
+    }
+    return { ...snapshot, tenant: { ...snapshot.tenant, planVersion }, ...(addons.length > 0 ? { addons } : {}) };
+  });
+}
+
 export function compile(text: string): PolicySnapshot {
   const result = readPolicyTexts([{ file: 'generated.yaml', text }]);
   if (!result.ok) throw new Error(`generated policy is invalid: ${result.issues[0]?.message}`);
@@ -110,17 +165,33 @@ export function generateTenants(
   return tenants;
 }
 
-/** A directory over fixed tenants (no store): what the service holds once it has loaded them. */
-export function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
-  return TenantDirectory.open({
-    changes: {
-      loadAll: async () => ({ cursor: '0', tenants }),
-      since: async () => ({ cursor: '0', tenantIds: [] }),
-      load: async () => [],
-      watch: () => () => undefined,
-    },
-    afterWrite: () => () => undefined,
-  });
+/** A change feed over fixed tenants (no store): nothing ever changes. */
+export function fixedFeed(tenants: readonly TenantSnapshot[]): ChangeFeed {
+  const byId = new Map(tenants.map((snapshot) => [snapshot.tenant.id, snapshot]));
+  const sorted = [...tenants].sort((a, b) => (a.tenant.id < b.tenant.id ? -1 : a.tenant.id > b.tenant.id ? 1 : 0));
+  return {
+    loadAll: async () => ({ cursor: '0', tenants }),
+    head: async () => '0',
+    page: async (after, limit) => sorted.filter((snapshot) => snapshot.tenant.id > after).slice(0, limit),
+    since: async () => ({ cursor: '0', tenantIds: [] }),
+    load: async (ids) => ids.flatMap((id) => byId.get(id) ?? []),
+    watch: () => () => undefined,
+  };
+}
+
+/** A directory over fixed tenants (no store), every one of them in memory: what a warm service holds. */
+export async function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
+  const directory = await TenantDirectory.open(
+    { changes: fixedFeed(tenants), afterWrite: () => () => undefined },
+    { maxTenants: Math.max(tenants.length, 1) },
+  );
+  for (const snapshot of tenants) await directory.load(snapshot.tenant.id);
+  return directory;
+}
+
+/** The tenants of a warm directory, as decisions read them. */
+export function heldTenants(directory: TenantDirectory, tenants: readonly TenantSnapshot[]): TenantState[] {
+  return tenants.flatMap((snapshot) => directory.get(snapshot.tenant.id) ?? []);
 }
 
 export async function buildWorkload(options: {

@@ -17,6 +17,12 @@ const TenantAddonBody = Type.Object({
   quantity: Type.Integer({ minimum: 1 }),
   createdAt: Type.String({ description: 'ISO 8601' }),
   updatedAt: Type.String({ description: 'ISO 8601' }),
+  billing: Type.Optional(
+    Type.Object(
+      { provider: Type.String(), subscriptionId: Type.String() },
+      { description: 'the subscription whose items give it; absent when an operator set it' },
+    ),
+  ),
 });
 
 const SetAddonBody = Type.Object(

@@ -33,8 +33,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (fastif
   await fastify.register(overrideRoutes, { store, operations, policy, clock });
   await fastify.register(addonRoutes, { store, operations });
   await fastify.register(auditRoutes, { store });
-  await fastify.register(policyRoutes, { policy, tenants, policyDirectory, clock, reader });
-  await fastify.register(planRoutes, { store, policy, tenants, clock });
+  await fastify.register(policyRoutes, { policy, tenants, store, policyDirectory, clock, reader });
+  await fastify.register(planRoutes, { store, policy, clock });
   await fastify.register(tokenRoutes, { store, cipher, clock });
   await fastify.register(usageAdminRoutes, { meters });
   await fastify.register(webhookRoutes, { webhooks });

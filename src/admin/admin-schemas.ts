@@ -218,6 +218,15 @@ export const PlanDefinitionBody = Type.Object(
   { additionalProperties: true },
 );
 
+/** An add-on of the policy: what one unit gives, and the plans that may hold it. */
+export const AddonDefinitionBody = Type.Object({
+  key: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  availableOn: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: every plan' }),
+  values: Type.Record(Type.String(), FeatureValueSchema, { description: 'per unit of quantity' }),
+});
+
 const ImpactCounts = Type.Object({
   revoked: Type.Integer(),
   lowered: Type.Integer(),
@@ -270,4 +279,5 @@ export const PolicyBody = Type.Object({
   }),
   features: Type.Array(FeatureDefinitionBody),
   plans: Type.Array(PlanDefinitionBody),
+  addons: Type.Array(AddonDefinitionBody),
 });

@@ -5,8 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { actorOf, principalOf } from '../auth/principal.js';
 import { PlanMigrations } from '../entitlements/plan-migrations.js';
-import type { TenantDirectory } from '../entitlements/tenant-directory.js';
-import { countVersions } from '../entitlements/version-guard.js';
+import { storedVersionCounts } from '../entitlements/version-guard.js';
 import { PlanNotFoundError } from '../errors.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { EntitleStore } from '../store/store.js';
@@ -59,7 +58,6 @@ const MigrationResultBody = Type.Object({
 export interface PlanRoutesOptions {
   readonly store: Pick<EntitleStore, 'tenants' | 'changes'>;
   readonly policy: Pick<PolicyWatcher, 'snapshot'>;
-  readonly tenants: Pick<TenantDirectory, 'tenants'>;
   readonly clock: () => number;
 }
 
@@ -81,7 +79,7 @@ export const planRoutes: FastifyPluginAsyncTypebox<PlanRoutesOptions> = async (f
     async (request) => {
       const plan = deps.policy.snapshot.plans.get(request.params.plan);
       if (!plan) throw new PlanNotFoundError(request.params.plan);
-      const counts = countVersions(deps.tenants.tenants()).get(plan.key) ?? new Map<number, number>();
+      const counts = (await storedVersionCounts(deps.store.tenants)).get(plan.key) ?? new Map<number, number>();
       // Versions tenants are on that the policy no longer has are listed too: they decide as the current one.
       const numbers = [...new Set([...plan.versions.keys(), ...counts.keys()])].sort((a, b) => a - b);
       return {

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { policyImpact } from '../entitlements/policy-impact.js';
-import { countVersions, versionLosses } from '../entitlements/version-guard.js';
+import { policyImpactOfPages } from '../entitlements/policy-impact.js';
+import { storedVersionCounts, versionLosses } from '../entitlements/version-guard.js';
 import { InvalidInputError } from '../errors.js';
 import { listPolicyFiles } from '../policy/load.js';
 import { formatIssue } from '../policy/read-policy.js';
@@ -24,6 +24,7 @@ import {
 import type { PolicyReader } from '../policy/policy-reader.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
+import type { TenantRepository } from '../store/store.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 const MAX_POLICY_BYTES = 2 * 1024 * 1024;
@@ -58,7 +59,10 @@ const ValidateQuery = Type.Object(
 /** What the policy routes use. */
 export interface PolicyRoutesOptions {
   readonly policy: Pick<PolicyWatcher, 'snapshot' | 'status'>;
-  readonly tenants: Pick<TenantDirectory, 'tenants'>;
+  /** Every tenant, read in pages (the impact of a proposed policy). */
+  readonly tenants: Pick<TenantDirectory, 'pages'>;
+  /** How many tenants are on each plan version (what a reload would refuse). */
+  readonly store: { readonly tenants: Pick<TenantRepository, 'versionCounts'> };
   /** The policy files a proposed change is checked against. */
   readonly policyDirectory: string;
   readonly clock: () => number;
@@ -79,7 +83,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
       config: ADMIN,
       schema: {
         tags,
-        summary: 'The policy in force: version, features, plans, last load error',
+        summary: 'The policy in force: version, features, plans, add-ons, last load error',
         response: { 200: PolicyBody, ...LIMITED_ERRORS },
       },
     },
@@ -92,6 +96,13 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
         lastError: status.lastError ? { at: status.lastError.at, issues: status.lastError.issues.map(withText) } : null,
         features: [...snapshot.features.values()].map(featureBody),
         plans: [...snapshot.plans.values()].map(planBody),
+        addons: [...snapshot.addons.values()].map((addon) => ({
+          key: addon.key,
+          name: addon.name,
+          description: addon.description,
+          availableOn: addon.availableOn ? [...addon.availableOn] : null,
+          values: Object.fromEntries(addon.values),
+        })),
       };
     },
   );
@@ -139,11 +150,15 @@ export const policyRoutes: FastifyPluginAsyncTypebox<PolicyRoutesOptions> = asyn
       const result = await deps.reader.readTexts(texts);
       if (!result.ok) return reply.status(422).send({ valid: false as const, issues: result.issues.map(withText) });
       // What a reload would refuse: a plan version tenants are on losing something.
-      const losses = versionLosses(deps.policy.snapshot, result.snapshot, countVersions(deps.tenants.tenants()));
+      const losses = versionLosses(
+        deps.policy.snapshot,
+        result.snapshot,
+        await storedVersionCounts(deps.store.tenants),
+      );
       return {
         valid: true as const,
         version: result.snapshot.version,
-        impact: impactOf(deps, result.snapshot),
+        impact: await impactOf(deps, result.snapshot),
         reloadRefusals: losses.map(withText),
       };
     },
@@ -177,8 +192,8 @@ function withText(issue: PolicyIssue) {
 }
 
 /** The impact as its response schema types it (the same shape, with mutable arrays). */
-function impactOf(deps: PolicyRoutesOptions, proposed: PolicySnapshot): Static<typeof PolicyImpactBody> {
-  return policyImpact(deps.policy.snapshot, proposed, deps.tenants.tenants(), deps.clock()) as Static<
+async function impactOf(deps: PolicyRoutesOptions, proposed: PolicySnapshot): Promise<Static<typeof PolicyImpactBody>> {
+  return (await policyImpactOfPages(deps.policy.snapshot, proposed, deps.tenants.pages(), deps.clock())) as Static<
     typeof PolicyImpactBody
   >;
 }

@@ -30,9 +30,14 @@ import type { PolicyWatcher } from '../policy/watch.js';
 
 const TenantWithBilling = Type.Object({
   ...TenantDetailBody.properties,
-  addons: Type.Array(Type.Object({ addon: Type.String(), quantity: Type.Integer() }), {
-    description: 'add-ons held beside the plan',
-  }),
+  addons: Type.Array(
+    Type.Object({
+      addon: Type.String(),
+      quantity: Type.Integer(),
+      source: Type.Union([Type.Literal('operator'), Type.Literal('billing')]),
+    }),
+    { description: "add-ons held beside the plan: an operator's, and each billing subscription's (they add up)" },
+  ),
   billing: Type.Union([BillingStatusBody, Type.Null()]),
 });
 
@@ -108,7 +113,11 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = asyn
       return {
         ...snapshot.tenant,
         connections: { valid, invalid: connections.length - valid },
-        addons: (snapshot.addons ?? []).map(({ addon, quantity }) => ({ addon, quantity })),
+        addons: (snapshot.addons ?? []).map(({ addon, quantity, billing }) => ({
+          addon,
+          quantity,
+          source: billing ? ('billing' as const) : ('operator' as const),
+        })),
         billing: billingStatus(deps.policy.snapshot, snapshot.billing, deps.clock()),
       };
     },

@@ -6,6 +6,7 @@ import type { PolicySnapshot } from '../policy/types.js';
 import type { BillingTransaction, EventOutcome } from '../store/repositories/billing.js';
 import type { AuditEvent, EntitleStore } from '../store/store.js';
 import type { BillingEvent, BillingSource } from './billing-source.js';
+import { addonChanges, addonsOfSubscription } from './billing-addons.js';
 import { evaluateBilling, planOfPrices } from './effective-plan.js';
 import type { SubscriptionState } from '../store/subscription-state.js';
 import { mergeInvoice, mergeSubscription, type MergeResult } from './subscription-order.js';
@@ -15,6 +16,8 @@ export interface BillingSyncOptions {
   readonly source: BillingSource;
   readonly policy: () => PolicySnapshot;
   readonly logger?: Logger;
+  /** For reconcile's reading of the plan billing puts a tenant on (default Date.now). */
+  readonly clock?: () => number;
 }
 
 /** A statement read back from the billing system, when it can be read. */
@@ -192,7 +195,10 @@ export class BillingSync {
     const planBefore = evaluation
       ? await tx.setPlan(tenantId, evaluation.plan, snapshot.plans.get(evaluation.plan)?.version ?? 1)
       : undefined;
-    if (!merge.changed && planBefore === evaluation?.plan) return { outcome: 'unchanged', tenantId };
+    const addons = await this.#addons(tx, tenantId, next, evaluation?.plan, meta);
+    // An add-on left out again by a statement that changes nothing else is not audited again.
+    if (!merge.changed && planBefore === evaluation?.plan && !addons.some((row) => row.outcome === 'success'))
+      return { outcome: 'unchanged', tenantId };
     await tx.audit([
       audit(next.provider, tenantId, 'billing.subscription.change', `subscription:${next.id}`, {
         ...meta,
@@ -200,8 +206,56 @@ export class BillingSync {
         after: facts(next),
         plan: { before: planBefore ?? null, after: evaluation?.plan ?? null, cause: evaluation?.cause ?? null },
       }),
+      ...addons,
     ]);
     return { outcome: 'applied', tenantId };
+  }
+
+  /**
+   * Replaces the add-ons the subscription's items give (billing's rows only) and returns the audit
+   * rows of what changed. An add-on the plan may not hold is left out and audited, never refused:
+   * the rest of the statement still applies.
+   */
+  async #addons(
+    tx: BillingTransaction,
+    tenantId: string,
+    subscription: SubscriptionState,
+    plan: string | undefined,
+    meta: Readonly<Record<string, string>>,
+  ): Promise<AuditEvent[]> {
+    const given = addonsOfSubscription(this.options.policy(), subscription, plan);
+    if (!given) return [];
+    const { provider, id } = subscription;
+    const before = await tx.subscriptionAddons(provider, id);
+    const changes = addonChanges(before, given.held);
+    if (changes.length > 0) await tx.putSubscriptionAddons(tenantId, provider, id, given.held);
+    const quantity = (n: number) => (n === 0 ? null : { quantity: n });
+    return [
+      ...changes.map((change) =>
+        audit(
+          provider,
+          tenantId,
+          change.after === 0 ? 'billing.addon.remove' : 'billing.addon.set',
+          `addon:${change.addon}`,
+          {
+            ...meta,
+            subscriptionId: id,
+            before: quantity(change.before),
+            after: quantity(change.after),
+          },
+        ),
+      ),
+      ...given.unavailable.map(({ addon, quantity: units }) =>
+        audit(
+          provider,
+          tenantId,
+          'billing.addon_unavailable',
+          `addon:${addon}`,
+          { ...meta, subscriptionId: id, quantity: units, plan: plan ?? null },
+          'failure',
+        ),
+      ),
+    ];
   }
 
   /** The customer's tenant; links it on first sight when the billing system names an existing, unlinked tenant. */
@@ -241,7 +295,9 @@ export class BillingSync {
       const stored = tenantId
         ? (await store.billing.subscriptionsOf(tenantId)).find((s) => s.id === subscription.id)
         : undefined;
-      const found = this.#drift(subscription, tenantId, stored, tenantHint);
+      const found =
+        this.#drift(subscription, tenantId, stored, tenantHint) ??
+        (tenantId && stored ? await this.#addonDrift(subscription, tenantId, stored) : undefined);
       if (!found) continue;
       drift.push(found);
       if (options.dryRun || found.kind === 'unmapped_price') continue;
@@ -252,6 +308,29 @@ export class BillingSync {
       if (result.outcome === 'applied' || result.outcome === 'unchanged') fixed++;
     }
     return { dryRun: options.dryRun, checked, drift, fixed };
+  }
+
+  /** Drift in the add-ons a subscription's items give (a quantity changed with no event heard). */
+  async #addonDrift(
+    actual: SubscriptionState,
+    tenantId: string,
+    stored: SubscriptionState,
+  ): Promise<Drift | undefined> {
+    const { store, policy, clock = Date.now } = this.options;
+    const snapshot = policy();
+    const plan = evaluateBilling(snapshot, await store.billing.subscriptionsOf(tenantId), clock())?.plan;
+    const given = addonsOfSubscription(snapshot, actual, plan);
+    if (!given) return undefined;
+    const held = await store.billing.subscriptionAddons(actual.provider, actual.id);
+    if (addonChanges(held, given.held).length === 0) return undefined;
+    return {
+      subscriptionId: actual.id,
+      customerId: actual.customerId,
+      tenantId,
+      kind: 'changed',
+      stored: { ...facts(stored), addons: Object.fromEntries(held) },
+      actual: { ...facts(actual), addons: Object.fromEntries(given.held) },
+    };
   }
 
   #drift(

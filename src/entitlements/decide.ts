@@ -7,7 +7,7 @@ import { isGranted } from '../policy/compile.js';
 import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { BillingLink, Override } from '../store/store.js';
-import { profileKey, profileValue, type AddonQuantities } from './plan-profile.js';
+import { NO_ADDONS, profileKey, profileValue, type AddonQuantities } from './plan-profile.js';
 
 /** An override as decisions see it: with its expiry parsed once. */
 export interface OverrideState extends Override {
@@ -36,6 +36,11 @@ export interface TenantState {
   readonly overrides: ReadonlyMap<string, OverrideState>;
   /** Absent for a tenant billing knows nothing of. */
   readonly billing?: TenantBillingState | undefined;
+  /**
+   * The add-ons an operator set, when billing's subscription items give some too: once billing
+   * says the subscriptions ended (a grace period over, a cancellation reached), only these count.
+   */
+  readonly unbilledAddons?: AddonQuantities;
 }
 
 /** Where a decision's value came from (`addon`: a plan's value that add-ons raised or granted). */
@@ -245,16 +250,27 @@ class FeatureDecisions {
   readonly #byProfile = new Map<string, Decision>();
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
   readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
+  /** Each plan's decisions by version, for tenants whose add-ons do not touch this feature. */
+  readonly #byPlanVersion = new Map<string, Decision[]>();
+  /** The add-ons whose units give this feature something. */
+  readonly #addons: ReadonlySet<string>;
+  readonly #touched = new WeakMap<AddonQuantities, boolean>();
 
   constructor(
     private readonly snapshot: PolicySnapshot,
     readonly feature: FeatureDefinition,
   ) {
     this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
+    const touching = [...snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
+    this.#addons = new Set(touching.map((addon) => addon.key));
   }
 
   /** The decision for a tenant's stored plan, version and add-ons: one map lookup once built. */
   fromProfile(tenant: TenantState): Decision {
+    // Add-ons that do not touch this feature: the plan version's decision, from a small table
+    // shared by every such tenant (not one entry per add-on combination, which grows with them).
+    if (tenant.addons.size > 0 && !this.#touchedBy(tenant.addons))
+      return this.#planVersionDecision(tenant.plan, tenant.planVersion);
     let decision = this.#byProfile.get(tenant.profile);
     if (decision === undefined) {
       decision = this.#profileDecision(tenant.plan, tenant.planVersion, tenant.addons);
@@ -280,10 +296,11 @@ class FeatureDecisions {
     let decision = this.#byBilling.get(billing);
     if (!decision) {
       const version = versionOn(this.snapshot, tenant, billing.plan);
-      const key = profileKey(billing.plan, version, tenant.addons);
+      const addons = billing.cause === 'ENDED' ? (tenant.unbilledAddons ?? tenant.addons) : tenant.addons;
+      const key = profileKey(billing.plan, version, addons);
       let base = this.#byProfile.get(key);
       if (base === undefined) {
-        base = this.#profileDecision(billing.plan, version, tenant.addons);
+        base = this.#profileDecision(billing.plan, version, addons);
         this.#byProfile.set(key, base);
       }
       const cause = billing.cause === 'GRACE_PERIOD' && base.cause === 'IN_PLAN' ? 'GRACE_PERIOD' : base.cause;
@@ -298,6 +315,9 @@ class FeatureDecisions {
     const { feature } = this;
     const given = profileValue(this.snapshot, feature, planKey, version, addons);
     if (!given) return this.#build(feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined);
+    // Add-ons that change nothing of this feature: the plan version's own decision, shared, so
+    // tenants with many add-on combinations touch a few decisions, not one per combination.
+    if (addons.size > 0 && given.addons.length === 0) return this.#planVersionDecision(planKey, given.version);
     const at = { plan: planKey, planVersion: given.version };
     const granted = isGranted(feature.type, given.value);
     const cause: DecisionCause =
@@ -314,6 +334,32 @@ class FeatureDecisions {
             : 'NOT_IN_PLAN';
     const extra = given.addons.length > 0 ? { addons: given.addons } : {};
     return this.#build(given.value, given.source, cause, at, given.definedBy, extra);
+  }
+
+  /** Whether any of `addons` touches this feature; known per add-on set (tenants share their set's map). */
+  #touchedBy(addons: AddonQuantities): boolean {
+    if (this.#addons.size === 0) return false;
+    let touched = this.#touched.get(addons);
+    if (touched === undefined) {
+      touched = [...addons.keys()].some((addon) => this.#addons.has(addon));
+      this.#touched.set(addons, touched);
+    }
+    return touched;
+  }
+
+  #planVersionDecision(planKey: string, version: number): Decision {
+    let versions = this.#byPlanVersion.get(planKey);
+    if (versions === undefined) {
+      versions = [];
+      this.#byPlanVersion.set(planKey, versions);
+    }
+    let decision = versions[version];
+    if (decision === undefined) {
+      decision = this.#profileDecision(planKey, version, NO_ADDONS);
+      // Versions are small whole numbers; a huge one is decided each time rather than stored.
+      if (version < 1024) versions[version] = decision;
+    }
+    return decision;
   }
 
   #build(

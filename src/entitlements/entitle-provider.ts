@@ -15,7 +15,7 @@ import {
 } from '@openfeature/server-sdk';
 import type { FeatureType, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import { changedFeatures } from './changed-features.js';
-import { decide, decideNow, type Decision } from './decide.js';
+import { decide, decideNow, type Decision, type TenantState } from './decide.js';
 import { notReleased, type ReleaseSwitch } from './release-switch.js';
 import type { TenantChange, TenantDirectory } from './tenant-directory.js';
 
@@ -111,7 +111,7 @@ export class EntitleProvider implements Provider {
     this.#tenants.off('fresh', this.#onFresh);
   }
 
-  /** The full decision, for callers that need the why (the gate, explain, the admin API). */
+  /** The full decision, for callers that need the why, of a tenant in memory (else as an unknown tenant). */
   decide(tenantId: string, featureKey: string): Decision | undefined {
     return decide(this.#policy.snapshot, this.#tenants.get(tenantId), featureKey, this.#clock());
   }
@@ -150,14 +150,30 @@ export class EntitleProvider implements Provider {
     throw new TypeMismatchError(`feature "${flagKey}" is not an object`);
   }
 
-  /** `resolve` as a promise, rejected with its error: cheaper than an async method on the hot path. */
+  /**
+   * `resolve` as a promise, rejected with its error: cheaper than an async method on the hot path.
+   * A tenant in memory is decided synchronously; any other is read first (one indexed read).
+   */
   #answer(flagKey: string, type: FeatureType, context: EvaluationContext): Promise<ResolutionDetails<FeatureValue>> {
     try {
+      const tenantId = tenantOf(context);
       if (this.#policy.snapshot.features.get(flagKey)?.type === 'meter')
         return this.#meterAnswer(flagKey, type, context);
-      return Promise.resolve(this.resolve(flagKey, type, context));
+      const tenant = this.#tenants.get(tenantId);
+      if (tenant === undefined && !this.#tenants.has(tenantId))
+        return this.#loadTenant(tenantId).then((read) => this.#resolveFor(read, tenantId, flagKey, type, context));
+      return Promise.resolve(this.#resolveFor(tenant, tenantId, flagKey, type, context));
     } catch (error) {
       return Promise.reject(error);
+    }
+  }
+
+  /** Reads a tenant not in memory; a store out of reach fails closed. */
+  async #loadTenant(tenantId: string): Promise<TenantState | undefined> {
+    try {
+      return await this.#tenants.load(tenantId);
+    } catch {
+      throw new GeneralError('the store is out of reach and the tenant is not in memory: no decision (fail closed)');
     }
   }
 
@@ -166,11 +182,19 @@ export class EntitleProvider implements Provider {
    * OpenFeature errors (FlagNotFound, TypeMismatch, InvalidContext, General) they reject with.
    */
   resolve(flagKey: string, type: FeatureType | 'object', context: EvaluationContext): ResolutionDetails<FeatureValue> {
-    const tenantId = context[TENANT_CONTEXT_KEY];
-    if (typeof tenantId !== 'string' || tenantId.length === 0) {
-      throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
-    }
-    const decision = decideNow(this.#policy.snapshot, this.#tenants.get(tenantId), flagKey, this.#clock);
+    const tenantId = tenantOf(context);
+    return this.#resolveFor(this.#tenants.get(tenantId), tenantId, flagKey, type, context);
+  }
+
+  /** `resolve` for the tenant as read (it may have left memory again before its decision). */
+  #resolveFor(
+    tenant: TenantState | undefined,
+    tenantId: string,
+    flagKey: string,
+    type: FeatureType | 'object',
+    context: EvaluationContext,
+  ): ResolutionDetails<FeatureValue> {
+    const decision = decideNow(this.#policy.snapshot, tenant, flagKey, this.#clock);
     if (!decision)
       throw new FlagNotFoundError(
         `feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`,
@@ -213,11 +237,9 @@ export class EntitleProvider implements Provider {
       throw new TypeMismatchError(
         `feature "${flagKey}" is a meter: evaluate it as a number (remaining) or a boolean (any remaining)`,
       );
-    const tenantId = context[TENANT_CONTEXT_KEY];
-    if (typeof tenantId !== 'string' || tenantId.length === 0) {
-      throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
-    }
-    const decision = decideNow(this.#policy.snapshot, this.#tenants.get(tenantId), flagKey, this.#clock);
+    const tenantId = tenantOf(context);
+    const tenant = this.#tenants.has(tenantId) ? this.#tenants.get(tenantId) : await this.#loadTenant(tenantId);
+    const decision = decideNow(this.#policy.snapshot, tenant, flagKey, this.#clock);
     if (!decision)
       throw new FlagNotFoundError(
         `feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`,
@@ -286,11 +308,20 @@ export class EntitleProvider implements Provider {
     this.events.emit(ProviderEvents.ConfigurationChanged, {
       flagsChanged: change.features === 'all' ? [...this.#policy.snapshot.features.keys()] : [...change.features],
       metadata:
-        change.tenantIds.length <= 20
+        change.tenantIds.length <= 20 && change.everyone !== true
           ? { tenants: change.tenantIds.join(',') }
           : { tenantCount: change.tenantIds.length },
     });
   };
+}
+
+/** The tenant the context names; throws InvalidContextError without one. */
+function tenantOf(context: EvaluationContext): string {
+  const tenantId = context[TENANT_CONTEXT_KEY];
+  if (typeof tenantId !== 'string' || tenantId.length === 0) {
+    throw new InvalidContextError(`the evaluation context needs "${TENANT_CONTEXT_KEY}" (a non-empty string)`);
+  }
+  return tenantId;
 }
 
 // A decision from the last known state, while the store is out of reach.

@@ -17,8 +17,8 @@ export type UsageCounter = (tenantId: string) => Promise<number>;
 export interface EntitlementRoutesOptions {
   /** The policy in force. */
   readonly policy: () => PolicySnapshot;
-  /** A tenant's plan now, and what billing made of it, from the tenant directory. */
-  readonly planOf: (tenantId: string) => TenantPlan | undefined;
+  /** A tenant's plan now, and what billing made of it, from the tenant directory (read when not in memory). */
+  readonly planOf: (tenantId: string) => TenantPlan | undefined | Promise<TenantPlan | undefined>;
   /** The limits the server can count itself, by feature key. */
   readonly counters: Readonly<Record<string, UsageCounter>>;
 }
@@ -177,7 +177,7 @@ export const entitlementRoutes: FastifyPluginAsyncTypebox<EntitlementRoutesOptio
           ...(entitlement.meter ?? {}),
         };
       }
-      const current = planOf(principal.tenantId);
+      const current = await planOf(principal.tenantId);
       const billed = current?.billing;
       return {
         tenant: principal.tenantId,

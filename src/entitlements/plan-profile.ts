@@ -20,7 +20,8 @@ export function profileKey(plan: string, version: number, addons: AddonQuantitie
   let key = `${plan}@${version}`;
   if (addons.size > 0) {
     const parts = [...addons].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [addon, quantity] of parts) key += `+${addon}*${quantity}`;
+    // Joined, not appended: one flat string, not a rope that each lookup would walk.
+    key = [key, ...parts.map(([addon, quantity]) => `+${addon}*${quantity}`)].join('');
   }
   const known = profiles.get(key);
   if (known !== undefined) return known;

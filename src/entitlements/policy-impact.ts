@@ -88,23 +88,53 @@ export function policyImpact(
   now: number,
   sampleSize = 5,
 ): PolicyImpact {
-  const keys = new Set([...current.features.keys(), ...proposed.features.keys()]);
-  const counts = new Map<string, Mutable>();
-  let tenantCount = 0;
-  for (const tenant of tenants) {
-    tenantCount++;
-    for (const key of keys) {
-      const before = decide(current, tenant, key, now);
-      const after = decide(proposed, tenant, key, now);
+  const tally = new ImpactTally(current, proposed, now, sampleSize);
+  for (const tenant of tenants) tally.add(tenant);
+  return tally.result();
+}
+
+/** {@link policyImpact} over tenants read in pages (the store's): no more than a page in memory at once. */
+export async function policyImpactOfPages(
+  current: PolicySnapshot,
+  proposed: PolicySnapshot,
+  pages: AsyncIterable<readonly TenantState[]>,
+  now: number,
+  sampleSize = 5,
+): Promise<PolicyImpact> {
+  const tally = new ImpactTally(current, proposed, now, sampleSize);
+  for await (const page of pages) for (const tenant of page) tally.add(tenant);
+  return tally.result();
+}
+
+/** The impact counted one tenant at a time. */
+class ImpactTally {
+  readonly #keys: ReadonlySet<string>;
+  readonly #counts = new Map<string, Mutable>();
+  #tenants = 0;
+
+  constructor(
+    private readonly current: PolicySnapshot,
+    private readonly proposed: PolicySnapshot,
+    private readonly now: number,
+    private readonly sampleSize: number,
+  ) {
+    this.#keys = new Set([...current.features.keys(), ...proposed.features.keys()]);
+  }
+
+  add(tenant: TenantState): void {
+    this.#tenants++;
+    for (const key of this.#keys) {
+      const before = decide(this.current, tenant, key, this.now);
+      const after = decide(this.proposed, tenant, key, this.now);
       const kind = kindOf(before, after);
       if (kind === undefined) continue;
-      let entry = counts.get(key);
+      let entry = this.#counts.get(key);
       if (!entry)
-        counts.set(key, (entry = { revoked: 0, lowered: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
+        this.#counts.set(key, (entry = { revoked: 0, lowered: 0, granted: 0, changed: 0, byPlan: {}, examples: [] }));
       entry[kind]++;
       const plan = (entry.byPlan[tenant.plan] ??= { revoked: 0, lowered: 0, granted: 0, changed: 0 });
       plan[kind]++;
-      if (entry.examples.filter((e) => e.kind === kind).length < sampleSize) {
+      if (entry.examples.filter((e) => e.kind === kind).length < this.sampleSize) {
         entry.examples.push({
           kind,
           tenant: tenant.id,
@@ -115,30 +145,34 @@ export function policyImpact(
       }
     }
   }
-  const features: FeatureImpact[] = [...counts].map(([feature, entry]) => ({
-    feature,
-    revoked: entry.revoked,
-    lowered: entry.lowered,
-    granted: entry.granted,
-    changed: entry.changed,
-    byPlan: entry.byPlan,
-    examples: entry.examples.map(({ kind: _kind, ...example }) => example),
-    summary: Object.entries(entry.byPlan).flatMap(([plan, c]) => [
-      ...(c.revoked ? [`revokes ${feature} from ${tenantsText(c.revoked)} on plan ${plan}`] : []),
-      ...(c.lowered ? [`lowers ${feature} for ${tenantsText(c.lowered)} on plan ${plan}`] : []),
-      ...(c.granted ? [`grants ${feature} to ${tenantsText(c.granted)} on plan ${plan}`] : []),
-      ...(c.changed ? [`changes ${feature} for ${tenantsText(c.changed)} on plan ${plan}`] : []),
-    ]),
-  }));
-  return {
-    fromVersion: current.version,
-    toVersion: proposed.version,
-    tenants: tenantCount,
-    addedFeatures: [...proposed.features.keys()].filter((key) => !current.features.has(key)),
-    removedFeatures: [...current.features.keys()].filter((key) => !proposed.features.has(key)),
-    features,
-    revokes: features.some((feature) => feature.revoked > 0 || feature.lowered > 0),
-  };
+
+  result(): PolicyImpact {
+    const { current, proposed } = this;
+    const features: FeatureImpact[] = [...this.#counts].map(([feature, entry]) => ({
+      feature,
+      revoked: entry.revoked,
+      lowered: entry.lowered,
+      granted: entry.granted,
+      changed: entry.changed,
+      byPlan: entry.byPlan,
+      examples: entry.examples.map(({ kind: _kind, ...example }) => example),
+      summary: Object.entries(entry.byPlan).flatMap(([plan, c]) => [
+        ...(c.revoked ? [`revokes ${feature} from ${tenantsText(c.revoked)} on plan ${plan}`] : []),
+        ...(c.lowered ? [`lowers ${feature} for ${tenantsText(c.lowered)} on plan ${plan}`] : []),
+        ...(c.granted ? [`grants ${feature} to ${tenantsText(c.granted)} on plan ${plan}`] : []),
+        ...(c.changed ? [`changes ${feature} for ${tenantsText(c.changed)} on plan ${plan}`] : []),
+      ]),
+    }));
+    return {
+      fromVersion: current.version,
+      toVersion: proposed.version,
+      tenants: this.#tenants,
+      addedFeatures: [...proposed.features.keys()].filter((key) => !current.features.has(key)),
+      removedFeatures: [...current.features.keys()].filter((key) => !proposed.features.has(key)),
+      features,
+      revokes: features.some((feature) => feature.revoked > 0 || feature.lowered > 0),
+    };
+  }
 }
 
 interface Mutable extends Counts {

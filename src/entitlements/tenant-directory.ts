@@ -1,17 +1,22 @@
-// Every tenant's plan and overrides in memory, kept in step with the store: decisions read
-// it synchronously, with no query per decision.
+// The tenants decisions read, kept in step with the store: the recently used ones in memory (a
+// least-recently-used map of at most `maxTenants`), read synchronously with no query per
+// decision; any other tenant is read on first use with one indexed read.
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
-import type { ChangeFeed, EntitleStore, TenantSnapshot } from '../store/store.js';
-import type { OverrideState, TenantState } from './decide.js';
-import { NO_ADDONS, profileKey, type AddonQuantities } from './plan-profile.js';
+import type { ChangeFeed, EntitleStore } from '../store/store.js';
+import type { TenantState } from './decide.js';
+import { tenantPages, tenantState } from './tenant-state.js';
+
+export { tenantPages, tenantState } from './tenant-state.js';
 
 /** Which tenants changed, and which features may decide differently for them. */
 export interface TenantChange {
   readonly tenantIds: readonly string[];
-  /** Features whose overrides changed, or 'all' when a plan changed or a tenant came or went. */
+  /** Features whose overrides changed, or 'all' when a plan changed, a tenant came or went, or was not in memory. */
   readonly features: readonly string[] | 'all';
+  /** Any tenant may have changed, not only those named (the history was too far behind to say). */
+  readonly everyone?: true;
 }
 
 interface TenantDirectoryEvents {
@@ -27,61 +32,29 @@ export interface TenantDirectoryOptions {
   readonly clock?: () => number;
   /** After a failed catch-up, the first retry's delay, doubled on each failure up to `maxMs`. */
   readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Tenants kept in memory at most; the least recently used goes first. Default {@link DEFAULT_MAX_TENANTS}. */
+  readonly maxTenants?: number;
 }
 
+/** ~0.8 KB a tenant: 50,000 of them are ~40 MiB, far more than the tenants active in an hour of most services. */
+export const DEFAULT_MAX_TENANTS = 50_000;
 const RETRY_INITIAL_MS = 250;
 const RETRY_MAX_MS = 5_000;
+/** Tenants read per query when the directory reloads what it holds, or a caller pages through the store. */
+const PAGE = 500;
 
-/** Builds the in-memory form of one tenant. */
-export function tenantState(snapshot: TenantSnapshot): TenantState {
-  // Most tenants have no override: they share one empty map, and plan names are shared strings,
-  // so 100,000 tenants cost little memory and decisions touch fewer cache lines.
-  const overrides: ReadonlyMap<string, OverrideState> =
-    snapshot.overrides.length === 0
-      ? NO_OVERRIDES
-      : new Map(
-          snapshot.overrides.map((override) => [
-            override.feature,
-            Object.freeze({
-              ...override,
-              expiresAtMs: override.expiresAt === null ? null : Date.parse(override.expiresAt),
-            }),
-          ]),
-        );
-  const { id, name, plan, planVersion } = snapshot.tenant;
-  const billing = snapshot.billing
-    ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
-    : undefined;
-  const addons: AddonQuantities =
-    snapshot.addons === undefined || snapshot.addons.length === 0
-      ? NO_ADDONS
-      : new Map(snapshot.addons.map((held) => [held.addon, held.quantity]));
-  return Object.freeze({
-    id,
-    name,
-    plan: internPlan(plan),
-    planVersion,
-    addons,
-    profile: profileKey(plan, planVersion, addons),
-    overrides,
-    ...(billing ? { billing } : {}),
-  });
-}
-
-const NO_OVERRIDES: ReadonlyMap<string, OverrideState> = new Map();
-const planNames = new Map<string, string>();
-
-/** One string per plan name, however many tenants were read with it. */
-function internPlan(plan: string): string {
-  const known = planNames.get(plan);
-  if (known !== undefined) return known;
-  if (planNames.size < 10_000) planNames.set(plan, plan);
-  return plan;
+/** A first read of a tenant in flight; `changed` is set when the feed names the tenant meanwhile. */
+interface ColdLoad {
+  changed: boolean;
+  readonly promise: Promise<TenantState | undefined>;
 }
 
 /** The tenants decisions read. Open with {@link TenantDirectory.open}. */
 export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
-  #tenants = new Map<string, TenantState>();
+  /** In least-recently-used order (a Map keeps insertion order); null: known not to exist. */
+  #tenants = new Map<string, TenantState | null>();
+  #loading = new Map<string, ColdLoad>();
+  readonly #maxTenants: number;
   #cursor = '';
   #syncing: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
@@ -100,6 +73,9 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     private readonly options: TenantDirectoryOptions,
   ) {
     super();
+    const max = options.maxTenants ?? DEFAULT_MAX_TENANTS;
+    if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('options.maxTenants should be a positive integer');
+    this.#maxTenants = max;
     this.#retryDelay = options.retry?.initialMs ?? RETRY_INITIAL_MS;
     // Our own writes: synced before the write's promise resolves. Other processes' writes: when the feed signals.
     this.#removeHook = store.afterWrite(() =>
@@ -145,17 +121,82 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     this.#retryTimer.unref();
   }
 
+  /** Opens the directory empty: it reads where the change history stands (one indexed read), no tenant. */
   static async open(
     store: Pick<EntitleStore, 'changes' | 'afterWrite'>,
     options: TenantDirectoryOptions = {},
   ): Promise<TenantDirectory> {
     const directory = new TenantDirectory(store.changes, store, options);
-    await directory.#reloadAll();
+    try {
+      directory.#cursor = await store.changes.head();
+    } catch (error) {
+      directory.close();
+      throw error;
+    }
     return directory;
   }
 
+  /**
+   * The tenant as decisions see it, when it is in memory (undefined otherwise: see {@link has}
+   * and {@link load}). Marks it as just used.
+   */
   get(tenantId: string): TenantState | undefined {
-    return this.#tenants.get(tenantId);
+    const state = this.#tenants.get(tenantId);
+    if (state === undefined) return undefined;
+    this.#tenants.delete(tenantId);
+    this.#tenants.set(tenantId, state);
+    return state ?? undefined;
+  }
+
+  /** Whether the directory knows the tenant without a read: in memory, or known not to exist. */
+  has(tenantId: string): boolean {
+    return this.#tenants.has(tenantId);
+  }
+
+  /**
+   * The tenant, read from the store first when it is not in memory (one indexed read, shared by
+   * concurrent callers); undefined when it does not exist. Rejects when the store cannot be read.
+   */
+  load(tenantId: string): Promise<TenantState | undefined> {
+    if (this.#tenants.has(tenantId)) return Promise.resolve(this.get(tenantId));
+    const pending = this.#loading.get(tenantId);
+    if (pending) return pending.promise;
+    const load: { changed: boolean; promise?: Promise<TenantState | undefined> } = { changed: false };
+    load.promise = this.#readCold(tenantId, load).finally(() => {
+      if (this.#loading.get(tenantId) === load) this.#loading.delete(tenantId);
+    });
+    this.#loading.set(tenantId, load as ColdLoad);
+    return load.promise;
+  }
+
+  /** Reads until no change to the tenant arrived during the read, so a stale answer is never kept. */
+  async #readCold(tenantId: string, load: { changed: boolean }): Promise<TenantState | undefined> {
+    for (;;) {
+      load.changed = false;
+      const [snapshot] = await this.feed.load([tenantId]);
+      if (load.changed) continue;
+      const state = snapshot ? tenantState(snapshot) : null;
+      // A sync may have brought it in meanwhile (it was in memory when its change came): that copy is as new.
+      if (!this.#closed && !this.#tenants.has(tenantId)) this.#keep(tenantId, state);
+      return state ?? undefined;
+    }
+  }
+
+  #keep(tenantId: string, state: TenantState | null): void {
+    this.#tenants.delete(tenantId);
+    this.#tenants.set(tenantId, state);
+    for (const oldest of this.#tenants.keys()) {
+      if (this.#tenants.size <= this.#maxTenants) break;
+      this.#tenants.delete(oldest);
+    }
+  }
+
+  /**
+   * Every tenant of the store, read in pages of `size` in byte order of id (never all at once):
+   * for what needs every tenant (the Unleash payload, policy impact). Bypasses the memory.
+   */
+  pages(size = PAGE): AsyncGenerator<readonly TenantState[]> {
+    return tenantPages(this.feed, size);
   }
 
   /** Since when (ms) decisions come from a state the store could not confirm; undefined when fresh. */
@@ -177,12 +218,13 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
     this.emit('fresh');
   }
 
+  /** Tenants in memory now (existing or known not to), at most `maxTenants`. */
   get size(): number {
     return this.#tenants.size;
   }
 
-  tenants(): IterableIterator<TenantState> {
-    return this.#tenants.values();
+  get maxTenants(): number {
+    return this.#maxTenants;
   }
 
   /**
@@ -220,34 +262,57 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
   async #syncOnce(): Promise<void> {
     const changes = await this.feed.since(this.#cursor);
     if ('reload' in changes) {
-      await this.#reloadAll();
+      await this.#reloadKept();
       return;
     }
     if (changes.tenantIds.length === 0) return;
-    const fresh = await this.feed.load(changes.tenantIds);
-    const byId = new Map(fresh.map((snapshot) => [snapshot.tenant.id, tenantState(snapshot)]));
-    let features = new Set<string>();
-    let all = false;
+    // A tenant in memory is read again. One not in memory needs nothing (its first use reads it),
+    // but while there is room it is read now, as every tenant was before the directory had a
+    // bound; one being read for the first time is read again.
+    const kept: string[] = [];
+    const added: string[] = [];
+    let room = this.#maxTenants - this.#tenants.size;
     for (const id of changes.tenantIds) {
+      const load = this.#loading.get(id);
+      if (load) load.changed = true;
+      if (this.#tenants.has(id)) kept.push(id);
+      else if (room-- > 0) added.push(id);
+    }
+    const read = kept.length + added.length === 0 ? [] : await this.feed.load([...kept, ...added]);
+    const byId = new Map(read.map((snapshot) => [snapshot.tenant.id, tenantState(snapshot)]));
+    let features = new Set<string>();
+    let all = kept.length < changes.tenantIds.length;
+    for (const id of kept) {
       const before = this.#tenants.get(id);
-      const after = byId.get(id);
-      if (after) this.#tenants.set(id, after);
-      else this.#tenants.delete(id);
+      // Evicted meanwhile: nothing to refresh.
+      if (before === undefined) continue;
+      const after = byId.get(id) ?? null;
+      this.#tenants.set(id, after);
       if (!before || !after || before.profile !== after.profile || before.billing !== after.billing) all = true;
       else features = new Set([...features, ...changedOverrides(before, after)]);
     }
+    for (const id of added) if (!this.#tenants.has(id)) this.#keep(id, byId.get(id) ?? null);
     this.#cursor = changes.cursor;
     this.emit('change', { tenantIds: changes.tenantIds, features: all ? 'all' : [...features] });
   }
 
-  async #reloadAll(): Promise<void> {
-    const { cursor, tenants } = await this.feed.loadAll();
-    const next = new Map<string, TenantState>();
-    for (const snapshot of tenants) next.set(snapshot.tenant.id, tenantState(snapshot));
-    const hadTenants = this.#tenants.size > 0;
-    this.#tenants = next;
+  /** The history is gone (too far behind): reads again, in pages, every tenant held, and reads again any being read. */
+  async #reloadKept(): Promise<void> {
+    const cursor = await this.feed.head();
+    for (const load of this.#loading.values()) load.changed = true;
+    const ids = [...this.#tenants.keys()];
+    for (let start = 0; start < ids.length; start += PAGE) {
+      const batch = ids.slice(start, start + PAGE);
+      const fresh = new Map((await this.feed.load(batch)).map((snapshot) => [snapshot.tenant.id, snapshot]));
+      for (const id of batch) {
+        if (!this.#tenants.has(id)) continue;
+        const snapshot = fresh.get(id);
+        this.#tenants.set(id, snapshot ? tenantState(snapshot) : null);
+      }
+    }
     this.#cursor = cursor;
-    if (hadTenants) this.emit('change', { tenantIds: [...next.keys()], features: 'all' });
+    // Decisions kept elsewhere (caches, streams) may be of tenants no longer in memory: everyone.
+    this.emit('change', { tenantIds: ids, features: 'all', everyone: true });
   }
 }
 

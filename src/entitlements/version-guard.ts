@@ -7,19 +7,18 @@ import { isGranted } from '../policy/compile.js';
 import type { FeatureDefinition, PolicyIssue, PolicySnapshot, SourcePosition } from '../policy/types.js';
 import { NO_ADDONS, profileValue, type ProfileValue } from './plan-profile.js';
 import { kindOf } from './policy-impact.js';
+import type { TenantRepository } from '../store/store.js';
 
 /** Where tenants stand: how many are on each plan version (their stored plan). */
 export type VersionCounts = ReadonlyMap<string, ReadonlyMap<number, number>>;
 
-/** Counts tenants per plan and version. */
-export function countVersions(
-  tenants: Iterable<{ readonly plan: string; readonly planVersion: number }>,
-): Map<string, Map<number, number>> {
+/** Counts tenants per plan and version from the store (one aggregate query: no tenant is read into memory). */
+export async function storedVersionCounts(tenants: Pick<TenantRepository, 'versionCounts'>): Promise<VersionCounts> {
   const counts = new Map<string, Map<number, number>>();
-  for (const { plan, planVersion } of tenants) {
+  for (const { plan, planVersion, tenants: count } of await tenants.versionCounts()) {
     let versions = counts.get(plan);
     if (!versions) counts.set(plan, (versions = new Map()));
-    versions.set(planVersion, (versions.get(planVersion) ?? 0) + 1);
+    versions.set(planVersion, count);
   }
   return counts;
 }

@@ -30,7 +30,7 @@ const Unavailable = Type.Object(
 export interface HealthRoutesOptions {
   readonly store: Pick<EntitleStore, 'kind' | 'tenants'>;
   readonly policy: Pick<PolicyWatcher, 'status'>;
-  /** The tenant directory (entitlements/): how many tenants decisions can read. */
+  /** The tenant directory (entitlements/): how many tenants it holds in memory now (the recently used). */
   readonly tenants: { readonly size: number };
 }
 

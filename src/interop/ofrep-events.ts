@@ -24,18 +24,19 @@ export interface RunningOfrepEvents extends OfrepEvents {
 
 /** Of these credentials, the ones whose tenant still exists and whose API token (if any) still authenticates. */
 export async function stillValid(
-  tenants: Pick<TenantDirectory, 'get'>,
+  tenants: Pick<TenantDirectory, 'load'>,
   tokens: Pick<TokenRepository, 'usable'>,
   credentials: readonly StreamCredential[],
 ): Promise<ReadonlySet<string>> {
   const tokenIds = [...new Set(credentials.flatMap((c) => (c.tokenId === null ? [] : [c.tokenId])))];
   const usable = tokenIds.length === 0 ? new Set<string>() : await tokens.usable(tokenIds);
+  // Read when not in memory (and so kept there while their streams are open: each check uses them).
+  const tenantIds = [...new Set(credentials.map((c) => c.tenantId))];
+  const states = await Promise.all(tenantIds.map((id) => tenants.load(id)));
+  const existing = new Set(tenantIds.filter((_, index) => states[index] !== undefined));
   const valid = new Set<string>();
   for (const credential of credentials)
-    if (
-      tenants.get(credential.tenantId) !== undefined &&
-      (credential.tokenId === null || usable.has(credential.tokenId))
-    )
+    if (existing.has(credential.tenantId) && (credential.tokenId === null || usable.has(credential.tokenId)))
       valid.add(credentialKey(credential));
   return valid;
 }
@@ -45,8 +46,12 @@ export interface OfrepEventsOptions {
   readonly policy: OfrepEvaluator['policy'];
   /** Decides every answer, and says when answers may have changed. */
   readonly provider: OfrepEvaluator['provider'] & Pick<EntitleProvider, 'events'>;
-  /** Where the overrides' expiry times are read (a stream's answer changes then), and whether a stream's tenant still exists. */
-  readonly tenants: Pick<TenantDirectory, 'get'>;
+  /**
+   * Where the overrides' expiry times are read (a stream's answer changes then), and whether a
+   * stream's tenant still exists. The credential checks every `checkMs` use the tenants of open
+   * streams, which keeps them in memory (the expiry times are read from memory).
+   */
+  readonly tenants: Pick<TenantDirectory, 'get' | 'load'>;
   /** Whether the API token behind a stream's link still authenticates. */
   readonly tokens: Pick<TokenRepository, 'usable'>;
   readonly clock: () => number;

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { etagOf, noneMatchHits } from '../http/etag.js';
 import { AUTH_ERRORS, ErrorBody, noContent } from '../http/schemas.js';
-import { buildUnleashPayload } from './unleash-payload.js';
+import { buildUnleashPayloadOfPages } from './unleash-payload.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 import type { ReleaseSwitch } from '../entitlements/release-switch.js';
@@ -76,15 +76,22 @@ const Accepted = noContent('Accepted (and not kept: Entitle has its own audit lo
 /** What the Unleash routes use; the payload is rebuilt when tenants, policy or release toggles change. */
 export interface UnleashRoutesOptions {
   readonly policy: PolicyWatcher;
-  readonly tenants: TenantDirectory;
+  /** Every tenant, read in pages when the payload is built; its changes invalidate the payload. */
+  readonly tenants: Pick<TenantDirectory, 'pages' | 'on' | 'off'>;
   readonly releases: ReleaseSwitch | undefined;
   readonly clock: () => number;
 }
 
 export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = async (fastify, deps) => {
   let cached: CachedPayload | undefined;
+  /** A build under way, shared by the requests that arrive meanwhile. */
+  let building: Promise<CachedPayload> | undefined;
+  /** Moves on with every change: a build that saw an older state is answered but not kept. */
+  let generation = 0;
   const invalidate = (): void => {
     cached = undefined;
+    building = undefined;
+    generation++;
   };
   deps.tenants.on('change', invalidate);
   deps.policy.on('change', invalidate);
@@ -95,18 +102,30 @@ export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = as
     stopReleases?.();
   });
 
-  function current(): CachedPayload {
+  function current(): CachedPayload | Promise<CachedPayload> {
     const now = deps.clock();
     if (cached && now < cached.validUntil) return cached;
-    const { payload, validUntil } = buildUnleashPayload(
-      deps.policy.snapshot,
-      deps.tenants.tenants(),
-      now,
-      deps.releases,
-    );
-    const json = JSON.stringify(payload);
-    cached = { json, etag: etagOf(json), validUntil };
-    return cached;
+    if (building) return building;
+    const started = generation;
+    const build = (async () => {
+      // Every tenant, a page at a time from the store: never the whole tenant list in memory at once.
+      const { payload, validUntil } = await buildUnleashPayloadOfPages(
+        deps.policy.snapshot,
+        deps.tenants.pages(),
+        now,
+        deps.releases,
+      );
+      const json = JSON.stringify(payload);
+      const answer = { json, etag: etagOf(json), validUntil };
+      if (generation === started) cached = answer;
+      return answer;
+    })();
+    building = build;
+    const done = () => {
+      if (building === build) building = undefined;
+    };
+    build.then(done, done);
+    return build;
   }
 
   const SDK = { auth: ['admin', 'client'] } as const;
@@ -128,7 +147,7 @@ export const unleashRoutes: FastifyPluginAsyncTypebox<UnleashRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const payload = current();
+      const payload = await current();
       reply.header('etag', payload.etag);
       if (noneMatchHits(request.headers['if-none-match'], payload.etag)) return reply.status(304).send();
       // Already serialized (and cached as text): sent as it is.

@@ -42,9 +42,13 @@ export interface PolicyWatcherOptions {
   readonly read?: (dir: string) => Promise<PolicyReadResult>;
   /**
    * What a valid policy must also pass to replace the one in force (the server: no plan version
-   * tenants are on may lose anything). Issues refuse the reload like invalid files do.
+   * tenants are on may lose anything). Issues refuse the reload like invalid files do; so does a
+   * check that cannot finish (the store out of reach).
    */
-  readonly check?: (next: PolicySnapshot, previous: PolicySnapshot) => readonly PolicyIssue[];
+  readonly check?: (
+    next: PolicySnapshot,
+    previous: PolicySnapshot,
+  ) => readonly PolicyIssue[] | Promise<readonly PolicyIssue[]>;
 }
 
 /** The policy in force, kept in step with its directory. Create with {@link PolicyWatcher.open}. */
@@ -134,8 +138,14 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
       };
     }
     if (result.ok && result.snapshot.version !== this.#snapshot.version && this.options.check) {
-      const issues = this.options.check(result.snapshot, this.#snapshot);
-      if (issues.length > 0) result = { ok: false, issues };
+      let issues: readonly PolicyIssue[];
+      try {
+        issues = await this.options.check(result.snapshot, this.#snapshot);
+      } catch (error) {
+        const message = `cannot check the policy: ${(error as Error).message}`;
+        issues = [{ file: this.options.directory, line: 1, column: 1, message }];
+      }
+      if (issues.length > 0) result = { ok: false, issues: [...issues] };
     }
     if (!result.ok) {
       this.#lastError = { at: new Date().toISOString(), issues: result.issues };

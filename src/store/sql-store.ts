@@ -15,6 +15,7 @@ import { OAuthStateStore, TokenStore } from './repositories/tokens.js';
 import { UsageStore } from './repositories/usage.js';
 import { WebhookEndpointStore } from './repositories/webhook-endpoints.js';
 import { WebhookOutboxStore } from './repositories/webhook-outbox.js';
+import { WebhookScanStore } from './repositories/webhook-scans.js';
 import type { SqlPort } from './sql-port.js';
 import type { ChangeFeed, EntitleStore } from './store.js';
 
@@ -44,6 +45,7 @@ export class SqlStore implements EntitleStore {
   /** Webhook endpoints, and the outbox of their events and deliveries. */
   readonly webhooks: WebhookEndpointStore;
   readonly outbox: WebhookOutboxStore;
+  readonly webhookScans: WebhookScanStore;
   /** Export and import of whole tables (store/transfer). */
   readonly transfer: TableTransferStore;
   /** The port the repositories run on, for repositories added beside these (usage meters…). */
@@ -69,6 +71,7 @@ export class SqlStore implements EntitleStore {
     this.billing = new BillingStore(this.#ctx);
     this.webhooks = new WebhookEndpointStore(this.#ctx);
     this.outbox = new WebhookOutboxStore(this.#ctx);
+    this.webhookScans = new WebhookScanStore(this.#ctx);
     this.transfer = new TableTransferStore(this.#ctx);
   }
 

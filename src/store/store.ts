@@ -9,6 +9,7 @@ import type { BillingStore } from './repositories/billing.js';
 import type { UsageRepository } from './usage-repository.js';
 import type { WebhookEndpointStore } from './repositories/webhook-endpoints.js';
 import type { WebhookOutboxStore } from './repositories/webhook-outbox.js';
+import type { WebhookScanStore } from './repositories/webhook-scans.js';
 import type { BillingProviderName, FeatureValue } from '../policy/types.js';
 
 /** A customer organisation. Its plan names a plan of the policy. */
@@ -60,6 +61,11 @@ export interface TenantAddon {
   readonly quantity: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /**
+   * The billing subscription whose items give it; absent when an operator set it. A tenant holds
+   * the sum of an add-on's rows (the operator's and each subscription's).
+   */
+  readonly billing?: { readonly provider: BillingProviderName; readonly subscriptionId: string };
 }
 
 /** A tenant's add-ons, set and removed one by one, each change audited. */
@@ -73,7 +79,7 @@ export interface AddonRepository {
   ): Promise<{ before: TenantAddon | undefined; after: TenantAddon }>;
   /** Throws AddonNotHeldError. */
   remove(tenantId: string, addon: string, context: WriteContext): Promise<TenantAddon>;
-  /** The tenant's add-ons by name. */
+  /** The tenant's add-ons by name: the operator's, then each billing subscription's. */
   list(tenantId: string): Promise<readonly TenantAddon[]>;
 }
 
@@ -112,6 +118,10 @@ export interface TenantRepository {
   setPlan(id: string, placement: PlanPlacement, context: WriteContext): Promise<{ before: Tenant; after: Tenant }>;
   /** Removes the tenant with everything it owns except its audit rows. Throws TenantNotFoundError. */
   delete(id: string, context: WriteContext): Promise<Tenant>;
+  /** How many tenants are on each plan and version (their stored plan): one aggregate query. */
+  versionCounts(): Promise<
+    readonly { readonly plan: string; readonly planVersion: number; readonly tenants: number }[]
+  >;
   /** The ids of the tenants whose stored plan is `plan` at `version`, in byte order. */
   idsOnVersion(plan: string, version: number): Promise<readonly string[]>;
   /**
@@ -417,8 +427,12 @@ export interface TenantSnapshot {
  * a cursor name the tenants to reload, or say that the history is gone and all must reload.
  */
 export interface ChangeFeed {
-  /** Every tenant with its overrides, and the cursor they are current at. */
+  /** Every tenant with its overrides, and the cursor they are current at (tools and tests: servers read in pages). */
   loadAll(): Promise<{ cursor: string; tenants: readonly TenantSnapshot[] }>;
+  /** The newest point of the history: changes after it are what `since` will name. One indexed read. */
+  head(): Promise<string>;
+  /** Up to `limit` tenants after `after`, in byte order of id: whoever needs every tenant reads them this way. */
+  page(after: string, limit: number): Promise<readonly TenantSnapshot[]>;
   /** The tenants changed since the cursor. */
   since(cursor: string): Promise<{ cursor: string; tenantIds: readonly string[] } | { reload: true }>;
   /** Current state of some tenants; absent ids have been deleted. */
@@ -450,6 +464,8 @@ export interface EntitleStore {
   /** Webhook endpoints; the outbox of their events, deliveries and delivery log. */
   readonly webhooks: WebhookEndpointStore;
   readonly outbox: WebhookOutboxStore;
+  /** What producers of events with no write of their own read (policy reloads, clocks running out). */
+  readonly webhookScans: WebhookScanStore;
   /**
    * Registers work that must finish after every committed write and before the write's
    * promise resolves: this is how a cache is never older than a write that has returned.

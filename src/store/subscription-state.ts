@@ -49,4 +49,16 @@ export interface SubscriptionState {
   readonly cycleAnchor: string | null;
   /** When the billing system said this (the event's or the read's time): an older statement never replaces a newer one. */
   readonly observedAt: string;
+  /**
+   * The subscription's items with their quantities, as the billing system stated them. Present on
+   * a statement from the billing system, absent on a stored one (billing_addons keeps what the
+   * items gave): a statement without items leaves a subscription's add-ons as they are.
+   */
+  readonly items?: readonly SubscriptionItem[];
+}
+
+/** One item of a subscription: its price (by id and lookup key) and how many units. */
+export interface SubscriptionItem {
+  readonly prices: readonly string[];
+  readonly quantity: number;
 }

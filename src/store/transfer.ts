@@ -2,9 +2,11 @@
 // tenant, override (version and timestamps kept), API token (its hash: tokens keep working),
 // calendar connection of every status with its tokens still encrypted (the ciphertexts are
 // bound to the connection id, which is kept, so the same keys decrypt them), its sync state and
-// busy blocks, billing links, subscriptions and handled events, and the whole audit log with
+// busy blocks, billing links, subscriptions and handled events, the whole audit log with
 // its hash chain and the anchors of its archives (the rows an archive took are in the archive
-// files; the anchor is where the chain left in the store goes on from). Both stores share one
+// files; the anchor is where the chain left in the store goes on from), and webhook endpoints
+// (secrets still sealed, bound to the endpoint id, so the same keys open them) with their
+// events, sequences and deliveries, pending ones included (the new deployment sends them). Both stores share one
 // schema, so a dump is their rows, table by table, read in one consistent view. An import goes
 // into an empty store in one transaction: all of it or nothing. Pending OAuth states
 // (minutes-long, single-use) are not moved.
@@ -70,6 +72,7 @@ export const DUMP_TABLES = {
     'observed_at',
     'updated_at',
   ],
+  billing_addons: ['provider', 'subscription_id', 'tenant_id', 'addon', 'quantity', 'created_at', 'updated_at'],
   billing_events: ['provider', 'id', 'type', 'tenant_id', 'outcome', 'processed_at'],
   usage_counters: ['tenant_id', 'feature', 'period_start', 'used', 'from_grants', 'reserved', 'alerted', 'updated_at'],
   usage_grants: ['id', 'tenant_id', 'feature', 'amount', 'remaining', 'reason', 'actor', 'expires_at', 'created_at'],
@@ -90,6 +93,39 @@ export const DUMP_TABLES = {
   ],
   audit_anchors: ['seq', 'hash', 'archived_at', 'rows'],
   audit_log: ['seq', 'at', 'actor', 'tenant_id', 'action', 'target', 'outcome', 'details', 'prev_hash', 'hash'],
+  // Signing secrets as stored: sealed with the token cipher and bound to the endpoint id.
+  webhook_endpoints: [
+    'id',
+    'url',
+    'events',
+    'description',
+    'secret',
+    'previous_secret',
+    'previous_secret_until',
+    'disabled_at',
+    'disabled_reason',
+    'failure_streak',
+    'created_by',
+    'created_at',
+    'updated_at',
+  ],
+  webhook_events: ['id', 'tenant_id', 'type', 'sequence', 'payload', 'created_at'],
+  webhook_sequences: ['tenant_id', 'sequence'],
+  // No lease columns: a lease is an instance of the old deployment's; a pending delivery arrives unclaimed.
+  webhook_deliveries: [
+    'id',
+    'event_id',
+    'endpoint_id',
+    'status',
+    'attempts',
+    'next_attempt_at',
+    'last_status',
+    'last_error',
+    'last_latency_ms',
+    'last_attempt_at',
+    'created_at',
+    'updated_at',
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 export type DumpTable = keyof typeof DUMP_TABLES;
@@ -105,6 +141,11 @@ const LATER_TABLES: ReadonlySet<DumpTable> = new Set([
   // Before anchors travelled: such a dump imports as before (verify fails on it only if its source had archived).
   'audit_anchors',
   'tenant_addons',
+  'webhook_endpoints',
+  'webhook_events',
+  'webhook_sequences',
+  'webhook_deliveries',
+  'billing_addons',
 ]);
 /** Columns added after the format was published, with the value a dump written before them means. */
 export const LATER_COLUMNS: Readonly<Partial<Record<DumpTable, Readonly<Record<string, string | number>>>>> = {

@@ -5,7 +5,7 @@
 // through this one class; it returns results and throws the errors of errors.ts.
 
 import { createHash } from 'node:crypto';
-import { decide, type Decision } from '../entitlements/decide.js';
+import { decide, type Decision, type TenantState } from '../entitlements/decide.js';
 import type { TenantDirectory } from '../entitlements/tenant-directory.js';
 import { FeatureNotFoundError, InvalidInputError, NotAMeterError, TenantNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -98,7 +98,7 @@ export interface UsageRequest {
 export interface MetersOptions {
   readonly usage: UsageRepository;
   readonly policy: { readonly snapshot: PolicySnapshot };
-  readonly tenants: Pick<TenantDirectory, 'get'>;
+  readonly tenants: Pick<TenantDirectory, 'get' | 'load'>;
   readonly clock: () => number;
   /** Told of every consume (metrics): the feature, the amount, whether it was granted and the thresholds it crossed first. */
   readonly onConsume?: (consume: {
@@ -123,7 +123,7 @@ interface ResolvedMeter {
 export class Meters {
   readonly #usage: UsageRepository;
   readonly #policy: { readonly snapshot: PolicySnapshot };
-  readonly #tenants: Pick<TenantDirectory, 'get'>;
+  readonly #tenants: Pick<TenantDirectory, 'get' | 'load'>;
   readonly #clock: () => number;
   readonly #onConsume: MetersOptions['onConsume'];
   readonly #logger: MetersOptions['logger'];
@@ -145,7 +145,7 @@ export class Meters {
 
   /** The meter's state for a tenant now. */
   async read(tenantId: string, featureKey: string): Promise<MeterReading> {
-    const resolved = this.#resolve(tenantId, featureKey);
+    const resolved = await this.#resolve(tenantId, featureKey);
     return this.#readingOf(resolved, await this.#usage.figures(resolved.meter, this.#nowIso()));
   }
 
@@ -180,7 +180,7 @@ export class Meters {
    */
   async consume(request: UsageRequest): Promise<ConsumeResult> {
     checkAmount(request.amount);
-    const resolved = this.#resolve(request.tenantId, request.feature);
+    const resolved = await this.#resolve(request.tenantId, request.feature);
     const now = this.#nowIso();
     const claim =
       request.idempotencyKey === undefined
@@ -227,7 +227,7 @@ export class Meters {
   }): Promise<RefundResult> {
     if (request.amount !== undefined) checkAmount(request.amount);
     checkKey(request.idempotencyKey);
-    const resolved = this.#resolve(request.tenantId, request.feature);
+    const resolved = await this.#resolve(request.tenantId, request.feature);
     const now = this.#nowIso();
     const refund = await this.#usage.refund({
       tenantId: request.tenantId,
@@ -258,7 +258,7 @@ export class Meters {
     ) {
       throw new InvalidInputError(`ttlSeconds: must be a whole number from 1 to ${MAX_RESERVATION_SECONDS}`);
     }
-    const resolved = this.#resolve(request.tenantId, request.feature);
+    const resolved = await this.#resolve(request.tenantId, request.feature);
     const nowMs = this.#clock();
     const now = new Date(nowMs).toISOString();
     const claim =
@@ -308,7 +308,7 @@ export class Meters {
     ) {
       throw new InvalidInputError(`amount: must be a whole number from 0 to ${MAX_USAGE_AMOUNT}`);
     }
-    this.#requireTenant(tenantId);
+    const tenant = await this.#requireTenant(tenantId);
     const ended = await this.#usage.endReservation({
       tenantId,
       id: reservationId,
@@ -316,11 +316,11 @@ export class Meters {
       holder: options.holder,
       audited: options.audited ?? false,
       // The reservation's feature decides the allowance its commit counts against.
-      limitOf: (feature) => this.#resolve(tenantId, feature).allowance,
+      limitOf: (feature) => this.#resolveFor(tenant, tenantId, feature).allowance,
       now: this.#nowIso(),
       context: options.context,
     });
-    const resolved = this.#resolve(tenantId, ended.reservation.feature);
+    const resolved = this.#resolveFor(tenant, tenantId, ended.reservation.feature);
     const reading = this.#readingOf(
       { ...resolved, meter: { ...resolved.meter, periodStart: ended.reservation.periodStart } },
       ended.figures,
@@ -330,9 +330,9 @@ export class Meters {
   }
 
   /** The tenant's open reservations, oldest first. */
-  reservations(tenantId: string, featureKey?: string): Promise<UsageReservation[]> {
-    this.#requireTenant(tenantId);
-    if (featureKey !== undefined) this.#resolve(tenantId, featureKey);
+  async reservations(tenantId: string, featureKey?: string): Promise<UsageReservation[]> {
+    const tenant = await this.#requireTenant(tenantId);
+    if (featureKey !== undefined) this.#resolveFor(tenant, tenantId, featureKey);
     return this.#usage.reservations(tenantId, this.#nowIso(), featureKey === undefined ? {} : { feature: featureKey });
   }
 
@@ -346,7 +346,7 @@ export class Meters {
     checkAmount(input.amount);
     if (input.expiresAt !== null && Date.parse(input.expiresAt) <= this.#clock())
       throw new InvalidInputError('expiresAt: must be in the future');
-    const resolved = this.#resolve(tenantId, featureKey);
+    const resolved = await this.#resolve(tenantId, featureKey);
     const grant = await this.#usage.grant(
       {
         tenantId,
@@ -363,7 +363,7 @@ export class Meters {
 
   /** Unexpired grants with units left, soonest-expiring first. */
   async grants(tenantId: string, featureKey: string): Promise<UsageGrant[]> {
-    const resolved = this.#resolve(tenantId, featureKey);
+    const resolved = await this.#resolve(tenantId, featureKey);
     return this.#usage.grants(tenantId, resolved.feature.key, this.#nowIso());
   }
 
@@ -376,7 +376,7 @@ export class Meters {
     featureKey: string,
     context: WriteContext,
   ): Promise<{ reading: MeterReading; releasedReservations: number }> {
-    const resolved = this.#resolve(tenantId, featureKey);
+    const resolved = await this.#resolve(tenantId, featureKey);
     const { before, released } = await this.#usage.reset(resolved.meter, context);
     const reading = await this.read(tenantId, featureKey);
     // Grants stay as they were: the allowance units used and the units held come back.
@@ -385,8 +385,8 @@ export class Meters {
   }
 
   /** Past and current periods' usage of a tenant, newest first per feature. */
-  history(tenantId: string, featureKey?: string): Promise<UsagePeriodRecord[]> {
-    this.#requireTenant(tenantId);
+  async history(tenantId: string, featureKey?: string): Promise<UsagePeriodRecord[]> {
+    await this.#requireTenant(tenantId);
     return this.#usage.history(tenantId, featureKey);
   }
 
@@ -395,12 +395,15 @@ export class Meters {
     return this.#usage.purgeExpired(this.#nowIso());
   }
 
-  #resolve(tenantId: string, featureKey: string): ResolvedMeter {
+  /** The meter for a tenant now; the tenant is read first when it is not in memory. */
+  async #resolve(tenantId: string, featureKey: string): Promise<ResolvedMeter> {
+    meterOf(this.#policy.snapshot, featureKey);
+    return this.#resolveFor(await this.#requireTenant(tenantId), tenantId, featureKey);
+  }
+
+  #resolveFor(tenant: TenantState, tenantId: string, featureKey: string): ResolvedMeter {
     const snapshot = this.#policy.snapshot;
-    const feature = snapshot.features.get(featureKey);
-    if (!feature) throw new FeatureNotFoundError(featureKey);
-    if (feature.type !== 'meter') throw new NotAMeterError(featureKey);
-    const tenant = this.#requireTenant(tenantId);
+    const feature = meterOf(snapshot, featureKey);
     const now = this.#clock();
     const decision = decide(snapshot, tenant, featureKey, now) as Decision;
     const period = meterPeriod(feature, now, decision.billing?.cycleAnchor);
@@ -413,8 +416,8 @@ export class Meters {
     };
   }
 
-  #requireTenant(tenantId: string) {
-    const tenant = this.#tenants.get(tenantId);
+  async #requireTenant(tenantId: string): Promise<TenantState> {
+    const tenant = this.#tenants.get(tenantId) ?? (await this.#tenants.load(tenantId));
     if (!tenant) throw new TenantNotFoundError(tenantId);
     return tenant;
   }
@@ -488,4 +491,12 @@ function checkAmount(amount: number): void {
 
 function checkKey(key: string): void {
   if (key.length === 0 || key.length > 200) throw new InvalidInputError('idempotencyKey: must be 1 to 200 characters');
+}
+
+/** The policy's meter `featureKey`; throws when there is no such feature or it is not a meter. */
+function meterOf(snapshot: PolicySnapshot, featureKey: string): FeatureDefinition {
+  const feature = snapshot.features.get(featureKey);
+  if (!feature) throw new FeatureNotFoundError(featureKey);
+  if (feature.type !== 'meter') throw new NotAMeterError(featureKey);
+  return feature;
 }

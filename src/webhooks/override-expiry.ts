@@ -12,8 +12,8 @@ export interface OverrideExpiryOptions {
   readonly overrides: Pick<OverrideRepository, 'list'>;
   readonly outbox: Pick<WebhookOutboxStore, 'recordOnce'>;
   readonly policy: () => PolicySnapshot;
-  /** The tenant as decisions see it (the tenant directory). */
-  readonly tenant: (tenantId: string) => TenantState | undefined;
+  /** The tenant as decisions see it (the tenant directory: read when not in memory). */
+  readonly tenant: (tenantId: string) => Promise<TenantState | undefined>;
   /** How often to look (default 30 s). */
   readonly everyMs?: number;
   /** Expiries further back than this are not announced any more (default 1 day: after a long outage). */
@@ -32,7 +32,7 @@ export function overrideExpiryTask(options: OverrideExpiryOptions): MaintenanceT
         if (override.expiresAt === null) continue;
         const expiresAt = Date.parse(override.expiresAt);
         if (expiresAt > now || expiresAt <= now - lookbackMs) continue;
-        const tenant = options.tenant(override.tenantId);
+        const tenant = await options.tenant(override.tenantId);
         const before = decide(snapshot, tenant, override.feature, expiresAt - 1)?.value;
         const after = decide(snapshot, tenant, override.feature, now)?.value;
         if (before === undefined || after === undefined || Object.is(before, after)) continue;

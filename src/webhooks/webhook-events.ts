@@ -45,6 +45,8 @@ const DECIDING = new Set([
   'tenant.addon.set',
   'tenant.addon.remove',
   'billing.subscription.change',
+  'billing.addon.set',
+  'billing.addon.remove',
 ]);
 
 /** What each audit action is to a receiver. */
@@ -56,6 +58,8 @@ const CAUSES: Readonly<Record<string, string>> = {
   'tenant.addon.set': 'addon.set',
   'tenant.addon.remove': 'addon.removed',
   'billing.subscription.change': 'billing.subscription.changed',
+  'billing.addon.set': 'addon.set',
+  'billing.addon.remove': 'addon.removed',
 };
 
 export interface WebhookDescriberOptions {
@@ -199,7 +203,7 @@ function undo(after: TenantSnapshot, audit: AuditRecord): TenantSnapshot {
     case 'tenant.addon.remove': {
       const addon = addonOf(audit) ?? '';
       const quantity = record(details.before)?.quantity;
-      const others = (after.addons ?? []).filter((held) => held.addon !== addon);
+      const others = (after.addons ?? []).filter((held) => held.addon !== addon || held.billing);
       if (typeof quantity !== 'number') return { ...after, addons: others };
       const restored: TenantAddon = {
         tenantId: after.tenant.id,
@@ -207,6 +211,24 @@ function undo(after: TenantSnapshot, audit: AuditRecord): TenantSnapshot {
         quantity,
         createdAt: after.tenant.createdAt,
         updatedAt: after.tenant.updatedAt,
+      };
+      return { ...after, addons: [...others, restored] };
+    }
+    case 'billing.addon.set':
+    case 'billing.addon.remove': {
+      const addon = addonOf(audit) ?? '';
+      const subscriptionId = String(details.subscriptionId ?? '');
+      const quantity = record(details.before)?.quantity;
+      const mine = (held: TenantAddon) => held.addon === addon && held.billing?.subscriptionId === subscriptionId;
+      const others = (after.addons ?? []).filter((held) => !mine(held));
+      if (typeof quantity !== 'number') return { ...after, addons: others };
+      const restored: TenantAddon = {
+        tenantId: after.tenant.id,
+        addon,
+        quantity,
+        createdAt: after.tenant.createdAt,
+        updatedAt: after.tenant.updatedAt,
+        billing: { provider: 'stripe', subscriptionId },
       };
       return { ...after, addons: [...others, restored] };
     }

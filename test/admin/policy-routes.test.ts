@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { policyImpact } from '../../src/entitlements/policy-impact.js';
+import { tenantState } from '../../src/entitlements/tenant-state.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import { useAdminApp } from './admin-app.js';
 
@@ -28,6 +29,8 @@ describe('policy', () => {
           JSON.stringify({ ...plan, values: Object.fromEntries(plan.values), versions: [...plan.versions.keys()] }),
         ),
       ),
+      // The starter policy sells no add-on.
+      addons: [],
     });
     expect(body.features.find((f: { key: string }) => f.key === 'support_tier')).toMatchObject({
       values: ['community', 'email', 'priority', 'dedicated'],
@@ -97,7 +100,12 @@ describe('policy', () => {
     expect(impact).toEqual(
       JSON.parse(
         JSON.stringify(
-          policyImpact(h.t.app.entitle.policy.snapshot, expected.snapshot, h.t.app.entitle.tenants.tenants(), h.now),
+          policyImpact(
+            h.t.app.entitle.policy.snapshot,
+            expected.snapshot,
+            (await h.t.app.entitle.store.changes.loadAll()).tenants.map(tenantState),
+            h.now,
+          ),
         ),
       ),
     );

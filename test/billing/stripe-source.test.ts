@@ -61,6 +61,7 @@ describe('StripeSource.verify', () => {
         pastDueSince: null,
         cycleAnchor: '2026-11-01T00:00:00.000Z',
         observedAt: new Date((seconds(NOW) - 10) * 1000).toISOString(),
+        items: [{ prices: ['price_pro_monthly', 'pro_monthly'], quantity: 1 }],
       },
     });
   });

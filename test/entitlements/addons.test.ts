@@ -59,7 +59,7 @@ describe('add-ons', () => {
       addons: ['extra_calendars'],
     });
     expect((await inject('GET', '/api/admin/tenants/acme')).json().addons).toEqual([
-      { addon: 'extra_calendars', quantity: 2 },
+      { addon: 'extra_calendars', quantity: 2, source: 'operator' },
     ]);
     const ofrep = await app.app.inject({
       method: 'POST',

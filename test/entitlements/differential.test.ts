@@ -20,6 +20,7 @@ import { TenantDirectory } from '../../src/entitlements/tenant-directory.js';
 import { DecisionCache } from '../../src/gate/decision-cache.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import type { TenantSnapshot } from '../../src/store/store.js';
+import { fixedFeed } from '../support/fixed-feed.js';
 import {
   expectedFor,
   policyArbitrary,
@@ -32,17 +33,11 @@ import {
 import { TestPolicySource } from '../support/policy.js';
 import { runs } from '../support/runs.js';
 
-/** A directory over fixed snapshots: no store. */
-function directoryOf(snapshots: readonly TenantSnapshot[]): Promise<TenantDirectory> {
-  return TenantDirectory.open({
-    changes: {
-      loadAll: async () => ({ cursor: '0', tenants: snapshots }),
-      since: async () => ({ cursor: '0', tenantIds: [] }),
-      load: async () => [],
-      watch: () => () => undefined,
-    },
-    afterWrite: () => () => undefined,
-  });
+/** A directory over fixed snapshots (no store), each read once so that decisions find it in memory. */
+async function directoryOf(snapshots: readonly TenantSnapshot[]): Promise<TenantDirectory> {
+  const directory = await TenantDirectory.open({ changes: fixedFeed(snapshots), afterWrite: () => () => undefined });
+  for (const snapshot of snapshots) await directory.load(snapshot.tenant.id);
+  return directory;
 }
 
 /** The client's details for a feature of the policy's type. */

@@ -49,8 +49,9 @@ for (const caseStore of caseStores()) {
           const { expected } = testCase;
           // A missing tenantId is the provider's to report: the resolver is only ever given a tenant.
           if (expected.errorCode !== 'INVALID_CONTEXT') {
-            it(`resolver: ${testCase.name}`, () => {
-              const decision = decide(policy, directory.get(testCase.context.tenantId ?? ''), testCase.flag, now);
+            it(`resolver: ${testCase.name}`, async () => {
+              const tenant = await directory.load(testCase.context.tenantId ?? '');
+              const decision = decide(policy, tenant, testCase.flag, now);
               if (expected.errorCode === 'FLAG_NOT_FOUND') {
                 expect(decision).toBeUndefined();
                 return;

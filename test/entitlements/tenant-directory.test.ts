@@ -68,7 +68,7 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
     return directory;
   }
 
-  it('loads every tenant with its overrides at open', async () => {
+  it('opens with no tenant in memory and reads one with its overrides on first use', async () => {
     const store = await openStore();
     await store.tenants.create({ id: 'acme', name: 'Acme', plan: 'pro' }, { actor: 't' });
     await store.overrides.set(
@@ -76,7 +76,10 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
       { actor: 't' },
     );
     const directory = await openDirectory(store);
-    const acme = directory.get('acme');
+    expect(directory.size).toBe(0);
+    expect(directory.get('acme')).toBeUndefined();
+    const acme = await directory.load('acme');
+    expect(directory.get('acme')).toBe(acme);
     expect(acme).toMatchObject({ id: 'acme', plan: 'pro' });
     expect(acme?.overrides.get('sync')).toMatchObject({
       value: true,
@@ -125,6 +128,8 @@ describe.each(KINDS)('TenantDirectory on $name', (kind) => {
       };
       const changes: ChangeFeed = {
         loadAll: () => store.changes.loadAll(),
+        head: () => store.changes.head(),
+        page: (after, limit) => store.changes.page(after, limit),
         load: (ids) => store.changes.load(ids),
         since: async (cursor) => {
           feed.sinceCalls++;

@@ -22,6 +22,8 @@ const SHIPPED = {
     8: '4284486cf4b6d8b9',
     9: '548adffee25df702',
     10: 'cbb13b9e502c4bc6',
+    12: '33225934738eed8b',
+    13: 'f3c7c32497c1b219',
   },
   postgres: {
     1: '4bcf8ed0f89d84a5',
@@ -34,6 +36,8 @@ const SHIPPED = {
     8: '9ba27ac9d0b1e8e2',
     9: '95b1e8b21f1d11f3',
     10: '52b4f81f3427d159',
+    12: 'cae778eb2cd92333',
+    13: '1bf388362e97f011',
   },
 };
 

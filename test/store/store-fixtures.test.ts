@@ -22,7 +22,7 @@ const cipher = new TokenCipher(new Map([['fixture', Buffer.alloc(32, 7)]]), 'fix
 const ctx = { actor: 'test:operator' };
 
 /** What the fixtures hold, table by table (made by make-fixtures.ts). */
-// Billing, usage and audit anchor tables came after these fixtures were written: a store from then has none.
+// Billing, usage, audit anchor and webhook tables came after these fixtures were written: a store from then has none.
 const EXPECTED_ROWS = {
   tenants: 2,
   tenant_addons: 0,
@@ -33,6 +33,7 @@ const EXPECTED_ROWS = {
   busy_blocks: 2,
   billing_links: 0,
   billing_subscriptions: 0,
+  billing_addons: 0,
   billing_events: 0,
   usage_counters: 0,
   usage_grants: 0,
@@ -40,6 +41,10 @@ const EXPECTED_ROWS = {
   usage_outcomes: 0,
   audit_anchors: 0,
   audit_log: 20,
+  webhook_endpoints: 0,
+  webhook_events: 0,
+  webhook_sequences: 0,
+  webhook_deliveries: 0,
 };
 
 async function checkFixture(store: EntitleStore): Promise<void> {

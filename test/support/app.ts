@@ -53,6 +53,10 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     // (batching has its own tests).
     ENTITLE_AUDIT_READS_WINDOW_MS: '0',
     ...(postgres ? { DATABASE_URL: postgres.url, DATABASE_SCHEMA: postgres.schema } : {}),
+    // CI runs suites with a tiny directory (fewer tenants in memory than the tests use).
+    ...(process.env.ENTITLE_DIRECTORY_MAX_TENANTS
+      ? { ENTITLE_DIRECTORY_MAX_TENANTS: process.env.ENTITLE_DIRECTORY_MAX_TENANTS }
+      : {}),
     ...options.env,
   });
   // An app that fails to start (tests of bad options do that on purpose) leaves no schema behind.

@@ -17,6 +17,8 @@ export interface SubscriptionFields {
   readonly status?: string;
   /** Price lookup keys; each becomes an item with price id `price_<key>`. */
   readonly prices?: readonly string[];
+  /** Each item's quantity, in the order of `prices` (default: Stripe's published item's, 1). */
+  readonly quantities?: readonly number[];
   /** Every item's period end, unless `itemPeriodEnds` gives each its own. */
   readonly currentPeriodEnd?: number;
   /** One period end per item, in the order of `prices`: items on different cycles. */
@@ -53,6 +55,7 @@ export function subscriptionObject(fields: SubscriptionFields = {}): Record<stri
       ...item,
       id: `si_${i}`,
       subscription: id,
+      ...(fields.quantities?.[i] !== undefined ? { quantity: fields.quantities[i] } : {}),
       price,
       plan: { ...(item.plan as Record<string, unknown>), id: `price_${key}` },
       current_period_start: end - MONTH_SECONDS,

@@ -1,7 +1,7 @@
 // Stripe's JSON objects → Entitle's billing shapes. Read defensively: webhook payloads follow the
 // endpoint's API version, so a field may sit where an older or newer version puts it.
 
-import { isSubscriptionStatus, type SubscriptionState } from '../../store/subscription-state.js';
+import { isSubscriptionStatus, type SubscriptionItem, type SubscriptionState } from '../../store/subscription-state.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,11 +50,16 @@ export function subscriptionFromStripe(object: unknown, observedAt: string): Sub
     throw new StripeObjectError(`unknown subscription status ${JSON.stringify(object.status)}`);
   const items = isRecord(object.items) && Array.isArray(object.items.data) ? object.items.data.filter(isRecord) : [];
   const prices = new Set<string>();
+  const stated: SubscriptionItem[] = [];
   const itemPeriodEnds: number[] = [];
   for (const item of items) {
     const price = isRecord(item.price) ? item.price : isRecord(item.plan) ? item.plan : undefined;
     if (price) {
-      for (const key of [text(price.id), text(price.lookup_key)]) if (key) prices.add(key);
+      const keys = [text(price.id), text(price.lookup_key)].filter((key) => key !== undefined);
+      for (const key of keys) prices.add(key);
+      // A metered item has no quantity: it counts as one unit.
+      const quantity = typeof item.quantity === 'number' && Number.isSafeInteger(item.quantity) ? item.quantity : 1;
+      stated.push({ prices: keys, quantity });
     }
     // Since API version 2025-03-31 the period lives on each item.
     if (typeof item.current_period_end === 'number' && item.current_period_end > 0)
@@ -77,6 +82,7 @@ export function subscriptionFromStripe(object: unknown, observedAt: string): Sub
     pastDueSince: null,
     cycleAnchor: time(object.billing_cycle_anchor),
     observedAt,
+    items: stated,
   };
 }
 

@@ -3,8 +3,8 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { policyImpact, type PolicyImpact } from '../../entitlements/policy-impact.js';
-import { tenantState } from '../../entitlements/tenant-directory.js';
+import { policyImpactOfPages, type PolicyImpact } from '../../entitlements/policy-impact.js';
+import { tenantPages } from '../../entitlements/tenant-directory.js';
 import { readPolicyDirectory } from '../../policy/read-policy.js';
 import { InvalidPolicyError } from '../../policy/watch.js';
 import type { CliContext } from '../cli-context.js';
@@ -24,8 +24,7 @@ export function registerPolicy(program: Command, context: CliContext, setExitCod
       const proposed = await readPolicyDirectory(resolve(context.io.cwd, dir), context.io.cwd);
       if (!proposed.ok) throw new InvalidPolicyError(proposed.issues);
       const store = await context.store();
-      const { tenants } = await store.changes.loadAll();
-      const impact = policyImpact(current, proposed.snapshot, tenants.map(tenantState), Date.now());
+      const impact = await policyImpactOfPages(current, proposed.snapshot, tenantPages(store.changes), Date.now());
       if (options.json) context.json(impact);
       else context.out(impactText(impact));
       if (impact.revokes && !options.allowRevocations) {

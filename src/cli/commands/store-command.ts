@@ -6,6 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkDump, exportStore, importStore, summarize, type DumpSummary } from '../../store/transfer.js';
+import { openTokenCipher } from '../../secrets/encryption-keys.js';
+import { openSigningSecret } from '../../webhooks/webhook-signing.js';
 import { checkImportRows } from '../import-check.js';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from './validate-command.js';
@@ -49,7 +51,18 @@ export function registerStore(program: Command, context: CliContext): void {
         );
       }
       // Every row checked as the API would have, against the policy in force, before anything is written.
-      checkImportRows(checkDump(dump), await context.policy());
+      // Webhook signing secrets must open with this deployment's keys, or nothing could be signed.
+      const cipher = openTokenCipher(context.config.encryption, context.config.databasePath);
+      checkImportRows(checkDump(dump), await context.policy(), {
+        opensSecret: (endpointId, sealed) => {
+          try {
+            openSigningSecret(cipher, endpointId, sealed);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      });
       const summary = await importStore(await context.store(), dump, { actor: context.actor(options.actor) });
       context.out(`imported ${describe(summary)}`);
     });
@@ -67,6 +80,7 @@ function describe(summary: DumpSummary): string {
     busy_blocks: 'busy blocks',
     billing_links: 'billing links',
     billing_subscriptions: 'billing subscriptions',
+    billing_addons: 'billing add-ons',
     billing_events: 'billing events',
     usage_counters: 'usage counters',
     usage_grants: 'usage grants',
@@ -74,12 +88,17 @@ function describe(summary: DumpSummary): string {
     usage_outcomes: 'idempotent usage outcomes',
     audit_anchors: 'audit archive anchors',
     audit_log: 'audit rows',
+    webhook_endpoints: 'webhook endpoints',
+    webhook_events: 'webhook events',
+    webhook_sequences: 'webhook sequences',
+    webhook_deliveries: 'webhook deliveries',
   };
   // Billing, usage, anchor and add-on tables are named only when they hold rows: a deployment without them reads as before.
   const shown = (table: keyof DumpSummary) =>
     !(
       table.startsWith('billing_') ||
       table.startsWith('usage_') ||
+      table.startsWith('webhook_') ||
       table === 'audit_anchors' ||
       table === 'tenant_addons'
     ) || summary[table] > 0;

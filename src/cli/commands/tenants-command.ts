@@ -103,8 +103,13 @@ export function registerTenants(program: Command, context: CliContext): void {
       else
         context.out(
           formatTable(
-            ['ADDON', 'QUANTITY', 'SINCE'],
-            held.map((a) => [a.addon, String(a.quantity), a.createdAt]),
+            ['ADDON', 'QUANTITY', 'SOURCE', 'SINCE'],
+            held.map((a) => [
+              a.addon,
+              String(a.quantity),
+              a.billing ? `${a.billing.provider}:${a.billing.subscriptionId}` : 'operator',
+              a.createdAt,
+            ]),
           ),
         );
     });

@@ -21,7 +21,10 @@ async function metersFor(context: CliContext, tenantId: string): Promise<Meters>
   return new Meters({
     usage: store.usage,
     policy: { snapshot: policy },
-    tenants: { get: (id) => (id === tenantId ? state : undefined) },
+    tenants: {
+      get: (id) => (id === tenantId ? state : undefined),
+      load: async (id) => (id === tenantId ? state : undefined),
+    },
     clock: Date.now,
   });
 }

@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { countVersions, versionLosses } from '../../entitlements/version-guard.js';
+import { storedVersionCounts, versionLosses } from '../../entitlements/version-guard.js';
 import { formatIssue, readPolicyDirectory } from '../../policy/read-policy.js';
 import type { CliContext } from '../cli-context.js';
 
@@ -22,8 +22,8 @@ export function registerValidate(program: Command, context: CliContext, setExitC
       let result = await readPolicyDirectory(directory, context.io.cwd);
       if (result.ok && options.store) {
         const current = await context.policy();
-        const { tenants } = await (await context.store()).changes.loadAll();
-        const losses = versionLosses(current, result.snapshot, countVersions(tenants.map(({ tenant }) => tenant)));
+        const counts = await storedVersionCounts((await context.store()).tenants);
+        const losses = versionLosses(current, result.snapshot, counts);
         if (losses.length > 0) result = { ok: false, issues: losses };
       }
       if (options.format === 'json') {

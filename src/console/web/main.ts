@@ -4,6 +4,7 @@
 import { ApiError, call, useCsrfToken } from './api.js';
 import { h, replace } from './dom.js';
 import { auditPage } from './pages/audit-page.js';
+import { plansPage } from './pages/plans-page.js';
 import { policyPage } from './pages/policy-page.js';
 import { signInPage } from './pages/sign-in-page.js';
 import { tenantPage } from './pages/tenant-page.js';
@@ -42,6 +43,7 @@ function renderNav(section: string): void {
       'ul',
       {},
       link('#/tenants', 'Tenants', 'tenants'),
+      link('#/plans', 'Plans', 'plans'),
       link('#/policy', 'Policy', 'policy'),
       link('#/audit', 'Audit', 'audit'),
       link('#/webhooks', 'Webhooks', 'webhooks'),
@@ -92,6 +94,7 @@ async function route(): Promise<void> {
   try {
     if (!session) await signInPage(context, section === 'signed-out' ? 'You are signed out.' : undefined);
     else if (section === 'tenants' && path[1]) await tenantPage(context, path[1]);
+    else if (section === 'plans') await plansPage(context);
     else if (section === 'policy') await policyPage(context);
     else if (section === 'audit') await auditPage(context);
     else if (section === 'webhooks') await webhooksPage(context, path[1]);

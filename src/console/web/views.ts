@@ -3,6 +3,7 @@
 
 import type { Static } from 'typebox';
 import type {
+  AddonDefinitionBody,
   AuditRecordBody,
   Explanation,
   OverrideBody,
@@ -24,6 +25,17 @@ export type PolicyIssueView = Static<typeof PolicyIssueBody>;
 export type PolicyView = Static<typeof PolicyBody>;
 export type PolicyImpactView = Static<typeof PolicyImpactBody>;
 export type AuditView = Static<typeof AuditRecordBody>;
+export type AddonDefinitionView = Static<typeof AddonDefinitionBody>;
+
+/** One add-on row a tenant holds (GET /api/admin/tenants/:id/addons). */
+export interface TenantAddonView {
+  readonly addon: string;
+  readonly quantity: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** The subscription whose item gives it; absent when an operator set it. */
+  readonly billing?: { readonly provider: string; readonly subscriptionId: string };
+}
 
 /** A feature value in words. */
 export function valueText(value: FeatureValue | null | undefined): string {

@@ -433,6 +433,44 @@ export const MIGRATIONS: readonly MigrationSource[] = [
       CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, created_at);
     `,
   },
+  {
+    version: 12,
+    name: 'webhook events of changes with no write of their own: policy reload epochs, counters by period',
+    up: (d) => `
+      -- The policy version whose reload was announced last, and its epoch: every instance that
+      -- notices the same reload reads the same epoch, so their events get the same ids; a version
+      -- that comes back after another gets a new epoch and is announced again.
+      CREATE TABLE webhook_policy_reloads (
+        name        TEXT PRIMARY KEY,   -- 'policy'
+        version     TEXT NOT NULL,
+        epoch       ${d.bigint} NOT NULL,
+        updated_at  TEXT NOT NULL
+      )${d.strict};
+
+      -- The meter.reset sweep reads the counters of the periods that ended since it last looked, in pages.
+      CREATE INDEX usage_counters_by_period ON usage_counters(feature, period_start, tenant_id);
+    `,
+  },
+  {
+    version: 13,
+    name: 'add-ons held through billing subscription items',
+    up: (d) => `
+      -- Add-ons a billing subscription's items give its tenant: billing replaces a subscription's
+      -- rows on each statement of it; an operator's add-ons (tenant_addons) are never touched.
+      CREATE TABLE billing_addons (
+        provider         TEXT NOT NULL,
+        subscription_id  TEXT NOT NULL,
+        tenant_id        TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        addon            TEXT NOT NULL,
+        quantity         INTEGER NOT NULL CHECK (quantity > 0),
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        PRIMARY KEY (provider, subscription_id, addon)
+      )${d.strict};
+      CREATE INDEX billing_addons_by_tenant ON billing_addons(tenant_id);
+      ${d.changesOn('billing_addons', 'tenant_id')}
+    `,
+  },
 ];
 
 /** Every migration, in the words of dialect `d`. */

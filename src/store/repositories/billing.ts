@@ -132,6 +132,15 @@ export interface BillingTransaction {
    * on `currentVersion` of it; staying on the same plan keeps the version it is on.
    */
   setPlan(tenantId: string, plan: string, currentVersion: number): Promise<string | undefined>;
+  /** The add-ons a subscription's items give its tenant: add-on → quantity. */
+  subscriptionAddons(provider: BillingProviderName, subscriptionId: string): Promise<Map<string, number>>;
+  /** Replaces a subscription's add-ons with `addons` (add-on → quantity; none: it gives none). */
+  putSubscriptionAddons(
+    tenantId: string,
+    provider: BillingProviderName,
+    subscriptionId: string,
+    addons: ReadonlyMap<string, number>,
+  ): Promise<void>;
   audit(events: readonly AuditEvent[]): Promise<void>;
 }
 
@@ -165,6 +174,15 @@ export class BillingStore {
         tenantId,
       ])
     ).map(subscriptionFromRow);
+  }
+
+  /** The add-ons a subscription's items give its tenant: add-on → quantity. */
+  async subscriptionAddons(provider: BillingProviderName, subscriptionId: string): Promise<Map<string, number>> {
+    const rows = await this.ctx.port.all<{ addon: string; quantity: number | string }>(
+      'SELECT addon, quantity FROM billing_addons WHERE provider = $1 AND subscription_id = $2',
+      [provider, subscriptionId],
+    );
+    return new Map(rows.map((row) => [row.addon, Number(row.quantity)]));
   }
 
   /** The outcome an event was handled with, if it was. */
@@ -369,6 +387,36 @@ export class BillingStore {
             tenantId,
           ]);
         return tenant.plan;
+      },
+      subscriptionAddons: async (provider, subscriptionId) => {
+        const rows = await tx.all<{ addon: string; quantity: number | string }>(
+          'SELECT addon, quantity FROM billing_addons WHERE provider = $1 AND subscription_id = $2',
+          [provider, subscriptionId],
+        );
+        return new Map(rows.map((row) => [row.addon, Number(row.quantity)]));
+      },
+      putSubscriptionAddons: async (tenantId, provider, subscriptionId, addons) => {
+        const held = await tx.all<{ addon: string; quantity: number | string; tenant_id: string }>(
+          'SELECT addon, quantity, tenant_id FROM billing_addons WHERE provider = $1 AND subscription_id = $2',
+          [provider, subscriptionId],
+        );
+        for (const row of held)
+          if (!addons.has(row.addon))
+            await tx.run('DELETE FROM billing_addons WHERE provider = $1 AND subscription_id = $2 AND addon = $3', [
+              provider,
+              subscriptionId,
+              row.addon,
+            ]);
+        const before = new Map(held.map((row) => [row.addon, row]));
+        for (const [addon, quantity] of addons) {
+          const row = before.get(addon);
+          if (row && Number(row.quantity) === quantity && row.tenant_id === tenantId) continue;
+          await tx.run(
+            `INSERT INTO billing_addons (provider, subscription_id, tenant_id, addon, quantity, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (provider, subscription_id, addon) DO UPDATE SET tenant_id = excluded.tenant_id, quantity = excluded.quantity, updated_at = excluded.updated_at`,
+            [provider, subscriptionId, tenantId, addon, quantity, now],
+          );
+        }
       },
       audit: async (events) => {
         if (events.length > 0) await ctx.appendAudit(tx, events);

@@ -4,7 +4,7 @@
 
 import type { SubscriptionState } from '../subscription-state.js';
 import type { BillingLink, ChangeFeed, Override, TenantAddon, TenantSnapshot } from '../store.js';
-import { tenantAddonFromRow, type TenantAddonRow } from './tenant-addons.js';
+import { addonRowsWhere, tenantAddonFromRow, type TenantAddonRow } from './tenant-addons.js';
 import { JOINED_LINK_COLUMNS, joinedLinkOf, loadLinks, loadSubscriptions, tenantBillingOf } from './billing.js';
 import { overrideFromRow, tenantFromRow, type OverrideRow, type TenantRow } from './rows.js';
 import type { SqlExecutor } from '../sql-port.js';
@@ -35,7 +35,7 @@ export class ChangeQueries implements ChangeFeed {
         (await tx.get<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM changes'))?.seq ?? 0,
       );
       const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides'));
-      const addons = addonsByTenant(await tx.all<TenantAddonRow>('SELECT * FROM tenant_addons'));
+      const addons = addonsByTenant(await tx.all<TenantAddonRow>(addonRowsWhere(() => 'TRUE')));
       const subscriptions = await loadSubscriptions(tx);
       const links = await loadLinks(tx);
       const tenants = (await tx.all<TenantRow>('SELECT * FROM tenants')).map((row) =>
@@ -43,6 +43,23 @@ export class ChangeQueries implements ChangeFeed {
       );
       return { cursor, tenants };
     });
+  }
+
+  async head(): Promise<string> {
+    const row = await this.ctx.port.get<{ seq: number | string | null }>('SELECT max(seq) AS seq FROM changes');
+    return String(row?.seq ?? 0);
+  }
+
+  async page(after: string, limit: number): Promise<readonly TenantSnapshot[]> {
+    const { byteOrder } = this.ctx.port.sql;
+    const ids = await this.ctx.port.all<{ id: string }>(
+      `SELECT id FROM tenants WHERE id${byteOrder} > $1 ORDER BY id${byteOrder} LIMIT $2`,
+      [after, limit],
+    );
+    const snapshots = await this.load(ids.map((row) => row.id));
+    // Byte order, as the ids were read (load answers in no particular order).
+    const order = new Map(ids.map((row, index) => [row.id, index]));
+    return [...snapshots].sort((a, b) => (order.get(a.tenant.id) ?? 0) - (order.get(b.tenant.id) ?? 0));
   }
 
   async since(cursor: string): Promise<{ cursor: string; tenantIds: readonly string[] } | { reload: true }> {
@@ -75,7 +92,7 @@ export class ChangeQueries implements ChangeFeed {
         [param],
       ),
       port.all<OverrideRow>(`SELECT * FROM overrides WHERE ${where('tenant_id')}`, [param]),
-      port.all<TenantAddonRow>(`SELECT * FROM tenant_addons WHERE ${where('tenant_id')}`, [param]),
+      port.all<TenantAddonRow>(addonRowsWhere(where), [param]),
       loadSubscriptions(port, { condition: where, params: [param] }),
     ]);
     const byId = byTenant(overrides);
@@ -93,7 +110,10 @@ export async function loadTenantSnapshot(tx: SqlExecutor, tenantId: string): Pro
   if (!row) return undefined;
   const overrides = byTenant(await tx.all<OverrideRow>('SELECT * FROM overrides WHERE tenant_id = $1', [tenantId]));
   const addons = addonsByTenant(
-    await tx.all<TenantAddonRow>('SELECT * FROM tenant_addons WHERE tenant_id = $1', [tenantId]),
+    await tx.all<TenantAddonRow>(
+      addonRowsWhere((column) => `${column} = $1`),
+      [tenantId],
+    ),
   );
   const subscriptions = await loadSubscriptions(tx, { condition: (column) => `${column} = $1`, params: [tenantId] });
   return snapshotOf(row, overrides, addons, subscriptions, joinedLinkOf(row));

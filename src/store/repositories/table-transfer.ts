@@ -27,6 +27,7 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   busy_blocks: ['connection_id', 'calendar_id', 'event_id'],
   billing_links: ['tenant_id'],
   billing_subscriptions: ['provider', 'id'],
+  billing_addons: ['provider', 'subscription_id', 'addon'],
   billing_events: ['provider', 'id'],
   usage_counters: ['tenant_id', 'feature', 'period_start'],
   usage_grants: ['id'],
@@ -34,7 +35,30 @@ const KEYS: Record<DumpTable, readonly string[]> = {
   usage_outcomes: ['tenant_id', 'key'],
   audit_anchors: ['seq'],
   audit_log: ['seq'],
+  webhook_endpoints: ['id'],
+  webhook_events: ['id'],
+  webhook_sequences: ['tenant_id'],
+  webhook_deliveries: ['id'],
 };
+
+/** BIGINT columns: PostgreSQL's driver reads them as text; a dump holds numbers, the same from either store. */
+const BIGINT: Partial<Record<DumpTable, readonly string[]>> = {
+  usage_counters: ['used', 'from_grants', 'reserved'],
+  usage_grants: ['amount', 'remaining'],
+  usage_reservations: ['amount'],
+  usage_outcomes: ['refunded'],
+  webhook_events: ['sequence'],
+  webhook_sequences: ['sequence'],
+};
+
+function asNumbers(rows: readonly Row[], columns: readonly string[] | undefined): readonly Row[] {
+  if (!columns) return rows;
+  return rows.map((row) => {
+    const copy: Record<string, string | number | null> = { ...row };
+    for (const column of columns) if (typeof copy[column] === 'string') copy[column] = Number(copy[column]);
+    return copy;
+  });
+}
 
 /** Rows per INSERT statement: well under either database's limit of bound parameters. */
 const BATCH = 500;
@@ -48,7 +72,10 @@ export class TableTransferStore implements TableTransfer {
       const tables = {} as Record<DumpTable, readonly Row[]>;
       for (const table of DUMP_TABLE_NAMES) {
         const order = KEYS[table].map((column) => (column === 'seq' ? column : `${column}${byteOrder}`)).join(', ');
-        tables[table] = await tx.all<Row>(`SELECT ${DUMP_TABLES[table].join(', ')} FROM ${table} ORDER BY ${order}`);
+        tables[table] = asNumbers(
+          await tx.all<Row>(`SELECT ${DUMP_TABLES[table].join(', ')} FROM ${table} ORDER BY ${order}`),
+          BIGINT[table],
+        );
       }
       return tables;
     });

@@ -68,6 +68,13 @@ export class TenantStore implements TenantRepository {
     });
   }
 
+  async versionCounts(): Promise<readonly { plan: string; planVersion: number; tenants: number }[]> {
+    const rows = await this.ctx.port.all<{ plan: string; plan_version: number; tenants: number | string }>(
+      'SELECT plan, plan_version, count(*) AS tenants FROM tenants GROUP BY plan, plan_version',
+    );
+    return rows.map((row) => ({ plan: row.plan, planVersion: Number(row.plan_version), tenants: Number(row.tenants) }));
+  }
+
   async idsOnVersion(plan: string, version: number): Promise<readonly string[]> {
     const { byteOrder } = this.ctx.port.sql;
     const rows = await this.ctx.port.all<{ id: string }>(

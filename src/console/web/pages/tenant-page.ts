@@ -11,8 +11,10 @@ import {
   type FeatureDecisionView,
   type OverrideView,
   type PolicyView,
+  type TenantAddonView,
   type TenantDetailView,
 } from '../views.js';
+import { addonsSection } from './addons-section.js';
 import { auditRows, AUDIT_HEADERS } from './audit-rows.js';
 import { conflictText, overrideForm } from './override-form.js';
 import { reservationsSection, type ReservationView } from './reservations-section.js';
@@ -40,12 +42,13 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
     }
     throw error;
   }
-  const [entitlements, overrides, policy, audit, reservations] = await Promise.all([
+  const [entitlements, overrides, policy, audit, reservations, addons] = await Promise.all([
     get<Entitlements>(`${base}/entitlements`),
     get<{ items: OverrideView[] }>(`${base}/overrides`),
     get<PolicyView>('/api/admin/policy'),
     get<{ items: AuditView[] }>(`/api/admin/audit${query({ tenant: tenantId, limit: 20 })}`),
     get<{ items: ReservationView[] }>(`${base}/usage/reservations`),
+    get<{ items: TenantAddonView[] }>(`${base}/addons`),
   ]);
   const byFeature = new Map(overrides.items.map((override) => [override.feature, override]));
   const reload = async (message: string) => {
@@ -167,7 +170,7 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
       h('dt', {}, 'Id'),
       h('dd', {}, tenant.id),
       h('dt', {}, 'Plan'),
-      h('dd', {}, tenant.plan),
+      h('dd', {}, `${tenant.plan} version ${tenant.planVersion}`),
       h('dt', {}, 'Created'),
       h('dd', {}, when(tenant.createdAt)),
       h('dt', {}, 'Last changed'),
@@ -195,6 +198,7 @@ export async function tenantPage(context: PageContext, tenantId: string, notice?
       removeMessage,
     ),
     form.element,
+    addonsSection(base, tenant.plan, addons.items, policy.addons, reload),
     extraSections(tenant),
     reservationsSection(base, reservations.items, reload),
     h(

@@ -4,7 +4,7 @@
 import { generic, h, table, when, words } from '../dom.js';
 import type { TenantDetailView } from '../views.js';
 
-const KNOWN = new Set(['id', 'name', 'plan', 'createdAt', 'updatedAt']);
+const KNOWN = new Set(['id', 'name', 'plan', 'planVersion', 'createdAt', 'updatedAt', 'addons']);
 const TITLES: Record<string, string> = { connections: 'Calendar connections', meters: 'Meters', billing: 'Billing' };
 
 interface MeterLike {
