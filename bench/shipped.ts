@@ -2,6 +2,8 @@
 // directory, default logging, the repository's policies; the fake Google and Microsoft servers
 // for the calendars. Real routes of that one process side by side with its own /healthz and with
 // a bare fastify route (another process), in alternating rounds. Targets are ratios in this run.
+// The access line's cost: /healthz of that server against /healthz of a second one started with
+// ENTITLE_REQUEST_LOG=false and against the bare route, with keep-alive and no pipelining.
 
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -68,15 +70,17 @@ export async function benchShipped(rows: Row[]): Promise<void> {
   const [google, microsoft] = await Promise.all([startFakeGoogle(), startFakeMicrosoft()]);
   const bare = await start('bare');
   let server: ShippedServer | undefined;
+  let quiet: ShippedServer | undefined;
   try {
+    quiet = await startShippedServer({ ENTITLE_REQUEST_LOG: 'false' });
     server = await startShippedServer({
       ...google.env,
       ...microsoft.env,
       NODE_EXTRA_CA_CERTS: join(ROOT, 'test/fixtures/tls/ca.crt'),
       ...UNLIMITED,
     });
-    const operator = /operator:\s+(ent_\S+)/.exec(server.output())?.[1];
-    if (!operator) throw new Error(`no operator token in the first start's welcome:\n${server.output()}`);
+    const operator = /operator:\s+(ent_\S+)/.exec(server.tokens())?.[1];
+    if (!operator) throw new Error(`no operator token from the first start:\n${server.output()}`);
     const s = server;
     const admin = (path: string, body: unknown) => call(s, operator, 'POST', `/api/admin${path}`, body, 201);
     await admin('/tenants', { id: 'acme', plan: 'pro' });
@@ -129,6 +133,10 @@ export async function benchShipped(rows: Row[]): Promise<void> {
         headers: { ...auth(client), 'if-none-match': etag },
       },
       denied: { server, path: '/api/calendar/list/', status: 403, headers: auth(free) },
+      // The access line: keep-alive connections, one request at a time each.
+      bareKeepAlive: { server: bare, path: '/route', status: 200, pipelining: 1 },
+      healthzKeepAlive: { server, path: '/healthz', status: 200, pipelining: 1 },
+      healthzUnlogged: { server: quiet, path: '/healthz', status: 200, pipelining: 1 },
     } satisfies Record<string, Scenario>;
     const loads = await runRounds(scenarios, ROUNDS, SECONDS);
     const database = statSync(join(server.directory, 'entitle.db')).size + walSize(server.directory);
@@ -178,8 +186,33 @@ export async function benchShipped(rows: Row[]): Promise<void> {
       name: 'database after the run (file + WAL)',
       value: `${(database / 2 ** 20).toFixed(1)} MiB`,
     });
+    const logged = loads.healthzKeepAlive;
+    const accessSection = `The access line as shipped (/healthz, autocannon ${CONNECTIONS} keep-alive connections, no pipelining; ENTITLE_REQUEST_LOG=false: a second dist/server.js; same rounds)`;
+    const accessRow = (name: string, l: Load, extra: Partial<Row> = {}): Row => ({
+      ...row(name, l, extra),
+      section: accessSection,
+    });
+    rows.push(accessRow('bare fastify route (another process)', loads.bareKeepAlive));
+    rows.push(accessRow('/healthz without the access line', loads.healthzUnlogged));
+    rows.push(
+      accessRow('/healthz with the access line, vs without', logged, {
+        ratio: ratio(logged.rps, loads.healthzUnlogged.rps),
+        peer: '/healthz without',
+        target: '≥ 0.90× without',
+        met: logged.rps / loads.healthzUnlogged.rps >= 0.9,
+      }),
+    );
+    rows.push(
+      accessRow('/healthz with the access line, vs bare', logged, {
+        ratio: ratio(logged.rps, loads.bareKeepAlive.rps),
+        peer: 'bare route',
+        target: '≥ 0.60× bare',
+        met: logged.rps / loads.bareKeepAlive.rps >= 0.6,
+      }),
+    );
   } finally {
     await server?.stop();
+    await quiet?.stop();
     await bare.stop();
     await Promise.all([google.close(), microsoft.close()]);
   }

@@ -32,7 +32,12 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestForLog } from './http/log-redaction.js';
 import rateLimitPlugin from './http/rate-limit.js';
 import { RequestLogController } from './http/request-log.js';
-import { serializerCompiler, validatorCompiler } from './http/validators.js';
+import {
+  compileDeferred,
+  serializerCompiler,
+  validatorCompiler,
+  type DeferredCompilations,
+} from './http/validators.js';
 import { ofrepEventRoutes } from './interop/ofrep-event-routes.js';
 import { openOfrepEvents, type RunningOfrepEvents } from './interop/ofrep-events.js';
 import { ofrepRoutes } from './interop/ofrep-routes.js';
@@ -99,8 +104,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onSend', responseHeaders);
   const services = await openAppServices(app, options);
   const parts = await openParts(app, services, options);
-  app.setValidatorCompiler(validatorCompiler());
-  app.setSerializerCompiler(serializerCompiler());
+  // Schemas compile on first use, so a start compiles none; those still waiting when the server
+  // listens compile then, one per turn of the event loop (an app that only injects never does).
+  const deferred: DeferredCompilations = new Set();
+  app.setValidatorCompiler(validatorCompiler(deferred));
+  app.setSerializerCompiler(serializerCompiler(deferred));
+  app.addHook('onListen', async () => compileDeferred(deferred));
+  app.addHook('onClose', async () => deferred.clear());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   for (const register of PLUGINS) await register(app, parts);
@@ -491,9 +501,9 @@ async function registerBilling(app: FastifyInstance, { services, failedLogins }:
 
 async function registerOfrep(
   app: FastifyInstance,
-  { services: { policy, provider }, events }: AppParts,
+  { services: { policy, provider }, events, decisions }: AppParts,
 ): Promise<void> {
-  await app.register(ofrepRoutes, { policy, provider, events });
+  await app.register(ofrepRoutes, { policy, provider, events, decisions });
   await app.register(ofrepEventRoutes, { events });
 }
 

@@ -3,7 +3,7 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { flushQuietly, openLogDestination } from './log-destination.js';
+import { openLogDestination } from './log-destination.js';
 import { formatIssue } from './policy/read-policy.js';
 import { InvalidPolicyError } from './policy/watch.js';
 import { DEMO_TENANT, seedDemo, type DemoSeed } from './demo/seed-demo.js';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   // only what reached the destination: the fatal line must get there first).
   const fatal = (error: unknown, kind: string): void => {
     app.log.fatal({ err: error }, kind);
-    flushQuietly(destination);
+    destination.flushQuietly();
     process.exit(1);
   };
   process.on('uncaughtException', (error) => fatal(error, 'uncaught exception'));

@@ -28,6 +28,8 @@ export interface Scenario {
    * queue of pipelined requests would otherwise go on loading the server into the next scenario.
    */
   readonly light?: boolean;
+  /** Requests in flight per connection (default {@link PIPELINING}); 1: keep-alive without pipelining. */
+  readonly pipelining?: number;
 }
 
 export interface Load {
@@ -43,7 +45,7 @@ export async function runLoad(scenario: Scenario, seconds: number): Promise<Load
   const result = await autocannon({
     url: `${scenario.server.url}${scenario.path}`,
     connections: scenario.light ? LIGHT_CONNECTIONS : CONNECTIONS,
-    pipelining: scenario.light ? 1 : PIPELINING,
+    pipelining: scenario.light ? 1 : (scenario.pipelining ?? PIPELINING),
     duration: seconds,
     method: scenario.method ?? 'GET',
     headers: scenario.headers ?? {},

@@ -3,7 +3,7 @@
 // output goes to a file, as a log collector would take it). Its CPU time is read from /proc.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ export interface ShippedServer extends LoadTarget {
   readonly logFile: string;
   /** What the server printed so far (the welcome, the log). */
   output(): string;
+  /** What the first start wrote to ENTITLE_FIRST_START_TOKENS_FILE (its demo tokens), or ''. */
+  tokens(): string;
   stop(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function startShippedServer(
 ): Promise<ShippedServer> {
   const directory = mkdtempSync(join(tmpdir(), 'entitle-shipped-'));
   const logFile = join(directory, 'server.log');
+  const tokensFile = join(directory, 'first-start-tokens.txt');
   const log = openSync(logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, ['dist/server.js'], {
     cwd: ROOT,
@@ -39,6 +42,8 @@ export async function startShippedServer(
       PORT: '0',
       HOST: '127.0.0.1',
       ENTITLE_DB: join(directory, 'entitle.db'),
+      // With no terminal (as here) the first start's tokens go to this file, never to the log.
+      ENTITLE_FIRST_START_TOKENS_FILE: tokensFile,
       ...env,
     },
     stdio: ['ignore', log, log],
@@ -63,6 +68,7 @@ export async function startShippedServer(
     directory,
     logFile,
     output,
+    tokens: () => (existsSync(tokensFile) ? readFileSync(tokensFile, 'utf8') : ''),
     cpu: async () => {
       // /proc/<pid>/stat: utime and stime are fields 14 and 15, after the parenthesised command name.
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];

@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import { ErrorBody } from '../http/schemas.js';
 import type { BillingSync } from './billing-sync.js';
-import { BillingPayloadError, BillingSignatureError } from './stripe/stripe-source.js';
+import { BillingPayloadError, BillingSignatureError } from './billing-source.js';
 
 export interface BillingRoutesOptions {
   /** Undefined when Stripe is not configured: the webhook answers 503 naming what to set. */

@@ -60,3 +60,19 @@ export interface BillingSource {
   /** Every subscription, page by page (the source pages; the caller just iterates). */
   listSubscriptions(): AsyncIterable<{ subscription: SubscriptionState; tenantHint: string | undefined }>;
 }
+
+/** A delivery whose signature or timestamp is not acceptable. The message is safe to show. */
+export class BillingSignatureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BillingSignatureError';
+  }
+}
+
+/** A signed event Entitle could not read (a subscription without a customer…). */
+export class BillingPayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BillingPayloadError';
+  }
+}

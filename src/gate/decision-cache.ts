@@ -115,7 +115,7 @@ export class DecisionCache {
  * Until the override behind a decision expires, or billing may decide otherwise (a grace period
  * or a paid period ends); forever otherwise (until invalidated).
  */
-export function validUntil(details: EvaluationDetails<FlagValue>): number {
+export function validUntil(details: Pick<EvaluationDetails<FlagValue>, 'flagMetadata'>): number {
   return Math.min(timeOf(details.flagMetadata.overrideExpiresAt), timeOf(details.flagMetadata.billingValidUntil));
 }
 

@@ -102,6 +102,8 @@ export interface BulkAnswer {
   readonly metadata: { policyVersion: string };
   /** A hash of flags and metadata: it changes exactly when some decision (or its why) changes. */
   readonly fingerprint: string;
+  /** `{ flags, metadata }` as JSON: what the fingerprint hashes, and the answer's body. */
+  readonly json: string;
 }
 
 /** Every feature of the policy for one context. */
@@ -117,8 +119,20 @@ export async function evaluateAll(
     // Every key comes from the policy: only a success or a per-flag failure, never "not found".
     if (result.ok || result.status !== 404) flags.push(result.body as EvaluationSuccess | EvaluationFailure);
   }
-  const metadata = { policyVersion: deps.policy.snapshot.version };
-  return { flags, metadata, fingerprint: etagOf(JSON.stringify({ flags, metadata })).slice(1, -1) };
+  return bulkAnswerOf(flags, { policyVersion: deps.policy.snapshot.version });
+}
+
+/**
+ * The bulk answer of these flags: its JSON (`JSON.stringify({ flags, metadata })`, built from each
+ * flag's JSON so that a kept answer re-serializes only the flags that changed) and its hash.
+ */
+export function bulkAnswerOf(
+  flags: BulkAnswer['flags'],
+  metadata: BulkAnswer['metadata'],
+  flagJson: readonly string[] = flags.map((flag) => JSON.stringify(flag)),
+): BulkAnswer {
+  const json = `{"flags":[${flagJson.join(',')}],"metadata":${JSON.stringify(metadata)}}`;
+  return { flags, metadata, json, fingerprint: etagOf(json).slice(1, -1) };
 }
 
 /**

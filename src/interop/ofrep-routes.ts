@@ -14,6 +14,7 @@ import { noneMatchHits } from '../http/etag.js';
 import { AUTH_ERRORS, FeatureValueSchema, noContent } from '../http/schemas.js';
 import type { PolicyWatcher } from '../policy/watch.js';
 import { type OfrepEvents, streamLinkOf } from './ofrep-event-routes.js';
+import { BulkAnswers, type DecisionGeneration } from './ofrep-bulk-sets.js';
 import { evaluate, evaluateAll, FAILURE_CODES, type FailureCode } from './ofrep-evaluation.js';
 
 const Key = Type.String({ description: 'a feature key', examples: ['can_use_calendar_sync'] });
@@ -114,10 +115,13 @@ export interface OfrepRoutesOptions {
   >;
   /** Event streams (ADR-0008): advertised in bulk answers when given. */
   readonly events?: OfrepEvents;
+  /** The gate's decision cache: given, bulk answers are kept per caller while they are exact. */
+  readonly decisions?: DecisionGeneration;
 }
 
 export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async (fastify, deps) => {
   const { events } = deps;
+  const bulk = deps.decisions ? new BulkAnswers(deps, deps.decisions) : undefined;
   // OFREP clients expect its error shapes, for malformed bodies and server failures too.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const key = (request.params as { key?: string } | undefined)?.key;
@@ -236,15 +240,20 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<OfrepRoutesOptions> = async 
     async (request, reply) => {
       const context = contextOf(request);
       const principal = principalOf(request);
-      const answer = await evaluateAll(deps, context, principal, request.log);
-      const body = { flags: answer.flags, metadata: answer.metadata };
+      const answer = bulk
+        ? await bulk.answer(context, principal, request.log)
+        : await evaluateAll(deps, context, principal, request.log);
       // The answer's hash, and the stream link's window when there is a link: an answer cached
       // with a link that has since expired is not "still current".
       const etag = events ? events.etag(answer.fingerprint) : `"${answer.fingerprint}"`;
       reply.header('etag', etag);
       if (noneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
-      if (!events) return body;
-      return { ...body, eventStreams: [await streamLinkOf(events, request, context, principal, answer.fingerprint)] };
+      const streams = events
+        ? `,"eventStreams":${JSON.stringify([await streamLinkOf(events, request, context, principal, answer.fingerprint)])}`
+        : '';
+      // The answer is JSON already (its fingerprint hashes it): sent as it is, not serialized again.
+      const json = `${answer.json.slice(0, -1)}${streams}}`;
+      return reply.type('application/json; charset=utf-8').send(json as unknown as Static<typeof BulkSuccess>);
     },
   );
 };

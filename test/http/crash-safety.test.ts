@@ -66,6 +66,10 @@ describe('crash safety', () => {
       for (let cycle = 0; cycle < cycles; cycle++) {
         if (cycle > 0) server = await startChildServer(env);
         let stop = false;
+        // The kill comes while writes are being acknowledged: its delay starts at the first one
+        // (a loaded machine may take longer than the delay to answer a fresh server's first request).
+        let acknowledgedOne: () => void = () => undefined;
+        const firstAcknowledged = new Promise<void>((resolve) => (acknowledgedOne = resolve));
         const writers = FEATURES.map(async (feature) => {
           while (!stop) {
             const n = ++counter;
@@ -77,8 +81,10 @@ describe('crash safety', () => {
                 headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
                 body: JSON.stringify({ value: valueFor(feature, n), reason }),
               });
-              if (response.ok) acknowledged.add(reason);
-              else if (response.status !== 503)
+              if (response.ok) {
+                acknowledged.add(reason);
+                acknowledgedOne();
+              } else if (response.status !== 503)
                 throw new Error(
                   `unexpected ${response.status} for ${feature}=${JSON.stringify(valueFor(feature, n))}: ${await response.text()}`,
                 );
@@ -89,6 +95,7 @@ describe('crash safety', () => {
             }
           }
         });
+        await firstAcknowledged;
         await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 400)));
         await server.kill('SIGKILL');
         stop = true;

@@ -1,12 +1,48 @@
 // The access log: one line per request with method, route, status, ms, tenant and request id,
 // never a header or a query string; none with ENTITLE_REQUEST_LOG=false; and the real server's
-// asynchronous destination loses no line when it is stopped with SIGTERM.
+// buffered destination loses no line when it is stopped with SIGTERM or SIGINT under load, or
+// ends on an uncaught exception.
 
 import { statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
+
+/** The JSON lines a child server wrote. */
+function logLines(child: ChildServer): Record<string, unknown>[] {
+  return child
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * Keeps `connections` clients asking for /healthz, one request after another each, until the
+ * server stops answering; `answered` holds the request id of every 200. `started` resolves once
+ * `warm` requests have been answered, so the signal comes while requests are in flight.
+ */
+function loadHealthz(url: string, connections: number, warm: number) {
+  const answered: string[] = [];
+  let resolveStarted: () => void;
+  const started = new Promise<void>((resolve) => (resolveStarted = resolve));
+  const client = async () => {
+    for (;;) {
+      try {
+        const response = await fetch(`${url}/healthz`);
+        await response.arrayBuffer();
+        if (response.status !== 200) return;
+        answered.push(response.headers.get('x-request-id') as string);
+        if (answered.length === warm) resolveStarted();
+      } catch {
+        return; // The server stopped listening.
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: connections }, client));
+  return { answered, started, done };
+}
 
 /** A pino destination that keeps every line, parsed. */
 function collect(): { stream: Writable; lines: Record<string, unknown>[] } {
@@ -46,6 +82,9 @@ describe('the access log', () => {
     expect(requestLines).toHaveLength(1);
     expect(requestLines[0]).toMatchObject({
       level: 30,
+      time: expect.any(Number),
+      pid: process.pid,
+      hostname: expect.any(String),
       method: 'GET',
       route: '/api/calendar/status/',
       status: 200,
@@ -103,12 +142,46 @@ describe('the access log', () => {
     const answers = await Promise.all(Array.from({ length: requests }, () => fetch(`${child?.url}/healthz`)));
     expect(answers.every((answer) => answer.status === 200)).toBe(true);
     expect(await child.kill('SIGTERM')).toBe(0);
-    const lines = child
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = logLines(child);
     expect(lines.filter((line) => line.msg === 'request' && line.route === '/healthz')).toHaveLength(requests);
     expect(lines.some((line) => line.msg === 'shutting down: finishing requests in flight')).toBe(true);
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`writes a line for every answered request when stopped with ${signal} under load`, async () => {
+      child = await startChildServer({ LOG_LEVEL: 'info' });
+      const load = loadHealthz(child.url, 20, 500);
+      await load.started;
+      expect(await child.kill(signal)).toBe(0);
+      await load.done;
+      const logged = new Set(
+        logLines(child)
+          .filter((line) => line.msg === 'request' && line.route === '/healthz' && line.status === 200)
+          .map((line) => line.reqId),
+      );
+      expect(load.answered.length).toBeGreaterThanOrEqual(500);
+      expect(load.answered.filter((id) => !logged.has(id))).toEqual([]);
+      expect(logLines(child)).toContainEqual(
+        expect.objectContaining({ msg: 'shutting down: finishing requests in flight', signal }),
+      );
+    });
+  }
+
+  it('writes every line and the fatal error when an exception is not caught', async () => {
+    child = await startChildServer({ LOG_LEVEL: 'info' }, 60_000, ['test/support/uncaught-on-sigusr2.ts']);
+    const load = loadHealthz(child.url, 20, 300);
+    await load.started;
+    expect(await child.kill('SIGUSR2')).toBe(1);
+    await load.done;
+    const lines = logLines(child);
+    const logged = new Set(lines.filter((line) => line.msg === 'request').map((line) => line.reqId));
+    expect(load.answered.filter((id) => !logged.has(id))).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 60,
+        msg: 'uncaught exception',
+        err: expect.objectContaining({ message: 'injected fault' }),
+      }),
+    );
   });
 });

@@ -3,7 +3,13 @@
 // with its client (STRIPE_API_URL points it at stripe-mock or a test's fake server).
 
 import Stripe from 'stripe';
-import type { BillingEvent, BillingSource, EventHeader } from '../billing-source.js';
+import {
+  BillingPayloadError,
+  BillingSignatureError,
+  type BillingEvent,
+  type BillingSource,
+  type EventHeader,
+} from '../billing-source.js';
 import type { SubscriptionState } from '../../store/subscription-state.js';
 import {
   idOf,
@@ -14,6 +20,9 @@ import {
   text,
   time,
 } from './stripe-objects.js';
+
+// The refusals a source throws, declared with the interface so routes need not load this module.
+export { BillingPayloadError, BillingSignatureError };
 
 /** How old a signed delivery may be, in seconds: Stripe's own default, stated. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -26,22 +35,6 @@ export interface StripeSourceOptions {
   /** Base URL of the Stripe API (default https://api.stripe.com). */
   readonly apiUrl?: URL | undefined;
   readonly clock?: () => number;
-}
-
-/** A delivery whose signature or timestamp is not acceptable. The message is safe to show. */
-export class BillingSignatureError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BillingSignatureError';
-  }
-}
-
-/** A signed event Entitle could not read (a subscription without a customer…). */
-export class BillingPayloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BillingPayloadError';
-  }
 }
 
 const SUBSCRIPTION_EVENTS = new Set([
