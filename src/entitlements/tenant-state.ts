@@ -26,7 +26,7 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
     ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
     : undefined;
   const held = addonQuantities(snapshot.addons);
-  const profile = internProfile(profileKey(plan, planVersion, held.addons));
+  const profile = profileKey(plan, planVersion, held.addons);
   const addons = internAddons(profile, held.addons);
   const unbilledAddons =
     held.unbilledAddons && internAddons(profileKey('', 0, held.unbilledAddons), held.unbilledAddons);
@@ -76,15 +76,6 @@ function internAddons(profile: string, addons: AddonQuantities): AddonQuantities
   return addons;
 }
 const planNames = new Map<string, string>();
-const profiles = new Map<string, string>();
-
-/** One string per profile: tenants share it, and a decision lookup by it compares one pointer. */
-function internProfile(profile: string): string {
-  const known = profiles.get(profile);
-  if (known !== undefined) return known;
-  if (profiles.size < 100_000) profiles.set(profile, profile);
-  return profile;
-}
 
 /** One string per plan name, however many tenants were read with it. */
 function internPlan(plan: string): string {
