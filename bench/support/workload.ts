@@ -5,8 +5,9 @@
 import { DEFAULT_MAX_TENANTS, TenantDirectory } from '../../src/entitlements/tenant-directory.js';
 import { readPolicyTexts } from '../../src/policy/read-policy.js';
 import type { FeatureValue, PolicySnapshot } from '../../src/policy/types.js';
-import type { ChangeFeed, Override, TenantAddon, TenantSnapshot } from '../../src/store/store.js';
+import type { Override, TenantAddon, TenantSnapshot } from '../../src/store/store.js';
 import type { TenantState } from '../../src/entitlements/decide.js';
+import { fixedFeed } from '../../test/support/fixed-feed.js';
 
 export interface Workload {
   readonly policy: PolicySnapshot;
@@ -163,20 +164,6 @@ export function generateTenants(
     tenants.push({ tenant: { id, name: id, plan, planVersion: 1, createdAt: at, updatedAt: at }, overrides });
   }
   return tenants;
-}
-
-/** A change feed over fixed tenants (no store): nothing ever changes. */
-export function fixedFeed(tenants: readonly TenantSnapshot[]): ChangeFeed {
-  const byId = new Map(tenants.map((snapshot) => [snapshot.tenant.id, snapshot]));
-  const sorted = [...tenants].sort((a, b) => (a.tenant.id < b.tenant.id ? -1 : a.tenant.id > b.tenant.id ? 1 : 0));
-  return {
-    loadAll: async () => ({ cursor: '0', tenants }),
-    head: async () => '0',
-    page: async (after, limit) => sorted.filter((snapshot) => snapshot.tenant.id > after).slice(0, limit),
-    since: async () => ({ cursor: '0', tenantIds: [] }),
-    load: async (ids) => ids.flatMap((id) => byId.get(id) ?? []),
-    watch: () => () => undefined,
-  };
 }
 
 /** A directory over fixed tenants (no store), every one of them in memory: what a warm service holds. */

@@ -195,15 +195,7 @@ function undo(after: TenantSnapshot, audit: AuditRecord): TenantSnapshot {
       const addon = addonOf(audit) ?? '';
       const quantity = record(details.before)?.quantity;
       const others = (after.addons ?? []).filter((held) => held.addon !== addon || held.billing);
-      if (typeof quantity !== 'number') return { ...after, addons: others };
-      const restored: TenantAddon = {
-        tenantId: after.tenant.id,
-        addon,
-        quantity,
-        createdAt: after.tenant.createdAt,
-        updatedAt: after.tenant.updatedAt,
-      };
-      return { ...after, addons: [...others, restored] };
+      return withAddonBefore(after, others, addon, quantity);
     }
     case 'billing.addon.set':
     case 'billing.addon.remove': {
@@ -212,16 +204,7 @@ function undo(after: TenantSnapshot, audit: AuditRecord): TenantSnapshot {
       const quantity = record(details.before)?.quantity;
       const mine = (held: TenantAddon) => held.addon === addon && held.billing?.subscriptionId === subscriptionId;
       const others = (after.addons ?? []).filter((held) => !mine(held));
-      if (typeof quantity !== 'number') return { ...after, addons: others };
-      const restored: TenantAddon = {
-        tenantId: after.tenant.id,
-        addon,
-        quantity,
-        createdAt: after.tenant.createdAt,
-        updatedAt: after.tenant.updatedAt,
-        billing: { provider: 'stripe', subscriptionId },
-      };
-      return { ...after, addons: [...others, restored] };
+      return withAddonBefore(after, others, addon, quantity, { provider: 'stripe', subscriptionId });
     }
     case 'billing.subscription.change': {
       const planBefore = record(details.plan)?.before;
@@ -283,4 +266,24 @@ function otherEvent(audit: AuditRecord): OutboxEventDraft | undefined {
       },
     };
   return undefined;
+}
+
+/** The tenant with `others` and, when it held one before (`quantity`), the add-on row as it was. */
+function withAddonBefore(
+  after: TenantSnapshot,
+  others: TenantAddon[],
+  addon: string,
+  quantity: unknown,
+  billing?: TenantAddon['billing'],
+): TenantSnapshot {
+  if (typeof quantity !== 'number') return { ...after, addons: others };
+  const restored: TenantAddon = {
+    tenantId: after.tenant.id,
+    addon,
+    quantity,
+    createdAt: after.tenant.createdAt,
+    updatedAt: after.tenant.updatedAt,
+    ...(billing ? { billing } : {}),
+  };
+  return { ...after, addons: [...others, restored] };
 }
