@@ -11,14 +11,7 @@ import { buildConsole } from '../../scripts/build-console.mjs';
 import { buildTestApp, type TestApp } from '../support/app.js';
 import { HAS_CHROMIUM, launchBrowser, seriousViolations } from '../support/browser.js';
 import { copyPolicyDir } from '../support/policy.js';
-
-const PRO_FEATURES = `      can_use_calendar_sync: true
-      max_connected_calendars: 2
-      can_use_sms_reminders: true
-      sms_reminders_per_month: 500
-      can_remove_branding: true
-      max_booking_pages: 10
-      support_tier: email`;
+import { PRO_FEATURES } from '../support/pro-versions.js';
 
 /** Pro version 2 drops branding removal; version 1 is kept as sold. */
 const PRO_V2 = `  pro:

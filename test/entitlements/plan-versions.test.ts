@@ -12,6 +12,7 @@ import type { Env } from '../../src/config.js';
 import { buildTestApp, dropSchema, type TestApp } from '../support/app.js';
 import { listeningApp, openStream, refetch, type Closing } from '../support/ofrep-streams.js';
 import { copyPolicyDir } from '../support/policy.js';
+import { PRO_V1, PRO_V2 } from '../support/pro-versions.js';
 
 const closing: Closing = [];
 afterEach(async () => {
@@ -26,40 +27,6 @@ function withPro(dir: string, proBlock: string): void {
   const end = text.indexOf('  business:\n');
   writeFileSync(path, `${text.slice(0, start)}${proBlock}\n${text.slice(end)}`);
 }
-
-const PRO_FEATURES = `      can_use_calendar_sync: true
-      max_connected_calendars: 2
-      can_use_sms_reminders: true
-      sms_reminders_per_month: 500
-      can_remove_branding: true
-      max_booking_pages: 10
-      support_tier: email`;
-
-const PRO_V1 = `  pro:
-    name: Pro
-    extends: free
-    billing:
-      stripe:
-        prices: [pro_monthly, pro_yearly]
-    features:
-${PRO_FEATURES}
-`;
-
-/** Version 2 drops branding removal and gives more booking pages; version 1 is kept as sold. */
-const PRO_V2 = `  pro:
-    name: Pro
-    extends: free
-    version: 2
-    billing:
-      stripe:
-        prices: [pro_monthly, pro_yearly]
-    features:
-${PRO_FEATURES.replace('      can_remove_branding: true\n', '').replace('max_booking_pages: 10', 'max_booking_pages: 20')}
-    versions:
-      1:
-        features:
-${PRO_FEATURES.replace(/^ {6}/gm, '          ')}
-`;
 
 /** A store that outlives an app: a temp SQLite file, or a PostgreSQL schema of the test's own. */
 function durableStore(): Env {

@@ -6,33 +6,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTestApp, NO_RATE_LIMITS, type TestApp } from '../support/app.js';
 import { copyPolicyDir } from '../support/policy.js';
+import { PRO_V2 } from '../support/pro-versions.js';
 import { startReceiver, verified, type Receiver } from '../support/webhook-receiver.js';
 
 const SHORT = { ENTITLE_WEBHOOKS_RETRY_SCHEDULE: '20ms,20ms', ENTITLE_WEBHOOKS_ALLOW_PRIVATE: 'true' };
-
-const PRO_FEATURES = `      can_use_calendar_sync: true
-      max_connected_calendars: 2
-      can_use_sms_reminders: true
-      sms_reminders_per_month: 500
-      can_remove_branding: true
-      max_booking_pages: 10
-      support_tier: email`;
-
-/** Version 2 of pro drops branding removal and gives more booking pages; version 1 is kept as sold. */
-const PRO_V2 = `  pro:
-    name: Pro
-    extends: free
-    version: 2
-    billing:
-      stripe:
-        prices: [pro_monthly, pro_yearly]
-    features:
-${PRO_FEATURES.replace('      can_remove_branding: true\n', '').replace('max_booking_pages: 10', 'max_booking_pages: 20')}
-    versions:
-      1:
-        features:
-${PRO_FEATURES.replace(/^ {6}/gm, '          ')}
-`;
 
 const ADDONS = `addons:
   extra_calendars:
