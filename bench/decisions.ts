@@ -74,6 +74,22 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
       return versioned.resolve(q.feature, q.type, q.ours);
     },
   });
+  // The two synchronous cores on their own: neither allocates, so no peer's garbage collection
+  // lands in their rounds, and more rounds settle a ratio that is close to 1.
+  const versions = await compare(
+    n,
+    {
+      plain: (i) => {
+        const q = at(i);
+        return provider.resolve(q.feature, q.type, q.ours);
+      },
+      versioned: (i) => {
+        const q = at(i);
+        return versioned.resolve(q.feature, q.type, q.ours);
+      },
+    },
+    { rounds: 31 },
+  );
   const m = booleans.length;
   const bool = (i: number) => booleans[i % m] as Question;
   const onBooleans = await compare(m, {
@@ -84,6 +100,8 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
 
   const section =
     'provider resolve (10,000 tenants, 50 features, 4 plans, 10% with overrides; median of 15 interleaved rounds)';
+  const versionsSection =
+    'versions and add-ons against the plain policy (same questions; the two sync cores alone, median of 31 interleaved rounds)';
   const threeTimes = (name: string, ours: number, peer: number, peerName: string): Row => ({
     section,
     name,
@@ -115,14 +133,20 @@ export async function benchDecisions(rows: Row[]): Promise<void> {
     ),
   );
   rows.push({
-    section,
-    name: 'Entitle sync core, versions and add-ons, vs the plain policy (same run)',
-    value: ns(versionedNs),
-    ratio: ratio(resolve.oursSync.nsPerOp, versionedNs),
-    peer: 'Entitle sync core, plain policy (× its speed)',
+    section: versionsSection,
+    name: 'Entitle sync core, plain policy',
+    value: ns(versions.plain.nsPerOp),
+    raw: { ...versions.plain },
+  });
+  rows.push({
+    section: versionsSection,
+    name: 'Entitle sync core, policy with versions and add-ons',
+    value: ns(versions.versioned.nsPerOp),
+    ratio: ratio(versions.plain.nsPerOp, versions.versioned.nsPerOp),
+    peer: 'the plain policy (× its speed)',
     target: '≥ 0.9× (within 10%)',
-    met: resolve.oursSync.nsPerOp / versionedNs >= 0.9,
-    raw: { nsPerOp: versionedNs },
+    met: versions.plain.nsPerOp / versions.versioned.nsPerOp >= 0.9,
+    raw: { ...versions.versioned },
   });
   rows.push({
     section,

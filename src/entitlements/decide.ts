@@ -7,7 +7,7 @@ import { isGranted } from '../policy/compile.js';
 import { valueProblem } from '../policy/validate.js';
 import type { FeatureDefinition, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { BillingLink, Override } from '../store/store.js';
-import { NO_ADDONS, profileKey, profileValue, type AddonQuantities } from './plan-profile.js';
+import { NO_ADDONS, planProfile, profileValue, type AddonQuantities, type PlanProfile } from './plan-profile.js';
 
 /** An override as decisions see it: with its expiry parsed once. */
 export interface OverrideState extends Override {
@@ -31,8 +31,8 @@ export interface TenantState {
   readonly planVersion: number;
   /** Add-ons held beside the plan, with their quantities. */
   readonly addons: AddonQuantities;
-  /** `profileKey(plan, planVersion, addons)`: what decisions are cached by (build tenants with `tenantState`). */
-  readonly profile: string;
+  /** `planProfile(plan, planVersion, addons)`: what decisions are cached on (build tenants with `tenantState`). */
+  readonly profile: PlanProfile;
   readonly overrides: ReadonlyMap<string, OverrideState>;
   /** Absent for a tenant billing knows nothing of. */
   readonly billing?: TenantBillingState | undefined;
@@ -237,20 +237,22 @@ class DecisionTable {
     if (decisions === undefined) {
       const feature = this.snapshot.features.get(key);
       if (!feature) return undefined;
-      decisions = new FeatureDecisions(this.snapshot, feature);
+      decisions = new FeatureDecisions(this, feature, this.#features.size);
       this.#features.set(key, decisions);
     }
     return decisions;
   }
 }
 
-/** Profiles (plan, version, add-on set) kept per feature; each entry is a slot pointing at a shared decision. */
-const MAX_PROFILES = 100_000;
-
-/** One feature's decisions: per profile (plan, version, add-ons), per override, and for unknown tenants. */
+/**
+ * One feature's decisions: per profile (plan, version, add-ons; kept on the profile, in this
+ * feature's slot), per override, and for unknown tenants.
+ */
 class FeatureDecisions {
   readonly unknownTenant: Decision;
-  readonly #byProfile = new Map<string, Decision>();
+  readonly #table: DecisionTable;
+  readonly #slot: number;
+  private readonly snapshot: PolicySnapshot;
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
   readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
   /** Each plan's decisions by version, for tenants whose add-ons do not touch this feature. */
@@ -260,26 +262,36 @@ class FeatureDecisions {
   readonly #touched = new WeakMap<AddonQuantities, boolean>();
 
   constructor(
-    private readonly snapshot: PolicySnapshot,
+    table: DecisionTable,
     readonly feature: FeatureDefinition,
+    slot: number,
   ) {
+    this.#table = table;
+    this.#slot = slot;
+    this.snapshot = table.snapshot;
     this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
-    const touching = [...snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
+    const touching = [...this.snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
     this.#addons = new Set(touching.map((addon) => addon.key));
   }
 
-  /** The decision for a tenant's stored plan, version and add-ons: one map lookup once built. */
+  /** The decision for a tenant's stored plan, version and add-ons: an array slot once built. */
   fromProfile(tenant: TenantState): Decision {
-    // One lookup by profile, add-ons or not: a combination whose add-ons do not touch this feature
-    // maps to the plan version's shared decision, so an entry costs a slot, not a decision.
-    let decision = this.#byProfile.get(tenant.profile);
+    return this.#ofProfile(tenant.profile);
+  }
+
+  #ofProfile(held: PlanProfile): Decision {
+    // A feature no add-on touches is the plan version's alone: its few profiles stay hot in cache.
+    // Otherwise the profile's own slot: one whose add-ons do not touch this feature points at the
+    // plan version's shared decision, so a profile costs a slot, not a decision.
+    const profile = this.#addons.size === 0 ? held.base : held;
+    const slots = profile.slots<Decision>(this.#table, this.snapshot.features.size);
+    let decision = slots[this.#slot];
     if (decision === undefined) {
       decision =
-        tenant.addons.size > 0 && !this.#touchedBy(tenant.addons)
-          ? this.#planVersionDecision(tenant.plan, tenant.planVersion)
-          : this.#profileDecision(tenant.plan, tenant.planVersion, tenant.addons);
-      // Bounded: past this many combinations, a new one is decided each time rather than stored.
-      if (this.#byProfile.size < MAX_PROFILES) this.#byProfile.set(tenant.profile, decision);
+        profile.addons.size > 0 && !this.#touchedBy(profile.addons)
+          ? this.#planVersionDecision(profile.plan, profile.version)
+          : this.#profileDecision(profile.plan, profile.version, profile.addons);
+      slots[this.#slot] = decision;
     }
     return decision;
   }
@@ -302,12 +314,7 @@ class FeatureDecisions {
     if (!decision) {
       const version = versionOn(this.snapshot, tenant, billing.plan);
       const addons = billing.cause === 'ENDED' ? (tenant.unbilledAddons ?? tenant.addons) : tenant.addons;
-      const key = profileKey(billing.plan, version, addons);
-      let base = this.#byProfile.get(key);
-      if (base === undefined) {
-        base = this.#profileDecision(billing.plan, version, addons);
-        this.#byProfile.set(key, base);
-      }
+      const base = this.#ofProfile(planProfile(billing.plan, version, addons));
       const cause = billing.cause === 'GRACE_PERIOD' && base.cause === 'IN_PLAN' ? 'GRACE_PERIOD' : base.cause;
       const at = base.planVersion === undefined ? undefined : { plan: billing.plan, planVersion: base.planVersion };
       decision = this.#build(base.value, base.source, cause, at ?? billing.plan, base.definedBy, { billing });

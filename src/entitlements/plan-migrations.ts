@@ -6,7 +6,7 @@ import { InvalidInputError, PlanNotFoundError } from '../errors.js';
 import type { FeatureValue, PolicySnapshot } from '../policy/types.js';
 import type { EntitleStore, WriteContext } from '../store/store.js';
 import { decide, type TenantState } from './decide.js';
-import { profileKey } from './plan-profile.js';
+import { planProfile } from './plan-profile.js';
 import { kindOf } from './policy-impact.js';
 import { tenantState } from './tenant-directory.js';
 
@@ -102,7 +102,7 @@ function changesFor(snapshot: PolicySnapshot, tenant: TenantState, to: number, n
   const moved: TenantState = {
     ...tenant,
     planVersion: to,
-    profile: profileKey(tenant.plan, to, tenant.addons),
+    profile: planProfile(tenant.plan, to, tenant.addons),
     // A billing state of its own: decisions are cached per billing state.
     ...(tenant.billing ? { billing: Object.freeze({ ...tenant.billing }) } : {}),
   };

@@ -1,6 +1,6 @@
 // What a tenant's plan gives before overrides: the plan at the tenant's version, then its add-ons.
 // Worked out once per (plan, version, add-on set) and policy, never per decision: a tenant carries
-// an interned `profile` key naming that combination, and decisions are cached by it.
+// the shared `PlanProfile` of that combination, and decisions are cached on it.
 
 import { isGranted } from '../policy/compile.js';
 import { UNLIMITED, type FeatureDefinition, type FeatureValue, type PolicySnapshot } from '../policy/types.js';
@@ -10,23 +10,68 @@ export type AddonQuantities = ReadonlyMap<string, number>;
 
 export const NO_ADDONS: AddonQuantities = new Map();
 
-const profiles = new Map<string, string>();
-
 /**
- * The key naming a plan version with a set of add-ons: `pro@1`, `pro@2+extra_calendars*2`. One
- * string per key however many tenants share it (bounded), so tenants cost little memory.
+ * A plan version with a set of add-ons: what a tenant's decisions depend on before overrides. One
+ * object per combination however many tenants share it (bounded), so tenants cost little memory,
+ * and decision tables keep a profile's decisions on it, by feature, with no lookup by key.
  */
-export function profileKey(plan: string, version: number, addons: AddonQuantities): string {
-  let key = `${plan}@${version}`;
-  if (addons.size > 0) {
-    const parts = [...addons].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    // Joined, not appended: one flat string, not a rope that each lookup would walk.
-    key = [key, ...parts.map(([addon, quantity]) => `+${addon}*${quantity}`)].join('');
+export class PlanProfile {
+  #owner: object | undefined;
+  #slots: unknown[] = [];
+  #others: WeakMap<object, unknown[]> | undefined;
+  /** The plan version without add-ons (this profile when it has none): what features no add-on touches read. */
+  readonly base: PlanProfile;
+
+  constructor(
+    /** `pro@1`, `pro@2+extra_calendars*2`: names the combination. */
+    readonly key: string,
+    readonly plan: string,
+    readonly version: number,
+    readonly addons: AddonQuantities,
+    base?: PlanProfile,
+  ) {
+    this.base = base ?? this;
   }
+
+  /**
+   * The slots `owner` (a decision table) keeps for this profile, `size` of them, empty at first.
+   * The last owner's are at hand: nearly every call asks for the policy in force.
+   */
+  slots<T>(owner: object, size: number): (T | undefined)[] {
+    if (owner === this.#owner) return this.#slots as (T | undefined)[];
+    this.#others ??= new WeakMap();
+    if (this.#owner !== undefined) this.#others.set(this.#owner, this.#slots);
+    let slots = this.#others.get(owner);
+    if (slots === undefined) {
+      // Filled with undefined, not holes: a packed array stays on the fast path.
+      slots = Array.from({ length: size }, () => undefined);
+      this.#others.set(owner, slots);
+    }
+    this.#owner = owner;
+    this.#slots = slots;
+    return slots as (T | undefined)[];
+  }
+}
+
+const profiles = new Map<string, PlanProfile>();
+
+/** The profile of a plan at `version` with `addons`: one object per combination (up to 100,000 of them). */
+export function planProfile(plan: string, version: number, addons: AddonQuantities): PlanProfile {
+  const key = addons.size === 0 ? `${plan}@${version}` : `${plan}@${version}${addonsKey(addons)}`;
   const known = profiles.get(key);
   if (known !== undefined) return known;
-  if (profiles.size < 100_000) profiles.set(key, key);
-  return key;
+  const base = addons.size === 0 ? undefined : planProfile(plan, version, NO_ADDONS);
+  const profile = new PlanProfile(key, plan, version, addons, base);
+  if (profiles.size < 100_000) profiles.set(key, profile);
+  return profile;
+}
+
+/** `+extra_calendars*2+sms_pack*1`: a set of add-ons with quantities, in name order; '' for none. */
+export function addonsKey(addons: AddonQuantities): string {
+  if (addons.size === 0) return '';
+  const parts = [...addons].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Joined, not appended: one flat string, not a rope that each lookup would walk.
+  return parts.map(([addon, quantity]) => `+${addon}*${quantity}`).join('');
 }
 
 /** What a plan version and add-ons give one feature, before overrides. */

@@ -300,7 +300,7 @@ export class TenantDirectory extends EventEmitter<TenantDirectoryEvents> {
       if (before === undefined) continue;
       const after = byId.get(id) ?? null;
       this.#tenants.set(id, after);
-      if (!before || !after || before.profile !== after.profile || before.billing !== after.billing) all = true;
+      if (!before || !after || before.profile.key !== after.profile.key || before.billing !== after.billing) all = true;
       else features = new Set([...features, ...changedOverrides(before, after)]);
     }
     for (const id of added) if (!this.#tenants.has(id)) this.#keep(id, byId.get(id) ?? null);

@@ -3,7 +3,7 @@
 
 import type { ChangeFeed, TenantSnapshot } from '../store/store.js';
 import type { OverrideState, TenantState } from './decide.js';
-import { NO_ADDONS, profileKey, type AddonQuantities } from './plan-profile.js';
+import { addonsKey, NO_ADDONS, planProfile, type AddonQuantities } from './plan-profile.js';
 
 /** Builds the in-memory form of one tenant. */
 export function tenantState(snapshot: TenantSnapshot): TenantState {
@@ -26,14 +26,13 @@ export function tenantState(snapshot: TenantSnapshot): TenantState {
     ? Object.freeze({ link: snapshot.billing.link, subscriptions: Object.freeze([...snapshot.billing.subscriptions]) })
     : undefined;
   const held = addonQuantities(snapshot.addons);
-  const profile = profileKey(plan, planVersion, held.addons);
-  const addons = internAddons(profile, held.addons);
-  const unbilledAddons =
-    held.unbilledAddons && internAddons(profileKey('', 0, held.unbilledAddons), held.unbilledAddons);
+  const addons = internAddons(held.addons);
+  const unbilledAddons = held.unbilledAddons && internAddons(held.unbilledAddons);
+  const profile = planProfile(internPlan(plan), planVersion, addons);
   return Object.freeze({
     id,
     name,
-    plan: internPlan(plan),
+    plan: profile.plan,
     planVersion,
     addons,
     profile,
@@ -63,13 +62,12 @@ const NO_OVERRIDES: ReadonlyMap<string, OverrideState> = new Map();
 const addonSets = new Map<string, AddonQuantities>();
 
 /**
- * One map per set of add-ons (named by its profile key), however many tenants hold it: tenants
- * stay small and close together in memory, which keeps deciding for them as fast as for others.
+ * One map per set of add-ons, however many tenants hold it: tenants stay small and close together
+ * in memory, which keeps deciding for them as fast as for others.
  */
-function internAddons(profile: string, addons: AddonQuantities): AddonQuantities {
+function internAddons(addons: AddonQuantities): AddonQuantities {
   if (addons.size === 0) return addons;
-  const at = profile.indexOf('+');
-  const key = profile.slice(at);
+  const key = addonsKey(addons);
   const known = addonSets.get(key);
   if (known !== undefined) return known;
   if (addonSets.size < 100_000) addonSets.set(key, addons);

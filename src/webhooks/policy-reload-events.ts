@@ -87,10 +87,10 @@ export class PolicyReloadEvents {
       for (const snapshot of await snapshots.load(page.items.map((tenant) => tenant.id))) {
         const state = tenantState(snapshot);
         const shared = state.overrides.size === 0 && !state.billing;
-        let changes = shared ? byProfile.get(state.profile) : undefined;
+        let changes = shared ? byProfile.get(state.profile.key) : undefined;
         if (!changes) {
           changes = reloadChanges(decideAll(previous, state, now), decideAll(next, state, now));
-          if (shared) byProfile.set(state.profile, changes);
+          if (shared) byProfile.set(state.profile.key, changes);
         }
         if (changes.length === 0) continue;
         drafts.push({

@@ -10,6 +10,7 @@ import { InMemStorageProvider, Unleash, UnleashEvents } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { ReleaseSwitch } from '../../src/entitlements/release-switch.js';
+import { NO_ADDONS, planProfile } from '../../src/entitlements/plan-profile.js';
 import { buildUnleashPayload } from '../../src/interop/unleash-payload.js';
 import { reportIgnoredRollouts } from '../../src/interop/unleash-release-switch.js';
 import { openServices } from '../../src/services.js';
@@ -263,8 +264,8 @@ plans:
     name: id,
     plan: 'basic',
     planVersion: 1,
-    addons: new Map<string, number>(),
-    profile: 'basic@1',
+    addons: NO_ADDONS,
+    profile: planProfile('basic', 1, NO_ADDONS),
     overrides: new Map(),
   }));
   const releases: ReleaseSwitch = { isEnabled: (_toggle, { tenantId }) => tenantId !== 'd' };

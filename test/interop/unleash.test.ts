@@ -3,6 +3,7 @@
 
 import { InMemStorageProvider, Unleash, UnleashEvents } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_ADDONS, planProfile } from '../../src/entitlements/plan-profile.js';
 import { buildUnleashPayload } from '../../src/interop/unleash-payload.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
@@ -147,8 +148,8 @@ describe('GET /api/client/features', () => {
       name: 'x',
       plan: plans[i % plans.length] as string,
       planVersion: 1,
-      addons: new Map<string, number>(),
-      profile: `${plans[i % plans.length] as string}@1`,
+      addons: NO_ADDONS,
+      profile: planProfile(plans[i % plans.length] as string, 1, NO_ADDONS),
       overrides: new Map(),
     }));
     const { payload } = buildUnleashPayload(policy, tenants, now);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/entitlements/decide.js';
+import { NO_ADDONS, planProfile } from '../../src/entitlements/plan-profile.js';
 import { policyImpact } from '../../src/entitlements/policy-impact.js';
 import { formatIssue, readPolicyDirectory, readPolicyTexts } from '../../src/policy/read-policy.js';
 import { snapshotOf, STARTER_POLICY_DIR } from '../support/policy.js';
@@ -95,8 +96,8 @@ describe('meter features in the policy', () => {
       name: 'T',
       plan,
       planVersion: 1,
-      addons: new Map<string, number>(),
-      profile: `${plan}@1`,
+      addons: NO_ADDONS,
+      profile: planProfile(plan, 1, NO_ADDONS),
       overrides: new Map(
         override === undefined
           ? []
@@ -143,8 +144,8 @@ describe('meter features in the policy', () => {
       name: plan,
       plan,
       planVersion: 1,
-      addons: new Map<string, number>(),
-      profile: `${plan}@1`,
+      addons: NO_ADDONS,
+      profile: planProfile(plan, 1, NO_ADDONS),
       overrides: new Map(),
     }));
     const impact = policyImpact(current, proposed, tenants, 0);
