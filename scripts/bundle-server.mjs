@@ -2,8 +2,8 @@
 // Node 20 resolves, reads and compiles each one at start, then compiles every function the first
 // time it runs (together ~0.5 s of an empty store's ~0.9 s). The build therefore
 //   1. bundles the server into one CommonJS file, dist/server.bundle.cjs;
-//   2. replaces tsc's dist/server.js with scripts/server-loader.mjs, which runs the bundle with
-//      V8's code cache for it;
+//   2. puts scripts/server-loader.mjs in place of tsc's dist/server.js (kept as server-entry.js):
+//      it runs the bundle with V8's code cache for it;
 //   3. starts the built server once (a temporary store, a free port, one /healthz) and stops it:
 //      the loader writes what that start compiled as the cache, dist/server.bundle.cjs.v8cache.
 // Everything else in dist/ stays as tsc wrote it: the CLI and the policy worker import it.
@@ -13,7 +13,7 @@
 // through `import.meta.url` keep their own location in the bundle.
 
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,11 +73,20 @@ function requireExternals() {
   };
 }
 
-/** Bundles `<dist>/server.js` (tsc's) and puts the loader in its place; returns the bundle's path. */
+/**
+ * Bundles tsc's `<dist>/server.js` and puts the loader in its place; returns the bundle's path.
+ * tsc builds incrementally and writes `server.js` only when src/server.ts changed: what it wrote
+ * is kept as `server-entry.js`, the bundle's entry.
+ */
 export async function bundleServer(dist = join(root, 'dist')) {
-  const entry = join(dist, 'server.js');
-  if ((await readFile(entry, 'utf8')) === (await readFile(LOADER, 'utf8')))
-    throw new Error(`${entry} is already the loader: run the whole build (npm run build), tsc first`);
+  const written = join(dist, 'server.js');
+  const entry = join(dist, 'server-entry.js');
+  const loader = await readFile(LOADER, 'utf8');
+  if ((await readFile(written, 'utf8')) !== loader) {
+    await rename(written, entry);
+    // tsc's map describes the file the loader replaces.
+    await rm(`${written}.map`, { force: true });
+  }
   const bundle = join(dist, 'server.bundle.cjs');
   await rm(`${bundle}.v8cache`, { force: true });
   await build({
@@ -95,9 +104,7 @@ export async function bundleServer(dist = join(root, 'dist')) {
     plugins: [ownLocation(dist), requireExternals()],
     logLevel: 'warning',
   });
-  await copyFile(LOADER, entry);
-  // tsc's map describes the file the loader replaced.
-  await rm(`${entry}.map`, { force: true });
+  await writeFile(written, loader);
   return bundle;
 }
 
