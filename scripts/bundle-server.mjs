@@ -21,6 +21,8 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LOADER = join(root, 'scripts', 'server-loader.mjs');
+/** How the loader's text begins: a dist/server.js that begins so is the loader, not tsc's output. */
+const LOADER_MARK = '// dist/server.js as built:';
 
 /** Left to Node's own loading: loaded only when configured, native, or reading files beside their code. */
 export const EXTERNAL = [
@@ -82,7 +84,8 @@ export async function bundleServer(dist = join(root, 'dist')) {
   const written = join(dist, 'server.js');
   const entry = join(dist, 'server-entry.js');
   const loader = await readFile(LOADER, 'utf8');
-  if ((await readFile(written, 'utf8')) !== loader) {
+  if (!loader.startsWith(LOADER_MARK)) throw new Error(`${LOADER} must start with "${LOADER_MARK}"`);
+  if (!(await readFile(written, 'utf8')).startsWith(LOADER_MARK)) {
     await rename(written, entry);
     // tsc's map describes the file the loader replaces.
     await rm(`${written}.map`, { force: true });

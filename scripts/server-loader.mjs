@@ -8,7 +8,16 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import vm from 'node:vm';
+
+// Memory: between full collections V8 lets the heap grow to several times the live data (a
+// server with ~60 MiB live after serving 10,000 tenants held a 250 MiB heap, 320 MiB RSS).
+// Growing by half the live data keeps it near 140 MiB for the same latency. Set before the code
+// cache is read, in the build's warm-up too: V8 checks a cache against the flags it was made with.
+// A `--heap-growing-percent` on the command line wins.
+if (!process.execArgv.some((flag) => flag.startsWith('--heap-growing-percent')))
+  v8.setFlagsFromString('--heap-growing-percent=50');
 
 const bundle = fileURLToPath(new URL('./server.bundle.cjs', import.meta.url));
 const cacheFile = `${bundle}.v8cache`;
