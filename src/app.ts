@@ -5,8 +5,6 @@ import { ProviderEvents } from '@openfeature/server-sdk';
 import Fastify, { LogController, type FastifyInstance, type onSendHookHandler } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { fileURLToPath } from 'node:url';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { adminRoutes } from './admin/admin-routes.js';
 import { billingRoutes } from './billing/billing-routes.js';
 import { AuditBacklog } from './audit/audit-backlog.js';
@@ -26,6 +24,7 @@ import meterGate from './gate/meter-gate.js';
 import { CALENDAR_LIMIT_FEATURE, countCalendars } from './calendar/calendar-features.js';
 import { planNow } from './entitlements/decide.js';
 import { entitlementRoutes } from './entitlements/entitlement-routes.js';
+import { registerApiDocs } from './http/api-docs.js';
 import { registerCors } from './http/cors.js';
 import { lazyChildLoggerFactory } from './http/lazy-child-logger.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -109,7 +108,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const deferred: DeferredCompilations = new Set();
   app.setValidatorCompiler(validatorCompiler(deferred));
   app.setSerializerCompiler(serializerCompiler(deferred));
-  app.addHook('onListen', async () => compileDeferred(deferred));
+  app.addHook('onListen', async () => compileDeferred(deferred, 1000));
   app.addHook('onClose', async () => deferred.clear());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -302,32 +301,6 @@ async function openParts(app: FastifyInstance, services: EntitleServices, option
     consoleDirectory: options.consoleDirectory ?? BUILT_CONSOLE,
     failedLogins: new FailedLogins(config.rateLimits.authFailures, services.clock),
   };
-}
-
-async function registerApiDocs(app: FastifyInstance): Promise<void> {
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Entitle',
-        description:
-          'Feature entitlements for multi-tenant SaaS: policy as data, per-tenant overrides, OFREP and Unleash interop.',
-        version: '1.0.0',
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'An API token (entitle tokens create) or a JWT' },
-        },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    // Swagger UI's own policy (hashes of its inline scripts), framed by no one, and usable over plain http on localhost.
-    staticCSP: true,
-    transformStaticCSP: (header) =>
-      header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;/, ''),
-  });
 }
 
 async function registerCrossOrigin(app: FastifyInstance, { config }: AppParts): Promise<void> {

@@ -2,7 +2,7 @@
 // CLI override reaching the running server's decisions with no restart.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -186,6 +186,14 @@ describe('npm start', () => {
       });
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ code: 'ENT_ERR_VALIDATION', error: 'body.plan: is required' });
+      // The API docs load on first use, through the bundle (a package left outside it).
+      const docs = await fetch(`${base}/docs/json`);
+      expect(docs.status).toBe(200);
+      expect(((await docs.json()) as { openapi: string }).openapi).toMatch(/^3\./);
+      // The built server is the bundle, run from the code cache its build wrote (a refused cache warns).
+      expect(readFileSync(join(ROOT, 'dist/server.js'), 'utf8')).toContain('server.bundle.cjs');
+      expect(statSync(join(ROOT, 'dist/server.bundle.cjs.v8cache')).size).toBeGreaterThan(100_000);
+      expect(output).not.toContain('code cache');
       // The build loads TypeBox as one bundled file (start-up), never the package's 373 modules.
       const compiled = readFileSync(join(ROOT, 'dist/admin/tenant-routes.js'), 'utf8');
       expect(compiled).toContain('vendor/typebox.js');

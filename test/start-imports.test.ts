@@ -1,5 +1,6 @@
 // Start fast: the server answers /healthz without having loaded the client libraries of the
-// services it has not been configured for or not yet used (Stripe, Google, Microsoft Graph);
+// services it has not been configured for or not yet used (Stripe, Google, Microsoft Graph), nor
+// Swagger UI (test/http/api-docs.test.ts asks for it);
 // a configured provider's library is still loaded when it is first used
 // (test/calendar, test/billing drive those paths).
 
@@ -14,6 +15,7 @@ const LOADED_ON_FIRST_USE = [
   '@googleapis/calendar',
   'google-auth-library',
   '@microsoft/microsoft-graph-client',
+  '@fastify/swagger-ui',
 ];
 
 describe('starting the server', () => {
@@ -23,7 +25,7 @@ describe('starting the server', () => {
     child = undefined;
   });
 
-  it('answers /healthz on an empty store without loading Stripe, Google or Microsoft Graph', async () => {
+  it('answers /healthz on an empty store without loading Stripe, Google, Microsoft Graph or Swagger UI', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'entitle-imports-')), 'imports.txt');
     writeFileSync(file, '');
     child = await startChildServer({ ENTITLE_TEST_IMPORTS_FILE: file }, 60_000, ['test/support/record-imports.ts']);
