@@ -217,12 +217,19 @@ export async function benchShipped(rows: Row[]): Promise<void> {
         met: logged.rps / loads.healthzUnlogged.rps >= 0.9,
       }),
     );
+    // Like for like again: the bare process has only ever served its one route.
+    rows.push(
+      accessRow('/healthz with the access line, vs bare', logged, {
+        ratio: ratio(logged.rps, loads.bareKeepAlive.rps),
+        peer: 'bare route',
+        target: '≥ 0.60× bare',
+        met: logged.rps / loads.bareKeepAlive.rps >= 0.6,
+      }),
+    );
     rows.push(
       accessRow('/healthz of the server that served the routes above, vs bare', loads.healthzKeepAlive, {
         ratio: ratio(loads.healthzKeepAlive.rps, loads.bareKeepAlive.rps),
         peer: 'bare route',
-        target: '≥ 0.60× bare',
-        met: loads.healthzKeepAlive.rps / loads.bareKeepAlive.rps >= 0.6,
       }),
     );
   } finally {
