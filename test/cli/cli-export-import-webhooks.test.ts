@@ -3,11 +3,9 @@
 // pending and unclaimed; a secret the target's keys cannot open, or a delivery of an event that
 // is not in the dump, is refused by table, row and field, and nothing is imported.
 
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config.js';
 import { generateKeyEntry, openTokenCipher } from '../../src/secrets/encryption-keys.js';
@@ -15,6 +13,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { StoreDump } from '../../src/store/transfer.js';
 import { openSigningSecret } from '../../src/webhooks/webhook-signing.js';
 import { runCliCaptured } from '../support/cli.js';
+import { importTargets } from '../support/import-targets.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 const KEYS = generateKeyEntry('moved');
@@ -26,27 +25,7 @@ function cli(env: Env, cwd: string, ...args: string[]) {
   });
 }
 
-const targets: { name: string; env: () => Env; cleanup?: (env: Env) => Promise<void> }[] = [
-  {
-    name: 'another SQLite file',
-    env: () => ({ ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-target-')), 'target.db'), DATABASE_URL: '' }),
-  },
-];
-if (process.env.DATABASE_URL) {
-  targets.push({
-    name: 'PostgreSQL',
-    env: () => ({
-      DATABASE_URL: process.env.DATABASE_URL as string,
-      DATABASE_SCHEMA: `entitle_import_${randomBytes(6).toString('hex')}`,
-    }),
-    cleanup: async (env) => {
-      const client = new pg.Client({ connectionString: env.DATABASE_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${env.DATABASE_SCHEMA}" CASCADE`);
-      await client.end();
-    },
-  });
-}
+const targets = importTargets();
 
 /** A SQLite deployment with an endpoint and the pending deliveries of two overrides. */
 async function sourceDeployment() {

@@ -4,11 +4,9 @@
 // status with their tokens still encrypted and still decryptable, sync state and busy blocks,
 // and the audit log with its chain. An import goes into an empty store, all or nothing.
 
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/api-tokens.js';
 import { sealTokens } from '../../src/calendar/connection-tokens.js';
@@ -18,6 +16,7 @@ import { secretContext } from '../../src/secrets/secret-context.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { StoreDump } from '../../src/store/transfer.js';
 import { runCliCaptured } from '../support/cli.js';
+import { importTargets } from '../support/import-targets.js';
 import { STARTER_POLICY_DIR } from '../support/policy.js';
 
 function cli(env: Env, cwd: string, ...args: string[]) {
@@ -27,27 +26,7 @@ function cli(env: Env, cwd: string, ...args: string[]) {
   });
 }
 
-const targets: { name: string; env: () => Env; cleanup?: (env: Env) => Promise<void> }[] = [
-  {
-    name: 'another SQLite file',
-    env: () => ({ ENTITLE_DB: join(mkdtempSync(join(tmpdir(), 'entitle-target-')), 'target.db'), DATABASE_URL: '' }),
-  },
-];
-if (process.env.DATABASE_URL) {
-  targets.push({
-    name: 'PostgreSQL',
-    env: () => ({
-      DATABASE_URL: process.env.DATABASE_URL as string,
-      DATABASE_SCHEMA: `entitle_import_${randomBytes(6).toString('hex')}`,
-    }),
-    cleanup: async (env) => {
-      const client = new pg.Client({ connectionString: env.DATABASE_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${env.DATABASE_SCHEMA}" CASCADE`);
-      await client.end();
-    },
-  });
-}
+const targets = importTargets();
 
 /** A source deployment with something of every kind in it. */
 async function sourceDeployment() {
