@@ -3,33 +3,14 @@
 // date and see the decision change, a stale edit shows the conflict, a policy preview shows its
 // impact, the audit shows the change — with the keyboard alone, and axe-core on every page.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole } from '../../scripts/build-console.mjs';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
-import { HAS_CHROMIUM, launchBrowser, seriousViolations } from '../support/browser.js';
+import { HAS_CHROMIUM, seriousViolations } from '../support/browser.js';
+import { consoleBrowser } from '../support/console-browser.js';
 
-let browser: Browser;
-let consoleDirectory: string;
-const open: { t: TestApp; context: BrowserContext }[] = [];
-
-beforeAll(async () => {
-  if (!HAS_CHROMIUM) return;
-  consoleDirectory = await buildConsole(join(mkdtempSync(join(tmpdir(), 'entitle-console-')), 'console'));
-  browser = await launchBrowser();
-}, 60_000);
-afterEach(async () => {
-  for (const { t, context } of open.splice(0)) {
-    await context.close();
-    await t.close();
-  }
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const consoles = consoleBrowser();
 
 interface Console {
   readonly t: TestApp;
@@ -41,23 +22,19 @@ interface Console {
 }
 
 async function startConsole(): Promise<Console> {
-  const t = await buildTestApp({ consoleDirectory, env: { ENTITLE_RATE_LIMIT_ADMIN: '100000' } });
+  const t = await buildTestApp({ consoleDirectory: consoles.directory, env: { ENTITLE_RATE_LIMIT_ADMIN: '100000' } });
   const adminToken = await t.token('ops', 'olga', { role: 'admin' });
   await t.app.entitle.operations.createTenant(
     { id: 'acme', name: 'Acme Corporation', plan: 'free' },
     { actor: 'test:setup' },
   );
   await t.app.entitle.operations.createTenant({ id: 'globex', name: 'Globex', plan: 'pro' }, { actor: 'test:setup' });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = t.app.server.address() as { port: number };
-  const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' });
-  open.push({ t, context });
-  const page = await context.newPage();
+  const { page, origin } = await consoles.open(t);
   const cspErrors: string[] = [];
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
   });
-  return { t, page, adminToken, origin: `http://127.0.0.1:${port}`, cspErrors };
+  return { t, page, adminToken, origin, cspErrors };
 }
 
 /** Presses Tab until the focused element matches (at most `max` times): what a keyboard user does. */

@@ -2,14 +2,13 @@
 // The console's plans page (versions with their tenant counts, a migration's dry run and apply)
 // and a tenant's add-ons (list, set a quantity, remove), in the real Chromium, clean under axe.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole } from '../../scripts/build-console.mjs';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../support/app.js';
-import { HAS_CHROMIUM, launchBrowser, seriousViolations } from '../support/browser.js';
+import { HAS_CHROMIUM, seriousViolations } from '../support/browser.js';
+import { consoleBrowser } from '../support/console-browser.js';
 import { copyPolicyDir } from '../support/policy.js';
 import { PRO_FEATURES } from '../support/pro-versions.js';
 
@@ -49,28 +48,11 @@ function policyDir(): string {
   return dir;
 }
 
-let browser: Browser;
-let consoleDirectory: string;
-const open: { t: TestApp; context: BrowserContext }[] = [];
-
-beforeAll(async () => {
-  if (!HAS_CHROMIUM) return;
-  consoleDirectory = await buildConsole(join(mkdtempSync(join(tmpdir(), 'entitle-console-')), 'console'));
-  browser = await launchBrowser();
-}, 60_000);
-afterEach(async () => {
-  for (const { t, context } of open.splice(0)) {
-    await context.close();
-    await t.close();
-  }
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const consoles = consoleBrowser();
 
 async function signedIn(): Promise<{ t: TestApp; page: Page; origin: string }> {
   const t = await buildTestApp({
-    consoleDirectory,
+    consoleDirectory: consoles.directory,
     env: { ENTITLE_RATE_LIMIT_ADMIN: '100000', ENTITLE_POLICIES: policyDir() },
   });
   const token = await t.token('ops', 'olga', { role: 'admin' });
@@ -78,12 +60,7 @@ async function signedIn(): Promise<{ t: TestApp; page: Page; origin: string }> {
   await t.app.entitle.operations.createTenant({ id: 'acme', name: 'Acme', plan: 'pro' }, setup);
   await t.app.entitle.store.tenants.setPlan('acme', { plan: 'pro', planVersion: 1 }, setup);
   await t.app.entitle.operations.createTenant({ id: 'globex', name: 'Globex', plan: 'pro' }, setup);
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = t.app.server.address() as { port: number };
-  const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' });
-  open.push({ t, context });
-  const page = await context.newPage();
-  const origin = `http://127.0.0.1:${port}`;
+  const { page, origin } = await consoles.open(t);
   await page.goto(`${origin}/console`);
   await page.getByLabel('Admin API token').fill(token);
   await page.getByLabel('Admin API token').press('Enter');
