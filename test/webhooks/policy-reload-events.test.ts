@@ -149,7 +149,8 @@ plans:
   pro: { name: Pro, features: { booking_pages: ${pages}, sso: true } }
 `);
 
-  it('pages through the tenants and records each changed tenant once, and again when a version comes back', async () => {
+  /** Two stores on one database with seven tenants (t0, t2, t4, t6 on pro) and an endpoint for entitlements.changed. */
+  const twoInstances = async (): Promise<[EntitleStore, EntitleStore]> => {
     db = testDatabase(join(mkdtempSync(join(tmpdir(), 'entitle-reload-')), 'entitle.db'));
     const [a, b] = [await db.open(), await db.open()];
     stores.push(a, b);
@@ -160,6 +161,11 @@ plans:
       { actor: 'test' },
       10,
     );
+    return [a, b];
+  };
+
+  it('pages through the tenants and records each changed tenant once, and again when a version comes back', async () => {
+    const [a, b] = await twoInstances();
     const announcer = (store: EntitleStore) =>
       new PolicyReloadEvents({
         tenants: store.tenants,
@@ -188,16 +194,7 @@ plans:
     expect((await a.outbox.deliveries('ep_1')).items).toHaveLength(12);
   });
   it('stops after the page in progress when its instance closes, leaving the rest to another that noticed the reload', async () => {
-    db = testDatabase(join(mkdtempSync(join(tmpdir(), 'entitle-reload-')), 'entitle.db'));
-    const [a, b] = [await db.open(), await db.open()];
-    stores.push(a, b);
-    for (let i = 0; i < 7; i++)
-      await a.tenants.create({ id: `t${i}`, name: `T${i}`, plan: i % 2 === 0 ? 'pro' : 'free' }, { actor: 'test' });
-    await a.webhooks.create(
-      { id: 'ep_1', url: 'https://example.test/hook', events: ['entitlements.changed'], description: '', secret: 's' },
-      { actor: 'test' },
-      10,
-    );
+    const [a, b] = await twoInstances();
     const common = { scans: a.webhookScans, clock: Date.now, pageSize: 2 };
     // The closing instance: told to close once its first page is recorded.
     const closing: PolicyReloadEvents = new PolicyReloadEvents({
