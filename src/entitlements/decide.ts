@@ -121,14 +121,15 @@ export function decideNow(
   featureKey: string,
   clock: () => number,
 ): Decision | undefined {
-  const decisions = decisionTable(snapshot).feature(featureKey);
-  if (!decisions) return undefined;
-  if (!tenant) return decisions.unknownTenant;
-  const billed = tenant.billing === undefined ? undefined : billingOf(snapshot, tenant.billing, clock());
-  const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(featureKey);
-  if (override !== undefined && applies(decisions.feature, override, clock()))
-    return decisions.fromOverride(tenant, billed, override);
-  return billed ? decisions.fromBilling(billed, tenant) : decisions.fromProfile(tenant);
+  return decisionTable(snapshot).feature(featureKey)?.decide(tenant, clock);
+}
+
+/**
+ * One feature's decisions in a snapshot, for the provider's hot path (`resolve` answers the
+ * resolution without the decision); undefined when the policy lacks the feature.
+ */
+export function featureDecisions(snapshot: PolicySnapshot, featureKey: string): FeatureDecisions | undefined {
+  return decisionTable(snapshot).feature(featureKey);
 }
 
 /** A tenant's plan and version at one moment, and what billing made of it when billing decides it. */
@@ -244,11 +245,14 @@ class DecisionTable {
   }
 }
 
+/** A profile's slots in one decision table: per feature, its decision and then that decision's resolution. */
+type ProfileSlots = (Decision | DecisionResolution | undefined)[];
+
 /**
  * One feature's decisions: per profile (plan, version, add-ons; kept on the profile, in this
- * feature's slot), per override, and for unknown tenants.
+ * feature's slots), per override, and for unknown tenants.
  */
-class FeatureDecisions {
+export class FeatureDecisions {
   readonly unknownTenant: Decision;
   readonly #table: DecisionTable;
   readonly #slot: number;
@@ -259,6 +263,8 @@ class FeatureDecisions {
   readonly #byPlanVersion = new Map<string, Decision[]>();
   /** The add-ons whose units give this feature something. */
   readonly #addons: ReadonlySet<string>;
+  /** `#addons.size > 0`, kept as a field: the hot path reads it without touching the set. */
+  readonly #touchedByAnyAddon: boolean;
   readonly #touched = new WeakMap<AddonQuantities, boolean>();
 
   constructor(
@@ -272,27 +278,58 @@ class FeatureDecisions {
     this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
     const touching = [...this.snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
     this.#addons = new Set(touching.map((addon) => addon.key));
+    this.#touchedByAnyAddon = this.#addons.size > 0;
   }
 
-  /** The decision for a tenant's stored plan, version and add-ons: an array slot once built. */
-  fromProfile(tenant: TenantState): Decision {
-    return this.#ofProfile(tenant.profile);
+  /** `decideNow` for this feature. */
+  decide(tenant: TenantState | undefined, clock: () => number): Decision {
+    if (!tenant) return this.unknownTenant;
+    const billed = tenant.billing === undefined ? undefined : billingOf(this.snapshot, tenant.billing, clock());
+    const override = tenant.overrides.size === 0 ? undefined : tenant.overrides.get(this.feature.key);
+    if (override !== undefined && applies(this.feature, override, clock()))
+      return this.fromOverride(tenant, billed, override);
+    return billed ? this.fromBilling(billed, tenant) : this.#ofProfile(tenant.profile);
+  }
+
+  /**
+   * `decide(…).resolution`. For a tenant that its plan and add-ons alone decide (no billing, no
+   * override), the resolution is read from the profile's slots without touching the decision:
+   * one cache line fewer per evaluation, which counts once tenants spread over many profiles.
+   */
+  resolve(tenant: TenantState | undefined, clock: () => number): DecisionResolution {
+    if (tenant === undefined || tenant.billing !== undefined || tenant.overrides.size !== 0)
+      return this.decide(tenant, clock).resolution;
+    const slots = this.#slotsOf(tenant.profile);
+    return (
+      (slots[this.#slot * 2 + 1] as DecisionResolution | undefined) ?? this.#fill(slots, tenant.profile).resolution
+    );
   }
 
   #ofProfile(held: PlanProfile): Decision {
-    // A feature no add-on touches is the plan version's alone: its few profiles stay hot in cache.
-    // Otherwise the profile's own slot: one whose add-ons do not touch this feature points at the
-    // plan version's shared decision, so a profile costs a slot, not a decision.
-    const profile = this.#addons.size === 0 ? held.base : held;
-    const slots = profile.slots<Decision>(this.#table, this.snapshot.features.size);
-    let decision = slots[this.#slot];
-    if (decision === undefined) {
-      decision =
-        profile.addons.size > 0 && !this.#touchedBy(profile.addons)
-          ? this.#planVersionDecision(profile.plan, profile.version)
-          : this.#profileDecision(profile.plan, profile.version, profile.addons);
-      slots[this.#slot] = decision;
-    }
+    const slots = this.#slotsOf(held);
+    return (slots[this.#slot * 2] as Decision | undefined) ?? this.#fill(slots, held);
+  }
+
+  /**
+   * The slots that hold this feature's decision for `held`, with the decision's resolution beside
+   * it (same cache line). A feature no add-on touches reads the plan version's profile: its few
+   * profiles stay hot in cache.
+   */
+  #slotsOf(held: PlanProfile): ProfileSlots {
+    const profile = this.#touchedByAnyAddon ? held : held.base;
+    return profile.slots<Decision | DecisionResolution>(this.#table, this.snapshot.features.size * 2);
+  }
+
+  #fill(slots: ProfileSlots, held: PlanProfile): Decision {
+    const profile = this.#touchedByAnyAddon ? held : held.base;
+    // A profile whose add-ons do not touch this feature points at the plan version's shared
+    // decision, so a profile costs a slot, not a decision.
+    const decision =
+      profile.addons.size > 0 && !this.#touchedBy(profile.addons)
+        ? this.#planVersionDecision(profile.plan, profile.version)
+        : this.#profileDecision(profile.plan, profile.version, profile.addons);
+    slots[this.#slot * 2] = decision;
+    slots[this.#slot * 2 + 1] = decision.resolution;
     return decision;
   }
 
@@ -412,10 +449,12 @@ class FeatureDecisions {
     const variant = source === 'plan' || source === 'addon' ? `plan:${plan}` : source;
     const reason = source === 'default' ? 'DEFAULT' : 'TARGETING_MATCH';
     const flagMetadata = Object.freeze(metadata);
+    // `feature` and `resolution` first: what the provider reads of a decision, in one cache line.
     return Object.freeze({
       feature,
-      value,
+      resolution: Object.freeze({ value, variant, reason, flagMetadata }),
       granted: isGranted(feature.type, value),
+      value,
       source,
       cause,
       variant,
@@ -427,7 +466,6 @@ class FeatureDecisions {
       policyVersion,
       billing,
       metadata: flagMetadata,
-      resolution: Object.freeze({ value, variant, reason, flagMetadata }),
     });
   }
 }

@@ -15,7 +15,7 @@ import {
 } from '@openfeature/server-sdk';
 import type { FeatureType, FeatureValue, PolicySnapshot } from '../policy/types.js';
 import { changedFeatures } from './changed-features.js';
-import { decide, decideNow, type Decision, type TenantState } from './decide.js';
+import { decide, decideNow, featureDecisions, type Decision, type TenantState } from './decide.js';
 import { notReleased, type ReleaseSwitch } from './release-switch.js';
 import type { TenantChange, TenantDirectory } from './tenant-directory.js';
 
@@ -194,21 +194,24 @@ export class EntitleProvider implements Provider {
     type: FeatureType | 'object',
     context: EvaluationContext,
   ): ResolutionDetails<FeatureValue> {
-    const decision = decideNow(this.#policy.snapshot, tenant, flagKey, this.#clock);
-    if (!decision)
+    const decisions = featureDecisions(this.#policy.snapshot, flagKey);
+    if (!decisions)
       throw new FlagNotFoundError(
         `feature "${flagKey}" is not in the policy (version ${this.#policy.snapshot.version})`,
       );
-    if (decision.feature.type !== type) {
-      throw new TypeMismatchError(`feature "${flagKey}" is a ${decision.feature.type}, not a ${type}`);
+    const { feature } = decisions;
+    if (feature.type !== type) {
+      throw new TypeMismatchError(`feature "${flagKey}" is a ${feature.type}, not a ${type}`);
     }
-    let resolution: ResolutionDetails<FeatureValue> = decision.resolution;
-    const toggle = decision.feature.rollout?.unleash;
-    if (toggle !== undefined && this.#releases && decision.granted) {
+    let resolution: ResolutionDetails<FeatureValue>;
+    const toggle = feature.rollout?.unleash;
+    if (toggle !== undefined && this.#releases) {
+      const decision = decisions.decide(tenant, this.#clock);
+      resolution = decision.resolution;
       const userId = context.targetingKey;
-      if (!this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId }))
+      if (decision.granted && !this.#releases.isEnabled(toggle, userId ? { tenantId, userId } : { tenantId }))
         resolution = notReleased(decision, toggle);
-    }
+    } else resolution = decisions.resolve(tenant, this.#clock);
     if (this.#onDecision) {
       const { source, cause } = resolution.flagMetadata ?? {};
       this.#onDecision({ feature: flagKey, source: String(source), cause: String(cause) });

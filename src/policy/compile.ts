@@ -56,7 +56,7 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
         key,
         name: spec.name,
         description: spec.description,
-        type: spec.type,
+        type: FEATURE_TYPES[spec.type],
         default: spec.default,
         upgradeMessage: spec.upgradeMessage,
         values: spec.values ? Object.freeze([...spec.values]) : undefined,
@@ -100,6 +100,15 @@ export function compilePolicy(merged: PolicyEntries): PolicySnapshot {
     addons: new FrozenMap(addons),
   });
 }
+
+// One string per type, the literal's own: parsed policy text gives a new string per feature,
+// and callers compare types on every evaluation (the same string compares by identity).
+const FEATURE_TYPES: Readonly<Record<FeatureType, FeatureType>> = {
+  boolean: 'boolean',
+  number: 'number',
+  string: 'string',
+  meter: 'meter',
+};
 
 /** Default days a past_due subscription keeps its plan. */
 export const DEFAULT_GRACE_PERIOD_DAYS = 7;
