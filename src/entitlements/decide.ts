@@ -245,7 +245,11 @@ class DecisionTable {
   }
 }
 
-/** A profile's slots in one decision table: per feature, its decision and then that decision's resolution. */
+/**
+ * A profile's slots in one decision table: each feature's decision, then each decision's
+ * resolution in the same order. The provider reads only resolutions: packed together, a plan
+ * version's resolutions take half the cache lines.
+ */
 type ProfileSlots = (Decision | DecisionResolution | undefined)[];
 
 /**
@@ -255,7 +259,11 @@ type ProfileSlots = (Decision | DecisionResolution | undefined)[];
 export class FeatureDecisions {
   readonly unknownTenant: Decision;
   readonly #table: DecisionTable;
+  /** Where a profile's slots hold this feature's decision, and its resolution (one feature count further on). */
   readonly #slot: number;
+  readonly #resolutionSlot: number;
+  /** How many slots a profile keeps in this table: a decision and a resolution per feature. */
+  readonly #slotCount: number;
   private readonly snapshot: PolicySnapshot;
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
   readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
@@ -274,6 +282,8 @@ export class FeatureDecisions {
   ) {
     this.#table = table;
     this.#slot = slot;
+    this.#resolutionSlot = table.snapshot.features.size + slot;
+    this.#slotCount = table.snapshot.features.size * 2;
     this.snapshot = table.snapshot;
     this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
     const touching = [...this.snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
@@ -301,23 +311,22 @@ export class FeatureDecisions {
       return this.decide(tenant, clock).resolution;
     const slots = this.#slotsOf(tenant.profile);
     return (
-      (slots[this.#slot * 2 + 1] as DecisionResolution | undefined) ?? this.#fill(slots, tenant.profile).resolution
+      (slots[this.#resolutionSlot] as DecisionResolution | undefined) ?? this.#fill(slots, tenant.profile).resolution
     );
   }
 
   #ofProfile(held: PlanProfile): Decision {
     const slots = this.#slotsOf(held);
-    return (slots[this.#slot * 2] as Decision | undefined) ?? this.#fill(slots, held);
+    return (slots[this.#slot] as Decision | undefined) ?? this.#fill(slots, held);
   }
 
   /**
-   * The slots that hold this feature's decision for `held`, with the decision's resolution beside
-   * it (same cache line). A feature no add-on touches reads the plan version's profile: its few
-   * profiles stay hot in cache.
+   * The slots that hold this feature's decision and resolution for `held`. A feature no add-on
+   * touches reads the plan version's profile: its few profiles stay hot in cache.
    */
   #slotsOf(held: PlanProfile): ProfileSlots {
     const profile = this.#touchedByAnyAddon ? held : held.base;
-    return profile.slots<Decision | DecisionResolution>(this.#table, this.snapshot.features.size * 2);
+    return profile.slots<Decision | DecisionResolution>(this.#table, this.#slotCount);
   }
 
   #fill(slots: ProfileSlots, held: PlanProfile): Decision {
@@ -328,8 +337,8 @@ export class FeatureDecisions {
       profile.addons.size > 0 && !this.#touchedBy(profile.addons)
         ? this.#planVersionDecision(profile.plan, profile.version)
         : this.#profileDecision(profile.plan, profile.version, profile.addons);
-    slots[this.#slot * 2] = decision;
-    slots[this.#slot * 2 + 1] = decision.resolution;
+    slots[this.#slot] = decision;
+    slots[this.#resolutionSlot] = decision.resolution;
     return decision;
   }
 
@@ -449,7 +458,7 @@ export class FeatureDecisions {
     const variant = source === 'plan' || source === 'addon' ? `plan:${plan}` : source;
     const reason = source === 'default' ? 'DEFAULT' : 'TARGETING_MATCH';
     const flagMetadata = Object.freeze(metadata);
-    // `feature` and `resolution` first: what the provider reads of a decision, in one cache line.
+    // `feature` and `resolution` first: what callers read of a decision most, in one cache line.
     return Object.freeze({
       feature,
       resolution: Object.freeze({ value, variant, reason, flagMetadata }),
