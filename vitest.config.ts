@@ -5,9 +5,9 @@ import { defineConfig } from 'vitest/config';
 // NODE_EXTRA_CA_CERTS only at start-up: set here, it reaches the forked test workers.
 process.env.NODE_EXTRA_CA_CERTS = fileURLToPath(new URL('./test/fixtures/tls/ca.crt', import.meta.url));
 
-// Files that replace a module for themselves (vi.mock): each runs in a fresh process, so the
-// replacement reaches no other file and no other file's copy of the module reaches it.
-const ISOLATED = ['test/policy/watch-malformed.test.ts'];
+// Files that replace a module for themselves (vi.mock) or fill a module's bounded table: each
+// runs in a fresh process, so what it does to the module reaches no other file.
+const ISOLATED = ['test/policy/watch-malformed.test.ts', 'test/entitlements/plan-profile-bound.test.ts'];
 
 export default defineConfig({
   test: {

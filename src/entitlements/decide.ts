@@ -31,7 +31,7 @@ export interface TenantState {
   readonly planVersion: number;
   /** Add-ons held beside the plan, with their quantities. */
   readonly addons: AddonQuantities;
-  /** `planProfile(plan, planVersion, addons)`: what decisions are cached on (build tenants with `tenantState`). */
+  /** `planProfile(plan, planVersion, addons)`: what decisions are cached by (build tenants with `tenantState`). */
   readonly profile: PlanProfile;
   readonly overrides: ReadonlyMap<string, OverrideState>;
   /** Absent for a tenant billing knows nothing of. */
@@ -238,7 +238,7 @@ class DecisionTable {
     if (decisions === undefined) {
       const feature = this.snapshot.features.get(key);
       if (!feature) return undefined;
-      decisions = new FeatureDecisions(this, feature, this.#features.size);
+      decisions = new FeatureDecisions(this.snapshot, feature);
       this.#features.set(key, decisions);
     }
     return decisions;
@@ -246,29 +246,26 @@ class DecisionTable {
 }
 
 /**
- * A profile's slots in one decision table: each feature's decision, then each decision's
- * resolution in the same order. The provider reads only resolutions: packed together, a plan
- * version's resolutions take half the cache lines.
- */
-type ProfileSlots = (Decision | DecisionResolution | undefined)[];
-
-/**
- * One feature's decisions: per profile (plan, version, add-ons; kept on the profile, in this
- * feature's slots), per override, and for unknown tenants.
+ * One feature's decisions: per plan version and per profile (plan, version, add-ons; in arrays
+ * by the profiles' numbers), per override, and for unknown tenants.
  */
 export class FeatureDecisions {
   readonly unknownTenant: Decision;
-  readonly #table: DecisionTable;
-  /** Where a profile's slots hold this feature's decision, and its resolution (one feature count further on). */
-  readonly #slot: number;
-  readonly #resolutionSlot: number;
-  /** How many slots a profile keeps in this table: a decision and a resolution per feature. */
-  readonly #slotCount: number;
   private readonly snapshot: PolicySnapshot;
   readonly #byOverride = new WeakMap<OverrideState, Decision>();
   readonly #byBilling = new WeakMap<BillingEvaluation, Decision>();
-  /** Each plan's decisions by version, for tenants whose add-ons do not touch this feature. */
-  readonly #byPlanVersion = new Map<string, Decision[]>();
+  /**
+   * Decisions by plan version (`versionIndex`), and apart from them their resolutions (the
+   * provider reads only those): one array entry per plan version, so a feature's fit in a line
+   * or two however many versions tenants are on.
+   */
+  readonly #byVersion: (Decision | undefined)[] = [];
+  readonly #resolutionsByVersion: (DecisionResolution | undefined)[] = [];
+  /** The same by profile (`index`), for a feature add-ons touch. */
+  readonly #byProfile: (Decision | undefined)[] = [];
+  readonly #resolutionsByProfile: (DecisionResolution | undefined)[] = [];
+  /** Profiles past the interning bound, which have no number. */
+  readonly #unnumbered = new WeakMap<PlanProfile, Decision>();
   /** The add-ons whose units give this feature something. */
   readonly #addons: ReadonlySet<string>;
   /** `#addons.size > 0`, kept as a field: the hot path reads it without touching the set. */
@@ -276,17 +273,12 @@ export class FeatureDecisions {
   readonly #touched = new WeakMap<AddonQuantities, boolean>();
 
   constructor(
-    table: DecisionTable,
+    snapshot: PolicySnapshot,
     readonly feature: FeatureDefinition,
-    slot: number,
   ) {
-    this.#table = table;
-    this.#slot = slot;
-    this.#resolutionSlot = table.snapshot.features.size + slot;
-    this.#slotCount = table.snapshot.features.size * 2;
-    this.snapshot = table.snapshot;
+    this.snapshot = snapshot;
     this.unknownTenant = this.#build(feature.default, 'default', 'UNKNOWN_TENANT', undefined, undefined);
-    const touching = [...this.snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
+    const touching = [...snapshot.addons.values()].filter((addon) => addon.values.has(feature.key));
     this.#addons = new Set(touching.map((addon) => addon.key));
     this.#touchedByAnyAddon = this.#addons.size > 0;
   }
@@ -303,42 +295,65 @@ export class FeatureDecisions {
 
   /**
    * `decide(…).resolution`. For a tenant that its plan and add-ons alone decide (no billing, no
-   * override), the resolution is read from the profile's slots without touching the decision:
-   * one cache line fewer per evaluation, which counts once tenants spread over many profiles.
+   * override), the resolution is read by the profile's number without touching the decision.
    */
   resolve(tenant: TenantState | undefined, clock: () => number): DecisionResolution {
     if (tenant === undefined || tenant.billing !== undefined || tenant.overrides.size !== 0)
       return this.decide(tenant, clock).resolution;
-    const slots = this.#slotsOf(tenant.profile);
-    return (
-      (slots[this.#resolutionSlot] as DecisionResolution | undefined) ?? this.#fill(slots, tenant.profile).resolution
-    );
-  }
-
-  #ofProfile(held: PlanProfile): Decision {
-    const slots = this.#slotsOf(held);
-    return (slots[this.#slot] as Decision | undefined) ?? this.#fill(slots, held);
+    const held = tenant.profile;
+    const resolution = this.#touchedByAnyAddon
+      ? this.#resolutionsByProfile[held.index]
+      : this.#resolutionsByVersion[held.base.versionIndex];
+    return resolution ?? this.#ofProfile(held).resolution;
   }
 
   /**
-   * The slots that hold this feature's decision and resolution for `held`. A feature no add-on
-   * touches reads the plan version's profile: its few profiles stay hot in cache.
+   * The decision for a plan version with add-ons. A feature no add-on touches is the plan
+   * version's alone: its few decisions stay hot in cache.
    */
-  #slotsOf(held: PlanProfile): ProfileSlots {
-    const profile = this.#touchedByAnyAddon ? held : held.base;
-    return profile.slots<Decision | DecisionResolution>(this.#table, this.#slotCount);
+  #ofProfile(held: PlanProfile): Decision {
+    return this.#touchedByAnyAddon ? this.#ofAddonProfile(held) : this.#ofPlanVersion(held.base);
   }
 
-  #fill(slots: ProfileSlots, held: PlanProfile): Decision {
-    const profile = this.#touchedByAnyAddon ? held : held.base;
-    // A profile whose add-ons do not touch this feature points at the plan version's shared
-    // decision, so a profile costs a slot, not a decision.
+  #ofPlanVersion(version: PlanProfile): Decision {
+    const index = version.versionIndex;
+    const known = index >= 0 ? this.#byVersion[index] : this.#unnumbered.get(version);
+    if (known !== undefined) return known;
+    const decision = this.#profileDecision(version.plan, version.version, NO_ADDONS);
+    return this.#keep(decision, version, index, this.#byVersion, this.#resolutionsByVersion);
+  }
+
+  #ofAddonProfile(held: PlanProfile): Decision {
+    const index = held.index;
+    const known = index >= 0 ? this.#byProfile[index] : this.#unnumbered.get(held);
+    if (known !== undefined) return known;
+    // Add-ons that do not touch this feature point at the plan version's shared decision, so a
+    // profile costs an array entry, not a decision.
     const decision =
-      profile.addons.size > 0 && !this.#touchedBy(profile.addons)
-        ? this.#planVersionDecision(profile.plan, profile.version)
-        : this.#profileDecision(profile.plan, profile.version, profile.addons);
-    slots[this.#slot] = decision;
-    slots[this.#resolutionSlot] = decision.resolution;
+      held.addons.size === 0 || !this.#touchedBy(held.addons)
+        ? this.#ofPlanVersion(held.base)
+        : this.#profileDecision(held.plan, held.version, held.addons);
+    return this.#keep(decision, held, index, this.#byProfile, this.#resolutionsByProfile);
+  }
+
+  #keep(
+    decision: Decision,
+    profile: PlanProfile,
+    index: number,
+    decisions: (Decision | undefined)[],
+    resolutions: (DecisionResolution | undefined)[],
+  ): Decision {
+    if (index < 0) {
+      this.#unnumbered.set(profile, decision);
+      return decision;
+    }
+    // Grown entry by entry, filled with undefined, not holes: a packed array stays on the fast path.
+    while (decisions.length <= index) {
+      decisions.push(undefined);
+      resolutions.push(undefined);
+    }
+    decisions[index] = decision;
+    resolutions[index] = decision.resolution;
     return decision;
   }
 
@@ -375,7 +390,8 @@ export class FeatureDecisions {
     if (!given) return this.#build(feature.default, 'default', 'UNKNOWN_PLAN', planKey, undefined);
     // Add-ons that change nothing of this feature: the plan version's own decision, shared, so
     // tenants with many add-on combinations touch a few decisions, not one per combination.
-    if (addons.size > 0 && given.addons.length === 0) return this.#planVersionDecision(planKey, given.version);
+    if (addons.size > 0 && given.addons.length === 0)
+      return this.#ofPlanVersion(planProfile(planKey, given.version, NO_ADDONS));
     const at = { plan: planKey, planVersion: given.version };
     const granted = isGranted(feature.type, given.value);
     const cause: DecisionCause =
@@ -403,21 +419,6 @@ export class FeatureDecisions {
       this.#touched.set(addons, touched);
     }
     return touched;
-  }
-
-  #planVersionDecision(planKey: string, version: number): Decision {
-    let versions = this.#byPlanVersion.get(planKey);
-    if (versions === undefined) {
-      versions = [];
-      this.#byPlanVersion.set(planKey, versions);
-    }
-    let decision = versions[version];
-    if (decision === undefined) {
-      decision = this.#profileDecision(planKey, version, NO_ADDONS);
-      // Versions are small whole numbers; a huge one is decided each time rather than stored.
-      if (version < 1024) versions[version] = decision;
-    }
-    return decision;
   }
 
   #build(

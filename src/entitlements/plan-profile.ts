@@ -1,6 +1,6 @@
 // What a tenant's plan gives before overrides: the plan at the tenant's version, then its add-ons.
 // Worked out once per (plan, version, add-on set) and policy, never per decision: a tenant carries
-// the shared `PlanProfile` of that combination, and decisions are cached on it.
+// the shared `PlanProfile` of that combination, and decisions are cached by its number.
 
 import { isGranted } from '../policy/compile.js';
 import { UNLIMITED, type FeatureDefinition, type FeatureValue, type PolicySnapshot } from '../policy/types.js';
@@ -12,13 +12,11 @@ export const NO_ADDONS: AddonQuantities = new Map();
 
 /**
  * A plan version with a set of add-ons: what a tenant's decisions depend on before overrides. One
- * object per combination however many tenants share it (bounded), so tenants cost little memory,
- * and decision tables keep a profile's decisions on it, by feature, with no lookup by key.
+ * object per combination however many tenants share it (bounded), so tenants cost little memory.
+ * Profiles are numbered densely, and decision tables keep each feature's decisions in arrays by
+ * those numbers: the decisions of all plan versions for one feature share a cache line or two.
  */
 export class PlanProfile {
-  #owner: object | undefined;
-  #slots: unknown[] = [];
-  #others: WeakMap<object, unknown[]> | undefined;
   /** The plan version without add-ons (this profile when it has none): what features no add-on touches read. */
   readonly base: PlanProfile;
 
@@ -28,32 +26,18 @@ export class PlanProfile {
     readonly plan: string,
     readonly version: number,
     readonly addons: AddonQuantities,
+    /** Its number among all profiles; -1 for one past the interning bound (decided without arrays). */
+    readonly index: number,
+    /** Its number among plan versions (profiles without add-ons); -1 for a profile with add-ons, or past the bound. */
+    readonly versionIndex: number,
     base?: PlanProfile,
   ) {
     this.base = base ?? this;
   }
-
-  /**
-   * The slots `owner` (a decision table) keeps for this profile, `size` of them, empty at first.
-   * The last owner's are at hand: nearly every call asks for the policy in force.
-   */
-  slots<T>(owner: object, size: number): (T | undefined)[] {
-    if (owner === this.#owner) return this.#slots as (T | undefined)[];
-    this.#others ??= new WeakMap();
-    if (this.#owner !== undefined) this.#others.set(this.#owner, this.#slots);
-    let slots = this.#others.get(owner);
-    if (slots === undefined) {
-      // Filled with undefined, not holes: a packed array stays on the fast path.
-      slots = Array.from({ length: size }, () => undefined);
-      this.#others.set(owner, slots);
-    }
-    this.#owner = owner;
-    this.#slots = slots;
-    return slots as (T | undefined)[];
-  }
 }
 
 const profiles = new Map<string, PlanProfile>();
+let planVersionCount = 0;
 
 /** The profile of a plan at `version` with `addons`: one object per combination (up to 100,000 of them). */
 export function planProfile(plan: string, version: number, addons: AddonQuantities): PlanProfile {
@@ -61,8 +45,11 @@ export function planProfile(plan: string, version: number, addons: AddonQuantiti
   const known = profiles.get(key);
   if (known !== undefined) return known;
   const base = addons.size === 0 ? undefined : planProfile(plan, version, NO_ADDONS);
-  const profile = new PlanProfile(key, plan, version, addons, base);
-  if (profiles.size < 100_000) profiles.set(key, profile);
+  const interned = profiles.size < 100_000;
+  const index = interned ? profiles.size : -1;
+  const versionIndex = interned && addons.size === 0 ? planVersionCount++ : -1;
+  const profile = new PlanProfile(key, plan, version, addons, index, versionIndex, base);
+  if (interned) profiles.set(key, profile);
   return profile;
 }
 
