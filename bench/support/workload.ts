@@ -176,6 +176,28 @@ export async function directoryOf(tenants: readonly TenantSnapshot[]): Promise<T
   return directory;
 }
 
+/**
+ * Directories over several tenant lists, loaded together, a tenant of each in turn: compared
+ * against each other, none gets the better place in memory by being loaded first.
+ */
+export async function directoriesOf(lists: readonly (readonly TenantSnapshot[])[]): Promise<TenantDirectory[]> {
+  const directories = await Promise.all(
+    lists.map((tenants) =>
+      TenantDirectory.open(
+        { changes: fixedFeed(tenants), afterWrite: () => () => undefined },
+        { maxTenants: Math.max(tenants.length, DEFAULT_MAX_TENANTS) },
+      ),
+    ),
+  );
+  const longest = Math.max(...lists.map((tenants) => tenants.length));
+  for (let i = 0; i < longest; i++)
+    for (const [at, tenants] of lists.entries()) {
+      const snapshot = tenants[i];
+      if (snapshot) await directories[at]?.load(snapshot.tenant.id);
+    }
+  return directories;
+}
+
 /** The tenants of a warm directory, as decisions read them. */
 export function heldTenants(directory: TenantDirectory, tenants: readonly TenantSnapshot[]): TenantState[] {
   return tenants.flatMap((snapshot) => directory.get(snapshot.tenant.id) ?? []);
