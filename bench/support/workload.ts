@@ -168,12 +168,8 @@ export function generateTenants(
 
 /** A directory over fixed tenants (no store), every one of them in memory: what a warm service holds. */
 export async function directoryOf(tenants: readonly TenantSnapshot[]): Promise<TenantDirectory> {
-  const directory = await TenantDirectory.open(
-    { changes: fixedFeed(tenants), afterWrite: () => () => undefined },
-    { maxTenants: Math.max(tenants.length, DEFAULT_MAX_TENANTS) },
-  );
-  for (const snapshot of tenants) await directory.load(snapshot.tenant.id);
-  return directory;
+  const [directory] = await directoriesOf([tenants]);
+  return directory as TenantDirectory;
 }
 
 /**
