@@ -168,7 +168,7 @@ describe('the access log', () => {
   }
 
   it('writes every line and the fatal error when an exception is not caught', async () => {
-    child = await startChildServer({ LOG_LEVEL: 'info' }, 60_000, ['test/support/uncaught-on-sigusr2.ts']);
+    child = await startChildServer({ LOG_LEVEL: 'info' }, 60_000, ['test/support/uncaught-on-sigusr2.mjs']);
     const load = loadHealthz(child.url, 20, 300);
     await load.started;
     expect(await child.kill('SIGUSR2')).toBe(1);

@@ -33,7 +33,7 @@ export interface ChildServer {
 
 /**
  * Starts the server. `preload`: modules (paths from the repository root) imported before the
- * server, e.g. a test's fault injection.
+ * server, e.g. a test's fault injection (TypeScript ones run the server from source).
  */
 export async function startChildServer(
   env: Record<string, string>,
@@ -43,12 +43,13 @@ export async function startChildServer(
   // The first start's tokens never reach the output (a log): with no terminal (detached, below),
   // the server writes them to this file.
   const tokensFile = join(mkdtempSync(join(tmpdir(), 'entitle-tokens-')), 'tokens.txt');
-  // From source through tsx when a test preloads a module of its own: it must patch the very
-  // modules the server runs.
-  const args =
-    preload.length === 0
-      ? entryArgs('server.ts')
-      : ['--import', 'tsx', ...preload.flatMap((path) => ['--import', `./${path}`]), 'src/server.ts'];
+  // From source through tsx when a test preloads a TypeScript module of its own: it must patch
+  // the very modules the server runs. A plain JavaScript preload (.mjs) patches nothing of the
+  // server's and runs before the built server, which starts seconds sooner.
+  const imports = preload.flatMap((path) => ['--import', `./${path}`]);
+  const args = preload.some((path) => path.endsWith('.ts'))
+    ? ['--import', 'tsx', ...imports, 'src/server.ts']
+    : [...imports, ...entryArgs('server.ts')];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     // SQLite unless a test asks otherwise: crash tests read the database file afterwards. Never
