@@ -121,7 +121,7 @@ export function decideNow(
   featureKey: string,
   clock: () => number,
 ): Decision | undefined {
-  return decisionTable(snapshot).feature(featureKey)?.decide(tenant, clock);
+  return featureDecisions(snapshot, featureKey)?.decide(tenant, clock);
 }
 
 /**
